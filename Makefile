@@ -1,0 +1,128 @@
+# adkit: the commands.
+#   make test    set up .venv, lint, run the test suite (tests + doctests + notebooks)
+#   make demo    set up .venv, run the demo
+#   make lab     set up .venv, open the notebooks in JupyterLab
+#   make docs    build the documentation (once docs/conf.py exists)
+#   make bench   run the benchmarks, pinned to one core and one BLAS thread
+#   make lint    ruff
+#   make clean   remove build and test leftovers (make distclean also removes .venv)
+#
+# Each target creates .venv with $(PYTHON) when it is missing and installs into
+# it through a stamp file (.venv/.stamp-EXTRA) that depends on pyproject.toml:
+# a second run installs nothing.
+
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+PIP    := $(VENV)/bin/pip
+
+SHELL := bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DELETE_ON_ERROR:
+.DEFAULT_GOAL := test
+
+# No home state leaks into the tests: matplotlib, IPython and Jupyter get
+# folders of their own, made fresh by each `make test` (MPLBACKEND is left
+# unset on purpose: notebooks use %matplotlib inline, tests pick Agg headless).
+# JUPYTER_PLATFORM_DIRS=1 keeps older jupyter_core 5.x releases from warning about their
+# path migration, which filterwarnings = "error" would turn into a failure.
+TEST_HOME := $(VENV)/test-home
+TEST_ENV  := MPLCONFIGDIR=$(abspath $(TEST_HOME))/matplotlib \
+             IPYTHONDIR=$(abspath $(TEST_HOME))/ipython \
+             JUPYTER_CONFIG_DIR=$(abspath $(TEST_HOME))/jupyter-config \
+             JUPYTER_DATA_DIR=$(abspath $(TEST_HOME))/jupyter-data \
+             JUPYTER_RUNTIME_DIR=$(abspath $(TEST_HOME))/jupyter-runtime \
+             JUPYTER_PLATFORM_DIRS=1
+
+PYTEST_ARGS ?=
+
+# ---- Notebooks (nbval) ------------------------------------------------------
+# The tutorials under notebooks/ are run by nbval against their stored outputs.
+# NOTEBOOKS is empty while notebooks/ holds none, and then the step is skipped.
+# A sanitize file (regex:/replace: blocks) is used when it exists.
+NOTEBOOKS      ?= $(wildcard notebooks/*.ipynb)
+NBVAL_SANITIZE ?= $(wildcard notebooks/nbval-sanitize.cfg)
+NBVAL_ARGS     ?= --nbval --nbval-current-env \
+                  $(if $(NBVAL_SANITIZE),--nbval-sanitize-with $(NBVAL_SANITIZE))
+
+# ---- Docs -------------------------------------------------------------------
+# Built by `make docs` once docs/conf.py exists; `make test` builds them then too.
+DOCS_CONF := $(wildcard docs/conf.py)
+SPHINX_ARGS ?= -W --keep-going -b html docs docs/_build/html
+
+.PHONY: test demo lab docs bench lint clean distclean
+
+# ---- the virtual environment ------------------------------------------------
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+
+$(VENV)/.stamp-test: pyproject.toml | $(PY)
+	$(PIP) install -e '.[test]'
+	touch $@
+
+$(VENV)/.stamp-demo: pyproject.toml | $(PY)
+	$(PIP) install -e .
+	touch $@
+
+$(VENV)/.stamp-lab: pyproject.toml | $(PY)
+	$(PIP) install -e '.[lab]'
+	touch $@
+
+$(VENV)/.stamp-docs: pyproject.toml | $(PY)
+	$(PIP) install -e '.[docs]'
+	touch $@
+
+$(VENV)/.stamp-bench: pyproject.toml | $(PY)
+	$(PIP) install -e '.[bench]'
+	touch $@
+
+$(VENV)/.stamp-dev: pyproject.toml | $(PY)
+	$(PIP) install -e '.[dev]'
+	touch $@
+
+# ---- targets ----------------------------------------------------------------
+test: $(VENV)/.stamp-test
+	rm -rf $(TEST_HOME) && mkdir -p $(TEST_HOME)
+	$(VENV)/bin/ruff check .
+	$(TEST_ENV) $(PY) -m pytest $(PYTEST_ARGS)
+# -- notebooks: nbval over $(NOTEBOOKS) (skipped while there are none) --
+	$(if $(NOTEBOOKS),$(TEST_ENV) $(PY) -m pytest $(NBVAL_ARGS) $(NOTEBOOKS),@echo "make test: no notebooks/*.ipynb yet: nbval skipped")
+# -- docs: the Sphinx build with -W (skipped while docs/conf.py is missing) --
+	$(if $(DOCS_CONF),$(MAKE) docs,@echo "make test: no docs/conf.py yet: docs build skipped")
+
+demo: $(VENV)/.stamp-demo
+	$(PY) -m adkit.tour
+
+# Extra options for JupyterLab, e.g. make lab LAB_ARGS="--no-browser --port=8899".
+# Jupyter refuses to run as root unless told: this machine's users are root.
+LAB_ARGS ?=
+LAB_ROOT := $(if $(filter 0,$(shell id -u)),--ServerApp.allow_root=True)
+lab: $(VENV)/.stamp-lab
+	$(VENV)/bin/jupyter lab --ServerApp.root_dir=$(if $(wildcard notebooks),notebooks,.) \
+	    $(LAB_ROOT) $(LAB_ARGS)
+
+ifeq ($(DOCS_CONF),)
+docs:
+	@echo "make docs: docs/conf.py does not exist yet: nothing to build"
+else
+docs: $(VENV)/.stamp-docs
+	$(VENV)/bin/sphinx-build $(SPHINX_ARGS)
+endif
+
+TASKSET := $(if $(shell command -v taskset 2>/dev/null),taskset -c 0)
+bench: $(VENV)/.stamp-bench
+	OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 \
+	    $(TASKSET) $(PY) benchmarks/run.py
+
+lint: $(VENV)/.stamp-dev
+	$(VENV)/bin/ruff check .
+
+clean:
+	rm -rf .pytest_cache .ruff_cache .hypothesis out build dist *.egg-info \
+	       docs/_build notebooks/_build jupyter_execute $(TEST_HOME)
+	find . -path ./$(VENV) -prune -o \
+	       \( -name __pycache__ -o -name .ipynb_checkpoints \) -type d -prune -exec rm -rf {} +
+	rm -f benchmarks/results/*.tmp
+
+distclean: clean
+	rm -rf $(VENV)

@@ -1,0 +1,621 @@
+"""The friendly front end: ``diff``, ``grad``, ``jacobian``, ``jvp``, ``vjp`` and friends.
+
+These take what a user naturally passes (numbers, arrays, nested tuples /
+lists / dicts of them, several arguments), check it, and drive the strict
+engines underneath. Shapes follow JAX: the derivative of ``f`` at ``x`` has
+shape ``f(x).shape + x.shape``; a scalar function of a scalar gives a Python
+float. Integer inputs are differentiated as floats.
+"""
+
+from __future__ import annotations
+
+import functools
+import numbers
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from adkit import rules
+from adkit.core import Box, new_level, primal, shape_of
+from adkit.forward import Dual
+from adkit.pytree import TreeDef, flatten, unflatten
+from adkit.reverse import Tape, Var, sweep
+
+MODES = ("forward", "reverse", "auto")
+
+
+# -- checking what the user passed --------------------------------------------------
+
+
+def _check_function(f: Any, api: str) -> None:
+    if not callable(f):
+        raise TypeError(
+            f"adkit.{api} needs the function to differentiate as its first argument, "
+            f"got {type(f).__name__} {f!r:.40}. Example: adkit.{api}(lambda x: x ** 2)"
+        )
+
+
+def _check_mode(mode: Any) -> str:
+    if mode not in MODES:
+        raise ValueError(f"mode must be 'forward', 'reverse' or 'auto', got {mode!r}")
+    return mode
+
+
+def _normalize_argnums(argnums: Any, nargs: int, fname: str) -> tuple[tuple[int, ...], bool]:
+    """Argument positions to differentiate, and whether a single one was asked for."""
+    single = isinstance(argnums, (int, np.integer))
+    nums = (argnums,) if single else tuple(argnums) if isinstance(argnums, (tuple, list)) else None
+    if nums is None or not nums or not all(isinstance(a, (int, np.integer)) for a in nums):
+        raise TypeError(f"argnums must be an int or a tuple of ints, got {argnums!r}")
+    out = []
+    for a in nums:
+        if not -nargs <= a < nargs:
+            raise ValueError(
+                f"argnums={argnums!r} but {fname} was called with {nargs} positional argument(s)"
+            )
+        out.append(int(a) % nargs)
+    return tuple(out), single
+
+
+def _as_differentiable(x: Any, where: str) -> Any:
+    """A leaf to differentiate with respect to, promoted to float."""
+    if isinstance(x, Box):
+        return x
+    if isinstance(x, (bool, np.bool_)):
+        raise TypeError(f"{where} is a bool; adkit differentiates with respect to real numbers")
+    if isinstance(x, complex) or (np.iscomplexobj(x) and isinstance(x, (np.ndarray, np.generic))):
+        raise TypeError(
+            f"{where} is complex. adkit differentiates real functions of real inputs; split a "
+            "complex input into its real and imaginary parts (two real arguments)."
+        )
+    if isinstance(x, numbers.Real) and not isinstance(x, np.generic):
+        return float(x)
+    if isinstance(x, (np.ndarray, np.generic)):
+        if not np.issubdtype(x.dtype, np.number):
+            raise TypeError(f"{where} is an array of dtype {x.dtype}; adkit needs numbers")
+        return np.asarray(x, dtype=np.float64) if not np.issubdtype(x.dtype, np.floating) else x
+    raise TypeError(
+        f"{where} is a {type(x).__name__}; adkit differentiates with respect to numbers, NumPy "
+        "arrays, or tuples / lists / dicts of them. Pass other arguments at a position not in "
+        "argnums."
+    )
+
+
+@dataclass
+class _Inputs:
+    """The differentiated leaves of a call, and how to put them back."""
+
+    args: tuple
+    argnums: tuple[int, ...]
+    treedefs: list[TreeDef]
+    leaves: list[Any]
+    counts: list[int]  # leaves per differentiated argument
+
+    @classmethod
+    def of(cls, args: tuple, argnums: tuple[int, ...], fname: str) -> _Inputs:
+        treedefs, leaves, counts = [], [], []
+        for a in argnums:
+            arg_leaves, treedef = flatten(args[a])
+            if not arg_leaves:
+                raise TypeError(f"argument {a} of {fname} holds no numbers to differentiate")
+            treedefs.append(treedef)
+            counts.append(len(arg_leaves))
+            leaves += [_as_differentiable(x, f"argument {a} of {fname}") for x in arg_leaves]
+        return cls(tuple(args), argnums, treedefs, leaves, counts)
+
+    def call(self, f: Callable, new_leaves: Sequence[Any]) -> Any:
+        args = list(self.args)
+        start = 0
+        for a, treedef, count in zip(self.argnums, self.treedefs, self.counts):
+            args[a] = unflatten(treedef, list(new_leaves[start : start + count]))
+            start += count
+        return f(*args)
+
+    def regroup(self, per_leaf: Sequence[Any]) -> tuple:
+        """Per-leaf results back into one pytree per differentiated argument."""
+        out, start = [], 0
+        for treedef, count in zip(self.treedefs, self.counts):
+            out.append(unflatten(treedef, list(per_leaf[start : start + count])))
+            start += count
+        return tuple(out)
+
+    @property
+    def sizes(self) -> list[int]:
+        return [int(np.prod(shape_of(x))) for x in self.leaves]
+
+    @property
+    def n(self) -> int:
+        return sum(self.sizes)
+
+
+def _output_leaves(out: Any, fname: str) -> tuple[list[Any], TreeDef]:
+    leaves, treedef = flatten(out)
+    for x in leaves:
+        if not isinstance(x, (Box, numbers.Number, np.ndarray, np.generic)):
+            raise TypeError(
+                f"{fname} returned a {type(x).__name__}; adkit needs numbers or arrays as outputs"
+            )
+        if isinstance(x, complex) or (isinstance(x, (np.ndarray, np.generic)) and np.iscomplexobj(x)):
+            raise TypeError(f"{fname} returned a complex value; adkit differentiates real functions")
+    return leaves, treedef
+
+
+def _as_tangent(x: Any) -> Any:
+    if isinstance(x, Box):
+        return x
+    return np.asarray(x, dtype=float) if np.ndim(x) else float(x)
+
+
+def _finish(x: Any) -> Any:
+    """Raw 0-d results become Python floats (a scalar function of a scalar gives a float)."""
+    if isinstance(x, Box):
+        return x
+    if np.ndim(x) == 0:
+        return float(x)
+    return x
+
+
+def _name(f: Callable) -> str:
+    return getattr(f, "__name__", type(f).__name__)
+
+
+def _strip(x: Any, level: int) -> Any:
+    """The value of ``x`` with the boxes of ``level`` removed."""
+    if isinstance(x, Box) and x._level == level:
+        return x.value
+    return x
+
+
+# -- forward mode ---------------------------------------------------------------------
+
+
+def _basis(sizes: list[int], shapes: list[tuple], start: int, stop: int) -> list[np.ndarray]:
+    """Seed tangents for columns ``start:stop`` of the Jacobian: rows of the identity."""
+    k = stop - start
+    seeds, offset = [], 0
+    for size, shape in zip(sizes, shapes):
+        block = np.zeros((k, size))
+        lo, hi = max(start, offset), min(stop, offset + size)
+        if lo < hi:
+            block[np.arange(lo - start, hi - start), np.arange(lo - offset, hi - offset)] = 1.0
+        seeds.append(block.reshape((k, *shape)))
+        offset += size
+    return seeds
+
+
+Blocks = list[list[Any]]  # Jacobian blocks J[output leaf][input leaf]
+
+
+def _forward_jacobian(f: Callable, inputs: _Inputs, chunk: int | None) -> tuple[Any, Blocks, TreeDef]:
+    """Jacobian blocks ``J[o][l]`` by vector-mode forward passes of ``chunk`` directions."""
+    n = inputs.n
+    shapes = [shape_of(x) for x in inputs.leaves]
+    sizes = inputs.sizes
+    chunk = n if chunk is None else max(1, int(chunk))
+    columns: list[list[Any]] | None = None  # per output leaf, a list of (k, m_o) chunks
+    out_value = None
+    for start in range(0, max(n, 1), chunk):
+        stop = min(n, start + chunk)
+        level = new_level()
+        seeds = _basis(sizes, shapes, start, stop)
+        boxed = [Dual._make(x, t, level) for x, t in zip(inputs.leaves, seeds)]
+        out = inputs.call(f, boxed)
+        out_leaves, out_tree = _output_leaves(out, _name(f))
+        if columns is None:
+            columns = [[] for _ in out_leaves]
+            out_value = unflatten(out_tree, [_strip(y, level) for y in out_leaves])
+        for o, y in enumerate(out_leaves):
+            m_o = int(np.prod(shape_of(y)))
+            if isinstance(y, Dual) and y._level == level:
+                columns[o].append(rules.reshape(y.tangent, (stop - start, m_o)))
+            else:
+                columns[o].append(np.zeros((stop - start, m_o)))
+    assert columns is not None
+    blocks = []
+    out_leaves_shapes = [shape_of(y) for y in flatten(out_value)[0]]
+    for o, out_shape in enumerate(out_leaves_shapes):
+        full = columns[o][0] if len(columns[o]) == 1 else rules.concatenate(columns[o], axis=0)
+        row = []
+        offset = 0
+        for size, shape in zip(sizes, shapes):
+            part = full if size == n else rules.getitem(full, slice(offset, offset + size))
+            # (n_l, m_o) -> out_shape + in_shape
+            row.append(rules.reshape(rules.transpose(part), out_shape + shape))
+            offset += size
+        blocks.append(row)
+    return out_value, blocks, flatten(out_value)[1]
+
+
+def _reverse_jacobian(f: Callable, inputs: _Inputs, chunk: int | None,
+                      recorded: tuple[Tape, Any] | None = None) -> tuple[Any, Blocks, TreeDef]:  # fmt: skip
+    """Jacobian blocks ``J[o][l]`` by vectorized reverse sweeps of ``chunk`` cotangents."""
+    tape, out = recorded if recorded is not None else _record(f, inputs)
+    level = tape.level
+    out_leaves, out_tree = _output_leaves(out, _name(f))
+    out_shapes = [shape_of(y) for y in out_leaves]
+    out_sizes = [int(np.prod(s)) for s in out_shapes]
+    m = sum(out_sizes)
+    shapes = [shape_of(x) for x in inputs.leaves]
+    sizes = inputs.sizes
+    chunk = m if chunk is None else max(1, int(chunk))
+    rows: list[list[Any]] = [[] for _ in inputs.leaves]  # per input leaf, (k, n_l) chunks
+    input_vars = tape_inputs(tape, len(inputs.leaves))
+    for start in range(0, max(m, 1), chunk):
+        stop = min(m, start + chunk)
+        seeds = _basis(out_sizes, out_shapes, start, stop)
+        adjoints = _sweep_outputs(tape, out_leaves, seeds, level)
+        for i, var in enumerate(input_vars):
+            g = adjoints[var] if adjoints is not None and var < len(adjoints) else None
+            if g is None:
+                rows[i].append(np.zeros((stop - start, sizes[i])))
+            else:
+                rows[i].append(rules.reshape(g, (stop - start, sizes[i])))
+    out_value = unflatten(out_tree, [_strip(y, level) for y in out_leaves])
+    full_rows = [r[0] if len(r) == 1 else rules.concatenate(r, axis=0) for r in rows]
+    blocks = []
+    offset = 0
+    for out_shape, m_o in zip(out_shapes, out_sizes):
+        row = []
+        for i, shape in enumerate(shapes):
+            part = full_rows[i] if m_o == m else rules.getitem(full_rows[i], slice(offset, offset + m_o))
+            row.append(rules.reshape(part, out_shape + shape))
+        blocks.append(row)
+        offset += m_o
+    return out_value, blocks, out_tree
+
+
+def _record(f: Callable, inputs: _Inputs) -> tuple[Tape, Any]:
+    """Evaluate ``f`` on a fresh tape; the inputs are its first entries."""
+    tape = Tape()
+    boxed = [tape.leaf(x) for x in inputs.leaves]
+    return tape, inputs.call(f, boxed)
+
+
+def tape_inputs(tape: Tape, count: int) -> list[int]:
+    """Tape positions of the inputs recorded by :func:`_record` (the first ``count``)."""
+    return list(range(count))
+
+
+def _sweep_outputs(tape: Tape, out_leaves: list[Any], seeds: list[Any], level: int) -> list[Any] | None:
+    """One (possibly vectorized) sweep from several outputs at once."""
+    roots = [(y._index, s) for y, s in zip(out_leaves, seeds) if isinstance(y, Var) and y._level == level]
+    if not roots:
+        return None
+    seeded: dict[int, Any] = {}
+    for i, s in roots:
+        seeded[i] = s if i not in seeded else seeded[i] + s
+    return sweep(tape, seeded)
+
+
+def _assemble(blocks: list[list[Any]], out_tree: TreeDef, inputs: _Inputs, single: bool) -> Any:
+    """Jacobian blocks into the nested structure JAX returns."""
+    per_output = []
+    for row in blocks:
+        per_arg = inputs.regroup([_finish(b) for b in row])
+        per_output.append(per_arg[0] if single else per_arg)
+    return unflatten(out_tree, per_output)
+
+
+# -- the public functions -------------------------------------------------------------
+
+
+def jvp(f: Callable, primals: Sequence[Any], tangents: Sequence[Any]) -> tuple[Any, Any]:
+    """Forward mode: ``f(x)`` and the directional derivative ``J_f(x) v``.
+
+    One pass of dual numbers ``x + v ε`` through ``f``. ``primals`` and
+    ``tangents`` are tuples with one entry per argument of ``f`` (each may be
+    a number, an array or a pytree); a tangent may carry a leading axis of
+    ``k`` directions, giving ``k`` directional derivatives at once.
+
+    Returns:
+        ``(out, tangent_out)`` with the structure of ``f``'s output.
+
+    >>> import numpy as np
+    >>> jvp(np.sin, (0.0,), (1.0,))
+    (0.0, 1.0)
+    >>> jvp(lambda x, y: x * y, (2.0, 3.0), (1.0, 0.0))
+    (6.0, 3.0)
+    """
+    _check_function(f, "jvp")
+    if not isinstance(primals, (tuple, list)) or not isinstance(tangents, (tuple, list)):
+        raise TypeError("jvp(f, primals, tangents) takes tuples: jvp(f, (x,), (v,))")
+    if len(primals) != len(tangents):
+        raise ValueError(f"jvp got {len(primals)} primals but {len(tangents)} tangents")
+    inputs = _Inputs.of(tuple(primals), tuple(range(len(primals))), _name(f))
+    tangent_leaves = [_as_tangent(x) for t in tangents for x in flatten(t)[0]]
+    if len(tangent_leaves) != len(inputs.leaves):
+        raise ValueError("jvp: the tangents must have the same structure as the primals")
+    for x, t in zip(inputs.leaves, tangent_leaves):
+        xs, ts = shape_of(x), shape_of(t)
+        if ts != xs and ts[1:] != xs:
+            raise ValueError(f"jvp: a tangent of shape {ts} does not fit a primal of shape {xs}")
+    pairs = list(zip(inputs.leaves, tangent_leaves))
+    batch = {shape_of(t)[:1] for x, t in pairs if shape_of(t) != shape_of(x)}
+    if len(batch) > 1 or (batch and any(shape_of(t) == shape_of(x) for x, t in pairs)):
+        raise ValueError("jvp: either every tangent carries the same leading batch axis or none does")
+    level = new_level()
+    boxed = [Dual._make(x, t, level) for x, t in zip(inputs.leaves, tangent_leaves)]
+    out = inputs.call(f, boxed)
+    out_leaves, out_tree = _output_leaves(out, _name(f))
+    bshape = next(iter(batch)) if batch else ()
+    values = [_finish(_strip(y, level)) for y in out_leaves]
+    tans = [
+        _finish(y.tangent if isinstance(y, Dual) and y._level == level else np.zeros(bshape + shape_of(y)))
+        for y in out_leaves
+    ]
+    return unflatten(out_tree, values), unflatten(out_tree, tans)
+
+
+def vjp(f: Callable, *primals: Any) -> tuple[Any, Callable[[Any], tuple]]:
+    """Reverse mode: ``f(x)`` and a function pulling cotangents back, ``u ↦ uᵀ J_f(x)``.
+
+    ``f`` is evaluated once on a tape; each call of the returned function is
+    one backward sweep over it. The cotangent has the structure and shapes of
+    ``f``'s output (any shape).
+
+    Returns:
+        ``(out, vjp_fn)``; ``vjp_fn(u)`` returns a tuple with one cotangent
+        per argument of ``f``.
+
+    >>> out, pullback = vjp(lambda x, y: x * y, 2.0, 3.0)
+    >>> out, pullback(1.0)
+    (6.0, (3.0, 2.0))
+    """
+    _check_function(f, "vjp")
+    if not primals:
+        raise TypeError("vjp(f, *primals) needs at least one primal: vjp(f, x)")
+    inputs = _Inputs.of(primals, tuple(range(len(primals))), _name(f))
+    tape, out = _record(f, inputs)
+    level = tape.level
+    out_leaves, out_tree = _output_leaves(out, _name(f))
+    out_value = unflatten(out_tree, [_finish(_strip(y, level)) for y in out_leaves])
+    shapes = [shape_of(y) for y in out_leaves]
+
+    def vjp_fn(cotangent: Any) -> tuple:
+        ct_leaves, ct_tree = flatten(cotangent)
+        if len(ct_leaves) != len(out_leaves):
+            raise ValueError(
+                f"the cotangent must have the structure of f's output: {out_tree}, got {ct_tree}"
+            )
+        cts = []
+        for c, s in zip(ct_leaves, shapes):
+            if shape_of(c) != s:
+                raise ValueError(f"a cotangent of shape {shape_of(c)} was given for an output of shape {s}")
+            cts.append(c if isinstance(c, Box) or (s == () and not isinstance(c, np.ndarray))
+                       else np.asarray(c, dtype=float))  # fmt: skip
+        adjoints = _sweep_outputs(tape, out_leaves, cts, level)
+        per_leaf = []
+        for i, x in enumerate(inputs.leaves):
+            g = adjoints[i] if adjoints is not None and i < len(adjoints) else None
+            per_leaf.append(_finish(np.zeros(shape_of(x)) if g is None else g))
+        return inputs.regroup(per_leaf)
+
+    return out_value, vjp_fn
+
+
+def value_and_grad(f: Callable, argnums: int | Sequence[int] = 0) -> Callable[..., tuple[Any, Any]]:
+    """A function returning ``(f(x), ∇f(x))`` from one reverse pass; ``f`` returns a scalar.
+
+    >>> value_and_grad(lambda x: x ** 3)(2.0)
+    (8.0, 12.0)
+    """
+    _check_function(f, "value_and_grad")
+
+    @functools.wraps(f)
+    def value_and_grad_f(*args: Any) -> tuple[Any, Any]:
+        nums, single = _normalize_argnums(argnums, len(args), _name(f))
+        inputs = _Inputs.of(args, nums, _name(f))
+        tape, out = _record(f, inputs)
+        level = tape.level
+        container = isinstance(out, (tuple, list, dict))
+        if container or shape_of(out) != ():
+            got = f"a {type(out).__name__}" if container else f"shape {shape_of(out)}"
+            raise TypeError(
+                f"grad needs {_name(f)} to return a scalar, got {got}. Use adkit.jacobian for "
+                "vector outputs, or adkit.vjp for a vector-Jacobian product."
+            )
+        traced = isinstance(out, Var) and out._level == level
+        adjoints = sweep(tape, {out._index: 1.0}) if traced else []
+        per_leaf = []
+        for i, x in enumerate(inputs.leaves):
+            g = adjoints[i] if i < len(adjoints) else None
+            per_leaf.append(_finish(np.zeros(shape_of(x)) if g is None else g))
+        grads = inputs.regroup(per_leaf)
+        return _finish(_strip(out, level)), grads[0] if single else grads
+
+    value_and_grad_f.__name__ = f"value_and_grad_of_{_name(f)}"
+    return value_and_grad_f
+
+
+def grad(f: Callable, argnums: int | Sequence[int] = 0) -> Callable[..., Any]:
+    """The gradient ∇f of a scalar function, by reverse mode (one sweep).
+
+    The gradient has the structure of the differentiated argument (a number,
+    an array, or a pytree such as a list of ``(W, b)`` pairs).
+
+    >>> import numpy as np
+    >>> grad(lambda x: np.sum(x ** 2))(np.array([1.0, 2.0]))
+    array([2., 4.])
+    >>> grad(lambda x, y: x * y, argnums=(0, 1))(2.0, 3.0)
+    (3.0, 2.0)
+    """
+    _check_function(f, "grad")
+    vg = value_and_grad(f, argnums)
+
+    @functools.wraps(f)
+    def grad_f(*args: Any) -> Any:
+        return vg(*args)[1]
+
+    grad_f.__name__ = f"grad_of_{_name(f)}"
+    return grad_f
+
+
+def jacobian(f: Callable, mode: str = "auto", argnums: int | Sequence[int] = 0,
+             chunk: int | None = None) -> Callable[..., Any]:  # fmt: skip
+    """The Jacobian of ``f``, of shape ``f(x).shape + x.shape``.
+
+    ``mode="forward"`` pushes all ``n`` input directions through one
+    vector-mode pass; ``mode="reverse"`` pulls all ``m`` output cotangents
+    through one vectorized sweep; ``mode="auto"`` picks the cheaper (see
+    :func:`diff`). ``chunk`` bounds how many directions travel at once, which
+    bounds memory (as ForwardDiff.jl's chunk size).
+
+    >>> import numpy as np
+    >>> jacobian(lambda x: x ** 2, mode="forward")(np.array([1.0, 2.0]))
+    array([[2., 0.],
+           [0., 4.]])
+    """
+    return diff(f, mode=mode, argnums=argnums, chunk=chunk)
+
+
+def hessian(f: Callable, argnums: int | Sequence[int] = 0) -> Callable[..., Any]:
+    """The Hessian ∇²f of a scalar function: forward mode over reverse mode.
+
+    >>> import numpy as np
+    >>> hessian(lambda x: x[0] ** 2 * x[1])(np.array([1.0, 2.0]))
+    array([[4., 2.],
+           [2., 0.]])
+    """
+    _check_function(f, "hessian")
+    h = jacobian(grad(f, argnums), mode="forward", argnums=argnums)
+
+    @functools.wraps(f)
+    def hessian_f(*args: Any) -> Any:
+        return h(*args)
+
+    hessian_f.__name__ = f"hessian_of_{_name(f)}"
+    return hessian_f
+
+
+def hvp(f: Callable) -> Callable[[Any, Any], Any]:
+    """Hessian-vector product ``(x, v) ↦ ∇²f(x) v`` without forming the Hessian.
+
+    One forward pass over one reverse sweep: about the cost of two gradients.
+
+    >>> import numpy as np
+    >>> hvp(lambda x: np.sum(x ** 3))(np.array([1.0, 2.0]), np.array([1.0, 0.0]))
+    array([6., 0.])
+    """
+    _check_function(f, "hvp")
+    g = grad(f)
+
+    def hvp_f(x: Any, v: Any) -> Any:
+        return jvp(g, (x,), (v,))[1]
+
+    hvp_f.__name__ = f"hvp_of_{_name(f)}"
+    return hvp_f
+
+
+def derivative(f: Callable, order: int = 1) -> Callable[[Any], Any]:
+    """The ``order``-th derivative of a scalar function of a scalar, by nested dual numbers.
+
+    >>> import numpy as np
+    >>> derivative(np.sin, order=2)(0.5), -np.sin(0.5)
+    (-0.479425538604203, np.float64(-0.479425538604203))
+    """
+    _check_function(f, "derivative")
+    if not isinstance(order, (int, np.integer)) or isinstance(order, bool) or order < 0:
+        raise ValueError(f"order must be a non-negative integer, got {order!r}")
+    fn = f
+    for _ in range(int(order)):
+        fn = _scalar_derivative(fn)
+
+    @functools.wraps(f)
+    def derivative_f(x: Any) -> Any:
+        return fn(x)
+
+    derivative_f.__name__ = f"derivative{order}_of_{_name(f)}"
+    return derivative_f
+
+
+def _scalar_derivative(f: Callable) -> Callable[[Any], Any]:
+    def df(x: Any) -> Any:
+        level = new_level()
+        x = _as_differentiable(x, f"the argument of {_name(f)}")
+        out = f(Dual._make(x, np.ones(shape_of(x)) if shape_of(x) else 1.0, level))
+        if isinstance(out, Dual) and out._level == level:
+            return _finish(out.tangent)
+        return _finish(np.zeros(shape_of(out)))
+
+    df.__name__ = f"d_{_name(f)}"
+    return df
+
+
+def diff(f: Callable, mode: str = "auto", argnums: int | Sequence[int] = 0,
+         chunk: int | None = None) -> Derivative:  # fmt: skip
+    """The derivative of ``f`` as a callable :class:`Derivative` object.
+
+    ``diff(f)(x)`` is the Jacobian of ``f`` at ``x``, of shape
+    ``f(x).shape + x.shape`` (a Python float for a scalar function of a
+    scalar). With ``argnums=(0, 1)`` it is a tuple, one entry per argument.
+    ``mode`` is ``"forward"`` (dual numbers, cost grows with the input size
+    n), ``"reverse"`` (a tape, cost grows with the output size m) or
+    ``"auto"``, which picks the cheaper from n and m; ``.explain(x)`` says
+    which and why.
+
+    >>> import numpy as np
+    >>> d = diff(lambda x: np.log(x[0]) + x[0] * x[1] - np.sin(x[1]))
+    >>> d(np.array([2.0, 5.0]))
+    array([5.5       , 1.71633781])
+    """
+    _check_function(f, "diff")
+    return Derivative(f, _check_mode(mode), argnums, chunk)
+
+
+class Derivative:
+    """``diff(f)``: call it for the Jacobian; ``.explain(*args)`` for the mode it picks."""
+
+    def __init__(self, f: Callable, mode: str, argnums: int | Sequence[int], chunk: int | None):
+        self.f = f
+        self.mode = mode
+        self.argnums = argnums
+        self.chunk = chunk
+        self.__name__ = f"diff_of_{_name(f)}"
+        self.__doc__ = f"The derivative of {_name(f)} ({mode} mode)."
+        functools.update_wrapper(self, f, assigned=("__module__", "__qualname__"), updated=())
+        self.__qualname__ = self.__name__
+
+    def __repr__(self) -> str:
+        return f"<Derivative {self.__name__}: mode={self.mode!r}, argnums={self.argnums!r}>"
+
+    def __call__(self, *args: Any) -> Any:
+        nums, single = _normalize_argnums(self.argnums, len(args), _name(self.f))
+        inputs = _Inputs.of(args, nums, _name(self.f))
+        mode = self.mode
+        recorded = None
+        if mode == "auto":
+            from adkit.modes import choose_mode
+
+            choice, recorded = choose_mode(self.f, inputs, record=_record)
+            mode = choice.mode
+        if mode == "forward":
+            _, blocks, out_tree = _forward_jacobian(self.f, inputs, self.chunk)
+        else:
+            _, blocks, out_tree = _reverse_jacobian(self.f, inputs, self.chunk, recorded)
+        return _assemble(blocks, out_tree, inputs, single)
+
+    def explain(self, *args: Any) -> Any:
+        """The mode ``auto`` picks for these arguments, with n, m, costs and the reason."""
+        from adkit.modes import choose_mode
+
+        nums, _ = _normalize_argnums(self.argnums, len(args), _name(self.f))
+        inputs = _Inputs.of(args, nums, _name(self.f))
+        choice, _ = choose_mode(self.f, inputs, record=_record, requested=self.mode)
+        return choice
+
+
+__all__ = [
+    "Derivative",
+    "derivative",
+    "diff",
+    "grad",
+    "hessian",
+    "hvp",
+    "jacobian",
+    "jvp",
+    "primal",
+    "value_and_grad",
+    "vjp",
+]  # fmt: skip

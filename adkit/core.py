@@ -1,0 +1,389 @@
+"""The tracer: primitives, boxes, levels, and the one call every operation goes through.
+
+Nothing here knows a derivative formula. A :class:`Primitive` carries the
+rules that ``rules.py`` declares for it; an engine (``forward.py``,
+``reverse.py``) registers how a box of its type processes a primitive. The
+engines read the rules, so both share one table.
+
+Nesting works by *levels* (as in HIPS autograd and JAX): every
+differentiation made by the functional API gets a fresh level from a
+counter, so the innermost differentiation has the highest level. When a
+primitive meets boxes of several levels it lets the highest one handle the
+call; that engine unboxes its own level and calls the primitive again on
+what is inside, which may be boxes of lower levels. Boxes of a lower level
+are constants to a higher one, which is what prevents perturbation
+confusion.
+"""
+
+from __future__ import annotations
+
+import itertools
+import numbers
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from multipledispatch import Dispatcher
+
+# multipledispatch's ``@dispatch`` keys dispatchers by function name in a
+# namespace that, by default, every library in the process shares. adkit
+# makes its Dispatcher objects explicitly and keeps them in its own namespace.
+NAMESPACE: dict[str, Dispatcher] = {}
+
+
+def _dispatcher(name: str) -> Dispatcher:
+    NAMESPACE[name] = Dispatcher(name)
+    return NAMESPACE[name]
+
+#: An operand's derivative is identically one / minus one / zero. Rules return
+#: these markers so engines skip a multiplication (or the whole term).
+ONE = 1
+MINUS_ONE = -1
+ZERO = 0
+
+
+class Box:
+    """A traced value at one level of differentiation (``Dual`` or ``Var``).
+
+    Subclasses define ``value`` (the primal, possibly itself a box of a lower
+    level) and ``_level``.
+    """
+
+    __slots__ = ()
+    value: Any
+    _level: int
+
+    def _apply_unary(self, prim: Primitive) -> Any:
+        """``prim(self)``; engines may override with a short path for floats."""
+        return process(self, prim, (self,), {})
+
+
+_level_counter = itertools.count(1)
+
+
+def new_level() -> int:
+    """A fresh level, higher than every level handed out before."""
+    return next(_level_counter)
+
+
+#: ``process(box, primitive, operands, params)``: the engine of ``box``'s type
+#: evaluates ``primitive`` at ``box``'s level. Engines register themselves.
+process = _dispatcher("process")
+
+
+def bind(prim: Primitive, operands: Sequence[Any], params: dict[str, Any]) -> Any:
+    """Apply ``prim`` to ``operands``: raw values are evaluated, boxes traced.
+
+    The box of the highest level among the operands decides which engine
+    handles the call.
+    """
+    top = None
+    for x in operands:
+        if isinstance(x, Box) and (top is None or x._level > top._level):
+            top = x
+    if top is None:
+        return prim.evaluate(operands, params)
+    return process(top, prim, operands, params)
+
+
+# -- shapes of raw and boxed values ------------------------------------------
+
+shape_of = _dispatcher("shape_of")
+
+
+@shape_of.register(numbers.Number)
+def _shape_of_number(x: numbers.Number) -> tuple[int, ...]:
+    return ()
+
+
+@shape_of.register(np.generic)
+def _shape_of_numpy_scalar(x: np.generic) -> tuple[int, ...]:
+    return ()
+
+
+@shape_of.register(np.ndarray)
+def _shape_of_array(x: np.ndarray) -> tuple[int, ...]:
+    return x.shape
+
+
+@shape_of.register(Box)
+def _shape_of_box(x: Box) -> tuple[int, ...]:
+    return shape_of(x.value)
+
+
+@shape_of.register(object)
+def _shape_of_other(x: object) -> tuple[int, ...]:
+    return np.shape(x)
+
+
+def ndim_of(x: Any) -> int:
+    """Number of axes of a raw value or a box."""
+    return len(shape_of(x))
+
+
+def primal(x: Any) -> Any:
+    """Strip every box: the plain number or array inside."""
+    while isinstance(x, Box):
+        x = x.value
+    return x
+
+
+# -- primitives ----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Case:
+    """One test configuration of a primitive: operand shapes and parameters.
+
+    ``make`` (optional) builds the operands from a NumPy ``Generator`` when
+    uniform samples from the domain would not do (a well-conditioned matrix).
+    """
+
+    shapes: tuple[tuple[int, ...], ...]
+    params: dict[str, Any] = field(default_factory=dict)
+    make: Callable[[np.random.Generator], tuple[Any, ...]] | None = None
+
+
+class Primitive:
+    """One elementary operation: implementation, derivative rules, and labels.
+
+    Rules come in two forms:
+
+    * ``partials``: for elementwise operations, one function per operand
+      giving the local partial derivative ``d out / d operand`` as a function
+      of ``(out, *operands)``. Tangents are multiplied by it going forward,
+      cotangents going backward (with broadcasting undone). This is the
+      DiffRules.jl form.
+    * ``jvps`` / ``vjps``: one function per operand (or one function taking
+      the operand's position, for variadic operations). ``jvp(t, out,
+      *operands, **params)`` gives that operand's contribution to the output
+      tangent; ``vjp(ct, out, *operands, **params)`` the operand's cotangent.
+
+    Tangents and cotangents may carry leading *batch* axes (vector mode,
+    vectorized reverse sweeps): a rule sees ``t.shape == batch + x.shape``
+    and must keep the batch axes in front. Rules are written with adkit's own
+    operations, so they can be differentiated again.
+    """
+
+    def __init__(
+        self,
+        name: str,
+        impl: Callable[..., Any],
+        *,
+        scalar_impl: Callable[..., Any] | None = None,
+        partials: Sequence[Callable[..., Any] | None] | None = None,
+        jvps: Sequence[Callable[..., Any] | None] | Callable[..., Any] | None = None,
+        vjps: Sequence[Callable[..., Any] | None] | Callable[..., Any] | None = None,
+        symbol: str | None = None,
+        label: str | None = None,
+        domain: Sequence[Sequence[tuple[float, float]]] | None = None,
+        cases: Sequence[Case] = (),
+        doc: str = "",
+        numpy_name: str | None = None,
+        tolerance: float = 1e-6,
+    ):
+        self.name = name
+        self.impl = impl
+        self.scalar_impl = scalar_impl
+        self.partials = tuple(partials) if partials is not None else None
+        self.jvps = jvps
+        self.vjps = vjps
+        #: the operator or short name shown in graphs (``"+"``, ``"sin"``)
+        self.symbol = symbol or name
+        #: how a trace writes the operation: ``"{0} + {1}"``, ``"sin({0})"``
+        self.label = label or f"{self.symbol}(" + "{args})"
+        #: where the tests sample each operand: a union of intervals per operand
+        self.domain = tuple(tuple(d) for d in domain) if domain is not None else None
+        self.cases = tuple(cases)
+        self.numpy_name = numpy_name
+        #: relative tolerance the property tests allow against finite differences
+        self.tolerance = tolerance
+        self.__doc__ = doc
+        self.__name__ = name
+        self.__qualname__ = name
+        self.__module__ = "adkit"
+
+    @property
+    def elementwise(self) -> bool:
+        """True when the rules are given as partial derivatives."""
+        return self.partials is not None
+
+    def __repr__(self) -> str:
+        return f"<adkit primitive {self.name}>"
+
+    def __call__(self, *operands: Any, **params: Any) -> Any:
+        if len(operands) == 1 and not params and self.partials is not None:
+            # the hot case: an elementwise function of one value
+            x = operands[0]
+            if type(x) is float and self.scalar_impl is not None:
+                return self.scalar_impl(x)
+            if isinstance(x, Box):
+                return x._apply_unary(self)
+        return bind(self, operands, params)
+
+    def evaluate(self, operands: Sequence[Any], params: dict[str, Any]) -> Any:
+        """The primal computation on raw (unboxed) values."""
+        if self.scalar_impl is not None and not params:
+            for x in operands:
+                if type(x) is not float and type(x) is not int:
+                    break
+            else:
+                return self.scalar_impl(*operands)
+        return self.impl(*operands, **params)
+
+    def format(self, args: Sequence[str], params: dict[str, Any]) -> str:
+        """The operation written out for a trace, e.g. ``v1 * v2``."""
+        return self.label.format(*args, args=", ".join(args), **_short_params(params))
+
+    # -- the two directions, read by the engines -------------------------------
+
+    def jvp(self, tangents: Sequence[Any], out: Any, primals: Sequence[Any], params: dict) -> Any:
+        """Output tangent from operand tangents (``None`` means zero).
+
+        Returns ``None`` when the output does not depend on any tangent.
+        """
+        total = None
+        if self.partials is not None:
+            out_ndim = ndim_of(out)
+            for i, t in enumerate(tangents):
+                if t is None:
+                    continue
+                rule = self.partials[i]
+                if rule is None:
+                    continue
+                d = rule(out, *primals, **params)
+                if type(d) is int and d == ZERO:
+                    continue
+                t = align_batched(t, ndim_of(primals[i]), out_ndim)
+                if type(d) is int and d == ONE:
+                    term = t
+                elif type(d) is int and d == MINUS_ONE:
+                    term = -t
+                else:
+                    term = t * d
+                total = term if total is None else total + term
+        elif callable(self.jvps):
+            total = self.jvps(tangents, out, *primals, **params)
+        elif self.jvps is not None:
+            for i, t in enumerate(tangents):
+                if t is None or self.jvps[i] is None:
+                    continue
+                term = self.jvps[i](t, out, *primals, **params)
+                if term is None:
+                    continue
+                total = term if total is None else total + term
+        else:
+            raise NotImplementedError(
+                f"adkit has no forward-mode (JVP) rule for {self.name!r}. Give it one with "
+                f"adkit.primitive(...).defjvp(...), or use mode='reverse'."
+            )
+        if total is None:
+            return None
+        return fit_tangent(total, out)
+
+    def has_vjp(self) -> bool:
+        return self.partials is not None or self.vjps is not None
+
+    def vjp(self, i: int, cotangent: Any, out: Any, primals: Sequence[Any], params: dict) -> Any:
+        """Cotangent of operand ``i`` (``None`` for zero) given the output's."""
+        if self.partials is not None:
+            rule = self.partials[i]
+            if rule is None:
+                return None
+            d = rule(out, *primals, **params)
+            if type(d) is int and d == ZERO:
+                return None
+            if type(d) is int and d == ONE:
+                ct = cotangent
+            elif type(d) is int and d == MINUS_ONE:
+                ct = -cotangent
+            else:
+                ct = cotangent * d
+            return unbroadcast(ct, shape_of(primals[i]), ndim_of(cotangent) - ndim_of(out))
+        if self.vjps is None:
+            raise NotImplementedError(
+                f"adkit has no reverse-mode (VJP) rule for {self.name!r}. Give it one with "
+                f"adkit.primitive(...).defvjp(...), or use mode='forward'."
+            )
+        if callable(self.vjps):
+            return self.vjps(i, cotangent, out, *primals, **params)
+        rule = self.vjps[i]
+        if rule is None:
+            return None
+        return rule(cotangent, out, *primals, **params)
+
+
+def _short_params(params: dict[str, Any]) -> dict[str, str]:
+    return {k: (f"array{np.shape(v)}" if isinstance(v, np.ndarray) else repr(v)) for k, v in params.items()}
+
+
+# -- batch-axis helpers used by the engines and the rules -----------------------
+# Imported lazily from rules because they apply primitives (sum, reshape,
+# broadcast_to) that rules.py defines; they are plain functions of shapes here.
+
+_rules = None
+
+
+def _ops():
+    global _rules
+    if _rules is None:
+        from adkit import rules
+
+        _rules = rules
+    return _rules
+
+
+def align_batched(t: Any, x_ndim: int, out_ndim: int) -> Any:
+    """Insert unit axes after ``t``'s batch axes so it broadcasts like its primal.
+
+    A tangent of shape ``(k, 3)`` for a primal of shape ``(3,)`` entering an
+    operation whose output has shape ``(2, 3)`` becomes ``(k, 1, 3)``; without
+    this, NumPy would align the batch axis ``k`` with the output's ``2``.
+    """
+    t_ndim = ndim_of(t)
+    nb = t_ndim - x_ndim
+    if nb == 0 or x_ndim >= out_ndim:
+        return t
+    shape = shape_of(t)
+    return _ops().reshape(t, shape=shape[:nb] + (1,) * (out_ndim - x_ndim) + shape[nb:])
+
+
+def fit_tangent(t: Any, out: Any) -> Any:
+    """Broadcast a tangent to ``batch + out.shape`` when a term was smaller.
+
+    Rules return terms whose shape is ``batch + s`` with ``s`` broadcastable
+    to the output's shape and of the same length (batched terms are aligned
+    by :func:`align_batched`), or any broadcastable shape when unbatched.
+    """
+    out_shape = shape_of(out)
+    t_shape = shape_of(t)
+    nb = max(0, len(t_shape) - len(out_shape))
+    target = t_shape[:nb] + out_shape
+    if t_shape == target:
+        return t
+    return _ops().broadcast_to(t, shape=target)
+
+
+def unbroadcast(ct: Any, shape: tuple[int, ...], nb: int) -> Any:
+    """Sum a cotangent over the axes that broadcasting added or stretched.
+
+    ``ct`` has shape ``batch + out_shape`` with ``nb`` batch axes; the result
+    has shape ``batch + shape``.
+    """
+    ct_shape = shape_of(ct)
+    target = ct_shape[:nb] + tuple(shape)
+    if ct_shape == target:
+        return ct
+    extra = len(ct_shape) - nb - len(shape)
+    axes = tuple(range(nb, nb + extra))
+    axes += tuple(nb + extra + i for i, n in enumerate(shape) if n == 1 and ct_shape[nb + extra + i] != 1)
+    ops = _ops()
+    if axes:
+        ct = ops.sum(ct, axis=axes, keepdims=True)
+    return ops.reshape(ct, shape=target)
+
+
+def batch_ndim(t: Any, x: Any) -> int:
+    """Number of leading batch axes of a tangent or cotangent ``t`` of ``x``."""
+    return ndim_of(t) - ndim_of(x)

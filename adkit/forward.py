@@ -1,0 +1,194 @@
+"""Forward mode on dual numbers: ``Dual`` and the engine that pushes tangents.
+
+A dual number ``a + b ε`` with ``ε² = 0`` carries a primal value ``a`` and a
+tangent ``b``; evaluating ``f`` on ``x + v ε`` gives ``f(x) + J(x) v ε``. The
+tangent may carry one leading batch axis holding ``k`` directions at once
+(vector mode, as ForwardDiff.jl's chunks): ``value.shape == s`` and
+``tangent.shape == (k,) + s``.
+
+The engine knows no derivative: for each primitive it asks the rule table for
+the output tangent.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from adkit.core import Box, Primitive, bind, new_level, primal, process, shape_of
+from adkit.numpy_bridge import ArrayOps
+
+#: Level of duals a user builds by hand: they all share one perturbation, so
+#: ``Dual(2, 1) * Dual(3, 0)`` is one first-order computation.
+USER_LEVEL = 0
+
+
+class Dual(ArrayOps, Box):
+    """A dual number ``value + tangent ε`` with ``ε² = 0``, scalar or array.
+
+    ``f(Dual(x, v))`` is ``Dual(f(x), J_f(x) v)``: the tangent of the output
+    is the directional derivative of ``f`` along ``v``.
+
+    Args:
+        value: the primal value (a number, an array, or a traced value of an
+            outer differentiation).
+        tangent: the derivative part; defaults to zero. Its shape is the
+            value's shape, or ``(k,) + value.shape`` to carry ``k`` tangent
+            directions at once (vector mode).
+        tag: the perturbation this dual belongs to. Duals built by hand share
+            one tag; give distinct integers to nest perturbations by hand.
+            (``adkit.jvp`` and ``adkit.diff`` handle this for you.)
+
+    ``.real`` and ``.dual`` are aliases of ``.value`` and ``.tangent`` used in
+    the dual-number literature. Comparisons look at the primal value.
+
+    >>> x = Dual(2.0, 1.0)
+    >>> x * x + 3 * x
+    Dual(10.000, 7.000)
+    >>> import numpy as np
+    >>> np.sin(Dual(0.0, 1.0))
+    Dual(0.000, 1.000)
+    """
+
+    __slots__ = ("_level", "tangent", "value")
+
+    def __init__(self, value: Any, tangent: Any = None, tag: int | None = None):
+        value = _as_primal(value, "value")
+        if tangent is None:
+            tangent = np.zeros(shape_of(value)) if shape_of(value) else 0.0
+        tangent = _as_primal(tangent, "tangent")
+        v_shape, t_shape = shape_of(value), shape_of(tangent)
+        if t_shape != v_shape and t_shape[1:] != v_shape:
+            raise ValueError(
+                f"Dual tangent of shape {t_shape} does not fit a value of shape {v_shape}: give a "
+                f"tangent of shape {v_shape}, or (k,) + {v_shape} for k directions at once"
+            )
+        if tag is None:
+            inner = [x._level for x in (value, tangent) if isinstance(x, Box)]
+            # A dual built around traced values is a new perturbation outside them.
+            tag = new_level() if inner else USER_LEVEL
+        self.value = value
+        self.tangent = tangent
+        self._level = tag
+
+    @classmethod
+    def _make(cls, value: Any, tangent: Any, level: int) -> Dual:
+        # The engine's constructor: no checks, no conversions.
+        d = object.__new__(cls)
+        d.value = value
+        d.tangent = tangent
+        d._level = level
+        return d
+
+    @property
+    def real(self) -> Any:
+        """The primal part (alias of ``value``)."""
+        return self.value
+
+    @property
+    def dual(self) -> Any:
+        """The ε part (alias of ``tangent``)."""
+        return self.tangent
+
+    @property
+    def primal(self) -> Any:
+        """The plain number or array inside, with every level stripped."""
+        return primal(self)
+
+    def __repr__(self) -> str:
+        return f"Dual({_short(self.value)}, {_short(self.tangent)})"
+
+    def _repr_latex_(self) -> str:
+        return f"${_latex(self.value)} + {_latex(self.tangent)}\\,\\varepsilon$"
+
+
+def _as_primal(x: Any, name: str) -> Any:
+    if isinstance(x, Box):
+        return x
+    if isinstance(x, bool):
+        raise TypeError(f"Dual {name} must be a number or array, got a bool")
+    if isinstance(x, int):
+        return float(x)
+    if isinstance(x, float):
+        return x
+    if isinstance(x, (np.ndarray, np.generic, list, tuple)):
+        arr = np.asarray(x)
+        if np.iscomplexobj(arr):
+            raise TypeError(f"Dual {name} is complex; adkit differentiates real functions only")
+        if not np.issubdtype(arr.dtype, np.number) or arr.dtype == np.bool_:
+            raise TypeError(f"Dual {name} must be numeric, got dtype {arr.dtype}")
+        arr = arr.astype(np.float64) if not np.issubdtype(arr.dtype, np.floating) else arr
+        return arr[()] if arr.ndim == 0 and isinstance(x, np.generic) else arr
+    if isinstance(x, complex):
+        raise TypeError(f"Dual {name} is complex; adkit differentiates real functions only")
+    raise TypeError(f"Dual {name} must be a number or a NumPy array, got {type(x).__name__}")
+
+
+def _short(x: Any) -> str:
+    if isinstance(x, Box):
+        return repr(x)
+    if np.ndim(x) == 0:
+        v = float(x)
+        if v == 0 or 1e-3 <= abs(v) < 1e6 or not np.isfinite(v):
+            return f"{v:.3f}"
+        return f"{v:.3e}"
+    return repr(np.asarray(x))
+
+
+def _latex(x: Any) -> str:
+    if isinstance(x, Dual):
+        return f"({_latex(x.value)} + {_latex(x.tangent)}\\,\\varepsilon)"
+    if isinstance(x, Box):
+        return _latex(x.value)
+    if np.ndim(x) == 0:
+        return _short(x)
+    rows = np.atleast_2d(np.asarray(x))
+    if rows.ndim > 2:
+        return f"\\text{{array of shape }}{np.shape(x)}"
+    body = r" \\ ".join(" & ".join(f"{v:.3g}" for v in row) for row in rows)
+    return f"\\begin{{bmatrix}} {body} \\end{{bmatrix}}"
+
+
+def forward_process(top: Dual, prim: Primitive, operands: tuple, params: dict) -> Any:
+    """Evaluate ``prim`` at ``top``'s level: primal by recursion, tangent by its rule."""
+    level = top._level
+    primals = []
+    tangents = []
+    for x in operands:
+        if type(x) is Dual and x._level == level:
+            primals.append(x.value)
+            tangents.append(x.tangent)
+        else:
+            primals.append(x)
+            tangents.append(None)
+    out = bind(prim, primals, params)
+    tangent = prim.jvp(tangents, out, primals, params)
+    if tangent is None:
+        return out
+    return Dual._make(out, tangent, level)
+
+
+process.register(Dual, object, object, object)(forward_process)
+
+
+def seed(x: Any, tangent: Any, level: int) -> Dual:
+    """Wrap an input of a differentiation at ``level``."""
+    return Dual._make(x, tangent, level)
+
+
+def tangent_of(out: Any, level: int, batch: tuple[int, ...]) -> Any:
+    """The tangent at ``level`` of a function's output (zero if it does not depend)."""
+    if type(out) is Dual and out._level == level:
+        return out.tangent
+    return np.zeros(batch + shape_of(out))
+
+
+def value_of(out: Any, level: int) -> Any:
+    """The output with the boxes of ``level`` removed."""
+    if type(out) is Dual and out._level == level:
+        return out.value
+    return out
+
+
+__all__ = ["USER_LEVEL", "Dual", "forward_process", "new_level", "seed", "tangent_of", "value_of"]

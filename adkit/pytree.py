@@ -1,0 +1,106 @@
+"""Nested containers of arrays ("pytrees", as JAX calls them).
+
+A pytree is a number, an array, a traced value, or a tuple / list / dict /
+namedtuple of pytrees. ``None`` is an empty subtree. Dicts are walked in
+sorted key order, as in JAX, so a flattening is deterministic.
+
+>>> leaves, tree = flatten({"b": [1.0, 2.0], "a": (3.0,)})
+>>> leaves
+[3.0, 1.0, 2.0]
+>>> unflatten(tree, [30.0, 10.0, 20.0])
+{'a': (30.0,), 'b': [10.0, 20.0]}
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class TreeDef:
+    """The structure of a pytree without its leaves."""
+
+    kind: str  # "leaf", "none", "tuple", "list", "dict", "namedtuple"
+    children: tuple[TreeDef, ...] = ()
+    meta: Any = None  # dict keys or the namedtuple class
+
+    @property
+    def num_leaves(self) -> int:
+        if self.kind == "leaf":
+            return 1
+        return sum(child.num_leaves for child in self.children)
+
+    def __repr__(self) -> str:
+        if self.kind == "leaf":
+            return "*"
+        if self.kind == "none":
+            return "None"
+        inner = ", ".join(map(repr, self.children))
+        if self.kind == "dict":
+            inner = ", ".join(f"{k!r}: {c!r}" for k, c in zip(self.meta, self.children))
+            return "{" + inner + "}"
+        if self.kind == "list":
+            return f"[{inner}]"
+        return f"({inner})"
+
+
+LEAF = TreeDef("leaf")
+
+
+def _is_namedtuple(x: Any) -> bool:
+    return isinstance(x, tuple) and hasattr(type(x), "_fields")
+
+
+def flatten(tree: Any) -> tuple[list[Any], TreeDef]:
+    """The leaves of ``tree`` in order, and its structure."""
+    leaves: list[Any] = []
+
+    def walk(node: Any) -> TreeDef:
+        if node is None:
+            return TreeDef("none")
+        if _is_namedtuple(node):
+            return TreeDef("namedtuple", tuple(walk(c) for c in node), type(node))
+        if isinstance(node, (tuple, list)):
+            return TreeDef(type(node).__name__ if type(node) in (tuple, list) else "tuple",
+                           tuple(walk(c) for c in node))  # fmt: skip
+        if isinstance(node, dict):
+            try:
+                keys = tuple(sorted(node))
+            except TypeError as err:
+                raise TypeError("adkit needs dict keys that can be sorted (e.g. all strings)") from err
+            return TreeDef("dict", tuple(walk(node[k]) for k in keys), keys)
+        leaves.append(node)
+        return LEAF
+
+    return leaves, walk(tree)
+
+
+def unflatten(tree: TreeDef, leaves: list[Any]) -> Any:
+    """Rebuild a pytree of structure ``tree`` from ``leaves``."""
+    it = iter(leaves)
+
+    def build(node: TreeDef) -> Any:
+        if node.kind == "leaf":
+            return next(it)
+        if node.kind == "none":
+            return None
+        children = [build(c) for c in node.children]
+        if node.kind == "tuple":
+            return tuple(children)
+        if node.kind == "list":
+            return children
+        if node.kind == "namedtuple":
+            return node.meta(*children)
+        return dict(zip(node.meta, children))
+
+    result = build(tree)
+    return result
+
+
+def tree_map(fn: Callable[..., Any], tree: Any, *rest: Any) -> Any:
+    """Apply ``fn`` to each leaf (and the matching leaves of ``rest``)."""
+    leaves, treedef = flatten(tree)
+    others = [flatten(r)[0] for r in rest]
+    return unflatten(treedef, [fn(leaf, *(o[i] for o in others)) for i, leaf in enumerate(leaves)])

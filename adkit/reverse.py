@@ -1,0 +1,524 @@
+"""Reverse mode on a tape: ``Var``, ``Tape`` and the backward sweep.
+
+Evaluating ``f`` on ``Var`` inputs records a *Wengert list*: one entry per
+elementary operation, in evaluation order, holding the primitive, the
+positions of its traced operands, its output, and what its VJP rule needs.
+The backward sweep walks the list once from the end, pulling each entry's
+adjoint back to its operands. It is a loop, never recursion, so a chain of a
+million operations differentiates.
+
+Memory and speed. Entries hold positions (ints), never ``Var`` objects, and
+a ``Var`` holds its tape: there are no reference cycles, so a tape nobody
+references is freed at once by reference counting and the garbage collector
+never walks it. Operations on Python floats take a short path that stores
+the local partial derivatives (from the rule table) in a flat tuple.
+
+Entries are tuples, told apart by their length:
+
+* ``(None, out)``: an input (a leaf);
+* ``(prim, out, (parents, operands, params))``: any operation; its VJP rule
+  is called during the sweep;
+* ``(prim, out, i, d)``: a float operation of one traced operand at tape
+  position ``i``, with local partial derivative ``d``;
+* ``(prim, out, i, d, c)``: the same with a constant operand ``c``, on the
+  right of the traced one, or on its left when ``i`` is stored as ``~i``
+  (negative);
+* ``(prim, out, i, j, di, dj)``: a float operation of two traced operands.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import weakref
+from collections.abc import Iterator
+from typing import Any, NamedTuple
+
+import numpy as np
+
+from adkit import rules
+from adkit.core import Box, Primitive, bind, new_level, primal, process, shape_of
+from adkit.forward import _short
+from adkit.numpy_bridge import ArrayOps
+
+_LEAF = None  # the "primitive" of an input entry
+
+
+class FreedTapeError(RuntimeError):
+    """Raised when a tape freed by ``backward()`` is used again."""
+
+
+class _FreedEntries(list):
+    """Stands in for a freed tape's entries: using them explains what happened."""
+
+    __slots__ = ()
+
+    def append(self, _: Any) -> None:
+        raise FreedTapeError(
+            "this value was computed on a tape that backward() has already freed. Recompute "
+            "it from the inputs (Var leaves stay usable), or call backward(retain_graph=True) "
+            "to keep the tape for another use."
+        )
+
+    def __getitem__(self, _: Any) -> Any:
+        self.append(None)
+
+
+class Node(NamedTuple):
+    """One entry of a tape, as the graph and trace views read it."""
+
+    index: int
+    primitive: Primitive | None  # None for an input
+    inputs: tuple[int | None, ...]  # tape positions of traced operands (None: a constant)
+    operands: tuple[Any, ...]  # operand values as the primitive saw them
+    params: dict[str, Any]
+    value: Any
+
+    @property
+    def is_input(self) -> bool:
+        return self.primitive is None
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return shape_of(self.value)
+
+    @property
+    def label(self) -> str:
+        """The operation written with its operands' positions, e.g. ``v1 * v2``."""
+        if self.primitive is None:
+            return "input"
+        names = [f"v{i}" if i is not None else _short(primal(x)) for i, x in zip(self.inputs, self.operands)]
+        return self.primitive.format(names, self.params)
+
+
+class Tape:
+    """A Wengert list: the elementary operations of a computation in evaluation order.
+
+    Functional calls (``adkit.grad``, ``adkit.vjp``, ...) make a tape of
+    their own. The imperative API (``Var``) records on the *current* tape of
+    the running context (a ``contextvars.ContextVar``, so threads and async
+    tasks never share one). Use a tape as a context manager to record a
+    computation and inspect it:
+
+    >>> with Tape() as tape:
+    ...     x = Var(2.0)
+    ...     y = x * x + 1.0
+    >>> [node.label for node in tape.nodes]
+    ['input', 'v0 * v0', 'v1 + 1.000']
+    >>> y.backward()
+    >>> x.grad
+    4.0
+    """
+
+    __slots__ = ("__weakref__", "_entries", "_leaves", "_tokens", "level")
+
+    def __init__(self) -> None:
+        self._tokens: list[contextvars.Token] = []
+        self._entries: list[tuple] = []
+        #: differentiation level of the values recorded here
+        self.level: int = new_level()
+        # imperative leaves, by position, for .grad (weak: a tape never keeps its Vars alive)
+        self._leaves: dict[int, weakref.ref] = {}
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    @property
+    def freed(self) -> bool:
+        """True after a ``backward()`` without ``retain_graph`` released the entries."""
+        return type(self._entries) is _FreedEntries
+
+    def leaf(self, value: Any) -> Var:
+        """Record an input and return its traced value."""
+        entries = self._entries
+        index = len(entries)
+        entries.append((_LEAF, value))
+        return Var._make(value, self, index, self.level)
+
+    @property
+    def nodes(self) -> list[Node]:
+        """The entries as :class:`Node` records, in evaluation order."""
+        if self.freed:
+            raise FreedTapeError(
+                "this tape was freed by backward(); use backward(retain_graph=True) to inspect it after"
+            )
+        values = [e[1] for e in self._entries]
+        return [_node(i, e, values) for i, e in enumerate(self._entries)]
+
+    def __iter__(self) -> Iterator[Node]:
+        return iter(self.nodes)
+
+    def __repr__(self) -> str:
+        state = "freed" if self.freed else f"{len(self._entries)} nodes"
+        return f"<adkit.Tape level={self.level}, {state}>"
+
+    def __enter__(self) -> Tape:
+        self._tokens.append(_current_tape.set(weakref.ref(self)))
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        _current_tape.reset(self._tokens.pop())
+
+
+def _node(index: int, entry: tuple, values: list[Any]) -> Node:
+    """Decode an entry; ``values`` holds the outputs of the entries before it."""
+    n = len(entry)
+    prim, out = entry[0], entry[1]
+    if n == 2:
+        return Node(index, None, (), (), {}, out)
+    if n == 3:
+        parents, operands, params = entry[2]
+        return Node(index, prim, tuple(parents), tuple(operands), params, out)
+    if n == 4:
+        return Node(index, prim, (entry[2],), (values[entry[2]],), {}, out)
+    if n == 5:
+        i, c = entry[2], entry[4]
+        if i >= 0:
+            return Node(index, prim, (i, None), (values[i], c), {}, out)
+        return Node(index, prim, (None, ~i), (c, values[~i]), {}, out)
+    i, j = entry[2], entry[3]
+    return Node(index, prim, (i, j), (values[i], values[j]), {}, out)
+
+
+# The imperative API's current tape, per context (so per thread). A weak
+# reference: a tape that no Var uses any more is freed.
+_current_tape: contextvars.ContextVar[weakref.ref | None] = contextvars.ContextVar("adkit_tape", default=None)
+
+
+def current_tape() -> Tape:
+    """The tape that ``Var(...)`` records on in this context (made on first use)."""
+    ref = _current_tape.get()
+    tape = ref() if ref is not None else None
+    if tape is None or tape.freed:
+        tape = Tape()
+        _current_tape.set(weakref.ref(tape))
+    return tape
+
+
+class Var(ArrayOps, Box):
+    """A traced value of reverse mode, PyTorch style.
+
+    ``Var(value)`` makes an input on the current tape; arithmetic, ``np.*``
+    functions and ``adkit.*`` functions on it are recorded; ``y.backward()``
+    sweeps the tape back from ``y`` and leaves ``dy/dx`` in ``x.grad`` for
+    every input ``x``.
+
+    ``.grad`` **accumulates**, as in PyTorch: a second ``backward()`` adds to
+    it (that is how gradients of a sum of losses are built). Call
+    ``x.zero_grad()`` (or set ``x.grad = None``) before recomputing, e.g. when
+    re-running a notebook cell. Functional ``adkit.grad(f)(x)`` never
+    accumulates anything.
+
+    >>> x = Var(3.0)
+    >>> y = x * x
+    >>> y.backward()
+    >>> x.grad
+    6.0
+    >>> (x * 2.0).backward()
+    >>> x.grad
+    8.0
+    >>> x.zero_grad(); x.grad is None
+    True
+    """
+
+    __slots__ = ("__weakref__", "_index", "_level", "_tape", "grad", "value")
+
+    def __init__(self, value: Any):
+        value = _as_input(value)
+        tape = current_tape()
+        if isinstance(value, Box) and value._level >= tape.level:
+            raise ValueError("Var(...) of a value traced at a deeper level; use adkit.grad to nest")
+        index = len(tape._entries)
+        tape._entries.append((_LEAF, value))
+        tape._leaves[index] = weakref.ref(self)
+        self.value = value
+        self._tape = tape
+        self._index = index
+        self._level = tape.level
+        self.grad = None
+
+    @classmethod
+    def _make(cls, value: Any, tape: Tape, index: int, level: int) -> Var:
+        v = object.__new__(cls)
+        v.value = value
+        v._tape = tape
+        v._index = index
+        v._level = level
+        v.grad = None
+        return v
+
+    @property
+    def tape(self) -> Tape:
+        """The tape this value was recorded on."""
+        return self._tape
+
+    @property
+    def index(self) -> int:
+        """This value's position on its tape."""
+        return self._index
+
+    @property
+    def is_leaf(self) -> bool:
+        """True for an input made with ``Var(...)``."""
+        return self._index in self._tape._leaves
+
+    def zero_grad(self) -> None:
+        """Forget the accumulated gradient (``.grad`` becomes ``None``)."""
+        self.grad = None
+
+    def backward(self, cotangent: Any = None, retain_graph: bool = False) -> None:
+        """Sweep the tape back from this value, accumulating into inputs' ``.grad``.
+
+        Args:
+            cotangent: the adjoint to start from; required unless this value
+                is a scalar (then 1). ``y.backward(np.ones(y.shape))``
+                differentiates the sum of ``y``.
+            retain_graph: keep the tape for another sweep. By default the
+                tape's memory is freed, as in PyTorch.
+        """
+        tape = self._tape
+        if tape.freed:
+            raise FreedTapeError(
+                "backward() was already called on this value's tape and the tape was freed. "
+                "Pass retain_graph=True to the first backward() to sweep twice, or recompute "
+                "the value."
+            )
+        shape = shape_of(self.value)
+        if cotangent is None:
+            if shape != ():
+                raise ValueError(
+                    f"backward() on a value of shape {shape} needs a cotangent of that shape "
+                    f"(y.backward(np.ones({shape})) differentiates y.sum()); only scalars "
+                    "default to 1"
+                )
+            cotangent = 1.0
+        elif shape_of(cotangent) != shape:
+            raise ValueError(f"cotangent of shape {shape_of(cotangent)} given for a value of shape {shape}")
+        adjoints = sweep(tape, {self._index: cotangent})
+        for index, ref in list(tape._leaves.items()):
+            leaf = ref()
+            if leaf is None or index >= len(adjoints):
+                continue
+            g = adjoints[index]
+            if g is None:
+                continue
+            leaf.grad = g if leaf.grad is None else leaf.grad + g
+        if not retain_graph:
+            free(tape)
+
+    def __repr__(self) -> str:
+        grad = "" if self.grad is None else f", grad={_short(self.grad)}"
+        return f"Var({_short(self.value)}{grad})"
+
+    # -- short paths for Python floats: the same rules, no generic dispatch.
+    # Each checks that the case is the simple one and otherwise defers to the
+    # general path in ArrayOps / Primitive.
+    def __add__(self, other: Any) -> Any:
+        return _binary(rules.add, self, other)
+
+    def __radd__(self, other: Any) -> Any:
+        return _binary(rules.add, other, self)
+
+    def __sub__(self, other: Any) -> Any:
+        return _binary(rules.subtract, self, other)
+
+    def __rsub__(self, other: Any) -> Any:
+        return _binary(rules.subtract, other, self)
+
+    def __mul__(self, other: Any) -> Any:
+        return _binary(rules.multiply, self, other)
+
+    def __rmul__(self, other: Any) -> Any:
+        return _binary(rules.multiply, other, self)
+
+    def __truediv__(self, other: Any) -> Any:
+        return _binary(rules.divide, self, other)
+
+    def __rtruediv__(self, other: Any) -> Any:
+        return _binary(rules.divide, other, self)
+
+    def __pow__(self, other: Any) -> Any:
+        return _binary(rules.power, self, other)
+
+    def __rpow__(self, other: Any) -> Any:
+        return _binary(rules.power, other, self)
+
+    def __neg__(self) -> Any:
+        return _unary(rules.negative, self)
+
+    def _apply_unary(self, prim: Primitive) -> Any:
+        return _unary(prim, self)
+
+
+def _as_input(value: Any) -> Any:
+    if isinstance(value, Box):
+        return value
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.ndarray, np.generic, list, tuple)):
+        raise TypeError(f"Var needs a number or a NumPy array, got {type(value).__name__}")
+    if isinstance(value, int):
+        return float(value)
+    if isinstance(value, float):
+        return value
+    arr = np.asarray(value)
+    if np.iscomplexobj(arr):
+        raise TypeError("Var of a complex value: adkit differentiates real functions only")
+    if not np.issubdtype(arr.dtype, np.floating):
+        arr = arr.astype(np.float64)
+    return arr
+
+
+def _binary(prim: Primitive, x: Any, y: Any) -> Any:
+    """``prim(x, y)`` with a short path when the traced operands hold Python floats."""
+    tx, ty = type(x), type(y)
+    if tx is Var:
+        xv = x.value
+        if type(xv) is float:
+            if ty is float or ty is int:
+                out = prim.scalar_impl(xv, y)
+                d = prim.partials[0](out, xv, y)
+                tape = x._tape
+                entries = tape._entries
+                index = len(entries)
+                entries.append((prim, out, x._index, d, y))
+                return Var._make(out, tape, index, x._level)
+            if ty is Var and y._tape is x._tape and type(y.value) is float:
+                yv = y.value
+                out = prim.scalar_impl(xv, yv)
+                dx, dy = prim.partials
+                tape = x._tape
+                entries = tape._entries
+                index = len(entries)
+                entries.append((prim, out, x._index, y._index, dx(out, xv, yv), dy(out, xv, yv)))
+                return Var._make(out, tape, index, x._level)
+    elif ty is Var and (tx is float or tx is int):
+        yv = y.value
+        if type(yv) is float:
+            out = prim.scalar_impl(x, yv)
+            d = prim.partials[1](out, x, yv)
+            tape = y._tape
+            entries = tape._entries
+            index = len(entries)
+            entries.append((prim, out, ~y._index, d, x))
+            return Var._make(out, tape, index, y._level)
+    return bind(prim, (x, y), {})
+
+
+def _unary(prim: Primitive, x: Var) -> Any:
+    """``prim(x)`` with a short path for a Var holding a Python float."""
+    xv = x.value
+    if type(xv) is float and prim.scalar_impl is not None:
+        out = prim.scalar_impl(xv)
+        d = prim.partials[0](out, xv)
+        tape = x._tape
+        entries = tape._entries
+        index = len(entries)
+        entries.append((prim, out, x._index, d))
+        return Var._make(out, tape, index, x._level)
+    return bind(prim, (x,), {})
+
+
+def reverse_process(top: Var, prim: Primitive, operands: tuple, params: dict) -> Any:
+    """Evaluate ``prim`` at ``top``'s level and record it on ``top``'s tape."""
+    level = top._level
+    tape = top._tape
+    primals = []
+    parents = []
+    for x in operands:
+        if type(x) is Var and x._level == level:
+            primals.append(x.value)
+            parents.append(x._index)
+        else:
+            primals.append(x)
+            parents.append(None)
+    out = bind(prim, primals, params)
+    if not prim.has_vjp():
+        raise NotImplementedError(
+            f"adkit has no reverse-mode (VJP) rule for {prim.name!r}. Give it one with "
+            f".defvjp(...), or use mode='forward'."
+        )
+    entries = tape._entries
+    index = len(entries)
+    entries.append((prim, out, (tuple(parents), tuple(primals), params)))
+    return Var._make(out, tape, index, level)
+
+
+process.register(Var, object, object, object)(reverse_process)
+
+
+def sweep(tape: Tape, seeds: dict[int, Any]) -> list[Any]:
+    """The backward sweep: adjoints of every entry up to the last seeded one (``None`` = zero).
+
+    ``seeds`` maps tape positions (the outputs) to their cotangents. A
+    cotangent may carry leading batch axes, in which case every adjoint
+    carries them too (a vectorized sweep).
+    """
+    entries = tape._entries
+    root = max(seeds)
+    adjoints: list[Any] = [None] * (root + 1)
+    for index, cotangent in seeds.items():
+        adjoints[index] = cotangent
+    for k in range(root, -1, -1):
+        g = adjoints[k]
+        if g is None:
+            continue
+        e = entries[k]
+        n = len(e)
+        if n == 4 or n == 5:
+            i = e[2]
+            if i < 0:
+                i = ~i
+            c = g * e[3]
+            a = adjoints[i]
+            adjoints[i] = c if a is None else a + c
+        elif n == 6:
+            i = e[2]
+            c = g * e[4]
+            a = adjoints[i]
+            adjoints[i] = c if a is None else a + c
+            j = e[3]
+            c = g * e[5]
+            a = adjoints[j]
+            adjoints[j] = c if a is None else a + c
+        elif n == 3:
+            prim, out, (parents, primals, params) = e
+            for position, i in enumerate(parents):
+                if i is None:
+                    continue
+                c = prim.vjp(position, g, out, primals, params)
+                if c is None:
+                    continue
+                a = adjoints[i]
+                adjoints[i] = c if a is None else a + c
+    return adjoints
+
+
+def free(tape: Tape) -> None:
+    """Release a tape's entries; its live inputs move to a fresh tape.
+
+    Inputs (``Var(...)`` leaves) stay usable after ``backward()``, as leaf
+    tensors do in PyTorch; intermediate values of the freed tape do not.
+    """
+    entries = tape._entries
+    live = [(leaf, entries[i][1]) for i, ref in tape._leaves.items() if (leaf := ref()) is not None]
+    tape._entries = _FreedEntries()
+    tape._leaves = {}
+    if not live:
+        return
+    target = current_tape()  # a fresh one if the context's tape was this one
+    for leaf, value in live:
+        index = len(target._entries)
+        target._entries.append((_LEAF, value))
+        target._leaves[index] = weakref.ref(leaf)
+        leaf._tape = target
+        leaf._index = index
+        leaf._level = target.level
+
+
+def adjoint_of(adjoints: list[Any], var: Var, batch: tuple[int, ...]) -> Any:
+    """The adjoint of an input (zeros when the output does not depend on it)."""
+    g = adjoints[var._index] if var._index < len(adjoints) else None
+    if g is None:
+        return np.zeros(batch + shape_of(var.value))
+    return g
+
+
+__all__ = ["FreedTapeError", "Node", "Tape", "Var", "adjoint_of", "current_tape", "free", "sweep"]
