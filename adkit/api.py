@@ -111,7 +111,7 @@ class _Inputs:
         for a, treedef, count in zip(self.argnums, self.treedefs, self.counts):
             args[a] = unflatten(treedef, list(new_leaves[start : start + count]))
             start += count
-        return f(*args)
+        return call_user(f, args)
 
     def regroup(self, per_leaf: Sequence[Any]) -> tuple:
         """Per-leaf results back into one pytree per differentiated argument."""
@@ -128,6 +128,23 @@ class _Inputs:
     @property
     def n(self) -> int:
         return sum(self.sizes)
+
+
+def call_user(f: Callable, args: Sequence[Any]) -> Any:
+    """Call the user's function on traced values, making NumPy's errors about them readable.
+
+    ``a = np.zeros(3); a[0] = x`` makes NumPy try ``float(x)``, which adkit
+    refuses with an explanation; NumPy then replaces that error by "setting
+    an array element with a sequence" (a traced value looks like a sequence
+    to it). The explanation is the useful one, so it is raised instead.
+    """
+    try:
+        return f(*args)
+    except ValueError as err:
+        cause = err.__cause__
+        if isinstance(cause, TypeError) and str(cause).startswith("adkit cannot convert"):
+            raise cause.with_traceback(err.__traceback__) from None
+        raise
 
 
 def _output_leaves(out: Any, fname: str) -> tuple[list[Any], TreeDef]:
@@ -534,7 +551,7 @@ def _scalar_derivative(f: Callable) -> Callable[[Any], Any]:
     def df(x: Any) -> Any:
         level = new_level()
         x = _as_differentiable(x, f"the argument of {_name(f)}")
-        out = f(Dual._make(x, np.ones(shape_of(x)) if shape_of(x) else 1.0, level))
+        out = call_user(f, [Dual._make(x, np.ones(shape_of(x)) if shape_of(x) else 1.0, level)])
         if isinstance(out, Dual) and out._level == level:
             return _finish(out.tangent)
         return _finish(np.zeros(shape_of(out)))

@@ -145,6 +145,14 @@ class Case:
     make: Callable[[np.random.Generator], tuple[Any, ...]] | None = None
 
 
+_REGISTRY: list[Primitive] = []
+
+
+def primitive_by_id(pid: int) -> Primitive:
+    """The primitive with integer id ``pid`` (compact tape entries store ids)."""
+    return _REGISTRY[pid]
+
+
 class Primitive:
     """One elementary operation: implementation, derivative rules, and labels.
 
@@ -181,9 +189,12 @@ class Primitive:
         cases: Sequence[Case] = (),
         doc: str = "",
         numpy_name: str | None = None,
-        tolerance: float = 1e-6,
+        singular: bool = False,
     ):
         self.name = name
+        #: a small integer naming this primitive in compact tape entries
+        self.id = len(_REGISTRY)
+        _REGISTRY.append(self)
         self.impl = impl
         self.scalar_impl = scalar_impl
         self.partials = tuple(partials) if partials is not None else None
@@ -197,8 +208,9 @@ class Primitive:
         self.domain = tuple(tuple(d) for d in domain) if domain is not None else None
         self.cases = tuple(cases)
         self.numpy_name = numpy_name
-        #: relative tolerance the property tests allow against finite differences
-        self.tolerance = tolerance
+        #: a partial derivative may be infinite (sqrt at 0): then an exactly zero
+        #: tangent or cotangent stays zero instead of becoming 0 * inf = nan
+        self.singular = singular
         self.__doc__ = doc
         self.__name__ = name
         self.__qualname__ = name
@@ -261,7 +273,7 @@ class Primitive:
                 elif type(d) is int and d == MINUS_ONE:
                     term = -t
                 else:
-                    term = t * d
+                    term = scale_keeping_zeros(t, d) if self.singular else t * d
                 total = term if total is None else total + term
         elif callable(self.jvps):
             total = self.jvps(tangents, out, *primals, **params)
@@ -299,7 +311,7 @@ class Primitive:
             elif type(d) is int and d == MINUS_ONE:
                 ct = -cotangent
             else:
-                ct = cotangent * d
+                ct = scale_keeping_zeros(cotangent, d) if self.singular else cotangent * d
             return unbroadcast(ct, shape_of(primals[i]), ndim_of(cotangent) - ndim_of(out))
         if self.vjps is None:
             raise NotImplementedError(
@@ -312,6 +324,24 @@ class Primitive:
         if rule is None:
             return None
         return rule(cotangent, out, *primals, **params)
+
+
+def scale_keeping_zeros(t: Any, d: Any) -> Any:
+    """``t * d``, except that an exactly zero ``t`` gives zero even where ``d`` is infinite.
+
+    A zero tangent means "this input does not move in that direction" and a
+    zero cotangent "this output does not matter"; either way the product is
+    zero, not the nan of IEEE ``0 * inf``. This keeps the off-diagonal
+    entries of ``jacobian(np.sqrt)(zeros)`` zero and the gradient through
+    ``np.where(x > 0, np.sqrt(x), 0)`` at 0 finite.
+    """
+    if type(t) is float and type(d) is float:
+        return 0.0 if t == 0.0 else t * d
+    with np.errstate(invalid="ignore"):
+        product = t * d
+        if np.all(np.isfinite(primal(d))):
+            return product
+        return _ops().where_p(primal(t) == 0, 0.0, product)
 
 
 def _short_params(params: dict[str, Any]) -> dict[str, str]:

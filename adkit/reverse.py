@@ -18,12 +18,16 @@ Entries are tuples, told apart by their length:
 * ``(None, out)``: an input (a leaf);
 * ``(prim, out, (parents, operands, params))``: any operation; its VJP rule
   is called during the sweep;
-* ``(prim, out, i, d)``: a float operation of one traced operand at tape
+* ``(pid, out, i, d)``: a float operation of one traced operand at tape
   position ``i``, with local partial derivative ``d``;
-* ``(prim, out, i, d, c)``: the same with a constant operand ``c``, on the
+* ``(pid, out, i, d, c)``: the same with a constant operand ``c``, on the
   right of the traced one, or on its left when ``i`` is stored as ``~i``
   (negative);
-* ``(prim, out, i, j, di, dj)``: a float operation of two traced operands.
+* ``(pid, out, i, j, di, dj)``: a float operation of two traced operands.
+
+The short layouts name the primitive by its integer id (``Primitive.id``),
+so they hold only numbers: CPython's garbage collector stops tracking such
+tuples after its first pass, and a long tape costs the collector nothing.
 """
 
 from __future__ import annotations
@@ -36,7 +40,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from adkit import rules
-from adkit.core import Box, Primitive, bind, new_level, primal, process, shape_of
+from adkit.core import Box, Primitive, bind, new_level, primal, primitive_by_id, process, shape_of
 from adkit.forward import _short
 from adkit.numpy_bridge import ArrayOps
 
@@ -86,8 +90,16 @@ class Node(NamedTuple):
         """The operation written with its operands' positions, e.g. ``v1 * v2``."""
         if self.primitive is None:
             return "input"
-        names = [f"v{i}" if i is not None else _short(primal(x)) for i, x in zip(self.inputs, self.operands)]
+        names = [f"v{i}" if i is not None else _constant(x) for i, x in zip(self.inputs, self.operands)]
         return self.primitive.format(names, self.params)
+
+
+def _constant(x: Any) -> str:
+    """A constant operand as a trace shows it: ``2``, ``0.5``, ``array(3, 4)``."""
+    x = primal(x)
+    if np.ndim(x) == 0:
+        return f"{float(x):.6g}"
+    return f"array{np.shape(x)}"
 
 
 class Tape:
@@ -103,7 +115,7 @@ class Tape:
     ...     x = Var(2.0)
     ...     y = x * x + 1.0
     >>> [node.label for node in tape.nodes]
-    ['input', 'v0 * v0', 'v1 + 1.000']
+    ['input', 'v0 * v0', 'v1 + 1']
     >>> y.backward()
     >>> x.grad
     4.0
@@ -163,6 +175,8 @@ def _node(index: int, entry: tuple, values: list[Any]) -> Node:
     """Decode an entry; ``values`` holds the outputs of the entries before it."""
     n = len(entry)
     prim, out = entry[0], entry[1]
+    if type(prim) is int:
+        prim = primitive_by_id(prim)
     if n == 2:
         return Node(index, None, (), (), {}, out)
     if n == 3:
@@ -378,7 +392,7 @@ def _binary(prim: Primitive, x: Any, y: Any) -> Any:
                 tape = x._tape
                 entries = tape._entries
                 index = len(entries)
-                entries.append((prim, out, x._index, d, y))
+                entries.append((prim.id, out, x._index, d, y))
                 return Var._make(out, tape, index, x._level)
             if ty is Var and y._tape is x._tape and type(y.value) is float:
                 yv = y.value
@@ -387,7 +401,7 @@ def _binary(prim: Primitive, x: Any, y: Any) -> Any:
                 tape = x._tape
                 entries = tape._entries
                 index = len(entries)
-                entries.append((prim, out, x._index, y._index, dx(out, xv, yv), dy(out, xv, yv)))
+                entries.append((prim.id, out, x._index, y._index, dx(out, xv, yv), dy(out, xv, yv)))
                 return Var._make(out, tape, index, x._level)
     elif ty is Var and (tx is float or tx is int):
         yv = y.value
@@ -397,7 +411,7 @@ def _binary(prim: Primitive, x: Any, y: Any) -> Any:
             tape = y._tape
             entries = tape._entries
             index = len(entries)
-            entries.append((prim, out, ~y._index, d, x))
+            entries.append((prim.id, out, ~y._index, d, x))
             return Var._make(out, tape, index, y._level)
     return bind(prim, (x, y), {})
 
@@ -411,7 +425,7 @@ def _unary(prim: Primitive, x: Var) -> Any:
         tape = x._tape
         entries = tape._entries
         index = len(entries)
-        entries.append((prim, out, x._index, d))
+        entries.append((prim.id, out, x._index, d))
         return Var._make(out, tape, index, x._level)
     return bind(prim, (x,), {})
 

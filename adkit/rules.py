@@ -25,6 +25,11 @@ Conventions at kinks and edges (each tested in ``tests/test_conventions.py``):
   (as PyTorch);
 * ``sqrt'(0) = inf``, ``log'(0) = inf``: values, not exceptions or warnings;
 * ``where`` passes no tangent from the branch it did not select;
+* an exactly zero tangent or cotangent times an infinite partial derivative
+  is zero, not ``nan`` (operations marked ``singular``): the Jacobian of
+  ``sqrt`` at a zero vector is ``inf`` on the diagonal and 0 elsewhere, and
+  the gradient of ``np.where(x > 0, np.sqrt(x), 0)`` at 0 is 0, where JAX and
+  PyTorch give ``nan``;
 * ``norm'(0) = 0`` (the minimum-norm subgradient).
 """
 
@@ -145,7 +150,7 @@ def elementwise(
     symbol: str | None = None,
     label: str | None = None,
     doc: str = "",
-    tolerance: float = 1e-6,
+    singular: bool = False,
 ) -> Primitive:
     """Declare an elementwise operation by its partial derivatives."""
     return Primitive(
@@ -158,7 +163,7 @@ def elementwise(
         domain=domain,
         doc=doc,
         numpy_name=getattr(ufunc, "__name__", name),
-        tolerance=tolerance,
+        singular=singular,
     )
 
 
@@ -202,7 +207,7 @@ def _divide_dy(out: Any, x: Any, y: Any) -> Any:
 divide = elementwise(
     "divide", np.divide, _numpy_semantics(operator.truediv, np.divide),
     (quietly(lambda out, x, y: reciprocal(y)), _divide_dy),
-    domain=(REAL, NONZERO), symbol="/", label="{0} / {1}",
+    domain=(REAL, NONZERO), singular=True, symbol="/", label="{0} / {1}",
     doc=_doc("Quotient x / y; d/dx = 1/y, d/dy = -x/y^2 (the quotient rule).",
              "adkit.divide(adkit.Dual(1.0, 1.0), 2.0)", "Dual(0.500, 0.500)"),
 )  # fmt: skip
@@ -228,7 +233,7 @@ def _power_dy(out: Any, x: Any, y: Any) -> Any:
 
 power = elementwise(
     "power", np.power, _float_power, (_power_dx, _power_dy),
-    domain=(POSITIVE, SMALL), symbol="**", label="{0} ** {1}",
+    domain=(POSITIVE, SMALL), singular=True, symbol="**", label="{0} ** {1}",
     doc=_doc("Power x ** y; d/dx = y x^(y-1), d/dy = x^y log x.",
              "adkit.power(adkit.Dual(3.0, 1.0), 2)", "Dual(9.000, 6.000)"),
 )  # fmt: skip
@@ -259,7 +264,7 @@ square = elementwise(
 )  # fmt: skip
 reciprocal = elementwise(
     "reciprocal", np.reciprocal, _numpy_semantics(lambda x: 1.0 / x, lambda x: np.divide(1.0, x)),
-    (lambda out, x: -(out * out),), domain=(NONZERO,), symbol="1/x", label="1 / {0}",
+    (lambda out, x: -(out * out),), domain=(NONZERO,), singular=True, symbol="1/x", label="1 / {0}",
     doc=_doc("Reciprocal 1/x; d/dx = -1/x^2.", "adkit.reciprocal(adkit.Dual(2.0, 1.0))",
              "Dual(0.500, -0.250)"),
 )  # fmt: skip
@@ -280,39 +285,40 @@ expm1 = elementwise(
 )  # fmt: skip
 log = elementwise(
     "log", np.log, _numpy_semantics(math.log, np.log), (quietly(lambda out, x: reciprocal(x)),),
-    domain=(POSITIVE,), symbol="ln", label="ln({0})",
+    domain=(POSITIVE,), singular=True, symbol="ln", label="ln({0})",
     doc=_doc("Natural logarithm ln x; d/dx = 1/x (inf at 0).",
              "adkit.log(adkit.Dual(2.0, 1.0))", "Dual(0.693, 0.500)"),
 )  # fmt: skip
 log1p = elementwise(
     "log1p", np.log1p, _numpy_semantics(math.log1p, np.log1p),
-    (quietly(lambda out, x: reciprocal(1.0 + x)),), domain=(POSITIVE,), symbol="log1p",
+    (quietly(lambda out, x: reciprocal(1.0 + x)),), domain=(POSITIVE,), singular=True, symbol="log1p",
     doc=_doc("ln(1 + x), accurate near 0; d/dx = 1/(1 + x).",
              "adkit.log1p(adkit.Dual(0.0, 1.0))", "Dual(0.000, 1.000)"),
 )  # fmt: skip
 log2 = elementwise(
     "log2", np.log2, _numpy_semantics(math.log2, np.log2),
-    (quietly(lambda out, x: reciprocal(x * math.log(2.0))),), domain=(POSITIVE,), symbol="log2",
+    (quietly(lambda out, x: reciprocal(x * math.log(2.0))),), domain=(POSITIVE,), singular=True,
+    symbol="log2",
     doc=_doc("Base-2 logarithm; d/dx = 1/(x ln 2).", "adkit.log2(adkit.Dual(4.0, 1.0))",
              "Dual(2.000, 0.361)"),
 )  # fmt: skip
 log10 = elementwise(
     "log10", np.log10, _numpy_semantics(math.log10, np.log10),
     (quietly(lambda out, x: reciprocal(x * math.log(10.0))),), domain=(POSITIVE,),
-    symbol="log10",
+    singular=True, symbol="log10",
     doc=_doc("Base-10 logarithm; d/dx = 1/(x ln 10).", "adkit.log10(adkit.Dual(100.0, 1.0))",
              "Dual(2.000, 0.004)"),
 )  # fmt: skip
 sqrt = elementwise(
     "sqrt", np.sqrt, _numpy_semantics(math.sqrt, np.sqrt),
-    (quietly(lambda out, x: divide(0.5, out)),), domain=(POSITIVE,), symbol="sqrt",
+    (quietly(lambda out, x: divide(0.5, out)),), domain=(POSITIVE,), singular=True, symbol="sqrt",
     label="sqrt({0})",
     doc=_doc("Square root; d/dx = 1/(2 sqrt x), inf at 0 by convention.",
              "adkit.sqrt(adkit.Dual(4.0, 1.0))", "Dual(2.000, 0.250)"),
 )  # fmt: skip
 cbrt = elementwise(
     "cbrt", np.cbrt, lambda x: float(np.cbrt(x)),
-    (quietly(lambda out, x: reciprocal(3.0 * out * out)),), domain=(NONZERO,), symbol="cbrt",
+    (quietly(lambda out, x: reciprocal(3.0 * out * out)),), domain=(NONZERO,), singular=True, symbol="cbrt",
     doc=_doc("Cube root; d/dx = 1/(3 x^(2/3)).", "adkit.cbrt(adkit.Dual(8.0, 1.0))",
              "Dual(2.000, 0.083)"),
 )  # fmt: skip
@@ -347,14 +353,14 @@ tan = elementwise(
 arcsin = elementwise(
     "arcsin", np.arcsin, _numpy_semantics(math.asin, np.arcsin),
     (quietly(lambda out, x: reciprocal(sqrt(1.0 - x * x))),), domain=(OPEN_UNIT,),
-    symbol="arcsin",
+    singular=True, symbol="arcsin",
     doc=_doc("Inverse sine; d/dx = 1/sqrt(1 - x^2).", "adkit.arcsin(adkit.Dual(0.0, 1.0))",
              "Dual(0.000, 1.000)"),
 )  # fmt: skip
 arccos = elementwise(
     "arccos", np.arccos, _numpy_semantics(math.acos, np.arccos),
     (quietly(lambda out, x: -reciprocal(sqrt(1.0 - x * x))),), domain=(OPEN_UNIT,),
-    symbol="arccos",
+    singular=True, symbol="arccos",
     doc=_doc("Inverse cosine; d/dx = -1/sqrt(1 - x^2).", "adkit.arccos(adkit.Dual(0.0, 1.0))",
              "Dual(1.571, -1.000)"),
 )  # fmt: skip
@@ -378,7 +384,7 @@ def _arctan2_dx(out: Any, y: Any, x: Any) -> Any:
 
 arctan2 = elementwise(
     "arctan2", np.arctan2, _numpy_semantics(math.atan2, np.arctan2), (_arctan2_dy, _arctan2_dx),
-    domain=(NONZERO, NONZERO), symbol="arctan2",
+    domain=(NONZERO, NONZERO), singular=True, symbol="arctan2",
     doc=_doc("Angle of the point (x, y), arctan2(y, x); d/dy = x/(x^2 + y^2), "
              "d/dx = -y/(x^2 + y^2).",
              "adkit.arctan2(adkit.Dual(1.0, 1.0), 1.0)", "Dual(0.785, 0.500)"),
@@ -397,7 +403,7 @@ def _hypot_dy(out: Any, x: Any, y: Any) -> Any:
 
 hypot = elementwise(
     "hypot", np.hypot, _numpy_semantics(math.hypot, np.hypot), (_hypot_dx, _hypot_dy),
-    domain=(NONZERO, NONZERO), symbol="hypot",
+    domain=(NONZERO, NONZERO), singular=True, symbol="hypot",
     doc=_doc("sqrt(x^2 + y^2) without overflow; d/dx = x / hypot(x, y).",
              "adkit.hypot(adkit.Dual(3.0, 1.0), 4.0)", "Dual(5.000, 0.600)"),
 )  # fmt: skip
@@ -428,14 +434,14 @@ arcsinh = elementwise(
 arccosh = elementwise(
     "arccosh", np.arccosh, _numpy_semantics(math.acosh, np.arccosh),
     (quietly(lambda out, x: reciprocal(sqrt((x - 1.0) * (x + 1.0)))),), domain=(ABOVE_ONE,),
-    symbol="arccosh",
+    singular=True, symbol="arccosh",
     doc=_doc("Inverse hyperbolic cosine; d/dx = 1/sqrt(x^2 - 1).",
              "adkit.arccosh(adkit.Dual(2.0, 1.0))", "Dual(1.317, 0.577)"),
 )  # fmt: skip
 arctanh = elementwise(
     "arctanh", np.arctanh, _numpy_semantics(math.atanh, np.arctanh),
     (quietly(lambda out, x: reciprocal((1.0 - x) * (1.0 + x))),), domain=(OPEN_UNIT,),
-    symbol="arctanh",
+    singular=True, symbol="arctanh",
     doc=_doc("Inverse hyperbolic tangent; d/dx = 1/(1 - x^2).",
              "adkit.arctanh(adkit.Dual(0.0, 1.0))", "Dual(0.000, 1.000)"),
 )  # fmt: skip
