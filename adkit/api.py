@@ -10,6 +10,7 @@ float. Integer inputs are differentiated as floats.
 from __future__ import annotations
 
 import functools
+import math
 import numbers
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -20,6 +21,7 @@ import numpy as np
 from adkit import rules
 from adkit.core import Box, new_level, primal, shape_of
 from adkit.forward import Dual
+from adkit.modes import ModeChoice, probe
 from adkit.pytree import TreeDef, flatten, unflatten
 from adkit.reverse import Tape, Var, sweep
 
@@ -61,7 +63,10 @@ def _normalize_argnums(argnums: Any, nargs: int, fname: str) -> tuple[tuple[int,
 
 def _as_differentiable(x: Any, where: str) -> Any:
     """A leaf to differentiate with respect to, promoted to float."""
-    if isinstance(x, Box):
+    t = type(x)
+    if t is float or isinstance(x, Box):
+        return x
+    if t is np.ndarray and x.dtype.kind == "f":
         return x
     if isinstance(x, (bool, np.bool_)):
         raise TypeError(f"{where} is a bool; adkit differentiates with respect to real numbers")
@@ -73,9 +78,9 @@ def _as_differentiable(x: Any, where: str) -> Any:
     if isinstance(x, numbers.Real) and not isinstance(x, np.generic):
         return float(x)
     if isinstance(x, (np.ndarray, np.generic)):
-        if not np.issubdtype(x.dtype, np.number):
+        if x.dtype.kind not in "iuf":
             raise TypeError(f"{where} is an array of dtype {x.dtype}; adkit needs numbers")
-        return np.asarray(x, dtype=np.float64) if not np.issubdtype(x.dtype, np.floating) else x
+        return x if x.dtype.kind == "f" else np.asarray(x, dtype=np.float64)
     raise TypeError(
         f"{where} is a {type(x).__name__}; adkit differentiates with respect to numbers, NumPy "
         "arrays, or tuples / lists / dicts of them. Pass other arguments at a position not in "
@@ -122,8 +127,13 @@ class _Inputs:
         return tuple(out)
 
     @property
+    def signature(self) -> tuple:
+        """What the mode choice depends on: argument positions, structures and shapes."""
+        return (self.argnums, tuple(self.treedefs), tuple(shape_of(x) for x in self.leaves), len(self.args))
+
+    @property
     def sizes(self) -> list[int]:
-        return [int(np.prod(shape_of(x))) for x in self.leaves]
+        return [math.prod(shape_of(x)) for x in self.leaves]
 
     @property
     def n(self) -> int:
@@ -190,16 +200,30 @@ def _strip(x: Any, level: int) -> Any:
 
 def _basis(sizes: list[int], shapes: list[tuple], start: int, stop: int) -> list[np.ndarray]:
     """Seed tangents for columns ``start:stop`` of the Jacobian: rows of the identity."""
-    k = stop - start
     seeds, offset = [], 0
     for size, shape in zip(sizes, shapes):
-        block = np.zeros((k, size))
-        lo, hi = max(start, offset), min(stop, offset + size)
-        if lo < hi:
-            block[np.arange(lo - start, hi - start), np.arange(lo - offset, hi - offset)] = 1.0
-        seeds.append(block.reshape((k, *shape)))
+        # row i of the chunk is e_(start + i); within this leaf that is column start + i - offset
+        seeds.append(np.eye(stop - start, size, start - offset).reshape((stop - start, *shape)))
         offset += size
     return seeds
+
+
+# Array helpers for assembling Jacobians: NumPy for plain arrays, adkit's
+# operations when the blocks are traced (a Jacobian inside a differentiation).
+
+
+def _reshape(x: Any, shape: tuple) -> Any:
+    return rules.reshape(x, shape) if isinstance(x, Box) else np.reshape(x, shape)
+
+
+def _transpose(x: Any) -> Any:
+    return rules.transpose(x) if isinstance(x, Box) else np.transpose(x)
+
+
+def _concatenate(xs: list[Any]) -> Any:
+    if len(xs) == 1:
+        return xs[0]
+    return rules.concatenate(xs) if any(isinstance(x, Box) for x in xs) else np.concatenate(xs)
 
 
 Blocks = list[list[Any]]  # Jacobian blocks J[output leaf][input leaf]
@@ -211,38 +235,34 @@ def _forward_jacobian(f: Callable, inputs: _Inputs, chunk: int | None) -> tuple[
     shapes = [shape_of(x) for x in inputs.leaves]
     sizes = inputs.sizes
     chunk = n if chunk is None else max(1, int(chunk))
-    columns: list[list[Any]] | None = None  # per output leaf, a list of (k, m_o) chunks
-    out_value = None
+    columns: list[list[Any]] = []  # per output leaf, (k, m_o) chunks
+    out_value = out_tree = None
     for start in range(0, max(n, 1), chunk):
         stop = min(n, start + chunk)
         level = new_level()
         seeds = _basis(sizes, shapes, start, stop)
         boxed = [Dual._make(x, t, level) for x, t in zip(inputs.leaves, seeds)]
-        out = inputs.call(f, boxed)
-        out_leaves, out_tree = _output_leaves(out, _name(f))
-        if columns is None:
+        out_leaves, out_tree = _output_leaves(inputs.call(f, boxed), _name(f))
+        if not columns:
             columns = [[] for _ in out_leaves]
-            out_value = unflatten(out_tree, [_strip(y, level) for y in out_leaves])
+            out_value = [_strip(y, level) for y in out_leaves]
         for o, y in enumerate(out_leaves):
-            m_o = int(np.prod(shape_of(y)))
+            m_o = _size(y)
             if isinstance(y, Dual) and y._level == level:
-                columns[o].append(rules.reshape(y.tangent, (stop - start, m_o)))
+                columns[o].append(_reshape(y.tangent, (stop - start, m_o)))
             else:
                 columns[o].append(np.zeros((stop - start, m_o)))
-    assert columns is not None
     blocks = []
-    out_leaves_shapes = [shape_of(y) for y in flatten(out_value)[0]]
-    for o, out_shape in enumerate(out_leaves_shapes):
-        full = columns[o][0] if len(columns[o]) == 1 else rules.concatenate(columns[o], axis=0)
-        row = []
-        offset = 0
+    for o, y in enumerate(out_value):
+        full = _concatenate(columns[o])
+        row, offset = [], 0
         for size, shape in zip(sizes, shapes):
-            part = full if size == n else rules.getitem(full, slice(offset, offset + size))
+            part = full if size == n else full[offset : offset + size]
             # (n_l, m_o) -> out_shape + in_shape
-            row.append(rules.reshape(rules.transpose(part), out_shape + shape))
+            row.append(_reshape(_transpose(part), shape_of(y) + shape))
             offset += size
         blocks.append(row)
-    return out_value, blocks, flatten(out_value)[1]
+    return unflatten(out_tree, out_value), blocks, out_tree
 
 
 def _reverse_jacobian(f: Callable, inputs: _Inputs, chunk: int | None,
@@ -252,35 +272,34 @@ def _reverse_jacobian(f: Callable, inputs: _Inputs, chunk: int | None,
     level = tape.level
     out_leaves, out_tree = _output_leaves(out, _name(f))
     out_shapes = [shape_of(y) for y in out_leaves]
-    out_sizes = [int(np.prod(s)) for s in out_shapes]
+    out_sizes = [_size(y) for y in out_leaves]
     m = sum(out_sizes)
     shapes = [shape_of(x) for x in inputs.leaves]
     sizes = inputs.sizes
     chunk = m if chunk is None else max(1, int(chunk))
     rows: list[list[Any]] = [[] for _ in inputs.leaves]  # per input leaf, (k, n_l) chunks
-    input_vars = tape_inputs(tape, len(inputs.leaves))
     for start in range(0, max(m, 1), chunk):
         stop = min(m, start + chunk)
-        seeds = _basis(out_sizes, out_shapes, start, stop)
-        adjoints = _sweep_outputs(tape, out_leaves, seeds, level)
-        for i, var in enumerate(input_vars):
-            g = adjoints[var] if adjoints is not None and var < len(adjoints) else None
-            if g is None:
-                rows[i].append(np.zeros((stop - start, sizes[i])))
-            else:
-                rows[i].append(rules.reshape(g, (stop - start, sizes[i])))
-    out_value = unflatten(out_tree, [_strip(y, level) for y in out_leaves])
-    full_rows = [r[0] if len(r) == 1 else rules.concatenate(r, axis=0) for r in rows]
+        adjoints = _sweep_outputs(tape, out_leaves, _basis(out_sizes, out_shapes, start, stop), level)
+        for i in range(len(inputs.leaves)):  # _record puts the inputs first on the tape
+            g = adjoints[i] if adjoints is not None and i < len(adjoints) else None
+            shape = (stop - start, sizes[i])
+            rows[i].append(np.zeros(shape) if g is None else _reshape(g, shape))
+    full_rows = [_concatenate(r) for r in rows]
     blocks = []
     offset = 0
     for out_shape, m_o in zip(out_shapes, out_sizes):
-        row = []
-        for i, shape in enumerate(shapes):
-            part = full_rows[i] if m_o == m else rules.getitem(full_rows[i], slice(offset, offset + m_o))
-            row.append(rules.reshape(part, out_shape + shape))
-        blocks.append(row)
+        blocks.append([_reshape(full if m_o == m else full[offset : offset + m_o], out_shape + shape)
+                       for full, shape in zip(full_rows, shapes)])  # fmt: skip
         offset += m_o
-    return out_value, blocks, out_tree
+    return unflatten(out_tree, [_strip(y, level) for y in out_leaves]), blocks, out_tree
+
+
+def _size(x: Any) -> int:
+    size = 1
+    for d in shape_of(x):
+        size *= d
+    return size
 
 
 def _record(f: Callable, inputs: _Inputs) -> tuple[Tape, Any]:
@@ -288,11 +307,6 @@ def _record(f: Callable, inputs: _Inputs) -> tuple[Tape, Any]:
     tape = Tape()
     boxed = [tape.leaf(x) for x in inputs.leaves]
     return tape, inputs.call(f, boxed)
-
-
-def tape_inputs(tape: Tape, count: int) -> list[int]:
-    """Tape positions of the inputs recorded by :func:`_record` (the first ``count``)."""
-    return list(range(count))
 
 
 def _sweep_outputs(tape: Tape, out_leaves: list[Any], seeds: list[Any], level: int) -> list[Any] | None:
@@ -582,45 +596,73 @@ def diff(f: Callable, mode: str = "auto", argnums: int | Sequence[int] = 0,
 
 
 class Derivative:
-    """``diff(f)``: call it for the Jacobian; ``.explain(*args)`` for the mode it picks."""
+    """``diff(f)``: call it for the Jacobian; ``.explain(*args)`` for the mode ``auto`` picks.
+
+    With ``mode="auto"`` the first call for a given input structure records
+    ``f`` on a tape (which gives m, the output size, and the workload the
+    cost model needs) and reuses that tape when reverse mode wins. The
+    decision is remembered per input structure on this object, so later
+    calls go straight to the chosen mode. With n = 1, forward mode needs no
+    probe: one pass gives the whole Jacobian.
+    """
 
     def __init__(self, f: Callable, mode: str, argnums: int | Sequence[int], chunk: int | None):
         self.f = f
         self.mode = mode
         self.argnums = argnums
         self.chunk = chunk
+        self._choices: dict[Any, ModeChoice] = {}
         self.__name__ = f"diff_of_{_name(f)}"
         self.__doc__ = f"The derivative of {_name(f)} ({mode} mode)."
-        functools.update_wrapper(self, f, assigned=("__module__", "__qualname__"), updated=())
+        self.__module__ = getattr(f, "__module__", None) or "adkit"
         self.__qualname__ = self.__name__
+        self.__wrapped__ = f
 
     def __repr__(self) -> str:
         return f"<Derivative {self.__name__}: mode={self.mode!r}, argnums={self.argnums!r}>"
 
-    def __call__(self, *args: Any) -> Any:
+    def _inputs(self, args: tuple) -> tuple[_Inputs, bool]:
         nums, single = _normalize_argnums(self.argnums, len(args), _name(self.f))
-        inputs = _Inputs.of(args, nums, _name(self.f))
-        mode = self.mode
-        recorded = None
-        if mode == "auto":
-            from adkit.modes import choose_mode
+        return _Inputs.of(args, nums, _name(self.f)), single
 
-            choice, recorded = choose_mode(self.f, inputs, record=_record)
-            mode = choice.mode
+    def __call__(self, *args: Any) -> Any:
+        inputs, single = self._inputs(args)
+        mode, recorded = self.mode, None
+        if mode == "auto":
+            key = inputs.signature
+            choice = self._choices.get(key)
+            if choice is not None:
+                mode = choice.mode
+            elif inputs.n == 1:
+                mode = "forward"
+            else:
+                choice, recorded = probe(self.f, inputs, record=_record)
+                self._remember(key, choice)
+                mode = choice.mode
         if mode == "forward":
             _, blocks, out_tree = _forward_jacobian(self.f, inputs, self.chunk)
         else:
             _, blocks, out_tree = _reverse_jacobian(self.f, inputs, self.chunk, recorded)
         return _assemble(blocks, out_tree, inputs, single)
 
-    def explain(self, *args: Any) -> Any:
-        """The mode ``auto`` picks for these arguments, with n, m, costs and the reason."""
-        from adkit.modes import choose_mode
+    def explain(self, *args: Any) -> ModeChoice:
+        """The mode ``auto`` picks for these arguments: n, m, estimated costs and the reason.
 
-        nums, _ = _normalize_argnums(self.argnums, len(args), _name(self.f))
-        inputs = _Inputs.of(args, nums, _name(self.f))
-        choice, _ = choose_mode(self.f, inputs, record=_record, requested=self.mode)
+        >>> import numpy as np
+        >>> choice = diff(lambda x: np.sum(x ** 2)).explain(np.ones(1000))
+        >>> choice.mode, choice.n, choice.m
+        ('reverse', 1000, 1)
+        """
+        inputs, _ = self._inputs(args)
+        choice, _ = probe(self.f, inputs, record=_record, requested=self.mode)
+        if self.mode == "auto":
+            self._remember(inputs.signature, choice)
         return choice
+
+    def _remember(self, key: Any, choice: ModeChoice) -> None:
+        if len(self._choices) >= 64:  # many input structures: keep the memory bounded
+            self._choices.clear()
+        self._choices[key] = choice
 
 
 __all__ = [

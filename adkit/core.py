@@ -56,7 +56,7 @@ class Box:
 
     def _apply_unary(self, prim: Primitive) -> Any:
         """``prim(self)``; engines may override with a short path for floats."""
-        return process(self, prim, (self,), {})
+        return bind(prim, (self,), {})
 
 
 _level_counter = itertools.count(1)
@@ -84,35 +84,56 @@ def bind(prim: Primitive, operands: Sequence[Any], params: dict[str, Any]) -> An
             top = x
     if top is None:
         return prim.evaluate(operands, params)
-    return process(top, prim, operands, params)
+    engine = _engines.get(type(top))
+    if engine is None:
+        # multipledispatch resolves the engine for this box type (subclasses
+        # included) once; the result is memoized, since a Dispatcher call costs
+        # about a microsecond and bind runs for every operation.
+        engine = _engines[type(top)] = process.dispatch(type(top), object, object, object)
+    return engine(top, prim, operands, params)
+
+
+_engines: dict[type, Callable[..., Any]] = {}
 
 
 # -- shapes of raw and boxed values ------------------------------------------
 
-shape_of = _dispatcher("shape_of")
+_shape_of = _dispatcher("shape_of")
 
 
-@shape_of.register(numbers.Number)
+def shape_of(x: Any) -> tuple[int, ...]:
+    """The shape of a raw value or a box (of any level)."""
+    t = type(x)
+    if t is np.ndarray:
+        return x.shape
+    if t is float or t is int:
+        return ()
+    if isinstance(x, Box):
+        return shape_of(primal(x))
+    return _shape_of(x)
+
+
+@_shape_of.register(numbers.Number)
 def _shape_of_number(x: numbers.Number) -> tuple[int, ...]:
     return ()
 
 
-@shape_of.register(np.generic)
+@_shape_of.register(np.generic)
 def _shape_of_numpy_scalar(x: np.generic) -> tuple[int, ...]:
     return ()
 
 
-@shape_of.register(np.ndarray)
+@_shape_of.register(np.ndarray)
 def _shape_of_array(x: np.ndarray) -> tuple[int, ...]:
     return x.shape
 
 
-@shape_of.register(Box)
+@_shape_of.register(Box)
 def _shape_of_box(x: Box) -> tuple[int, ...]:
-    return shape_of(x.value)
+    return shape_of(primal(x))
 
 
-@shape_of.register(object)
+@_shape_of.register(object)
 def _shape_of_other(x: object) -> tuple[int, ...]:
     return np.shape(x)
 
@@ -190,6 +211,7 @@ class Primitive:
         doc: str = "",
         numpy_name: str | None = None,
         singular: bool = False,
+        flops: float | Callable[..., float] = 1.0,
     ):
         self.name = name
         #: a small integer naming this primitive in compact tape entries
@@ -211,6 +233,9 @@ class Primitive:
         #: a partial derivative may be infinite (sqrt at 0): then an exactly zero
         #: tangent or cotangent stays zero instead of becoming 0 * inf = nan
         self.singular = singular
+        #: work estimate for the mode cost model: flop-equivalents per output
+        #: element, or a function ``flops(out, *operands, **params)``
+        self.flops = flops
         self.__doc__ = doc
         self.__name__ = name
         self.__qualname__ = name
@@ -243,6 +268,15 @@ class Primitive:
             else:
                 return self.scalar_impl(*operands)
         return self.impl(*operands, **params)
+
+    def work(self, out: Any, operands: Sequence[Any], params: dict[str, Any]) -> float:
+        """Estimated flop-equivalents of one evaluation (used by ``mode="auto"``)."""
+        if callable(self.flops):
+            return float(self.flops(out, *operands, **params))
+        size = 1
+        for n in shape_of(out):
+            size *= n
+        return self.flops * size
 
     def format(self, args: Sequence[str], params: dict[str, Any]) -> str:
         """The operation written out for a trace, e.g. ``v1 * v2``."""

@@ -1,11 +1,25 @@
 """Choosing between forward and reverse mode, and saying why.
 
-The full Jacobian of ``f: R^n -> R^m`` costs ``n`` tangent directions in
+The full Jacobian of ``f: R^n -> R^m`` takes ``n`` tangent directions in
 forward mode and ``m`` cotangents in reverse mode. adkit carries all of them
-at once (vector mode, vectorized sweeps), so the cost of each mode is a
-fixed part (one evaluation, plus taping in reverse mode) and a part that
-grows with the number of directions. The constants below are measured on
-adkit's own engines (see ``benchmarks/``).
+at once (vector mode, vectorized sweeps), so each mode costs a part per
+operation of ``f`` (Python dispatch; reverse mode also records and replays
+a tape) and a part that grows with the number of directions (NumPy work).
+The model prices both from one recorded evaluation of ``f``: its number of
+operations and its flop-equivalents (each rule declares an estimate):
+
+    cost = per_call + per_op · ops + per_flop · flops + per_direction_flop · k · linear
+           + per_seed_entry · k² + per_jacobian_entry · n m
+
+with k = n directions forward and k = m cotangents in reverse, ``linear``
+the flops of one direction through the linearized computation, and the
+seed and Jacobian terms for the identity seeds and the assembled result. The
+constants (``FORWARD`` and ``REVERSE``) were fitted by ``benchmarks/calibrate_modes.py`` (least squares
+on relative error over dense layers, elementwise maps, reductions and long
+chains, n and m from 1 to 10,000), single-threaded, on this project's
+reference machine; rerun it and paste its output here when the engines
+change. Fixed weights such as CasADi's and ADOL-C's 2:1 ignore the per-op
+part, which dominates for small arrays in Python.
 """
 
 from __future__ import annotations
@@ -15,22 +29,110 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from adkit.core import shape_of
+from adkit.core import primitive_by_id, shape_of
 from adkit.pytree import flatten
 
-#: Cost of one evaluation of f with k forward directions, in units of a plain
-#: evaluation: FORWARD_BASE + FORWARD_PER_DIRECTION * k.
-FORWARD_BASE = 1.6
-FORWARD_PER_DIRECTION = 0.5
-#: Cost of recording f on a tape and sweeping back m cotangents:
-#: REVERSE_BASE + REVERSE_PER_COTANGENT * m.
-REVERSE_BASE = 2.5
-REVERSE_PER_COTANGENT = 0.5
+
+@dataclass(frozen=True)
+class Costs:
+    """Seconds per unit of each part of a mode's work (fitted by benchmarks/calibrate_modes.py)."""
+
+    per_call: float  # the front end: checking inputs, seeding, assembling
+    per_op: float  # Python dispatch per operation (and recording/replaying it in reverse mode)
+    per_flop: float  # NumPy work per primal flop-equivalent
+    per_direction_flop: float  # per direction, per flop of the linearized computation
+    per_seed_entry: float  # the identity seed: n^2 entries forward, m^2 reverse
+    per_jacobian_entry: float  # assembling the m-by-n result
+
+
+# Fitted by benchmarks/calibrate_modes.py on 2026-11-22 (x86_64, Python 3.11.7,
+# NumPy 2.4.6, one thread, pinned to one CPU).
+FORWARD = Costs(per_call=70e-6, per_op=5.45e-06, per_flop=1.97e-10, per_direction_flop=7.66e-11,
+                per_seed_entry=7.29e-09, per_jacobian_entry=2.92e-09)  # fmt: skip
+REVERSE = Costs(per_call=89e-6, per_op=4.66e-06, per_flop=1.93e-10, per_direction_flop=8.16e-11,
+                per_seed_entry=4.6e-09, per_jacobian_entry=3.83e-09)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Workload:
+    """What one evaluation of a function costs, read off its tape.
+
+    ``ops``: operations; ``flops``: flop-equivalents of the primal
+    computation; ``linear``: flops of pushing one direction through the
+    linearized computation (one multiply-add per element for an elementwise
+    operation, the full product for ``matmul``).
+    """
+
+    ops: int
+    flops: float
+    linear: float
+
+
+def workload_of(tape: Any) -> Workload:
+    """The workload of the computation recorded on ``tape`` (inputs excluded).
+
+    >>> import numpy as np
+    >>> from adkit.reverse import Tape
+    >>> tape = Tape(); x = tape.leaf(np.ones(3))
+    >>> _ = np.sin(x) * 2.0
+    >>> workload_of(tape)
+    Workload(ops=2, flops=27.0, linear=6.0)
+    """
+    ops, flops, linear = 0, 0.0, 0.0
+    for entry in tape._entries:
+        prim = entry[0]
+        if prim is None:
+            continue
+        ops += 1
+        if type(prim) is int:  # compact entry: an operation on Python floats
+            flops += primitive_by_id(prim).work(entry[1], (), {})
+            linear += 1.0
+            continue
+        parents, operands, params = entry[2]
+        work = prim.work(entry[1], operands, params)
+        flops += work
+        if prim.elementwise:
+            traced = sum(p is not None for p in parents)
+            linear += traced * _size(entry[1])
+        else:
+            linear += work
+    return Workload(ops, flops, linear)
+
+
+def _size(x: Any) -> int:
+    size = 1
+    for d in shape_of(x):
+        size *= d
+    return size
+
+
+#: A typical small function (a few operations on arrays of a few hundred
+#: elements), for estimates made without a recorded evaluation.
+TYPICAL = Workload(ops=6, flops=20_000.0, linear=5_000.0)
+
+
+def estimate(n: int, m: int, work: Workload = TYPICAL) -> tuple[float, float]:
+    """Estimated seconds for the full Jacobian in forward and in reverse mode.
+
+    >>> fwd, rev = estimate(1000, 1)
+    >>> rev < fwd
+    True
+    """
+
+    def cost(c: Costs, directions: int) -> float:
+        return (c.per_call + c.per_op * work.ops + c.per_flop * work.flops
+                + c.per_direction_flop * directions * work.linear
+                + c.per_seed_entry * directions**2 + c.per_jacobian_entry * n * m)  # fmt: skip
+
+    return cost(FORWARD, n), cost(REVERSE, m)
 
 
 @dataclass(frozen=True)
 class ModeChoice:
-    """The mode ``diff(f, mode="auto")`` picks for given inputs, and why."""
+    """The mode ``diff(f, mode="auto")`` picks for given inputs, and why.
+
+    Costs are the model's estimates in seconds (see :func:`estimate`).
+    """
 
     mode: str
     n: int
@@ -38,49 +140,62 @@ class ModeChoice:
     cost_forward: float
     cost_reverse: float
     reason: str
+    ops: int = 0
+    flops: float = 0.0
+
+    @property
+    def ratio(self) -> float:
+        """How many times cheaper the chosen mode is estimated to be."""
+        slow, fast = sorted((self.cost_forward, self.cost_reverse), reverse=True)
+        return slow / fast if fast > 0 else float("inf")
 
     def __repr__(self) -> str:
         return (
             f"ModeChoice(mode={self.mode!r}, n={self.n}, m={self.m}, "
-            f"cost_forward={self.cost_forward:.3g}, cost_reverse={self.cost_reverse:.3g})\n"
+            f"cost_forward={_us(self.cost_forward)}, cost_reverse={_us(self.cost_reverse)})\n"
             f"  {self.reason}"
         )
 
     def _repr_html_(self) -> str:
+        cells = (self.mode, self.n, self.m, _us(self.cost_forward), _us(self.cost_reverse))
+        row = "".join(f"<td>{html.escape(str(c))}</td>" for c in cells)
         return (
             "<table><tr><th>mode</th><th>n (inputs)</th><th>m (outputs)</th>"
-            "<th>est. forward</th><th>est. reverse</th></tr>"
-            f"<tr><td><b>{self.mode}</b></td><td>{self.n}</td><td>{self.m}</td>"
-            f"<td>{self.cost_forward:.3g}</td><td>{self.cost_reverse:.3g}</td></tr></table>"
+            f"<th>est. forward</th><th>est. reverse</th></tr><tr>{row}</tr></table>"
             f"<p>{html.escape(self.reason)}</p>"
         )
 
 
-def estimate(n: int, m: int) -> tuple[float, float]:
-    """Estimated costs of the full Jacobian in forward and reverse mode (in evaluations of f)."""
-    return FORWARD_BASE + FORWARD_PER_DIRECTION * n, REVERSE_BASE + REVERSE_PER_COTANGENT * m
+def _us(seconds: float) -> str:
+    return f"{seconds * 1e6:.3g} µs"
 
 
-def choose_mode(
-    f: Callable, inputs: Any, record: Callable, requested: str = "auto"
-) -> tuple[ModeChoice, Any]:
-    """Pick a mode from n and m; returns the choice and the recorded tape (to reuse)."""
-    n = inputs.n
-    tape, out = record(f, inputs)
-    m = sum(int(_size(y)) for y in flatten(out)[0])
-    cost_f, cost_r = estimate(n, m)
+def decide(n: int, m: int, work: Workload, requested: str = "auto") -> ModeChoice:
+    """The mode for a Jacobian of size m x n of a function with this workload."""
+    fwd, rev = estimate(n, m, work)
     if requested in ("forward", "reverse"):
-        return ModeChoice(requested, n, m, cost_f, cost_r, f"mode={requested!r} was requested"), (tape, out)
-    mode = "forward" if cost_f <= cost_r else "reverse"
+        reason = f"mode={requested!r} was requested"
+        return ModeChoice(requested, n, m, fwd, rev, reason, work.ops, work.flops)
+    mode = "forward" if fwd <= rev else "reverse"
+    cheaper = max(fwd, rev) / max(min(fwd, rev), 1e-12)
+    directions = f"{n} tangent direction{'s' * (n != 1)}" if mode == "forward" else (
+        f"{m} cotangent{'s' * (m != 1)}")  # fmt: skip
     reason = (
-        f"{mode} mode: n = {n} input(s), m = {m} output(s); forward costs about "
-        f"{cost_f:.3g} evaluations of f, reverse about {cost_r:.3g}"
+        f"{mode} mode, about {cheaper:.2g}x cheaper: f maps n = {n} input{'s' * (n != 1)} to "
+        f"m = {m} output{'s' * (m != 1)}, so "
+        f"{mode} mode carries {directions} (forward ~{_us(fwd)}, reverse ~{_us(rev)}, "
+        f"for {work.ops} operations and {work.flops:.3g} flops per evaluation)"
     )
-    return ModeChoice(mode, n, m, cost_f, cost_r, reason), (tape, out)
+    return ModeChoice(mode, n, m, fwd, rev, reason, work.ops, work.flops)
 
 
-def _size(x: Any) -> int:
-    s = 1
-    for d in shape_of(x):
-        s *= d
-    return s
+def probe(f: Callable, inputs: Any, record: Callable, requested: str = "auto") -> tuple[ModeChoice, Any]:
+    """Evaluate ``f`` once on a tape and decide; the tape is returned for reuse."""
+    tape, out = record(f, inputs)
+    m = 0
+    for y in flatten(out)[0]:
+        size = 1
+        for d in getattr(y, "shape", ()) or ():
+            size *= d
+        m += size
+    return decide(inputs.n, m, workload_of(tape), requested), (tape, out)

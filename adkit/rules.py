@@ -151,6 +151,7 @@ def elementwise(
     label: str | None = None,
     doc: str = "",
     singular: bool = False,
+    flops: float = 1.0,
 ) -> Primitive:
     """Declare an elementwise operation by its partial derivatives."""
     return Primitive(
@@ -164,6 +165,7 @@ def elementwise(
         doc=doc,
         numpy_name=getattr(ufunc, "__name__", name),
         singular=singular,
+        flops=flops,
     )
 
 
@@ -207,7 +209,7 @@ def _divide_dy(out: Any, x: Any, y: Any) -> Any:
 divide = elementwise(
     "divide", np.divide, _numpy_semantics(operator.truediv, np.divide),
     (quietly(lambda out, x, y: reciprocal(y)), _divide_dy),
-    domain=(REAL, NONZERO), singular=True, symbol="/", label="{0} / {1}",
+    domain=(REAL, NONZERO), singular=True, flops=2.0, symbol="/", label="{0} / {1}",
     doc=_doc("Quotient x / y; d/dx = 1/y, d/dy = -x/y^2 (the quotient rule).",
              "adkit.divide(adkit.Dual(1.0, 1.0), 2.0)", "Dual(0.500, 0.500)"),
 )  # fmt: skip
@@ -233,7 +235,7 @@ def _power_dy(out: Any, x: Any, y: Any) -> Any:
 
 power = elementwise(
     "power", np.power, _float_power, (_power_dx, _power_dy),
-    domain=(POSITIVE, SMALL), singular=True, symbol="**", label="{0} ** {1}",
+    domain=(POSITIVE, SMALL), singular=True, flops=20.0, symbol="**", label="{0} ** {1}",
     doc=_doc("Power x ** y; d/dx = y x^(y-1), d/dy = x^y log x.",
              "adkit.power(adkit.Dual(3.0, 1.0), 2)", "Dual(9.000, 6.000)"),
 )  # fmt: skip
@@ -273,59 +275,61 @@ reciprocal = elementwise(
 
 exp = elementwise(
     "exp", np.exp, _numpy_semantics(math.exp, np.exp), (lambda out, x: out,),
-    domain=(REAL,), symbol="exp",
+    domain=(REAL,), flops=6.0, symbol="exp",
     doc=_doc("Exponential e^x; d/dx = e^x.", "adkit.exp(adkit.Dual(0.0, 1.0))",
              "Dual(1.000, 1.000)"),
 )  # fmt: skip
 expm1 = elementwise(
     "expm1", np.expm1, _numpy_semantics(math.expm1, np.expm1), (lambda out, x: out + 1.0,),
-    domain=(REAL,), symbol="expm1",
+    domain=(REAL,), flops=8.0, symbol="expm1",
     doc=_doc("e^x - 1, accurate near 0; d/dx = e^x.", "adkit.expm1(adkit.Dual(0.0, 1.0))",
              "Dual(0.000, 1.000)"),
 )  # fmt: skip
 log = elementwise(
     "log", np.log, _numpy_semantics(math.log, np.log), (quietly(lambda out, x: reciprocal(x)),),
-    domain=(POSITIVE,), singular=True, symbol="ln", label="ln({0})",
+    domain=(POSITIVE,), singular=True, flops=6.0, symbol="ln", label="ln({0})",
     doc=_doc("Natural logarithm ln x; d/dx = 1/x (inf at 0).",
              "adkit.log(adkit.Dual(2.0, 1.0))", "Dual(0.693, 0.500)"),
 )  # fmt: skip
 log1p = elementwise(
     "log1p", np.log1p, _numpy_semantics(math.log1p, np.log1p),
-    (quietly(lambda out, x: reciprocal(1.0 + x)),), domain=(POSITIVE,), singular=True, symbol="log1p",
+    (quietly(lambda out, x: reciprocal(1.0 + x)),), domain=(POSITIVE,), singular=True, flops=8.0,
+    symbol="log1p",
     doc=_doc("ln(1 + x), accurate near 0; d/dx = 1/(1 + x).",
              "adkit.log1p(adkit.Dual(0.0, 1.0))", "Dual(0.000, 1.000)"),
 )  # fmt: skip
 log2 = elementwise(
     "log2", np.log2, _numpy_semantics(math.log2, np.log2),
     (quietly(lambda out, x: reciprocal(x * math.log(2.0))),), domain=(POSITIVE,), singular=True,
-    symbol="log2",
+    flops=8.0, symbol="log2",
     doc=_doc("Base-2 logarithm; d/dx = 1/(x ln 2).", "adkit.log2(adkit.Dual(4.0, 1.0))",
              "Dual(2.000, 0.361)"),
 )  # fmt: skip
 log10 = elementwise(
     "log10", np.log10, _numpy_semantics(math.log10, np.log10),
     (quietly(lambda out, x: reciprocal(x * math.log(10.0))),), domain=(POSITIVE,),
-    singular=True, symbol="log10",
+    singular=True, flops=8.0, symbol="log10",
     doc=_doc("Base-10 logarithm; d/dx = 1/(x ln 10).", "adkit.log10(adkit.Dual(100.0, 1.0))",
              "Dual(2.000, 0.004)"),
 )  # fmt: skip
 sqrt = elementwise(
     "sqrt", np.sqrt, _numpy_semantics(math.sqrt, np.sqrt),
-    (quietly(lambda out, x: divide(0.5, out)),), domain=(POSITIVE,), singular=True, symbol="sqrt",
+    (quietly(lambda out, x: divide(0.5, out)),), domain=(POSITIVE,), singular=True, flops=2.0, symbol="sqrt",
     label="sqrt({0})",
     doc=_doc("Square root; d/dx = 1/(2 sqrt x), inf at 0 by convention.",
              "adkit.sqrt(adkit.Dual(4.0, 1.0))", "Dual(2.000, 0.250)"),
 )  # fmt: skip
 cbrt = elementwise(
     "cbrt", np.cbrt, lambda x: float(np.cbrt(x)),
-    (quietly(lambda out, x: reciprocal(3.0 * out * out)),), domain=(NONZERO,), singular=True, symbol="cbrt",
+    (quietly(lambda out, x: reciprocal(3.0 * out * out)),), domain=(NONZERO,), singular=True, flops=15.0,
+    symbol="cbrt",
     doc=_doc("Cube root; d/dx = 1/(3 x^(2/3)).", "adkit.cbrt(adkit.Dual(8.0, 1.0))",
              "Dual(2.000, 0.083)"),
 )  # fmt: skip
 logaddexp = elementwise(
     "logaddexp", np.logaddexp, lambda x, y: float(np.logaddexp(x, y)),
     (lambda out, x, y: exp(x - out), lambda out, x, y: exp(y - out)),
-    domain=(REAL, REAL), symbol="logaddexp",
+    domain=(REAL, REAL), flops=20.0, symbol="logaddexp",
     doc=_doc("ln(e^x + e^y) without overflow; d/dx = e^(x - out).",
              "adkit.logaddexp(adkit.Dual(0.0, 1.0), 0.0)", "Dual(0.693, 0.500)"),
 )  # fmt: skip
@@ -334,39 +338,39 @@ logaddexp = elementwise(
 
 sin = elementwise(
     "sin", np.sin, _numpy_semantics(math.sin, np.sin), (lambda out, x: cos(x),),
-    domain=(REAL,), symbol="sin",
+    domain=(REAL,), flops=8.0, symbol="sin",
     doc=_doc("Sine; d/dx sin x = cos x.", "adkit.sin(adkit.Dual(1.0, 1.0))",
              "Dual(0.841, 0.540)"),
 )  # fmt: skip
 cos = elementwise(
     "cos", np.cos, _numpy_semantics(math.cos, np.cos), (lambda out, x: -sin(x),),
-    domain=(REAL,), symbol="cos",
+    domain=(REAL,), flops=8.0, symbol="cos",
     doc=_doc("Cosine; d/dx cos x = -sin x.", "adkit.cos(adkit.Dual(0.0, 1.0))",
              "Dual(1.000, -0.000)"),
 )  # fmt: skip
 tan = elementwise(
     "tan", np.tan, _numpy_semantics(math.tan, np.tan), (lambda out, x: 1.0 + out * out,),
-    domain=(((-1.3, 1.3),),), symbol="tan",
+    domain=(((-1.3, 1.3),),), flops=10.0, symbol="tan",
     doc=_doc("Tangent; d/dx tan x = 1 + tan^2 x.", "adkit.tan(adkit.Dual(0.0, 1.0))",
              "Dual(0.000, 1.000)"),
 )  # fmt: skip
 arcsin = elementwise(
     "arcsin", np.arcsin, _numpy_semantics(math.asin, np.arcsin),
     (quietly(lambda out, x: reciprocal(sqrt(1.0 - x * x))),), domain=(OPEN_UNIT,),
-    singular=True, symbol="arcsin",
+    singular=True, flops=10.0, symbol="arcsin",
     doc=_doc("Inverse sine; d/dx = 1/sqrt(1 - x^2).", "adkit.arcsin(adkit.Dual(0.0, 1.0))",
              "Dual(0.000, 1.000)"),
 )  # fmt: skip
 arccos = elementwise(
     "arccos", np.arccos, _numpy_semantics(math.acos, np.arccos),
     (quietly(lambda out, x: -reciprocal(sqrt(1.0 - x * x))),), domain=(OPEN_UNIT,),
-    singular=True, symbol="arccos",
+    singular=True, flops=10.0, symbol="arccos",
     doc=_doc("Inverse cosine; d/dx = -1/sqrt(1 - x^2).", "adkit.arccos(adkit.Dual(0.0, 1.0))",
              "Dual(1.571, -1.000)"),
 )  # fmt: skip
 arctan = elementwise(
     "arctan", np.arctan, _numpy_semantics(math.atan, np.arctan),
-    (lambda out, x: reciprocal(1.0 + x * x),), domain=(REAL,), symbol="arctan",
+    (lambda out, x: reciprocal(1.0 + x * x),), domain=(REAL,), flops=10.0, symbol="arctan",
     doc=_doc("Inverse tangent; d/dx = 1/(1 + x^2).", "adkit.arctan(adkit.Dual(1.0, 1.0))",
              "Dual(0.785, 0.500)"),
 )  # fmt: skip
@@ -384,7 +388,7 @@ def _arctan2_dx(out: Any, y: Any, x: Any) -> Any:
 
 arctan2 = elementwise(
     "arctan2", np.arctan2, _numpy_semantics(math.atan2, np.arctan2), (_arctan2_dy, _arctan2_dx),
-    domain=(NONZERO, NONZERO), singular=True, symbol="arctan2",
+    domain=(NONZERO, NONZERO), singular=True, flops=15.0, symbol="arctan2",
     doc=_doc("Angle of the point (x, y), arctan2(y, x); d/dy = x/(x^2 + y^2), "
              "d/dx = -y/(x^2 + y^2).",
              "adkit.arctan2(adkit.Dual(1.0, 1.0), 1.0)", "Dual(0.785, 0.500)"),
@@ -403,57 +407,57 @@ def _hypot_dy(out: Any, x: Any, y: Any) -> Any:
 
 hypot = elementwise(
     "hypot", np.hypot, _numpy_semantics(math.hypot, np.hypot), (_hypot_dx, _hypot_dy),
-    domain=(NONZERO, NONZERO), singular=True, symbol="hypot",
+    domain=(NONZERO, NONZERO), singular=True, flops=4.0, symbol="hypot",
     doc=_doc("sqrt(x^2 + y^2) without overflow; d/dx = x / hypot(x, y).",
              "adkit.hypot(adkit.Dual(3.0, 1.0), 4.0)", "Dual(5.000, 0.600)"),
 )  # fmt: skip
 sinh = elementwise(
     "sinh", np.sinh, _numpy_semantics(math.sinh, np.sinh), (lambda out, x: cosh(x),),
-    domain=(REAL,), symbol="sinh",
+    domain=(REAL,), flops=10.0, symbol="sinh",
     doc=_doc("Hyperbolic sine; d/dx = cosh x.", "adkit.sinh(adkit.Dual(0.0, 1.0))",
              "Dual(0.000, 1.000)"),
 )  # fmt: skip
 cosh = elementwise(
     "cosh", np.cosh, _numpy_semantics(math.cosh, np.cosh), (lambda out, x: sinh(x),),
-    domain=(REAL,), symbol="cosh",
+    domain=(REAL,), flops=10.0, symbol="cosh",
     doc=_doc("Hyperbolic cosine; d/dx = sinh x.", "adkit.cosh(adkit.Dual(0.0, 1.0))",
              "Dual(1.000, 0.000)"),
 )  # fmt: skip
 tanh = elementwise(
     "tanh", np.tanh, math.tanh, (lambda out, x: 1.0 - out * out,),
-    domain=(REAL,), symbol="tanh",
+    domain=(REAL,), flops=8.0, symbol="tanh",
     doc=_doc("Hyperbolic tangent; d/dx = 1 - tanh^2 x.", "adkit.tanh(adkit.Dual(0.0, 1.0))",
              "Dual(0.000, 1.000)"),
 )  # fmt: skip
 arcsinh = elementwise(
     "arcsinh", np.arcsinh, math.asinh, (lambda out, x: reciprocal(sqrt(x * x + 1.0)),),
-    domain=(REAL,), symbol="arcsinh",
+    domain=(REAL,), flops=15.0, symbol="arcsinh",
     doc=_doc("Inverse hyperbolic sine; d/dx = 1/sqrt(x^2 + 1).",
              "adkit.arcsinh(adkit.Dual(0.0, 1.0))", "Dual(0.000, 1.000)"),
 )  # fmt: skip
 arccosh = elementwise(
     "arccosh", np.arccosh, _numpy_semantics(math.acosh, np.arccosh),
     (quietly(lambda out, x: reciprocal(sqrt((x - 1.0) * (x + 1.0)))),), domain=(ABOVE_ONE,),
-    singular=True, symbol="arccosh",
+    singular=True, flops=15.0, symbol="arccosh",
     doc=_doc("Inverse hyperbolic cosine; d/dx = 1/sqrt(x^2 - 1).",
              "adkit.arccosh(adkit.Dual(2.0, 1.0))", "Dual(1.317, 0.577)"),
 )  # fmt: skip
 arctanh = elementwise(
     "arctanh", np.arctanh, _numpy_semantics(math.atanh, np.arctanh),
     (quietly(lambda out, x: reciprocal((1.0 - x) * (1.0 + x))),), domain=(OPEN_UNIT,),
-    singular=True, symbol="arctanh",
+    singular=True, flops=10.0, symbol="arctanh",
     doc=_doc("Inverse hyperbolic tangent; d/dx = 1/(1 - x^2).",
              "adkit.arctanh(adkit.Dual(0.0, 1.0))", "Dual(0.000, 1.000)"),
 )  # fmt: skip
 sigmoid = elementwise(
     "sigmoid", _sigmoid, _float_sigmoid, (lambda out, x: out * (1.0 - out),),
-    domain=(REAL,), symbol="σ", label="sigmoid({0})",
+    domain=(REAL,), flops=12.0, symbol="σ", label="sigmoid({0})",
     doc=_doc("Logistic sigmoid 1/(1 + e^-x); d/dx = s (1 - s).",
              "adkit.sigmoid(adkit.Dual(0.0, 1.0))", "Dual(0.500, 0.250)"),
 )  # fmt: skip
 softplus = elementwise(
     "softplus", lambda x: np.logaddexp(0.0, x), _float_softplus, (lambda out, x: sigmoid(x),),
-    domain=(REAL,), symbol="softplus",
+    domain=(REAL,), flops=20.0, symbol="softplus",
     doc=_doc("Softplus ln(1 + e^x), without overflow; d/dx = sigmoid(x).",
              "adkit.softplus(adkit.Dual(0.0, 1.0))", "Dual(0.693, 0.500)"),
 )  # fmt: skip
@@ -561,6 +565,31 @@ def where(condition: Any, x: Any, y: Any) -> Any:
     return where_p(primal(condition), x, y)
 
 
+# -- work estimates for the cost model of mode="auto" -------------------------------
+
+
+def _size(x: Any) -> int:
+    size = 1
+    for n in shape_of(x):
+        size *= n
+    return size
+
+
+def _input_size(out: Any, x: Any, **_: Any) -> float:
+    """A reduction touches every input element once."""
+    return float(_size(x))
+
+
+def _matmul_flops(out: Any, a: Any, b: Any) -> float:
+    return 2.0 * _size(out) * shape_of(a)[-1]
+
+
+def _cubic(out: Any, a: Any, *_: Any) -> float:
+    """LU-based linear algebra on an n-by-n matrix."""
+    n = shape_of(a)[-1]
+    return float(n**3 * (_size(a) // (n * n)))
+
+
 # -- shape helpers used by the rules -------------------------------------------------
 
 
@@ -630,7 +659,7 @@ _REDUCE_CASES = (
 )
 
 sum_p = Primitive(
-    "sum", _sum_impl, jvps=(_sum_jvp,), vjps=(_sum_vjp,), symbol="Σ", label="sum({0})",
+    "sum", _sum_impl, jvps=(_sum_jvp,), vjps=(_sum_vjp,), flops=_input_size, symbol="Σ", label="sum({0})",
     cases=_REDUCE_CASES, doc="Sum over axes; linear, its transpose broadcasts back.",
 )  # fmt: skip
 
@@ -647,7 +676,7 @@ def sum(x: Any, axis: Any = None, keepdims: bool = False) -> Any:
 
 def _count(x: Any, axes: tuple[int, ...]) -> int:
     shape = shape_of(x)
-    return int(np.prod([shape[a] for a in axes])) if axes else 1
+    return math.prod(shape[a] for a in axes)
 
 
 def _mean_jvp(t: Any, out: Any, x: Any, *, axis: tuple, keepdims: bool) -> Any:
@@ -663,7 +692,7 @@ def _mean_impl(x: Any, *, axis: tuple, keepdims: bool) -> Any:
 
 
 mean_p = Primitive(
-    "mean", _mean_impl, jvps=(_mean_jvp,), vjps=(_mean_vjp,), symbol="mean",
+    "mean", _mean_impl, jvps=(_mean_jvp,), vjps=(_mean_vjp,), flops=_input_size, symbol="mean",
     cases=_REDUCE_CASES, doc="Mean over axes; linear.",
 )  # fmt: skip
 
@@ -705,7 +734,8 @@ def _prod_impl(x: Any, *, axis: tuple, keepdims: bool) -> Any:
 
 
 prod_p = Primitive(
-    "prod", _prod_impl, jvps=(_prod_jvp,), vjps=(_prod_vjp,), symbol="Π", label="prod({0})",
+    "prod", _prod_impl, jvps=(_prod_jvp,), vjps=(_prod_vjp,), flops=_input_size, symbol="Π",
+    label="prod({0})",
     cases=_REDUCE_CASES, domain=(NONZERO,),
     doc="Product over axes; d/dx_i = product of the others (exact with zeros too).",
 )  # fmt: skip
@@ -745,11 +775,11 @@ def _min_impl(x: Any, *, axis: tuple, keepdims: bool) -> Any:
 
 
 max_p = Primitive(
-    "max", _max_impl, jvps=(_extremum_jvp,), vjps=(_extremum_vjp,), symbol="max",
+    "max", _max_impl, jvps=(_extremum_jvp,), vjps=(_extremum_vjp,), flops=_input_size, symbol="max",
     cases=_REDUCE_CASES, doc="Maximum over axes; ties share the derivative evenly.",
 )  # fmt: skip
 min_p = Primitive(
-    "min", _min_impl, jvps=(_extremum_jvp,), vjps=(_extremum_vjp,), symbol="min",
+    "min", _min_impl, jvps=(_extremum_jvp,), vjps=(_extremum_vjp,), flops=_input_size, symbol="min",
     cases=_REDUCE_CASES, doc="Minimum over axes; ties share the derivative evenly.",
 )  # fmt: skip
 
@@ -830,7 +860,7 @@ _RESHAPE_CASES = (Case(((2, 3),), {"shape": (6,)}), Case(((6,),), {"shape": (3, 
                   Case(((),), {"shape": (1, 1)}))  # fmt: skip
 
 reshape_p = Primitive(
-    "reshape", _reshape_impl, jvps=(_reshape_jvp,), vjps=(_reshape_vjp,), symbol="reshape",
+    "reshape", _reshape_impl, jvps=(_reshape_jvp,), vjps=(_reshape_vjp,), flops=0.0, symbol="reshape",
     cases=_RESHAPE_CASES, doc="Same elements, new shape; linear.",
 )  # fmt: skip
 
@@ -849,9 +879,9 @@ def reshape(x: Any, shape: Any, *more: int) -> Any:
     """
     if more:
         shape = (shape, *more)
-    size = int(np.prod(shape_of(x)))
+    size = math.prod(shape_of(x))
     shape = _resolve_shape(shape, size)
-    if int(np.prod(shape)) != size:
+    if math.prod(shape) != size:
         raise ValueError(f"cannot reshape an array of size {size} into shape {shape}")
     return reshape_p(x, shape=shape)
 
@@ -861,12 +891,12 @@ def _squeeze_impl(x: Any, *, shape: tuple) -> Any:
 
 
 squeeze_p = Primitive(
-    "squeeze", _squeeze_impl, jvps=(_reshape_jvp,), vjps=(_reshape_vjp,), symbol="squeeze",
+    "squeeze", _squeeze_impl, jvps=(_reshape_jvp,), vjps=(_reshape_vjp,), flops=0.0, symbol="squeeze",
     cases=(Case(((1, 3, 1),), {"shape": (3,)}),), doc="Drop axes of length one; linear.",
 )  # fmt: skip
 expand_dims_p = Primitive(
     "expand_dims", _squeeze_impl, jvps=(_reshape_jvp,), vjps=(_reshape_vjp,),
-    symbol="expand_dims", cases=(Case(((3,),), {"shape": (1, 3)}),),
+    flops=0.0, symbol="expand_dims", cases=(Case(((3,),), {"shape": (1, 3)}),),
     doc="Insert axes of length one; linear.",
 )  # fmt: skip
 
@@ -926,7 +956,7 @@ def _transpose_impl(x: Any, *, axes: tuple) -> Any:
 
 transpose_p = Primitive(
     "transpose", _transpose_impl, jvps=(_transpose_jvp,), vjps=(_transpose_vjp,),
-    symbol="T", label="{0}ᵀ",
+    flops=0.0, symbol="T", label="{0}ᵀ",
     cases=(Case(((2, 3),), {"axes": (1, 0)}), Case(((2, 3, 4),), {"axes": (2, 0, 1)})),
     doc="Permute axes; linear, its transpose applies the inverse permutation.",
 )  # fmt: skip
@@ -1294,7 +1324,7 @@ def _matmul_impl(a: Any, b: Any) -> Any:
 
 matmul = Primitive(
     "matmul", _matmul_impl, jvps=(_matmul_jvp_a, _matmul_jvp_b),
-    vjps=(_matmul_vjp_a, _matmul_vjp_b), symbol="@", label="{0} @ {1}",
+    vjps=(_matmul_vjp_a, _matmul_vjp_b), flops=_matmul_flops, symbol="@", label="{0} @ {1}",
     cases=(Case(((2, 3), (3, 4))), Case(((3,), (3, 4))), Case(((2, 3), (3,))), Case(((3,), (3,))),
            Case(((2, 2, 3), (3, 4))), Case(((3, 4), (2, 4, 2)))),
     doc=_doc("Matrix product a @ b; bilinear: d(a @ b) = da @ b + a @ db.",
@@ -1361,7 +1391,7 @@ def _well_conditioned(rng: np.random.Generator, n: int = 3) -> np.ndarray:
 
 
 inv = Primitive(
-    "inv", np.linalg.inv, jvps=(_inv_jvp,), vjps=(_inv_vjp,), symbol="inv", label="inv({0})",
+    "inv", np.linalg.inv, jvps=(_inv_jvp,), vjps=(_inv_vjp,), flops=_cubic, symbol="inv", label="inv({0})",
     cases=(Case(((3, 3),), make=lambda rng: (_well_conditioned(rng),)),),
     doc=_doc("Matrix inverse; d inv(X) = -inv(X) dX inv(X).",
              "adkit.inv(adkit.Dual(np.array([[2.0]]), np.array([[1.0]])))",
@@ -1385,7 +1415,7 @@ def _det_vjp(ct: Any, out: Any, x: Any) -> Any:
 
 
 det = Primitive(
-    "det", np.linalg.det, jvps=(_det_jvp,), vjps=(_det_vjp,), symbol="det", label="det({0})",
+    "det", np.linalg.det, jvps=(_det_jvp,), vjps=(_det_vjp,), flops=_cubic, symbol="det", label="det({0})",
     cases=(Case(((3, 3),), make=lambda rng: (_well_conditioned(rng),)),),
     doc=_doc("Determinant; d det(X) = det(X) tr(inv(X) dX) (Jacobi's formula).",
              "adkit.det(adkit.Dual(2.0 * np.eye(2), np.eye(2)))", "Dual(4.000, 4.000)"),
@@ -1406,7 +1436,7 @@ def _logabsdet_impl(x: Any) -> Any:
 
 logabsdet = Primitive(
     "logabsdet", _logabsdet_impl, jvps=(_logabsdet_jvp,), vjps=(_logabsdet_vjp,),
-    symbol="log|det|", label="log|det({0})|",
+    flops=_cubic, symbol="log|det|", label="log|det({0})|",
     cases=(Case(((3, 3),), make=lambda rng: (_well_conditioned(rng),)),),
     doc="ln |det X|; d = tr(inv(X) dX).",
 )  # fmt: skip
@@ -1466,7 +1496,7 @@ def _solve_impl(a: Any, b: Any) -> Any:
 
 solve_p = Primitive(
     "solve", _solve_impl, jvps=(_solve_jvp_a, _solve_jvp_b), vjps=(_solve_vjp_a, _solve_vjp_b),
-    symbol="solve", label="solve({0}, {1})",
+    flops=_cubic, symbol="solve", label="solve({0}, {1})",
     cases=(Case(((3, 3), (3,)), make=lambda rng: (_well_conditioned(rng), rng.normal(size=3))),
            Case(((3, 3), (3, 2)), make=lambda rng: (_well_conditioned(rng), rng.normal(size=(3, 2))))),
     doc="Solution of A x = b; dx = solve(A, db - dA x).",
@@ -1508,7 +1538,7 @@ def _norm_impl(x: Any, *, axis: tuple, keepdims: bool) -> Any:
 
 
 norm_p = Primitive(
-    "norm", _norm_impl, jvps=(_norm_jvp,), vjps=(_norm_vjp,), symbol="‖·‖", label="‖{0}‖",
+    "norm", _norm_impl, jvps=(_norm_jvp,), vjps=(_norm_vjp,), flops=_input_size, symbol="‖·‖", label="‖{0}‖",
     cases=_REDUCE_CASES, domain=(NONZERO,),
     doc="Euclidean (Frobenius) norm over axes; d‖x‖ = <x, dx>/‖x‖, 0 at x = 0.",
 )  # fmt: skip

@@ -54,7 +54,7 @@ def test_sqrt_and_log_derivatives_at_zero_are_inf_without_warning(mode, x):
 def test_where_passes_no_tangent_from_the_branch_not_taken():
     # forward: the sqrt branch has an infinite tangent at 0, which must not leak
     f = lambda x: np.where(x > 0, np.sqrt(x), 0.0)
-    out, tangent = adkit.jvp(f, (np.array([0.0, 4.0]),), (np.ones(2),))
+    _, tangent = adkit.jvp(f, (np.array([0.0, 4.0]),), (np.ones(2),))
     np.testing.assert_array_equal(tangent, [0.0, 0.25])
     # reverse: where's own VJP gives the unselected branch a zero cotangent
     _, pullback = adkit.vjp(lambda a, b: np.where(np.array([True, False]), a, b), np.ones(2), np.ones(2))

@@ -47,7 +47,7 @@ def test_wrong_types_given_to_diff_name_the_argument():
 
 
 def test_complex_input_is_refused_with_a_way_out():
-    with pytest.raises(TypeError, match="complex.*real and imaginary"):
+    with pytest.raises(TypeError, match=r"complex.*real and imaginary"):
         adkit.grad(lambda z: z * z)(1.0 + 2.0j)
     with pytest.raises(TypeError, match="complex"):
         Dual(1j, 1.0)
