@@ -17,7 +17,8 @@ FUNCTIONS = [
     ("dense", lambda x: np.tanh(W @ x), RNG.normal(size=5)),
     ("matrix in, matrix out", lambda a: a @ a.T + np.linalg.inv(a + 5 * np.eye(3)),
      RNG.normal(size=(3, 3))),
-    ("pytree", lambda p: {"y": p[0] @ p[1], "z": np.sum(p[1])}, (RNG.normal(size=(2, 3)), RNG.normal(size=3))),
+    ("pytree", lambda p: {"y": p[0] @ p[1], "z": np.sum(p[1])},
+     (RNG.normal(size=(2, 3)), RNG.normal(size=3))),
     ("elementwise", lambda x: np.sqrt(x) * np.log1p(x), RNG.random(12) + 0.5),
 ]
 

@@ -78,7 +78,7 @@ def test_np_array_of_traced_values_points_to_stack():
 
 
 def test_grad_of_a_vector_output_points_to_jacobian():
-    with pytest.raises(TypeError, match="scalar.*jacobian"):
+    with pytest.raises(TypeError, match=r"scalar.*jacobian"):
         adkit.grad(lambda x: x * 2)(np.ones(3))
 
 
@@ -140,8 +140,8 @@ def test_a_user_primitive_without_the_rule_a_mode_needs():
     p = adkit.primitive(lambda x: x * 2.0)
     p.defvjp(lambda ct, out, x: 2.0 * ct)
     assert adkit.grad(p)(1.0) == 2.0
-    with pytest.raises(NotImplementedError, match="forward-mode.*defjvp.*mode='reverse'"):
+    with pytest.raises(NotImplementedError, match=r"forward-mode.*defjvp.*mode='reverse'"):
         adkit.diff(p, mode="forward")(1.0)
     q = adkit.primitive(lambda x: x * 2.0)
-    with pytest.raises(NotImplementedError, match="reverse-mode.*defvjp"):
+    with pytest.raises(NotImplementedError, match=r"reverse-mode.*defvjp"):
         adkit.grad(q)(1.0)
