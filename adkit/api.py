@@ -147,9 +147,14 @@ def call_user(f: Callable, args: Sequence[Any]) -> Any:
     refuses with an explanation; NumPy then replaces that error by "setting
     an array element with a sequence" (a traced value looks like a sequence
     to it). The explanation is the useful one, so it is raised instead.
+
+    Inside a differentiation, floating-point edge cases give IEEE values
+    (``inf``, ``nan``) without NumPy's RuntimeWarnings, as in JAX and
+    PyTorch: ``sqrt'(0) = inf`` is a result, not an accident to warn about.
     """
     try:
-        return f(*args)
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            return f(*args)
     except ValueError as err:
         cause = err.__cause__
         if isinstance(cause, TypeError) and str(cause).startswith("adkit cannot convert"):

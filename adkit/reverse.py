@@ -463,9 +463,14 @@ def sweep(tape: Tape, seeds: dict[int, Any]) -> list[Any]:
 
     ``seeds`` maps tape positions (the outputs) to their cotangents. A
     cotangent may carry leading batch axes, in which case every adjoint
-    carries them too (a vectorized sweep).
+    carries them too (a vectorized sweep). Edge cases give IEEE values
+    (``0 * inf = nan``) without NumPy's warnings.
     """
-    entries = tape._entries
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        return _sweep(tape._entries, seeds)
+
+
+def _sweep(entries: list[tuple], seeds: dict[int, Any]) -> list[Any]:
     root = max(seeds)
     adjoints: list[Any] = [None] * (root + 1)
     for index, cotangent in seeds.items():

@@ -218,8 +218,13 @@ divide = elementwise(
 @quietly
 def _power_dx(out: Any, x: Any, y: Any) -> Any:
     if type(y) is int or type(y) is float:
+        # constant exponents: the common small ones without a general power
         if y == 0:
             return ZERO  # d/dx x**0 = 0 everywhere, also at x = 0
+        if y == 1:
+            return ONE
+        if y == 2:
+            return 2.0 * x
     elif not isinstance(y, Box) and not np.any(y):
         return ZERO
     return y * power(x, y - 1)
