@@ -1,0 +1,368 @@
+"""The computational graph: structure, order, labels, layout geometry, drawings, DOT.
+
+Pictures are compared with baselines in tests/baseline/ by matplotlib's own
+``compare_images`` (RMS tolerance ``TOL``). To regenerate them after an
+intended change of the drawing, run the tests with ADKIT_REGENERATE_BASELINES=1
+and look at the new images before committing them.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import os
+from pathlib import Path
+
+import matplotlib
+import matplotlib.pyplot as plt
+import networkx as nx
+import numpy as np
+import pytest
+from matplotlib.figure import Figure
+from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
+from matplotlib.testing.compare import compare_images
+
+import adkit
+from adkit.views import Graph, graph, trace
+from adkit.views.graph import FLOW_OFFSET, _grouped_scene, _scene, geometry
+from adkit.views.layout import Layout, LayoutBox, edges_through_boxes, layered_layout
+
+BASELINE = Path(__file__).parent / "baseline"
+TOL = 4.0  # RMS difference on a 0-255 scale: survives antialiasing noise, not a moved box or a changed label
+# matplotlib's own settings for reproducible text in image tests
+STYLE = {"font.family": "DejaVu Sans", "text.hinting": "none", "mathtext.fontset": "dejavusans"}
+
+
+def running_example(x1, x2):
+    return np.log(x1) + x1 * x2 - np.sin(x2)
+
+
+@pytest.fixture(autouse=True)
+def _close_figures():
+    yield
+    plt.close("all")
+
+
+def check_image(fig: Figure, name: str, tmp_path: Path, dpi: int = 60) -> None:
+    """Compare ``fig`` with tests/baseline/``name``; write the baseline when asked to."""
+    actual = tmp_path / name
+    fig.savefig(actual, dpi=dpi, metadata={"Software": None})
+    expected = BASELINE / name
+    if os.environ.get("ADKIT_REGENERATE_BASELINES") == "1":
+        BASELINE.mkdir(exist_ok=True)
+        expected.write_bytes(actual.read_bytes())
+    assert expected.exists(), f"no baseline {expected}; run with ADKIT_REGENERATE_BASELINES=1 and inspect it"
+    result = compare_images(str(expected), str(actual), tol=TOL)
+    assert result is None, result
+
+
+def chain(n: int):
+    """A function of three inputs with about ``3 n`` operations in a long chain."""
+
+    def f(a, b, c):
+        y = a
+        for i in range(n):
+            y = np.sin(y) * (a, b, c)[i % 3] + 0.5
+        return y
+
+    return f
+
+
+def random_program(rng: np.random.Generator, size: int):
+    """A random function of 2-4 inputs built from +, -, *, sin, tanh, reading random earlier values."""
+    n_inputs = int(rng.integers(2, 5))
+    plan = []
+    for k in range(size - n_inputs):
+        op = ["add", "sub", "mul", "sin", "tanh"][int(rng.integers(5))]
+        plan.append((op, int(rng.integers(n_inputs + k)), int(rng.integers(n_inputs + k))))
+
+    ops = {"add": lambda a, b: a + b, "sub": lambda a, b: a - b, "mul": lambda a, b: a * b,
+           "sin": lambda a, b: np.sin(a), "tanh": lambda a, b: np.tanh(a)}  # fmt: skip
+
+    def f(*xs):
+        vs = list(xs)
+        for op, i, j in plan:
+            vs.append(ops[op](vs[i], vs[j]))
+        return vs[-1]
+
+    return f, [float(x) for x in rng.uniform(0.5, 1.5, n_inputs)]
+
+
+# -- structure ---------------------------------------------------------------------------------
+
+
+def test_running_example_structure():
+    g = graph(running_example, 2.0, 5.0).nx
+    assert list(g.nodes) == [-1, 0, 1, 2, 3, 4, 5]
+    assert sorted(g.edges) == [(-1, 1), (-1, 2), (0, 2), (0, 3), (1, 4), (2, 4), (3, 5), (4, 5)]
+    assert [g.nodes[i]["kind"] for i in g] == ["input", "input"] + ["operation"] * 4 + ["output"]
+    assert [g.nodes[i]["symbol"] for i in g] == [None, None, "ln", "*", "sin", "+", "-"]
+    assert [g.nodes[i]["name"] for i in g] == ["v-1", "v0", "v1", "v2", "v3", "v4", "v5"]
+    assert g.nodes[5]["outputs"] == ("y",)
+    assert g.graph["function"] == "running_example"
+    # node order is a topological order, and layers are the topological generations
+    assert nx.is_directed_acyclic_graph(g)
+    position = {n: k for k, n in enumerate(g)}
+    assert all(position[u] < position[v] for u, v in g.edges)
+    generations = [sorted(gen) for gen in nx.topological_generations(g)]
+    assert generations == [[-1, 0], [1, 2, 3], [4], [5]]
+    assert all(g.nodes[n]["layer"] == k for k, gen in enumerate(generations) for n in gen)
+
+
+def test_running_example_edge_partials_against_closed_forms():
+    x1, x2 = 2.0, 5.0
+    g = graph(running_example, x1, x2).nx
+    expected = {(-1, 1): 1 / x1, (-1, 2): x2, (0, 2): x1, (0, 3): math.cos(x2), (1, 4): 1.0, (2, 4): 1.0,
+                (4, 5): 1.0, (3, 5): -1.0}  # fmt: skip
+    for (u, v), partial in expected.items():
+        assert g.edges[u, v]["partial"] == pytest.approx(partial, rel=1e-12)
+
+
+def test_flows_along_edges_add_up_to_the_tangents_and_adjoints():
+    for f, args in [(running_example, (2.0, 5.0)), (lambda x, y: x * x + x * y + 2, (3.0, 2.0)),
+                    (lambda x: np.sum(np.sin(x) * x), (np.array([0.5, 1.0, 2.0]),))]:  # fmt: skip
+        g = graph(f, *args).nx
+        for n, data in g.nodes(data=True):
+            incoming = [g.edges[u, n]["tangent"] for u in g.predecessors(n)]
+            if incoming:
+                np.testing.assert_allclose(sum(incoming), data["tangent"], rtol=1e-12, atol=1e-15)
+            outgoing = [g.edges[n, v]["adjoint"] for v in g.successors(n)]
+            if outgoing and data["kind"] != "output":
+                np.testing.assert_allclose(sum(outgoing), data["adjoint"], rtol=1e-12, atol=1e-15)
+
+
+@pytest.mark.parametrize(
+    ("f", "args", "nodes", "edges", "definitions"),
+    [
+        (lambda x, y: (x + y) * (x - y), (3.0, 2.0), 5, 6, ["x", "y", "v-1 + v0", "v-1 - v0", "v1 * v2"]),
+        (lambda x, y: x * x + x * y + 2, (3.0, 2.0), 6, 6,
+         ["x", "y", "v-1 * v-1", "v-1 * v0", "v1 + v2", "v3 + 2"]),
+    ],
+)  # fmt: skip
+def test_small_graphs(f, args, nodes, edges, definitions):
+    g = graph(f, *args).nx
+    assert (g.number_of_nodes(), g.number_of_edges()) == (nodes, edges)
+    assert [g.nodes[n]["definition"] for n in g] == definitions
+
+
+def test_an_operand_used_twice_is_one_edge_with_the_total_partial():
+    g = graph(lambda x, y: x * x + x * y + 2, 3.0, 2.0).nx
+    assert g.edges[-1, 1]["positions"] == (0, 1)
+    assert g.edges[-1, 1]["partial"] == pytest.approx(2 * 3.0)
+
+
+def test_order_is_deterministic():
+    f, args = random_program(np.random.default_rng(7), 40)
+    first, second = graph(f, *args), graph(f, *args)
+    assert list(first.nx.nodes) == list(second.nx.nodes)
+    assert list(first.nx.edges) == list(second.nx.edges)
+    assert first.to_dot() == second.to_dot()
+    a, b = (geometry(_scene(g.computation, ("value",), 4)) for g in (first, second))
+    assert a.layout.centers == b.layout.centers and a.layout.paths == b.layout.paths
+
+
+def test_nx_is_a_copy():
+    g = graph(running_example, 2.0, 5.0)
+    g.nx.remove_node(5)
+    assert g.nx.number_of_nodes() == 7
+
+
+def test_repr_and_len():
+    g = graph(running_example, 2.0, 5.0)
+    assert repr(g) == "<adkit.Graph of running_example: 7 nodes, 8 edges; inputs x1, x2; outputs y>"
+    assert len(g) == 7
+    assert g.trace["v3"].definition == "sin(v0)"
+
+
+# -- geometry: edges never pass through boxes -----------------------------------------------------
+
+
+def test_the_through_box_check_can_fail():
+    lay = Layout(centers={"a": (0.5, 1.0), "b": (2.0, 1.0), "c": (3.5, 1.0)},
+                 sizes={k: (1.0, 0.5) for k in "abc"}, paths=[[(1.0, 1.0), (3.0, 1.0)]],
+                 label_points=[(2.0, 1.0)], width=4.0, height=2.0)  # fmt: skip
+    assert edges_through_boxes(lay, [("a", "c")]) == [(0, "b")]
+
+
+def test_layered_layout_keeps_edges_out_of_boxes_on_random_dags():
+    rng = np.random.default_rng(0)
+    for _ in range(60):
+        n = int(rng.integers(2, 51))
+        layer, boxes, edges = {}, [], []
+        for i in range(n):
+            parents = [] if i < 2 or rng.random() < 0.1 else sorted(
+                {int(p) for p in rng.integers(0, i, size=int(rng.integers(1, 4)))})  # fmt: skip
+            layer[i] = 1 + max((layer[p] for p in parents), default=-1)
+            edges += [(p, i) for p in parents]
+            boxes.append(LayoutBox(i, layer[i], float(rng.uniform(0.5, 2.5)), float(rng.uniform(0.3, 1.2))))
+        lay = layered_layout(boxes, edges)
+        assert edges_through_boxes(lay, edges) == []
+        # boxes do not overlap each other either
+        for a in boxes:
+            (xa, ya), (wa, ha) = lay.centers[a.key], lay.sizes[a.key]
+            for b in boxes:
+                if b.key <= a.key:
+                    continue
+                (xb, yb), (wb, hb) = lay.centers[b.key], lay.sizes[b.key]
+                assert abs(xa - xb) >= (wa + wb) / 2 - 1e-9 or abs(ya - yb) >= (ha + hb) / 2 - 1e-9
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_drawn_graphs_up_to_50_nodes_keep_edges_out_of_boxes(seed):
+    f, args = random_program(np.random.default_rng(seed), 10 + 40 * seed // 11)
+    g = graph(f, *args)
+    assert len(g) <= 50
+    scene = _scene(g.computation, ("value", "tangent", "adjoint", "partial"), 4)
+    geo = geometry(scene)
+    links = [(e.source, e.target) for e in scene.edges]
+    assert edges_through_boxes(geo.layout, links) == []
+    # the dashed adjoint arrows run FLOW_OFFSET below the edges: clear of the boxes too
+    below = dataclasses.replace(geo.layout, paths=[[(x, y - FLOW_OFFSET) for x, y in path]
+                                                   for path in geo.layout.paths])  # fmt: skip
+    assert edges_through_boxes(below, links) == []
+
+
+def test_layout_rejects_an_edge_that_does_not_go_down_the_layers():
+    with pytest.raises(ValueError, match="higher layer"):
+        layered_layout([LayoutBox("a", 1, 1, 1), LayoutBox("b", 1, 1, 1)], [("a", "b")])
+
+
+# -- drawing -----------------------------------------------------------------------------------
+
+
+def artists(ax):
+    boxes = [p for p in ax.patches if isinstance(p, FancyBboxPatch)]
+    arrows = [p for p in ax.patches if isinstance(p, FancyArrowPatch)]
+    return boxes, arrows, [t.get_text() for t in ax.texts]
+
+
+def test_draw_shows_what_is_asked():
+    g = graph(running_example, 2.0, 5.0)
+    ax = g.draw()
+    boxes, arrows, texts = artists(ax)
+    assert len(boxes) == 7
+    assert len(arrows) == 8 + 8 + 1  # data flow, adjoint flow back, the output's arrow
+    assert r"$v_{3} = \sin v_{0}$" in texts and r"$v_{-1} = x_{1}$" in texts
+    assert r"$\dot v$ = 5.5" in texts and r"$\bar v$ = 1.716" in texts
+    assert "0.5" in texts and "-1" in texts  # edge partials
+    assert "$y$" in texts
+    legend = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert "tangent $\\dot v$ flows forward" in legend and "adjoint $\\bar v$ flows back" in legend
+
+    ax = g.draw(show=("value",))
+    boxes, arrows, texts = artists(ax)
+    assert len(arrows) == 8 + 1
+    assert not any("dot v" in t or "bar v" in t for t in texts)
+    assert "0.5" not in texts and "11.65" in texts
+
+
+def test_draw_into_a_given_axes_scales_to_it():
+    g = graph(running_example, 2.0, 5.0)
+    _, (left, right) = plt.subplots(1, 2, figsize=(8, 3))
+    assert g.draw(ax=right) is right
+    assert len(left.patches) == 0 and len(right.patches) > 7
+    font = right.texts[0].get_fontsize()
+    assert font < 9.0  # shrunk to fit the smaller axes
+
+
+def test_spring_layout_draws_too():
+    _, arrows, _ = artists(graph(running_example, 2.0, 5.0).draw(layout="spring", show=("value",)))
+    assert len(arrows) == 9
+
+
+def test_large_graph_is_grouped_with_a_message():
+    g = graph(chain(333), 0.1, 0.2, 0.3)
+    assert len(g) > 1000
+    ax = g.draw()
+    boxes, _, texts = artists(ax)
+    assert len(boxes) <= 60
+    message = next(t for t in texts if "too many" in t)
+    assert f"{len(g):,} nodes" in message and "max_nodes" in message
+    scene = _grouped_scene(g.computation, 60)
+    assert scene.nodes[0].lines[0][0] == "3 inputs"
+    assert sum(int(n.lines[0][0].split()[0]) for n in scene.nodes[1:]) == len(g) - 3
+    inside = int(message.split("(")[1].split()[0].replace(",", ""))
+    assert sum(int(e.label[1:]) for e in scene.edges) + inside == g.nx.number_of_edges()
+
+
+def test_max_nodes_draws_every_node_when_raised():
+    g = graph(chain(20), 0.1, 0.2, 0.3)
+    assert len(artists(g.draw(max_nodes=10, show=()))[0]) < len(g)
+    assert len(artists(g.draw(max_nodes=100, show=()))[0]) == len(g)
+
+
+def test_repr_png_is_a_deterministic_png():
+    g = graph(running_example, 2.0, 5.0)
+    png = g._repr_png_()
+    assert png.startswith(b"\x89PNG\r\n\x1a\n")
+    assert png == graph(running_example, 2.0, 5.0)._repr_png_()
+    assert plt.get_fignums() == []  # nothing left registered with pyplot
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"show": ("value", "gradient")}, r"show takes any of .*'gradient'"),
+        ({"layout": "circular"}, r"layout must be one of \('layered', 'spring'\)"),
+        ({"max_nodes": 0}, r"max_nodes must be a positive integer"),
+    ],
+)
+def test_draw_bad_options(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        graph(running_example, 2.0, 5.0).draw(**kwargs)
+
+
+def test_graph_bad_input():
+    with pytest.raises(TypeError, match=r"adkit\.graph needs the function"):
+        graph("f", 1.0)
+    with pytest.raises(ValueError, match=r"adkit\.graph: the seed"):
+        graph(running_example, 2.0, 5.0, seed=(1.0, 2.0, 3.0))
+
+
+def test_graph_is_the_public_adkit_graph():
+    assert adkit.graph is graph and adkit.Graph is Graph
+
+
+# -- Graphviz -----------------------------------------------------------------------------------
+
+
+def test_to_dot():
+    dot = graph(running_example, 2.0, 5.0).to_dot()
+    lines = dot.splitlines()
+    assert lines[0] == 'digraph "running_example" {' and lines[-1] == "}"
+    assert sum(" -> " in line for line in lines) == 8 + 1
+    assert '  "v-1" -> "v1" [label="0.5"];' in lines
+    assert '  "v3" -> "v5" [label="-1"];' in lines
+    assert '  { rank=same; "v1"; "v2"; "v3"; }' in lines
+    node = next(line for line in lines if line.startswith('  "v0" [label='))
+    assert r'label="v0 = x2\n5\ntangent 0\nadjoint 1.716"' in node
+    assert dot.count("{") == dot.count("}")
+
+
+# -- pictures against baselines -------------------------------------------------------------------
+
+
+@pytest.fixture
+def style():
+    with matplotlib.style.context("default"), matplotlib.rc_context(STYLE):
+        yield
+
+
+def test_image_running_example(style, tmp_path):
+    ax = graph(running_example, 2.0, 5.0).draw()
+    check_image(ax.figure, "graph_running_example.png", tmp_path)
+
+
+def test_image_running_example_adjoints(style, tmp_path):
+    ax = graph(running_example, 2.0, 5.0).draw(show=("value", "adjoint", "partial"))
+    check_image(ax.figure, "graph_running_example_adjoints.png", tmp_path)
+
+
+def test_image_grouped(style, tmp_path):
+    ax = graph(chain(60), 0.1, 0.2, 0.3).draw()
+    check_image(ax.figure, "graph_grouped.png", tmp_path, dpi=40)
+
+
+def test_image_trace_table(style, tmp_path):
+    ax = trace(running_example, 2.0, 5.0).draw()
+    check_image(ax.figure, "trace_running_example.png", tmp_path)
