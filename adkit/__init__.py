@@ -19,6 +19,7 @@ Where things are:
 
 from importlib.metadata import PackageNotFoundError, version
 
+from adkit import numerical, symbolic, widgets  # the baselines and the Jupyter views, as modules
 from adkit.api import (
     Derivative,
     derivative,
@@ -32,6 +33,7 @@ from adkit.api import (
     vjp,
 )
 from adkit.check import GradientCheckError, check_grads
+from adkit.compare import compare_modes
 from adkit.core import Primitive, primal
 from adkit.custom import UserPrimitive, defjvp, defvjp, primitive
 from adkit.forward import Dual
@@ -138,6 +140,7 @@ __all__ = [
     "cbrt",
     "check_grads",
     "clip",
+    "compare_modes",
     "concatenate",
     "cos",
     "cosh",
@@ -177,6 +180,7 @@ __all__ = [
     "multiply",
     "negative",
     "norm",
+    "numerical",
     "outer",
     "power",
     "primal",
@@ -200,6 +204,7 @@ __all__ = [
     "subtract",
     "sum",
     "swapaxes",
+    "symbolic",
     "tan",
     "tanh",
     "transpose",
@@ -207,4 +212,10 @@ __all__ = [
     "var",
     "vjp",
     "where",
+    "widgets",
 ]  # fmt: skip
+
+# Seeing the computation: evaluation traces, graph drawings, sweeps to step through (adkit/views/).
+from adkit.views import Graph, Trace, graph, trace
+
+__all__ += ["Graph", "Trace", "graph", "trace"]
