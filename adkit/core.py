@@ -138,6 +138,26 @@ def _shape_of_other(x: object) -> tuple[int, ...]:
     return np.shape(x)
 
 
+def as_real(x: Any, what: str) -> Any:
+    """A number or array to trace: ints become floats; bools, complex and non-numbers are refused."""
+    if type(x) is float or isinstance(x, Box):
+        return x
+    if isinstance(x, (bool, np.bool_)):
+        raise TypeError(f"{what} must be a real number or array, got a bool")
+    if isinstance(x, int):
+        return float(x)
+    if isinstance(x, (np.ndarray, np.generic, list, tuple, numbers.Number)):
+        arr = np.asarray(x)
+        if arr.dtype.kind == "c":
+            raise TypeError(f"{what} is complex; adkit differentiates real functions only")
+        if arr.dtype.kind not in "iuf":
+            raise TypeError(f"{what} must be numeric, got dtype {arr.dtype}")
+        if arr.dtype.kind != "f":
+            arr = arr.astype(np.float64)
+        return arr if isinstance(x, (np.ndarray, list, tuple)) else arr[()]
+    raise TypeError(f"{what} must be a number or a NumPy array, got {type(x).__name__}")
+
+
 def ndim_of(x: Any) -> int:
     """Number of axes of a raw value or a box."""
     return len(shape_of(x))

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from adkit.core import Box, Primitive, bind, new_level, primal, process, shape_of
+from adkit.core import Box, Primitive, as_real, bind, new_level, primal, process, shape_of
 from adkit.numpy_bridge import ArrayOps
 
 #: Level of duals a user builds by hand: they all share one perturbation, so
@@ -54,10 +54,10 @@ class Dual(ArrayOps, Box):
     __slots__ = ("_level", "tangent", "value")
 
     def __init__(self, value: Any, tangent: Any = None, tag: int | None = None):
-        value = _as_primal(value, "value")
+        value = as_real(value, "Dual value")
         if tangent is None:
             tangent = np.zeros(shape_of(value)) if shape_of(value) else 0.0
-        tangent = _as_primal(tangent, "tangent")
+        tangent = as_real(tangent, "Dual tangent")
         v_shape, t_shape = shape_of(value), shape_of(tangent)
         if t_shape != v_shape and t_shape[1:] != v_shape:
             raise ValueError(
@@ -101,28 +101,6 @@ class Dual(ArrayOps, Box):
 
     def _repr_latex_(self) -> str:
         return f"${_latex(self.value)} + {_latex(self.tangent)}\\,\\varepsilon$"
-
-
-def _as_primal(x: Any, name: str) -> Any:
-    if isinstance(x, Box):
-        return x
-    if isinstance(x, bool):
-        raise TypeError(f"Dual {name} must be a number or array, got a bool")
-    if isinstance(x, int):
-        return float(x)
-    if isinstance(x, float):
-        return x
-    if isinstance(x, (np.ndarray, np.generic, list, tuple)):
-        arr = np.asarray(x)
-        if np.iscomplexobj(arr):
-            raise TypeError(f"Dual {name} is complex; adkit differentiates real functions only")
-        if not np.issubdtype(arr.dtype, np.number) or arr.dtype == np.bool_:
-            raise TypeError(f"Dual {name} must be numeric, got dtype {arr.dtype}")
-        arr = arr.astype(np.float64) if not np.issubdtype(arr.dtype, np.floating) else arr
-        return arr[()] if arr.ndim == 0 and isinstance(x, np.generic) else arr
-    if isinstance(x, complex):
-        raise TypeError(f"Dual {name} is complex; adkit differentiates real functions only")
-    raise TypeError(f"Dual {name} must be a number or a NumPy array, got {type(x).__name__}")
 
 
 def _short(x: Any) -> str:
@@ -172,23 +150,4 @@ def forward_process(top: Dual, prim: Primitive, operands: tuple, params: dict) -
 process.register(Dual, object, object, object)(forward_process)
 
 
-def seed(x: Any, tangent: Any, level: int) -> Dual:
-    """Wrap an input of a differentiation at ``level``."""
-    return Dual._make(x, tangent, level)
-
-
-def tangent_of(out: Any, level: int, batch: tuple[int, ...]) -> Any:
-    """The tangent at ``level`` of a function's output (zero if it does not depend)."""
-    if type(out) is Dual and out._level == level:
-        return out.tangent
-    return np.zeros(batch + shape_of(out))
-
-
-def value_of(out: Any, level: int) -> Any:
-    """The output with the boxes of ``level`` removed."""
-    if type(out) is Dual and out._level == level:
-        return out.value
-    return out
-
-
-__all__ = ["USER_LEVEL", "Dual", "forward_process", "new_level", "seed", "tangent_of", "value_of"]
+__all__ = ["USER_LEVEL", "Dual", "forward_process"]

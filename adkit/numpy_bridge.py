@@ -10,14 +10,13 @@ an error that names it and says what to do.
 
 from __future__ import annotations
 
-import operator
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import numpy as np
 
 from adkit import rules
-from adkit.core import Box, Primitive, primal
+from adkit.core import primal
 
 # -- ufuncs -----------------------------------------------------------------------
 
@@ -135,10 +134,6 @@ def _reduction(op: Callable) -> Callable:
         return op(a, axis=axis, keepdims=bool(keepdims) if keepdims is not np._NoValue else False)
 
     return handler
-
-
-def _array(fn: Callable) -> Callable:
-    return fn
 
 
 def _hstack(tup: Any, **_: Any) -> Any:
@@ -461,19 +456,4 @@ class ArrayOps:
         raise TypeError(f"adkit cannot cast a traced value to {dtype}: only floating dtypes keep derivatives")
 
 
-def is_traced(x: Any) -> bool:
-    """True for ``Dual`` and ``Var`` values (boxes of any level)."""
-    return isinstance(x, Box)
-
-
-__all__ = [
-    "CONSTANT_UFUNCS",
-    "FUNCTIONS",
-    "UFUNCS",
-    "ArrayOps",
-    "Primitive",
-    "array_function",
-    "array_ufunc",
-    "is_traced",
-    "operator",
-]  # fmt: skip
+__all__ = ["CONSTANT_UFUNCS", "FUNCTIONS", "UFUNCS", "ArrayOps", "array_function", "array_ufunc"]

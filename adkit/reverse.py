@@ -40,7 +40,17 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from adkit import rules
-from adkit.core import Box, Primitive, bind, new_level, primal, primitive_by_id, process, shape_of
+from adkit.core import (
+    Box,
+    Primitive,
+    as_real,
+    bind,
+    new_level,
+    primal,
+    primitive_by_id,
+    process,
+    shape_of,
+)
 from adkit.forward import _short
 from adkit.numpy_bridge import ArrayOps
 
@@ -237,7 +247,7 @@ class Var(ArrayOps, Box):
     __slots__ = ("__weakref__", "_index", "_level", "_tape", "grad", "value")
 
     def __init__(self, value: Any):
-        value = _as_input(value)
+        value = as_real(value, "Var")
         tape = current_tape()
         if isinstance(value, Box) and value._level >= tape.level:
             raise ValueError("Var(...) of a value traced at a deeper level; use adkit.grad to nest")
@@ -361,23 +371,6 @@ class Var(ArrayOps, Box):
 
     def _apply_unary(self, prim: Primitive) -> Any:
         return _unary(prim, self)
-
-
-def _as_input(value: Any) -> Any:
-    if isinstance(value, Box):
-        return value
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.ndarray, np.generic, list, tuple)):
-        raise TypeError(f"Var needs a number or a NumPy array, got {type(value).__name__}")
-    if isinstance(value, int):
-        return float(value)
-    if isinstance(value, float):
-        return value
-    arr = np.asarray(value)
-    if np.iscomplexobj(arr):
-        raise TypeError("Var of a complex value: adkit differentiates real functions only")
-    if not np.issubdtype(arr.dtype, np.floating):
-        arr = arr.astype(np.float64)
-    return arr
 
 
 def _binary(prim: Primitive, x: Any, y: Any) -> Any:
@@ -532,12 +525,4 @@ def free(tape: Tape) -> None:
         leaf._level = target.level
 
 
-def adjoint_of(adjoints: list[Any], var: Var, batch: tuple[int, ...]) -> Any:
-    """The adjoint of an input (zeros when the output does not depend on it)."""
-    g = adjoints[var._index] if var._index < len(adjoints) else None
-    if g is None:
-        return np.zeros(batch + shape_of(var.value))
-    return g
-
-
-__all__ = ["FreedTapeError", "Node", "Tape", "Var", "adjoint_of", "current_tape", "free", "sweep"]
+__all__ = ["FreedTapeError", "Node", "Tape", "Var", "current_tape", "free", "sweep"]

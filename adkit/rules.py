@@ -53,7 +53,6 @@ from adkit.core import (
     Primitive,
     align_batched,
     batch_ndim,
-    bind,
     ndim_of,
     primal,
     shape_of,
@@ -644,16 +643,22 @@ def _swap_last(x: Any) -> Any:
 # -- reductions ------------------------------------------------------------------------
 
 
+def _reduction(reduce: Callable) -> Callable:
+    """The implementation of a reduction primitive: ``reduce`` with normalized axes."""
+
+    def impl(x: Any, *, axis: tuple, keepdims: bool) -> Any:
+        return reduce(x, axis=axis, keepdims=keepdims)
+
+    impl.__name__ = f"{reduce.__name__}_impl"
+    return impl
+
+
 def _sum_jvp(t: Any, out: Any, x: Any, *, axis: tuple, keepdims: bool) -> Any:
     return sum_p(t, axis=axis, keepdims=keepdims)
 
 
 def _sum_vjp(ct: Any, out: Any, x: Any, *, axis: tuple, keepdims: bool) -> Any:
     return _expand_reduced(ct, x, axis, keepdims)
-
-
-def _sum_impl(x: Any, *, axis: tuple, keepdims: bool) -> Any:
-    return np.sum(x, axis=axis, keepdims=keepdims)
 
 
 _REDUCE_CASES = (
@@ -664,7 +669,8 @@ _REDUCE_CASES = (
 )
 
 sum_p = Primitive(
-    "sum", _sum_impl, jvps=(_sum_jvp,), vjps=(_sum_vjp,), flops=_input_size, symbol="Σ", label="sum({0})",
+    "sum", _reduction(np.sum), jvps=(_sum_jvp,), vjps=(_sum_vjp,), flops=_input_size, symbol="Σ",
+    label="sum({0})",
     cases=_REDUCE_CASES, doc="Sum over axes; linear, its transpose broadcasts back.",
 )  # fmt: skip
 
@@ -692,12 +698,8 @@ def _mean_vjp(ct: Any, out: Any, x: Any, *, axis: tuple, keepdims: bool) -> Any:
     return _expand_reduced(ct, x, axis, keepdims) / _count(x, axis)
 
 
-def _mean_impl(x: Any, *, axis: tuple, keepdims: bool) -> Any:
-    return np.mean(x, axis=axis, keepdims=keepdims)
-
-
 mean_p = Primitive(
-    "mean", _mean_impl, jvps=(_mean_jvp,), vjps=(_mean_vjp,), flops=_input_size, symbol="mean",
+    "mean", _reduction(np.mean), jvps=(_mean_jvp,), vjps=(_mean_vjp,), flops=_input_size, symbol="mean",
     cases=_REDUCE_CASES, doc="Mean over axes; linear.",
 )  # fmt: skip
 
@@ -734,12 +736,8 @@ def _prod_vjp(ct: Any, out: Any, x: Any, *, axis: tuple, keepdims: bool) -> Any:
     return _expand_reduced(ct, x, axis, keepdims) * _prod_partial(out, x, axis)
 
 
-def _prod_impl(x: Any, *, axis: tuple, keepdims: bool) -> Any:
-    return np.prod(x, axis=axis, keepdims=keepdims)
-
-
 prod_p = Primitive(
-    "prod", _prod_impl, jvps=(_prod_jvp,), vjps=(_prod_vjp,), flops=_input_size, symbol="Π",
+    "prod", _reduction(np.prod), jvps=(_prod_jvp,), vjps=(_prod_vjp,), flops=_input_size, symbol="Π",
     label="prod({0})",
     cases=_REDUCE_CASES, domain=(NONZERO,),
     doc="Product over axes; d/dx_i = product of the others (exact with zeros too).",
@@ -771,20 +769,12 @@ def _extremum_vjp(ct: Any, out: Any, x: Any, *, axis: tuple, keepdims: bool) -> 
     return _expand_reduced(ct, x, axis, keepdims) * _extremum_mask(out, x, axis)
 
 
-def _max_impl(x: Any, *, axis: tuple, keepdims: bool) -> Any:
-    return np.max(x, axis=axis, keepdims=keepdims)
-
-
-def _min_impl(x: Any, *, axis: tuple, keepdims: bool) -> Any:
-    return np.min(x, axis=axis, keepdims=keepdims)
-
-
 max_p = Primitive(
-    "max", _max_impl, jvps=(_extremum_jvp,), vjps=(_extremum_vjp,), flops=_input_size, symbol="max",
+    "max", _reduction(np.max), jvps=(_extremum_jvp,), vjps=(_extremum_vjp,), flops=_input_size, symbol="max",
     cases=_REDUCE_CASES, doc="Maximum over axes; ties share the derivative evenly.",
 )  # fmt: skip
 min_p = Primitive(
-    "min", _min_impl, jvps=(_extremum_jvp,), vjps=(_extremum_vjp,), flops=_input_size, symbol="min",
+    "min", _reduction(np.min), jvps=(_extremum_jvp,), vjps=(_extremum_vjp,), flops=_input_size, symbol="min",
     cases=_REDUCE_CASES, doc="Minimum over axes; ties share the derivative evenly.",
 )  # fmt: skip
 
@@ -1636,8 +1626,3 @@ PRIMITIVES: dict[str, Primitive] = {
 
 #: Docstrings of the primitives, collected so that doctest runs their examples.
 __test__ = {name: p.__doc__ for name, p in PRIMITIVES.items() if ">>>" in (p.__doc__ or "")}
-
-
-def apply(prim: Primitive, *operands: Any, **params: Any) -> Any:
-    """Apply a primitive (the same as calling it); for code that holds primitives in data."""
-    return bind(prim, operands, params)
