@@ -459,13 +459,14 @@ def unbroadcast(ct: Any, shape: tuple[int, ...], nb: int) -> Any:
     target = ct_shape[:nb] + tuple(shape)
     if ct_shape == target:
         return ct
-    extra = len(ct_shape) - nb - len(shape)
+    ndim = len(ct_shape)
+    extra = ndim - nb - len(shape)
     axes = tuple(range(nb, nb + extra))
     axes += tuple(nb + extra + i for i, n in enumerate(shape) if n == 1 and ct_shape[nb + extra + i] != 1)
     ops = _ops()
-    if axes:
-        ct = ops.sum(ct, axis=axes, keepdims=True)
-    return ops.reshape(ct, shape=target)
+    if axes:  # the primitives directly: the axes are already normalized (negative, sorted)
+        ct = ops.sum_p(ct, axis=tuple(a - ndim for a in axes), keepdims=True)
+    return ops.reshape_p(ct, shape=target) if shape_of(ct) != target else ct
 
 
 def batch_ndim(t: Any, x: Any) -> int:
