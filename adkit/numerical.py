@@ -251,6 +251,10 @@ def _optimal_step(steps: np.ndarray, errors: np.ndarray, resolution: float) -> f
     has no round-off to trade against) every such step is as good, and the
     largest is taken.
     """
+    finite = np.isfinite(errors)
+    if not finite.any():
+        return math.nan
+    steps, errors = steps[finite], errors[finite]
     logs = np.log10(steps)
     envelope = np.array([np.max(errors[np.abs(logs - s) <= 0.25]) for s in logs])
     candidates = np.flatnonzero(envelope <= max(np.min(envelope), resolution))
@@ -303,8 +307,12 @@ def error_vs_step(
         exact = derivative(f)(x)
     exact = float(exact)
     errors = {}
-    for method in methods:
-        errors[method] = np.array([abs(jacobian(f, x, method, float(h)) - exact) for h in hs])
+    # a step that leaves f's domain gives nan: that point is left out, not warned about
+    with np.errstate(all="ignore"):
+        for method in methods:
+            errors[method] = np.array([abs(jacobian(f, x, method, float(h)) - exact) for h in hs])
+    if not any(np.isfinite(e).any() for e in errors.values()):
+        raise ValueError(f"f is not finite near x = {x} for any of the steps; check f's domain")
     return StepErrors(x, hs, errors, exact, name=getattr(f, "__name__", "f"))
 
 

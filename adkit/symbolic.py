@@ -155,6 +155,12 @@ class _Symbolic:
             "on the input (AD can: it differentiates the branch taken)"
         )
 
+    # Comparing a symbol with a number only ever feeds an `if`: say so at the comparison.
+    def __lt__(self, other: Any) -> bool:
+        return self.__bool__()
+
+    __le__ = __gt__ = __ge__ = __lt__
+
 
 def _variables(f: Callable[..., Any]) -> list[str]:
     try:

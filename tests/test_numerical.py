@@ -131,3 +131,13 @@ def test_optimal_step_of_the_model_curves():
     # (√(6ε) ≈ 3.6e-8, less the quarter decade of the envelope)
     assert 1e-8 < study.optimal_step["complex"] < np.sqrt(6 * EPS)
     assert "central: h* = 7.9e-06 (error 1.0e-10)" in repr(study)
+
+
+def test_error_vs_step_leaves_out_steps_outside_the_domain():
+    # sin^3 + cos^3 < 0 for large steps beyond x = 1.5: sqrt gives nan there
+    f = lambda x: np.exp(x) / np.sqrt(np.sin(x) ** 3 + np.cos(x) ** 3)
+    study = adkit.numerical.error_vs_step(f, 1.5)
+    assert not np.isfinite(study.errors["central"]).all()
+    assert 1e-9 < study.optimal_step["forward"] < 1e-7
+    with pytest.raises(ValueError, match="not finite"):
+        adkit.numerical.error_vs_step(lambda x: np.sqrt(x), -1.0)

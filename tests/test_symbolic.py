@@ -113,3 +113,8 @@ def test_swell_plot_matches_its_baseline(tmp_path):
 
 def test_module_is_reachable_from_adkit():
     assert adkit.symbolic is symbolic
+
+
+def test_a_branch_on_the_input_is_explained_at_the_comparison():
+    with pytest.raises(TypeError, match="no truth value"):
+        adkit.symbolic.symbolic_derivative(lambda x: x * x if x > 0 else -x)
