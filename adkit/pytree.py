@@ -56,47 +56,48 @@ def _is_namedtuple(x: Any) -> bool:
 def flatten(tree: Any) -> tuple[list[Any], TreeDef]:
     """The leaves of ``tree`` in order, and its structure."""
     leaves: list[Any] = []
+    return leaves, _walk(tree, leaves)
 
-    def walk(node: Any) -> TreeDef:
-        if node is None:
-            return TreeDef("none")
-        if _is_namedtuple(node):
-            return TreeDef("namedtuple", tuple(walk(c) for c in node), type(node))
-        if isinstance(node, (tuple, list)):
-            return TreeDef(type(node).__name__ if type(node) in (tuple, list) else "tuple",
-                           tuple(walk(c) for c in node))  # fmt: skip
-        if isinstance(node, dict):
-            try:
-                keys = tuple(sorted(node))
-            except TypeError as err:
-                raise TypeError("adkit needs dict keys that can be sorted (e.g. all strings)") from err
-            return TreeDef("dict", tuple(walk(node[k]) for k in keys), keys)
-        leaves.append(node)
-        return LEAF
 
-    return leaves, walk(tree)
+# Module-level recursion rather than a closure that calls itself: such a
+# closure is a reference cycle, which would keep every traced value of a
+# differentiation alive until the garbage collector runs.
+def _walk(node: Any, leaves: list[Any]) -> TreeDef:
+    if node is None:
+        return TreeDef("none")
+    if _is_namedtuple(node):
+        return TreeDef("namedtuple", tuple(_walk(c, leaves) for c in node), type(node))
+    if isinstance(node, (tuple, list)):
+        kind = type(node).__name__ if type(node) in (tuple, list) else "tuple"
+        return TreeDef(kind, tuple(_walk(c, leaves) for c in node))
+    if isinstance(node, dict):
+        try:
+            keys = tuple(sorted(node))
+        except TypeError as err:
+            raise TypeError("adkit needs dict keys that can be sorted (e.g. all strings)") from err
+        return TreeDef("dict", tuple(_walk(node[k], leaves) for k in keys), keys)
+    leaves.append(node)
+    return LEAF
 
 
 def unflatten(tree: TreeDef, leaves: list[Any]) -> Any:
     """Rebuild a pytree of structure ``tree`` from ``leaves``."""
-    it = iter(leaves)
+    return _build(tree, iter(leaves))
 
-    def build(node: TreeDef) -> Any:
-        if node.kind == "leaf":
-            return next(it)
-        if node.kind == "none":
-            return None
-        children = [build(c) for c in node.children]
-        if node.kind == "tuple":
-            return tuple(children)
-        if node.kind == "list":
-            return children
-        if node.kind == "namedtuple":
-            return node.meta(*children)
-        return dict(zip(node.meta, children))
 
-    result = build(tree)
-    return result
+def _build(node: TreeDef, leaves: Any) -> Any:
+    if node.kind == "leaf":
+        return next(leaves)
+    if node.kind == "none":
+        return None
+    children = [_build(c, leaves) for c in node.children]
+    if node.kind == "tuple":
+        return tuple(children)
+    if node.kind == "list":
+        return children
+    if node.kind == "namedtuple":
+        return node.meta(*children)
+    return dict(zip(node.meta, children))
 
 
 def tree_map(fn: Callable[..., Any], tree: Any, *rest: Any) -> Any:
