@@ -389,7 +389,9 @@ def vjp(f: Callable, *primals: Any) -> tuple[Any, Callable[[Any], tuple]]:
 
     ``f`` is evaluated once on a tape; each call of the returned function is
     one backward sweep over it. The cotangent has the structure and shapes of
-    ``f``'s output (any shape).
+    ``f``'s output (any shape); every leaf of it may carry the same leading
+    axis of ``k`` cotangents, pulled back together in one vectorized sweep
+    (the cotangents returned then carry that axis too).
 
     Returns:
         ``(out, vjp_fn)``; ``vjp_fn(u)`` returns a tuple with one cotangent
@@ -398,6 +400,11 @@ def vjp(f: Callable, *primals: Any) -> tuple[Any, Callable[[Any], tuple]]:
     >>> out, pullback = vjp(lambda x, y: x * y, 2.0, 3.0)
     >>> out, pullback(1.0)
     (6.0, (3.0, 2.0))
+    >>> import numpy as np
+    >>> _, pullback = vjp(lambda x: x[:2] * x[2], np.array([1.0, 2.0, 3.0]))
+    >>> pullback(np.eye(2))        # both rows of the Jacobian in one sweep
+    (array([[3., 0., 1.],
+           [0., 3., 2.]]),)
     """
     _check_function(f, "vjp")
     if not primals:
@@ -415,17 +422,27 @@ def vjp(f: Callable, *primals: Any) -> tuple[Any, Callable[[Any], tuple]]:
             raise ValueError(
                 f"the cotangent must have the structure of f's output: {out_tree}, got {ct_tree}"
             )
-        cts = []
+        cts, batches = [], set()
         for c, s in zip(ct_leaves, shapes):
-            if shape_of(c) != s:
-                raise ValueError(f"a cotangent of shape {shape_of(c)} was given for an output of shape {s}")
-            cts.append(c if isinstance(c, Box) or (s == () and not isinstance(c, np.ndarray))
+            cs = shape_of(c)
+            if cs != s and cs[1:] != s:
+                raise ValueError(
+                    f"a cotangent of shape {cs} was given for an output of shape {s} "
+                    f"(or {('k',) + s} for k cotangents at once)"
+                )
+            batches.add(cs[: len(cs) - len(s)])
+            cts.append(c if isinstance(c, Box) or (cs == () and not isinstance(c, np.ndarray))
                        else np.asarray(c, dtype=float))  # fmt: skip
+        if len(batches) > 1:
+            raise ValueError(
+                "either every cotangent carries the same leading axis of k cotangents or none does"
+            )
+        batch = batches.pop()
         adjoints = _sweep_outputs(tape, out_leaves, cts, level)
         per_leaf = []
         for i, x in enumerate(inputs.leaves):
             g = adjoints[i] if adjoints is not None and i < len(adjoints) else None
-            per_leaf.append(_finish(np.zeros(shape_of(x)) if g is None else g))
+            per_leaf.append(_finish(np.zeros(batch + shape_of(x)) if g is None else g))
         return inputs.regroup(per_leaf)
 
     return out_value, vjp_fn

@@ -152,12 +152,12 @@ class ModeChoice:
     def __repr__(self) -> str:
         return (
             f"ModeChoice(mode={self.mode!r}, n={self.n}, m={self.m}, "
-            f"cost_forward={_us(self.cost_forward)}, cost_reverse={_us(self.cost_reverse)})\n"
+            f"cost_forward={_duration(self.cost_forward)}, cost_reverse={_duration(self.cost_reverse)})\n"
             f"  {self.reason}"
         )
 
     def _repr_html_(self) -> str:
-        cells = (self.mode, self.n, self.m, _us(self.cost_forward), _us(self.cost_reverse))
+        cells = (self.mode, self.n, self.m, _duration(self.cost_forward), _duration(self.cost_reverse))
         row = "".join(f"<td>{html.escape(str(c))}</td>" for c in cells)
         return (
             "<table><tr><th>mode</th><th>n (inputs)</th><th>m (outputs)</th>"
@@ -166,7 +166,11 @@ class ModeChoice:
         )
 
 
-def _us(seconds: float) -> str:
+def _duration(seconds: float) -> str:
+    """``82.3 µs``, ``7.53 ms``, ``1.2 s``."""
+    for scale, unit in ((1.0, "s"), (1e-3, "ms")):
+        if seconds >= scale:
+            return f"{seconds / scale:.3g} {unit}"
     return f"{seconds * 1e6:.3g} µs"
 
 
@@ -183,7 +187,7 @@ def decide(n: int, m: int, work: Workload, requested: str = "auto") -> ModeChoic
     reason = (
         f"{mode} mode, about {cheaper:.2g}x cheaper: f maps n = {n} input{'s' * (n != 1)} to "
         f"m = {m} output{'s' * (m != 1)}, so "
-        f"{mode} mode carries {directions} (forward ~{_us(fwd)}, reverse ~{_us(rev)}, "
+        f"{mode} mode carries {directions} (forward ~{_duration(fwd)}, reverse ~{_duration(rev)}, "
         f"for {work.ops} operations and {work.flops:.3g} flops per evaluation)"
     )
     return ModeChoice(mode, n, m, fwd, rev, reason, work.ops, work.flops)

@@ -224,6 +224,8 @@ def _power_dx(out: Any, x: Any, y: Any) -> Any:
             return ONE
         if y == 2:
             return 2.0 * x
+        if type(x) is float:  # the float short path of reverse mode: same value, no dispatch
+            return y * _float_power(x, y - 1)
     elif not isinstance(y, Box) and not np.any(y):
         return ZERO
     return y * power(x, y - 1)
@@ -252,7 +254,7 @@ negative = elementwise(
 absolute = elementwise(
     "abs", np.absolute, abs, (lambda out, x: sign(x),),
     domain=(NONZERO,), symbol="abs", label="|{0}|",
-    doc=_doc("Absolute value |x|; d/dx = sign(x), 0 at x = 0 by convention.",
+    doc=_doc("Absolute value ``|x|``; d/dx = sign(x), 0 at x = 0 by convention.",
              "adkit.abs(adkit.Dual(-2.0, 1.0))", "Dual(2.000, -1.000)"),
 )  # fmt: skip
 abs = absolute
@@ -1433,7 +1435,7 @@ logabsdet = Primitive(
     "logabsdet", _logabsdet_impl, jvps=(_logabsdet_jvp,), vjps=(_logabsdet_vjp,),
     flops=_cubic, symbol="log|det|", label="log|det({0})|",
     cases=(Case(((3, 3),), make=lambda rng: (_well_conditioned(rng),)),),
-    doc="ln |det X|; d = tr(inv(X) dX).",
+    doc="``ln |det X|``; d = tr(inv(X) dX).",
 )  # fmt: skip
 
 
@@ -1445,7 +1447,7 @@ class SlogdetResult(NamedTuple):
 
 
 def slogdet(x: Any) -> SlogdetResult:
-    """Sign and ln |det X|; the sign is piecewise constant, d ln|det X| = tr(inv(X) dX).
+    """Sign and ``ln |det X|``; the sign is piecewise constant, ``d ln |det X| = tr(inv(X) dX)``.
 
     >>> import numpy as np
     >>> adkit.slogdet(adkit.Dual(2.0 * np.eye(2), np.eye(2))).logabsdet

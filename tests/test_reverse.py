@@ -140,6 +140,21 @@ def test_vjp_with_a_cotangent_of_any_shape():
     np.testing.assert_allclose(out, a @ np.ones((3, 4)))
 
 
+def test_vjp_pulls_back_a_batch_of_cotangents_in_one_sweep():
+    w = np.random.default_rng(2).normal(size=(3, 4))
+    _, pullback = adkit.vjp(lambda x, y: (np.tanh(w @ x), np.sum(x) * y), np.ones(4), 2.0)
+    u = np.random.default_rng(3).normal(size=(5, 3))
+    v = np.random.default_rng(4).normal(size=5)
+    ct_x, ct_y = pullback((u, v))
+    assert ct_x.shape == (5, 4) and ct_y.shape == (5,)
+    for k in range(5):
+        single_x, single_y = pullback((u[k], v[k]))
+        np.testing.assert_allclose(ct_x[k], single_x, rtol=1e-14)
+        assert ct_y[k] == pytest.approx(single_y)
+    with pytest.raises(ValueError, match="same leading axis"):
+        pullback((u, 1.0))
+
+
 @pytest.mark.parametrize("chunk", [None, 1, 3, 100])
 def test_reverse_jacobian_in_chunks_equals_the_whole(chunk):
     w = np.random.default_rng(1).normal(size=(5, 4))
