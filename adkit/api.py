@@ -285,7 +285,9 @@ def _reverse_jacobian(f: Callable, inputs: _Inputs, chunk: int | None,
     rows: list[list[Any]] = [[] for _ in inputs.leaves]  # per input leaf, (k, n_l) chunks
     for start in range(0, max(m, 1), chunk):
         stop = min(m, start + chunk)
-        adjoints = _sweep_outputs(tape, out_leaves, _basis(out_sizes, out_shapes, start, stop), level)
+        seeds = _basis(out_sizes, out_shapes, start, stop)
+        last = stop >= m  # the last sweep may release the tape as it goes
+        adjoints = _sweep_outputs(tape, out_leaves, seeds, level, keep=len(inputs.leaves), consume=last)
         for i in range(len(inputs.leaves)):  # _record puts the inputs first on the tape
             g = adjoints[i] if adjoints is not None and i < len(adjoints) else None
             shape = (stop - start, sizes[i])
@@ -314,7 +316,8 @@ def _record(f: Callable, inputs: _Inputs) -> tuple[Tape, Any]:
     return tape, inputs.call(f, boxed)
 
 
-def _sweep_outputs(tape: Tape, out_leaves: list[Any], seeds: list[Any], level: int) -> list[Any] | None:
+def _sweep_outputs(tape: Tape, out_leaves: list[Any], seeds: list[Any], level: int,
+                   keep: int | None = None, consume: bool = False) -> list[Any] | None:  # fmt: skip
     """One (possibly vectorized) sweep from several outputs at once."""
     roots = [(y._index, s) for y, s in zip(out_leaves, seeds) if isinstance(y, Var) and y._level == level]
     if not roots:
@@ -322,7 +325,7 @@ def _sweep_outputs(tape: Tape, out_leaves: list[Any], seeds: list[Any], level: i
     seeded: dict[int, Any] = {}
     for i, s in roots:
         seeded[i] = s if i not in seeded else seeded[i] + s
-    return sweep(tape, seeded)
+    return sweep(tape, seeded, keep=keep, consume=consume)
 
 
 def _assemble(blocks: list[list[Any]], out_tree: TreeDef, inputs: _Inputs, single: bool) -> Any:
@@ -438,7 +441,7 @@ def vjp(f: Callable, *primals: Any) -> tuple[Any, Callable[[Any], tuple]]:
                 "either every cotangent carries the same leading axis of k cotangents or none does"
             )
         batch = batches.pop()
-        adjoints = _sweep_outputs(tape, out_leaves, cts, level)
+        adjoints = _sweep_outputs(tape, out_leaves, cts, level, keep=len(inputs.leaves))
         per_leaf = []
         for i, x in enumerate(inputs.leaves):
             g = adjoints[i] if adjoints is not None and i < len(adjoints) else None
@@ -470,7 +473,8 @@ def value_and_grad(f: Callable, argnums: int | Sequence[int] = 0) -> Callable[..
                 "vector outputs, or adkit.vjp for a vector-Jacobian product."
             )
         traced = isinstance(out, Var) and out._level == level
-        adjoints = sweep(tape, {out._index: 1.0}) if traced else []
+        # one sweep, then the tape is done with: release it while sweeping
+        adjoints = sweep(tape, {out._index: 1.0}, keep=len(inputs.leaves), consume=True) if traced else []
         per_leaf = []
         for i, x in enumerate(inputs.leaves):
             g = adjoints[i] if i < len(adjoints) else None

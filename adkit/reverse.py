@@ -451,19 +451,30 @@ def reverse_process(top: Var, prim: Primitive, operands: tuple, params: dict) ->
 process.register(Var, object, object, object)(reverse_process)
 
 
-def sweep(tape: Tape, seeds: dict[int, Any]) -> list[Any]:
+def sweep(tape: Tape, seeds: dict[int, Any], keep: int | None = None, consume: bool = False) -> list[Any]:
     """The backward sweep: adjoints of every entry up to the last seeded one (``None`` = zero).
 
     ``seeds`` maps tape positions (the outputs) to their cotangents. A
     cotangent may carry leading batch axes, in which case every adjoint
     carries them too (a vectorized sweep). Edge cases give IEEE values
     (``0 * inf = nan``) without NumPy's warnings.
+
+    Memory: with ``keep=k`` only the adjoints of the first ``k`` entries
+    (the inputs, for the functional API) are returned and every other one
+    is dropped as soon as it has been pulled back; with ``consume=True`` each
+    array operation's entry is released once swept, so the forward pass's
+    intermediate arrays die during the sweep instead of after it (the tape
+    is freed). Less live memory is also less time: fresh large arrays cost
+    page faults.
     """
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        return _sweep(tape._entries, seeds)
+        adjoints = _sweep(tape._entries, seeds, len(tape._entries) if keep is None else keep, consume)
+    if consume:
+        free(tape)
+    return adjoints
 
 
-def _sweep(entries: list[tuple], seeds: dict[int, Any]) -> list[Any]:
+def _sweep(entries: list[tuple], seeds: dict[int, Any], keep: int, consume: bool) -> list[Any]:
     root = max(seeds)
     adjoints: list[Any] = [None] * (root + 1)
     for index, cotangent in seeds.items():
@@ -500,6 +511,10 @@ def _sweep(entries: list[tuple], seeds: dict[int, Any]) -> list[Any]:
                     continue
                 a = adjoints[i]
                 adjoints[i] = c if a is None else a + c
+            if k >= keep:
+                adjoints[k] = g = None
+            if consume:
+                entries[k] = e = primals = out = None
     return adjoints
 
 
