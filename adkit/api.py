@@ -181,12 +181,17 @@ def _as_tangent(x: Any) -> Any:
 
 
 def _finish(x: Any) -> Any:
-    """Raw 0-d results become Python floats (a scalar function of a scalar gives a float)."""
+    """Raw 0-d results become Python floats (a scalar function of a scalar gives a float).
+
+    Adding 0.0 turns the ``-0.0`` that zero tangents times negative partials
+    leave in a Jacobian into ``0.0`` (IEEE: -0 + 0 = +0), which reads better
+    and equals it.
+    """
     if isinstance(x, Box):
         return x
     if np.ndim(x) == 0:
-        return float(x)
-    return x
+        return float(x) + 0.0
+    return x + 0.0
 
 
 def _name(f: Callable) -> str:
@@ -567,6 +572,9 @@ def hvp(f: Callable) -> Callable[[Any, Any], Any]:
 
 def derivative(f: Callable, order: int = 1) -> Callable[[Any], Any]:
     """The ``order``-th derivative of a scalar function of a scalar, by nested dual numbers.
+
+    Each order nests one more level of dual numbers, so the cost grows like
+    ``2**order`` evaluations (order 10 takes about half a second here).
 
     >>> import numpy as np
     >>> derivative(np.sin, order=2)(0.5), -np.sin(0.5)

@@ -37,8 +37,11 @@ class Dual(ArrayOps, Box):
             value's shape, or ``(k,) + value.shape`` to carry ``k`` tangent
             directions at once (vector mode).
         tag: the perturbation this dual belongs to. Duals built by hand share
-            one tag; give distinct integers to nest perturbations by hand.
-            (``adkit.jvp`` and ``adkit.diff`` handle this for you.)
+            one tag, so a derivative operator written with hand-made duals
+            nested inside another one confuses the two perturbations (it
+            gives 2 for d/dx [x · d/dy (x + y)] at 1, not 1). Nest with
+            ``adkit.diff`` / ``adkit.jvp``, which give each differentiation
+            its own level, or pass distinct tags.
 
     ``.real`` and ``.dual`` are aliases of ``.value`` and ``.tangent`` used in
     the dual-number literature. Comparisons look at the primal value.
