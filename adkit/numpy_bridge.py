@@ -261,6 +261,10 @@ class ArrayOps:
 
     # -- NumPy protocols
     def __array_ufunc__(self, ufunc: np.ufunc, method: str, *inputs: Any, **kwargs: Any) -> Any:
+        if not kwargs and method == "__call__":  # the common case, first
+            op = UFUNCS.get(ufunc)
+            if op is not None:
+                return op(*inputs)
         return array_ufunc(ufunc, method, *inputs, **kwargs)
 
     def __array_function__(self, func: Callable, types: Any, args: tuple, kwargs: dict) -> Any:

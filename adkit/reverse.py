@@ -367,10 +367,25 @@ class Var(ArrayOps, Box):
         return _binary(rules.power, other, self)
 
     def __neg__(self) -> Any:
-        return _unary(rules.negative, self)
+        return self._apply_unary(rules.negative)
 
     def _apply_unary(self, prim: Primitive) -> Any:
-        return _unary(prim, self)
+        """``prim(self)``, with the short path for a Python float inside."""
+        xv = self.value
+        if type(xv) is float and prim.scalar_impl is not None:
+            out = prim.scalar_impl(xv)
+            d = prim.partials[0](out, xv)
+            tape = self._tape
+            entries = tape._entries
+            index = len(entries)
+            entries.append((prim.id, out, self._index, d))
+            v = _new(Var)
+            v.value, v._tape, v._index, v._level, v.grad = out, tape, index, self._level, None
+            return v
+        return bind(prim, (self,), {})
+
+
+_new = object.__new__  # creating Vars in the short paths without a constructor call
 
 
 def _binary(prim: Primitive, x: Any, y: Any) -> Any:
@@ -386,7 +401,9 @@ def _binary(prim: Primitive, x: Any, y: Any) -> Any:
                 entries = tape._entries
                 index = len(entries)
                 entries.append((prim.id, out, x._index, d, y))
-                return Var._make(out, tape, index, x._level)
+                v = _new(Var)
+                v.value, v._tape, v._index, v._level, v.grad = out, tape, index, x._level, None
+                return v
             if ty is Var and y._tape is x._tape and type(y.value) is float:
                 yv = y.value
                 out = prim.scalar_impl(xv, yv)
@@ -395,7 +412,9 @@ def _binary(prim: Primitive, x: Any, y: Any) -> Any:
                 entries = tape._entries
                 index = len(entries)
                 entries.append((prim.id, out, x._index, y._index, dx(out, xv, yv), dy(out, xv, yv)))
-                return Var._make(out, tape, index, x._level)
+                v = _new(Var)
+                v.value, v._tape, v._index, v._level, v.grad = out, tape, index, x._level, None
+                return v
     elif ty is Var and (tx is float or tx is int):
         yv = y.value
         if type(yv) is float:
@@ -405,22 +424,10 @@ def _binary(prim: Primitive, x: Any, y: Any) -> Any:
             entries = tape._entries
             index = len(entries)
             entries.append((prim.id, out, ~y._index, d, x))
-            return Var._make(out, tape, index, y._level)
+            v = _new(Var)
+            v.value, v._tape, v._index, v._level, v.grad = out, tape, index, y._level, None
+            return v
     return bind(prim, (x, y), {})
-
-
-def _unary(prim: Primitive, x: Var) -> Any:
-    """``prim(x)`` with a short path for a Var holding a Python float."""
-    xv = x.value
-    if type(xv) is float and prim.scalar_impl is not None:
-        out = prim.scalar_impl(xv)
-        d = prim.partials[0](out, xv)
-        tape = x._tape
-        entries = tape._entries
-        index = len(entries)
-        entries.append((prim.id, out, x._index, d))
-        return Var._make(out, tape, index, x._level)
-    return bind(prim, (x,), {})
 
 
 def reverse_process(top: Var, prim: Primitive, operands: tuple, params: dict) -> Any:
