@@ -1,8 +1,9 @@
 # adkit: the commands.
 #   make test    set up .venv, lint, run the test suite (tests + doctests + notebooks)
-#   make demo    set up .venv, run the demo
+#   make demo    set up .venv, run the main job: every tutorial executed headless into out/*.html
+#   make notebooks  re-execute every notebooks/NN_*.py into its stored .ipynb (NB="00_tour 03_x" for some)
 #   make lab     set up .venv, open the notebooks in JupyterLab
-#   make docs    build the documentation (once docs/conf.py exists)
+#   make docs    build the documentation into docs/_build/html (once docs/conf.py exists)
 #   make bench   run the benchmarks, pinned to one core and one BLAS thread
 #   make lint    ruff
 #   make clean   remove build and test leftovers (make distclean also removes .venv)
@@ -46,11 +47,13 @@ NBVAL_ARGS     ?= --nbval --nbval-current-env \
                   $(if $(NBVAL_SANITIZE),--nbval-sanitize-with $(NBVAL_SANITIZE))
 
 # ---- Docs -------------------------------------------------------------------
-# Built by `make docs` once docs/conf.py exists; `make test` builds them then too.
+# Built by `make docs` once docs/conf.py exists; `make test` builds them then too. -E reads every page
+# afresh: an incremental build would not repeat the warnings of unchanged pages, so -W would pass the
+# second time. Open docs/_build/html/index.html.
 DOCS_CONF := $(wildcard docs/conf.py)
-SPHINX_ARGS ?= -W --keep-going -b html docs docs/_build/html
+SPHINX_ARGS ?= -W --keep-going -E -b html docs docs/_build/html
 
-.PHONY: test demo lab docs bench lint clean distclean
+.PHONY: test demo notebooks lab docs bench lint clean distclean
 
 # ---- the virtual environment ------------------------------------------------
 $(PY):
@@ -60,8 +63,9 @@ $(VENV)/.stamp-test: pyproject.toml | $(PY)
 	$(PIP) install -e '.[test]'
 	touch $@
 
+# The demo extra: what executing the notebooks headless needs (nbclient, ipykernel, jupytext, nbconvert ...).
 $(VENV)/.stamp-demo: pyproject.toml | $(PY)
-	$(PIP) install -e .
+	$(PIP) install -e '.[demo]'
 	touch $@
 
 $(VENV)/.stamp-lab: pyproject.toml | $(PY)
@@ -90,14 +94,25 @@ test: $(VENV)/.stamp-test
 # -- docs: the Sphinx build with -W (skipped while docs/conf.py is missing) --
 	$(if $(DOCS_CONF),$(MAKE) docs,@echo "make test: no docs/conf.py yet: docs build skipped")
 
+# The main job: every stored notebook executed afresh, headless, into out/NN_name.html (figures
+# embedded); one line per notebook, then the path of out/index.html. (`python -m adkit.tour` is
+# the same tour as notebooks/00_tour, printed in a terminal.)
+DEMO_OUT ?= out
 demo: $(VENV)/.stamp-demo
-	$(PY) -m adkit.tour
+	$(PY) notebooks/build.py --demo $(DEMO_OUT)
+
+# Rebuild the stored notebooks from their jupytext scripts (the source of truth), with outputs.
+NB ?=
+notebooks: $(VENV)/.stamp-demo
+	$(PY) notebooks/build.py $(NB)
 
 # Extra options for JupyterLab, e.g. make lab LAB_ARGS="--no-browser --port=8899".
 # Jupyter refuses to run as root unless told: this machine's users are root.
 LAB_ARGS ?=
 LAB_ROOT := $(if $(filter 0,$(shell id -u)),--ServerApp.allow_root=True)
-lab: $(VENV)/.stamp-lab
+# The demo extra too: what the tutorials import (sympy), and jupytext, with which JupyterLab opens the
+# scripts notebooks/NN_name.py (the source of truth) as notebooks.
+lab: $(VENV)/.stamp-lab $(VENV)/.stamp-demo
 	$(VENV)/bin/jupyter lab --ServerApp.root_dir=$(if $(wildcard notebooks),notebooks,.) \
 	    $(LAB_ROOT) $(LAB_ARGS)
 

@@ -9,9 +9,9 @@ of the winner, the crossover line with ``mode="auto"``'s decision boundary).
 
 The methods measured (``METHODS``):
 
-==================  =================================================  ======  ============
-method              how                                                passes  flops
-==================  =================================================  ======  ============
+==================  =================================================  =======  ============
+method              how                                                passes   flops
+==================  =================================================  =======  ============
 ``forward``         ``adkit.jacobian(f, mode="forward")``: one          1       F·(1 + n)
                     vector-mode pass carrying all n directions
 ``forward_passes``  ``adkit.jvp`` once per input (n passes)             n       2n·F
@@ -21,7 +21,7 @@ method              how                                                passes  f
 ``central``         central differences in plain NumPy                  2n      2n·F
 ``auto``            ``adkit.jacobian(f, mode="auto")``, one object      1 or 2  as chosen
                     reused (its first call probes, not timed)
-==================  =================================================  ======  ============
+==================  =================================================  =======  ============
 
 ``F`` is the flop-equivalents of one evaluation of ``f``: the estimate
 each rule of the table declares, summed over the operations recorded on a

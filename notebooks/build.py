@@ -18,6 +18,7 @@ file.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import html
 import os
 import sys
@@ -69,6 +70,9 @@ def execute(notebook: nbformat.NotebookNode) -> nbformat.NotebookNode:
         resources={"metadata": {"path": str(HERE)}},
         allow_errors=False,
         record_timing=False,
+        # ipykernel 7 logs a warning about unencrypted local TCP at every start: keep make demo's output
+        # to one line per notebook (errors are still logged, and cell outputs are unaffected)
+        extra_arguments=["--IPKernelApp.log_level=ERROR"],
     )
     client.execute()
     return notebook
@@ -78,8 +82,14 @@ def _normalize(notebook: nbformat.NotebookNode) -> nbformat.NotebookNode:
     notebook.metadata["kernelspec"] = {"display_name": "Python 3", "language": "python", "name": "python3"}
     if not _has_widgets(notebook):
         notebook.metadata.pop("widgets", None)
+    seen: dict[str, int] = {}
     for cell in notebook.cells:
         cell.metadata.pop("execution", None)
+        # jupytext gives every cell a random id: derive it from the cell instead, so that a rebuild
+        # changes the ids of edited cells only
+        digest = hashlib.sha1(f"{cell.cell_type}\n{cell.source}".encode()).hexdigest()[:8]
+        seen[digest] = seen.get(digest, 0) + 1
+        cell.id = digest if seen[digest] == 1 else f"{digest}-{seen[digest]}"
     return notebook
 
 
@@ -122,8 +132,8 @@ def demo(out_dir: Path) -> Path:
         )
         seconds = time.perf_counter() - start
         print(f"{path.stem:32} {figures:3} figures  {seconds:5.1f} s  -> {target}", flush=True)
-        title = next((c.source.lstrip("# ").splitlines()[0] for c in notebook.cells if c.cell_type == "markdown"),
-                     path.stem)  # fmt: skip
+        markdown = (c.source for c in notebook.cells if c.cell_type == "markdown" and c.source.strip())
+        title = next(markdown, path.stem).lstrip("# ").splitlines()[0]
         rows.append(f'<li><a href="{path.stem}.html">{html.escape(title)}</a></li>')
     index = out_dir / "index.html"
     index.write_text(

@@ -1,0 +1,338 @@
+"""The stored tutorials follow the notebook conventions (nbval checks their outputs: see the Makefile).
+
+For every ``notebooks/NN_name.ipynb``:
+
+- its jupytext script ``NN_name.py`` exists and has the same cells (the
+  notebook was rebuilt after the script last changed), and every script has
+  its notebook;
+- every code cell was executed, with no error and nothing on stderr;
+- the first cell is a ``# Title`` (the docs and ``make demo``'s index use it),
+  the first code cell starts with ``%matplotlib inline``;
+- only adkit's public API is used (no ``adkit._x``, no imports from the
+  engines' modules), random numbers come from ``np.random.default_rng``, no
+  cell ends in ``;`` (nbval does not honour it), no SVG is stored, and each
+  widget has a static picture in its cell or the next code cell.
+
+Each check is a function returning the problems it finds, so the last tests
+can show that every check fails on a notebook that breaks its rule. The
+examples of the docs' getting-started page (``>>>`` in ``pycon`` blocks) run
+as doctests too, so the first thing a reader copies works.
+"""
+
+from __future__ import annotations
+
+import doctest
+import re
+from pathlib import Path
+
+import jupytext
+import nbformat
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOKS = ROOT / "notebooks"
+DOCS_EXAMPLES = [ROOT / "docs" / "getting-started.md"]
+STORED = sorted(NOTEBOOKS.glob("[0-9][0-9]_*.ipynb"))
+SCRIPTS = sorted(NOTEBOOKS.glob("[0-9][0-9]_*.py"))
+
+WIDGET = "application/vnd.jupyter.widget-view+json"
+IGNORE_OUTPUT = "# NBVAL_IGNORE_OUTPUT"
+
+# adkit's internals: the engines and the rule table are reached through the public API only.
+INTERNAL_MODULES = ("core", "rules", "forward", "reverse", "numpy_bridge")
+FORBIDDEN = [
+    (re.compile(r"\badkit(\.\w+)*\._(?!_)\w*"), "a private name (adkit._x or adkit.module._x)"),
+    (re.compile(r"\bfrom\s+adkit(\.\w+)*\s+import\s*\(?[^)\n]*\b_(?!_)\w*"), "a private name imported"),
+    (re.compile(rf"\bfrom\s+adkit\.({'|'.join(INTERNAL_MODULES)})\b"), "an import from adkit's internals"),
+    (re.compile(rf"\bimport\s+adkit\.({'|'.join(INTERNAL_MODULES)})\b"), "an import of adkit's internals"),
+    (re.compile(rf"\badkit\.({'|'.join(INTERNAL_MODULES)})\."), "adkit's internals"),
+]
+LEGACY_RANDOM = re.compile(r"\bnp\.random\.(?!default_rng\b)\w+")
+
+# The running example of the tour, f(x1, x2) = ln x1 + x1 x2 - sin x2 at (2, 5).
+TOUR_NUMBERS = {"y": "11.652", "dy/dx1": "5.5", "dy/dx2": "1.716"}
+
+
+def read(path: Path) -> nbformat.NotebookNode:
+    return nbformat.read(path, as_version=4)
+
+
+def code_cells(notebook: nbformat.NotebookNode) -> list[nbformat.NotebookNode]:
+    return [cell for cell in notebook.cells if cell.cell_type == "code"]
+
+
+def text_of(output: nbformat.NotebookNode) -> str:
+    """The text an output shows: a stream's text, or the text/plain of a display or result."""
+    if output.output_type == "stream":
+        return output.text
+    return str(output.get("data", {}).get("text/plain", ""))
+
+
+def checked_text(notebook: nbformat.NotebookNode) -> str:
+    """The text outputs nbval compares (cells not marked ``# NBVAL_IGNORE_OUTPUT`` / ``# NBVAL_SKIP``)."""
+    texts = []
+    for cell in code_cells(notebook):
+        first = cell.source.lstrip().splitlines()[0] if cell.source.strip() else ""
+        if first.startswith((IGNORE_OUTPUT, "# NBVAL_SKIP")):
+            continue
+        texts.extend(text_of(out) for out in cell.outputs)
+    return "\n".join(texts)
+
+
+# -- the checks: each returns the problems it finds ------------------------------------------
+
+
+def pairing_problems(script: nbformat.NotebookNode, stored: nbformat.NotebookNode) -> list[str]:
+    """Cells of the script and the stored notebook that differ (type or source)."""
+    problems = []
+    a = [(c.cell_type, c.source) for c in script.cells]
+    b = [(c.cell_type, c.source) for c in stored.cells]
+    if len(a) != len(b):
+        problems.append(f"the script has {len(a)} cells, the notebook {len(b)}")
+    for i, (left, right) in enumerate(zip(a, b)):
+        if left != right:
+            first = (left[1].strip().splitlines() or [""])[0]
+            problems.append(f"cell {i} differs ({left[0]} in the script: {first[:60]!r})")
+    return problems
+
+
+def execution_problems(notebook: nbformat.NotebookNode) -> list[str]:
+    """Code cells never executed, errors, stderr output."""
+    problems = []
+    for i, cell in enumerate(notebook.cells):
+        if cell.cell_type != "code" or not cell.source.strip():
+            continue
+        if cell.get("execution_count") is None:
+            problems.append(f"cell {i} was not executed")
+        for out in cell.get("outputs", []):
+            if out.output_type == "error":
+                problems.append(f"cell {i} raised {out.get('ename')}: {out.get('evalue', '')[:80]}")
+            elif out.output_type == "stream" and out.name == "stderr":
+                problems.append(f"cell {i} wrote to stderr: {out.text.strip()[:80]!r}")
+    return problems
+
+
+def convention_problems(notebook: nbformat.NotebookNode) -> list[str]:
+    """The title, the first code cell, random numbers, trailing semicolons, SVG and widgets."""
+    problems = []
+    first = notebook.cells[0] if notebook.cells else None
+    if first is None or first.cell_type != "markdown" or not first.source.startswith("# "):
+        problems.append("the first cell is not a markdown cell with a '# Title'")
+    cells = code_cells(notebook)
+    if not cells or "%matplotlib inline" not in [line.strip() for line in cells[0].source.splitlines()]:
+        problems.append("the first code cell has no '%matplotlib inline' line")
+    for i, cell in enumerate(notebook.cells):
+        if cell.cell_type != "code":
+            continue
+        lines = [line.strip() for line in cell.source.splitlines()]
+        lines = [line for line in lines if line and not line.startswith("#")]
+        if lines and lines[-1].endswith(";"):
+            problems.append(f"cell {i} ends in ';' (nbval does not honour it: use plt.show() or _ = ...)")
+        for match in LEGACY_RANDOM.finditer(cell.source):
+            problems.append(f"cell {i} uses {match.group()} (use np.random.default_rng(seed))")
+        outputs = cell.get("outputs", [])
+        if any("image/svg+xml" in out.get("data", {}) for out in outputs):
+            problems.append(f"cell {i} stores SVG (it embeds a date: nbval cannot compare it)")
+        if any(WIDGET in out.get("data", {}) for out in outputs):
+            later = [c for c in notebook.cells[i + 1 :] if c.cell_type == "code"][:1]
+            pictures = [out for c in [cell, *later] for out in c.get("outputs", [])
+                        if "image/png" in out.get("data", {})]  # fmt: skip
+            if not pictures:
+                problems.append(f"cell {i} shows a widget with no static picture in it or the next code cell")
+    return problems
+
+
+def api_problems(notebook: nbformat.NotebookNode) -> list[str]:
+    """Uses of adkit's private names or internal modules."""
+    problems = []
+    for i, cell in enumerate(notebook.cells):
+        if cell.cell_type != "code":
+            continue
+        for pattern, what in FORBIDDEN:
+            for match in pattern.finditer(cell.source):
+                problems.append(f"cell {i} uses {what}: {match.group()!r}")
+    return problems
+
+
+# -- the stored tutorials ------------------------------------------------------------------------
+
+
+def _ids(paths: list[Path]) -> list[str]:
+    return [p.stem for p in paths]
+
+
+def test_every_script_has_its_notebook():
+    missing = [s.name for s in SCRIPTS if not s.with_suffix(".ipynb").exists()]
+    assert not missing, f"build them with `python notebooks/build.py NAME`: {missing}"
+
+
+@pytest.mark.parametrize("path", STORED, ids=_ids(STORED))
+def test_notebook_matches_its_script(path):
+    script = path.with_suffix(".py")
+    assert script.exists(), f"{path.name} has no jupytext script {script.name} (the source of truth)"
+    problems = pairing_problems(jupytext.read(script), read(path))
+    assert not problems, (
+        f"{path.name} is out of date with {script.name}: rebuild it with "
+        f"`python notebooks/build.py {path.stem}`\n  " + "\n  ".join(problems)
+    )
+
+
+@pytest.mark.parametrize("path", STORED, ids=_ids(STORED))
+def test_notebook_was_executed_cleanly(path):
+    problems = execution_problems(read(path))
+    assert not problems, f"{path.name}:\n  " + "\n  ".join(problems)
+
+
+@pytest.mark.parametrize("path", STORED, ids=_ids(STORED))
+def test_notebook_follows_the_conventions(path):
+    problems = convention_problems(read(path))
+    assert not problems, f"{path.name}:\n  " + "\n  ".join(problems)
+
+
+@pytest.mark.parametrize("path", STORED, ids=_ids(STORED))
+def test_notebook_uses_only_the_public_api(path):
+    problems = api_problems(read(path))
+    assert not problems, f"{path.name}:\n  " + "\n  ".join(problems)
+
+
+def test_the_tour_shows_the_worked_numbers_in_checked_cells():
+    path = NOTEBOOKS / "00_tour.ipynb"
+    if not path.exists():
+        pytest.skip("notebooks/00_tour.ipynb is not built")
+    text = checked_text(read(path))
+    missing = {name: value for name, value in TOUR_NUMBERS.items() if value not in text}
+    assert not missing, f"the tour's checked outputs lack the running example's numbers {missing}"
+
+
+# -- the checks can fail -------------------------------------------------------------------------
+
+
+def _notebook(*cells: nbformat.NotebookNode) -> nbformat.NotebookNode:
+    nb = nbformat.v4.new_notebook()
+    nb.cells = list(cells)
+    return nb
+
+
+def _code(source: str, *outputs: nbformat.NotebookNode, count: int | None = 1) -> nbformat.NotebookNode:
+    cell = nbformat.v4.new_code_cell(source, execution_count=count)
+    cell.outputs = list(outputs)
+    return cell
+
+
+GOOD = _notebook(
+    nbformat.v4.new_markdown_cell("# A tutorial"),
+    _code("%matplotlib inline\nimport adkit\nrng = np.random.default_rng(0)"),
+    _code("print(adkit.grad(f)(1.0))", nbformat.v4.new_output("stream", name="stdout", text="5.5\n")),
+)
+
+
+def test_a_good_notebook_passes_every_check():
+    assert execution_problems(GOOD) == []
+    assert convention_problems(GOOD) == []
+    assert api_problems(GOOD) == []
+    assert pairing_problems(GOOD, GOOD) == []
+    assert "5.5" in checked_text(GOOD)
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "adkit._private_helper()",
+        "adkit.api._normalize_argnums(0, 1, 'f')",
+        "from adkit.api import _Inputs",
+        "from adkit.compare import compare_modes, _fmt_time",
+        "from adkit.core import bind",
+        "from adkit.rules import sin_p",
+        "import adkit.forward",
+        "adkit.rules.sin_p",
+        "adkit.reverse.Tape()",
+        "from adkit.numpy_bridge import ArrayOps",
+    ],
+)
+def test_private_api_is_caught(source):
+    assert api_problems(_notebook(_code(source))), source
+
+
+PUBLIC = [
+    "adkit.__version__",
+    "adkit.numerical.central_difference(f, 1.0)",
+    "from adkit.widgets import ModeExplorer",
+    "adkit.Tape()",
+    "from adkit import grad, value_and_grad",
+    "adkit.value_and_grad(f)",
+]
+
+
+@pytest.mark.parametrize("source", PUBLIC)
+def test_public_api_is_allowed(source):
+    assert api_problems(_notebook(_code(source))) == [], source
+
+
+def test_unexecuted_cells_errors_and_stderr_are_caught():
+    error = nbformat.v4.new_output("error", ename="ValueError", evalue="boom", traceback=[])
+    stderr = nbformat.v4.new_output("stream", name="stderr", text="UserWarning: careful\n")
+    nb = _notebook(_code("x = 1", count=None), _code("f()", error), _code("g()", stderr))
+    problems = execution_problems(nb)
+    assert [p.split()[2] for p in problems] == ["was", "raised", "wrote"]
+
+
+def test_broken_conventions_are_caught():
+    svg = nbformat.v4.new_output("display_data", data={"image/svg+xml": "<svg/>", "text/plain": "<Figure>"})
+    widget = nbformat.v4.new_output("display_data", data={WIDGET: {"model_id": "0" * 32}, "text/plain": "W"})
+    nb = _notebook(
+        nbformat.v4.new_markdown_cell("Some text, no title"),
+        _code("import adkit"),
+        _code("plt.plot([1, 2]);"),
+        _code("np.random.seed(0)\nx = np.random.rand(3)"),
+        _code("fig", svg),
+        _code("explorer", widget),
+        _code("print(1)"),
+    )
+    problems = "\n".join(convention_problems(nb))
+    expected_problems = ["'# Title'", "%matplotlib inline", "ends in ';'", "np.random.seed", "np.random.rand",
+                         "SVG", "no static picture"]  # fmt: skip
+    for expected in expected_problems:
+        assert expected in problems, expected
+
+
+def test_a_stale_notebook_is_caught():
+    edited = _notebook(*GOOD.cells[:2], _code("print(adkit.grad(f)(2.0))"))
+    expected = "cell 2 differs (code in the script: 'print(adkit.grad(f)(2.0))')"
+    assert pairing_problems(edited, GOOD) == [expected]
+    assert pairing_problems(_notebook(*GOOD.cells[:2]), GOOD)[0] == "the script has 2 cells, the notebook 3"
+
+
+def test_numbers_in_ignored_cells_do_not_count():
+    stdout = nbformat.v4.new_output("stream", name="stdout", text="11.652\n")
+    ignored = _code(f"{IGNORE_OUTPUT}\nprint(y)", stdout)
+    assert "11.652" not in checked_text(_notebook(ignored))
+
+
+# -- the docs' examples --------------------------------------------------------------------------
+
+PYCON = re.compile(r"^```pycon\n(.*?)^```", re.DOTALL | re.MULTILINE)
+
+
+def pycon_blocks(text: str) -> list[str]:
+    """The ``pycon`` code blocks of a Markdown page."""
+    return PYCON.findall(text)
+
+
+@pytest.mark.parametrize("page", DOCS_EXAMPLES, ids=[p.name for p in DOCS_EXAMPLES])
+def test_docs_examples_run_as_shown(page):
+    blocks = pycon_blocks(page.read_text(encoding="utf-8"))
+    assert blocks, f"{page.name} has no pycon examples"
+    # one doctest over every block: later blocks use the names of earlier ones, as a reader would
+    test = doctest.DocTestParser().get_doctest("\n".join(blocks), {}, page.name, str(page), 0)
+    runner = doctest.DocTestRunner(optionflags=doctest.ELLIPSIS)
+    runner.run(test)
+    result = runner.summarize(verbose=False)
+    assert result.attempted > 0 and result.failed == 0, f"{result.failed} example(s) of {page.name} failed"
+
+
+def test_a_wrong_docs_example_is_caught():
+    page = "```pycon\n>>> 1 + 1\n3\n```\n"
+    test = doctest.DocTestParser().get_doctest(pycon_blocks(page)[0], {}, "wrong", "wrong.md", 0)
+    runner = doctest.DocTestRunner()
+    runner.run(test, out=lambda _: None)
+    assert runner.summarize(verbose=False).failed == 1
