@@ -59,8 +59,10 @@ def test_the_cost_model_grows_with_n_forward_and_m_reverse():
     f1, r1 = estimate(10, 10, work)
     f2, r2 = estimate(100, 10, work)
     f3, r3 = estimate(10, 100, work)
-    assert f2 > f1 and r2 == pytest.approx(r1, rel=0.05)
-    assert r3 > r1 and f3 == pytest.approx(f1, rel=0.05)
+    # more inputs cost forward mode much more than reverse mode (which only assembles a
+    # larger Jacobian), and more outputs the other way round
+    assert f2 - f1 > 5 * (r2 - r1) > 0
+    assert r3 - r1 > 5 * (f3 - f1) > 0
 
 
 def test_workload_reads_operations_and_flops_off_the_tape():
