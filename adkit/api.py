@@ -181,17 +181,12 @@ def _as_tangent(x: Any) -> Any:
 
 
 def _finish(x: Any) -> Any:
-    """Raw 0-d results become Python floats (a scalar function of a scalar gives a float).
-
-    Adding 0.0 turns the ``-0.0`` that zero tangents times negative partials
-    leave in a Jacobian into ``0.0`` (IEEE: -0 + 0 = +0), which reads better
-    and equals it.
-    """
+    """Raw 0-d results become Python floats (a scalar function of a scalar gives a float)."""
     if isinstance(x, Box):
         return x
     if np.ndim(x) == 0:
         return float(x) + 0.0
-    return x + 0.0
+    return x
 
 
 def _name(f: Callable) -> str:
@@ -269,7 +264,10 @@ def _forward_jacobian(f: Callable, inputs: _Inputs, chunk: int | None) -> tuple[
         for size, shape in zip(sizes, shapes):
             part = full if size == n else full[offset : offset + size]
             # (n_l, m_o) -> out_shape + in_shape
-            row.append(_reshape(_transpose(part), shape_of(y) + shape))
+            block = _reshape(_transpose(part), shape_of(y) + shape)
+            # a contiguous copy instead of a transposed view, and zero seeds times
+            # negative partials leave -0.0, which reads wrong: IEEE -0 + 0 = +0
+            row.append(block if isinstance(block, Box) else block + 0.0)
             offset += size
         blocks.append(row)
     return unflatten(out_tree, out_value), blocks, out_tree
@@ -315,8 +313,8 @@ def _size(x: Any) -> int:
 
 
 def _record(f: Callable, inputs: _Inputs) -> tuple[Tape, Any]:
-    """Evaluate ``f`` on a fresh tape; the inputs are its first entries."""
-    tape = Tape()
+    """Evaluate ``f`` on a fresh (lean) tape; the inputs are its first entries."""
+    tape = Tape(lean=True)
     boxed = [tape.leaf(x) for x in inputs.leaves]
     return tape, inputs.call(f, boxed)
 

@@ -232,6 +232,7 @@ class Primitive:
         numpy_name: str | None = None,
         singular: bool = False,
         flops: float | Callable[..., float] = 1.0,
+        residuals: Sequence[int | str] | None = None,
     ):
         self.name = name
         #: a small integer naming this primitive in compact tape entries
@@ -256,6 +257,9 @@ class Primitive:
         #: work estimate for the mode cost model: flop-equivalents per output
         #: element, or a function ``flops(out, *operands, **params)``
         self.flops = flops
+        #: what the reverse rules read besides shapes: ``"out"`` and operand
+        #: positions (``None``: everything). A lean tape keeps only these.
+        self.residuals = None if residuals is None else frozenset(residuals)
         self.__doc__ = doc
         self.__name__ = name
         self.__qualname__ = name
@@ -366,7 +370,10 @@ class Primitive:
                 ct = -cotangent
             else:
                 ct = scale_keeping_zeros(cotangent, d) if self.singular else cotangent * d
-            return unbroadcast(ct, shape_of(primals[i]), ndim_of(cotangent) - ndim_of(out))
+            x = primals[i]
+            if type(ct) is np.ndarray and type(x) is np.ndarray and ct.shape == x.shape:
+                return ct  # no broadcasting to undo (the common case)
+            return unbroadcast(ct, shape_of(x), ndim_of(cotangent) - ndim_of(out))
         if self.vjps is None:
             raise NotImplementedError(
                 f"adkit has no reverse-mode (VJP) rule for {self.name!r}. Give it one with "

@@ -34,7 +34,7 @@ from __future__ import annotations
 
 import contextvars
 import weakref
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -131,9 +131,12 @@ class Tape:
     4.0
     """
 
-    __slots__ = ("__weakref__", "_entries", "_leaves", "_tokens", "level")
+    __slots__ = ("__weakref__", "_entries", "_leaves", "_tokens", "lean", "level")
 
-    def __init__(self) -> None:
+    def __init__(self, lean: bool = False) -> None:
+        #: keep only what the reverse rules need (see :func:`reverse_process`);
+        #: the functional API's tapes are lean, tapes you inspect are not
+        self.lean = lean
         self._tokens: list[contextvars.Token] = []
         self._entries: list[tuple] = []
         #: differentiation level of the values recorded here
@@ -369,6 +372,12 @@ class Var(ArrayOps, Box):
     def __neg__(self) -> Any:
         return self._apply_unary(rules.negative)
 
+    def __matmul__(self, other: Any) -> Any:
+        return _binary(rules.matmul, self, other)
+
+    def __rmatmul__(self, other: Any) -> Any:
+        return _binary(rules.matmul, other, self)
+
     def _apply_unary(self, prim: Primitive) -> Any:
         """``prim(self)``, with the short path for a Python float inside."""
         xv = self.value
@@ -382,10 +391,13 @@ class Var(ArrayOps, Box):
             v = _new(Var)
             v.value, v._tape, v._index, v._level, v.grad = out, tape, index, self._level, None
             return v
+        if type(xv) is np.ndarray:
+            return _record(prim, self._tape, self._level, prim.impl(xv), (self._index,), (xv,))
         return bind(prim, (self,), {})
 
 
 _new = object.__new__  # creating Vars in the short paths without a constructor call
+_NO_PARAMS: dict = {}
 
 
 def _binary(prim: Primitive, x: Any, y: Any) -> Any:
@@ -415,9 +427,16 @@ def _binary(prim: Primitive, x: Any, y: Any) -> Any:
                 v = _new(Var)
                 v.value, v._tape, v._index, v._level, v.grad = out, tape, index, x._level, None
                 return v
-    elif ty is Var and (tx is float or tx is int):
+        elif type(xv) is np.ndarray:  # arrays on one tape: record without the generic routing
+            if ty is Var:
+                yv = y.value
+                if y._tape is x._tape and not isinstance(yv, Box):
+                    return _record(prim, x._tape, x._level, prim.impl(xv, yv), (x._index, y._index), (xv, yv))
+            elif not isinstance(y, Box):
+                return _record(prim, x._tape, x._level, prim.impl(xv, y), (x._index, None), (xv, y))
+    elif ty is Var:
         yv = y.value
-        if type(yv) is float:
+        if type(yv) is float and (tx is float or tx is int):
             out = prim.scalar_impl(x, yv)
             d = prim.partials[1](out, x, yv)
             tape = y._tape
@@ -427,6 +446,8 @@ def _binary(prim: Primitive, x: Any, y: Any) -> Any:
             v = _new(Var)
             v.value, v._tape, v._index, v._level, v.grad = out, tape, index, y._level, None
             return v
+        if type(yv) is np.ndarray and not isinstance(x, Box):
+            return _record(prim, y._tape, y._level, prim.impl(x, yv), (None, y._index), (x, yv))
     return bind(prim, (x, y), {})
 
 
@@ -443,16 +464,44 @@ def reverse_process(top: Var, prim: Primitive, operands: tuple, params: dict) ->
         else:
             primals.append(x)
             parents.append(None)
-    out = bind(prim, primals, params)
-    if not prim.has_vjp():
+    return _record(prim, tape, level, bind(prim, primals, params), parents, primals, params)
+
+
+def _record(prim: Primitive, tape: Tape, level: int, out: Any, parents: Sequence[int | None],
+            primals: Sequence[Any], params: dict = _NO_PARAMS) -> Var:  # fmt: skip
+    """Append an operation to the tape and return its traced output."""
+    if prim.partials is None and prim.vjps is None:
         raise NotImplementedError(
             f"adkit has no reverse-mode (VJP) rule for {prim.name!r}. Give it one with "
             f".defvjp(...), or use mode='forward'."
         )
     entries = tape._entries
     index = len(entries)
-    entries.append((prim, out, (tuple(parents), tuple(primals), params)))
-    return Var._make(out, tape, index, level)
+    saved = out
+    if tape.lean and prim.residuals is not None:
+        # Arrays the reverse rule never reads are stored as same-shaped
+        # placeholders, so the forward pass's temporaries (the product before
+        # a bias is added, the input of a tanh) die as in hand-written code.
+        keep = prim.residuals
+        if "out" not in keep:
+            saved = _placeholder(out)
+        primals = tuple(p if i in keep else _placeholder(p) for i, p in enumerate(primals))
+    entries.append((prim, saved, (tuple(parents), tuple(primals), params)))
+    v = _new(Var)
+    v.value, v._tape, v._index, v._level, v.grad = out, tape, index, level, None
+    return v
+
+
+_ZERO = np.zeros(1)
+#: arrays smaller than this are kept as they are (a placeholder would save little)
+PLACEHOLDER_MIN_BYTES = 16384
+
+
+def _placeholder(x: Any) -> Any:
+    """A zero-strided stand-in of a large float array's shape: no memory, no copy."""
+    if type(x) is np.ndarray and x.nbytes >= PLACEHOLDER_MIN_BYTES and x.dtype == np.float64:
+        return np.ndarray(x.shape, np.float64, _ZERO, 0, (0,) * x.ndim)
+    return x
 
 
 process.register(Var, object, object, object)(reverse_process)

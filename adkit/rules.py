@@ -151,6 +151,7 @@ def elementwise(
     doc: str = "",
     singular: bool = False,
     flops: float = 1.0,
+    residuals: Sequence[int | str] | None = None,
 ) -> Primitive:
     """Declare an elementwise operation by its partial derivatives."""
     return Primitive(
@@ -165,6 +166,7 @@ def elementwise(
         numpy_name=getattr(ufunc, "__name__", name),
         singular=singular,
         flops=flops,
+        residuals=residuals,
     )
 
 
@@ -182,19 +184,19 @@ Works on Python numbers, NumPy arrays, ``Dual`` and ``Var`` values alike.
 
 add = elementwise(
     "add", np.add, operator.add, (lambda out, x, y: ONE, lambda out, x, y: ONE),
-    domain=(REAL, REAL), symbol="+", label="{0} + {1}",
+    domain=(REAL, REAL), residuals=(), symbol="+", label="{0} + {1}",
     doc=_doc("Sum x + y; d/dx = 1, d/dy = 1.",
              "adkit.add(adkit.Dual(2.0, 1.0), 3.0)", "Dual(5.000, 1.000)"),
 )  # fmt: skip
 subtract = elementwise(
     "subtract", np.subtract, operator.sub, (lambda out, x, y: ONE, lambda out, x, y: MINUS_ONE),
-    domain=(REAL, REAL), symbol="-", label="{0} - {1}",
+    domain=(REAL, REAL), residuals=(), symbol="-", label="{0} - {1}",
     doc=_doc("Difference x - y; d/dx = 1, d/dy = -1.",
              "adkit.subtract(3.0, adkit.Dual(2.0, 1.0))", "Dual(1.000, -1.000)"),
 )  # fmt: skip
 multiply = elementwise(
     "multiply", np.multiply, operator.mul, (lambda out, x, y: y, lambda out, x, y: x),
-    domain=(REAL, REAL), symbol="*", label="{0} * {1}",
+    domain=(REAL, REAL), residuals=(0, 1), symbol="*", label="{0} * {1}",
     doc=_doc("Product x y; d/dx = y, d/dy = x (the product rule).",
              "adkit.multiply(adkit.Dual(2.0, 1.0), adkit.Dual(3.0, 0.0))", "Dual(6.000, 3.000)"),
 )  # fmt: skip
@@ -208,7 +210,7 @@ def _divide_dy(out: Any, x: Any, y: Any) -> Any:
 divide = elementwise(
     "divide", np.divide, _numpy_semantics(operator.truediv, np.divide),
     (quietly(lambda out, x, y: reciprocal(y)), _divide_dy),
-    domain=(REAL, NONZERO), singular=True, flops=2.0, symbol="/", label="{0} / {1}",
+    domain=(REAL, NONZERO), singular=True, flops=2.0, residuals=("out", 1), symbol="/", label="{0} / {1}",
     doc=_doc("Quotient x / y; d/dx = 1/y, d/dy = -x/y^2 (the quotient rule).",
              "adkit.divide(adkit.Dual(1.0, 1.0), 2.0)", "Dual(0.500, 0.500)"),
 )  # fmt: skip
@@ -241,38 +243,40 @@ def _power_dy(out: Any, x: Any, y: Any) -> Any:
 
 power = elementwise(
     "power", np.power, _float_power, (_power_dx, _power_dy),
-    domain=(POSITIVE, SMALL), singular=True, flops=20.0, symbol="**", label="{0} ** {1}",
+    domain=(POSITIVE, SMALL), singular=True, flops=20.0,
+    residuals=("out", 0, 1), symbol="**", label="{0} ** {1}",
     doc=_doc("Power x ** y; d/dx = y x^(y-1), d/dy = x^y log x.",
              "adkit.power(adkit.Dual(3.0, 1.0), 2)", "Dual(9.000, 6.000)"),
 )  # fmt: skip
 negative = elementwise(
     "negative", np.negative, operator.neg, (lambda out, x: MINUS_ONE,),
-    domain=(REAL,), symbol="neg", label="-{0}",
+    domain=(REAL,), residuals=(), symbol="neg", label="-{0}",
     doc=_doc("Negation -x; d/dx = -1.", "adkit.negative(adkit.Dual(2.0, 1.0))",
              "Dual(-2.000, -1.000)"),
 )  # fmt: skip
 absolute = elementwise(
     "abs", np.absolute, abs, (lambda out, x: sign(x),),
-    domain=(NONZERO,), symbol="abs", label="|{0}|",
+    domain=(NONZERO,), residuals=(0,), symbol="abs", label="|{0}|",
     doc=_doc("Absolute value ``|x|``; d/dx = sign(x), 0 at x = 0 by convention.",
              "adkit.abs(adkit.Dual(-2.0, 1.0))", "Dual(2.000, -1.000)"),
 )  # fmt: skip
 abs = absolute
 sign = elementwise(
     "sign", np.sign, lambda x: float((x > 0) - (x < 0)) if x == x else math.nan,
-    (lambda out, x: ZERO,), domain=(NONZERO,), symbol="sign",
+    (lambda out, x: ZERO,), domain=(NONZERO,), residuals=(), symbol="sign",
     doc=_doc("Sign of x; its derivative is 0 wherever it exists.",
              "adkit.sign(adkit.Dual(-2.0, 1.0))", "-1.0"),
 )  # fmt: skip
 square = elementwise(
     "square", np.square, lambda x: x * x, (lambda out, x: 2 * x,),
-    domain=(REAL,), symbol="sq", label="{0}^2",
+    domain=(REAL,), residuals=(0,), symbol="sq", label="{0}^2",
     doc=_doc("Square x^2; d/dx = 2x.", "adkit.square(adkit.Dual(3.0, 1.0))",
              "Dual(9.000, 6.000)"),
 )  # fmt: skip
 reciprocal = elementwise(
     "reciprocal", np.reciprocal, _numpy_semantics(lambda x: 1.0 / x, lambda x: np.divide(1.0, x)),
-    (lambda out, x: -(out * out),), domain=(NONZERO,), singular=True, symbol="1/x", label="1 / {0}",
+    (lambda out, x: -(out * out),), domain=(NONZERO,), singular=True,
+    residuals=("out",), symbol="1/x", label="1 / {0}",
     doc=_doc("Reciprocal 1/x; d/dx = -1/x^2.", "adkit.reciprocal(adkit.Dual(2.0, 1.0))",
              "Dual(0.500, -0.250)"),
 )  # fmt: skip
@@ -281,46 +285,47 @@ reciprocal = elementwise(
 
 exp = elementwise(
     "exp", np.exp, _numpy_semantics(math.exp, np.exp), (lambda out, x: out,),
-    domain=(REAL,), flops=6.0, symbol="exp",
+    domain=(REAL,), flops=6.0, residuals=("out",), symbol="exp",
     doc=_doc("Exponential e^x; d/dx = e^x.", "adkit.exp(adkit.Dual(0.0, 1.0))",
              "Dual(1.000, 1.000)"),
 )  # fmt: skip
 expm1 = elementwise(
     "expm1", np.expm1, _numpy_semantics(math.expm1, np.expm1), (lambda out, x: out + 1.0,),
-    domain=(REAL,), flops=8.0, symbol="expm1",
+    domain=(REAL,), flops=8.0, residuals=("out",), symbol="expm1",
     doc=_doc("e^x - 1, accurate near 0; d/dx = e^x.", "adkit.expm1(adkit.Dual(0.0, 1.0))",
              "Dual(0.000, 1.000)"),
 )  # fmt: skip
 log = elementwise(
     "log", np.log, _numpy_semantics(math.log, np.log), (quietly(lambda out, x: reciprocal(x)),),
-    domain=(POSITIVE,), singular=True, flops=6.0, symbol="ln", label="ln({0})",
+    domain=(POSITIVE,), singular=True, flops=6.0, residuals=(0,), symbol="ln", label="ln({0})",
     doc=_doc("Natural logarithm ln x; d/dx = 1/x (inf at 0).",
              "adkit.log(adkit.Dual(2.0, 1.0))", "Dual(0.693, 0.500)"),
 )  # fmt: skip
 log1p = elementwise(
     "log1p", np.log1p, _numpy_semantics(math.log1p, np.log1p),
     (quietly(lambda out, x: reciprocal(1.0 + x)),), domain=(POSITIVE,), singular=True, flops=8.0,
-    symbol="log1p",
+    residuals=(0,), symbol="log1p",
     doc=_doc("ln(1 + x), accurate near 0; d/dx = 1/(1 + x).",
              "adkit.log1p(adkit.Dual(0.0, 1.0))", "Dual(0.000, 1.000)"),
 )  # fmt: skip
 log2 = elementwise(
     "log2", np.log2, _numpy_semantics(math.log2, np.log2),
     (quietly(lambda out, x: reciprocal(x * math.log(2.0))),), domain=(POSITIVE,), singular=True,
-    flops=8.0, symbol="log2",
+    flops=8.0, residuals=(0,), symbol="log2",
     doc=_doc("Base-2 logarithm; d/dx = 1/(x ln 2).", "adkit.log2(adkit.Dual(4.0, 1.0))",
              "Dual(2.000, 0.361)"),
 )  # fmt: skip
 log10 = elementwise(
     "log10", np.log10, _numpy_semantics(math.log10, np.log10),
     (quietly(lambda out, x: reciprocal(x * math.log(10.0))),), domain=(POSITIVE,),
-    singular=True, flops=8.0, symbol="log10",
+    singular=True, flops=8.0, residuals=(0,), symbol="log10",
     doc=_doc("Base-10 logarithm; d/dx = 1/(x ln 10).", "adkit.log10(adkit.Dual(100.0, 1.0))",
              "Dual(2.000, 0.004)"),
 )  # fmt: skip
 sqrt = elementwise(
     "sqrt", np.sqrt, _numpy_semantics(math.sqrt, np.sqrt),
-    (quietly(lambda out, x: divide(0.5, out)),), domain=(POSITIVE,), singular=True, flops=2.0, symbol="sqrt",
+    (quietly(lambda out, x: divide(0.5, out)),), domain=(POSITIVE,), singular=True, flops=2.0,
+    residuals=("out",), symbol="sqrt",
     label="sqrt({0})",
     doc=_doc("Square root; d/dx = 1/(2 sqrt x), inf at 0 by convention.",
              "adkit.sqrt(adkit.Dual(4.0, 1.0))", "Dual(2.000, 0.250)"),
@@ -328,14 +333,14 @@ sqrt = elementwise(
 cbrt = elementwise(
     "cbrt", np.cbrt, lambda x: float(np.cbrt(x)),
     (quietly(lambda out, x: reciprocal(3.0 * out * out)),), domain=(NONZERO,), singular=True, flops=15.0,
-    symbol="cbrt",
+    residuals=("out",), symbol="cbrt",
     doc=_doc("Cube root; d/dx = 1/(3 x^(2/3)).", "adkit.cbrt(adkit.Dual(8.0, 1.0))",
              "Dual(2.000, 0.083)"),
 )  # fmt: skip
 logaddexp = elementwise(
     "logaddexp", np.logaddexp, lambda x, y: float(np.logaddexp(x, y)),
     (lambda out, x, y: exp(x - out), lambda out, x, y: exp(y - out)),
-    domain=(REAL, REAL), flops=20.0, symbol="logaddexp",
+    domain=(REAL, REAL), flops=20.0, residuals=("out", 0, 1), symbol="logaddexp",
     doc=_doc("ln(e^x + e^y) without overflow; d/dx = e^(x - out).",
              "adkit.logaddexp(adkit.Dual(0.0, 1.0), 0.0)", "Dual(0.693, 0.500)"),
 )  # fmt: skip
@@ -344,39 +349,39 @@ logaddexp = elementwise(
 
 sin = elementwise(
     "sin", np.sin, _numpy_semantics(math.sin, np.sin), (lambda out, x: cos(x),),
-    domain=(REAL,), flops=8.0, symbol="sin",
+    domain=(REAL,), flops=8.0, residuals=(0,), symbol="sin",
     doc=_doc("Sine; d/dx sin x = cos x.", "adkit.sin(adkit.Dual(1.0, 1.0))",
              "Dual(0.841, 0.540)"),
 )  # fmt: skip
 cos = elementwise(
     "cos", np.cos, _numpy_semantics(math.cos, np.cos), (lambda out, x: -sin(x),),
-    domain=(REAL,), flops=8.0, symbol="cos",
+    domain=(REAL,), flops=8.0, residuals=(0,), symbol="cos",
     doc=_doc("Cosine; d/dx cos x = -sin x.", "adkit.cos(adkit.Dual(0.0, 1.0))",
              "Dual(1.000, -0.000)"),
 )  # fmt: skip
 tan = elementwise(
     "tan", np.tan, _numpy_semantics(math.tan, np.tan), (lambda out, x: 1.0 + out * out,),
-    domain=(((-1.3, 1.3),),), flops=10.0, symbol="tan",
+    domain=(((-1.3, 1.3),),), flops=10.0, residuals=("out",), symbol="tan",
     doc=_doc("Tangent; d/dx tan x = 1 + tan^2 x.", "adkit.tan(adkit.Dual(0.0, 1.0))",
              "Dual(0.000, 1.000)"),
 )  # fmt: skip
 arcsin = elementwise(
     "arcsin", np.arcsin, _numpy_semantics(math.asin, np.arcsin),
     (quietly(lambda out, x: reciprocal(sqrt(1.0 - x * x))),), domain=(OPEN_UNIT,),
-    singular=True, flops=10.0, symbol="arcsin",
+    singular=True, flops=10.0, residuals=(0,), symbol="arcsin",
     doc=_doc("Inverse sine; d/dx = 1/sqrt(1 - x^2).", "adkit.arcsin(adkit.Dual(0.0, 1.0))",
              "Dual(0.000, 1.000)"),
 )  # fmt: skip
 arccos = elementwise(
     "arccos", np.arccos, _numpy_semantics(math.acos, np.arccos),
     (quietly(lambda out, x: -reciprocal(sqrt(1.0 - x * x))),), domain=(OPEN_UNIT,),
-    singular=True, flops=10.0, symbol="arccos",
+    singular=True, flops=10.0, residuals=(0,), symbol="arccos",
     doc=_doc("Inverse cosine; d/dx = -1/sqrt(1 - x^2).", "adkit.arccos(adkit.Dual(0.0, 1.0))",
              "Dual(1.571, -1.000)"),
 )  # fmt: skip
 arctan = elementwise(
     "arctan", np.arctan, _numpy_semantics(math.atan, np.arctan),
-    (lambda out, x: reciprocal(1.0 + x * x),), domain=(REAL,), flops=10.0, symbol="arctan",
+    (lambda out, x: reciprocal(1.0 + x * x),), domain=(REAL,), flops=10.0, residuals=(0,), symbol="arctan",
     doc=_doc("Inverse tangent; d/dx = 1/(1 + x^2).", "adkit.arctan(adkit.Dual(1.0, 1.0))",
              "Dual(0.785, 0.500)"),
 )  # fmt: skip
@@ -394,7 +399,7 @@ def _arctan2_dx(out: Any, y: Any, x: Any) -> Any:
 
 arctan2 = elementwise(
     "arctan2", np.arctan2, _numpy_semantics(math.atan2, np.arctan2), (_arctan2_dy, _arctan2_dx),
-    domain=(NONZERO, NONZERO), singular=True, flops=15.0, symbol="arctan2",
+    domain=(NONZERO, NONZERO), singular=True, flops=15.0, residuals=(0, 1), symbol="arctan2",
     doc=_doc("Angle of the point (x, y), arctan2(y, x); d/dy = x/(x^2 + y^2), "
              "d/dx = -y/(x^2 + y^2).",
              "adkit.arctan2(adkit.Dual(1.0, 1.0), 1.0)", "Dual(0.785, 0.500)"),
@@ -413,57 +418,57 @@ def _hypot_dy(out: Any, x: Any, y: Any) -> Any:
 
 hypot = elementwise(
     "hypot", np.hypot, _numpy_semantics(math.hypot, np.hypot), (_hypot_dx, _hypot_dy),
-    domain=(NONZERO, NONZERO), singular=True, flops=4.0, symbol="hypot",
+    domain=(NONZERO, NONZERO), singular=True, flops=4.0, residuals=("out", 0, 1), symbol="hypot",
     doc=_doc("sqrt(x^2 + y^2) without overflow; d/dx = x / hypot(x, y).",
              "adkit.hypot(adkit.Dual(3.0, 1.0), 4.0)", "Dual(5.000, 0.600)"),
 )  # fmt: skip
 sinh = elementwise(
     "sinh", np.sinh, _numpy_semantics(math.sinh, np.sinh), (lambda out, x: cosh(x),),
-    domain=(REAL,), flops=10.0, symbol="sinh",
+    domain=(REAL,), flops=10.0, residuals=(0,), symbol="sinh",
     doc=_doc("Hyperbolic sine; d/dx = cosh x.", "adkit.sinh(adkit.Dual(0.0, 1.0))",
              "Dual(0.000, 1.000)"),
 )  # fmt: skip
 cosh = elementwise(
     "cosh", np.cosh, _numpy_semantics(math.cosh, np.cosh), (lambda out, x: sinh(x),),
-    domain=(REAL,), flops=10.0, symbol="cosh",
+    domain=(REAL,), flops=10.0, residuals=(0,), symbol="cosh",
     doc=_doc("Hyperbolic cosine; d/dx = sinh x.", "adkit.cosh(adkit.Dual(0.0, 1.0))",
              "Dual(1.000, 0.000)"),
 )  # fmt: skip
 tanh = elementwise(
     "tanh", np.tanh, math.tanh, (lambda out, x: 1.0 - out * out,),
-    domain=(REAL,), flops=8.0, symbol="tanh",
+    domain=(REAL,), flops=8.0, residuals=("out",), symbol="tanh",
     doc=_doc("Hyperbolic tangent; d/dx = 1 - tanh^2 x.", "adkit.tanh(adkit.Dual(0.0, 1.0))",
              "Dual(0.000, 1.000)"),
 )  # fmt: skip
 arcsinh = elementwise(
     "arcsinh", np.arcsinh, math.asinh, (lambda out, x: reciprocal(sqrt(x * x + 1.0)),),
-    domain=(REAL,), flops=15.0, symbol="arcsinh",
+    domain=(REAL,), flops=15.0, residuals=(0,), symbol="arcsinh",
     doc=_doc("Inverse hyperbolic sine; d/dx = 1/sqrt(x^2 + 1).",
              "adkit.arcsinh(adkit.Dual(0.0, 1.0))", "Dual(0.000, 1.000)"),
 )  # fmt: skip
 arccosh = elementwise(
     "arccosh", np.arccosh, _numpy_semantics(math.acosh, np.arccosh),
     (quietly(lambda out, x: reciprocal(sqrt((x - 1.0) * (x + 1.0)))),), domain=(ABOVE_ONE,),
-    singular=True, flops=15.0, symbol="arccosh",
+    singular=True, flops=15.0, residuals=(0,), symbol="arccosh",
     doc=_doc("Inverse hyperbolic cosine; d/dx = 1/sqrt(x^2 - 1).",
              "adkit.arccosh(adkit.Dual(2.0, 1.0))", "Dual(1.317, 0.577)"),
 )  # fmt: skip
 arctanh = elementwise(
     "arctanh", np.arctanh, _numpy_semantics(math.atanh, np.arctanh),
     (quietly(lambda out, x: reciprocal((1.0 - x) * (1.0 + x))),), domain=(OPEN_UNIT,),
-    singular=True, flops=10.0, symbol="arctanh",
+    singular=True, flops=10.0, residuals=(0,), symbol="arctanh",
     doc=_doc("Inverse hyperbolic tangent; d/dx = 1/(1 - x^2).",
              "adkit.arctanh(adkit.Dual(0.0, 1.0))", "Dual(0.000, 1.000)"),
 )  # fmt: skip
 sigmoid = elementwise(
     "sigmoid", _sigmoid, _float_sigmoid, (lambda out, x: out * (1.0 - out),),
-    domain=(REAL,), flops=12.0, symbol="σ", label="sigmoid({0})",
+    domain=(REAL,), flops=12.0, residuals=("out",), symbol="σ", label="sigmoid({0})",
     doc=_doc("Logistic sigmoid 1/(1 + e^-x); d/dx = s (1 - s).",
              "adkit.sigmoid(adkit.Dual(0.0, 1.0))", "Dual(0.500, 0.250)"),
 )  # fmt: skip
 softplus = elementwise(
     "softplus", lambda x: np.logaddexp(0.0, x), _float_softplus, (lambda out, x: sigmoid(x),),
-    domain=(REAL,), flops=20.0, symbol="softplus",
+    domain=(REAL,), flops=20.0, residuals=(0,), symbol="softplus",
     doc=_doc("Softplus ln(1 + e^x), without overflow; d/dx = sigmoid(x).",
              "adkit.softplus(adkit.Dual(0.0, 1.0))", "Dual(0.693, 0.500)"),
 )  # fmt: skip
@@ -482,14 +487,14 @@ def _tie_split(x: Any, y: Any, wins: Callable) -> Any:
 maximum = elementwise(
     "maximum", np.maximum, lambda x, y: float(np.maximum(x, y)),
     (lambda out, x, y: _tie_split(x, y, operator.gt), lambda out, x, y: _tie_split(y, x, operator.gt)),
-    domain=(REAL, REAL), symbol="max", label="max({0}, {1})",
+    domain=(REAL, REAL), residuals=(0, 1), symbol="max", label="max({0}, {1})",
     doc=_doc("Elementwise maximum; the derivative goes to the larger operand, half each at a tie.",
              "adkit.maximum(adkit.Dual(2.0, 1.0), 1.0)", "Dual(2.000, 1.000)"),
 )  # fmt: skip
 minimum = elementwise(
     "minimum", np.minimum, lambda x, y: float(np.minimum(x, y)),
     (lambda out, x, y: _tie_split(x, y, operator.lt), lambda out, x, y: _tie_split(y, x, operator.lt)),
-    domain=(REAL, REAL), symbol="min", label="min({0}, {1})",
+    domain=(REAL, REAL), residuals=(0, 1), symbol="min", label="min({0}, {1})",
     doc=_doc("Elementwise minimum; the derivative goes to the smaller operand, half each at a tie.",
              "adkit.minimum(adkit.Dual(0.5, 1.0), 1.0)", "Dual(0.500, 1.000)"),
 )  # fmt: skip
@@ -504,7 +509,7 @@ clip_p = elementwise(
     "clip", np.clip, lambda x, lo, hi: float(builtins.min(builtins.max(x, lo), hi)),
     (_clip_dx, lambda out, x, lo, hi: primal(x) < primal(lo),
      lambda out, x, lo, hi: primal(x) > primal(hi)),
-    domain=(REAL, ((-2.0, -1.0),), ((1.0, 2.0),)), symbol="clip",
+    domain=(REAL, ((-2.0, -1.0),), ((1.0, 2.0),)), residuals=(0, 1, 2), symbol="clip",
     doc="Clip x to [lo, hi]; d/dx = 1 on the closed interval, d/dlo = 1 below it, d/dhi = 1 above.",
 )  # fmt: skip
 
@@ -547,7 +552,7 @@ def _where_impl(cond: Any, x: Any, y: Any) -> Any:
 where_p = Primitive(
     "where", _where_impl, scalar_impl=lambda c, x, y: x if c else y,
     jvps=_where_jvp, vjps=(None, _where_vjp_x, _where_vjp_y),
-    symbol="where", label="where({0}, {1}, {2})",
+    residuals=(0,), symbol="where", label="where({0}, {1}, {2})",
     domain=(((0.0, 1.0),), REAL, REAL),
     cases=(Case(((3,), (3,), (3,)), make=lambda rng: (rng.random(3) > 0.5, rng.normal(size=3),
                                                       rng.normal(size=3))),
@@ -671,7 +676,8 @@ _REDUCE_CASES = (
 )
 
 sum_p = Primitive(
-    "sum", _reduction(np.sum), jvps=(_sum_jvp,), vjps=(_sum_vjp,), flops=_input_size, symbol="Σ",
+    "sum", _reduction(np.sum), jvps=(_sum_jvp,), vjps=(_sum_vjp,), flops=_input_size,
+    residuals=(), symbol="Σ",
     label="sum({0})",
     cases=_REDUCE_CASES, doc="Sum over axes; linear, its transpose broadcasts back.",
 )  # fmt: skip
@@ -701,7 +707,8 @@ def _mean_vjp(ct: Any, out: Any, x: Any, *, axis: tuple, keepdims: bool) -> Any:
 
 
 mean_p = Primitive(
-    "mean", _reduction(np.mean), jvps=(_mean_jvp,), vjps=(_mean_vjp,), flops=_input_size, symbol="mean",
+    "mean", _reduction(np.mean), jvps=(_mean_jvp,), vjps=(_mean_vjp,), flops=_input_size,
+    residuals=(), symbol="mean",
     cases=_REDUCE_CASES, doc="Mean over axes; linear.",
 )  # fmt: skip
 
@@ -739,7 +746,8 @@ def _prod_vjp(ct: Any, out: Any, x: Any, *, axis: tuple, keepdims: bool) -> Any:
 
 
 prod_p = Primitive(
-    "prod", _reduction(np.prod), jvps=(_prod_jvp,), vjps=(_prod_vjp,), flops=_input_size, symbol="Π",
+    "prod", _reduction(np.prod), jvps=(_prod_jvp,), vjps=(_prod_vjp,), flops=_input_size,
+    residuals=("out", 0), symbol="Π",
     label="prod({0})",
     cases=_REDUCE_CASES, domain=(NONZERO,),
     doc="Product over axes; d/dx_i = product of the others (exact with zeros too).",
@@ -772,11 +780,13 @@ def _extremum_vjp(ct: Any, out: Any, x: Any, *, axis: tuple, keepdims: bool) -> 
 
 
 max_p = Primitive(
-    "max", _reduction(np.max), jvps=(_extremum_jvp,), vjps=(_extremum_vjp,), flops=_input_size, symbol="max",
+    "max", _reduction(np.max), jvps=(_extremum_jvp,), vjps=(_extremum_vjp,), flops=_input_size,
+    residuals=("out", 0), symbol="max",
     cases=_REDUCE_CASES, doc="Maximum over axes; ties share the derivative evenly.",
 )  # fmt: skip
 min_p = Primitive(
-    "min", _reduction(np.min), jvps=(_extremum_jvp,), vjps=(_extremum_vjp,), flops=_input_size, symbol="min",
+    "min", _reduction(np.min), jvps=(_extremum_jvp,), vjps=(_extremum_vjp,), flops=_input_size,
+    residuals=("out", 0), symbol="min",
     cases=_REDUCE_CASES, doc="Minimum over axes; ties share the derivative evenly.",
 )  # fmt: skip
 
@@ -819,7 +829,7 @@ def _cumsum_impl(x: Any, *, axis: int) -> Any:
 
 
 cumsum_p = Primitive(
-    "cumsum", _cumsum_impl, jvps=(_cumsum_jvp,), vjps=(_cumsum_vjp,), symbol="cumsum",
+    "cumsum", _cumsum_impl, jvps=(_cumsum_jvp,), vjps=(_cumsum_vjp,), residuals=(), symbol="cumsum",
     cases=(Case(((5,),), {"axis": -1}), Case(((3, 4),), {"axis": -2})),
     doc="Running sum along an axis; linear, its transpose runs from the end.",
 )  # fmt: skip
@@ -857,7 +867,8 @@ _RESHAPE_CASES = (Case(((2, 3),), {"shape": (6,)}), Case(((6,),), {"shape": (3, 
                   Case(((),), {"shape": (1, 1)}))  # fmt: skip
 
 reshape_p = Primitive(
-    "reshape", _reshape_impl, jvps=(_reshape_jvp,), vjps=(_reshape_vjp,), flops=0.0, symbol="reshape",
+    "reshape", _reshape_impl, jvps=(_reshape_jvp,), vjps=(_reshape_vjp,), flops=0.0,
+    residuals=(), symbol="reshape",
     cases=_RESHAPE_CASES, doc="Same elements, new shape; linear.",
 )  # fmt: skip
 
@@ -888,12 +899,13 @@ def _squeeze_impl(x: Any, *, shape: tuple) -> Any:
 
 
 squeeze_p = Primitive(
-    "squeeze", _squeeze_impl, jvps=(_reshape_jvp,), vjps=(_reshape_vjp,), flops=0.0, symbol="squeeze",
+    "squeeze", _squeeze_impl, jvps=(_reshape_jvp,), vjps=(_reshape_vjp,), flops=0.0,
+    residuals=(), symbol="squeeze",
     cases=(Case(((1, 3, 1),), {"shape": (3,)}),), doc="Drop axes of length one; linear.",
 )  # fmt: skip
 expand_dims_p = Primitive(
     "expand_dims", _squeeze_impl, jvps=(_reshape_jvp,), vjps=(_reshape_vjp,),
-    flops=0.0, symbol="expand_dims", cases=(Case(((3,),), {"shape": (1, 3)}),),
+    flops=0.0, residuals=(), symbol="expand_dims", cases=(Case(((3,),), {"shape": (1, 3)}),),
     doc="Insert axes of length one; linear.",
 )  # fmt: skip
 
@@ -953,7 +965,7 @@ def _transpose_impl(x: Any, *, axes: tuple) -> Any:
 
 transpose_p = Primitive(
     "transpose", _transpose_impl, jvps=(_transpose_jvp,), vjps=(_transpose_vjp,),
-    flops=0.0, symbol="T", label="{0}ᵀ",
+    flops=0.0, residuals=(), symbol="T", label="{0}ᵀ",
     cases=(Case(((2, 3),), {"axes": (1, 0)}), Case(((2, 3, 4),), {"axes": (2, 0, 1)})),
     doc="Permute axes; linear, its transpose applies the inverse permutation.",
 )  # fmt: skip
@@ -1015,7 +1027,7 @@ def _broadcast_to_impl(x: Any, *, shape: tuple) -> Any:
 
 broadcast_to_p = Primitive(
     "broadcast_to", _broadcast_to_impl, jvps=(_broadcast_to_jvp,), vjps=(_broadcast_to_vjp,),
-    symbol="bcast", label="broadcast({0})",
+    residuals=(), symbol="bcast", label="broadcast({0})",
     cases=(Case(((3,),), {"shape": (2, 3)}), Case(((2, 1),), {"shape": (2, 4)}),
            Case(((),), {"shape": (3,)})),
     doc="Repeat along new or unit axes; linear, its transpose sums them.",
@@ -1055,7 +1067,7 @@ def _concatenate_impl(*xs: Any, axis: int) -> Any:
 
 concatenate_p = Primitive(
     "concatenate", _concatenate_impl, jvps=_concatenate_jvp, vjps=_concatenate_vjp,
-    symbol="concat",
+    residuals=(), symbol="concat",
     cases=(Case(((2,), (3,)), {"axis": -1}), Case(((2, 3), (1, 3), (2, 3)), {"axis": -2})),
     doc="Join arrays along an axis; linear, its transpose slices.",
 )  # fmt: skip
@@ -1090,7 +1102,7 @@ def _stack_impl(*xs: Any, axis: int) -> Any:
 
 
 stack_p = Primitive(
-    "stack", _stack_impl, jvps=_stack_jvp, vjps=_stack_vjp, symbol="stack",
+    "stack", _stack_impl, jvps=_stack_jvp, vjps=_stack_vjp, residuals=(), symbol="stack",
     cases=(Case(((), ()), {"axis": -1}), Case(((3,), (3,), (3,)), {"axis": -2}),
            Case(((2, 3), (2, 3)), {"axis": -1})),
     doc="Join arrays along a new axis; linear, its transpose takes them apart.",
@@ -1199,7 +1211,7 @@ def _getitem_impl(x: Any, *, index: tuple) -> Any:
 
 
 getitem_p = Primitive(
-    "getitem", _getitem_impl, jvps=(_getitem_jvp,), vjps=(_getitem_vjp,), symbol="[]",
+    "getitem", _getitem_impl, jvps=(_getitem_jvp,), vjps=(_getitem_vjp,), residuals=(), symbol="[]",
     label="{0}[{index}]",
     cases=(Case(((4,),), {"index": (1,)}), Case(((4,),), {"index": (slice(1, 3),)}),
            Case(((3, 4),), {"index": (np.array([0, 2, 0]),)}),
@@ -1239,7 +1251,7 @@ def _index_add_impl(ct: Any, *, index: tuple, shape: tuple) -> Any:
 
 index_add_p = Primitive(
     "index_add", _index_add_impl, jvps=(_index_add_jvp,), vjps=(_index_add_vjp,),
-    symbol="+[]", label="zeros{shape}.at[{index}].add({0})",
+    residuals=(), symbol="+[]", label="zeros{shape}.at[{index}].add({0})",
     cases=(Case(((3,),), {"index": (np.array([0, 1, 0]),), "shape": (4,)}),
            Case(((2,),), {"index": (slice(1, 3),), "shape": (4,)})),
     doc="Add into zeros of a shape at an index (the transpose of indexing); linear.",
@@ -1296,8 +1308,11 @@ def _promote_ct(ct: Any, a_vec: bool, b_vec: bool) -> Any:
 
 
 def _matmul_vjp_a(ct: Any, out: Any, a: Any, b: Any) -> Any:
-    a_vec, b_vec = _as_matrices(a, b)
-    nb = batch_ndim(ct, out)
+    a_ndim, b_ndim, ct_ndim = ndim_of(a), ndim_of(b), ndim_of(ct)
+    if a_ndim == b_ndim == ct_ndim == 2:  # matrices, one cotangent: the common case, directly
+        return matmul(ct, transpose_p(b, axes=(1, 0)))
+    a_vec, b_vec = a_ndim == 1, b_ndim == 1
+    nb = ct_ndim - ndim_of(out)
     b2 = reshape_p(b, shape=shape_of(b) + (1,)) if b_vec else b
     ct_a = matmul(_promote_ct(ct, a_vec, b_vec), _swap_last(b2))
     a2_shape = (1,) + shape_of(a) if a_vec else shape_of(a)
@@ -1306,8 +1321,11 @@ def _matmul_vjp_a(ct: Any, out: Any, a: Any, b: Any) -> Any:
 
 
 def _matmul_vjp_b(ct: Any, out: Any, a: Any, b: Any) -> Any:
-    a_vec, b_vec = _as_matrices(a, b)
-    nb = batch_ndim(ct, out)
+    a_ndim, b_ndim, ct_ndim = ndim_of(a), ndim_of(b), ndim_of(ct)
+    if a_ndim == b_ndim == ct_ndim == 2:  # matrices, one cotangent: the common case, directly
+        return matmul(transpose_p(a, axes=(1, 0)), ct)
+    a_vec, b_vec = a_ndim == 1, b_ndim == 1
+    nb = ct_ndim - ndim_of(out)
     a2 = reshape_p(a, shape=(1,) + shape_of(a)) if a_vec else a
     ct_b = matmul(_swap_last(a2), _promote_ct(ct, a_vec, b_vec))
     b2_shape = shape_of(b) + (1,) if b_vec else shape_of(b)
@@ -1321,7 +1339,7 @@ def _matmul_impl(a: Any, b: Any) -> Any:
 
 matmul = Primitive(
     "matmul", _matmul_impl, jvps=(_matmul_jvp_a, _matmul_jvp_b),
-    vjps=(_matmul_vjp_a, _matmul_vjp_b), flops=_matmul_flops, symbol="@", label="{0} @ {1}",
+    vjps=(_matmul_vjp_a, _matmul_vjp_b), flops=_matmul_flops, residuals=(0, 1), symbol="@", label="{0} @ {1}",
     cases=(Case(((2, 3), (3, 4))), Case(((3,), (3, 4))), Case(((2, 3), (3,))), Case(((3,), (3,))),
            Case(((2, 2, 3), (3, 4))), Case(((3, 4), (2, 4, 2)))),
     doc=_doc("Matrix product a @ b; bilinear: d(a @ b) = da @ b + a @ db.",
@@ -1388,7 +1406,8 @@ def _well_conditioned(rng: np.random.Generator, n: int = 3) -> np.ndarray:
 
 
 inv = Primitive(
-    "inv", np.linalg.inv, jvps=(_inv_jvp,), vjps=(_inv_vjp,), flops=_cubic, symbol="inv", label="inv({0})",
+    "inv", np.linalg.inv, jvps=(_inv_jvp,), vjps=(_inv_vjp,), flops=_cubic,
+    residuals=("out",), symbol="inv", label="inv({0})",
     cases=(Case(((3, 3),), make=lambda rng: (_well_conditioned(rng),)),),
     doc=_doc("Matrix inverse; d inv(X) = -inv(X) dX inv(X).",
              "adkit.inv(adkit.Dual(np.array([[2.0]]), np.array([[1.0]])))",
@@ -1412,7 +1431,8 @@ def _det_vjp(ct: Any, out: Any, x: Any) -> Any:
 
 
 det = Primitive(
-    "det", np.linalg.det, jvps=(_det_jvp,), vjps=(_det_vjp,), flops=_cubic, symbol="det", label="det({0})",
+    "det", np.linalg.det, jvps=(_det_jvp,), vjps=(_det_vjp,), flops=_cubic,
+    residuals=("out", 0), symbol="det", label="det({0})",
     cases=(Case(((3, 3),), make=lambda rng: (_well_conditioned(rng),)),),
     doc=_doc("Determinant; d det(X) = det(X) tr(inv(X) dX) (Jacobi's formula).",
              "adkit.det(adkit.Dual(2.0 * np.eye(2), np.eye(2)))", "Dual(4.000, 4.000)"),
@@ -1433,7 +1453,7 @@ def _logabsdet_impl(x: Any) -> Any:
 
 logabsdet = Primitive(
     "logabsdet", _logabsdet_impl, jvps=(_logabsdet_jvp,), vjps=(_logabsdet_vjp,),
-    flops=_cubic, symbol="log|det|", label="log|det({0})|",
+    flops=_cubic, residuals=(0,), symbol="log|det|", label="log|det({0})|",
     cases=(Case(((3, 3),), make=lambda rng: (_well_conditioned(rng),)),),
     doc="``ln |det X|``; d = tr(inv(X) dX).",
 )  # fmt: skip
@@ -1493,7 +1513,7 @@ def _solve_impl(a: Any, b: Any) -> Any:
 
 solve_p = Primitive(
     "solve", _solve_impl, jvps=(_solve_jvp_a, _solve_jvp_b), vjps=(_solve_vjp_a, _solve_vjp_b),
-    flops=_cubic, symbol="solve", label="solve({0}, {1})",
+    flops=_cubic, residuals=("out", 0), symbol="solve", label="solve({0}, {1})",
     cases=(Case(((3, 3), (3,)), make=lambda rng: (_well_conditioned(rng), rng.normal(size=3))),
            Case(((3, 3), (3, 2)), make=lambda rng: (_well_conditioned(rng), rng.normal(size=(3, 2))))),
     doc="Solution of A x = b; dx = solve(A, db - dA x).",
@@ -1535,7 +1555,8 @@ def _norm_impl(x: Any, *, axis: tuple, keepdims: bool) -> Any:
 
 
 norm_p = Primitive(
-    "norm", _norm_impl, jvps=(_norm_jvp,), vjps=(_norm_vjp,), flops=_input_size, symbol="‖·‖", label="‖{0}‖",
+    "norm", _norm_impl, jvps=(_norm_jvp,), vjps=(_norm_vjp,), flops=_input_size,
+    residuals=("out", 0), symbol="‖·‖", label="‖{0}‖",
     cases=_REDUCE_CASES, domain=(NONZERO,),
     doc="Euclidean (Frobenius) norm over axes; d‖x‖ = <x, dx>/‖x‖, 0 at x = 0.",
 )  # fmt: skip
