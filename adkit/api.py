@@ -182,6 +182,8 @@ def _as_tangent(x: Any) -> Any:
 
 def _finish(x: Any) -> Any:
     """Raw 0-d results become Python floats (a scalar function of a scalar gives a float)."""
+    if type(x) is np.ndarray and x.ndim:
+        return x
     if isinstance(x, Box):
         return x
     if np.ndim(x) == 0:

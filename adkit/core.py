@@ -281,7 +281,10 @@ class Primitive:
                 return self.scalar_impl(x)
             if isinstance(x, Box):
                 return x._apply_unary(self)
-        return bind(self, operands, params)
+        for x in operands:
+            if isinstance(x, Box):
+                return bind(self, operands, params)
+        return self.evaluate(operands, params)  # raw values: no engine involved
 
     def evaluate(self, operands: Sequence[Any], params: dict[str, Any]) -> Any:
         """The primal computation on raw (unboxed) values."""
@@ -400,7 +403,7 @@ def scale_keeping_zeros(t: Any, d: Any) -> Any:
         return 0.0 if t == 0.0 else t * d
     with np.errstate(invalid="ignore"):
         product = t * d
-        if np.all(np.isfinite(primal(d))):
+        if np.isfinite(primal(d)).all():
             return product
         return _ops().where_p(primal(t) == 0, 0.0, product)
 
@@ -470,6 +473,10 @@ def unbroadcast(ct: Any, shape: tuple[int, ...], nb: int) -> Any:
     extra = ndim - nb - len(shape)
     axes = tuple(range(nb, nb + extra))
     axes += tuple(nb + extra + i for i, n in enumerate(shape) if n == 1 and ct_shape[nb + extra + i] != 1)
+    if type(ct) is np.ndarray:  # raw values (first order): NumPy's methods directly
+        if axes:
+            ct = ct.sum(axis=axes, keepdims=True)
+        return ct.reshape(target) if ct.shape != target else ct
     ops = _ops()
     if axes:  # the primitives directly: the axes are already normalized (negative, sorted)
         ct = ops.sum_p(ct, axis=tuple(a - ndim for a in axes), keepdims=True)

@@ -14,13 +14,11 @@ sorted key order, as in JAX, so a flattening is deterministic.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 
-@dataclass(frozen=True)
-class TreeDef:
-    """The structure of a pytree without its leaves."""
+class TreeDef(NamedTuple):
+    """The structure of a pytree without its leaves (a tuple: cheap to make, hashable)."""
 
     kind: str  # "leaf", "none", "tuple", "list", "dict", "namedtuple"
     children: tuple[TreeDef, ...] = ()
@@ -47,6 +45,7 @@ class TreeDef:
 
 
 LEAF = TreeDef("leaf")
+NONE = TreeDef("none")
 
 
 def _is_namedtuple(x: Any) -> bool:
@@ -63,19 +62,21 @@ def flatten(tree: Any) -> tuple[list[Any], TreeDef]:
 # closure is a reference cycle, which would keep every traced value of a
 # differentiation alive until the garbage collector runs.
 def _walk(node: Any, leaves: list[Any]) -> TreeDef:
+    t = type(node)
+    if t is tuple or t is list:  # the common case first
+        return TreeDef(t.__name__, tuple([_walk(c, leaves) for c in node]))
     if node is None:
-        return TreeDef("none")
+        return NONE
     if _is_namedtuple(node):
-        return TreeDef("namedtuple", tuple(_walk(c, leaves) for c in node), type(node))
+        return TreeDef("namedtuple", tuple([_walk(c, leaves) for c in node]), t)
     if isinstance(node, (tuple, list)):
-        kind = type(node).__name__ if type(node) in (tuple, list) else "tuple"
-        return TreeDef(kind, tuple(_walk(c, leaves) for c in node))
+        return TreeDef("tuple", tuple([_walk(c, leaves) for c in node]))  # other sequences: tuples
     if isinstance(node, dict):
         try:
             keys = tuple(sorted(node))
         except TypeError as err:
             raise TypeError("adkit needs dict keys that can be sorted (e.g. all strings)") from err
-        return TreeDef("dict", tuple(_walk(node[k], leaves) for k in keys), keys)
+        return TreeDef("dict", tuple([_walk(node[k], leaves) for k in keys]), keys)
     leaves.append(node)
     return LEAF
 

@@ -373,10 +373,22 @@ class Var(ArrayOps, Box):
         return self._apply_unary(rules.negative)
 
     def __matmul__(self, other: Any) -> Any:
-        return _binary(rules.matmul, self, other)
+        if type(self.value) is np.ndarray:
+            return _binary(rules.matmul, self, other)
+        return rules.matmul(self, other)  # NumPy's error for scalars, or a nested value
 
     def __rmatmul__(self, other: Any) -> Any:
-        return _binary(rules.matmul, other, self)
+        if type(self.value) is np.ndarray:
+            return _binary(rules.matmul, other, self)
+        return rules.matmul(other, self)
+
+    def __array_ufunc__(self, ufunc: np.ufunc, method: str, *inputs: Any, **kwargs: Any) -> Any:
+        # ``ndarray @ Var`` and ``ndarray + Var`` arrive here: arithmetic takes the short paths
+        if len(inputs) == 2 and not kwargs and method == "__call__":
+            prim = _BINARY_UFUNCS.get(ufunc)
+            if prim is not None and (prim is not rules.matmul or type(self.value) is np.ndarray):
+                return _binary(prim, *inputs)
+        return ArrayOps.__array_ufunc__(self, ufunc, method, *inputs, **kwargs)
 
     def _apply_unary(self, prim: Primitive) -> Any:
         """``prim(self)``, with the short path for a Python float inside."""
@@ -397,6 +409,8 @@ class Var(ArrayOps, Box):
 
 
 _new = object.__new__  # creating Vars in the short paths without a constructor call
+_BINARY_UFUNCS = {np.add: rules.add, np.subtract: rules.subtract, np.multiply: rules.multiply,
+                  np.divide: rules.divide, np.power: rules.power, np.matmul: rules.matmul}  # fmt: skip
 _NO_PARAMS: dict = {}
 
 

@@ -652,8 +652,11 @@ def _swap_last(x: Any) -> Any:
 
 def _reduction(reduce: Callable) -> Callable:
     """The implementation of a reduction primitive: ``reduce`` with normalized axes."""
+    method = getattr(np.ndarray, reduce.__name__, None)  # skips NumPy's Python wrappers
 
     def impl(x: Any, *, axis: tuple, keepdims: bool) -> Any:
+        if method is not None and type(x) is np.ndarray:
+            return method(x, axis=axis, keepdims=keepdims)
         return reduce(x, axis=axis, keepdims=keepdims)
 
     impl.__name__ = f"{reduce.__name__}_impl"
@@ -703,6 +706,13 @@ def _mean_jvp(t: Any, out: Any, x: Any, *, axis: tuple, keepdims: bool) -> Any:
 
 
 def _mean_vjp(ct: Any, out: Any, x: Any, *, axis: tuple, keepdims: bool) -> Any:
+    if not isinstance(ct, Box) and not isinstance(x, Box):  # raw values: one ufunc call
+        x_shape = shape_of(x)
+        ct = np.asarray(ct, dtype=float)
+        nb = ct.ndim - (len(x_shape) if keepdims else len(x_shape) - len(axis))
+        if not keepdims:
+            ct = ct.reshape(ct.shape[:nb] + _keepdims_shape(x_shape, axis))
+        return np.divide(ct, _count(x, axis), out=np.empty(ct.shape[:nb] + x_shape))
     return _expand_reduced(ct, x, axis, keepdims) / _count(x, axis)
 
 
@@ -860,6 +870,8 @@ def _reshape_vjp(ct: Any, out: Any, x: Any, *, shape: tuple, **_: Any) -> Any:
 
 
 def _reshape_impl(x: Any, *, shape: tuple) -> Any:
+    if type(x) is np.ndarray:
+        return x.reshape(shape)  # the method: no trip through NumPy's Python wrappers
     return np.reshape(x, shape)
 
 
@@ -960,6 +972,8 @@ def _transpose_vjp(ct: Any, out: Any, x: Any, *, axes: tuple) -> Any:
 
 
 def _transpose_impl(x: Any, *, axes: tuple) -> Any:
+    if type(x) is np.ndarray:
+        return x.transpose(axes)
     return np.transpose(x, axes)
 
 
@@ -1310,6 +1324,8 @@ def _promote_ct(ct: Any, a_vec: bool, b_vec: bool) -> Any:
 def _matmul_vjp_a(ct: Any, out: Any, a: Any, b: Any) -> Any:
     a_ndim, b_ndim, ct_ndim = ndim_of(a), ndim_of(b), ndim_of(ct)
     if a_ndim == b_ndim == ct_ndim == 2:  # matrices, one cotangent: the common case, directly
+        if type(ct) is np.ndarray and type(b) is np.ndarray:
+            return np.matmul(ct, b.T)  # raw values (first order): what the primitives would do
         return matmul(ct, transpose_p(b, axes=(1, 0)))
     a_vec, b_vec = a_ndim == 1, b_ndim == 1
     nb = ct_ndim - ndim_of(out)
@@ -1323,6 +1339,8 @@ def _matmul_vjp_a(ct: Any, out: Any, a: Any, b: Any) -> Any:
 def _matmul_vjp_b(ct: Any, out: Any, a: Any, b: Any) -> Any:
     a_ndim, b_ndim, ct_ndim = ndim_of(a), ndim_of(b), ndim_of(ct)
     if a_ndim == b_ndim == ct_ndim == 2:  # matrices, one cotangent: the common case, directly
+        if type(ct) is np.ndarray and type(a) is np.ndarray:
+            return np.matmul(a.T, ct)
         return matmul(transpose_p(a, axes=(1, 0)), ct)
     a_vec, b_vec = a_ndim == 1, b_ndim == 1
     nb = ct_ndim - ndim_of(out)

@@ -145,3 +145,19 @@ def test_a_user_primitive_without_the_rule_a_mode_needs():
     q = adkit.primitive(lambda x: x * 2.0)
     with pytest.raises(NotImplementedError, match=r"reverse-mode.*defvjp"):
         adkit.grad(q)(1.0)
+
+
+@pytest.mark.parametrize("make", [lambda x: x @ 3.0, lambda x: 3.0 @ x, lambda x: np.ones(2) @ x])
+def test_matmul_of_a_scalar_var_gives_numpys_error(make):
+    # the array short paths must not turn NumPy's message into an obscure one
+    with pytest.raises(ValueError, match=r"matmul: Input operand .* does not have enough dimensions"):
+        make(Var(2.0))
+
+
+def test_ndarray_operators_with_a_var_are_recorded():
+    a = np.array([1.0, 2.0])
+    x = Var(np.array([3.0, 4.0]))
+    y = (a @ x) + (a * x).sum() + (a - x).sum() + (a / x).sum() + (a**x).sum()
+    y.backward()
+    want = a + a - 1.0 - a / x.value**2 + a**x.value * np.log(a)
+    np.testing.assert_allclose(x.grad, want, rtol=1e-12)
