@@ -52,7 +52,7 @@ from adkit.core import (
     shape_of,
 )
 from adkit.forward import _short
-from adkit.numpy_bridge import ArrayOps
+from adkit.numpy_bridge import UFUNCS, ArrayOps, array_ufunc
 
 _LEAF = None  # the "primitive" of an input entry
 
@@ -384,11 +384,15 @@ class Var(ArrayOps, Box):
 
     def __array_ufunc__(self, ufunc: np.ufunc, method: str, *inputs: Any, **kwargs: Any) -> Any:
         # ``ndarray @ Var`` and ``ndarray + Var`` arrive here: arithmetic takes the short paths
-        if len(inputs) == 2 and not kwargs and method == "__call__":
-            prim = _BINARY_UFUNCS.get(ufunc)
-            if prim is not None and (prim is not rules.matmul or type(self.value) is np.ndarray):
-                return _binary(prim, *inputs)
-        return ArrayOps.__array_ufunc__(self, ufunc, method, *inputs, **kwargs)
+        if not kwargs and method == "__call__":
+            if len(inputs) == 2:
+                prim = _BINARY_UFUNCS.get(ufunc)
+                if prim is not None and (prim is not rules.matmul or type(self.value) is np.ndarray):
+                    return _binary(prim, *inputs)
+            op = UFUNCS.get(ufunc)
+            if op is not None:
+                return op(*inputs)
+        return array_ufunc(ufunc, method, *inputs, **kwargs)
 
     def _apply_unary(self, prim: Primitive) -> Any:
         """``prim(self)``, with the short path for a Python float inside."""
