@@ -355,9 +355,6 @@ class Primitive:
             return None
         return fit_tangent(total, out)
 
-    def has_vjp(self) -> bool:
-        return self.partials is not None or self.vjps is not None
-
     def vjp(self, i: int, cotangent: Any, out: Any, primals: Sequence[Any], params: dict) -> Any:
         """Cotangent of operand ``i`` (``None`` for zero) given the output's."""
         if self.partials is not None:
