@@ -281,10 +281,7 @@ class Primitive:
                 return self.scalar_impl(x)
             if isinstance(x, Box):
                 return x._apply_unary(self)
-        for x in operands:
-            if isinstance(x, Box):
-                return bind(self, operands, params)
-        return self.evaluate(operands, params)  # raw values: no engine involved
+        return bind(self, operands, params)
 
     def evaluate(self, operands: Sequence[Any], params: dict[str, Any]) -> Any:
         """The primal computation on raw (unboxed) values."""

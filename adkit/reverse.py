@@ -34,7 +34,7 @@ from __future__ import annotations
 
 import contextvars
 import weakref
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -373,22 +373,18 @@ class Var(ArrayOps, Box):
         return self._apply_unary(rules.negative)
 
     def __matmul__(self, other: Any) -> Any:
-        if type(self.value) is np.ndarray:
-            return _binary(rules.matmul, self, other)
-        return rules.matmul(self, other)  # NumPy's error for scalars, or a nested value
+        return _on_arrays(rules.matmul, self, other)
 
     def __rmatmul__(self, other: Any) -> Any:
-        if type(self.value) is np.ndarray:
-            return _binary(rules.matmul, other, self)
-        return rules.matmul(other, self)
+        return _on_arrays(rules.matmul, other, self)
 
     def __array_ufunc__(self, ufunc: np.ufunc, method: str, *inputs: Any, **kwargs: Any) -> Any:
         # ``ndarray @ Var`` and ``ndarray + Var`` arrive here: arithmetic takes the short paths
         if not kwargs and method == "__call__":
             if len(inputs) == 2:
-                prim = _BINARY_UFUNCS.get(ufunc)
-                if prim is not None and (prim is not rules.matmul or type(self.value) is np.ndarray):
-                    return _binary(prim, *inputs)
+                short = _BINARY_UFUNCS.get(ufunc)
+                if short is not None:
+                    return short[0](short[1], *inputs)
             op = UFUNCS.get(ufunc)
             if op is not None:
                 return op(*inputs)
@@ -413,13 +409,11 @@ class Var(ArrayOps, Box):
 
 
 _new = object.__new__  # creating Vars in the short paths without a constructor call
-_BINARY_UFUNCS = {np.add: rules.add, np.subtract: rules.subtract, np.multiply: rules.multiply,
-                  np.divide: rules.divide, np.power: rules.power, np.matmul: rules.matmul}  # fmt: skip
 _NO_PARAMS: dict = {}
 
 
 def _binary(prim: Primitive, x: Any, y: Any) -> Any:
-    """``prim(x, y)`` with a short path when the traced operands hold Python floats."""
+    """``prim(x, y)`` for an elementwise ``prim``: a short path for traced Python floats."""
     tx, ty = type(x), type(y)
     if tx is Var:
         xv = x.value
@@ -445,13 +439,6 @@ def _binary(prim: Primitive, x: Any, y: Any) -> Any:
                 v = _new(Var)
                 v.value, v._tape, v._index, v._level, v.grad = out, tape, index, x._level, None
                 return v
-        elif type(xv) is np.ndarray:  # arrays on one tape: record without the generic routing
-            if ty is Var:
-                yv = y.value
-                if y._tape is x._tape and not isinstance(yv, Box):
-                    return _record(prim, x._tape, x._level, prim.impl(xv, yv), (x._index, y._index), (xv, yv))
-            elif not isinstance(y, Box):
-                return _record(prim, x._tape, x._level, prim.impl(xv, y), (x._index, None), (xv, y))
     elif ty is Var:
         yv = y.value
         if type(yv) is float and (tx is float or tx is int):
@@ -464,9 +451,33 @@ def _binary(prim: Primitive, x: Any, y: Any) -> Any:
             v = _new(Var)
             v.value, v._tape, v._index, v._level, v.grad = out, tape, index, y._level, None
             return v
+    return _on_arrays(prim, x, y)
+
+
+def _on_arrays(prim: Primitive, x: Any, y: Any) -> Any:
+    """``prim(x, y)``, recorded directly when the traced operands hold arrays on one tape."""
+    if type(x) is Var:
+        xv = x.value
+        if type(xv) is np.ndarray:
+            if type(y) is Var:
+                yv = y.value
+                if y._tape is x._tape and not isinstance(yv, Box):
+                    return _record(prim, x._tape, x._level, prim.impl(xv, yv), (x._index, y._index), (xv, yv))
+            elif not isinstance(y, Box):
+                return _record(prim, x._tape, x._level, prim.impl(xv, y), (x._index, None), (xv, y))
+    elif type(y) is Var:
+        yv = y.value
         if type(yv) is np.ndarray and not isinstance(x, Box):
             return _record(prim, y._tape, y._level, prim.impl(x, yv), (None, y._index), (x, yv))
     return bind(prim, (x, y), {})
+
+
+#: ufuncs that take the short paths from ``ndarray op Var``: (path, primitive)
+_BINARY_UFUNCS: dict[np.ufunc, tuple[Callable, Primitive]] = {
+    np.add: (_binary, rules.add), np.subtract: (_binary, rules.subtract),
+    np.multiply: (_binary, rules.multiply), np.divide: (_binary, rules.divide),
+    np.power: (_binary, rules.power), np.matmul: (_on_arrays, rules.matmul),
+}  # fmt: skip
 
 
 def reverse_process(top: Var, prim: Primitive, operands: tuple, params: dict) -> Any:

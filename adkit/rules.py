@@ -630,14 +630,20 @@ def _keepdims_shape(shape: tuple[int, ...], axes: tuple[int, ...]) -> tuple[int,
     return tuple(1 if (i - n) in axes else s for i, s in enumerate(shape))
 
 
-def _expand_reduced(ct: Any, x: Any, axes: tuple[int, ...], keepdims: bool) -> Any:
-    """Put back the reduced axes of a batched cotangent, then broadcast to ``x``."""
+def _restore_reduced(ct: Any, x: Any, axes: tuple[int, ...], keepdims: bool) -> tuple[Any, tuple[int, ...]]:
+    """Put back the reduced axes of a batched cotangent as unit axes; also give the full shape."""
     x_shape = shape_of(x)
     nb = ndim_of(ct) - (len(x_shape) if keepdims else len(x_shape) - len(axes))
     batch = shape_of(ct)[:nb]
     if not keepdims:
         ct = reshape_p(ct, shape=batch + _keepdims_shape(x_shape, axes))
-    return broadcast_to_p(ct, shape=batch + x_shape)
+    return ct, batch + x_shape
+
+
+def _expand_reduced(ct: Any, x: Any, axes: tuple[int, ...], keepdims: bool) -> Any:
+    """Put back the reduced axes of a batched cotangent, then broadcast to ``x``."""
+    ct, shape = _restore_reduced(ct, x, axes, keepdims)
+    return broadcast_to_p(ct, shape=shape)
 
 
 def _swap_last(x: Any) -> Any:
@@ -706,14 +712,11 @@ def _mean_jvp(t: Any, out: Any, x: Any, *, axis: tuple, keepdims: bool) -> Any:
 
 
 def _mean_vjp(ct: Any, out: Any, x: Any, *, axis: tuple, keepdims: bool) -> Any:
-    if not isinstance(ct, Box) and not isinstance(x, Box):  # raw values: one ufunc call
-        x_shape = shape_of(x)
-        ct = np.asarray(ct, dtype=float)
-        nb = ct.ndim - (len(x_shape) if keepdims else len(x_shape) - len(axis))
-        if not keepdims:
-            ct = ct.reshape(ct.shape[:nb] + _keepdims_shape(x_shape, axis))
-        return np.divide(ct, _count(x, axis), out=np.empty(ct.shape[:nb] + x_shape))
-    return _expand_reduced(ct, x, axis, keepdims) / _count(x, axis)
+    ct, shape = _restore_reduced(ct, x, axis, keepdims)
+    if isinstance(ct, Box):
+        return broadcast_to_p(ct, shape=shape) / _count(x, axis)
+    # raw values (first order): divide straight into the full shape, one ufunc call
+    return np.divide(ct, _count(x, axis), out=np.empty(shape))
 
 
 mean_p = Primitive(
