@@ -260,6 +260,13 @@ class Primitive:
         #: what the reverse rules read besides shapes: ``"out"`` and operand
         #: positions (``None``: everything). A lean tape keeps only these.
         self.residuals = None if residuals is None else frozenset(residuals)
+        #: how many operand positions ``residuals`` names (a lean tape checks the others)
+        self.kept_operands = 0 if residuals is None else len(self.residuals - {"out"})
+        #: the reverse rule of all operands at once on plain NumPy values, for
+        #: first-order sweeps (``rules.py`` gives the built-in ones):
+        #: ``fast_vjp(ct, out, primals, params, parents)`` returns one cotangent
+        #: per operand, ``None`` where ``parents`` has ``None`` (a constant)
+        self.fast_vjp: Callable[..., Sequence[Any]] | None = None
         self.__doc__ = doc
         self.__name__ = name
         self.__qualname__ = name
@@ -358,19 +365,7 @@ class Primitive:
             rule = self.partials[i]
             if rule is None:
                 return None
-            d = rule(out, *primals, **params)
-            if type(d) is int and d == ZERO:
-                return None
-            if type(d) is int and d == ONE:
-                ct = cotangent
-            elif type(d) is int and d == MINUS_ONE:
-                ct = -cotangent
-            else:
-                ct = scale_keeping_zeros(cotangent, d) if self.singular else cotangent * d
-            x = primals[i]
-            if type(ct) is np.ndarray and type(x) is np.ndarray and ct.shape == x.shape:
-                return ct  # no broadcasting to undo (the common case)
-            return unbroadcast(ct, shape_of(x), ndim_of(cotangent) - ndim_of(out))
+            return pull_back(cotangent, rule(out, *primals, **params), out, primals[i], self.singular)
         if self.vjps is None:
             raise NotImplementedError(
                 f"adkit has no reverse-mode (VJP) rule for {self.name!r}. Give it one with "
@@ -382,6 +377,23 @@ class Primitive:
         if rule is None:
             return None
         return rule(cotangent, out, *primals, **params)
+
+
+def pull_back(cotangent: Any, d: Any, out: Any, x: Any, singular: bool) -> Any:
+    """An operand's cotangent from the output's and the local partial ``d``: ``unbroadcast(ct * d)``.
+
+    ``d`` may be one of the markers ``ZERO`` (giving ``None``), ``ONE`` or
+    ``MINUS_ONE``; ``singular`` asks for :func:`scale_keeping_zeros`.
+    """
+    if type(d) is int:
+        if d == ZERO:
+            return None
+        ct = cotangent if d == ONE else -cotangent if d == MINUS_ONE else cotangent * d
+    else:
+        ct = scale_keeping_zeros(cotangent, d) if singular else cotangent * d
+    if type(ct) is np.ndarray and type(x) is np.ndarray and ct.shape == x.shape:
+        return ct  # no broadcasting to undo (the common case)
+    return unbroadcast(ct, shape_of(x), ndim_of(cotangent) - ndim_of(out))
 
 
 def scale_keeping_zeros(t: Any, d: Any) -> Any:

@@ -89,7 +89,7 @@ def workload_of(tape: Any) -> Workload:
             flops += primitive_by_id(prim).work(entry[1], (), {})
             linear += 1.0
             continue
-        parents, operands, params = entry[2]
+        parents, operands, params = entry[2][:3]
         work = prim.work(entry[1], operands, params)
         flops += work
         if prim.elementwise:

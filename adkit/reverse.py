@@ -18,6 +18,9 @@ Entries are tuples, told apart by their length:
 * ``(None, out)``: an input (a leaf);
 * ``(prim, out, (parents, operands, params))``: any operation; its VJP rule
   is called during the sweep;
+* ``(prim, out, (parents, operands, params, fast_vjp))``: the same for an
+  operation on plain values (no boxes inside); a first-order sweep calls
+  ``fast_vjp`` for all operands at once (see ``rules.py``);
 * ``(pid, out, i, d)``: a float operation of one traced operand at tape
   position ``i``, with local partial derivative ``d``;
 * ``(pid, out, i, d, c)``: the same with a constant operand ``c``, on the
@@ -159,6 +162,18 @@ class Tape:
         entries.append((_LEAF, value))
         return Var._make(value, self, index, self.level)
 
+    def leaves(self, values: Sequence[Any]) -> list[Var]:
+        """Record several inputs at once (the functional API's arguments)."""
+        entries = self._entries
+        level = self.level
+        boxed = []
+        for value in values:
+            v = _new(Var)
+            v.value, v._tape, v._index, v._level, v.grad = value, self, len(entries), level, None
+            entries.append((_LEAF, value))
+            boxed.append(v)
+        return boxed
+
     @property
     def nodes(self) -> list[Node]:
         """The entries as :class:`Node` records, in evaluation order."""
@@ -193,7 +208,7 @@ def _node(index: int, entry: tuple, values: list[Any]) -> Node:
     if n == 2:
         return Node(index, None, (), (), {}, out)
     if n == 3:
-        parents, operands, params = entry[2]
+        parents, operands, params = entry[2][:3]
         return Node(index, prim, tuple(parents), tuple(operands), params, out)
     if n == 4:
         return Node(index, prim, (entry[2],), (values[entry[2]],), {}, out)
@@ -385,6 +400,11 @@ class Var(ArrayOps, Box):
                 short = _BINARY_UFUNCS.get(ufunc)
                 if short is not None:
                     return short[0](short[1], *inputs)
+            elif type(self.value) is np.ndarray:  # np.tanh(x) on an array: recorded here
+                prim = _UNARY_UFUNCS.get(ufunc)
+                if prim is not None:
+                    xv = self.value
+                    return _record(prim, self._tape, self._level, prim.impl(xv), (self._index,), (xv,))
             op = UFUNCS.get(ufunc)
             if op is not None:
                 return op(*inputs)
@@ -417,7 +437,8 @@ def _binary(prim: Primitive, x: Any, y: Any) -> Any:
     tx, ty = type(x), type(y)
     if tx is Var:
         xv = x.value
-        if type(xv) is float:
+        txv = type(xv)
+        if txv is float:
             if ty is float or ty is int:
                 out = prim.scalar_impl(xv, y)
                 d = prim.partials[0](out, xv, y)
@@ -439,6 +460,13 @@ def _binary(prim: Primitive, x: Any, y: Any) -> Any:
                 v = _new(Var)
                 v.value, v._tape, v._index, v._level, v.grad = out, tape, index, x._level, None
                 return v
+        elif txv is np.ndarray:  # arrays: what _on_arrays does, one call less
+            if ty is Var:
+                yv = y.value
+                if y._tape is x._tape and not isinstance(yv, Box):
+                    return _record(prim, x._tape, x._level, prim.impl(xv, yv), (x._index, y._index), (xv, yv))
+            elif not isinstance(y, Box):
+                return _record(prim, x._tape, x._level, prim.impl(xv, y), (x._index, None), (xv, y))
     elif ty is Var:
         yv = y.value
         if type(yv) is float and (tx is float or tx is int):
@@ -480,26 +508,40 @@ _BINARY_UFUNCS: dict[np.ufunc, tuple[Callable, Primitive]] = {
 }  # fmt: skip
 
 
+#: ufuncs of one operand that are a primitive of the table, for ``np.tanh(x)`` on arrays
+_UNARY_UFUNCS: dict[np.ufunc, Primitive] = {
+    u: p for u, p in UFUNCS.items() if isinstance(p, Primitive) and u.nin == 1 and p.partials is not None
+}
+
+
 def reverse_process(top: Var, prim: Primitive, operands: tuple, params: dict) -> Any:
     """Evaluate ``prim`` at ``top``'s level and record it on ``top``'s tape."""
     level = top._level
-    tape = top._tape
     primals = []
     parents = []
+    plain = True  # no boxes inside: plain values, evaluated directly
     for x in operands:
         if type(x) is Var and x._level == level:
-            primals.append(x.value)
-            parents.append(x._index)
+            x, i = x.value, x._index
         else:
-            primals.append(x)
-            parents.append(None)
-    return _record(prim, tape, level, bind(prim, primals, params), parents, primals, params)
+            i = None
+        primals.append(x)
+        parents.append(i)
+        if plain and isinstance(x, Box):
+            plain = False
+    out = prim.evaluate(primals, params) if plain else bind(prim, primals, params)
+    return _record(prim, top._tape, level, out, tuple(parents), tuple(primals), params, plain)
 
 
-def _record(prim: Primitive, tape: Tape, level: int, out: Any, parents: Sequence[int | None],
-            primals: Sequence[Any], params: dict = _NO_PARAMS) -> Var:  # fmt: skip
-    """Append an operation to the tape and return its traced output."""
-    if prim.partials is None and prim.vjps is None:
+def _record(prim: Primitive, tape: Tape, level: int, out: Any, parents: tuple[int | None, ...],
+            primals: tuple[Any, ...], params: dict = _NO_PARAMS, plain: bool = True) -> Var:  # fmt: skip
+    """Append an operation to the tape and return its traced output.
+
+    ``plain``: the operands hold no boxes (plain NumPy values), so a
+    first-order sweep may use the primitive's ``fast_vjp``.
+    """
+    fast = prim.fast_vjp
+    if fast is None and prim.partials is None and prim.vjps is None:
         raise NotImplementedError(
             f"adkit has no reverse-mode (VJP) rule for {prim.name!r}. Give it one with "
             f".defvjp(...), or use mode='forward'."
@@ -507,15 +549,23 @@ def _record(prim: Primitive, tape: Tape, level: int, out: Any, parents: Sequence
     entries = tape._entries
     index = len(entries)
     saved = out
-    if tape.lean and prim.residuals is not None:
+    keep = prim.residuals
+    if keep is not None and tape.lean:
         # Arrays the reverse rule never reads are stored as same-shaped
         # placeholders, so the forward pass's temporaries (the product before
         # a bias is added, the input of a tanh) die as in hand-written code.
-        keep = prim.residuals
-        if "out" not in keep:
+        if type(out) is np.ndarray and out.nbytes >= PLACEHOLDER_MIN_BYTES and "out" not in keep:
             saved = _placeholder(out)
-        primals = tuple(p if i in keep else _placeholder(p) for i, p in enumerate(primals))
-    entries.append((prim, saved, (tuple(parents), tuple(primals), params)))
+        if prim.kept_operands < len(primals):  # some operand is not a residual
+            lean = list(primals)
+            for i, p in enumerate(lean):
+                if type(p) is np.ndarray and p.nbytes >= PLACEHOLDER_MIN_BYTES and i not in keep:
+                    lean[i] = _placeholder(p)
+            primals = tuple(lean)
+    if fast is None or not plain:
+        entries.append((prim, saved, (parents, primals, params)))
+    else:
+        entries.append((prim, saved, (parents, primals, params, fast)))
     v = _new(Var)
     v.value, v._tape, v._index, v._level, v.grad = out, tape, index, level, None
     return v
@@ -526,9 +576,9 @@ _ZERO = np.zeros(1)
 PLACEHOLDER_MIN_BYTES = 16384
 
 
-def _placeholder(x: Any) -> Any:
+def _placeholder(x: np.ndarray) -> Any:
     """A zero-strided stand-in of a large float array's shape: no memory, no copy."""
-    if type(x) is np.ndarray and x.nbytes >= PLACEHOLDER_MIN_BYTES and x.dtype == np.float64:
+    if x.dtype == np.float64:
         return np.ndarray(x.shape, np.float64, _ZERO, 0, (0,) * x.ndim)
     return x
 
@@ -587,7 +637,19 @@ def _sweep(entries: list[tuple], seeds: dict[int, Any], keep: int, consume: bool
             a = adjoints[j]
             adjoints[j] = c if a is None else a + c
         elif n == 3:
-            prim, out, (parents, primals, params) = e
+            prim, out, rest = e
+            if len(rest) == 4 and not isinstance(g, Box):  # plain values, first order
+                parents, primals, params, fast = rest
+                for i, c in zip(parents, fast(g, out, primals, params, parents)):
+                    if c is not None:
+                        a = adjoints[i]
+                        adjoints[i] = c if a is None else a + c
+                if k >= keep:
+                    adjoints[k] = g = None
+                if consume:
+                    entries[k] = e = primals = out = None
+                continue
+            parents, primals, params = rest[0], rest[1], rest[2]
             for position, i in enumerate(parents):
                 if i is None:
                     continue

@@ -55,6 +55,7 @@ from adkit.core import (
     batch_ndim,
     ndim_of,
     primal,
+    pull_back,
     shape_of,
     unbroadcast,
 )
@@ -659,10 +660,17 @@ def _swap_last(x: Any) -> Any:
 def _reduction(reduce: Callable) -> Callable:
     """The implementation of a reduction primitive: ``reduce`` with normalized axes."""
     method = getattr(np.ndarray, reduce.__name__, None)  # skips NumPy's Python wrappers
+    # sums and means of float arrays: the ufunc NumPy's own methods end in (same values)
+    adds = reduce is np.sum or reduce is np.mean
+    mean = reduce is np.mean
 
     def impl(x: Any, *, axis: tuple, keepdims: bool) -> Any:
-        if method is not None and type(x) is np.ndarray:
-            return method(x, axis=axis, keepdims=keepdims)
+        if type(x) is np.ndarray:
+            if adds and x.dtype == np.float64:
+                total = np.add.reduce(x, axis=axis, keepdims=keepdims)
+                return total / _count(x, axis) if mean else total
+            if method is not None:
+                return method(x, axis=axis, keepdims=keepdims)
         return reduce(x, axis=axis, keepdims=keepdims)
 
     impl.__name__ = f"{reduce.__name__}_impl"
@@ -1649,6 +1657,140 @@ def std(x: Any, axis: Any = None, keepdims: bool = False, ddof: int = 0) -> Any:
     Dual(1.000, -0.500)
     """
     return sqrt(var(x, axis=axis, keepdims=keepdims, ddof=ddof))
+
+
+# -- first-order reverse rules on plain arrays ----------------------------------------
+# A gradient's sweep runs the rules above on plain NumPy values, where their
+# generality (nestable operations, batched cotangents) costs Python time per
+# operation and buys nothing. ``fast_vjp`` is the same maths for that case:
+# every operand at once, NumPy directly. Each falls back to the general rules
+# when the cotangent carries batch axes, and tests check each against them.
+
+
+def _each_operand(prim: Primitive, ct: Any, out: Any, primals: Sequence[Any], params: dict,
+                  parents: Sequence[int | None]) -> list[Any]:  # fmt: skip
+    """The general rules, operand by operand (``None`` for constants)."""
+    return [None if p is None else prim.vjp(i, ct, out, primals, params) for i, p in enumerate(parents)]
+
+
+def _partials_fast_vjp(prim: Primitive) -> Callable[..., list[Any]]:
+    """An elementwise operation's rule: each traced operand's partial, one call each."""
+    partials, singular = prim.partials, prim.singular
+    assert partials is not None
+
+    def fast_vjp(ct: Any, out: Any, primals: Sequence[Any], params: dict,
+                 parents: Sequence[int | None]) -> list[Any]:  # fmt: skip
+        cts = []
+        for i, parent in enumerate(parents):
+            rule = partials[i]
+            if parent is None or rule is None:
+                cts.append(None)
+            else:
+                cts.append(pull_back(ct, rule(out, *primals), out, primals[i], singular))
+        return cts
+
+    return fast_vjp
+
+
+def _sum_to(ct: Any, x: Any) -> Any:
+    """``ct`` (no batch axes) summed down to ``x``'s shape: broadcasting undone."""
+    shape = x.shape if type(x) is np.ndarray else shape_of(x)
+    if ct.shape == shape:
+        return ct
+    lead = ct.ndim - len(shape)
+    stretched = tuple(lead + i for i, n in enumerate(shape) if n == 1 and ct.shape[lead + i] != 1)
+    if shape and not stretched:  # the common case: a bias added to every row
+        return np.add.reduce(ct, axis=tuple(range(lead)))
+    # one reduction over all the axes, as unbroadcast does: the same sums to the last bit
+    return np.add.reduce(ct, axis=tuple(range(lead)) + stretched, keepdims=True).reshape(shape)
+
+
+def _add_fast_vjp(sign: float) -> Callable[..., list[Any]]:
+    """``x + y`` and ``x - y``: the cotangent itself (negated for ``-y``), broadcasting undone."""
+    prim = add if sign > 0 else subtract
+
+    def fast_vjp(ct: Any, out: Any, primals: Sequence[Any], params: dict,
+                 parents: Sequence[int | None]) -> list[Any]:  # fmt: skip
+        if type(ct) is not np.ndarray or ct.ndim != ndim_of(out):
+            return _each_operand(prim, ct, out, primals, params, parents)  # floats, batched cotangents
+        x, y = primals
+        return [None if parents[0] is None else _sum_to(ct, x),
+                None if parents[1] is None else _sum_to(ct if sign > 0 else -ct, y)]  # fmt: skip
+
+    return fast_vjp
+
+
+def _power_fast_vjp(ct: Any, out: Any, primals: Sequence[Any], params: dict,
+                    parents: Sequence[int | None]) -> list[Any]:  # fmt: skip
+    """``x ** c`` for a constant ``c`` (a square, most often): ``ct c x^(c-1)``."""
+    x, y = primals
+    if parents[1] is None and type(ct) is np.ndarray and type(x) is np.ndarray and ct.shape == x.shape:
+        d = _power_dx.__wrapped__(out, x, y)  # the sweep already silences NumPy's warnings
+        if type(d) is np.ndarray and np.isfinite(d).all():  # else zero cotangents stay zero: below
+            return [ct * d, None]
+    return _power_partials_vjp(ct, out, primals, params, parents)
+
+
+def _tanh_fast_vjp(ct: Any, out: Any, primals: Sequence[Any], params: dict,
+                   parents: Sequence[int | None]) -> list[Any]:  # fmt: skip
+    """``ct (1 - out²)`` in one buffer: what a hand-written backprop computes, without its temporaries."""
+    if type(ct) is np.ndarray and type(out) is np.ndarray and ct.shape == out.shape:
+        d = np.multiply(out, out)
+        np.subtract(1.0, d, out=d)
+        return [np.multiply(ct, d, out=d)]
+    return _each_operand(tanh, ct, out, primals, params, parents)
+
+
+def _matmul_fast_vjp(ct: Any, out: Any, primals: Sequence[Any], params: dict,
+                     parents: Sequence[int | None]) -> list[Any]:  # fmt: skip
+    """Matrices: ``ct bᵀ`` and ``aᵀ ct``; anything else (vectors, stacks, batches) by the general rule."""
+    a, b = primals
+    if type(ct) is np.ndarray and ct.ndim == 2 and type(a) is np.ndarray and a.ndim == 2 \
+            and type(b) is np.ndarray and b.ndim == 2:  # fmt: skip
+        return [None if parents[0] is None else np.matmul(ct, b.T),
+                None if parents[1] is None else np.matmul(a.T, ct)]  # fmt: skip
+    return _each_operand(matmul, ct, out, primals, params, parents)
+
+
+def _reduction_fast_vjp(prim: Primitive, divide: bool) -> Callable[..., list[Any]]:
+    """``sum`` and ``mean``: the cotangent put back into the reduced axes (a mean divides by their size)."""
+
+    def fast_vjp(ct: Any, out: Any, primals: Sequence[Any], params: dict,
+                 parents: Sequence[int | None]) -> list[Any]:  # fmt: skip
+        x = primals[0]
+        axes, keepdims = params["axis"], params["keepdims"]
+        shape = x.shape if type(x) is np.ndarray else shape_of(x)
+        if ndim_of(ct) != (len(shape) if keepdims else len(shape) - len(axes)):
+            return _each_operand(prim, ct, out, primals, params, parents)  # a batched cotangent
+        if type(ct) is not np.ndarray:  # a scalar: the reduction was over all of x
+            if not divide:
+                return [np.broadcast_to(ct, shape)]
+            full = np.empty(shape)
+            full.fill(ct / _count(x, axes))
+            return [full]
+        restored = ct.reshape(_keepdims_shape(shape, axes))
+        if divide:
+            return [np.divide(restored, _count(x, axes), out=np.empty(shape))]
+        return [np.broadcast_to(restored, shape)]
+
+    return fast_vjp
+
+
+for _prim in (
+    multiply, divide, negative, absolute, sign, square, reciprocal,
+    exp, expm1, log, log1p, log2, log10, sqrt, cbrt, logaddexp,
+    sin, cos, tan, arcsin, arccos, arctan, arctan2, hypot,
+    sinh, cosh, arcsinh, arccosh, arctanh, sigmoid, softplus, maximum, minimum, clip_p,
+):  # fmt: skip
+    _prim.fast_vjp = _partials_fast_vjp(_prim)
+_power_partials_vjp = _partials_fast_vjp(power)
+power.fast_vjp = _power_fast_vjp
+add.fast_vjp = _add_fast_vjp(1.0)
+subtract.fast_vjp = _add_fast_vjp(-1.0)
+tanh.fast_vjp = _tanh_fast_vjp
+matmul.fast_vjp = _matmul_fast_vjp
+sum_p.fast_vjp = _reduction_fast_vjp(sum_p, divide=False)
+mean_p.fast_vjp = _reduction_fast_vjp(mean_p, divide=True)
 
 
 # -- the table, for the engines' fast paths, the NumPy bridge and the tests -------------------------

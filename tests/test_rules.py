@@ -114,12 +114,60 @@ def test_rule_reads_only_its_declared_residuals(prim, shapes, params, make, seed
         return prim(*xs, **params)
 
     fwd = adkit.jacobian(fun, mode="forward", argnums=argnums)(*operands)
+    out = prim.impl(*operands, **params)
+    u = rng.standard_normal(np.shape(out))  # one cotangent: the first-order rules (fast_vjp)
     with pytest.MonkeyPatch.context() as patch:
         # lean tapes then replace every unneeded float array, however small, by a placeholder
         patch.setattr(adkit.reverse, "PLACEHOLDER_MIN_BYTES", 0)
         rev = adkit.jacobian(fun, mode="reverse", argnums=argnums)(*operands)
+        traced = [operands[i] for i in argnums]
+        _, pullback = adkit.vjp(lambda *xs: fun(*_put(operands, argnums, xs)), *traced)
+        pulled = pullback(u)
     for k in range(len(argnums)):
         np.testing.assert_allclose(rev[k], fwd[k], rtol=1e-12, atol=1e-12)
+        want = np.tensordot(u, fwd[k], axes=np.ndim(out))
+        np.testing.assert_allclose(pulled[k], want, rtol=1e-12, atol=1e-12)
+
+
+def _put(operands, positions, values):
+    args = list(operands)
+    for i, x in zip(positions, values):
+        args[i] = x
+    return args
+
+
+FAST_CASES = [case for case in CASES if case.values[0].fast_vjp is not None]
+
+
+def _same(got, want, what):
+    assert type(got) is type(want), f"{what}: {type(got).__name__} instead of {type(want).__name__}"
+    if want is not None:
+        np.testing.assert_array_equal(got, want, strict=True, err_msg=what)
+
+
+@pytest.mark.parametrize(("prim", "shapes", "params", "make"), FAST_CASES)
+@settings(max_examples=6, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), batch=st.sampled_from([None, 1, 3]), traced=st.integers(0, 7))
+def test_fast_vjp_is_the_general_rule_to_the_last_bit(prim, shapes, params, make, seed, batch, traced):
+    """``fast_vjp`` (first-order sweeps) gives what the general rules give, bit for bit and type for type."""
+    rng = np.random.default_rng(seed)
+    primals = tuple(operands_for(prim, shapes, make, rng))
+    out = prim.impl(*primals, **params)
+    shape = np.shape(out) if batch is None else (batch, *np.shape(out))
+    ct = float(rng.standard_normal()) if shape == () else rng.standard_normal(shape)
+    if shape != () and rng.random() < 0.2:
+        ct[...] = 0.0  # zero cotangents meet infinite partials as in the general rules
+    floats = differentiable(primals)
+    # a subset of the float operands is traced (at least one), the others are constants
+    chosen = [i for k, i in enumerate(floats) if traced >> k & 1] or [floats[traced % len(floats)]]
+    parents = tuple(10 + i if i in chosen else None for i in range(len(primals)))
+    with np.errstate(all="ignore"):
+        fast = prim.fast_vjp(ct, out, primals, params, parents)
+        general = [None if p is None else prim.vjp(i, ct, out, primals, params)
+                   for i, p in enumerate(parents)]  # fmt: skip
+    assert len(fast) == len(primals)
+    for i, (got, want) in enumerate(zip(fast, general)):
+        _same(got, want, f"{prim.name}, operand {i}")
 
 
 @pytest.mark.parametrize(("prim", "shapes", "params", "make"), CASES)
