@@ -241,6 +241,13 @@ class Primitive:
         self.impl = impl
         self.scalar_impl = scalar_impl
         self.partials = tuple(partials) if partials is not None else None
+        #: for reverse mode's short path on Python floats: ``scalar_impl`` and
+        #: ``partials`` without their guards, which may raise ``ValueError``,
+        #: ``OverflowError`` or ``ZeroDivisionError`` where NumPy would give inf
+        #: or nan (the short path then calls the guarded ones); ``rules.py``
+        #: sets them where that saves calls, and tests check they agree
+        self.float_impl = scalar_impl
+        self.float_partials = self.partials
         self.jvps = jvps
         self.vjps = vjps
         #: the operator or short name shown in graphs (``"+"``, ``"sin"``)

@@ -56,6 +56,7 @@ from adkit.core import (
 )
 from adkit.forward import _short
 from adkit.numpy_bridge import UFUNCS, ArrayOps, array_ufunc
+from adkit.rules import RAISES
 
 _LEAF = None  # the "primitive" of an input entry
 
@@ -414,8 +415,12 @@ class Var(ArrayOps, Box):
         """``prim(self)``, with the short path for a Python float inside."""
         xv = self.value
         if type(xv) is float and prim.scalar_impl is not None:
-            out = prim.scalar_impl(xv)
-            d = prim.partials[0](out, xv)
+            try:  # math's functions directly; they raise where NumPy gives inf or nan
+                out = prim.float_impl(xv)
+                d = prim.float_partials[0](out, xv)
+            except RAISES:
+                out = prim.scalar_impl(xv)
+                d = prim.partials[0](out, xv)
             tape = self._tape
             entries = tape._entries
             index = len(entries)
@@ -440,8 +445,12 @@ def _binary(prim: Primitive, x: Any, y: Any) -> Any:
         txv = type(xv)
         if txv is float:
             if ty is float or ty is int:
-                out = prim.scalar_impl(xv, y)
-                d = prim.partials[0](out, xv, y)
+                try:
+                    out = prim.float_impl(xv, y)
+                    d = prim.float_partials[0](out, xv, y)
+                except RAISES:
+                    out = prim.scalar_impl(xv, y)
+                    d = prim.partials[0](out, xv, y)
                 tape = x._tape
                 entries = tape._entries
                 index = len(entries)
@@ -451,12 +460,18 @@ def _binary(prim: Primitive, x: Any, y: Any) -> Any:
                 return v
             if ty is Var and y._tape is x._tape and type(y.value) is float:
                 yv = y.value
-                out = prim.scalar_impl(xv, yv)
-                dx, dy = prim.partials
+                try:
+                    out = prim.float_impl(xv, yv)
+                    dx, dy = prim.float_partials
+                    dx, dy = dx(out, xv, yv), dy(out, xv, yv)
+                except RAISES:
+                    out = prim.scalar_impl(xv, yv)
+                    dx, dy = prim.partials
+                    dx, dy = dx(out, xv, yv), dy(out, xv, yv)
                 tape = x._tape
                 entries = tape._entries
                 index = len(entries)
-                entries.append((prim.id, out, x._index, y._index, dx(out, xv, yv), dy(out, xv, yv)))
+                entries.append((prim.id, out, x._index, y._index, dx, dy))
                 v = _new(Var)
                 v.value, v._tape, v._index, v._level, v.grad = out, tape, index, x._level, None
                 return v
@@ -470,8 +485,12 @@ def _binary(prim: Primitive, x: Any, y: Any) -> Any:
     elif ty is Var:
         yv = y.value
         if type(yv) is float and (tx is float or tx is int):
-            out = prim.scalar_impl(x, yv)
-            d = prim.partials[1](out, x, yv)
+            try:
+                out = prim.float_impl(x, yv)
+                d = prim.float_partials[1](out, x, yv)
+            except RAISES:
+                out = prim.scalar_impl(x, yv)
+                d = prim.partials[1](out, x, yv)
             tape = y._tape
             entries = tape._entries
             index = len(entries)

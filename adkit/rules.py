@@ -85,11 +85,16 @@ def _numpy_semantics(math_fn: Callable[..., float], numpy_fn: Callable[..., Any]
     def scalar_impl(*xs: float) -> float:
         try:
             return math_fn(*xs)
-        except (ValueError, OverflowError, ZeroDivisionError):
+        except RAISES:
             with np.errstate(all="ignore"):
                 return float(numpy_fn(*xs))
 
+    scalar_impl.raising = math_fn  # type: ignore[attr-defined]  # the float short path's float_impl
     return scalar_impl
+
+
+#: what math's functions raise where NumPy gives inf or nan
+RAISES = (ValueError, OverflowError, ZeroDivisionError)
 
 
 def _float_power(x: float, y: float) -> float:
@@ -153,9 +158,14 @@ def elementwise(
     singular: bool = False,
     flops: float = 1.0,
     residuals: Sequence[int | str] | None = None,
+    float_partials: Sequence[Callable | None] | None = None,
 ) -> Primitive:
-    """Declare an elementwise operation by its partial derivatives."""
-    return Primitive(
+    """Declare an elementwise operation by its partial derivatives.
+
+    ``float_partials``: the partials for Python floats with plain ``math``
+    calls, allowed to raise where the general ones give NumPy's inf or nan.
+    """
+    prim = Primitive(
         name,
         ufunc,
         scalar_impl=scalar_impl,
@@ -169,6 +179,10 @@ def elementwise(
         flops=flops,
         residuals=residuals,
     )
+    prim.float_impl = getattr(scalar_impl, "raising", scalar_impl)
+    if float_partials is not None:
+        prim.float_partials = tuple(float_partials)
+    return prim
 
 
 def _doc(maths: str, example: str, result: str) -> str:
@@ -244,6 +258,7 @@ def _power_dy(out: Any, x: Any, y: Any) -> Any:
 
 power = elementwise(
     "power", np.power, _float_power, (_power_dx, _power_dy),
+    float_partials=(_power_dx.__wrapped__, _power_dy.__wrapped__),
     domain=(POSITIVE, SMALL), singular=True, flops=20.0,
     residuals=("out", 0, 1), symbol="**", label="{0} ** {1}",
     doc=_doc("Power x ** y; d/dx = y x^(y-1), d/dy = x^y log x.",
@@ -298,6 +313,7 @@ expm1 = elementwise(
 )  # fmt: skip
 log = elementwise(
     "log", np.log, _numpy_semantics(math.log, np.log), (quietly(lambda out, x: reciprocal(x)),),
+    float_partials=(lambda out, x: 1.0 / x,),
     domain=(POSITIVE,), singular=True, flops=6.0, residuals=(0,), symbol="ln", label="ln({0})",
     doc=_doc("Natural logarithm ln x; d/dx = 1/x (inf at 0).",
              "adkit.log(adkit.Dual(2.0, 1.0))", "Dual(0.693, 0.500)"),
@@ -350,12 +366,14 @@ logaddexp = elementwise(
 
 sin = elementwise(
     "sin", np.sin, _numpy_semantics(math.sin, np.sin), (lambda out, x: cos(x),),
+    float_partials=(lambda out, x: math.cos(x),),
     domain=(REAL,), flops=8.0, residuals=(0,), symbol="sin",
     doc=_doc("Sine; d/dx sin x = cos x.", "adkit.sin(adkit.Dual(1.0, 1.0))",
              "Dual(0.841, 0.540)"),
 )  # fmt: skip
 cos = elementwise(
     "cos", np.cos, _numpy_semantics(math.cos, np.cos), (lambda out, x: -sin(x),),
+    float_partials=(lambda out, x: -math.sin(x),),
     domain=(REAL,), flops=8.0, residuals=(0,), symbol="cos",
     doc=_doc("Cosine; d/dx cos x = -sin x.", "adkit.cos(adkit.Dual(0.0, 1.0))",
              "Dual(1.000, -0.000)"),
@@ -425,12 +443,14 @@ hypot = elementwise(
 )  # fmt: skip
 sinh = elementwise(
     "sinh", np.sinh, _numpy_semantics(math.sinh, np.sinh), (lambda out, x: cosh(x),),
+    float_partials=(lambda out, x: math.cosh(x),),
     domain=(REAL,), flops=10.0, residuals=(0,), symbol="sinh",
     doc=_doc("Hyperbolic sine; d/dx = cosh x.", "adkit.sinh(adkit.Dual(0.0, 1.0))",
              "Dual(0.000, 1.000)"),
 )  # fmt: skip
 cosh = elementwise(
     "cosh", np.cosh, _numpy_semantics(math.cosh, np.cosh), (lambda out, x: sinh(x),),
+    float_partials=(lambda out, x: math.sinh(x),),
     domain=(REAL,), flops=10.0, residuals=(0,), symbol="cosh",
     doc=_doc("Hyperbolic cosine; d/dx = sinh x.", "adkit.cosh(adkit.Dual(0.0, 1.0))",
              "Dual(1.000, 0.000)"),

@@ -10,6 +10,8 @@ against each other (the dot-product test). Adding a primitive to
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -222,3 +224,59 @@ def test_every_primitive_has_both_rules_and_a_test_domain():
         assert prim.partials is not None or (prim.jvps is not None and prim.vjps is not None), name
         assert prim.cases or prim.domain, f"{name} declares no test domain or cases"
         assert prim.symbol and prim.__doc__, name
+
+
+FLOAT_PRIMS = [p for p in PRIMITIVES.values() if p.scalar_impl is not None and p.partials is not None]
+SPECIAL_FLOATS = [0.0, -0.0, 1.0, -1.0, 1e-300, 710.0, -710.0, math.inf, -math.inf, math.nan]
+
+
+def _same_float(got, want, what):
+    assert type(got) is type(want), f"{what}: {type(got).__name__} instead of {type(want).__name__}"
+    assert got == want or (got != got and want != want), f"{what}: {got!r} instead of {want!r}"
+
+
+@pytest.mark.parametrize("prim", FLOAT_PRIMS, ids=lambda p: p.name)
+@settings(max_examples=30, deadline=None)
+@given(data=st.data())
+def test_float_short_path_functions_agree_with_the_guarded_ones(prim, data):
+    """``float_impl`` / ``float_partials`` give the guarded functions' values wherever they do not raise."""
+    xs = []
+    for intervals in prim.domain:
+        special = data.draw(st.booleans())
+        lo, hi = intervals[data.draw(st.integers(0, len(intervals) - 1))]
+        xs.append(data.draw(st.sampled_from(SPECIAL_FLOATS)) if special else data.draw(st.floats(lo, hi)))
+    with np.errstate(all="ignore"):
+        out = prim.scalar_impl(*xs)
+        try:
+            fast_out = prim.float_impl(*xs)
+        except adkit.rules.RAISES:
+            fast_out = None
+        if fast_out is not None:
+            _same_float(fast_out, out, f"{prim.name}{tuple(xs)}")
+        for i, (fast, rule) in enumerate(zip(prim.float_partials, prim.partials)):
+            if rule is None:
+                assert fast is None
+                continue
+            want = rule(out, *xs)
+            try:
+                got = fast(out, *xs)
+            except adkit.rules.RAISES:
+                continue  # the short path then calls the guarded partial
+            if isinstance(want, np.ndarray) or isinstance(got, np.ndarray):  # bool masks (clip)
+                np.testing.assert_array_equal(got, want)
+            else:
+                _same_float(got, want, f"d {prim.name} / d operand {i} at {tuple(xs)}")
+
+
+def test_float_short_path_gives_numpys_values_where_math_raises():
+    """Where math raises, the short path falls back to NumPy's inf and nan, derivatives included."""
+    x = adkit.Var(0.0)
+    y = adkit.log(x)
+    assert y.value == -math.inf
+    y.backward()
+    assert x.grad == math.inf  # d log x / dx = 1 / x at 0
+    big = adkit.Var(800.0)
+    z = adkit.cosh(big)
+    z.backward()
+    assert z.value == math.inf and big.grad == math.inf
+    assert adkit.grad(lambda t: adkit.sin(t))(math.inf) != adkit.grad(lambda t: adkit.sin(t))(math.inf)  # nan
