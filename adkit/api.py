@@ -465,11 +465,16 @@ def value_and_grad(f: Callable, argnums: int | Sequence[int] = 0) -> Callable[..
     (8.0, 12.0)
     """
     _check_function(f, "value_and_grad")
+    name = _name(f)
+    positions: dict[int, tuple[tuple[int, ...], bool]] = {}  # argnums normalized, per number of args
 
     @functools.wraps(f)
     def value_and_grad_f(*args: Any) -> tuple[Any, Any]:
-        nums, single = _normalize_argnums(argnums, len(args), _name(f))
-        inputs = _Inputs.of(args, nums, _name(f))
+        nums_single = positions.get(len(args))
+        if nums_single is None:
+            nums_single = positions[len(args)] = _normalize_argnums(argnums, len(args), name)
+        nums, single = nums_single
+        inputs = _Inputs.of(args, nums, name)
         tape, out = _record(f, inputs)
         level = tape.level
         container = isinstance(out, (tuple, list, dict))

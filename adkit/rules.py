@@ -1382,12 +1382,8 @@ def _matmul_vjp_b(ct: Any, out: Any, a: Any, b: Any) -> Any:
     return reshape_p(ct_b, shape=shape_of(ct_b)[:nb] + shape_of(b)) if b_vec else ct_b
 
 
-def _matmul_impl(a: Any, b: Any) -> Any:
-    return np.matmul(a, b)
-
-
 matmul = Primitive(
-    "matmul", _matmul_impl, jvps=(_matmul_jvp_a, _matmul_jvp_b),
+    "matmul", np.matmul, jvps=(_matmul_jvp_a, _matmul_jvp_b),
     vjps=(_matmul_vjp_a, _matmul_vjp_b), flops=_matmul_flops, residuals=(0, 1), symbol="@", label="{0} @ {1}",
     cases=(Case(((2, 3), (3, 4))), Case(((3,), (3, 4))), Case(((2, 3), (3,))), Case(((3,), (3,))),
            Case(((2, 2, 3), (3, 4))), Case(((3, 4), (2, 4, 2)))),
@@ -1712,15 +1708,18 @@ def _partials_fast_vjp(prim: Primitive) -> Callable[..., list[Any]]:
     return fast_vjp
 
 
+_LEADING = [tuple(range(n)) for n in range(8)]  # axis=(0, ..., n-1), made once
+
+
 def _sum_to(ct: Any, x: Any) -> Any:
     """``ct`` (no batch axes) summed down to ``x``'s shape: broadcasting undone."""
     shape = x.shape if type(x) is np.ndarray else shape_of(x)
     if ct.shape == shape:
         return ct
     lead = ct.ndim - len(shape)
+    if shape and ct.shape[lead:] == shape:  # the common case: a bias added to every row
+        return np.add.reduce(ct, axis=_LEADING[lead] if lead < len(_LEADING) else tuple(range(lead)))
     stretched = tuple(lead + i for i, n in enumerate(shape) if n == 1 and ct.shape[lead + i] != 1)
-    if shape and not stretched:  # the common case: a bias added to every row
-        return np.add.reduce(ct, axis=tuple(range(lead)))
     # one reduction over all the axes, as unbroadcast does: the same sums to the last bit
     return np.add.reduce(ct, axis=tuple(range(lead)) + stretched, keepdims=True).reshape(shape)
 
@@ -1746,8 +1745,8 @@ def _power_fast_vjp(ct: Any, out: Any, primals: Sequence[Any], params: dict,
     x, y = primals
     if parents[1] is None and type(ct) is np.ndarray and type(x) is np.ndarray and ct.shape == x.shape:
         d = _power_dx.__wrapped__(out, x, y)  # the sweep already silences NumPy's warnings
-        if type(d) is np.ndarray and np.isfinite(d).all():  # else zero cotangents stay zero: below
-            return [ct * d, None]
+        if type(d) is np.ndarray and np.logical_and.reduce(np.isfinite(d), axis=None):
+            return [ct * d, None]  # else zero cotangents must stay zero where d is infinite: below
     return _power_partials_vjp(ct, out, primals, params, parents)
 
 
@@ -1786,7 +1785,7 @@ def _reduction_fast_vjp(prim: Primitive, divide: bool) -> Callable[..., list[Any
             if not divide:
                 return [np.broadcast_to(ct, shape)]
             full = np.empty(shape)
-            full.fill(ct / _count(x, axes))
+            full.fill(ct / full.size)
             return [full]
         restored = ct.reshape(_keepdims_shape(shape, axes))
         if divide:
