@@ -442,8 +442,7 @@ def _binary(prim: Primitive, x: Any, y: Any) -> Any:
     tx, ty = type(x), type(y)
     if tx is Var:
         xv = x.value
-        txv = type(xv)
-        if txv is float:
+        if type(xv) is float:
             if ty is float or ty is int:
                 try:
                     out = prim.float_impl(xv, y)
@@ -475,13 +474,6 @@ def _binary(prim: Primitive, x: Any, y: Any) -> Any:
                 v = _new(Var)
                 v.value, v._tape, v._index, v._level, v.grad = out, tape, index, x._level, None
                 return v
-        elif txv is np.ndarray:  # arrays: what _on_arrays does, one call less
-            if ty is Var:
-                yv = y.value
-                if y._tape is x._tape and not isinstance(yv, Box):
-                    return _record(prim, x._tape, x._level, prim.impl(xv, yv), (x._index, y._index), (xv, yv))
-            elif not isinstance(y, Box):
-                return _record(prim, x._tape, x._level, prim.impl(xv, y), (x._index, None), (xv, y))
     elif ty is Var:
         yv = y.value
         if type(yv) is float and (tx is float or tx is int):
@@ -663,20 +655,16 @@ def _sweep(entries: list[tuple], seeds: dict[int, Any], keep: int, consume: bool
                     if c is not None:
                         a = adjoints[i]
                         adjoints[i] = c if a is None else a + c
-                if k >= keep:
-                    adjoints[k] = g = None
-                if consume:
-                    entries[k] = e = primals = out = None
-                continue
-            parents, primals, params = rest[0], rest[1], rest[2]
-            for position, i in enumerate(parents):
-                if i is None:
-                    continue
-                c = prim.vjp(position, g, out, primals, params)
-                if c is None:
-                    continue
-                a = adjoints[i]
-                adjoints[i] = c if a is None else a + c
+            else:
+                parents, primals, params = rest[0], rest[1], rest[2]
+                for position, i in enumerate(parents):
+                    if i is None:
+                        continue
+                    c = prim.vjp(position, g, out, primals, params)
+                    if c is None:
+                        continue
+                    a = adjoints[i]
+                    adjoints[i] = c if a is None else a + c
             if k >= keep:
                 adjoints[k] = g = None
             if consume:
