@@ -58,6 +58,10 @@ class Box:
         """``prim(self)``; engines may override with a short path for floats."""
         return bind(prim, (self,), {})
 
+    def _apply_one(self, prim: Primitive, params: dict[str, Any]) -> Any:
+        """``prim(self, **params)`` (a reduction, a reshape); engines may override with a short path."""
+        return bind(prim, (self,), params)
+
 
 _level_counter = itertools.count(1)
 
@@ -288,13 +292,16 @@ class Primitive:
         return f"<adkit primitive {self.name}>"
 
     def __call__(self, *operands: Any, **params: Any) -> Any:
-        if len(operands) == 1 and not params and self.partials is not None:
-            # the hot case: an elementwise function of one value
+        if len(operands) == 1:
             x = operands[0]
-            if type(x) is float and self.scalar_impl is not None:
-                return self.scalar_impl(x)
-            if isinstance(x, Box):
-                return x._apply_unary(self)
+            if params or self.partials is None:  # one traced value: sum, mean, reshape, transpose
+                if isinstance(x, Box):
+                    return x._apply_one(self, params)
+            else:  # the hot case: an elementwise function of one value
+                if type(x) is float and self.scalar_impl is not None:
+                    return self.scalar_impl(x)
+                if isinstance(x, Box):
+                    return x._apply_unary(self)
         return bind(self, operands, params)
 
     def evaluate(self, operands: Sequence[Any], params: dict[str, Any]) -> Any:

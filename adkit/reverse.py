@@ -432,6 +432,14 @@ class Var(ArrayOps, Box):
             return _record(prim, self._tape, self._level, prim.impl(xv), (self._index,), (xv,))
         return bind(prim, (self,), {})
 
+    def _apply_one(self, prim: Primitive, params: dict[str, Any]) -> Any:
+        """``prim(self, **params)``, recorded directly when an array is inside."""
+        xv = self.value
+        if type(xv) is np.ndarray:
+            out = prim.impl(xv, **params)
+            return _record(prim, self._tape, self._level, out, (self._index,), (xv,), params)
+        return bind(prim, (self,), params)
+
 
 _new = object.__new__  # creating Vars in the short paths without a constructor call
 _NO_PARAMS: dict = {}
