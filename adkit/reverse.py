@@ -419,8 +419,7 @@ class Var(ArrayOps, Box):
                 out = prim.float_impl(xv)
                 d = prim.float_partials[0](out, xv)
             except RAISES:
-                out = prim.scalar_impl(xv)
-                d = prim.partials[0](out, xv)
+                out, (d,) = _guarded(prim, (xv,), (0,))
             tape = self._tape
             entries = tape._entries
             index = len(entries)
@@ -445,6 +444,12 @@ _new = object.__new__  # creating Vars in the short paths without a constructor 
 _NO_PARAMS: dict = {}
 
 
+def _guarded(prim: Primitive, xs: tuple, which: tuple[int, ...]) -> tuple[Any, list[Any]]:
+    """Value and partials ``which`` by the guarded functions: NumPy's inf or nan where ``math`` raised."""
+    out = prim.scalar_impl(*xs)
+    return out, [prim.partials[i](out, *xs) for i in which]
+
+
 def _binary(prim: Primitive, x: Any, y: Any) -> Any:
     """``prim(x, y)`` for an elementwise ``prim``: a short path for traced Python floats."""
     tx, ty = type(x), type(y)
@@ -456,8 +461,7 @@ def _binary(prim: Primitive, x: Any, y: Any) -> Any:
                     out = prim.float_impl(xv, y)
                     d = prim.float_partials[0](out, xv, y)
                 except RAISES:
-                    out = prim.scalar_impl(xv, y)
-                    d = prim.partials[0](out, xv, y)
+                    out, (d,) = _guarded(prim, (xv, y), (0,))
                 tape = x._tape
                 entries = tape._entries
                 index = len(entries)
@@ -472,9 +476,7 @@ def _binary(prim: Primitive, x: Any, y: Any) -> Any:
                     dx, dy = prim.float_partials
                     dx, dy = dx(out, xv, yv), dy(out, xv, yv)
                 except RAISES:
-                    out = prim.scalar_impl(xv, yv)
-                    dx, dy = prim.partials
-                    dx, dy = dx(out, xv, yv), dy(out, xv, yv)
+                    out, (dx, dy) = _guarded(prim, (xv, yv), (0, 1))
                 tape = x._tape
                 entries = tape._entries
                 index = len(entries)
@@ -489,8 +491,7 @@ def _binary(prim: Primitive, x: Any, y: Any) -> Any:
                 out = prim.float_impl(x, yv)
                 d = prim.float_partials[1](out, x, yv)
             except RAISES:
-                out = prim.scalar_impl(x, yv)
-                d = prim.partials[1](out, x, yv)
+                out, (d,) = _guarded(prim, (x, yv), (1,))
             tape = y._tape
             entries = tape._entries
             index = len(entries)
