@@ -107,10 +107,7 @@ class _Inputs:
                 raise TypeError(f"argument {a} of {fname} holds no numbers to differentiate")
             treedefs.append(treedef)
             counts.append(len(arg_leaves))
-            for x in arg_leaves:
-                if type(x) is not np.ndarray or x.dtype.kind != "f":  # else nothing to check
-                    x = _as_differentiable(x, f"argument {a} of {fname}")
-                leaves.append(x)
+            leaves += [_as_differentiable(x, f"argument {a} of {fname}") for x in arg_leaves]
         return cls(tuple(args), argnums, treedefs, leaves, counts)
 
     def call(self, f: Callable, new_leaves: Sequence[Any]) -> Any:
@@ -490,9 +487,7 @@ def value_and_grad(f: Callable, argnums: int | Sequence[int] = 0) -> Callable[..
         per_leaf = []
         for i, x in enumerate(inputs.leaves):
             g = adjoints[i] if i < len(adjoints) else None
-            if type(g) is not np.ndarray or not g.ndim:  # else nothing to finish
-                g = _finish(np.zeros(shape_of(x)) if g is None else g)
-            per_leaf.append(g)
+            per_leaf.append(_finish(np.zeros(shape_of(x)) if g is None else g))
         grads = inputs.regroup(per_leaf)
         return _finish(_strip(out, level)), grads[0] if single else grads
 

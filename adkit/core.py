@@ -271,8 +271,6 @@ class Primitive:
         #: what the reverse rules read besides shapes: ``"out"`` and operand
         #: positions (``None``: everything). A lean tape keeps only these.
         self.residuals = None if residuals is None else frozenset(residuals)
-        #: how many operand positions ``residuals`` names (a lean tape checks the others)
-        self.kept_operands = 0 if residuals is None else len(self.residuals - {"out"})
         #: the reverse rule of all operands at once on plain NumPy values, for
         #: first-order sweeps (``rules.py`` gives the built-in ones):
         #: ``fast_vjp(ct, out, primals, params, parents)`` returns one cotangent
@@ -485,17 +483,22 @@ def unbroadcast(ct: Any, shape: tuple[int, ...], nb: int) -> Any:
     ``ct`` has shape ``batch + out_shape`` with ``nb`` batch axes; the result
     has shape ``batch + shape``.
     """
+    shape = tuple(shape)
+    if type(ct) is np.ndarray:  # raw values (first order) where nothing was stretched: only added axes
+        lead = ct.ndim - len(shape)
+        if ct.shape[lead:] == shape and (shape or nb):  # (a full sum below keeps a 0-d array)
+            return ct if lead == nb else np.add.reduce(ct, axis=tuple(range(nb, lead)))
     ct_shape = shape_of(ct)
-    target = ct_shape[:nb] + tuple(shape)
+    target = ct_shape[:nb] + shape
     if ct_shape == target:
         return ct
     ndim = len(ct_shape)
     extra = ndim - nb - len(shape)
     axes = tuple(range(nb, nb + extra))
     axes += tuple(nb + extra + i for i, n in enumerate(shape) if n == 1 and ct_shape[nb + extra + i] != 1)
-    if type(ct) is np.ndarray:  # raw values (first order): NumPy's methods directly
+    if type(ct) is np.ndarray:  # raw values: one reduction over all the axes, then the shape
         if axes:
-            ct = ct.sum(axis=axes, keepdims=True)
+            ct = np.add.reduce(ct, axis=axes, keepdims=True)
         return ct.reshape(target) if ct.shape != target else ct
     ops = _ops()
     if axes:  # the primitives directly: the axes are already normalized (negative, sorted)

@@ -16,8 +16,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
-import numpy as np
-
 
 class TreeDef(NamedTuple):
     """The structure of a pytree without its leaves (a tuple: cheap to make, hashable)."""
@@ -68,15 +66,7 @@ def flatten(tree: Any) -> tuple[list[Any], TreeDef]:
 def _walk(node: Any, leaves: list[Any]) -> TreeDef:
     t = type(node)
     if t is tuple or t is list:  # the common case first
-        children = []
-        for c in node:
-            tc = type(c)
-            if tc is np.ndarray or tc is float:  # a leaf, without a call
-                leaves.append(c)
-                children.append(LEAF)
-            else:
-                children.append(_walk(c, leaves))
-        return _treedef(TreeDef, (t.__name__, tuple(children), None))
+        return _treedef(TreeDef, (t.__name__, tuple([_walk(c, leaves) for c in node]), None))
     if node is None:
         return NONE
     if _is_namedtuple(node):
@@ -104,7 +94,7 @@ def _build(node: TreeDef, leaves: Any) -> Any:
         return next(leaves)
     if kind == "none":
         return None
-    children = [next(leaves) if c is LEAF else _build(c, leaves) for c in node.children]
+    children = [_build(c, leaves) for c in node.children]
     if kind == "tuple":
         return tuple(children)
     if kind == "list":

@@ -165,15 +165,7 @@ class Tape:
 
     def leaves(self, values: Sequence[Any]) -> list[Var]:
         """Record several inputs at once (the functional API's arguments)."""
-        entries = self._entries
-        level = self.level
-        boxed = []
-        for value in values:
-            v = _new(Var)
-            v.value, v._tape, v._index, v._level, v.grad = value, self, len(entries), level, None
-            entries.append((_LEAF, value))
-            boxed.append(v)
-        return boxed
+        return [self.leaf(value) for value in values]
 
     @property
     def nodes(self) -> list[Node]:
@@ -401,11 +393,10 @@ class Var(ArrayOps, Box):
                 short = _BINARY_UFUNCS.get(ufunc)
                 if short is not None:
                     return short[0](short[1], *inputs)
-            elif type(self.value) is np.ndarray:  # np.tanh(x) on an array: recorded here
+            else:  # np.tanh(x): straight to the primitive's short paths
                 prim = _UNARY_UFUNCS.get(ufunc)
                 if prim is not None:
-                    xv = self.value
-                    return _record(prim, self._tape, self._level, prim.impl(xv), (self._index,), (xv,))
+                    return self._apply_unary(prim)
             op = UFUNCS.get(ufunc)
             if op is not None:
                 return op(*inputs)
@@ -427,9 +418,7 @@ class Var(ArrayOps, Box):
             v = _new(Var)
             v.value, v._tape, v._index, v._level, v.grad = out, tape, index, self._level, None
             return v
-        if type(xv) is np.ndarray:
-            return _record(prim, self._tape, self._level, prim.impl(xv), (self._index,), (xv,))
-        return bind(prim, (self,), {})
+        return self._apply_one(prim, _NO_PARAMS)
 
     def _apply_one(self, prim: Primitive, params: dict[str, Any]) -> Any:
         """``prim(self, **params)``, recorded directly when an array is inside."""
@@ -576,11 +565,12 @@ def _record(prim: Primitive, tape: Tape, level: int, out: Any, parents: tuple[in
         # a bias is added, the input of a tanh) die as in hand-written code.
         if type(out) is np.ndarray and out.nbytes >= PLACEHOLDER_MIN_BYTES and "out" not in keep:
             saved = _placeholder(out)
-        if prim.kept_operands < len(primals):  # some operand is not a residual
-            lean = list(primals)
-            for i, p in enumerate(lean):
-                if type(p) is np.ndarray and p.nbytes >= PLACEHOLDER_MIN_BYTES and i not in keep:
-                    lean[i] = _placeholder(p)
+        lean = None
+        for i, p in enumerate(primals):
+            if type(p) is np.ndarray and p.nbytes >= PLACEHOLDER_MIN_BYTES and i not in keep:
+                lean = lean or list(primals)
+                lean[i] = _placeholder(p)
+        if lean is not None:
             primals = tuple(lean)
     if fast is None or not plain:
         entries.append((prim, saved, (parents, primals, params)))

@@ -657,14 +657,19 @@ def _restore_reduced(ct: Any, x: Any, axes: tuple[int, ...], keepdims: bool) -> 
     nb = ndim_of(ct) - (len(x_shape) if keepdims else len(x_shape) - len(axes))
     batch = shape_of(ct)[:nb]
     if not keepdims:
-        ct = reshape_p(ct, shape=batch + _keepdims_shape(x_shape, axes))
+        restored = batch + _keepdims_shape(x_shape, axes)
+        # raw values (first order) are reshaped by NumPy directly
+        if isinstance(ct, Box):
+            ct = reshape_p(ct, shape=restored)
+        else:  # raw values (first order): NumPy directly
+            ct = ct.reshape(restored) if type(ct) is np.ndarray else np.full(restored, ct)
     return ct, batch + x_shape
 
 
 def _expand_reduced(ct: Any, x: Any, axes: tuple[int, ...], keepdims: bool) -> Any:
     """Put back the reduced axes of a batched cotangent, then broadcast to ``x``."""
     ct, shape = _restore_reduced(ct, x, axes, keepdims)
-    return broadcast_to_p(ct, shape=shape)
+    return broadcast_to_p(ct, shape=shape) if isinstance(ct, Box) else np.broadcast_to(ct, shape)
 
 
 def _swap_last(x: Any) -> Any:
@@ -740,6 +745,10 @@ def _mean_jvp(t: Any, out: Any, x: Any, *, axis: tuple, keepdims: bool) -> Any:
 
 
 def _mean_vjp(ct: Any, out: Any, x: Any, *, axis: tuple, keepdims: bool) -> Any:
+    if type(ct) is float or type(ct) is np.float64:  # the mean of all of x, first order (a loss)
+        full = np.empty(shape_of(x))
+        full.fill(ct / full.size)
+        return full
     ct, shape = _restore_reduced(ct, x, axis, keepdims)
     if isinstance(ct, Box):
         return broadcast_to_p(ct, shape=shape) / _count(x, axis)
@@ -1355,8 +1364,6 @@ def _promote_ct(ct: Any, a_vec: bool, b_vec: bool) -> Any:
 def _matmul_vjp_a(ct: Any, out: Any, a: Any, b: Any) -> Any:
     a_ndim, b_ndim, ct_ndim = ndim_of(a), ndim_of(b), ndim_of(ct)
     if a_ndim == b_ndim == ct_ndim == 2:  # matrices, one cotangent: the common case, directly
-        if type(ct) is np.ndarray and type(b) is np.ndarray:
-            return np.matmul(ct, b.T)  # raw values (first order): what the primitives would do
         return matmul(ct, transpose_p(b, axes=(1, 0)))
     a_vec, b_vec = a_ndim == 1, b_ndim == 1
     nb = ct_ndim - ndim_of(out)
@@ -1370,8 +1377,6 @@ def _matmul_vjp_a(ct: Any, out: Any, a: Any, b: Any) -> Any:
 def _matmul_vjp_b(ct: Any, out: Any, a: Any, b: Any) -> Any:
     a_ndim, b_ndim, ct_ndim = ndim_of(a), ndim_of(b), ndim_of(ct)
     if a_ndim == b_ndim == ct_ndim == 2:  # matrices, one cotangent: the common case, directly
-        if type(ct) is np.ndarray and type(a) is np.ndarray:
-            return np.matmul(a.T, ct)
         return matmul(transpose_p(a, axes=(1, 0)), ct)
     a_vec, b_vec = a_ndim == 1, b_ndim == 1
     nb = ct_ndim - ndim_of(out)
@@ -1710,37 +1715,6 @@ def _partials_fast_vjp(prim: Primitive) -> Callable[..., list[Any]]:
     return fast_vjp
 
 
-_LEADING = [tuple(range(n)) for n in range(8)]  # axis=(0, ..., n-1), made once
-
-
-def _sum_to(ct: Any, x: Any) -> Any:
-    """``ct`` (no batch axes) summed down to ``x``'s shape: broadcasting undone."""
-    shape = x.shape if type(x) is np.ndarray else shape_of(x)
-    if ct.shape == shape:
-        return ct
-    lead = ct.ndim - len(shape)
-    if shape and ct.shape[lead:] == shape:  # the common case: a bias added to every row
-        return np.add.reduce(ct, axis=_LEADING[lead] if lead < len(_LEADING) else tuple(range(lead)))
-    stretched = tuple(lead + i for i, n in enumerate(shape) if n == 1 and ct.shape[lead + i] != 1)
-    # one reduction over all the axes, as unbroadcast does: the same sums to the last bit
-    return np.add.reduce(ct, axis=tuple(range(lead)) + stretched, keepdims=True).reshape(shape)
-
-
-def _add_fast_vjp(sign: float) -> Callable[..., list[Any]]:
-    """``x + y`` and ``x - y``: the cotangent itself (negated for ``-y``), broadcasting undone."""
-    prim = add if sign > 0 else subtract
-
-    def fast_vjp(ct: Any, out: Any, primals: Sequence[Any], params: dict,
-                 parents: Sequence[int | None]) -> list[Any]:  # fmt: skip
-        if type(ct) is not np.ndarray or ct.ndim != ndim_of(out):
-            return _each_operand(prim, ct, out, primals, params, parents)  # floats, batched cotangents
-        x, y = primals
-        return [None if parents[0] is None else _sum_to(ct, x),
-                None if parents[1] is None else _sum_to(ct if sign > 0 else -ct, y)]  # fmt: skip
-
-    return fast_vjp
-
-
 def _power_fast_vjp(ct: Any, out: Any, primals: Sequence[Any], params: dict,
                     parents: Sequence[int | None]) -> list[Any]:  # fmt: skip
     """``x ** c`` for a constant ``c`` (a square, most often): ``ct c x^(c-1)``."""
@@ -1773,38 +1747,10 @@ def _matmul_fast_vjp(ct: Any, out: Any, primals: Sequence[Any], params: dict,
     return _each_operand(matmul, ct, out, primals, params, parents)
 
 
-def _reduction_fast_vjp(prim: Primitive, divide: bool) -> Callable[..., list[Any]]:
-    """``sum`` and ``mean``: the cotangent put back into the reduced axes (a mean divides by their size)."""
-
-    def fast_vjp(ct: Any, out: Any, primals: Sequence[Any], params: dict,
-                 parents: Sequence[int | None]) -> list[Any]:  # fmt: skip
-        x = primals[0]
-        axes, keepdims = params["axis"], params["keepdims"]
-        shape = x.shape if type(x) is np.ndarray else shape_of(x)
-        if ndim_of(ct) != (len(shape) if keepdims else len(shape) - len(axes)):
-            return _each_operand(prim, ct, out, primals, params, parents)  # a batched cotangent
-        if type(ct) is not np.ndarray:  # a scalar: the reduction was over all of x
-            if not divide:
-                return [np.broadcast_to(ct, shape)]
-            full = np.empty(shape)
-            full.fill(ct / full.size)
-            return [full]
-        restored = ct.reshape(_keepdims_shape(shape, axes))
-        if divide:
-            return [np.divide(restored, _count(x, axes), out=np.empty(shape))]
-        return [np.broadcast_to(restored, shape)]
-
-    return fast_vjp
-
-
 _power_partials_vjp = _partials_fast_vjp(power)
 power.fast_vjp = _power_fast_vjp
-add.fast_vjp = _add_fast_vjp(1.0)
-subtract.fast_vjp = _add_fast_vjp(-1.0)
 tanh.fast_vjp = _tanh_fast_vjp
 matmul.fast_vjp = _matmul_fast_vjp
-sum_p.fast_vjp = _reduction_fast_vjp(sum_p, divide=False)
-mean_p.fast_vjp = _reduction_fast_vjp(mean_p, divide=True)
 
 
 # -- the table, for the engines' fast paths, the NumPy bridge and the tests -------------------------
