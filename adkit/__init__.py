@@ -29,12 +29,13 @@ from adkit.api import (
     hvp,
     jacobian,
     jvp,
+    stop_gradient,
     value_and_grad,
     vjp,
 )
 from adkit.check import GradientCheckError, check_grads
 from adkit.compare import compare_modes
-from adkit.core import Primitive, primal
+from adkit.core import EscapedTracerError, Primitive, primal
 from adkit.custom import UserPrimitive, defjvp, defvjp, primitive
 from adkit.forward import Dual
 from adkit.modes import ModeChoice
@@ -119,6 +120,7 @@ except PackageNotFoundError:  # running from a source tree without installing
 __all__ = [
     "Derivative",
     "Dual",
+    "EscapedTracerError",
     "FreedTapeError",
     "GradientCheckError",
     "ModeChoice",
@@ -201,6 +203,7 @@ __all__ = [
     "squeeze",
     "stack",
     "std",
+    "stop_gradient",
     "subtract",
     "sum",
     "swapaxes",

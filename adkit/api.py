@@ -13,13 +13,13 @@ import functools
 import math
 import numbers
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
 from adkit import rules
-from adkit.core import Box, new_level, primal, shape_of
+from adkit.core import Box, Level, escaped, new_level, primal, shape_of
 from adkit.forward import Dual
 from adkit.modes import ModeChoice, probe
 from adkit.pytree import TreeDef, flatten, unflatten
@@ -88,27 +88,52 @@ def _as_differentiable(x: Any, where: str) -> Any:
     )
 
 
+def _box_levels(x: Any) -> list[tuple[Box, Any]]:
+    """The boxes around a value, outermost first, with their levels."""
+    chain = []
+    while isinstance(x, Box):
+        chain.append((x, x._level))
+        x = x.value
+    return chain
+
+
 @dataclass
 class _Inputs:
     """The differentiated leaves of a call, and how to put them back."""
 
     args: tuple
-    argnums: tuple[int, ...]
+    argnums: tuple[int, ...]  # the differentiated positions, each once
     treedefs: list[TreeDef]
     leaves: list[Any]
     counts: list[int]  # leaves per differentiated argument
+    requested: tuple[int, ...] = ()  # argnums as asked for (JAX allows repeats: argnums=(0, 0))
+    kwargs: dict[str, Any] = field(default_factory=dict)  # passed through, never differentiated
+    levels: frozenset = frozenset()  # levels of the traced values passed in
+    origin: str = "adkit"  # the differentiation, as errors name it ("adkit.grad(loss)")
 
     @classmethod
-    def of(cls, args: tuple, argnums: tuple[int, ...], fname: str) -> _Inputs:
-        treedefs, leaves, counts = [], [], []
-        for a in argnums:
-            arg_leaves, treedef = flatten(args[a])
+    def of(cls, args: tuple, argnums: tuple[int, ...], fname: str,
+           kwargs: dict[str, Any] | None = None) -> _Inputs:  # fmt: skip
+        unique = tuple(dict.fromkeys(argnums))
+        flat = {a: flatten(args[a]) for a in unique}
+        treedefs, leaves, counts, levels = [], [], [], set()
+        for a in unique:
+            arg_leaves, treedef = flat[a]
             if not arg_leaves:
                 raise TypeError(f"argument {a} of {fname} holds no numbers to differentiate")
             treedefs.append(treedef)
             counts.append(len(arg_leaves))
             leaves += [_as_differentiable(x, f"argument {a} of {fname}") for x in arg_leaves]
-        return cls(tuple(args), argnums, treedefs, leaves, counts)
+        for i, x in enumerate(args):  # traced values passed in, differentiated or not
+            if type(x) is float or type(x) is np.ndarray:
+                continue
+            for leaf in flat[i][0] if i in flat else flatten(x)[0]:
+                for box, level in _box_levels(leaf):
+                    if level.retired:
+                        raise escaped(box)
+                    levels.add(level)
+        return cls(tuple(args), unique, treedefs, leaves, counts, tuple(argnums), kwargs or {},
+                   frozenset(levels))  # fmt: skip
 
     def call(self, f: Callable, new_leaves: Sequence[Any]) -> Any:
         args = list(self.args)
@@ -116,20 +141,58 @@ class _Inputs:
         for a, treedef, count in zip(self.argnums, self.treedefs, self.counts):
             args[a] = unflatten(treedef, list(new_leaves[start : start + count]))
             start += count
-        return call_user(f, args)
+        return call_user(f, args, self.kwargs)
+
+    def trace(self, f: Callable, new_leaves: Sequence[Any], level: Level) -> Any:
+        """``f`` on traced leaves; ``level`` is retired when it returns (see :class:`adkit.core.Level`)."""
+        try:
+            return self.call(f, new_leaves)
+        finally:
+            level.retired = True
 
     def regroup(self, per_leaf: Sequence[Any]) -> tuple:
-        """Per-leaf results back into one pytree per differentiated argument."""
-        out, start = [], 0
-        for treedef, count in zip(self.treedefs, self.counts):
-            out.append(unflatten(treedef, list(per_leaf[start : start + count])))
+        """Per-leaf results back into one pytree per requested argument (repeats get their own copy)."""
+        by_arg, start = {}, 0
+        for a, treedef, count in zip(self.argnums, self.treedefs, self.counts):
+            by_arg[a] = unflatten(treedef, list(per_leaf[start : start + count]))
             start += count
+        out, seen = [], set()
+        for a in self.requested or self.argnums:
+            out.append(_copied(by_arg[a]) if a in seen else by_arg[a])
+            seen.add(a)
         return tuple(out)
+
+    def check_results(self, results: Any, fname: str) -> None:
+        """Refuse to hand back a traced value that is not the caller's to have (never return a box).
+
+        A result may hold boxes of the levels passed in and of the
+        differentiations still running around this one (nesting); a box of a
+        retired level escaped, and any other one was closed over.
+        """
+        for leaf in flatten(results)[0]:
+            for box, level in _box_levels(leaf):
+                if level in self.levels or (level.kind == "transform" and not level.retired):
+                    continue
+                if level.retired:
+                    raise escaped(box)
+                raise TypeError(
+                    f"{fname} would return a value that depends on {type(box).__name__}"
+                    f"({_brief(primal(box))}) from {level.origin}, which is not one of its arguments: "
+                    "the function closes over a traced value. adkit's transformations differentiate "
+                    "with respect to their arguments: pass it as an argument (argnums=...), or use "
+                    "adkit.stop_gradient(x) (x.detach() for a Var) to use its value as a constant."
+                )
+
+    @property
+    def caller_arrays(self) -> list[np.ndarray]:
+        """The caller's arrays among the inputs (results must not alias them)."""
+        return [x for a in self.args for x in flatten(a)[0] if type(x) is np.ndarray]
 
     @property
     def signature(self) -> tuple:
         """What the mode choice depends on: argument positions, structures and shapes."""
-        return (self.argnums, tuple(self.treedefs), tuple(shape_of(x) for x in self.leaves), len(self.args))
+        return (self.argnums, tuple(self.treedefs), tuple(shape_of(x) for x in self.leaves), len(self.args),
+                tuple(sorted(self.kwargs)))  # fmt: skip
 
     @property
     def sizes(self) -> list[int]:
@@ -140,7 +203,17 @@ class _Inputs:
         return sum(self.sizes)
 
 
-def call_user(f: Callable, args: Sequence[Any]) -> Any:
+def _brief(x: Any) -> str:
+    """A value in an error message: the number, or the array's shape."""
+    return f"array of shape {np.shape(x)}" if np.ndim(x) else f"{x!r}"
+
+
+def _copied(tree: Any) -> Any:
+    leaves, treedef = flatten(tree)
+    return unflatten(treedef, [x.copy() if type(x) is np.ndarray else x for x in leaves])
+
+
+def call_user(f: Callable, args: Sequence[Any], kwargs: dict[str, Any] | None = None) -> Any:
     """Call the user's function on traced values, making NumPy's errors about them readable.
 
     ``a = np.zeros(3); a[0] = x`` makes NumPy try ``float(x)``, which adkit
@@ -154,7 +227,7 @@ def call_user(f: Callable, args: Sequence[Any]) -> Any:
     """
     try:
         with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-            return f(*args)
+            return f(*args, **kwargs) if kwargs else f(*args)
     except ValueError as err:
         cause = err.__cause__
         if isinstance(cause, TypeError) and str(cause).startswith("adkit cannot convert"):
@@ -163,14 +236,31 @@ def call_user(f: Callable, args: Sequence[Any]) -> Any:
 
 
 def _output_leaves(out: Any, fname: str) -> tuple[list[Any], TreeDef]:
+    """The leaves of ``f``'s output, each a floating-point number or array (traced or not)."""
+    if out is None:
+        raise TypeError(
+            f"{fname} returned None; it must return a number, an array or a pytree of them "
+            "(a missing `return`?)"
+        )
     leaves, treedef = flatten(out)
     for x in leaves:
-        if not isinstance(x, (Box, numbers.Number, np.ndarray, np.generic)):
+        p = primal(x)
+        if not isinstance(p, (numbers.Number, np.ndarray, np.generic)):
             raise TypeError(
-                f"{fname} returned a {type(x).__name__}; adkit needs numbers or arrays as outputs"
+                f"{fname} returned a {type(p).__name__}; adkit needs numbers or arrays as outputs"
             )
-        if isinstance(x, complex) or (isinstance(x, (np.ndarray, np.generic)) and np.iscomplexobj(x)):
-            raise TypeError(f"{fname} returned a complex value; adkit differentiates real functions")
+        kind = np.result_type(p).kind if not isinstance(p, (bool, int, float, complex)) else (
+            "b" if isinstance(p, bool) else "i" if isinstance(p, int) else "f" if isinstance(p, float)
+            else "c")  # fmt: skip
+        if kind == "c":
+            raise TypeError(f"{fname} returned a complex value; adkit differentiates real functions only")
+        if kind in "biu":
+            what = "a bool" if kind == "b" else "an integer"
+            raise TypeError(
+                f"{fname} returned {what} ({_brief(p)}), which does not depend differentiably on its "
+                "input: comparisons and counts (np.allclose(x, y), (x > 1).sum()) are piecewise "
+                "constant. Differentiate a floating-point expression instead."
+            )
     return leaves, treedef
 
 
@@ -180,15 +270,28 @@ def _as_tangent(x: Any) -> Any:
     return np.asarray(x, dtype=float) if np.ndim(x) else float(x)
 
 
-def _finish(x: Any) -> Any:
-    """Raw 0-d results become Python floats (a scalar function of a scalar gives a float)."""
+def _finish(x: Any, caller: Sequence[np.ndarray] = ()) -> Any:
+    """A result as the caller gets it: 0-d values become Python floats, arrays are the caller's own.
+
+    An array that is read-only (a broadcast view, as the gradient of a sum)
+    or that shares memory with an array the caller passed in (the identity's
+    derivative, a cotangent passed straight through) is copied, so writing
+    into a result never changes the caller's data or fails.
+    """
     if type(x) is np.ndarray and x.ndim:
+        if not x.flags.writeable or any(np.may_share_memory(x, c) for c in caller):
+            return x.copy()
         return x
     if isinstance(x, Box):
         return x
     if np.ndim(x) == 0:
         return float(x) + 0.0
     return x
+
+
+def _origin(api: str, f: Callable) -> str:
+    """How an error names a differentiation: ``adkit.grad(loss)``."""
+    return f"adkit.{api}({_name(f)})"
 
 
 def _name(f: Callable) -> str:
@@ -246,10 +349,10 @@ def _forward_jacobian(f: Callable, inputs: _Inputs, chunk: int | None) -> tuple[
     out_value = out_tree = None
     for start in range(0, max(n, 1), chunk):
         stop = min(n, start + chunk)
-        level = new_level()
+        level = new_level("transform", inputs.origin)
         seeds = _basis(sizes, shapes, start, stop)
         boxed = [Dual._make(x, t, level) for x, t in zip(inputs.leaves, seeds)]
-        out_leaves, out_tree = _output_leaves(inputs.call(f, boxed), _name(f))
+        out_leaves, out_tree = _output_leaves(inputs.trace(f, boxed, level), _name(f))
         if not columns:
             columns = [[] for _ in out_leaves]
             out_value = [_strip(y, level) for y in out_leaves]
@@ -315,9 +418,13 @@ def _size(x: Any) -> int:
 
 
 def _record(f: Callable, inputs: _Inputs) -> tuple[Tape, Any]:
-    """Evaluate ``f`` on a fresh (lean) tape; the inputs are its first entries."""
-    tape = Tape(lean=True)
-    return tape, inputs.call(f, tape.leaves(inputs.leaves))
+    """Evaluate ``f`` on a fresh (lean) tape; the inputs are its first entries.
+
+    The tape's level is retired when ``f`` returns: sweeps run afterwards on
+    the values it holds, and nothing new may be recorded at that level.
+    """
+    tape = Tape(lean=True, origin=inputs.origin)
+    return tape, inputs.trace(f, tape.leaves(inputs.leaves), tape.level)
 
 
 def _sweep_outputs(tape: Tape, out_leaves: list[Any], seeds: list[Any], level: int,
@@ -335,13 +442,31 @@ def _sweep_outputs(tape: Tape, out_leaves: list[Any], seeds: list[Any], level: i
 def _assemble(blocks: list[list[Any]], out_tree: TreeDef, inputs: _Inputs, single: bool) -> Any:
     """Jacobian blocks into the nested structure JAX returns."""
     per_output = []
+    caller = inputs.caller_arrays
     for row in blocks:
-        per_arg = inputs.regroup([_finish(b) for b in row])
+        per_arg = inputs.regroup([_finish(b, caller) for b in row])
         per_output.append(per_arg[0] if single else per_arg)
-    return unflatten(out_tree, per_output)
+    result = unflatten(out_tree, per_output)
+    inputs.check_results(result, inputs.origin)
+    return result
 
 
 # -- the public functions -------------------------------------------------------------
+
+
+def stop_gradient(x: Any) -> Any:
+    """``x`` as a constant: its plain values, with every level of differentiation removed.
+
+    d/dx stop_gradient(x) = 0, as JAX's ``lax.stop_gradient``; ``x`` may be a
+    pytree. Use it for a value a function should treat as fixed (a target, a
+    running statistic), or for a traced value the function closes over.
+
+    >>> grad(lambda x: x * stop_gradient(x))(3.0)
+    3.0
+    """
+    leaves, treedef = flatten(x)
+    return unflatten(treedef, [primal(leaf) for leaf in leaves])
+
 
 
 def jvp(f: Callable, primals: Sequence[Any], tangents: Sequence[Any]) -> tuple[Any, Any]:
@@ -367,6 +492,7 @@ def jvp(f: Callable, primals: Sequence[Any], tangents: Sequence[Any]) -> tuple[A
     if len(primals) != len(tangents):
         raise ValueError(f"jvp got {len(primals)} primals but {len(tangents)} tangents")
     inputs = _Inputs.of(tuple(primals), tuple(range(len(primals))), _name(f))
+    inputs.origin = _origin("jvp", f)
     tangent_leaves = [_as_tangent(x) for t in tangents for x in flatten(t)[0]]
     if len(tangent_leaves) != len(inputs.leaves):
         raise ValueError("jvp: the tangents must have the same structure as the primals")
@@ -378,17 +504,18 @@ def jvp(f: Callable, primals: Sequence[Any], tangents: Sequence[Any]) -> tuple[A
     batch = {shape_of(t)[:1] for x, t in pairs if shape_of(t) != shape_of(x)}
     if len(batch) > 1 or (batch and any(shape_of(t) == shape_of(x) for x, t in pairs)):
         raise ValueError("jvp: either every tangent carries the same leading batch axis or none does")
-    level = new_level()
+    level = new_level("transform", inputs.origin)
     boxed = [Dual._make(x, t, level) for x, t in zip(inputs.leaves, tangent_leaves)]
-    out = inputs.call(f, boxed)
-    out_leaves, out_tree = _output_leaves(out, _name(f))
+    out_leaves, out_tree = _output_leaves(inputs.trace(f, boxed, level), _name(f))
     bshape = next(iter(batch)) if batch else ()
-    values = [_finish(_strip(y, level)) for y in out_leaves]
-    tans = [
-        _finish(y.tangent if isinstance(y, Dual) and y._level == level else np.zeros(bshape + shape_of(y)))
-        for y in out_leaves
-    ]
-    return unflatten(out_tree, values), unflatten(out_tree, tans)
+    caller = inputs.caller_arrays + [t for t in tangent_leaves if type(t) is np.ndarray]
+    values = [_finish(_strip(y, level), caller) for y in out_leaves]
+    tans = [y.tangent if isinstance(y, Dual) and y._level == level else np.zeros(bshape + shape_of(y))
+            for y in out_leaves]  # fmt: skip
+    tans = [_finish(t, caller) for t in tans]
+    result = unflatten(out_tree, values), unflatten(out_tree, tans)
+    inputs.check_results(result, inputs.origin)
+    return result
 
 
 def vjp(f: Callable, *primals: Any) -> tuple[Any, Callable[[Any], tuple]]:
@@ -417,10 +544,12 @@ def vjp(f: Callable, *primals: Any) -> tuple[Any, Callable[[Any], tuple]]:
     if not primals:
         raise TypeError("vjp(f, *primals) needs at least one primal: vjp(f, x)")
     inputs = _Inputs.of(primals, tuple(range(len(primals))), _name(f))
+    inputs.origin = _origin("vjp", f)
     tape, out = _record(f, inputs)
     level = tape.level
     out_leaves, out_tree = _output_leaves(out, _name(f))
-    out_value = unflatten(out_tree, [_finish(_strip(y, level)) for y in out_leaves])
+    out_value = unflatten(out_tree, [_finish(_strip(y, level), inputs.caller_arrays) for y in out_leaves])
+    inputs.check_results(out_value, inputs.origin)
     shapes = [shape_of(y) for y in out_leaves]
 
     def vjp_fn(cotangent: Any) -> tuple:
@@ -446,11 +575,14 @@ def vjp(f: Callable, *primals: Any) -> tuple[Any, Callable[[Any], tuple]]:
             )
         batch = batches.pop()
         adjoints = _sweep_outputs(tape, out_leaves, cts, level, keep=len(inputs.leaves))
+        caller = inputs.caller_arrays + [c for c in ct_leaves if type(c) is np.ndarray]
         per_leaf = []
         for i, x in enumerate(inputs.leaves):
             g = adjoints[i] if adjoints is not None and i < len(adjoints) else None
-            per_leaf.append(_finish(np.zeros(batch + shape_of(x)) if g is None else g))
-        return inputs.regroup(per_leaf)
+            per_leaf.append(_finish(np.zeros(batch + shape_of(x)) if g is None else g, caller))
+        cotangents = inputs.regroup(per_leaf)
+        inputs.check_results(cotangents, inputs.origin)
+        return cotangents
 
     return out_value, vjp_fn
 
@@ -465,31 +597,38 @@ def value_and_grad(f: Callable, argnums: int | Sequence[int] = 0) -> Callable[..
     name = _name(f)
     positions: dict[int, tuple[tuple[int, ...], bool]] = {}  # argnums normalized, per number of args
 
+    origin = _origin("grad", f)
+
     @functools.wraps(f)
-    def value_and_grad_f(*args: Any) -> tuple[Any, Any]:
+    def value_and_grad_f(*args: Any, **kwargs: Any) -> tuple[Any, Any]:
         nums_single = positions.get(len(args))
         if nums_single is None:
             nums_single = positions[len(args)] = _normalize_argnums(argnums, len(args), name)
         nums, single = nums_single
-        inputs = _Inputs.of(args, nums, name)
+        inputs = _Inputs.of(args, nums, name, kwargs)
+        inputs.origin = origin
         tape, out = _record(f, inputs)
         level = tape.level
         container = isinstance(out, (tuple, list, dict))
-        if container or shape_of(out) != ():
+        if container or (out is not None and shape_of(out) != ()):
             got = f"a {type(out).__name__}" if container else f"shape {shape_of(out)}"
             raise TypeError(
                 f"grad needs {_name(f)} to return a scalar, got {got}. Use adkit.jacobian for "
                 "vector outputs, or adkit.vjp for a vector-Jacobian product."
             )
+        _output_leaves(out, name)
         traced = isinstance(out, Var) and out._level == level
         # one sweep, then the tape is done with: release it while sweeping
         adjoints = sweep(tape, {out._index: 1.0}, keep=len(inputs.leaves), consume=True) if traced else []
+        caller = inputs.caller_arrays
         per_leaf = []
         for i, x in enumerate(inputs.leaves):
             g = adjoints[i] if i < len(adjoints) else None
-            per_leaf.append(_finish(np.zeros(shape_of(x)) if g is None else g))
+            per_leaf.append(_finish(np.zeros(shape_of(x)) if g is None else g, caller))
         grads = inputs.regroup(per_leaf)
-        return _finish(_strip(out, level)), grads[0] if single else grads
+        result = _finish(_strip(out, level), caller), grads[0] if single else grads
+        inputs.check_results(result, origin)
+        return result
 
     value_and_grad_f.__name__ = f"value_and_grad_of_{_name(f)}"
     return value_and_grad_f
@@ -511,8 +650,8 @@ def grad(f: Callable, argnums: int | Sequence[int] = 0) -> Callable[..., Any]:
     vg = value_and_grad(f, argnums)
 
     @functools.wraps(f)
-    def grad_f(*args: Any) -> Any:
-        return vg(*args)[1]
+    def grad_f(*args: Any, **kwargs: Any) -> Any:
+        return vg(*args, **kwargs)[1]
 
     grad_f.__name__ = f"grad_of_{_name(f)}"
     return grad_f
@@ -548,8 +687,8 @@ def hessian(f: Callable, argnums: int | Sequence[int] = 0) -> Callable[..., Any]
     h = jacobian(grad(f, argnums), mode="forward", argnums=argnums)
 
     @functools.wraps(f)
-    def hessian_f(*args: Any) -> Any:
-        return h(*args)
+    def hessian_f(*args: Any, **kwargs: Any) -> Any:
+        return h(*args, **kwargs)
 
     hessian_f.__name__ = f"hessian_of_{_name(f)}"
     return hessian_f
@@ -601,12 +740,26 @@ def derivative(f: Callable, order: int = 1) -> Callable[[Any], Any]:
 
 def _scalar_derivative(f: Callable) -> Callable[[Any], Any]:
     def df(x: Any) -> Any:
-        level = new_level()
-        x = _as_differentiable(x, f"the argument of {_name(f)}")
-        out = call_user(f, [Dual._make(x, np.ones(shape_of(x)) if shape_of(x) else 1.0, level)])
-        if isinstance(out, Dual) and out._level == level:
-            return _finish(out.tangent)
-        return _finish(np.zeros(shape_of(out)))
+        inputs = _Inputs.of((x,), (0,), _name(f))
+        inputs.origin = _origin("derivative", f)
+        x = inputs.leaves[0]
+        if shape_of(x) != ():
+            raise TypeError(
+                f"adkit.derivative differentiates a scalar function of a scalar; the argument of "
+                f"{_name(f)} has shape {shape_of(x)}. Use adkit.jacobian(f) (adkit.grad for a scalar "
+                "output) for functions of arrays."
+            )
+        level = new_level("transform", inputs.origin)
+        (out,), _ = _output_leaves(inputs.trace(f, [Dual._make(x, 1.0, level)], level), _name(f))
+        if shape_of(out) != ():
+            raise TypeError(
+                f"adkit.derivative differentiates a scalar function of a scalar; {_name(f)} returned "
+                f"shape {shape_of(out)}. Use adkit.jacobian(f) for vector functions (it gives the "
+                "derivative of every output)."
+            )
+        result = _finish(out.tangent if isinstance(out, Dual) and out._level == level else 0.0)
+        inputs.check_results(result, inputs.origin)
+        return result
 
     df.__name__ = f"d_{_name(f)}"
     return df
@@ -659,12 +812,14 @@ class Derivative:
     def __repr__(self) -> str:
         return f"<Derivative {self.__name__}: mode={self.mode!r}, argnums={self.argnums!r}>"
 
-    def _inputs(self, args: tuple) -> tuple[_Inputs, bool]:
+    def _inputs(self, args: tuple, kwargs: dict[str, Any]) -> tuple[_Inputs, bool]:
         nums, single = _normalize_argnums(self.argnums, len(args), _name(self.f))
-        return _Inputs.of(args, nums, _name(self.f)), single
+        inputs = _Inputs.of(args, nums, _name(self.f), kwargs)
+        inputs.origin = f"adkit.diff({_name(self.f)}, mode={self.mode!r})"
+        return inputs, single
 
-    def __call__(self, *args: Any) -> Any:
-        inputs, single = self._inputs(args)
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        inputs, single = self._inputs(args, kwargs)
         mode, recorded = self.mode, None
         if mode == "auto":
             key = inputs.signature
@@ -683,7 +838,7 @@ class Derivative:
             _, blocks, out_tree = _reverse_jacobian(self.f, inputs, self.chunk, recorded)
         return _assemble(blocks, out_tree, inputs, single)
 
-    def explain(self, *args: Any) -> ModeChoice:
+    def explain(self, *args: Any, **kwargs: Any) -> ModeChoice:
         """The mode ``auto`` picks for these arguments: n, m, estimated costs and the reason.
 
         >>> import numpy as np
@@ -691,7 +846,7 @@ class Derivative:
         >>> choice.mode, choice.n, choice.m
         ('reverse', 1000, 1)
         """
-        inputs, _ = self._inputs(args)
+        inputs, _ = self._inputs(args, kwargs)
         choice, _ = probe(self.f, inputs, record=_record, requested=self.mode)
         if self.mode == "auto":
             self._remember(inputs.signature, choice)
@@ -713,6 +868,7 @@ __all__ = [
     "jacobian",
     "jvp",
     "primal",
+    "stop_gradient",
     "value_and_grad",
     "vjp",
 ]  # fmt: skip

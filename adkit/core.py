@@ -43,16 +43,55 @@ MINUS_ONE = -1
 ZERO = 0
 
 
+class Level(int):
+    """A level of differentiation: an int (inner differentiations are higher) that knows its origin.
+
+    ``kind`` is ``"transform"`` for a call of the functional API (``grad``,
+    ``jvp``, a Jacobian's pass ...), ``"tape"`` for an imperative ``Tape``
+    and ``"user"`` for hand-made duals; ``origin`` names it in error
+    messages. A transform's level is *retired* when its call returns: a box
+    of a retired level has escaped the differentiation that made it (kept in
+    a list or a global), and using it again raises :class:`EscapedTracerError`
+    (JAX's escaped-tracer check).
+    """
+
+    retired = False
+
+    def __new__(cls, n: int, kind: str = "user", origin: str = "") -> Level:
+        level = int.__new__(cls, n)
+        level.kind = kind
+        level.origin = origin
+        return level
+
+    def __repr__(self) -> str:
+        return f"Level({int(self)}, {self.kind!r}, {self.origin!r})"
+
+
+class EscapedTracerError(RuntimeError):
+    """A traced value was used outside the differentiation that made it."""
+
+
+def escaped(box: Box) -> EscapedTracerError:
+    """The error for a box whose level was retired: what leaked, from where, and what to do."""
+    level = box._level
+    return EscapedTracerError(
+        f"a traced value ({type(box).__name__} of level {int(level)}) escaped from {level.origin}: it "
+        "was made inside the function being differentiated and used after that call had returned (it "
+        "was kept in a list, a global or an attribute). Return it from the function instead, or keep "
+        "its plain value with adkit.primal(x)."
+    )
+
+
 class Box:
     """A traced value at one level of differentiation (``Dual`` or ``Var``).
 
     Subclasses define ``value`` (the primal, possibly itself a box of a lower
-    level) and ``_level``.
+    level) and ``_level`` (a :class:`Level`).
     """
 
     __slots__ = ()
     value: Any
-    _level: int
+    _level: Level
 
     def _apply_unary(self, prim: Primitive) -> Any:
         """``prim(self)``; engines may override with a short path for floats."""
@@ -66,9 +105,9 @@ class Box:
 _level_counter = itertools.count(1)
 
 
-def new_level() -> int:
-    """A fresh level, higher than every level handed out before."""
-    return next(_level_counter)
+def new_level(kind: str = "transform", origin: str = "") -> Level:
+    """A fresh level, higher than every level handed out before (see :class:`Level`)."""
+    return Level(next(_level_counter), kind, origin)
 
 
 #: ``process(box, primitive, operands, params)``: the engine of ``box``'s type
@@ -88,6 +127,8 @@ def bind(prim: Primitive, operands: Sequence[Any], params: dict[str, Any]) -> An
             top = x
     if top is None:
         return prim.evaluate(operands, params)
+    if top._level.retired:
+        raise escaped(top)
     engine = _engines.get(type(top))
     if engine is None:
         # multipledispatch resolves the engine for this box type (subclasses
@@ -160,6 +201,25 @@ def as_real(x: Any, what: str) -> Any:
             arr = arr.astype(np.float64)
         return arr if isinstance(x, (np.ndarray, list, tuple)) else arr[()]
     raise TypeError(f"{what} must be a number or a NumPy array, got {type(x).__name__}")
+
+
+def refuse_complex(prim: Primitive, out: Any) -> None:
+    """Raise when an operation on traced values gave a complex result (adkit differentiates real functions).
+
+    Checked where the engines record or push an operation, so ``np.exp(1j * x)``
+    fails at the ``1j * x`` that made it complex, not as a wrong real part later.
+    """
+    t = type(out)
+    if t is float or (t is np.ndarray and out.dtype.kind != "c"):
+        return
+    if isinstance(out, Box):
+        out = primal(out)
+    if np.iscomplexobj(out):
+        raise TypeError(
+            f"adkit differentiates real functions only, and {prim.name} gave a complex value from a "
+            "traced input. Write the computation in real arithmetic: carry the real and imaginary "
+            "parts as two real arrays (for a complex exponential, cos and sin)."
+        )
 
 
 def ndim_of(x: Any) -> int:

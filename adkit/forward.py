@@ -16,12 +16,23 @@ from typing import Any
 
 import numpy as np
 
-from adkit.core import Box, Primitive, as_real, bind, new_level, primal, process, shape_of
+from adkit.core import (
+    Box,
+    Level,
+    Primitive,
+    as_real,
+    bind,
+    new_level,
+    primal,
+    process,
+    refuse_complex,
+    shape_of,
+)
 from adkit.numpy_bridge import ArrayOps
 
 #: Level of duals a user builds by hand: they all share one perturbation, so
 #: ``Dual(2, 1) * Dual(3, 0)`` is one first-order computation.
-USER_LEVEL = 0
+USER_LEVEL = Level(0, "user", "a hand-made Dual")
 
 
 class Dual(ArrayOps, Box):
@@ -44,7 +55,10 @@ class Dual(ArrayOps, Box):
             its own level, or pass distinct tags.
 
     ``.real`` and ``.dual`` are aliases of ``.value`` and ``.tangent`` used in
-    the dual-number literature. Comparisons look at the primal value.
+    the dual-number literature, on the duals you build. Inside a function that
+    adkit differentiates, traced values behave as NumPy arrays: there ``x.real``
+    is ``x`` itself and ``x.imag`` is zero, as for any real array.
+    Comparisons look at the primal value.
 
     >>> x = Dual(2.0, 1.0)
     >>> x * x + 3 * x
@@ -70,7 +84,9 @@ class Dual(ArrayOps, Box):
         if tag is None:
             inner = [x._level for x in (value, tangent) if isinstance(x, Box)]
             # A dual built around traced values is a new perturbation outside them.
-            tag = new_level() if inner else USER_LEVEL
+            tag = new_level("user", "a hand-made Dual") if inner else USER_LEVEL
+        elif not isinstance(tag, Level):
+            tag = Level(tag, "user", f"a hand-made Dual of tag {tag}")
         self.value = value
         self.tangent = tangent
         self._level = tag
@@ -86,8 +102,13 @@ class Dual(ArrayOps, Box):
 
     @property
     def real(self) -> Any:
-        """The primal part (alias of ``value``)."""
-        return self.value
+        """The primal part (alias of ``value``) of a hand-made dual; inside a differentiation, ``self``.
+
+        A function being differentiated treats its argument as a real array,
+        whose real part is itself (NumPy's ``x.real``); stripping the tangent
+        there would silently lose the derivative.
+        """
+        return self.value if self._level.kind == "user" else self
 
     @property
     def dual(self) -> Any:
@@ -144,6 +165,7 @@ def forward_process(top: Dual, prim: Primitive, operands: tuple, params: dict) -
             primals.append(x)
             tangents.append(None)
     out = bind(prim, primals, params)
+    refuse_complex(prim, out)
     tangent = prim.jvp(tangents, out, primals, params)
     if tangent is None:
         return out

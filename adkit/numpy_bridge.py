@@ -454,6 +454,24 @@ class ArrayOps:
     def copy(self) -> Any:
         return self
 
+    # -- real and imaginary parts: traced values are real (complex ones are refused where they appear)
+    @property
+    def real(self) -> Any:
+        """``x.real`` of a real array is ``x``: the derivative passes through unchanged."""
+        return self
+
+    @property
+    def imag(self) -> Any:
+        """``x.imag`` of a real array is zero, a constant."""
+        value = primal(self)
+        return np.zeros(np.shape(value), np.result_type(value)) if np.ndim(value) else 0.0
+
+    def conj(self) -> Any:
+        """The complex conjugate of a real value: the value itself."""
+        return self
+
+    conjugate = conj
+
     def astype(self, dtype: Any, **kwargs: Any) -> Any:
         if np.issubdtype(np.dtype(dtype), np.floating):
             return self

@@ -45,6 +45,7 @@ import numpy as np
 from adkit import rules
 from adkit.core import (
     Box,
+    Level,
     Primitive,
     as_real,
     bind,
@@ -52,6 +53,7 @@ from adkit.core import (
     primal,
     primitive_by_id,
     process,
+    refuse_complex,
     shape_of,
 )
 from adkit.forward import _short
@@ -137,14 +139,15 @@ class Tape:
 
     __slots__ = ("__weakref__", "_entries", "_leaves", "_tokens", "lean", "level")
 
-    def __init__(self, lean: bool = False) -> None:
+    def __init__(self, lean: bool = False, origin: str | None = None) -> None:
         #: keep only what the reverse rules need (see :func:`reverse_process`);
         #: the functional API's tapes are lean, tapes you inspect are not
         self.lean = lean
         self._tokens: list[contextvars.Token] = []
         self._entries: list[tuple] = []
-        #: differentiation level of the values recorded here
-        self.level: int = new_level()
+        #: differentiation level of the values recorded here: a transform's
+        #: (``origin`` names the functional call that made the tape) or a tape's own
+        self.level: Level = new_level("transform", origin) if origin else new_level("tape", "an adkit.Tape")
         # imperative leaves, by position, for .grad (weak: a tape never keeps its Vars alive)
         self._leaves: dict[int, weakref.ref] = {}
 
@@ -296,6 +299,15 @@ class Var(ArrayOps, Box):
         """True for an input made with ``Var(...)``."""
         return self._index in self._tape._leaves
 
+    def detach(self) -> Any:
+        """The plain value, cut from every tape (PyTorch's ``detach``): a constant to later operations.
+
+        >>> x = Var(2.0)
+        >>> x.detach()
+        2.0
+        """
+        return primal(self)
+
     def zero_grad(self) -> None:
         """Forget the accumulated gradient (``.grad`` becomes ``None``)."""
         self.grad = None
@@ -336,7 +348,12 @@ class Var(ArrayOps, Box):
             g = adjoints[index]
             if g is None:
                 continue
-            leaf.grad = g if leaf.grad is None else leaf.grad + g
+            if leaf.grad is not None:
+                leaf.grad = leaf.grad + g
+            elif type(g) is np.ndarray and (not g.flags.writeable or np.may_share_memory(g, cotangent)):
+                leaf.grad = g.copy()  # .grad is the user's to update in place (w.grad *= 0.5)
+            else:
+                leaf.grad = g
         if not retain_graph:
             free(tape)
 
@@ -549,6 +566,7 @@ def _record(prim: Primitive, tape: Tape, level: int, out: Any, parents: tuple[in
     ``plain``: the operands hold no boxes (plain NumPy values), so a
     first-order sweep may use the primitive's ``fast_vjp``.
     """
+    refuse_complex(prim, out)
     fast = prim.fast_vjp
     if fast is None and prim.partials is None and prim.vjps is None:
         raise NotImplementedError(
