@@ -143,12 +143,14 @@ class _Inputs:
             start += count
         return call_user(f, args, self.kwargs)
 
-    def trace(self, f: Callable, new_leaves: Sequence[Any], level: Level) -> Any:
+    def trace(self, f: Callable, new_leaves: Sequence[Any], level: Level, tape: Tape | None = None) -> Any:
         """``f`` on traced leaves; ``level`` is retired when it returns (see :class:`adkit.core.Level`)."""
         try:
             return self.call(f, new_leaves)
         finally:
             level.retired = True
+            if tape is not None:
+                tape.seal()
 
     def regroup(self, per_leaf: Sequence[Any]) -> tuple:
         """Per-leaf results back into one pytree per requested argument (repeats get their own copy)."""
@@ -424,7 +426,7 @@ def _record(f: Callable, inputs: _Inputs) -> tuple[Tape, Any]:
     the values it holds, and nothing new may be recorded at that level.
     """
     tape = Tape(lean=True, origin=inputs.origin)
-    return tape, inputs.trace(f, tape.leaves(inputs.leaves), tape.level)
+    return tape, inputs.trace(f, tape.leaves(inputs.leaves), tape.level, tape)
 
 
 def _sweep_outputs(tape: Tape, out_leaves: list[Any], seeds: list[Any], level: int,

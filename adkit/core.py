@@ -73,12 +73,15 @@ class EscapedTracerError(RuntimeError):
 
 def escaped(box: Box) -> EscapedTracerError:
     """The error for a box whose level was retired: what leaked, from where, and what to do."""
-    level = box._level
-    return EscapedTracerError(
-        f"a traced value ({type(box).__name__} of level {int(level)}) escaped from {level.origin}: it "
-        "was made inside the function being differentiated and used after that call had returned (it "
-        "was kept in a list, a global or an attribute). Return it from the function instead, or keep "
-        "its plain value with adkit.primal(x)."
+    return EscapedTracerError(escaped_message(box._level, type(box).__name__))
+
+
+def escaped_message(level: Level, kind: str) -> str:
+    return (
+        f"a traced value ({kind} of level {int(level)}) escaped from {level.origin}: it was made inside "
+        "the function being differentiated and used after that call had returned (it was kept in a "
+        "list, a global or an attribute). Return it from the function instead, or keep its plain "
+        "value with adkit.primal(x)."
     )
 
 

@@ -30,6 +30,7 @@ UFUNCS: dict[np.ufunc, Callable[..., Any]] = {
     np.float_power: rules.power,
     np.negative: rules.negative,
     np.positive: lambda x: x,
+    np.conjugate: lambda x: x,  # of a real value (complex ones are refused where they appear)
     np.absolute: rules.absolute,
     np.fabs: rules.absolute,
     np.sign: rules.sign,
@@ -200,6 +201,8 @@ FUNCTIONS: dict[Callable, Callable[..., Any]] = {
     np.linalg.solve: rules.solve,
     np.linalg.norm: rules.norm,
     np.copy: _copy,
+    np.real: lambda val: val.real,
+    np.imag: lambda val: val.imag,
     np.shape: _constant(np.shape),
     np.ndim: _constant(np.ndim),
     np.size: _constant(np.size),

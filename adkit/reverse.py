@@ -45,10 +45,12 @@ import numpy as np
 from adkit import rules
 from adkit.core import (
     Box,
+    EscapedTracerError,
     Level,
     Primitive,
     as_real,
     bind,
+    escaped_message,
     new_level,
     primal,
     primitive_by_id,
@@ -70,9 +72,11 @@ class FreedTapeError(RuntimeError):
 class _FreedEntries(list):
     """Stands in for a freed tape's entries: using them explains what happened."""
 
-    __slots__ = ()
+    __slots__ = ("level",)
 
     def append(self, _: Any) -> None:
+        if self.level.retired:  # a functional call's tape: the value escaped from it
+            raise EscapedTracerError(escaped_message(self.level, "Var"))
         raise FreedTapeError(
             "this value was computed on a tape that backward() has already freed. Recompute "
             "it from the inputs (Var leaves stay usable), or call backward(retain_graph=True) "
@@ -81,6 +85,15 @@ class _FreedEntries(list):
 
     def __getitem__(self, _: Any) -> Any:
         self.append(None)
+
+
+class _SealedEntries(list):
+    """The entries of a functional call's tape after the call: sweeps read them, nothing is added."""
+
+    __slots__ = ("level",)
+
+    def append(self, _: Any) -> None:
+        raise EscapedTracerError(escaped_message(self.level, "Var"))
 
 
 class Node(NamedTuple):
@@ -153,6 +166,13 @@ class Tape:
 
     def __len__(self) -> int:
         return len(self._entries)
+
+    def seal(self) -> None:
+        """Retire this tape's level (its function has returned): sweeps may read it, nothing may add to it."""
+        self.level.retired = True
+        sealed = _SealedEntries(self._entries)
+        sealed.level = self.level
+        self._entries = sealed
 
     @property
     def freed(self) -> bool:
@@ -698,6 +718,7 @@ def free(tape: Tape) -> None:
     entries = tape._entries
     live = [(leaf, entries[i][1]) for i, ref in tape._leaves.items() if (leaf := ref()) is not None]
     tape._entries = _FreedEntries()
+    tape._entries.level = tape.level
     tape._leaves = {}
     if not live:
         return
