@@ -39,7 +39,7 @@ from adkit.core import EscapedTracerError, Primitive, primal
 from adkit.custom import UserPrimitive, defjvp, defvjp, primitive
 from adkit.forward import Dual
 from adkit.modes import ModeChoice
-from adkit.reverse import FreedTapeError, Tape, Var
+from adkit.reverse import FreedTapeError, Tape, Var, no_grad
 from adkit.rules import (
     abs,
     absolute,
@@ -181,6 +181,7 @@ __all__ = [
     "moveaxis",
     "multiply",
     "negative",
+    "no_grad",
     "norm",
     "numerical",
     "outer",

@@ -29,7 +29,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from adkit.core import primitive_by_id, shape_of
+from adkit.core import shape_of
 from adkit.pytree import flatten
 
 
@@ -80,21 +80,18 @@ def workload_of(tape: Any) -> Workload:
     Workload(ops=2, flops=27.0, linear=6.0)
     """
     ops, flops, linear = 0, 0.0, 0.0
-    for entry in tape._entries:
-        prim = entry[0]
+    for node in tape.nodes:
+        prim = node.primitive
         if prim is None:
             continue
         ops += 1
-        if type(prim) is int:  # compact entry: an operation on Python floats
-            flops += primitive_by_id(prim).work(entry[1], (), {})
-            linear += 1.0
-            continue
-        parents, operands, params = entry[2][:3]
-        work = prim.work(entry[1], operands, params)
+        work = prim.work(node.value, node.operands, node.params)
         flops += work
-        if prim.elementwise:
-            traced = sum(p is not None for p in parents)
-            linear += traced * _size(entry[1])
+        if type(node.value) is float:  # an operation on Python floats: one multiply-add per direction
+            linear += 1.0
+        elif prim.elementwise:
+            traced = sum(p is not None for p in node.inputs)
+            linear += traced * _size(node.value)
         else:
             linear += work
     return Workload(ops, flops, linear)

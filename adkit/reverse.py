@@ -7,37 +7,40 @@ The backward sweep walks the list once from the end, pulling each entry's
 adjoint back to its operands. It is a loop, never recursion, so a chain of a
 million operations differentiates.
 
+One way onto the tape: every operation ends in :func:`_push`, which appends
+an entry and returns the traced output. Two routes lead there:
+:func:`reverse_process` for any operation (``bind`` calls it; ``Var``'s
+operators and methods call it directly when no other level is involved), and
+the scalar route (:func:`_binary`, ``Var._apply_unary``) for operations on
+Python floats, which stores the local partial derivatives instead of the
+operands.
+
+Entries are tuples of one of two layouts, told apart by their first element:
+
+* ``(prim, out, parents, primals, params, fast_vjp)``, ``prim`` a
+  ``Primitive`` (``None`` for an input): ``parents`` holds the tape positions
+  of the traced operands (``None`` for constants), ``primals`` the operand
+  values as the primitive saw them; ``fast_vjp`` is the primitive's
+  first-order rule when the operands held no boxes (``None`` otherwise);
+* ``(pid, out, i, di, j, dj)``, ``pid`` the primitive's integer id: an
+  operation on Python floats with traced operands at positions ``i`` and
+  ``j`` and local partial derivatives ``di``, ``dj``; a constant operand has
+  position ``None`` and its value in place of its partial; one-operand
+  operations have ``j = dj = None``.
+
 Memory and speed. Entries hold positions (ints), never ``Var`` objects, and
 a ``Var`` holds its tape: there are no reference cycles, so a tape nobody
 references is freed at once by reference counting and the garbage collector
-never walks it. Operations on Python floats take a short path that stores
-the local partial derivatives (from the rule table) in a flat tuple.
-
-Entries are tuples, told apart by their length:
-
-* ``(None, out)``: an input (a leaf);
-* ``(prim, out, (parents, operands, params))``: any operation; its VJP rule
-  is called during the sweep;
-* ``(prim, out, (parents, operands, params, fast_vjp))``: the same for an
-  operation on plain values (no boxes inside); a first-order sweep calls
-  ``fast_vjp`` for all operands at once (see ``rules.py``);
-* ``(pid, out, i, d)``: a float operation of one traced operand at tape
-  position ``i``, with local partial derivative ``d``;
-* ``(pid, out, i, d, c)``: the same with a constant operand ``c``, on the
-  right of the traced one, or on its left when ``i`` is stored as ``~i``
-  (negative);
-* ``(pid, out, i, j, di, dj)``: a float operation of two traced operands.
-
-The short layouts name the primitive by its integer id (``Primitive.id``),
-so they hold only numbers: CPython's garbage collector stops tracking such
-tuples after its first pass, and a long tape costs the collector nothing.
+never walks it. Compact entries hold only numbers, so CPython's collector
+stops tracking them after its first pass.
 """
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
 import weakref
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -62,8 +65,6 @@ from adkit.forward import _short
 from adkit.numpy_bridge import UFUNCS, ArrayOps, array_ufunc
 from adkit.rules import RAISES
 
-_LEAF = None  # the "primitive" of an input entry
-
 
 class FreedTapeError(RuntimeError):
     """Raised when a tape freed by ``backward()`` is used again."""
@@ -85,15 +86,6 @@ class _FreedEntries(list):
 
     def __getitem__(self, _: Any) -> Any:
         self.append(None)
-
-
-class _SealedEntries(list):
-    """The entries of a functional call's tape after the call: sweeps read them, nothing is added."""
-
-    __slots__ = ("level",)
-
-    def append(self, _: Any) -> None:
-        raise EscapedTracerError(escaped_message(self.level, "Var"))
 
 
 class Node(NamedTuple):
@@ -131,6 +123,11 @@ def _constant(x: Any) -> str:
     return f"array{np.shape(x)}"
 
 
+#: how much recording the context's own tape allows between two collections of
+#: what no live value depends on: one unit per entry, one more per 16 KiB of array
+COLLECT_UNITS = 1024
+
+
 class Tape:
     """A Wengert list: the elementary operations of a computation in evaluation order.
 
@@ -148,12 +145,19 @@ class Tape:
     >>> y.backward()
     >>> x.grad
     4.0
+
+    The context's own tape (the one ``Var(...)`` uses outside a ``with``
+    block) keeps only what live values depend on: an evaluation nobody
+    differentiates is released once its values are gone, as PyTorch frees a
+    graph whose outputs are gone. A tape you make and hold keeps everything,
+    so that you can inspect it.
     """
 
-    __slots__ = ("__weakref__", "_entries", "_leaves", "_tokens", "lean", "level")
+    __slots__ = ("__weakref__", "_budget", "_entries", "_leaves", "_outputs", "_tokens", "_watched",
+                 "imperative", "lean", "level", "outer")  # fmt: skip
 
     def __init__(self, lean: bool = False, origin: str | None = None) -> None:
-        #: keep only what the reverse rules need (see :func:`reverse_process`);
+        #: keep only what the reverse rules need (see :func:`_record`);
         #: the functional API's tapes are lean, tapes you inspect are not
         self.lean = lean
         self._tokens: list[contextvars.Token] = []
@@ -161,30 +165,37 @@ class Tape:
         #: differentiation level of the values recorded here: a transform's
         #: (``origin`` names the functional call that made the tape) or a tape's own
         self.level: Level = new_level("transform", origin) if origin else new_level("tape", "an adkit.Tape")
+        #: recorded by the imperative API (``no_grad`` and foreign leaves apply)
+        self.imperative = origin is None
+        # whether _push must look closer: an imperative tape, or a sealed one
+        self._watched = self.imperative
+        #: levels of the traced values this tape's inputs are built around (nesting):
+        #: values of those levels are outer constants here, not a foreign tape's
+        self.outer: set[Level] = set()
         # imperative leaves, by position, for .grad (weak: a tape never keeps its Vars alive)
         self._leaves: dict[int, weakref.ref] = {}
+        # the context's own tape: a weak reference to the Var of each entry, for collection
+        self._outputs: list[weakref.ref | None] | None = None
+        self._budget = COLLECT_UNITS
 
     def __len__(self) -> int:
         return len(self._entries)
-
-    def seal(self) -> None:
-        """Retire this tape's level (its function has returned): sweeps may read it, nothing may add to it."""
-        self.level.retired = True
-        sealed = _SealedEntries(self._entries)
-        sealed.level = self.level
-        self._entries = sealed
 
     @property
     def freed(self) -> bool:
         """True after a ``backward()`` without ``retain_graph`` released the entries."""
         return type(self._entries) is _FreedEntries
 
+    def seal(self) -> None:
+        """Retire this tape's level (its function has returned): sweeps may read it, nothing may add to it."""
+        self.level.retired = True
+        self._watched = True
+
     def leaf(self, value: Any) -> Var:
         """Record an input and return its traced value."""
-        entries = self._entries
-        index = len(entries)
-        entries.append((_LEAF, value))
-        return Var._make(value, self, index, self.level)
+        for box in _boxes(value):
+            self.outer.add(box._level)
+        return _push(self, self.level, value, (None, value, (), (), None, None))
 
     def leaves(self, values: Sequence[Any]) -> list[Var]:
         """Record several inputs at once (the functional API's arguments)."""
@@ -192,20 +203,21 @@ class Tape:
 
     @property
     def nodes(self) -> list[Node]:
-        """The entries as :class:`Node` records, in evaluation order."""
+        """The entries as :class:`Node` records, in evaluation order (without those collection released)."""
         if self.freed:
             raise FreedTapeError(
                 "this tape was freed by backward(); use backward(retain_graph=True) to inspect it after"
             )
-        values = [e[1] for e in self._entries]
-        return [_node(i, e, values) for i, e in enumerate(self._entries)]
+        entries = self._entries
+        values = [None if e is None else e[1] for e in entries]
+        return [_node(i, e, values) for i, e in enumerate(entries) if e is not None]
 
     def __iter__(self) -> Iterator[Node]:
         return iter(self.nodes)
 
     def __repr__(self) -> str:
         state = "freed" if self.freed else f"{len(self._entries)} nodes"
-        return f"<adkit.Tape level={self.level}, {state}>"
+        return f"<adkit.Tape level={int(self.level)}, {state}>"
 
     def __enter__(self) -> Tape:
         self._tokens.append(_current_tape.set(weakref.ref(self)))
@@ -215,31 +227,31 @@ class Tape:
         _current_tape.reset(self._tokens.pop())
 
 
+def _boxes(x: Any) -> Iterator[Box]:
+    while isinstance(x, Box):
+        yield x
+        x = x.value
+
+
 def _node(index: int, entry: tuple, values: list[Any]) -> Node:
-    """Decode an entry; ``values`` holds the outputs of the entries before it."""
-    n = len(entry)
+    """Decode an entry of either layout; ``values`` holds the outputs of the entries before it."""
     prim, out = entry[0], entry[1]
-    if type(prim) is int:
-        prim = primitive_by_id(prim)
-    if n == 2:
-        return Node(index, None, (), (), {}, out)
-    if n == 3:
-        parents, operands, params = entry[2][:3]
-        return Node(index, prim, tuple(parents), tuple(operands), params, out)
-    if n == 4:
-        return Node(index, prim, (entry[2],), (values[entry[2]],), {}, out)
-    if n == 5:
-        i, c = entry[2], entry[4]
-        if i >= 0:
-            return Node(index, prim, (i, None), (values[i], c), {}, out)
-        return Node(index, prim, (None, ~i), (c, values[~i]), {}, out)
-    i, j = entry[2], entry[3]
-    return Node(index, prim, (i, j), (values[i], values[j]), {}, out)
+    if type(prim) is not int:  # the general layout (an input when prim is None)
+        return Node(index, prim, tuple(entry[2]), tuple(entry[3]), entry[4] or {}, out)
+    prim = primitive_by_id(prim)
+    i, di, j, dj = entry[2:]
+    inputs = (i,) if len(prim.partials) == 1 else (i, j)
+    operands = (values[i] if i is not None else di,) + (() if len(inputs) == 1 else
+                (values[j] if j is not None else dj,))  # fmt: skip
+    return Node(index, prim, inputs, operands, {}, out)
 
 
 # The imperative API's current tape, per context (so per thread). A weak
 # reference: a tape that no Var uses any more is freed.
 _current_tape: contextvars.ContextVar[weakref.ref | None] = contextvars.ContextVar("adkit_tape", default=None)
+
+# ``no_grad()``: whether the imperative API records operations, per context
+_recording: contextvars.ContextVar[bool] = contextvars.ContextVar("adkit_recording", default=True)
 
 
 def current_tape() -> Tape:
@@ -248,8 +260,102 @@ def current_tape() -> Tape:
     tape = ref() if ref is not None else None
     if tape is None or tape.freed:
         tape = Tape()
+        tape._outputs = []  # the context's own tape releases what no live value needs
         _current_tape.set(weakref.ref(tape))
     return tape
+
+
+@contextlib.contextmanager
+def no_grad() -> Iterator[None]:
+    """Operations on ``Var`` values inside the block are not recorded (PyTorch's ``torch.no_grad``).
+
+    Their results are plain values: use it to evaluate a model you will not
+    differentiate (a validation loss, a prediction), which then costs no
+    tape memory. Functional transformations (``adkit.grad`` ...) inside the
+    block still differentiate, as ``torch.func.grad`` does.
+
+    >>> w = Var(2.0)
+    >>> with no_grad():
+    ...     y = w * 3.0
+    >>> y
+    6.0
+    """
+    token = _recording.set(False)
+    try:
+        yield
+    finally:
+        _recording.reset(token)
+
+
+_new = object.__new__  # creating Vars without a constructor call
+_NO_PARAMS: dict = {}
+
+
+def _push(tape: Tape, level: Level, out: Any, entry: tuple) -> Any:
+    """The one way onto a tape: append ``entry`` and return the traced output ``out``."""
+    if tape._watched:
+        if level.retired:  # the tape of a functional call that has returned
+            raise EscapedTracerError(escaped_message(level, "Var"))
+        if entry[0] is not None and not _recording.get():
+            return out  # no_grad(): a plain value
+        if tape._outputs is not None:
+            return _push_collected(tape, level, out, entry)
+    entries = tape._entries
+    v = _new(Var)
+    v.value, v._tape, v._index, v._level, v.grad = out, tape, len(entries), level, None
+    entries.append(entry)
+    return v
+
+
+def _push_collected(tape: Tape, level: Level, out: Any, entry: tuple) -> Var:
+    """``_push`` on the context's own tape: also remember the Var weakly, and collect from time to time."""
+    entries = tape._entries
+    v = _new(Var)
+    v.value, v._tape, v._index, v._level, v.grad = out, tape, len(entries), level, None
+    entries.append(entry)
+    tape._outputs.append(weakref.ref(v))
+    tape._budget -= 1 + (out.nbytes >> 14 if type(out) is np.ndarray else 0)
+    if tape._budget <= 0:
+        _collect(tape)
+    return v
+
+
+def _collect(tape: Tape) -> None:
+    """Release the entries of the context's own tape that no live ``Var`` depends on.
+
+    A mark phase from the live Vars back through their parents (the entries
+    they were computed from), then the unmarked entries become ``None``;
+    positions do not change, so every live Var stays valid. Runs when
+    recording has used up the tape's budget, which is then set from what is
+    kept, so the work is amortized over the recording.
+    """
+    entries, outputs = tape._entries, tape._outputs
+    needed = [False] * len(entries)
+    kept = 0
+    for k in range(len(entries) - 1, -1, -1):
+        e = entries[k]
+        if e is None:
+            continue
+        if not needed[k]:
+            ref = outputs[k]
+            if ref is None or ref() is None:
+                entries[k] = outputs[k] = None
+                continue
+        kept += 1 + (e[1].nbytes >> 14 if type(e[1]) is np.ndarray else 0)
+        if type(e[0]) is int:
+            if e[2] is not None:
+                needed[e[2]] = True
+            if e[4] is not None:
+                needed[e[4]] = True
+        else:
+            for p in e[2]:
+                if p is not None:
+                    needed[p] = True
+    while entries and entries[-1] is None:
+        entries.pop()
+        outputs.pop()
+    tape._leaves = {i: ref for i, ref in tape._leaves.items() if i < len(entries) and entries[i] is not None}
+    tape._budget = max(COLLECT_UNITS, kept)
 
 
 class Var(ArrayOps, Box):
@@ -264,7 +370,12 @@ class Var(ArrayOps, Box):
     it (that is how gradients of a sum of losses are built). Call
     ``x.zero_grad()`` (or set ``x.grad = None``) before recomputing, e.g. when
     re-running a notebook cell. Functional ``adkit.grad(f)(x)`` never
-    accumulates anything.
+    accumulates anything. Evaluate without recording inside
+    ``with adkit.no_grad():``; ``x.detach()`` is the plain value.
+
+    A ``Var`` made on another tape and used here is an input here too (as
+    PyTorch treats a leaf from elsewhere), and its ``.grad`` collects from
+    both; intermediate values of two different tapes cannot be combined.
 
     >>> x = Var(3.0)
     >>> y = x * x
@@ -280,29 +391,14 @@ class Var(ArrayOps, Box):
 
     __slots__ = ("__weakref__", "_index", "_level", "_tape", "grad", "value")
 
-    def __init__(self, value: Any):
+    def __new__(cls, value: Any) -> Var:
         value = as_real(value, "Var")
         tape = current_tape()
         if isinstance(value, Box) and value._level >= tape.level:
             raise ValueError("Var(...) of a value traced at a deeper level; use adkit.grad to nest")
-        index = len(tape._entries)
-        tape._entries.append((_LEAF, value))
-        tape._leaves[index] = weakref.ref(self)
-        self.value = value
-        self._tape = tape
-        self._index = index
-        self._level = tape.level
-        self.grad = None
-
-    @classmethod
-    def _make(cls, value: Any, tape: Tape, index: int, level: int) -> Var:
-        v = object.__new__(cls)
-        v.value = value
-        v._tape = tape
-        v._index = index
-        v._level = level
-        v.grad = None
-        return v
+        leaf = tape.leaf(value)
+        tape._leaves[leaf._index] = weakref.ref(leaf)
+        return leaf
 
     @property
     def tape(self) -> Tape:
@@ -316,8 +412,9 @@ class Var(ArrayOps, Box):
 
     @property
     def is_leaf(self) -> bool:
-        """True for an input made with ``Var(...)``."""
-        return self._index in self._tape._leaves
+        """True for an input (made with ``Var(...)`` or ``Tape.leaf``)."""
+        entries = self._tape._entries
+        return type(entries) is not _FreedEntries and entries[self._index][0] is None
 
     def detach(self) -> Any:
         """The plain value, cut from every tape (PyTorch's ``detach``): a constant to later operations.
@@ -381,9 +478,10 @@ class Var(ArrayOps, Box):
         grad = "" if self.grad is None else f", grad={_short(self.grad)}"
         return f"Var({_short(self.value)}{grad})"
 
-    # -- short paths for Python floats: the same rules, no generic dispatch.
-    # Each checks that the case is the simple one and otherwise defers to the
-    # general path in ArrayOps / Primitive.
+    # -- the routes onto the tape. Operators, ufuncs and methods of one traced
+    # value come here first: Python floats take the scalar route, anything else
+    # the general one, without bind's search for the top level when no other
+    # level is involved.
     def __add__(self, other: Any) -> Any:
         return _binary(rules.add, self, other)
 
@@ -418,19 +516,19 @@ class Var(ArrayOps, Box):
         return self._apply_unary(rules.negative)
 
     def __matmul__(self, other: Any) -> Any:
-        return _on_arrays(rules.matmul, self, other)
+        return _general(rules.matmul, self, other)
 
     def __rmatmul__(self, other: Any) -> Any:
-        return _on_arrays(rules.matmul, other, self)
+        return _general(rules.matmul, other, self)
 
     def __array_ufunc__(self, ufunc: np.ufunc, method: str, *inputs: Any, **kwargs: Any) -> Any:
-        # ``ndarray @ Var`` and ``ndarray + Var`` arrive here: arithmetic takes the short paths
+        # ``ndarray @ Var`` and ``ndarray + Var`` arrive here: arithmetic takes the routes above
         if not kwargs and method == "__call__":
             if len(inputs) == 2:
-                short = _BINARY_UFUNCS.get(ufunc)
-                if short is not None:
-                    return short[0](short[1], *inputs)
-            else:  # np.tanh(x): straight to the primitive's short paths
+                prim = _BINARY_UFUNCS.get(ufunc)
+                if prim is not None:
+                    return _binary(prim, *inputs)
+            else:  # np.tanh(x)
                 prim = _UNARY_UFUNCS.get(ufunc)
                 if prim is not None:
                     return self._apply_unary(prim)
@@ -440,7 +538,7 @@ class Var(ArrayOps, Box):
         return array_ufunc(ufunc, method, *inputs, **kwargs)
 
     def _apply_unary(self, prim: Primitive) -> Any:
-        """``prim(self)``, with the short path for a Python float inside."""
+        """``prim(self)`` for an elementwise ``prim``: the scalar route for a Python float inside."""
         xv = self.value
         if type(xv) is float and prim.scalar_impl is not None:
             try:  # math's functions directly; they raise where NumPy gives inf or nan
@@ -448,26 +546,12 @@ class Var(ArrayOps, Box):
                 d = prim.float_partials[0](out, xv)
             except RAISES:
                 out, (d,) = _guarded(prim, (xv,), (0,))
-            tape = self._tape
-            entries = tape._entries
-            index = len(entries)
-            entries.append((prim.id, out, self._index, d))
-            v = _new(Var)
-            v.value, v._tape, v._index, v._level, v.grad = out, tape, index, self._level, None
-            return v
-        return self._apply_one(prim, _NO_PARAMS)
+            return _push(self._tape, self._level, out, (prim.id, out, self._index, d, None, None))
+        return reverse_process(self, prim, (self,), _NO_PARAMS)
 
     def _apply_one(self, prim: Primitive, params: dict[str, Any]) -> Any:
-        """``prim(self, **params)``, recorded directly when an array is inside."""
-        xv = self.value
-        if type(xv) is np.ndarray:
-            out = prim.impl(xv, **params)
-            return _record(prim, self._tape, self._level, out, (self._index,), (xv,), params)
-        return bind(prim, (self,), params)
-
-
-_new = object.__new__  # creating Vars in the short paths without a constructor call
-_NO_PARAMS: dict = {}
+        """``prim(self, **params)`` (a reduction, a reshape): the general route, without ``bind``."""
+        return reverse_process(self, prim, (self,), params)
 
 
 def _guarded(prim: Primitive, xs: tuple, which: tuple[int, ...]) -> tuple[Any, list[Any]]:
@@ -477,7 +561,6 @@ def _guarded(prim: Primitive, xs: tuple, which: tuple[int, ...]) -> tuple[Any, l
 
 
 def _binary(prim: Primitive, x: Any, y: Any) -> Any:
-    """``prim(x, y)`` for an elementwise ``prim``: a short path for traced Python floats."""
     tx, ty = type(x), type(y)
     if tx is Var:
         xv = x.value
@@ -488,13 +571,7 @@ def _binary(prim: Primitive, x: Any, y: Any) -> Any:
                     d = prim.float_partials[0](out, xv, y)
                 except RAISES:
                     out, (d,) = _guarded(prim, (xv, y), (0,))
-                tape = x._tape
-                entries = tape._entries
-                index = len(entries)
-                entries.append((prim.id, out, x._index, d, y))
-                v = _new(Var)
-                v.value, v._tape, v._index, v._level, v.grad = out, tape, index, x._level, None
-                return v
+                return _push(x._tape, x._level, out, (prim.id, out, x._index, d, None, y))
             if ty is Var and y._tape is x._tape and type(y.value) is float:
                 yv = y.value
                 try:
@@ -503,13 +580,7 @@ def _binary(prim: Primitive, x: Any, y: Any) -> Any:
                     dx, dy = dx(out, xv, yv), dy(out, xv, yv)
                 except RAISES:
                     out, (dx, dy) = _guarded(prim, (xv, yv), (0, 1))
-                tape = x._tape
-                entries = tape._entries
-                index = len(entries)
-                entries.append((prim.id, out, x._index, y._index, dx, dy))
-                v = _new(Var)
-                v.value, v._tape, v._index, v._level, v.grad = out, tape, index, x._level, None
-                return v
+                return _push(x._tape, x._level, out, (prim.id, out, x._index, dx, y._index, dy))
     elif ty is Var:
         yv = y.value
         if type(yv) is float and (tx is float or tx is int):
@@ -518,57 +589,48 @@ def _binary(prim: Primitive, x: Any, y: Any) -> Any:
                 d = prim.float_partials[1](out, x, yv)
             except RAISES:
                 out, (d,) = _guarded(prim, (x, yv), (1,))
-            tape = y._tape
-            entries = tape._entries
-            index = len(entries)
-            entries.append((prim.id, out, ~y._index, d, x))
-            v = _new(Var)
-            v.value, v._tape, v._index, v._level, v.grad = out, tape, index, y._level, None
-            return v
-    return _on_arrays(prim, x, y)
+            return _push(y._tape, y._level, out, (prim.id, out, None, x, y._index, d))
+    return _general(prim, x, y)
 
 
-def _on_arrays(prim: Primitive, x: Any, y: Any) -> Any:
-    """``prim(x, y)``, recorded directly when the traced operands hold arrays on one tape."""
+def _general(prim: Primitive, x: Any, y: Any) -> Any:
+    """``prim(x, y)`` by the general route: directly when every traced operand is a ``Var`` of one level."""
     if type(x) is Var:
-        xv = x.value
-        if type(xv) is np.ndarray:
-            if type(y) is Var:
-                yv = y.value
-                if y._tape is x._tape and not isinstance(yv, Box):
-                    return _record(prim, x._tape, x._level, prim.impl(xv, yv), (x._index, y._index), (xv, yv))
-            elif not isinstance(y, Box):
-                return _record(prim, x._tape, x._level, prim.impl(xv, y), (x._index, None), (xv, y))
-    elif type(y) is Var:
-        yv = y.value
-        if type(yv) is np.ndarray and not isinstance(x, Box):
-            return _record(prim, y._tape, y._level, prim.impl(x, yv), (None, y._index), (x, yv))
-    return bind(prim, (x, y), {})
+        if not isinstance(y, Box) or (type(y) is Var and y._level is x._level):
+            return reverse_process(x, prim, (x, y), _NO_PARAMS)
+    elif type(y) is Var and not isinstance(x, Box):
+        return reverse_process(y, prim, (x, y), _NO_PARAMS)
+    return bind(prim, (x, y), _NO_PARAMS)
 
 
-#: ufuncs that take the short paths from ``ndarray op Var``: (path, primitive)
-_BINARY_UFUNCS: dict[np.ufunc, tuple[Callable, Primitive]] = {
-    np.add: (_binary, rules.add), np.subtract: (_binary, rules.subtract),
-    np.multiply: (_binary, rules.multiply), np.divide: (_binary, rules.divide),
-    np.power: (_binary, rules.power), np.matmul: (_on_arrays, rules.matmul),
+#: ufuncs that ``ndarray op Var`` sends to the routes
+_BINARY_UFUNCS: dict[np.ufunc, Primitive] = {
+    np.add: rules.add, np.subtract: rules.subtract, np.multiply: rules.multiply, np.divide: rules.divide,
+    np.power: rules.power, np.matmul: rules.matmul,
 }  # fmt: skip
 
 
-#: ufuncs of one operand that are a primitive of the table, for ``np.tanh(x)`` on arrays
+#: ufuncs of one operand that are a primitive of the table, for ``np.tanh(x)``
 _UNARY_UFUNCS: dict[np.ufunc, Primitive] = {
     u: p for u, p in UFUNCS.items() if isinstance(p, Primitive) and u.nin == 1 and p.partials is not None
 }
 
 
-def reverse_process(top: Var, prim: Primitive, operands: tuple, params: dict) -> Any:
-    """Evaluate ``prim`` at ``top``'s level and record it on ``top``'s tape."""
+def reverse_process(top: Var, prim: Primitive, operands: Sequence[Any], params: dict) -> Any:
+    """Evaluate ``prim`` at ``top``'s level and record it on ``top``'s tape (the general route)."""
     level = top._level
+    tape = top._tape
     primals = []
     parents = []
     plain = True  # no boxes inside: plain values, evaluated directly
     for x in operands:
-        if type(x) is Var and x._level == level:
-            x, i = x.value, x._index
+        if type(x) is Var:
+            if x._level is level:
+                x, i = x.value, x._index
+            elif tape.imperative and x._tape.imperative and x._level not in tape.outer:
+                return _foreign(top, x, prim, operands, params)
+            else:
+                i = None  # an outer level's value: a constant here
         else:
             i = None
         primals.append(x)
@@ -576,12 +638,37 @@ def reverse_process(top: Var, prim: Primitive, operands: tuple, params: dict) ->
         if plain and isinstance(x, Box):
             plain = False
     out = prim.evaluate(primals, params) if plain else bind(prim, primals, params)
-    return _record(prim, top._tape, level, out, tuple(parents), tuple(primals), params, plain)
+    return _record(prim, tape, level, out, tuple(parents), tuple(primals), params, plain)
 
 
-def _record(prim: Primitive, tape: Tape, level: int, out: Any, parents: tuple[int | None, ...],
-            primals: tuple[Any, ...], params: dict = _NO_PARAMS, plain: bool = True) -> Var:  # fmt: skip
-    """Append an operation to the tape and return its traced output.
+def _foreign(top: Var, other: Var, prim: Primitive, operands: Sequence[Any], params: dict) -> Any:
+    """Values of two imperative tapes meet: an input of one becomes an input of the other, as in PyTorch."""
+    if other.is_leaf:
+        _adopt(top._tape, other)
+    elif top.is_leaf:
+        _adopt(other._tape, top)
+    else:
+        raise ValueError(
+            f"values recorded on two different tapes were combined ({prim.name} of a value of "
+            f"{top._tape!r} and one of {other._tape!r}). Record the whole computation on one tape: "
+            "make its Var inputs inside the same `with adkit.Tape():` block (inputs made elsewhere are "
+            "taken in), or use x.detach() for a value that should be a constant."
+        )
+    return bind(prim, operands, params)
+
+
+def _adopt(tape: Tape, leaf: Var) -> None:
+    """Make the input ``leaf`` an input of ``tape`` as well; its ``.grad`` collects from both tapes."""
+    new = tape.leaf(leaf.value)
+    tape._leaves[new._index] = weakref.ref(leaf)
+    if tape._outputs is not None:
+        tape._outputs[new._index] = weakref.ref(leaf)
+    leaf._tape, leaf._index, leaf._level = tape, new._index, tape.level
+
+
+def _record(prim: Primitive, tape: Tape, level: Level, out: Any, parents: tuple[int | None, ...],
+            primals: tuple[Any, ...], params: dict, plain: bool) -> Var:  # fmt: skip
+    """Build the general entry of an operation and push it.
 
     ``plain``: the operands hold no boxes (plain NumPy values), so a
     first-order sweep may use the primitive's ``fast_vjp``.
@@ -593,8 +680,6 @@ def _record(prim: Primitive, tape: Tape, level: int, out: Any, parents: tuple[in
             f"adkit has no reverse-mode (VJP) rule for {prim.name!r}. Give it one with "
             f".defvjp(...), or use mode='forward'."
         )
-    entries = tape._entries
-    index = len(entries)
     saved = out
     keep = prim.residuals
     if keep is not None and tape.lean:
@@ -610,13 +695,7 @@ def _record(prim: Primitive, tape: Tape, level: int, out: Any, parents: tuple[in
                 lean[i] = _placeholder(p)
         if lean is not None:
             primals = tuple(lean)
-    if fast is None or not plain:
-        entries.append((prim, saved, (parents, primals, params)))
-    else:
-        entries.append((prim, saved, (parents, primals, params, fast)))
-    v = _new(Var)
-    v.value, v._tape, v._index, v._level, v.grad = out, tape, index, level, None
-    return v
+    return _push(tape, level, out, (prim, saved, parents, primals, params, fast if plain else None))
 
 
 _ZERO = np.zeros(1)
@@ -667,33 +746,26 @@ def _sweep(entries: list[tuple], seeds: dict[int, Any], keep: int, consume: bool
         if g is None:
             continue
         e = entries[k]
-        n = len(e)
-        if n == 4 or n == 5:
+        prim = e[0]
+        if type(prim) is int:  # compact: local partials of Python floats
             i = e[2]
-            if i < 0:
-                i = ~i
-            c = g * e[3]
-            a = adjoints[i]
-            adjoints[i] = c if a is None else a + c
-        elif n == 6:
-            i = e[2]
-            c = g * e[4]
-            a = adjoints[i]
-            adjoints[i] = c if a is None else a + c
-            j = e[3]
-            c = g * e[5]
-            a = adjoints[j]
-            adjoints[j] = c if a is None else a + c
-        elif n == 3:
-            prim, out, rest = e
-            if len(rest) == 4 and not isinstance(g, Box):  # plain values, first order
-                parents, primals, params, fast = rest
+            if i is not None:
+                c = g * e[3]
+                a = adjoints[i]
+                adjoints[i] = c if a is None else a + c
+            j = e[4]
+            if j is not None:
+                c = g * e[5]
+                a = adjoints[j]
+                adjoints[j] = c if a is None else a + c
+        elif prim is not None:  # general (an input has nothing to pull back)
+            _, out, parents, primals, params, fast = e
+            if fast is not None and not isinstance(g, Box):  # plain values, first order
                 for i, c in zip(parents, fast(g, out, primals, params, parents)):
                     if c is not None:
                         a = adjoints[i]
                         adjoints[i] = c if a is None else a + c
             else:
-                parents, primals, params = rest[0], rest[1], rest[2]
                 for position, i in enumerate(parents):
                     if i is None:
                         continue
@@ -715,21 +787,16 @@ def free(tape: Tape) -> None:
     Inputs (``Var(...)`` leaves) stay usable after ``backward()``, as leaf
     tensors do in PyTorch; intermediate values of the freed tape do not.
     """
-    entries = tape._entries
-    live = [(leaf, entries[i][1]) for i, ref in tape._leaves.items() if (leaf := ref()) is not None]
+    live = [leaf for ref in tape._leaves.values() if (leaf := ref()) is not None and leaf._tape is tape]
     tape._entries = _FreedEntries()
     tape._entries.level = tape.level
     tape._leaves = {}
+    tape._outputs = None
     if not live:
         return
     target = current_tape()  # a fresh one if the context's tape was this one
-    for leaf, value in live:
-        index = len(target._entries)
-        target._entries.append((_LEAF, value))
-        target._leaves[index] = weakref.ref(leaf)
-        leaf._tape = target
-        leaf._index = index
-        leaf._level = target.level
+    for leaf in live:
+        _adopt(target, leaf)
 
 
-__all__ = ["FreedTapeError", "Node", "Tape", "Var", "current_tape", "free", "sweep"]
+__all__ = ["FreedTapeError", "Node", "Tape", "Var", "current_tape", "free", "no_grad", "sweep"]

@@ -45,7 +45,7 @@ def test_a_traced_value_kept_from_a_finished_call_is_refused_where_it_is_used(ma
     leaked = store[0]
     with pytest.raises(adkit.EscapedTracerError, match=r"escaped from " + __import__("re").escape(origin)):
         adkit.grad(lambda x: np.sum(x * leaked))(2.0)
-    with pytest.raises(adkit.EscapedTracerError, match="adkit.primal"):
+    with pytest.raises(adkit.EscapedTracerError, match=r"adkit\.primal"):
         np.sum(leaked * 2.0)
     with pytest.raises(adkit.EscapedTracerError):
         adkit.grad(lambda x: x)(leaked)  # as an argument
@@ -68,7 +68,7 @@ def test_nesting_is_not_an_escape():
 
 def test_a_function_closing_over_an_imperative_var_is_refused_with_the_fix():
     a = adkit.Var(3.0)
-    with pytest.raises(TypeError, match="closes over a traced value.*stop_gradient"):
+    with pytest.raises(TypeError, match=r"closes over a traced value.*stop_gradient"):
         adkit.grad(lambda x: x * a)(2.0)
     with pytest.raises(TypeError, match="closes over"):
         adkit.jacobian(lambda x: x * a, mode="forward")(np.ones(2))
@@ -91,7 +91,7 @@ def test_a_var_passed_in_may_come_back_traced():
 
 
 def test_stop_gradient_is_a_constant_in_every_mode():
-    f = lambda x: x * adkit.stop_gradient(x) + np.sin(x)  # noqa: E731
+    f = lambda x: x * adkit.stop_gradient(x) + np.sin(x)
     x0 = 0.7
     for mode in ("forward", "reverse"):
         assert adkit.diff(f, mode=mode)(x0) == pytest.approx(x0 + np.cos(x0))
@@ -120,7 +120,7 @@ def test_repeated_argnums_give_the_derivative_once_per_request():
 
 @pytest.mark.parametrize("mode", ["forward", "reverse", "auto"])
 def test_keyword_arguments_pass_through_undifferentiated(mode):
-    f = lambda x, scale=1.0: np.sum(scale * x**2)  # noqa: E731
+    f = lambda x, scale=1.0: np.sum(scale * x**2)
     x0 = np.array([1.0, 2.0])
     np.testing.assert_allclose(adkit.grad(f)(x0, scale=3.0), 6.0 * x0)
     np.testing.assert_allclose(adkit.diff(f, mode=mode)(x0, scale=3.0), 6.0 * x0)
@@ -160,9 +160,9 @@ def test_a_plain_float_output_has_zero_derivative():
 
 
 def test_derivative_refuses_vector_functions_pointing_to_jacobian():
-    with pytest.raises(TypeError, match="adkit.jacobian"):
+    with pytest.raises(TypeError, match=r"adkit\.jacobian"):
         adkit.derivative(lambda x: np.array([1.0, 2.0]) * x)(1.0)
-    with pytest.raises(TypeError, match="adkit.jacobian"):
+    with pytest.raises(TypeError, match=r"adkit\.jacobian"):
         adkit.derivative(lambda x: x**2)(np.ones(3))
     assert adkit.derivative(lambda x: x**3, order=2)(2.0) == pytest.approx(12.0)
 
@@ -234,7 +234,7 @@ def test_complex_inputs_are_refused():
 
 @pytest.mark.parametrize("mode", ["forward", "reverse"])
 def test_real_and_imag_of_real_traced_values(mode):
-    f = lambda x: np.sum((2 * x).real * np.sin(x) + x.imag + np.conj(x) + np.real(x))  # noqa: E731
+    f = lambda x: np.sum((2 * x).real * np.sin(x) + x.imag + np.conj(x) + np.real(x))
     x0 = np.array([0.3, -1.2, 2.0])
     got = adkit.diff(f, mode=mode)(x0)
     want = np.array([central_difference(lambda t, i=i: f(np.where(np.arange(3) == i, t, x0)), x0[i])
