@@ -1391,7 +1391,8 @@ matmul = Primitive(
     "matmul", np.matmul, jvps=(_matmul_jvp_a, _matmul_jvp_b),
     vjps=(_matmul_vjp_a, _matmul_vjp_b), flops=_matmul_flops, residuals=(0, 1), symbol="@", label="{0} @ {1}",
     cases=(Case(((2, 3), (3, 4))), Case(((3,), (3, 4))), Case(((2, 3), (3,))), Case(((3,), (3,))),
-           Case(((2, 2, 3), (3, 4))), Case(((3, 4), (2, 4, 2)))),
+           Case(((2, 2, 3), (3, 4))), Case(((3, 4), (2, 4, 2))), Case(((3,), (2, 3, 2))),
+           Case(((2, 1, 2, 3), (3, 3, 2)))),
     doc=_doc("Matrix product a @ b; bilinear: d(a @ b) = da @ b + a @ db.",
              "adkit.matmul(adkit.Dual(np.eye(2), np.eye(2)), np.ones(2))",
              "Dual(array([1., 1.]), array([1., 1.]))"),
@@ -1451,14 +1452,19 @@ def _inv_vjp(ct: Any, out: Any, x: Any) -> Any:
     return -matmul(matmul(out_t, ct), out_t)
 
 
-def _well_conditioned(rng: np.random.Generator, n: int = 3) -> np.ndarray:
-    return rng.normal(size=(n, n)) + 3.0 * np.eye(n)
+def _well_conditioned(rng: np.random.Generator, n: int = 3, stack: tuple[int, ...] = ()) -> np.ndarray:
+    return rng.normal(size=(*stack, n, n)) + 3.0 * np.eye(n)
+
+
+#: square matrices, one and a stack of two (linear algebra broadcasts over leading axes)
+_SQUARE_CASES = (Case(((3, 3),), make=lambda rng: (_well_conditioned(rng),)),
+                 Case(((2, 3, 3),), make=lambda rng: (_well_conditioned(rng, stack=(2,)),)))  # fmt: skip
 
 
 inv = Primitive(
     "inv", np.linalg.inv, jvps=(_inv_jvp,), vjps=(_inv_vjp,), flops=_cubic,
     residuals=("out",), symbol="inv", label="inv({0})",
-    cases=(Case(((3, 3),), make=lambda rng: (_well_conditioned(rng),)),),
+    cases=_SQUARE_CASES,
     doc=_doc("Matrix inverse; d inv(X) = -inv(X) dX inv(X).",
              "adkit.inv(adkit.Dual(np.array([[2.0]]), np.array([[1.0]])))",
              "Dual(array([[0.5]]), array([[-0.25]]))"),
@@ -1483,7 +1489,7 @@ def _det_vjp(ct: Any, out: Any, x: Any) -> Any:
 det = Primitive(
     "det", np.linalg.det, jvps=(_det_jvp,), vjps=(_det_vjp,), flops=_cubic,
     residuals=("out", 0), symbol="det", label="det({0})",
-    cases=(Case(((3, 3),), make=lambda rng: (_well_conditioned(rng),)),),
+    cases=_SQUARE_CASES,
     doc=_doc("Determinant; d det(X) = det(X) tr(inv(X) dX) (Jacobi's formula).",
              "adkit.det(adkit.Dual(2.0 * np.eye(2), np.eye(2)))", "Dual(4.000, 4.000)"),
 )  # fmt: skip
@@ -1504,7 +1510,7 @@ def _logabsdet_impl(x: Any) -> Any:
 logabsdet = Primitive(
     "logabsdet", _logabsdet_impl, jvps=(_logabsdet_jvp,), vjps=(_logabsdet_vjp,),
     flops=_cubic, residuals=(0,), symbol="log|det|", label="log|det({0})|",
-    cases=(Case(((3, 3),), make=lambda rng: (_well_conditioned(rng),)),),
+    cases=_SQUARE_CASES,
     doc="``ln |det X|``; d = tr(inv(X) dX).",
 )  # fmt: skip
 
@@ -1565,7 +1571,12 @@ solve_p = Primitive(
     "solve", _solve_impl, jvps=(_solve_jvp_a, _solve_jvp_b), vjps=(_solve_vjp_a, _solve_vjp_b),
     flops=_cubic, residuals=("out", 0), symbol="solve", label="solve({0}, {1})",
     cases=(Case(((3, 3), (3,)), make=lambda rng: (_well_conditioned(rng), rng.normal(size=3))),
-           Case(((3, 3), (3, 2)), make=lambda rng: (_well_conditioned(rng), rng.normal(size=(3, 2))))),
+           Case(((3, 3), (3, 2)), make=lambda rng: (_well_conditioned(rng), rng.normal(size=(3, 2)))),
+           # stacks, as the rules of an inner differentiation make them: b's stack, a's stack, both
+           Case(((3, 3), (2, 3, 2)), make=lambda rng: (_well_conditioned(rng), rng.normal(size=(2, 3, 2)))),
+           Case(((2, 3, 3), (3,)), make=lambda rng: (_well_conditioned(rng, stack=(2,)), rng.normal(size=3))),
+           Case(((2, 1, 3, 3), (2, 3, 1)),
+                make=lambda rng: (_well_conditioned(rng, stack=(2, 1)), rng.normal(size=(2, 3, 1))))),
     doc="Solution of A x = b; dx = solve(A, db - dA x).",
 )  # fmt: skip
 
