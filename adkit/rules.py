@@ -1532,39 +1532,58 @@ def slogdet(x: Any) -> SlogdetResult:
     return SlogdetResult(np.linalg.slogdet(primal(x))[0], logabsdet(x))
 
 
-def _solve(a: Any, rhs: Any, b_is_vector: bool) -> Any:
-    """solve(a, rhs) where rhs is ``batch + b.shape``; vectors go in as columns."""
-    if not b_is_vector:
-        return solve_p(a, rhs)
-    shape = shape_of(rhs)
-    column = solve_p(a, reshape_p(rhs, shape=shape + (1,)))
-    return reshape_p(column, shape=shape)
+def _column(x: Any, vector: bool) -> Any:
+    """A vector right-hand side or solution (with any leading axes) as a column: ``shape + (1,)``."""
+    return reshape_p(x, shape=shape_of(x) + (1,)) if vector else x
+
+
+def _uncolumn(x: Any, vector: bool) -> Any:
+    return reshape_p(x, shape=shape_of(x)[:-1]) if vector else x
+
+
+# The solve rules work on columns (a vector b is an n x 1 matrix), so that every
+# right-hand side they build is a stack of matrices; tangents are aligned to the
+# solution's axes first, so their batch axes stay in front of the stacked axes
+# that a or b carry (an inner differentiation's batch is such a stack).
 
 
 def _solve_jvp_a(t: Any, out: Any, a: Any, b: Any) -> Any:
-    return -_solve(a, matmul(t, out), ndim_of(b) == 1)
+    vector = ndim_of(b) == 1
+    x = _column(out, vector)
+    t = align_batched(t, ndim_of(a), ndim_of(x))
+    return -_uncolumn(solve_p(a, matmul(t, x)), vector)
 
 
 def _solve_jvp_b(t: Any, out: Any, a: Any, b: Any) -> Any:
-    return _solve(a, t, ndim_of(b) == 1)
+    vector = ndim_of(b) == 1
+    t = align_batched(_column(t, vector), ndim_of(b) + vector, ndim_of(out) + vector)
+    return _uncolumn(solve_p(a, t), vector)
 
 
 def _solve_vjp_a(ct: Any, out: Any, a: Any, b: Any) -> Any:
-    nb = batch_ndim(ct, out)
-    ct_b = _solve(_swap_last(a), ct, ndim_of(b) == 1)
-    if ndim_of(b) == 1:
-        ct_a = -(reshape_p(ct_b, shape=shape_of(ct_b) + (1,)) * out)
-    else:
-        ct_a = -matmul(ct_b, _swap_last(out))
-    return unbroadcast(ct_a, shape_of(a), nb)
+    vector = ndim_of(b) == 1
+    ct_b = solve_p(_swap_last(a), _column(ct, vector))
+    ct_a = -matmul(ct_b, _swap_last(_column(out, vector)))
+    return unbroadcast(ct_a, shape_of(a), batch_ndim(ct, out))
 
 
 def _solve_vjp_b(ct: Any, out: Any, a: Any, b: Any) -> Any:
-    return _solve(_swap_last(a), ct, ndim_of(b) == 1)
+    vector = ndim_of(b) == 1
+    ct_b = solve_p(_swap_last(a), _column(ct, vector))
+    return _uncolumn(unbroadcast(ct_b, shape_of(b) + (1,) * vector, batch_ndim(ct, out)), vector)
 
 
 def _solve_impl(a: Any, b: Any) -> Any:
-    return np.linalg.solve(a, b)
+    # NumPy 2 reads b as a vector exactly when it has one axis (NumPy 1 also when it has
+    # one axis less than a); unit axes in front of a shorter b give the same, matrix
+    # reading in both.
+    a, b = np.asarray(a), np.asarray(b)
+    vector = b.ndim == 1
+    rhs = b[:, None] if vector else b
+    if rhs.ndim < a.ndim:
+        rhs = rhs.reshape((1,) * (a.ndim - rhs.ndim) + rhs.shape)
+    x = np.linalg.solve(a, rhs)
+    return x[..., 0] if vector else x
 
 
 solve_p = Primitive(
@@ -1581,17 +1600,25 @@ solve_p = Primitive(
 )  # fmt: skip
 
 
+#: NumPy 1 reads a b with one axis less than a as a stack of vectors; NumPy 2 (and adkit) as columns
+_NUMPY1 = np.lib.NumpyVersion(np.__version__) < "2.0.0"
+
+
 def solve(a: Any, b: Any) -> Any:
-    """The x with A x = b (``b`` a vector or a matrix of columns): dx = A⁻¹ (db - dA x).
+    """The x with A x = b: dx = A⁻¹ (db - dA x).
+
+    ``b`` is a vector when it has one axis, else a matrix of columns; stacks
+    of systems broadcast over the leading axes, as in NumPy 2.
 
     >>> import numpy as np
     >>> adkit.solve(adkit.Dual(2.0 * np.eye(2), np.zeros((2, 2))), adkit.Dual(np.ones(2), np.ones(2)))
     Dual(array([0.5, 0.5]), array([0.5, 0.5]))
     """
-    if ndim_of(a) != 2 or ndim_of(b) not in (1, 2):
+    if _NUMPY1 and 2 <= ndim_of(b) == ndim_of(a) - 1:
         raise NotImplementedError(
-            "adkit.solve takes a square matrix A (2 axes) and a vector or matrix b; "
-            "loop over stacks of systems or use matmul with inv."
+            f"np.linalg.solve of a {shape_of(a)} stack and b of shape {shape_of(b)}: NumPy 1 reads "
+            "this b as a stack of vectors, NumPy 2 and adkit as a matrix of columns. Write "
+            "b[..., None] (and take [..., 0] of the result) for vectors, or b[None] for columns."
         )
     return solve_p(a, b)
 
