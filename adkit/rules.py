@@ -30,7 +30,10 @@ Conventions at kinks and edges (each tested in ``tests/test_conventions.py``):
   ``sqrt`` at a zero vector is ``inf`` on the diagonal and 0 elsewhere, and
   the gradient of ``np.where(x > 0, np.sqrt(x), 0)`` at 0 is 0, where JAX and
   PyTorch give ``nan``;
-* ``norm'(0) = 0`` (the minimum-norm subgradient).
+* ``norm'(0) = 0`` (the minimum-norm subgradient);
+* ``det``'s first and second derivatives hold at every matrix, singular ones
+  included (through the cofactor matrix, from the SVD); its third and higher
+  derivatives are refused, with an error, where the matrix is ill-conditioned.
 """
 
 from __future__ import annotations
@@ -1476,21 +1479,163 @@ def _frobenius(a: Any, b: Any) -> Any:
     return sum_p(a * b, axis=(-2, -1), keepdims=False)
 
 
+# det's derivatives go through the cofactor matrix C(X) = adj(X)ᵀ, which is
+# defined at every matrix (d det = <C, dX>), not through det(X) inv(X)ᵀ, which
+# fails at singular ones. Both C and its derivative come from the SVD
+# X = U diag(s) Vh: products of all singular values but one (or two) need no
+# division, so they hold at rank n - 1 and below (as JAX's _cofactor_solve
+# does with the LU factors).
+
+
+def _all_but_one(r: np.ndarray) -> np.ndarray:
+    """``p_i = prod_{j != i} r_j`` along the last axis, without dividing (zeros allowed)."""
+    ones = np.ones(r.shape[:-1] + (1,))
+    before = np.cumprod(np.concatenate([ones, r[..., :-1]], axis=-1), axis=-1)
+    after = np.cumprod(np.concatenate([ones, r[..., :0:-1]], axis=-1), axis=-1)[..., ::-1]
+    return before * after
+
+
+def _svd_frame(x: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """``x = u diag(s) vh`` and ``det(u) det(vh)`` (+1 or -1), for each matrix of a stack."""
+    u, s, vh = np.linalg.svd(x)
+    return u, s, vh, np.sign(np.linalg.det(u) * np.linalg.det(vh))[..., None, None]
+
+
+def _cofactor_impl(x: Any) -> Any:
+    x = np.asarray(x)
+    if x.shape[-1] == 0:
+        return np.zeros(x.shape)
+    u, s, vh, sign = _svd_frame(x)
+    # adj(u diag(s) vh) = adj(vh) adj(diag(s)) adj(u) and adj(q) = det(q) qᵀ for orthogonal q
+    return sign * np.matmul(u * _all_but_one(s)[..., None, :], vh)
+
+
+def _cofactor_jvp(t: Any, out: Any, x: Any) -> Any:
+    return cofactor_jvp_p(x, t)
+
+
+def _cofactor_vjp(ct: Any, out: Any, x: Any) -> Any:
+    # <C', dC[E]> is det's second derivative, symmetric in E and C': the map is its own transpose
+    return cofactor_jvp_p(x, ct)
+
+
+cofactor_p = Primitive(
+    "cofactor", _cofactor_impl, jvps=(_cofactor_jvp,), vjps=(_cofactor_vjp,), flops=_cubic,
+    residuals=(0,), symbol="cof", label="cof({0})", cases=_SQUARE_CASES,
+    doc="The cofactor matrix C(X) = adj(X)ᵀ, the gradient of det, at every matrix; "
+        "dC is det's second derivative.",
+)  # fmt: skip
+
+
+def _cofactor_jvp_impl(x: Any, e: Any) -> Any:
+    """``dC[E] = ± u (diag(P diag(Ẽ)) - P ∘ Ẽᵀ) vh``, ``Ẽ = uᵀ E vhᵀ``, ``P_ij = prod_{k != i, j} s_k``."""
+    x = np.asarray(x)
+    n = x.shape[-1]
+    if n == 0:
+        return np.zeros(np.broadcast_shapes(x.shape, np.shape(e)))
+    u, s, vh, sign = _svd_frame(x)
+    e_frame = np.matmul(np.matmul(np.swapaxes(u, -1, -2), e), np.swapaxes(vh, -1, -2))
+    eye = np.eye(n, dtype=bool)
+    pairs = np.where(eye, 0.0, _all_but_one(np.where(eye, 1.0, s[..., None, :])))
+    diagonal = np.matmul(pairs, np.diagonal(e_frame, axis1=-2, axis2=-1)[..., None])
+    m = np.where(eye, diagonal, -pairs * np.swapaxes(e_frame, -1, -2))
+    return sign * np.matmul(np.matmul(u, m), vh)
+
+
+#: above this condition number, third derivatives of det (by inv) would lose too many digits
+HIGHER_ORDER_COND = 1e4
+
+
+def _well_conditioned_inverse(x: Any) -> Any:
+    cond = np.max(np.linalg.cond(primal(x)), initial=0.0)
+    if not cond < HIGHER_ORDER_COND:
+        raise NotImplementedError(
+            f"adkit differentiates det twice at every matrix, but a third derivative only at a "
+            f"well-conditioned one; this one has condition number {cond:.3g} (the limit is "
+            f"{HIGHER_ORDER_COND:g}). Differentiate slogdet instead, or reformulate without det."
+        )
+    return inv(x)
+
+
+def _trace_of_product(a: Any, b: Any) -> Any:
+    """``tr(a b)`` of each matrix of a stack, with two unit axes kept."""
+    return sum_p(a * _swap_last(b), axis=(-2, -1), keepdims=True)
+
+
+def _cofactor_jvp_jvp_x(t: Any, out: Any, x: Any, e: Any) -> Any:
+    """det's third derivative, from dC[E] = det(X) (tr(W E) Wᵀ - (W E W)ᵀ), W = inv(X), differentiated."""
+    w = _well_conditioned_inverse(x)
+    d = reshape_p(det(x), shape=shape_of(x)[:-2] + (1, 1))
+    t = align_batched(t, ndim_of(x), ndim_of(out))
+    wt, we = matmul(w, t), matmul(w, e)
+    wew = matmul(we, w)
+    return (_trace_of_product(w, t) * out
+            - d * _trace_of_product(wt, we) * _swap_last(w)
+            - d * _trace_of_product(w, e) * _swap_last(matmul(wt, w))
+            + d * _swap_last(matmul(wt, wew) + matmul(wew, matmul(t, w))))  # fmt: skip
+
+
+def _cofactor_jvp_vjp_x(ct: Any, out: Any, x: Any, e: Any) -> Any:
+    """The transpose of :func:`_cofactor_jvp_jvp_x` in its tangent."""
+    w = _well_conditioned_inverse(x)
+    d = reshape_p(det(x), shape=shape_of(x)[:-2] + (1, 1))
+    w_t, ct_t = _swap_last(w), _swap_last(ct)
+    wew_t = _swap_last(matmul(matmul(w, e), w))
+    ct_x = (sum_p(ct * out, axis=(-2, -1), keepdims=True) * w_t
+            - d * sum_p(ct * w_t, axis=(-2, -1), keepdims=True) * wew_t
+            - d * _trace_of_product(w, e) * matmul(matmul(w_t, ct_t), w_t)
+            + d * (matmul(matmul(w_t, ct_t), wew_t) + matmul(matmul(wew_t, ct_t), w_t)))  # fmt: skip
+    return unbroadcast(ct_x, shape_of(x), batch_ndim(ct, out))
+
+
+def _cofactor_jvp_jvp_e(t: Any, out: Any, x: Any, e: Any) -> Any:
+    return cofactor_jvp_p(x, align_batched(t, ndim_of(e), ndim_of(out)))
+
+
+def _cofactor_jvp_vjp_e(ct: Any, out: Any, x: Any, e: Any) -> Any:
+    return unbroadcast(cofactor_jvp_p(x, ct), shape_of(e), batch_ndim(ct, out))
+
+
+def _square_and_direction(rng: np.random.Generator, stack: tuple[int, ...] = ()) -> tuple[np.ndarray, ...]:
+    return _well_conditioned(rng, stack=stack), rng.normal(size=(*stack, 3, 3))
+
+
+cofactor_jvp_p = Primitive(
+    "cofactor_jvp", _cofactor_jvp_impl, jvps=(_cofactor_jvp_jvp_x, _cofactor_jvp_jvp_e),
+    vjps=(_cofactor_jvp_vjp_x, _cofactor_jvp_vjp_e), flops=_cubic, residuals=("out", 0, 1),
+    symbol="dcof", label="dcof({0})[{1}]",
+    cases=(Case(((3, 3), (3, 3)), make=_square_and_direction),
+           Case(((2, 3, 3), (2, 3, 3)), make=lambda rng: _square_and_direction(rng, (2,))),
+           Case(((2, 3, 3), (3, 3)), make=lambda rng: (_well_conditioned(rng, stack=(2,)),
+                                                       rng.normal(size=(3, 3)))),
+           Case(((3, 3), (2, 3, 3)), make=lambda rng: (_well_conditioned(rng),
+                                                       rng.normal(size=(2, 3, 3))))),
+    doc="The derivative of the cofactor matrix, dC(X)[E], linear in E: det's second derivative "
+        "at every matrix, its third (by inv) where X is well conditioned.",
+)  # fmt: skip
+
+
 def _det_jvp(t: Any, out: Any, x: Any) -> Any:
-    return out * _frobenius(_swap_last(inv(x)), t)
+    return _frobenius(cofactor_p(x), t)
 
 
 def _det_vjp(ct: Any, out: Any, x: Any) -> Any:
-    scaled = ct * out
-    scaled = reshape_p(scaled, shape=shape_of(scaled) + (1, 1))
-    return scaled * _swap_last(inv(x))
+    return reshape_p(ct, shape=shape_of(ct) + (1, 1)) * cofactor_p(x)
+
+
+def _singular(rng: np.random.Generator, rank: int, stack: tuple[int, ...] = ()) -> tuple[np.ndarray]:
+    """A 3 x 3 matrix (or a stack) of the given rank: det's derivatives must hold there too."""
+    return (np.matmul(rng.normal(size=(*stack, 3, rank)), rng.normal(size=(*stack, rank, 3))),)
 
 
 det = Primitive(
     "det", np.linalg.det, jvps=(_det_jvp,), vjps=(_det_vjp,), flops=_cubic,
-    residuals=("out", 0), symbol="det", label="det({0})",
-    cases=_SQUARE_CASES,
-    doc=_doc("Determinant; d det(X) = det(X) tr(inv(X) dX) (Jacobi's formula).",
+    residuals=(0,), symbol="det", label="det({0})",
+    cases=_SQUARE_CASES + (Case(((3, 3),), make=lambda rng: _singular(rng, 2)),
+                           Case(((2, 3, 3),), make=lambda rng: _singular(rng, 1, (2,))),
+                           Case(((3, 3),), make=lambda rng: (np.zeros((3, 3)),))),
+    doc=_doc("Determinant; d det(X) = <C(X), dX> with C the cofactor matrix (det(X) inv(X)ᵀ "
+             "where X is invertible, Jacobi's formula), at singular matrices too.",
              "adkit.det(adkit.Dual(2.0 * np.eye(2), np.eye(2)))", "Dual(4.000, 4.000)"),
 )  # fmt: skip
 
@@ -1804,7 +1949,7 @@ PRIMITIVES: dict[str, Primitive] = {
         maximum, minimum, clip_p, where_p,
         sum_p, mean_p, prod_p, max_p, min_p, cumsum_p,
         reshape_p, squeeze_p, expand_dims_p, transpose_p, broadcast_to_p, concatenate_p, stack_p,
-        getitem_p, index_add_p, matmul, inv, det, logabsdet, solve_p, norm_p,
+        getitem_p, index_add_p, matmul, inv, det, cofactor_p, cofactor_jvp_p, logabsdet, solve_p, norm_p,
     )
 }  # fmt: skip
 
