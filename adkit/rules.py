@@ -24,7 +24,13 @@ Conventions at kinks and edges (each tested in ``tests/test_conventions.py``):
 * ``clip`` passes the derivative on the closed interval ``lo <= x <= hi``
   (as PyTorch);
 * ``sqrt'(0) = inf``, ``log'(0) = inf``: values, not exceptions or warnings;
-* ``where`` passes no tangent from the branch it did not select;
+* ``where`` passes no tangent from the branch it did not select, and more
+  generally selections select: ``max``/``min`` reductions,
+  ``maximum``/``minimum``, ``clip``, ``where`` and indexing drop the tangent or
+  cotangent of an element they do not select (``core.select``; operations
+  marked ``selects``), so an infinite or ``nan`` one there does not become
+  ``nan`` (JAX's ``jacfwd`` of ``jnp.cbrt(x).max()`` with an unselected 0 is
+  ``nan``; adkit's is the derivative at the maximum);
 * an exactly zero tangent or cotangent times an infinite partial derivative
   is zero, not ``nan`` (operations marked ``singular``): the Jacobian of
   ``sqrt`` at a zero vector is ``inf`` on the diagonal and 0 elsewhere, and
@@ -59,6 +65,7 @@ from adkit.core import (
     ndim_of,
     primal,
     pull_back,
+    select,
     shape_of,
     unbroadcast,
 )
@@ -159,6 +166,7 @@ def elementwise(
     label: str | None = None,
     doc: str = "",
     singular: bool = False,
+    selects: bool = False,
     flops: float = 1.0,
     residuals: Sequence[int | str] | None = None,
     float_partials: Sequence[Callable | None] | None = None,
@@ -179,6 +187,7 @@ def elementwise(
         doc=doc,
         numpy_name=getattr(ufunc, "__name__", name),
         singular=singular,
+        selects=selects,
         flops=flops,
         residuals=residuals,
     )
@@ -511,14 +520,14 @@ def _tie_split(x: Any, y: Any, wins: Callable) -> Any:
 maximum = elementwise(
     "maximum", np.maximum, lambda x, y: float(np.maximum(x, y)),
     (lambda out, x, y: _tie_split(x, y, operator.gt), lambda out, x, y: _tie_split(y, x, operator.gt)),
-    domain=(REAL, REAL), residuals=(0, 1), symbol="max", label="max({0}, {1})",
+    domain=(REAL, REAL), selects=True, residuals=(0, 1), symbol="max", label="max({0}, {1})",
     doc=_doc("Elementwise maximum; the derivative goes to the larger operand, half each at a tie.",
              "adkit.maximum(adkit.Dual(2.0, 1.0), 1.0)", "Dual(2.000, 1.000)"),
 )  # fmt: skip
 minimum = elementwise(
     "minimum", np.minimum, lambda x, y: float(np.minimum(x, y)),
     (lambda out, x, y: _tie_split(x, y, operator.lt), lambda out, x, y: _tie_split(y, x, operator.lt)),
-    domain=(REAL, REAL), residuals=(0, 1), symbol="min", label="min({0}, {1})",
+    domain=(REAL, REAL), selects=True, residuals=(0, 1), symbol="min", label="min({0}, {1})",
     doc=_doc("Elementwise minimum; the derivative goes to the smaller operand, half each at a tie.",
              "adkit.minimum(adkit.Dual(0.5, 1.0), 1.0)", "Dual(0.500, 1.000)"),
 )  # fmt: skip
@@ -533,7 +542,7 @@ clip_p = elementwise(
     "clip", np.clip, lambda x, lo, hi: float(builtins.min(builtins.max(x, lo), hi)),
     (_clip_dx, lambda out, x, lo, hi: primal(x) < primal(lo),
      lambda out, x, lo, hi: primal(x) > primal(hi)),
-    domain=(REAL, ((-2.0, -1.0),), ((1.0, 2.0),)), residuals=(0, 1, 2), symbol="clip",
+    domain=(REAL, ((-2.0, -1.0),), ((1.0, 2.0),)), selects=True, residuals=(0, 1, 2), symbol="clip",
     doc="Clip x to [lo, hi]; d/dx = 1 on the closed interval, d/dlo = 1 below it, d/dhi = 1 above.",
 )  # fmt: skip
 
@@ -825,11 +834,11 @@ def _extremum_mask(out: Any, x: Any, axis: tuple) -> np.ndarray:
 
 
 def _extremum_jvp(t: Any, out: Any, x: Any, *, axis: tuple, keepdims: bool) -> Any:
-    return sum_p(t * _extremum_mask(out, x, axis), axis=axis, keepdims=keepdims)
+    return sum_p(select(t, _extremum_mask(out, x, axis)), axis=axis, keepdims=keepdims)
 
 
 def _extremum_vjp(ct: Any, out: Any, x: Any, *, axis: tuple, keepdims: bool) -> Any:
-    return _expand_reduced(ct, x, axis, keepdims) * _extremum_mask(out, x, axis)
+    return select(_expand_reduced(ct, x, axis, keepdims), _extremum_mask(out, x, axis))
 
 
 max_p = Primitive(
@@ -1881,7 +1890,7 @@ def _each_operand(prim: Primitive, ct: Any, out: Any, primals: Sequence[Any], pa
 
 def _partials_fast_vjp(prim: Primitive) -> Callable[..., list[Any]]:
     """An elementwise operation's rule: each traced operand's partial, one call each."""
-    partials, singular = prim.partials, prim.singular
+    partials, singular, selects = prim.partials, prim.singular, prim.selects
     assert partials is not None
 
     def fast_vjp(ct: Any, out: Any, primals: Sequence[Any], params: dict,
@@ -1892,7 +1901,7 @@ def _partials_fast_vjp(prim: Primitive) -> Callable[..., list[Any]]:
             if parent is None or rule is None:
                 cts.append(None)
             else:
-                cts.append(pull_back(ct, rule(out, *primals), out, primals[i], singular))
+                cts.append(pull_back(ct, rule(out, *primals), out, primals[i], singular, selects))
         return cts
 
     return fast_vjp
