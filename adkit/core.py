@@ -355,8 +355,6 @@ class Primitive:
                     term = -t
                 elif self.selects:
                     term = select(t, d)
-                    if term is None:
-                        continue
                 else:
                     term = scale_keeping_zeros(t, d) if self.singular else t * d
                 total = term if total is None else total + term
@@ -409,8 +407,6 @@ def pull_back(cotangent: Any, d: Any, out: Any, x: Any, singular: bool, selects:
     """
     if selects:
         ct = select(cotangent, d)
-        if ct is None:
-            return None
     elif type(d) is int:
         if d == ZERO:
             return None
@@ -449,15 +445,16 @@ def select(t: Any, weight: Any) -> Any:
     an infinite or nan tangent of an unselected element into nan
     (``0 * inf``): the forward derivative of ``np.cbrt(x).max()`` where some
     unselected ``x`` is 0. The weight is a constant (a bool or float array or
-    number, computed from primal values); ``None`` means a zero scalar weight.
+    number, computed from primal values).
     """
     weight = primal(weight)
     if type(weight) is np.ndarray:
         if weight.dtype == bool:
             return _ops().where_p(weight, t, 0.0)
         return _ops().where_p(weight != 0, t, 0.0) * weight
-    if weight == 0:
-        return None
+    if weight == 0:  # a constant zero of t's shape (Dual(5, 1) clipped to [0, 1] is Dual(1, 0))
+        shape = shape_of(t)
+        return np.zeros(shape) if shape else 0.0
     return t if weight == 1 else t * weight
 
 
