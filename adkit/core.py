@@ -449,6 +449,11 @@ def select(t: Any, weight: Any) -> Any:
     """
     weight = primal(weight)
     if type(weight) is np.ndarray:
+        if type(t) is np.ndarray:  # plain values (first order): the product, mended only if needed
+            product = t * weight
+            if np.isnan(product).any():  # 0 * inf or a nan: keep it only where selected
+                product = np.where(weight != 0, product, 0.0)
+            return product
         if weight.dtype == bool:
             return _ops().where_p(weight, t, 0.0)
         return _ops().where_p(weight != 0, t, 0.0) * weight
