@@ -346,7 +346,7 @@ def _forward_jacobian(f: Callable, inputs: _Inputs, chunk: int | None) -> tuple[
     n = inputs.n
     shapes = [shape_of(x) for x in inputs.leaves]
     sizes = inputs.sizes
-    chunk = n if chunk is None else max(1, int(chunk))
+    chunk = max(1, n if chunk is None else int(chunk))  # at least 1: an empty input still makes one pass
     columns: list[list[Any]] = []  # per output leaf, (k, m_o) chunks
     out_value = out_tree = None
     for start in range(0, max(n, 1), chunk):
@@ -391,7 +391,7 @@ def _reverse_jacobian(f: Callable, inputs: _Inputs, chunk: int | None,
     m = sum(out_sizes)
     shapes = [shape_of(x) for x in inputs.leaves]
     sizes = inputs.sizes
-    chunk = m if chunk is None else max(1, int(chunk))
+    chunk = max(1, m if chunk is None else int(chunk))  # at least 1: an empty output still makes one sweep
     rows: list[list[Any]] = [[] for _ in inputs.leaves]  # per input leaf, (k, n_l) chunks
     for start in range(0, max(m, 1), chunk):
         stop = min(m, start + chunk)

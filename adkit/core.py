@@ -298,6 +298,7 @@ class Primitive:
         doc: str = "",
         numpy_name: str | None = None,
         singular: bool = False,
+        selects: bool = False,
         flops: float | Callable[..., float] = 1.0,
         residuals: Sequence[int | str] | None = None,
     ):
@@ -328,6 +329,9 @@ class Primitive:
         #: a partial derivative may be infinite (sqrt at 0): then an exactly zero
         #: tangent or cotangent stays zero instead of becoming 0 * inf = nan
         self.singular = singular
+        #: the partial derivatives are selection weights (``maximum``, ``clip``): where
+        #: one is zero the tangent or cotangent is dropped, not multiplied (see :func:`select`)
+        self.selects = selects
         #: work estimate for the mode cost model: flop-equivalents per output
         #: element, or a function ``flops(out, *operands, **params)``
         self.flops = flops
@@ -412,6 +416,8 @@ class Primitive:
                     term = t
                 elif type(d) is int and d == MINUS_ONE:
                     term = -t
+                elif self.selects:
+                    term = select(t, d)
                 else:
                     term = scale_keeping_zeros(t, d) if self.singular else t * d
                 total = term if total is None else total + term
@@ -440,7 +446,8 @@ class Primitive:
             rule = self.partials[i]
             if rule is None:
                 return None
-            return pull_back(cotangent, rule(out, *primals, **params), out, primals[i], self.singular)
+            d = rule(out, *primals, **params)
+            return pull_back(cotangent, d, out, primals[i], self.singular, self.selects)
         if self.vjps is None:
             raise NotImplementedError(
                 f"adkit has no reverse-mode (VJP) rule for {self.name!r}. Give it one with "
@@ -454,13 +461,16 @@ class Primitive:
         return rule(cotangent, out, *primals, **params)
 
 
-def pull_back(cotangent: Any, d: Any, out: Any, x: Any, singular: bool) -> Any:
+def pull_back(cotangent: Any, d: Any, out: Any, x: Any, singular: bool, selects: bool = False) -> Any:
     """An operand's cotangent from the output's and the local partial ``d``: ``unbroadcast(ct * d)``.
 
     ``d`` may be one of the markers ``ZERO`` (giving ``None``), ``ONE`` or
-    ``MINUS_ONE``; ``singular`` asks for :func:`scale_keeping_zeros`.
+    ``MINUS_ONE``; ``singular`` asks for :func:`scale_keeping_zeros`,
+    ``selects`` for :func:`select`.
     """
-    if type(d) is int:
+    if selects:
+        ct = select(cotangent, d)
+    elif type(d) is int:
         if d == ZERO:
             return None
         ct = cotangent if d == ONE else -cotangent if d == MINUS_ONE else cotangent * d
@@ -487,6 +497,33 @@ def scale_keeping_zeros(t: Any, d: Any) -> Any:
         if np.isfinite(primal(d)).all():
             return product
         return _ops().where_p(primal(t) == 0, 0.0, product)
+
+
+def select(t: Any, weight: Any) -> Any:
+    """``t * weight`` for a selection weight: zero where the weight is, whatever ``t`` holds there.
+
+    ``maximum``, ``clip`` and the ``max`` reduction pass a tangent or
+    cotangent on where their operand is selected (weight 1, or its share at a
+    tie) and drop it elsewhere. Multiplying by a 0/1 mask instead would turn
+    an infinite or nan tangent of an unselected element into nan
+    (``0 * inf``): the forward derivative of ``np.cbrt(x).max()`` where some
+    unselected ``x`` is 0. The weight is a constant (a bool or float array or
+    number, computed from primal values).
+    """
+    weight = primal(weight)
+    if type(weight) is np.ndarray:
+        if type(t) is np.ndarray:  # plain values (first order): the product, mended only if needed
+            product = t * weight
+            if np.isnan(product).any():  # 0 * inf or a nan: keep it only where selected
+                product = np.where(weight != 0, product, 0.0)
+            return product
+        if weight.dtype == bool:
+            return _ops().where_p(weight, t, 0.0)
+        return _ops().where_p(weight != 0, t, 0.0) * weight
+    if weight == 0:  # a constant zero of t's shape (Dual(5, 1) clipped to [0, 1] is Dual(1, 0))
+        shape = shape_of(t)
+        return np.zeros(shape) if shape else 0.0
+    return t if weight == 1 else t * weight
 
 
 def _short_params(params: dict[str, Any]) -> dict[str, str]:

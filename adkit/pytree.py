@@ -7,101 +7,140 @@ sorted key order, as in JAX, so a flattening is deterministic.
 >>> leaves, tree = flatten({"b": [1.0, 2.0], "a": (3.0,)})
 >>> leaves
 [3.0, 1.0, 2.0]
+>>> tree
+{'a': (*,), 'b': [*, *]}
 >>> unflatten(tree, [30.0, 10.0, 20.0])
 {'a': (30.0,), 'b': [10.0, 20.0]}
+
+Both directions are loops over an explicit stack, never recursion, so a tree
+nested thousands deep is no problem; and a structure is a flat tuple, so
+comparing and hashing one (``mode="auto"`` remembers its choice per input
+structure) does not recurse either.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any, NamedTuple
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
 
 
-class TreeDef(NamedTuple):
-    """The structure of a pytree without its leaves (a tuple: cheap to make, hashable)."""
+class TreeDef(tuple):
+    """The structure of a pytree without its leaves: its nodes in postorder.
 
-    kind: str  # "leaf", "none", "tuple", "list", "dict", "namedtuple"
-    children: tuple[TreeDef, ...] = ()
-    meta: Any = None  # dict keys or the namedtuple class
+    Each node is ``(kind, number of children, meta)`` with ``kind`` one of
+    ``"leaf"``, ``"none"``, ``"tuple"``, ``"list"``, ``"dict"`` (``meta``: the
+    sorted keys) and ``"namedtuple"`` (``meta``: the class); a node follows
+    its children. A flat tuple: cheap to make, hashable, compared without
+    recursion.
+    """
+
+    __slots__ = ()
 
     @property
     def num_leaves(self) -> int:
-        if self.kind == "leaf":
-            return 1
-        return sum(child.num_leaves for child in self.children)
+        return self.count(_LEAF)
 
     def __repr__(self) -> str:
-        if self.kind == "leaf":
-            return "*"
-        if self.kind == "none":
-            return "None"
-        inner = ", ".join(map(repr, self.children))
-        if self.kind == "dict":
-            inner = ", ".join(f"{k!r}: {c!r}" for k, c in zip(self.meta, self.children))
-            return "{" + inner + "}"
-        if self.kind == "list":
-            return f"[{inner}]"
-        return f"({inner})"
+        parts: list[str] = []  # the rendered subtrees not yet placed in their parent
+        for kind, n, meta in self:
+            if kind == "leaf" or kind == "none":
+                parts.append("*" if kind == "leaf" else "None")
+                continue
+            children = parts[len(parts) - n :]
+            del parts[len(parts) - n :]
+            if kind == "dict":
+                parts.append("{" + ", ".join(f"{k!r}: {c}" for k, c in zip(meta, children)) + "}")
+            elif kind == "list":
+                parts.append("[" + ", ".join(children) + "]")
+            else:
+                parts.append("(" + ", ".join(children) + ("," if n == 1 else "") + ")")
+        return parts[0]
 
 
-#: ``TreeDef`` without its Python-level ``__new__`` (a third of a flattening's time)
+_LEAF = ("leaf", 0, None)
+_NONE = ("none", 0, None)
+#: the nodes of tuples and lists of a few children, shared: no new tuple per node
+_TUPLES = [("tuple", n, None) for n in range(16)]
+_LISTS = [("list", n, None) for n in range(16)]
+#: ``TreeDef`` without its Python-level constructor
 _treedef = tuple.__new__
-LEAF = TreeDef("leaf")
-NONE = TreeDef("none")
-
-
-def _is_namedtuple(x: Any) -> bool:
-    return isinstance(x, tuple) and hasattr(type(x), "_fields")
+LEAF = _treedef(TreeDef, (_LEAF,))
 
 
 def flatten(tree: Any) -> tuple[list[Any], TreeDef]:
     """The leaves of ``tree`` in order, and its structure."""
+    t = type(tree)
+    if t is np.ndarray or t is float or not (  # a single array or number: the most common case
+        t is tuple or t is list or tree is None or isinstance(tree, (tuple, list, dict))
+    ):
+        return [tree], LEAF
+    # A loop over a stack, not recursion. Children are pushed in order, so the last
+    # is visited first: that walk, reversed, is the postorder, leaves left to right.
     leaves: list[Any] = []
-    return leaves, _walk(tree, leaves)
+    nodes: list[tuple] = []
+    stack = [tree]
+    while stack:
+        node = stack.pop()
+        t = type(node)
+        if t is tuple or t is list:  # the common case first
+            n = len(node)
+            nodes.append((_TUPLES if t is tuple else _LISTS)[n] if n < 16 else (t.__name__, n, None))
+            stack += node
+        elif node is None:
+            nodes.append(_NONE)
+        elif isinstance(node, (tuple, list)):
+            # a namedtuple is rebuilt as one, other sequences as tuples
+            named = hasattr(t, "_fields")
+            nodes.append(("namedtuple", len(node), t) if named else ("tuple", len(node), None))
+            stack += node
+        elif isinstance(node, dict):
+            try:
+                keys = tuple(sorted(node))
+            except TypeError as err:
+                raise TypeError("adkit needs dict keys that can be sorted (e.g. all strings)") from err
+            nodes.append(("dict", len(keys), keys))
+            stack += [node[k] for k in keys]
+        else:
+            leaves.append(node)
+            nodes.append(_LEAF)
+    leaves.reverse()
+    nodes.reverse()
+    return leaves, _treedef(TreeDef, nodes)
 
 
-# Module-level recursion rather than a closure that calls itself: such a
-# closure is a reference cycle, which would keep every traced value of a
-# differentiation alive until the garbage collector runs.
-def _walk(node: Any, leaves: list[Any]) -> TreeDef:
-    t = type(node)
-    if t is tuple or t is list:  # the common case first
-        return _treedef(TreeDef, (t.__name__, tuple([_walk(c, leaves) for c in node]), None))
-    if node is None:
-        return NONE
-    if _is_namedtuple(node):
-        return TreeDef("namedtuple", tuple([_walk(c, leaves) for c in node]), t)
-    if isinstance(node, (tuple, list)):
-        return TreeDef("tuple", tuple([_walk(c, leaves) for c in node]))  # other sequences: tuples
-    if isinstance(node, dict):
-        try:
-            keys = tuple(sorted(node))
-        except TypeError as err:
-            raise TypeError("adkit needs dict keys that can be sorted (e.g. all strings)") from err
-        return TreeDef("dict", tuple([_walk(node[k], leaves) for k in keys]), keys)
-    leaves.append(node)
-    return LEAF
-
-
-def unflatten(tree: TreeDef, leaves: list[Any]) -> Any:
+def unflatten(tree: TreeDef, leaves: Sequence[Any]) -> Any:
     """Rebuild a pytree of structure ``tree`` from ``leaves``."""
-    return _build(tree, iter(leaves))
-
-
-def _build(node: TreeDef, leaves: Any) -> Any:
-    kind = node.kind
-    if kind == "leaf":
-        return next(leaves)
-    if kind == "none":
-        return None
-    children = [_build(c, leaves) for c in node.children]
-    if kind == "tuple":
-        return tuple(children)
-    if kind == "list":
-        return children
-    if kind == "namedtuple":
-        return node.meta(*children)
-    return dict(zip(node.meta, children))
+    if len(tree) == 1 and len(leaves) == 1 and tree[0] is _LEAF:
+        return leaves[0]
+    values: list[Any] = []  # the subtrees built and not yet placed in their parent
+    i = 0
+    try:
+        for node in tree:  # postorder: children first, then their parent
+            if node is _LEAF:
+                values.append(leaves[i])
+                i += 1
+                continue
+            kind, n, meta = node
+            if kind == "none":
+                values.append(None)
+                continue
+            children = values[len(values) - n :]
+            del values[len(values) - n :]
+            if kind == "tuple":
+                values.append(tuple(children))
+            elif kind == "list":
+                values.append(children)
+            elif kind == "namedtuple":
+                values.append(meta(*children))
+            else:
+                values.append(dict(zip(meta, children)))
+    except IndexError:
+        i = -1
+    if i != len(leaves):
+        raise ValueError(f"the structure {tree!r} holds {tree.num_leaves} leaves, not {len(leaves)}")
+    return values[0]
 
 
 def tree_map(fn: Callable[..., Any], tree: Any, *rest: Any) -> Any:

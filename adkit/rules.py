@@ -24,13 +24,22 @@ Conventions at kinks and edges (each tested in ``tests/test_conventions.py``):
 * ``clip`` passes the derivative on the closed interval ``lo <= x <= hi``
   (as PyTorch);
 * ``sqrt'(0) = inf``, ``log'(0) = inf``: values, not exceptions or warnings;
-* ``where`` passes no tangent from the branch it did not select;
+* ``where`` passes no tangent from the branch it did not select, and more
+  generally selections select: ``max``/``min`` reductions,
+  ``maximum``/``minimum``, ``clip``, ``where`` and indexing drop the tangent or
+  cotangent of an element they do not select (``core.select``; operations
+  marked ``selects``), so an infinite or ``nan`` one there does not become
+  ``nan`` (JAX's ``jacfwd`` of ``jnp.cbrt(x).max()`` with an unselected 0 is
+  ``nan``; adkit's is the derivative at the maximum);
 * an exactly zero tangent or cotangent times an infinite partial derivative
   is zero, not ``nan`` (operations marked ``singular``): the Jacobian of
   ``sqrt`` at a zero vector is ``inf`` on the diagonal and 0 elsewhere, and
   the gradient of ``np.where(x > 0, np.sqrt(x), 0)`` at 0 is 0, where JAX and
   PyTorch give ``nan``;
-* ``norm'(0) = 0`` (the minimum-norm subgradient).
+* ``norm'(0) = 0`` (the minimum-norm subgradient);
+* ``det``'s first and second derivatives hold at every matrix, singular ones
+  included (through the cofactor matrix, from the SVD); its third and higher
+  derivatives are refused, with an error, where the matrix is ill-conditioned.
 """
 
 from __future__ import annotations
@@ -56,6 +65,7 @@ from adkit.core import (
     ndim_of,
     primal,
     pull_back,
+    select,
     shape_of,
     unbroadcast,
 )
@@ -156,6 +166,7 @@ def elementwise(
     label: str | None = None,
     doc: str = "",
     singular: bool = False,
+    selects: bool = False,
     flops: float = 1.0,
     residuals: Sequence[int | str] | None = None,
     float_partials: Sequence[Callable | None] | None = None,
@@ -176,6 +187,7 @@ def elementwise(
         doc=doc,
         numpy_name=getattr(ufunc, "__name__", name),
         singular=singular,
+        selects=selects,
         flops=flops,
         residuals=residuals,
     )
@@ -508,14 +520,14 @@ def _tie_split(x: Any, y: Any, wins: Callable) -> Any:
 maximum = elementwise(
     "maximum", np.maximum, lambda x, y: float(np.maximum(x, y)),
     (lambda out, x, y: _tie_split(x, y, operator.gt), lambda out, x, y: _tie_split(y, x, operator.gt)),
-    domain=(REAL, REAL), residuals=(0, 1), symbol="max", label="max({0}, {1})",
+    domain=(REAL, REAL), selects=True, residuals=(0, 1), symbol="max", label="max({0}, {1})",
     doc=_doc("Elementwise maximum; the derivative goes to the larger operand, half each at a tie.",
              "adkit.maximum(adkit.Dual(2.0, 1.0), 1.0)", "Dual(2.000, 1.000)"),
 )  # fmt: skip
 minimum = elementwise(
     "minimum", np.minimum, lambda x, y: float(np.minimum(x, y)),
     (lambda out, x, y: _tie_split(x, y, operator.lt), lambda out, x, y: _tie_split(y, x, operator.lt)),
-    domain=(REAL, REAL), residuals=(0, 1), symbol="min", label="min({0}, {1})",
+    domain=(REAL, REAL), selects=True, residuals=(0, 1), symbol="min", label="min({0}, {1})",
     doc=_doc("Elementwise minimum; the derivative goes to the smaller operand, half each at a tie.",
              "adkit.minimum(adkit.Dual(0.5, 1.0), 1.0)", "Dual(0.500, 1.000)"),
 )  # fmt: skip
@@ -530,7 +542,7 @@ clip_p = elementwise(
     "clip", np.clip, lambda x, lo, hi: float(builtins.min(builtins.max(x, lo), hi)),
     (_clip_dx, lambda out, x, lo, hi: primal(x) < primal(lo),
      lambda out, x, lo, hi: primal(x) > primal(hi)),
-    domain=(REAL, ((-2.0, -1.0),), ((1.0, 2.0),)), residuals=(0, 1, 2), symbol="clip",
+    domain=(REAL, ((-2.0, -1.0),), ((1.0, 2.0),)), selects=True, residuals=(0, 1, 2), symbol="clip",
     doc="Clip x to [lo, hi]; d/dx = 1 on the closed interval, d/dlo = 1 below it, d/dhi = 1 above.",
 )  # fmt: skip
 
@@ -822,11 +834,11 @@ def _extremum_mask(out: Any, x: Any, axis: tuple) -> np.ndarray:
 
 
 def _extremum_jvp(t: Any, out: Any, x: Any, *, axis: tuple, keepdims: bool) -> Any:
-    return sum_p(t * _extremum_mask(out, x, axis), axis=axis, keepdims=keepdims)
+    return sum_p(select(t, _extremum_mask(out, x, axis)), axis=axis, keepdims=keepdims)
 
 
 def _extremum_vjp(ct: Any, out: Any, x: Any, *, axis: tuple, keepdims: bool) -> Any:
-    return _expand_reduced(ct, x, axis, keepdims) * _extremum_mask(out, x, axis)
+    return select(_expand_reduced(ct, x, axis, keepdims), _extremum_mask(out, x, axis))
 
 
 max_p = Primitive(
@@ -1391,7 +1403,8 @@ matmul = Primitive(
     "matmul", np.matmul, jvps=(_matmul_jvp_a, _matmul_jvp_b),
     vjps=(_matmul_vjp_a, _matmul_vjp_b), flops=_matmul_flops, residuals=(0, 1), symbol="@", label="{0} @ {1}",
     cases=(Case(((2, 3), (3, 4))), Case(((3,), (3, 4))), Case(((2, 3), (3,))), Case(((3,), (3,))),
-           Case(((2, 2, 3), (3, 4))), Case(((3, 4), (2, 4, 2)))),
+           Case(((2, 2, 3), (3, 4))), Case(((3, 4), (2, 4, 2))), Case(((3,), (2, 3, 2))),
+           Case(((2, 1, 2, 3), (3, 3, 2))), Case(((2, 2, 3), (3,)))),
     doc=_doc("Matrix product a @ b; bilinear: d(a @ b) = da @ b + a @ db.",
              "adkit.matmul(adkit.Dual(np.eye(2), np.eye(2)), np.ones(2))",
              "Dual(array([1., 1.]), array([1., 1.]))"),
@@ -1451,14 +1464,19 @@ def _inv_vjp(ct: Any, out: Any, x: Any) -> Any:
     return -matmul(matmul(out_t, ct), out_t)
 
 
-def _well_conditioned(rng: np.random.Generator, n: int = 3) -> np.ndarray:
-    return rng.normal(size=(n, n)) + 3.0 * np.eye(n)
+def _well_conditioned(rng: np.random.Generator, n: int = 3, stack: tuple[int, ...] = ()) -> np.ndarray:
+    return rng.normal(size=(*stack, n, n)) + 3.0 * np.eye(n)
+
+
+#: square matrices, one and a stack of two (linear algebra broadcasts over leading axes)
+_SQUARE_CASES = (Case(((3, 3),), make=lambda rng: (_well_conditioned(rng),)),
+                 Case(((2, 3, 3),), make=lambda rng: (_well_conditioned(rng, stack=(2,)),)))  # fmt: skip
 
 
 inv = Primitive(
     "inv", np.linalg.inv, jvps=(_inv_jvp,), vjps=(_inv_vjp,), flops=_cubic,
     residuals=("out",), symbol="inv", label="inv({0})",
-    cases=(Case(((3, 3),), make=lambda rng: (_well_conditioned(rng),)),),
+    cases=_SQUARE_CASES,
     doc=_doc("Matrix inverse; d inv(X) = -inv(X) dX inv(X).",
              "adkit.inv(adkit.Dual(np.array([[2.0]]), np.array([[1.0]])))",
              "Dual(array([[0.5]]), array([[-0.25]]))"),
@@ -1470,21 +1488,166 @@ def _frobenius(a: Any, b: Any) -> Any:
     return sum_p(a * b, axis=(-2, -1), keepdims=False)
 
 
+# det's derivatives go through the cofactor matrix C(X) = adj(X)ᵀ, which is
+# defined at every matrix (d det = <C, dX>), not through det(X) inv(X)ᵀ, which
+# fails at singular ones. Both C and its derivative come from the SVD
+# X = U diag(s) Vh: products of all singular values but one (or two) need no
+# division, so they hold at rank n - 1 and below (as JAX's _cofactor_solve
+# does with the LU factors).
+
+
+def _all_but_one(r: np.ndarray) -> np.ndarray:
+    """``p_i = prod_{j != i} r_j`` along the last axis, without dividing (zeros allowed)."""
+    ones = np.ones(r.shape[:-1] + (1,))
+    before = np.cumprod(np.concatenate([ones, r[..., :-1]], axis=-1), axis=-1)
+    after = np.cumprod(np.concatenate([ones, r[..., :0:-1]], axis=-1), axis=-1)[..., ::-1]
+    return before * after
+
+
+def _svd_frame(x: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """``x = u diag(s) vh`` and ``det(u) det(vh)`` (+1 or -1), for each matrix of a stack."""
+    u, s, vh = np.linalg.svd(x)
+    return u, s, vh, np.sign(np.linalg.det(u) * np.linalg.det(vh))[..., None, None]
+
+
+def _cofactor_impl(x: Any) -> Any:
+    x = np.asarray(x)
+    if x.shape[-1] == 0:
+        return np.zeros(x.shape)
+    u, s, vh, sign = _svd_frame(x)
+    # adj(u diag(s) vh) = adj(vh) adj(diag(s)) adj(u) and adj(q) = det(q) qᵀ for orthogonal q
+    return sign * np.matmul(u * _all_but_one(s)[..., None, :], vh)
+
+
+def _cofactor_jvp(t: Any, out: Any, x: Any) -> Any:
+    return cofactor_jvp_p(x, t)
+
+
+def _cofactor_vjp(ct: Any, out: Any, x: Any) -> Any:
+    # <C', dC[E]> is det's second derivative, symmetric in E and C': the map is its own transpose
+    return cofactor_jvp_p(x, ct)
+
+
+cofactor_p = Primitive(
+    "cofactor", _cofactor_impl, jvps=(_cofactor_jvp,), vjps=(_cofactor_vjp,), flops=_cubic,
+    residuals=(0,), symbol="cof", label="cof({0})", cases=_SQUARE_CASES,
+    doc="The cofactor matrix C(X) = adj(X)ᵀ, the gradient of det, at every matrix; "
+        "dC is det's second derivative.",
+)  # fmt: skip
+
+
+def _cofactor_jvp_impl(x: Any, e: Any) -> Any:
+    """``dC[E] = ± u (diag(P diag(Ẽ)) - P ∘ Ẽᵀ) vh``, ``Ẽ = uᵀ E vhᵀ``, ``P_ij = prod_{k != i, j} s_k``."""
+    x = np.asarray(x)
+    n = x.shape[-1]
+    if n == 0:
+        return np.zeros(np.broadcast_shapes(x.shape, np.shape(e)))
+    u, s, vh, sign = _svd_frame(x)
+    e_frame = np.matmul(np.matmul(np.swapaxes(u, -1, -2), e), np.swapaxes(vh, -1, -2))
+    eye = np.eye(n, dtype=bool)
+    pairs = np.where(eye, 0.0, _all_but_one(np.where(eye, 1.0, s[..., None, :])))
+    diagonal = np.matmul(pairs, np.diagonal(e_frame, axis1=-2, axis2=-1)[..., None])
+    m = np.where(eye, diagonal, -pairs * np.swapaxes(e_frame, -1, -2))
+    return sign * np.matmul(np.matmul(u, m), vh)
+
+
+#: above this condition number, third derivatives of det (by inv) would lose too many digits
+HIGHER_ORDER_COND = 1e4
+
+
+def _well_conditioned_inverse(x: Any) -> Any:
+    cond = np.max(np.linalg.cond(primal(x)), initial=0.0)
+    if not cond < HIGHER_ORDER_COND:
+        raise NotImplementedError(
+            f"adkit differentiates det twice at every matrix, but a third derivative only at a "
+            f"well-conditioned one; this one has condition number {cond:.3g} (the limit is "
+            f"{HIGHER_ORDER_COND:g}). Differentiate slogdet instead, or reformulate without det."
+        )
+    return inv(x)
+
+
+def _trace_of_product(a: Any, b: Any) -> Any:
+    """``tr(a b)`` of each matrix of a stack, with two unit axes kept."""
+    return sum_p(a * _swap_last(b), axis=(-2, -1), keepdims=True)
+
+
+def _cofactor_jvp_jvp_x(t: Any, out: Any, x: Any, e: Any) -> Any:
+    """det's third derivative, from dC[E] = det(X) (tr(W E) Wᵀ - (W E W)ᵀ), W = inv(X), differentiated."""
+    w = _well_conditioned_inverse(x)
+    d = reshape_p(det(x), shape=shape_of(x)[:-2] + (1, 1))
+    t = align_batched(t, ndim_of(x), ndim_of(out))
+    wt, we = matmul(w, t), matmul(w, e)
+    wew = matmul(we, w)
+    return (_trace_of_product(w, t) * out
+            - d * _trace_of_product(wt, we) * _swap_last(w)
+            - d * _trace_of_product(w, e) * _swap_last(matmul(wt, w))
+            + d * _swap_last(matmul(wt, wew) + matmul(wew, matmul(t, w))))  # fmt: skip
+
+
+def _cofactor_jvp_vjp_x(ct: Any, out: Any, x: Any, e: Any) -> Any:
+    """The transpose of :func:`_cofactor_jvp_jvp_x` in its tangent."""
+    w = _well_conditioned_inverse(x)
+    d = reshape_p(det(x), shape=shape_of(x)[:-2] + (1, 1))
+    w_t, ct_t = _swap_last(w), _swap_last(ct)
+    wew_t = _swap_last(matmul(matmul(w, e), w))
+    ct_x = (sum_p(ct * out, axis=(-2, -1), keepdims=True) * w_t
+            - d * sum_p(ct * w_t, axis=(-2, -1), keepdims=True) * wew_t
+            - d * _trace_of_product(w, e) * matmul(matmul(w_t, ct_t), w_t)
+            + d * (matmul(matmul(w_t, ct_t), wew_t) + matmul(matmul(wew_t, ct_t), w_t)))  # fmt: skip
+    return unbroadcast(ct_x, shape_of(x), batch_ndim(ct, out))
+
+
+def _cofactor_jvp_jvp_e(t: Any, out: Any, x: Any, e: Any) -> Any:
+    return cofactor_jvp_p(x, align_batched(t, ndim_of(e), ndim_of(out)))
+
+
+def _cofactor_jvp_vjp_e(ct: Any, out: Any, x: Any, e: Any) -> Any:
+    return unbroadcast(cofactor_jvp_p(x, ct), shape_of(e), batch_ndim(ct, out))
+
+
+def _tame(rng: np.random.Generator, stack: tuple[int, ...] = ()) -> np.ndarray:
+    """Condition number about 2: the x-derivative below (by inv) loses digits with its square."""
+    return 0.5 * rng.normal(size=(*stack, 3, 3)) + 3.0 * np.eye(3)
+
+
+def _square_and_direction(rng: np.random.Generator, stack: tuple[int, ...] = ()) -> tuple[np.ndarray, ...]:
+    return _tame(rng, stack), rng.normal(size=(*stack, 3, 3))
+
+
+cofactor_jvp_p = Primitive(
+    "cofactor_jvp", _cofactor_jvp_impl, jvps=(_cofactor_jvp_jvp_x, _cofactor_jvp_jvp_e),
+    vjps=(_cofactor_jvp_vjp_x, _cofactor_jvp_vjp_e), flops=_cubic, residuals=("out", 0, 1),
+    symbol="dcof", label="dcof({0})[{1}]",
+    cases=(Case(((3, 3), (3, 3)), make=_square_and_direction),
+           Case(((2, 3, 3), (2, 3, 3)), make=lambda rng: _square_and_direction(rng, (2,))),
+           Case(((2, 3, 3), (3, 3)), make=lambda rng: (_tame(rng, (2,)), rng.normal(size=(3, 3)))),
+           Case(((3, 3), (2, 3, 3)), make=lambda rng: (_tame(rng), rng.normal(size=(2, 3, 3))))),
+    doc="The derivative of the cofactor matrix, dC(X)[E], linear in E: det's second derivative "
+        "at every matrix, its third (by inv) where X is well conditioned.",
+)  # fmt: skip
+
+
 def _det_jvp(t: Any, out: Any, x: Any) -> Any:
-    return out * _frobenius(_swap_last(inv(x)), t)
+    return _frobenius(cofactor_p(x), t)
 
 
 def _det_vjp(ct: Any, out: Any, x: Any) -> Any:
-    scaled = ct * out
-    scaled = reshape_p(scaled, shape=shape_of(scaled) + (1, 1))
-    return scaled * _swap_last(inv(x))
+    return reshape_p(ct, shape=shape_of(ct) + (1, 1)) * cofactor_p(x)
+
+
+def _singular(rng: np.random.Generator, rank: int, stack: tuple[int, ...] = ()) -> tuple[np.ndarray]:
+    """A 3 x 3 matrix (or a stack) of the given rank: det's derivatives must hold there too."""
+    return (np.matmul(rng.normal(size=(*stack, 3, rank)), rng.normal(size=(*stack, rank, 3))),)
 
 
 det = Primitive(
     "det", np.linalg.det, jvps=(_det_jvp,), vjps=(_det_vjp,), flops=_cubic,
-    residuals=("out", 0), symbol="det", label="det({0})",
-    cases=(Case(((3, 3),), make=lambda rng: (_well_conditioned(rng),)),),
-    doc=_doc("Determinant; d det(X) = det(X) tr(inv(X) dX) (Jacobi's formula).",
+    residuals=(0,), symbol="det", label="det({0})",
+    cases=_SQUARE_CASES + (Case(((3, 3),), make=lambda rng: _singular(rng, 2)),
+                           Case(((2, 3, 3),), make=lambda rng: _singular(rng, 1, (2,))),
+                           Case(((3, 3),), make=lambda rng: (np.zeros((3, 3)),))),
+    doc=_doc("Determinant; d det(X) = <C(X), dX> with C the cofactor matrix (det(X) inv(X)ᵀ "
+             "where X is invertible, Jacobi's formula), at singular matrices too.",
              "adkit.det(adkit.Dual(2.0 * np.eye(2), np.eye(2)))", "Dual(4.000, 4.000)"),
 )  # fmt: skip
 
@@ -1504,7 +1667,7 @@ def _logabsdet_impl(x: Any) -> Any:
 logabsdet = Primitive(
     "logabsdet", _logabsdet_impl, jvps=(_logabsdet_jvp,), vjps=(_logabsdet_vjp,),
     flops=_cubic, residuals=(0,), symbol="log|det|", label="log|det({0})|",
-    cases=(Case(((3, 3),), make=lambda rng: (_well_conditioned(rng),)),),
+    cases=_SQUARE_CASES,
     doc="``ln |det X|``; d = tr(inv(X) dX).",
 )  # fmt: skip
 
@@ -1526,61 +1689,93 @@ def slogdet(x: Any) -> SlogdetResult:
     return SlogdetResult(np.linalg.slogdet(primal(x))[0], logabsdet(x))
 
 
-def _solve(a: Any, rhs: Any, b_is_vector: bool) -> Any:
-    """solve(a, rhs) where rhs is ``batch + b.shape``; vectors go in as columns."""
-    if not b_is_vector:
-        return solve_p(a, rhs)
-    shape = shape_of(rhs)
-    column = solve_p(a, reshape_p(rhs, shape=shape + (1,)))
-    return reshape_p(column, shape=shape)
+def _column(x: Any, vector: bool) -> Any:
+    """A vector right-hand side or solution (with any leading axes) as a column: ``shape + (1,)``."""
+    return reshape_p(x, shape=shape_of(x) + (1,)) if vector else x
+
+
+def _uncolumn(x: Any, vector: bool) -> Any:
+    return reshape_p(x, shape=shape_of(x)[:-1]) if vector else x
+
+
+# The solve rules work on columns (a vector b is an n x 1 matrix), so that every
+# right-hand side they build is a stack of matrices; tangents are aligned to the
+# solution's axes first, so their batch axes stay in front of the stacked axes
+# that a or b carry (an inner differentiation's batch is such a stack).
 
 
 def _solve_jvp_a(t: Any, out: Any, a: Any, b: Any) -> Any:
-    return -_solve(a, matmul(t, out), ndim_of(b) == 1)
+    vector = ndim_of(b) == 1
+    x = _column(out, vector)
+    t = align_batched(t, ndim_of(a), ndim_of(x))
+    return -_uncolumn(solve_p(a, matmul(t, x)), vector)
 
 
 def _solve_jvp_b(t: Any, out: Any, a: Any, b: Any) -> Any:
-    return _solve(a, t, ndim_of(b) == 1)
+    vector = ndim_of(b) == 1
+    t = align_batched(_column(t, vector), ndim_of(b) + vector, ndim_of(out) + vector)
+    return _uncolumn(solve_p(a, t), vector)
 
 
 def _solve_vjp_a(ct: Any, out: Any, a: Any, b: Any) -> Any:
-    nb = batch_ndim(ct, out)
-    ct_b = _solve(_swap_last(a), ct, ndim_of(b) == 1)
-    if ndim_of(b) == 1:
-        ct_a = -(reshape_p(ct_b, shape=shape_of(ct_b) + (1,)) * out)
-    else:
-        ct_a = -matmul(ct_b, _swap_last(out))
-    return unbroadcast(ct_a, shape_of(a), nb)
+    vector = ndim_of(b) == 1
+    ct_b = solve_p(_swap_last(a), _column(ct, vector))
+    ct_a = -matmul(ct_b, _swap_last(_column(out, vector)))
+    return unbroadcast(ct_a, shape_of(a), batch_ndim(ct, out))
 
 
 def _solve_vjp_b(ct: Any, out: Any, a: Any, b: Any) -> Any:
-    return _solve(_swap_last(a), ct, ndim_of(b) == 1)
+    vector = ndim_of(b) == 1
+    ct_b = solve_p(_swap_last(a), _column(ct, vector))
+    return _uncolumn(unbroadcast(ct_b, shape_of(b) + (1,) * vector, batch_ndim(ct, out)), vector)
 
 
 def _solve_impl(a: Any, b: Any) -> Any:
-    return np.linalg.solve(a, b)
+    # NumPy 2 reads b as a vector exactly when it has one axis (NumPy 1 also when it has
+    # one axis less than a); unit axes in front of a shorter b give the same, matrix
+    # reading in both.
+    a, b = np.asarray(a), np.asarray(b)
+    vector = b.ndim == 1
+    rhs = b[:, None] if vector else b
+    if rhs.ndim < a.ndim:
+        rhs = rhs.reshape((1,) * (a.ndim - rhs.ndim) + rhs.shape)
+    x = np.linalg.solve(a, rhs)
+    return x[..., 0] if vector else x
 
 
 solve_p = Primitive(
     "solve", _solve_impl, jvps=(_solve_jvp_a, _solve_jvp_b), vjps=(_solve_vjp_a, _solve_vjp_b),
     flops=_cubic, residuals=("out", 0), symbol="solve", label="solve({0}, {1})",
     cases=(Case(((3, 3), (3,)), make=lambda rng: (_well_conditioned(rng), rng.normal(size=3))),
-           Case(((3, 3), (3, 2)), make=lambda rng: (_well_conditioned(rng), rng.normal(size=(3, 2))))),
+           Case(((3, 3), (3, 2)), make=lambda rng: (_well_conditioned(rng), rng.normal(size=(3, 2)))),
+           # stacks, as the rules of an inner differentiation make them: b's stack, a's stack, both
+           Case(((3, 3), (2, 3, 2)), make=lambda rng: (_well_conditioned(rng), rng.normal(size=(2, 3, 2)))),
+           Case(((2, 3, 3), (3,)), make=lambda rng: (_well_conditioned(rng, stack=(2,)), rng.normal(size=3))),
+           Case(((2, 1, 3, 3), (2, 3, 1)),
+                make=lambda rng: (_well_conditioned(rng, stack=(2, 1)), rng.normal(size=(2, 3, 1))))),
     doc="Solution of A x = b; dx = solve(A, db - dA x).",
 )  # fmt: skip
 
 
+#: NumPy 1 reads a b with one axis less than a as a stack of vectors; NumPy 2 (and adkit) as columns
+_NUMPY1 = np.lib.NumpyVersion(np.__version__) < "2.0.0"
+
+
 def solve(a: Any, b: Any) -> Any:
-    """The x with A x = b (``b`` a vector or a matrix of columns): dx = A⁻¹ (db - dA x).
+    """The x with A x = b: dx = A⁻¹ (db - dA x).
+
+    ``b`` is a vector when it has one axis, else a matrix of columns; stacks
+    of systems broadcast over the leading axes, as in NumPy 2.
 
     >>> import numpy as np
     >>> adkit.solve(adkit.Dual(2.0 * np.eye(2), np.zeros((2, 2))), adkit.Dual(np.ones(2), np.ones(2)))
     Dual(array([0.5, 0.5]), array([0.5, 0.5]))
     """
-    if ndim_of(a) != 2 or ndim_of(b) not in (1, 2):
+    if _NUMPY1 and 2 <= ndim_of(b) == ndim_of(a) - 1:
         raise NotImplementedError(
-            "adkit.solve takes a square matrix A (2 axes) and a vector or matrix b; "
-            "loop over stacks of systems or use matmul with inv."
+            f"np.linalg.solve of a {shape_of(a)} stack and b of shape {shape_of(b)}: NumPy 1 reads "
+            "this b as a stack of vectors, NumPy 2 and adkit as a matrix of columns. Write "
+            "b[..., None] (and take [..., 0] of the result) for vectors, or b[None] for columns."
         )
     return solve_p(a, b)
 
@@ -1698,7 +1893,7 @@ def _each_operand(prim: Primitive, ct: Any, out: Any, primals: Sequence[Any], pa
 
 def _partials_fast_vjp(prim: Primitive) -> Callable[..., list[Any]]:
     """An elementwise operation's rule: each traced operand's partial, one call each."""
-    partials, singular = prim.partials, prim.singular
+    partials, singular, selects = prim.partials, prim.singular, prim.selects
     assert partials is not None
 
     def fast_vjp(ct: Any, out: Any, primals: Sequence[Any], params: dict,
@@ -1709,7 +1904,7 @@ def _partials_fast_vjp(prim: Primitive) -> Callable[..., list[Any]]:
             if parent is None or rule is None:
                 cts.append(None)
             else:
-                cts.append(pull_back(ct, rule(out, *primals), out, primals[i], singular))
+                cts.append(pull_back(ct, rule(out, *primals), out, primals[i], singular, selects))
         return cts
 
     return fast_vjp
@@ -1766,7 +1961,7 @@ PRIMITIVES: dict[str, Primitive] = {
         maximum, minimum, clip_p, where_p,
         sum_p, mean_p, prod_p, max_p, min_p, cumsum_p,
         reshape_p, squeeze_p, expand_dims_p, transpose_p, broadcast_to_p, concatenate_p, stack_p,
-        getitem_p, index_add_p, matmul, inv, det, logabsdet, solve_p, norm_p,
+        getitem_p, index_add_p, matmul, inv, det, cofactor_p, cofactor_jvp_p, logabsdet, solve_p, norm_p,
     )
 }  # fmt: skip
 

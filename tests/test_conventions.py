@@ -82,3 +82,122 @@ def test_prod_derivative_is_exact_with_a_zero(mode):
 def test_power_with_zero_exponent_and_zero_base():
     assert adkit.diff(lambda x: x**0)(0.0) == 0.0
     assert adkit.diff(lambda y: 0.0**y, mode="reverse")(2.0) == 0.0  # lim out * log(x) = 0
+
+
+# -- selections select: a tangent or cotangent of an unselected element never leaks --------------
+# max/min reductions, maximum/minimum, clip, where and indexing pass derivatives on where an
+# element is selected (its share at a tie) and drop them elsewhere. Multiplying by a 0/1 mask
+# instead turns an infinite or nan tangent there into nan (0 * inf). Each case: the function,
+# its primal arguments, tangents that are inf or nan where unselected, the tangent out.
+
+INF, NAN = math.inf, math.nan
+SELECTIONS = {
+    "max reduction": (lambda x: np.max(x, axis=0), ([[1.057], [1.043], [0.0]],),
+                      ([[1.0], [INF], [NAN]],), [1.0]),
+    "max reduction, tie": (lambda x: np.max(x), ([3.0, 1.0, 3.0],), ([2.0, NAN, 4.0],), 3.0),
+    "min reduction": (lambda x: np.min(x, axis=-1), ([[0.0, 2.0], [5.0, -1.0]],),
+                      ([[1.0, -INF], [NAN, 2.0]],), [1.0, 2.0]),
+    "maximum": (np.maximum, ([2.0, 0.0, 1.0], [1.0, 3.0, 1.0]),
+                ([1.0, INF, 2.0], [NAN, 5.0, 4.0]), [1.0, 5.0, 3.0]),
+    "minimum": (np.minimum, ([2.0, 0.0], 1.0), ([INF, 2.0], 3.0), [3.0, 2.0]),
+    "clip": (lambda x: np.clip(x, 0.0, 1.0), ([-2.0, 0.5, 3.0, 1.0, 0.0],),
+             ([INF, 2.0, NAN, 3.0, 4.0],), [0.0, 2.0, 0.0, 3.0, 4.0]),
+    "clip, traced bounds": (np.clip, ([-2.0, 0.5, 3.0], -1.0, 1.0), ([INF, 1.0, NAN], INF, NAN),
+                            [INF, 1.0, NAN]),
+    "where": (lambda x, y: np.where(np.array([True, False]), x, y), ([1.0, 2.0], [3.0, 4.0]),
+              ([1.0, INF], [NAN, 2.0]), [1.0, 2.0]),
+    "indexing": (lambda x: x[np.array([0, 2])], ([1.0, 2.0, 3.0],), ([1.0, NAN, 2.0],), [1.0, 2.0]),
+}
+
+
+def _arrays(values):
+    return tuple(np.array(v) if isinstance(v, list) else v for v in values)
+
+
+@pytest.mark.parametrize("name", SELECTIONS)
+def test_selections_drop_infinite_and_nan_tangents_of_unselected_elements(name):
+    f, primals, tangents, want = SELECTIONS[name]
+    _, got = adkit.jvp(f, _arrays(primals), _arrays(tangents))
+    np.testing.assert_array_equal(got, want)
+    # two directions at once (vector mode): the second is finite everywhere
+    batched = tuple(np.stack([t, np.ones_like(t)]) for t in map(np.asarray, _arrays(tangents)))
+    _, got = adkit.jvp(f, tuple(np.asarray(p, dtype=float) for p in _arrays(primals)), batched)
+    np.testing.assert_array_equal(got[0], want)
+    assert np.isfinite(got[1]).all()
+
+
+@pytest.mark.parametrize("name", SELECTIONS)
+@pytest.mark.parametrize("cotangent", [INF, NAN])
+def test_selections_give_unselected_elements_a_zero_cotangent(name, cotangent):
+    f, primals, _, _ = SELECTIONS[name]
+    primals = _arrays(primals)
+    out, pullback = adkit.vjp(f, *primals)
+    jac = adkit.jacobian(f, mode="forward", argnums=tuple(range(len(primals))))(*primals)
+    for got, block in zip(pullback(np.full(np.shape(out), cotangent)), jac):
+        # an input the output depends on gets the cotangent; every other one exactly 0
+        block = np.reshape(block, (np.size(out), -1))
+        expected = np.where(np.any(block != 0, axis=0), cotangent, 0.0).reshape(np.shape(got))
+        np.testing.assert_array_equal(got, expected)
+
+
+CBRT_AT_ZERO = np.array([[1.057], [1.043], [0.0]])  # cbrt has an infinite derivative at the unselected 0
+NESTINGS = [("forward", "forward"), ("forward", "reverse"), ("reverse", "forward"), ("reverse", "reverse")]
+
+
+@pytest.mark.parametrize("mode", ["forward", "reverse", "auto"])
+def test_the_max_of_cbrt_with_an_unselected_zero(mode):
+    """Issue 11, item 6: the forward derivative was nan (JAX's jacfwd gives nan too; its jacrev 0)."""
+    want = np.zeros((1, 3, 1))
+    want[0, 0, 0] = 1.0 / (3.0 * 1.057 ** (2.0 / 3.0))
+    got = adkit.jacobian(lambda x: np.cbrt(x).max(axis=0), mode=mode)(CBRT_AT_ZERO)
+    np.testing.assert_allclose(got, want, rtol=1e-14)
+
+
+SECOND_ORDER = {  # g and the one nonzero second derivative, at x = 1.057 in CBRT_AT_ZERO's first row
+    "max reduction": lambda x: np.max(np.cbrt(x)),
+    "min reduction": lambda x: -np.min(-np.cbrt(x)),
+    "maximum": lambda x: np.maximum(np.cbrt(x[0, 0]), np.cbrt(x[2, 0])) + 0.0 * x[1, 0],
+    "clip": lambda x: np.cbrt(x[0, 0]) + np.sum(np.clip(np.cbrt(x[1:]) + 2.0, 0.0, 1.0)),
+    "where": lambda x: np.sum(np.where(x > 0.5, np.cbrt(x), 0.0)) - np.cbrt(x[1, 0]),
+}
+
+
+@pytest.mark.parametrize("name", SECOND_ORDER)
+@pytest.mark.parametrize(("outer", "inner"), NESTINGS)
+def test_selections_select_at_second_order(name, outer, inner):
+    want = np.zeros((3, 1, 3, 1))
+    want[0, 0, 0, 0] = -2.0 / 9.0 * 1.057 ** (-5.0 / 3.0)  # cbrt''
+    g = SECOND_ORDER[name]
+    got = adkit.jacobian(adkit.jacobian(g, mode=inner, chunk=2), mode=outer, chunk=2)(CBRT_AT_ZERO)
+    np.testing.assert_allclose(got, want, rtol=1e-13, atol=0)
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_an_infinite_cotangent_reaches_only_the_selected_element(mode):
+    # sqrt'(0) = inf arrives at max's output; only the maximal element receives it
+    g = adkit.diff(lambda x: np.sqrt(np.max(x)), mode=mode)(np.array([0.0, -1.0, -2.0]))
+    np.testing.assert_array_equal(g, [INF, 0.0, 0.0])
+
+
+SAME_AS_JAX = {  # where JAX's convention is adkit's (ties split evenly, the interior of clip)
+    "max reduction with ties": (lambda np_: lambda x: np_.max(x, axis=0),
+                                np.array([[1.0, 2.0, 0.5], [1.0, -1.0, 0.5], [0.2, 2.0, 0.5]])),
+    "maximum with ties": (lambda np_: lambda x: np_.maximum(x[0], x[1] ** 2),
+                          np.array([[1.0, 4.0], [1.0, 2.0]])),
+    "minimum": (lambda np_: lambda x: np_.minimum(x, 0.3), np.array([0.1, 0.7, -2.0])),
+    "clip": (lambda np_: lambda x: np_.clip(x ** 3, -1.0, 1.0), np.array([0.5, -2.0, 0.9, 2.0])),
+    "where": (lambda np_: lambda x: np_.where(x > 0, np_.sqrt(np_.abs(x)), x ** 2), np.array([4.0, -1.0])),
+}
+
+
+@pytest.mark.parametrize("name", SAME_AS_JAX)
+def test_selections_agree_with_jax_where_the_conventions_agree(name):
+    jax = pytest.importorskip("jax")
+    jax.config.update("jax_enable_x64", True)
+    make, x = SAME_AS_JAX[name]
+    want = jax.jit(jax.jacfwd(make(jax.numpy)))(x)  # jit: one compilation instead of one per operation
+    want_h = jax.jit(jax.hessian(lambda x: jax.numpy.sum(make(jax.numpy)(x) ** 2)))(x)
+    f = make(np)
+    for mode in ("forward", "reverse"):
+        np.testing.assert_allclose(adkit.jacobian(f, mode=mode)(x), want, rtol=1e-14, err_msg=mode)
+    np.testing.assert_allclose(adkit.hessian(lambda x: np.sum(f(x) ** 2))(x), want_h, rtol=1e-13)

@@ -56,13 +56,23 @@ def sample(rng: np.random.Generator, intervals, shape):
     return float(x) if shape == () else x
 
 
+#: sampled float operands keep their values this far apart (and from 0), so that finite
+#: differences never straddle a kink: a tie of max/maximum, clip's bounds, abs at 0
+SEPARATION = 1e-3
+
+
 def operands_for(prim, shapes, make, rng):
     if make is not None:
         return list(make(rng))
-    if prim.domain is not None and len(prim.domain) == len(shapes):
-        return [sample(rng, d, s) for d, s in zip(prim.domain, shapes)]
-    domain = prim.domain[0] if prim.domain else ((-2.0, 2.0),)
-    return [sample(rng, domain, s) for s in shapes]
+    while True:
+        if prim.domain is not None and len(prim.domain) == len(shapes):
+            operands = [sample(rng, d, s) for d, s in zip(prim.domain, shapes)]
+        else:
+            domain = prim.domain[0] if prim.domain else ((-2.0, 2.0),)
+            operands = [sample(rng, domain, s) for s in shapes]
+        values = np.sort(np.concatenate([np.ravel(x) for x in operands] + [[0.0]]))
+        if np.all(np.diff(values) > SEPARATION):
+            return operands
 
 
 def differentiable(operands):
@@ -217,6 +227,71 @@ def test_rule_second_order_in_every_nesting(prim, shapes, params, make, seed):
     diff_operands = [operands[i] for i in argnums]
     adkit.check_grads(fun, *diff_operands, modes=("forward", "reverse"), order=2, eps=1e-5,
                       rtol=1e-4, atol=1e-5)  # fmt: skip
+
+
+def _packed(prim, operands, params, argnums):
+    """``prim`` as a function of one flat vector holding its differentiated operands."""
+    shapes = [np.shape(operands[i]) for i in argnums]
+    sizes = [math.prod(s) for s in shapes]
+
+    def fun(z):
+        args, start = list(operands), 0
+        for i, shape, size in zip(argnums, shapes, sizes):
+            args[i] = np.reshape(z[start : start + size], shape)
+            start += size
+        return prim(*args, **params)
+
+    z = np.concatenate([np.ravel(operands[i]) for i in argnums]).astype(float)
+    return fun, z
+
+
+def _chunk(count):
+    """A chunk size that does not divide ``count`` (the last chunk is smaller), when there is one."""
+    return count // 2 + 1 if count >= 3 else 1
+
+
+@pytest.mark.parametrize(("prim", "shapes", "params", "make"), CASES)
+@settings(max_examples=2, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1))
+def test_rule_second_derivatives_with_batched_tangents_and_cotangents(prim, shapes, params, make, seed):
+    """Every nesting of two vector-mode derivatives against central differences of the first.
+
+    The inner Jacobian (forward: batched tangents; reverse: batched
+    cotangents) is differentiated again by a forward Jacobian, a reverse
+    Jacobian (chunks that do not divide the count, so batches of different
+    sizes meet), a ``jvp`` with a batch of directions and a ``vjp`` with a
+    batch of cotangents. A rule that lets its batch axes meet the stacked
+    axes of its operands (an inner level's batch) crashes or gives numbers
+    that differ from the differences.
+    """
+    rng = np.random.default_rng(seed)
+    operands = operands_for(prim, shapes, make, rng)
+    fun, z = _packed(prim, operands, params, differentiable(operands))
+    n, m = z.size, np.size(prim.impl(*operands, **params))
+    first = adkit.jacobian(fun, mode="forward")
+    expected = np.zeros(np.shape(first(z)) + (n,))
+    for i in range(n):  # central differences of the (first-order, checked above) Jacobian
+        step = 1e-5 * max(1.0, abs(z[i]))
+        plus, minus = z.copy(), z.copy()
+        plus[i] += step
+        minus[i] -= step
+        expected[..., i] = (first(plus) - first(minus)) / (2 * step)
+    scale = max(1.0, float(np.max(np.abs(expected), initial=0.0)))
+    directions = rng.standard_normal((3, n))
+    cotangents = rng.standard_normal((2,) + expected.shape[:-1])
+    for inner in ("forward", "reverse"):
+        jac = adkit.jacobian(fun, mode=inner, chunk=_chunk(n if inner == "forward" else m))
+        checks = {  # what each outer derivative gives, and what it should be
+            "forward": (adkit.jacobian(jac, mode="forward", chunk=_chunk(n))(z), expected),
+            "reverse": (adkit.jacobian(jac, mode="reverse", chunk=_chunk(m * n))(z), expected),
+            "batched jvp": (adkit.jvp(jac, (z,), (directions,))[1],
+                            np.moveaxis(expected @ directions.T, -1, 0)),
+            "batched vjp": (adkit.vjp(jac, z)[1](cotangents)[0],
+                            np.tensordot(cotangents, expected, axes=expected.ndim - 1)),
+        }  # fmt: skip
+        for outer, (got, want) in checks.items():
+            np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-6 * scale,
+                                       err_msg=f"{outer} over {inner}: {prim.name}")  # fmt: skip
 
 
 def test_every_primitive_has_both_rules_and_a_test_domain():
