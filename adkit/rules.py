@@ -218,13 +218,20 @@ multiply = elementwise(
 
 
 @quietly
+def _divide_dx(out: Any, x: Any, y: Any) -> Any:
+    if (type(y) is np.ndarray and y.dtype.kind != "f") or isinstance(y, (np.integer, np.bool_)):
+        y = np.asarray(y, dtype=np.float64)  # NumPy's reciprocal of an integer is an integer: 1 // y
+    return reciprocal(y)
+
+
+@quietly
 def _divide_dy(out: Any, x: Any, y: Any) -> Any:
     return -divide(out, y)
 
 
 divide = elementwise(
     "divide", np.divide, _numpy_semantics(operator.truediv, np.divide),
-    (quietly(lambda out, x, y: reciprocal(y)), _divide_dy),
+    (_divide_dx, _divide_dy),
     domain=(REAL, NONZERO), singular=True, flops=2.0, residuals=("out", 1), symbol="/", label="{0} / {1}",
     doc=_doc("Quotient x / y; d/dx = 1/y, d/dy = -x/y^2 (the quotient rule).",
              "adkit.divide(adkit.Dual(1.0, 1.0), 2.0)", "Dual(0.500, 0.500)"),
