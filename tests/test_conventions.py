@@ -82,3 +82,20 @@ def test_prod_derivative_is_exact_with_a_zero(mode):
 def test_power_with_zero_exponent_and_zero_base():
     assert adkit.diff(lambda x: x**0)(0.0) == 0.0
     assert adkit.diff(lambda y: 0.0**y, mode="reverse")(2.0) == 0.0  # lim out * log(x) = 0
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_copysign_has_derivative_zero_at_zero_and_none_in_the_sign(mode):
+    d = adkit.diff(np.copysign, mode=mode, argnums=(0, 1))
+    assert d(0.0, -1.0) == (0.0, 0.0)
+    assert d(2.0, -0.0) == (-1.0, 0.0)  # the sign bit of -0.0 counts
+    assert d(-2.0, 3.0) == (-1.0, 0.0)
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_remainder_at_a_jump_takes_the_piece_that_starts_there(mode):
+    d = adkit.diff(np.remainder, mode=mode, argnums=(0, 1))
+    assert d(6.0, 3.0) == (1.0, -2.0)  # remainder(x, 3) = x - 6 on [6, 9)
+    assert d(-6.0, 3.0) == (1.0, 2.0)
+    d = adkit.diff(np.fmod, mode=mode, argnums=(0, 1))
+    assert d(-6.0, 3.0) == (1.0, 2.0)  # fmod(x, 3) = x + 6 on (-9, -6]
