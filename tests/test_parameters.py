@@ -270,6 +270,27 @@ for (_method, _ufunc), _ in UFUNC_METHODS.items():
     REFUSED.append(ex((_method, _ufunc), "dtype",
                       lambda a, m=_method, u=_ufunc: getattr(u, m)(a, dtype=np.float32), X))  # fmt: skip
 
+#: parameter values NumPy itself rejects: adkit, implementing the parameter, rejects them the same way
+AS_NUMPY_ERRORS = [
+    ex(UFUNC_CALL, "casting", lambda a: np.add(a, np.arange(4), casting="no"), X),
+    ex(UFUNC_CALL, "order", lambda a: np.sin(a, order="X"), X),
+    ex(UFUNC_CALL, "dtype", lambda a: np.sin(a, dtype=np.int64), X),
+    ex(np.clip, "kwargs:casting", lambda a: np.clip(a, np.int64(0), 1, casting="no"), X),
+    ex(np.concatenate, "casting", lambda a: np.concatenate([a, np.arange(4)[None]], casting="no"), X),
+    ex(np.stack, "casting", lambda a: np.stack([a, np.ones((3, 4), dtype=int)], casting="equiv"), X),
+    ex(np.reshape, "order", lambda a: np.reshape(a, -1, order="K"), X),
+    ex(np.ravel, "order", lambda a: np.ravel(a, order="X"), X),
+    ex(np.var, "correction", lambda a: np.var(a, ddof=1, correction=1), X),
+    ex(np.max, "where", lambda a: np.max(a, where=MASK), X),
+    ex(np.clip, "min", lambda a: np.clip(a, 0, 1, min=0), X),
+    ex(np.where, "x", lambda a: np.where(MASK, a), X),
+    ex(np.moveaxis, "destination", lambda a: np.moveaxis(a, (0, 1), (1,)), X),
+    ex(np.trace, "axis1", lambda a: np.trace(a, axis1=1, axis2=1), X),
+    ex(np.trace, "axis2", lambda a: np.trace(a, axis2=5), X),
+    ex(np.repeat, "repeats", lambda a: np.repeat(a, [1, 2]), X),
+    ex(np.transpose, "axes", lambda a: np.transpose(a, (0, 2)), X),
+]  # fmt: skip
+
 #: methods that refuse every call (they would lose the derivative), whatever the parameters
 ALWAYS_REFUSED = {"item", "tolist"}
 
@@ -558,6 +579,15 @@ def test_refused_parameter_is_named_in_the_error(example, mode, monkeypatch):
     with pytest.raises(UnsupportedParameterError) as error:
         adkit.jacobian(example.fn, mode=mode, argnums=tuple(range(len(example.args))))(*example.args)
     assert f"{name.split(':')[-1]}=" in str(error.value)
+
+
+@pytest.mark.parametrize("example", AS_NUMPY_ERRORS, ids=repr)
+@pytest.mark.parametrize("box", [lambda a: adkit.Dual(a, np.zeros_like(a)), adkit.Var], ids=["Dual", "Var"])
+def test_parameter_values_numpy_rejects_are_rejected_alike(example, box):
+    with pytest.raises(Exception) as numpy_error:
+        example.fn(*example.args)
+    with pytest.raises(type(numpy_error.value)):
+        example.fn(*(box(a) for a in example.args))
 
 
 def test_deferred_parameters_are_still_deferred():
