@@ -359,6 +359,8 @@ for _func in (np.shape, np.ndim, np.size, np.result_type, np.zeros_like, np.ones
 def _sum(a: Any, axis: Any = None, dtype: Any = None, out: Any = None, keepdims: Any = _NoValue,
          initial: Any = _NoValue, where: Any = _NoValue) -> Any:  # fmt: skip
     """``np.sum``: ``where=`` sums ``where(mask, a, 0)``; ``initial=`` is added."""
+    if dtype is None and out is None and initial is _NoValue and where is _NoValue:  # the common case, first
+        return rules.sum(a, axis, False if keepdims is _NoValue else bool(keepdims))
     _no_out("sum", out)
     _check_dtype("sum", dtype, a)
     total = rules.sum(_masked(a, _where_mask(where, a), 0.0), axis, _keepdims(keepdims))
@@ -379,6 +381,8 @@ def _prod(a: Any, axis: Any = None, dtype: Any = None, out: Any = None, keepdims
 def _mean(a: Any, axis: Any = None, dtype: Any = None, out: Any = None, keepdims: Any = _NoValue, *,
           where: Any = _NoValue) -> Any:  # fmt: skip
     """``np.mean``: ``where=`` divides the masked sum by the number of selected elements."""
+    if dtype is None and out is None and where is _NoValue:  # the common case, first
+        return rules.mean(a, axis, False if keepdims is _NoValue else bool(keepdims))
     _no_out("mean", out)
     _check_dtype("mean", dtype, a)
     kept = _keepdims(keepdims)
@@ -392,6 +396,8 @@ def _mean(a: Any, axis: Any = None, dtype: Any = None, out: Any = None, keepdims
 def _extremum(what: str, reduce: Callable, pick: Callable, fill: float, a: Any, axis: Any, out: Any,
               keepdims: Any, initial: Any, where: Any) -> Any:  # fmt: skip
     """``max``/``min``: ``where=`` fills with -inf/inf; ``initial=`` takes part as one more element."""
+    if out is None and initial is _NoValue and where is _NoValue:  # the common case, first
+        return reduce(a, axis, False if keepdims is _NoValue else bool(keepdims))
     _no_out(what, out)
     mask = _where_mask(where, a)
     if mask is not None and initial is _NoValue:
@@ -983,7 +989,8 @@ class ArrayOps:
         return rules.transpose(self, axes or None)
 
     def reshape(self, *shape: Any, order: Any = "C", copy: Any = None) -> Any:
-        _copy_flag("reshape", copy)
+        if copy is not None:
+            _copy_flag("reshape", copy)
         if len(shape) == 1:
             shape = shape[0]
         return rules.reshape(self, shape, order=order)

@@ -1061,7 +1061,7 @@ def reshape(x: Any, shape: Any, *more: int, order: str = "C") -> Any:
     shape = _resolve_shape(shape, size)
     if math.prod(shape) != size:
         raise ValueError(f"cannot reshape an array of size {size} into shape {shape}")
-    if _memory_order(x, order, "CFA", "reshaping") == "F":
+    if order != "C" and _memory_order(x, order, "CFA", "reshaping") == "F":
         return transpose(reshape_p(transpose(x), shape=shape[::-1]))
     return reshape_p(x, shape=shape)
 
