@@ -148,7 +148,8 @@ IMPLEMENTED = [
     ex(np.linalg.slogdet, "a", lambda a: np.linalg.slogdet(a)[1], S),
     ex(np.linalg.solve, "a b", lambda a, b: np.linalg.solve(a, b), S, W),
     ex(np.linalg.norm, "x ord axis keepdims", lambda a: np.linalg.norm(a, ord=3, axis=1, keepdims=True), X),
-    # the value itself
+    # the value itself (np.real and np.imag come with the work on complex values)
+    *[ex(f, "val", lambda a, f=f: f(a) * 2.0, X) for f in (np.real, np.imag) if f in FUNCTIONS],
     ex(np.copy, "a order subok", lambda a: np.copy(a, order="F", subok=True) * 2.0, X),
     ex(np.full_like, "a fill_value dtype order subok shape device",
        lambda a, v: np.full_like(a, v, dtype=np.float64, order="F", subok=False, shape=(2, 3), device="cpu"),
