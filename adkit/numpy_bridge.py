@@ -38,6 +38,12 @@ class UnsupportedParameterError(NotImplementedError, TypeError):
 
     Both a ``NotImplementedError`` (adkit has no rule for it) and a
     ``TypeError`` (an argument the call cannot take), so either catches it.
+
+    >>> import numpy as np
+    >>> adkit.grad(lambda x: np.sin(x, where=x > 0).sum())(np.ones(2))
+    Traceback (most recent call last):
+    ...
+    adkit.numpy_bridge.UnsupportedParameterError: adkit does not support sin(..., where=...): ...
     """
 
 

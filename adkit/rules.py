@@ -367,7 +367,7 @@ fmod = elementwise(
 copysign = elementwise(
     "copysign", np.copysign, math.copysign, (_copysign_dx, lambda out, x, y: ZERO),
     domain=(NONZERO, NONZERO), residuals=(0, 1), symbol="copysign",
-    doc=_doc("|x| with the sign of y (its sign bit: -0.0 counts as negative); "
+    doc=_doc("``|x|`` with the sign of y (its sign bit: -0.0 counts as negative); "
              "d/dx = sign(x) sign(y), 0 at x = 0 as abs'(0); d/dy = 0.",
              "adkit.copysign(adkit.Dual(2.0, 1.0), -1.0)", "Dual(-2.000, -1.000)"),
 )  # fmt: skip
