@@ -848,10 +848,10 @@ class ArrayOps:
 
     def __getattr__(self, name: str) -> Any:
         # Only called when ordinary lookup fails: an ndarray name says what to do instead.
-        kind = f"{type(self).__name__!r} object"
+        kind = type(self).__name__
         if name in NDARRAY_NAMES:
-            raise AttributeError(_missing_attribute(f"A traced value ({type(self).__name__})", name))
-        raise AttributeError(f"{kind} has no attribute {name!r}")
+            raise AttributeError(_missing_attribute(f"A traced value ({kind})", name))
+        raise AttributeError(f"{kind!r} object has no attribute {name!r}")
 
     def item(self, *args: Any) -> Any:
         raise _refuse_conversion("a Python number with .item()")
