@@ -6,19 +6,135 @@ ufuncs such as ``np.sin`` and ``np.add``) or ``__array_function__`` (for
 functions such as ``np.sum`` and ``np.linalg.solve``); the tables below map
 each to the rule-table operation. Anything not in the tables is refused with
 an error that names it and says what to do.
+
+The parameter contract: every handler in :data:`FUNCTIONS` is a named
+function with NumPy's own parameter names and defaults, and every parameter
+is either implemented (``np.trace(a, offset=1)``, ``x.sum(where=mask)``) or
+refused by name with :class:`UnsupportedParameterError`; none is dropped.
+``tests/test_parameters.py`` checks each one against NumPy's signature and
+fails for a handler or a parameter it has no example for.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from typing import Any
+import inspect
+import math
+import warnings
+from collections.abc import Callable, Iterator, Sequence
+from functools import wraps
+from typing import Any, NoReturn
 
 import numpy as np
 
 from adkit import rules
-from adkit.core import primal
+from adkit.core import Box, ndim_of, primal, shape_of
+
+#: NumPy's marker for "not given", which its signatures show as ``<no value>``
+_NoValue = np._NoValue
+
+
+class UnsupportedParameterError(NotImplementedError, TypeError):
+    """A NumPy parameter adkit does not implement: refused by name instead of dropped.
+
+    Both a ``NotImplementedError`` (adkit has no rule for it) and a
+    ``TypeError`` (an argument the call cannot take), so either catches it.
+
+    >>> import numpy as np
+    >>> adkit.grad(lambda x: np.sin(x, where=x > 0).sum())(np.ones(2))
+    Traceback (most recent call last):
+    ...
+    adkit.numpy_bridge.UnsupportedParameterError: adkit does not support sin(..., where=...): ...
+    """
+
+
+def _refuse(what: str, parameter: str, why: str) -> NoReturn:
+    raise UnsupportedParameterError(f"adkit does not support {what}(..., {parameter}=...): {why}")
+
+
+def _no_out(what: str, out: Any) -> None:
+    """Refuse ``out=``: NumPy would write into an existing array, which cannot hold a traced value."""
+    if out is None or (type(out) is tuple and all(o is None for o in out)):
+        return
+    _refuse(what, "out", "it writes into an existing array, which cannot hold a traced value. "
+                         "Use the returned value instead.")  # fmt: skip
+
+
+def _check_dtype(what: str, dtype: Any, *values: Any) -> None:
+    """Accept ``dtype=`` naming the type the result has anyway; refuse a cast."""
+    if dtype is None:
+        return
+    want = np.dtype(dtype)
+    have = np.result_type(*(primal(v) for v in values))
+    if want != have:
+        _refuse(what, "dtype", f"the values are {have} and adkit computes in their own type; it does "
+                               f"not cast to {want}. Leave dtype out, or cast the inputs first.")  # fmt: skip
+
+
+def _same_as_numpy(what: str, numpy_call: Callable[..., Any], natural: Any, **checked: Any) -> None:
+    """Let NumPy check ``dtype``/``casting``/``order`` on the primal values, then refuse a changed dtype.
+
+    ``casting`` only allows or forbids a call and ``order`` only lays out
+    memory, so once NumPy accepts them the values adkit computes are NumPy's.
+    """
+    if not checked:
+        return
+    with np.errstate(all="ignore"):
+        asked = numpy_call(**checked)
+    if np.result_type(asked) != np.result_type(natural):
+        have, want = np.result_type(natural), np.result_type(asked)
+        _refuse(what, "dtype", f"the result would be {want} instead of {have}; adkit computes in the "
+                               "values' own type.")  # fmt: skip
+
+
+def _keepdims(keepdims: Any) -> bool:
+    return False if keepdims is _NoValue else bool(keepdims)
+
+
+def _where_mask(where: Any, a: Any) -> np.ndarray | None:
+    """A reduction's ``where=`` as a boolean mask of ``a``'s shape (as NumPy broadcasts it); None for all."""
+    if where is _NoValue or where is True:
+        return None
+    mask = np.asarray(primal(where))
+    if mask.dtype != bool:
+        raise TypeError(f"where= must be a boolean mask, got an array of dtype {mask.dtype}")
+    return np.broadcast_to(mask, shape_of(a))
+
+
+def _masked(a: Any, mask: np.ndarray | None, fill: float) -> Any:
+    """``a`` where the mask holds, the reduction's identity ``fill`` elsewhere (which gets no derivative)."""
+    return a if mask is None else rules.where(mask, a, fill)
+
+
+def _no_rule_message(name: str) -> str:
+    return (
+        f"adkit has no derivative rule for numpy.{name}. Rewrite the expression with "
+        f"supported operations, or register your own with @adkit.primitive and give it "
+        f".defjvp / .defvjp rules (see adkit.primitive's docstring)."
+    )
+
 
 # -- ufuncs -----------------------------------------------------------------------
+
+
+def _identity(x: Any) -> Any:
+    """``np.positive`` and ``np.conjugate`` of a real value: the value itself."""
+    return x
+
+
+def _fmax(x: Any, y: Any) -> Any:
+    """``np.fmax``: the maximum, ignoring a nan operand (selected, so the other gets the derivative)."""
+    return rules.where(np.isnan(primal(y)), x, rules.where(np.isnan(primal(x)), y, rules.maximum(x, y)))
+
+
+def _fmin(x: Any, y: Any) -> Any:
+    """``np.fmin``: the minimum, ignoring a nan operand."""
+    return rules.where(np.isnan(primal(y)), x, rules.where(np.isnan(primal(x)), y, rules.minimum(x, y)))
+
+
+def _divmod(x: Any, y: Any) -> tuple[Any, Any]:
+    """``np.divmod`` and Python's ``divmod``: the floor quotient (a constant) and the remainder."""
+    return rules.floor_divide(x, y), rules.remainder(x, y)
+
 
 #: NumPy ufunc -> the adkit operation that differentiates it.
 UFUNCS: dict[np.ufunc, Callable[..., Any]] = {
@@ -29,13 +145,17 @@ UFUNCS: dict[np.ufunc, Callable[..., Any]] = {
     np.power: rules.power,
     np.float_power: rules.power,
     np.negative: rules.negative,
-    np.positive: lambda x: x,
-    np.conjugate: lambda x: x,  # of a real value (complex ones are refused where they appear)
+    np.positive: _identity,
+    np.conjugate: _identity,
     np.absolute: rules.absolute,
     np.fabs: rules.absolute,
     np.sign: rules.sign,
     np.square: rules.square,
     np.reciprocal: rules.reciprocal,
+    np.remainder: rules.remainder,
+    np.fmod: rules.fmod,
+    np.copysign: rules.copysign,
+    np.divmod: _divmod,
     np.exp: rules.exp,
     np.expm1: rules.expm1,
     np.log: rules.log,
@@ -61,166 +181,567 @@ UFUNCS: dict[np.ufunc, Callable[..., Any]] = {
     np.arctanh: rules.arctanh,
     np.maximum: rules.maximum,
     np.minimum: rules.minimum,
-    np.fmax: rules.maximum,
-    np.fmin: rules.minimum,
+    np.fmax: _fmax,
+    np.fmin: _fmin,
     np.matmul: rules.matmul,
 }
 
-#: Ufuncs whose result is piecewise constant or boolean: computed on the
-#: primal values, they carry no derivative (as in JAX and PyTorch).
+#: Ufuncs whose result is piecewise constant, boolean or integer-valued: computed
+#: on the primal values, they carry no derivative (as in JAX and PyTorch).
+#: ``tests/test_parameters.py`` checks numerically that each is constant between
+#: its jumps; ``remainder``, ``fmod`` and ``copysign`` are not, and have rules.
 CONSTANT_UFUNCS = frozenset(
     {
         np.greater, np.greater_equal, np.less, np.less_equal, np.equal, np.not_equal,
         np.logical_and, np.logical_or, np.logical_xor, np.logical_not,
         np.isnan, np.isinf, np.isfinite, np.signbit, np.floor, np.ceil, np.trunc, np.rint,
-        np.floor_divide, np.remainder,
+        np.floor_divide, np.spacing,
     }
 )  # fmt: skip
 
-_REDUCTIONS = {np.add: rules.sum, np.maximum: rules.max, np.minimum: rules.min}
+_UFUNC_CALL_DEFAULTS = {"where": True, "subok": True, "signature": None, "sig": None,
+                        "axes": None, "axis": None, "keepdims": False}  # fmt: skip
+_UFUNC_REFUSALS = {
+    "where": "np.sin(x, where=mask) leaves the masked-out elements uninitialised; "
+             "write np.where(mask, np.sin(x), fill) instead.",
+    "subok": "traced values are not ndarray subclasses; leave subok out.",
+    "signature": "adkit computes in the values' own type; leave the loop signature out.",
+    "sig": "adkit computes in the values' own type; leave the loop signature out.",
+    "axes": "matmul over other axes: move them with np.moveaxis first.",
+    "axis": "matmul over other axes: move them with np.moveaxis first.",
+    "keepdims": "matmul with kept axes: reshape the result instead.",
+}  # fmt: skip
 
 
-def _no_rule_message(name: str) -> str:
-    return (
-        f"adkit has no derivative rule for numpy.{name}. Rewrite the expression with "
-        f"supported operations, or register your own with @adkit.primitive and give it "
-        f".defjvp / .defvjp rules (see adkit.primitive's docstring)."
-    )
+def _ufunc_keywords(what: str, numpy_call: Callable[..., Any], kwargs: dict[str, Any]) -> None:
+    """Check a ufunc call's keywords: refuse by name what adkit does not implement.
+
+    ``dtype``, ``casting`` and ``order`` are checked by NumPy itself on the
+    primal values (``numpy_call``); a ``dtype`` that changes the result's type
+    is refused.
+    """
+    checked = {}
+    for key, value in kwargs.items():
+        if key in ("dtype", "casting", "order"):
+            checked[key] = value
+        elif key in _UFUNC_CALL_DEFAULTS:
+            if value is not _UFUNC_CALL_DEFAULTS[key]:
+                _refuse(what, key, _UFUNC_REFUSALS[key])
+        else:
+            raise TypeError(f"{what}() got an unexpected keyword argument {key!r}")
+    if checked:
+        with np.errstate(all="ignore"):
+            natural = _first(numpy_call())
+        _same_as_numpy(what, lambda **kw: _first(numpy_call(**kw)), natural, **checked)
+
+
+def _first(result: Any) -> Any:
+    return result[0] if type(result) is tuple else result
+
+
+def _outer_operands(a: Any, b: Any) -> tuple[Any, Any]:
+    """``ufunc.outer(a, b)`` is ``ufunc(a[..., None, ..., None], b)``: out[i.., j..] = f(a[i..], b[j..])."""
+    return rules.reshape(a, shape_of(a) + (1,) * ndim_of(b)), b
+
+
+def _add_reduce(array: Any, axis: Any = 0, dtype: Any = None, out: Any = None, keepdims: Any = False,
+                initial: Any = _NoValue, where: Any = True) -> Any:  # fmt: skip
+    """``np.add.reduce``: :func:`_sum` with the ufunc's default ``axis=0``."""
+    return _sum(array, axis, dtype, out, keepdims, initial, where)
+
+
+def _multiply_reduce(array: Any, axis: Any = 0, dtype: Any = None, out: Any = None, keepdims: Any = False,
+                     initial: Any = _NoValue, where: Any = True) -> Any:  # fmt: skip
+    """``np.multiply.reduce``: :func:`_prod` with the ufunc's default ``axis=0``."""
+    return _prod(array, axis, dtype, out, keepdims, initial, where)
+
+
+def _maximum_reduce(array: Any, axis: Any = 0, dtype: Any = None, out: Any = None, keepdims: Any = False,
+                    initial: Any = _NoValue, where: Any = True) -> Any:  # fmt: skip
+    """``np.maximum.reduce``: :func:`_max` with the ufunc's default ``axis=0``."""
+    _check_dtype("maximum.reduce", dtype, array)
+    return _max(array, axis, out, keepdims, initial, where)
+
+
+def _minimum_reduce(array: Any, axis: Any = 0, dtype: Any = None, out: Any = None, keepdims: Any = False,
+                    initial: Any = _NoValue, where: Any = True) -> Any:  # fmt: skip
+    """``np.minimum.reduce``: :func:`_min` with the ufunc's default ``axis=0``."""
+    _check_dtype("minimum.reduce", dtype, array)
+    return _min(array, axis, out, keepdims, initial, where)
+
+
+def _add_accumulate(array: Any, axis: Any = 0, dtype: Any = None, out: Any = None) -> Any:
+    """``np.add.accumulate``: the running sum along ``axis``."""
+    return _cumsum(array, axis, dtype, out)
+
+
+#: (method, ufunc) -> handler, with the method's NumPy signature, for the methods adkit differentiates
+UFUNC_METHODS: dict[tuple[str, np.ufunc], Callable[..., Any]] = {
+    ("reduce", np.add): _add_reduce,
+    ("reduce", np.multiply): _multiply_reduce,
+    ("reduce", np.maximum): _maximum_reduce,
+    ("reduce", np.minimum): _minimum_reduce,
+    ("accumulate", np.add): _add_accumulate,
+}
 
 
 def array_ufunc(ufunc: np.ufunc, method: str, *inputs: Any, **kwargs: Any) -> Any:
     """Route a NumPy ufunc call on traced values to the rule table."""
-    if kwargs.get("out") is not None:
-        raise TypeError(
-            f"numpy.{ufunc.__name__}(..., out=...) writes into an existing array, which cannot "
-            "hold a traced value. Use the returned value instead."
+    what = ufunc.__name__ if method == "__call__" else f"{ufunc.__name__}.{method}"
+    _no_out(what, kwargs.pop("out", None))
+    if method == "at":
+        raise UnsupportedParameterError(
+            f"numpy.{what} changes an array in place, which a traced value cannot do: adkit values are "
+            "immutable. Build the result functionally (np.where, np.concatenate, indexing)."
         )
-    kwargs.pop("out", None)
     if ufunc in CONSTANT_UFUNCS:
+        kwargs = {k: primal(v) for k, v in kwargs.items()}
         return getattr(ufunc, method)(*(primal(x) for x in inputs), **kwargs)
-    if method == "reduce" and ufunc in _REDUCTIONS and not kwargs.keys() - {"axis", "keepdims"}:
-        reduce = _REDUCTIONS[ufunc]
-        return reduce(inputs[0], axis=kwargs.get("axis", 0), keepdims=kwargs.get("keepdims", False))
-    if method != "__call__":
-        raise NotImplementedError(_no_rule_message(f"{ufunc.__name__}.{method}"))
-    op = UFUNCS.get(ufunc)
-    if op is None:
-        raise NotImplementedError(_no_rule_message(ufunc.__name__))
-    unsupported = kwargs.keys() - {"dtype", "casting"}
-    if unsupported:
-        names = ", ".join(sorted(unsupported))
-        raise TypeError(f"adkit does not support numpy.{ufunc.__name__}(..., {names}=...)")
-    return op(*inputs)
+    if method in ("__call__", "outer"):
+        op = UFUNCS.get(ufunc)
+        if op is None:
+            raise NotImplementedError(_no_rule_message(what))
+        if kwargs:
+            primals = [primal(x) for x in inputs]
+            _ufunc_keywords(what, lambda **kw: getattr(ufunc, method)(*primals, **kw), kwargs)
+        if method == "outer":
+            if ufunc.nin != 2:
+                raise ValueError("outer product only supported for binary functions")
+            inputs = _outer_operands(*inputs)
+        return op(*inputs)
+    handler = UFUNC_METHODS.get((method, ufunc))
+    if handler is None:
+        raise NotImplementedError(_no_rule_message(what))
+    return handler(*inputs, **kwargs)
 
 
 # -- array functions ---------------------------------------------------------------
 
+#: NumPy function -> adkit's handler, a function with NumPy's parameter names and defaults.
+FUNCTIONS: dict[Callable, Callable[..., Any]] = {}
+
+
+def implements(*numpy_functions: Callable) -> Callable[[Callable], Callable]:
+    """Register a handler for NumPy functions (its parameters are NumPy's, each implemented or refused)."""
+
+    def register(handler: Callable) -> Callable:
+        for function in numpy_functions:
+            FUNCTIONS[function] = handler
+        return handler
+
+    return register
+
 
 def _constant(func: Callable) -> Callable:
-    """A NumPy function whose result does not depend differentiably on its inputs."""
+    """A NumPy function whose result does not depend differentiably on its inputs.
 
+    Every argument goes to NumPy itself, on the primal values, so no parameter
+    is dropped; only a traced ``out=`` is refused (NumPy would write into it).
+    """
+    signature = inspect.signature(func)
+    takes_out = "out" in signature.parameters
+
+    @wraps(func)
     def on_primals(*args: Any, **kwargs: Any) -> Any:
+        if takes_out:
+            out = signature.bind(*args, **kwargs).arguments.get("out")
+            if isinstance(out, Box):
+                _no_out(func.__name__, out)
         return func(*(primal(a) for a in args), **{k: primal(v) for k, v in kwargs.items()})
 
     return on_primals
 
 
-def _reduction(op: Callable) -> Callable:
-    def handler(a: Any, axis: Any = None, dtype: Any = None, out: Any = None, keepdims: Any = False,
-                **kwargs: Any) -> Any:  # fmt: skip
-        if out is not None:
-            raise TypeError("out= cannot hold a traced value; use the returned value")
-        if kwargs.get("initial", np._NoValue) is not np._NoValue or kwargs.get("where", True) is not True:
-            raise NotImplementedError("adkit reductions do not support initial= or where=")
-        return op(a, axis=axis, keepdims=bool(keepdims) if keepdims is not np._NoValue else False)
-
-    return handler
+for _func in (np.shape, np.ndim, np.size, np.result_type, np.zeros_like, np.ones_like, np.empty_like,
+              np.isclose, np.allclose, np.array_equal, np.argmax, np.argmin, np.argsort, np.round,
+              np.around, np.iscomplexobj, np.isrealobj):  # fmt: skip
+    FUNCTIONS[_func] = _constant(_func)
 
 
-def _hstack(tup: Any, **_: Any) -> Any:
-    arrays = [rules.reshape(a, (1,)) if np.ndim(primal(a)) == 0 else a for a in tup]
-    return rules.concatenate(arrays, axis=0 if np.ndim(primal(arrays[0])) == 1 else 1)
+# reductions
 
 
-def _vstack(tup: Any, **_: Any) -> Any:
-    arrays = [rules.reshape(a, (1, -1)) if np.ndim(primal(a)) < 2 else a for a in tup]
+@implements(np.sum)
+def _sum(a: Any, axis: Any = None, dtype: Any = None, out: Any = None, keepdims: Any = _NoValue,
+         initial: Any = _NoValue, where: Any = _NoValue) -> Any:  # fmt: skip
+    """``np.sum``: ``where=`` sums ``where(mask, a, 0)``; ``initial=`` is added."""
+    if dtype is None and out is None and initial is _NoValue and where is _NoValue:  # the common case, first
+        return rules.sum(a, axis, False if keepdims is _NoValue else bool(keepdims))
+    _no_out("sum", out)
+    _check_dtype("sum", dtype, a)
+    total = rules.sum(_masked(a, _where_mask(where, a), 0.0), axis, _keepdims(keepdims))
+    return total if initial is _NoValue else total + initial
+
+
+@implements(np.prod)
+def _prod(a: Any, axis: Any = None, dtype: Any = None, out: Any = None, keepdims: Any = _NoValue,
+          initial: Any = _NoValue, where: Any = _NoValue) -> Any:  # fmt: skip
+    """``np.prod``: ``where=`` multiplies ``where(mask, a, 1)``; ``initial=`` multiplies the result."""
+    _no_out("prod", out)
+    _check_dtype("prod", dtype, a)
+    product = rules.prod(_masked(a, _where_mask(where, a), 1.0), axis, _keepdims(keepdims))
+    return product if initial is _NoValue else product * initial
+
+
+@implements(np.mean)
+def _mean(a: Any, axis: Any = None, dtype: Any = None, out: Any = None, keepdims: Any = _NoValue, *,
+          where: Any = _NoValue) -> Any:  # fmt: skip
+    """``np.mean``: ``where=`` divides the masked sum by the number of selected elements."""
+    if dtype is None and out is None and where is _NoValue:  # the common case, first
+        return rules.mean(a, axis, False if keepdims is _NoValue else bool(keepdims))
+    _no_out("mean", out)
+    _check_dtype("mean", dtype, a)
+    kept = _keepdims(keepdims)
+    mask = _where_mask(where, a)
+    if mask is None:
+        return rules.mean(a, axis, kept)
+    total = rules.sum(rules.where(mask, a, 0.0), axis, kept)
+    return total / np.sum(mask, axis=axis, keepdims=kept)
+
+
+def _extremum(what: str, reduce: Callable, pick: Callable, fill: float, a: Any, axis: Any, out: Any,
+              keepdims: Any, initial: Any, where: Any) -> Any:  # fmt: skip
+    """``max``/``min``: ``where=`` fills with -inf/inf; ``initial=`` takes part as one more element."""
+    if out is None and initial is _NoValue and where is _NoValue:  # the common case, first
+        return reduce(a, axis, False if keepdims is _NoValue else bool(keepdims))
+    _no_out(what, out)
+    mask = _where_mask(where, a)
+    if mask is not None and initial is _NoValue:
+        raise ValueError(f"reduction operation '{pick.__name__}' does not have an identity, so to use a "
+                         "where mask one has to specify 'initial'")  # fmt: skip
+    kept = _keepdims(keepdims)
+    if initial is not _NoValue:
+        axes = rules._axes(axis, ndim_of(a))
+        shape = shape_of(a)
+        if math.prod(shape[i] for i in axes) == 0:  # nothing to reduce: initial everywhere
+            result_shape = rules._keepdims_shape(shape, axes) if kept else tuple(
+                n for i, n in enumerate(shape) if i - len(shape) not in axes)  # fmt: skip
+            if isinstance(initial, Box):
+                return rules.broadcast_to(initial, result_shape)
+            return np.full(result_shape, initial, dtype=np.result_type(primal(a)))
+    result = reduce(_masked(a, mask, fill), axis, kept)
+    return result if initial is _NoValue else pick(result, initial)
+
+
+@implements(np.max, np.amax)
+def _max(a: Any, axis: Any = None, out: Any = None, keepdims: Any = _NoValue, initial: Any = _NoValue,
+         where: Any = _NoValue) -> Any:  # fmt: skip
+    """``np.max``: ``max(x, initial=v)`` is ``maximum(max(x), v)``; ``where=`` leaves elements out."""
+    return _extremum("max", rules.max, rules.maximum, -math.inf, a, axis, out, keepdims, initial, where)
+
+
+@implements(np.min, np.amin)
+def _min(a: Any, axis: Any = None, out: Any = None, keepdims: Any = _NoValue, initial: Any = _NoValue,
+         where: Any = _NoValue) -> Any:  # fmt: skip
+    """``np.min``: ``min(x, initial=v)`` is ``minimum(min(x), v)``; ``where=`` leaves elements out."""
+    return _extremum("min", rules.min, rules.minimum, math.inf, a, axis, out, keepdims, initial, where)
+
+
+def _variance(what: str, a: Any, axis: Any, dtype: Any, out: Any, ddof: Any, keepdims: Any, where: Any,
+              mean: Any, correction: Any) -> Any:  # fmt: skip
+    """``var``: the mean of squared deviations (from ``mean=`` when given), over ``count - ddof``."""
+    _no_out(what, out)
+    _check_dtype(what, dtype, a)
+    if correction is not _NoValue:
+        if ddof != 0:
+            raise ValueError("ddof and correction can't be provided simultaneously.")
+        ddof = correction
+    kept = _keepdims(keepdims)
+    mask = _where_mask(where, a)
+    axes = rules._axes(axis, ndim_of(a))
+    if mask is None:
+        count = math.prod(shape_of(a)[i] for i in axes)
+        if mean is _NoValue and ddof < count:
+            return rules.var(a, axes, kept, ddof)
+    else:
+        count = np.sum(mask, axis=axes, keepdims=True)
+    if np.any(ddof >= count):
+        warnings.warn("Degrees of freedom <= 0 for slice", RuntimeWarning, stacklevel=3)
+    centre = rules.sum(_masked(a, mask, 0.0), axes, True) / count if mean is _NoValue else mean
+    centred = a - centre
+    total = rules.sum(_masked(centred * centred, mask, 0.0), axes, kept)
+    if mask is not None and not kept:
+        count = np.sum(mask, axis=axes)
+    with np.errstate(divide="ignore", invalid="ignore"):  # NumPy's value: inf or nan, after its warning above
+        return total / np.maximum(count - ddof, 0)
+
+
+@implements(np.var)
+def _var(a: Any, axis: Any = None, dtype: Any = None, out: Any = None, ddof: Any = 0,
+         keepdims: Any = _NoValue, *, where: Any = _NoValue, mean: Any = _NoValue,
+         correction: Any = _NoValue) -> Any:  # fmt: skip
+    """``np.var``: ``where=`` selects elements, ``mean=`` is the centre, ``correction`` is ``ddof``."""
+    return _variance("var", a, axis, dtype, out, ddof, keepdims, where, mean, correction)
+
+
+@implements(np.std)
+def _std(a: Any, axis: Any = None, dtype: Any = None, out: Any = None, ddof: Any = 0,
+         keepdims: Any = _NoValue, *, where: Any = _NoValue, mean: Any = _NoValue,
+         correction: Any = _NoValue) -> Any:  # fmt: skip
+    """``np.std``: the square root of :func:`_var`, with the same parameters."""
+    return rules.sqrt(_variance("std", a, axis, dtype, out, ddof, keepdims, where, mean, correction))
+
+
+@implements(np.cumsum)
+def _cumsum(a: Any, axis: Any = None, dtype: Any = None, out: Any = None) -> Any:
+    """``np.cumsum``: the running sum along ``axis`` (of the flattened array when None)."""
+    _no_out("cumsum", out)
+    _check_dtype("cumsum", dtype, a)
+    return rules.cumsum(a, axis)
+
+
+@implements(np.trace)
+def _trace(a: Any, offset: Any = 0, axis1: Any = 0, axis2: Any = 1, dtype: Any = None,
+           out: Any = None) -> Any:  # fmt: skip
+    """``np.trace``: the sum of :func:`rules.diagonal` with the same ``offset``, ``axis1``, ``axis2``."""
+    _no_out("trace", out)
+    _check_dtype("trace", dtype, a)
+    return rules.sum(rules.diagonal(a, offset, axis1, axis2), axis=-1)
+
+
+# products
+
+
+@implements(np.dot)
+def _dot(a: Any, b: Any, out: Any = None) -> Any:
+    """``np.dot`` (arrays of up to two axes)."""
+    _no_out("dot", out)
+    return rules.dot(a, b)
+
+
+@implements(np.vdot)
+def _vdot(a: Any, b: Any, /) -> Any:
+    """``np.vdot`` of real values: the sum of the products of the flattened arrays."""
+    return rules.sum(rules.multiply(rules.ravel(a), rules.ravel(b)))
+
+
+@implements(np.inner)
+def _inner(a: Any, b: Any, /) -> Any:
+    """``np.inner``: contracts the last axes."""
+    return rules.inner(a, b)
+
+
+@implements(np.outer)
+def _outer(a: Any, b: Any, out: Any = None) -> Any:
+    """``np.outer`` of the flattened arrays."""
+    _no_out("outer", out)
+    return rules.outer(a, b)
+
+
+# shapes
+
+
+@implements(np.transpose)
+def _transpose(a: Any, axes: Any = None) -> Any:
+    return rules.transpose(a, axes)
+
+
+@implements(np.swapaxes)
+def _swapaxes(a: Any, axis1: Any, axis2: Any) -> Any:
+    return rules.swapaxes(a, axis1, axis2)
+
+
+@implements(np.moveaxis)
+def _moveaxis(a: Any, source: Any, destination: Any) -> Any:
+    return rules.moveaxis(a, source, destination)
+
+
+@implements(np.diagonal)
+def _diagonal(a: Any, offset: Any = 0, axis1: Any = 0, axis2: Any = 1) -> Any:
+    return rules.diagonal(a, offset, axis1, axis2)
+
+
+@implements(np.repeat)
+def _repeat(a: Any, repeats: Any, axis: Any = None) -> Any:
+    return rules.repeat(a, repeats, axis)
+
+
+def _copy_flag(what: str, copy: Any) -> None:
+    if copy is False:
+        _refuse(what, "copy", "copy=False asks for a view of the same memory, and a traced value has none "
+                              "to share (its values cannot change anyway). Leave copy out.")  # fmt: skip
+
+
+@implements(np.reshape)
+def _reshape(a: Any, /, shape: Any, order: Any = "C", *, copy: Any = None) -> Any:
+    """``np.reshape``: ``order="F"``/``"A"`` as NumPy; ``copy=True`` changes nothing for immutable values."""
+    _copy_flag("reshape", copy)
+    return rules.reshape(a, shape, order=order)
+
+
+@implements(np.ravel)
+def _ravel(a: Any, order: Any = "C") -> Any:
+    return rules.ravel(a, order)
+
+
+@implements(np.squeeze)
+def _squeeze(a: Any, axis: Any = None) -> Any:
+    return rules.squeeze(a, axis)
+
+
+@implements(np.expand_dims)
+def _expand_dims(a: Any, axis: Any) -> Any:
+    return rules.expand_dims(a, axis)
+
+
+@implements(np.broadcast_to)
+def _broadcast_to(array: Any, shape: Any, subok: Any = False) -> Any:
+    """``np.broadcast_to``; ``subok`` concerns ndarray subclasses, which traced values are not."""
+    return rules.broadcast_to(array, shape)
+
+
+def _stacking_checks(what: str, numpy_function: Callable, arrays: Sequence[Any], dtype: Any, casting: Any,
+                     **params: Any) -> None:  # fmt: skip
+    """``dtype``/``casting`` of ``concatenate`` and friends: NumPy checks them; a cast is refused."""
+    checked = {k: v for k, v in (("dtype", dtype), ("casting", casting)) if v is not None and
+               not (k == "casting" and v == "same_kind")}  # fmt: skip
+    if checked:
+        primals = [primal(x) for x in arrays]
+        _same_as_numpy(what, lambda **kw: numpy_function(primals, **params, **kw),
+                       np.result_type(*primals), **checked)  # fmt: skip
+
+
+@implements(np.concatenate)
+def _concatenate(arrays: Any, /, axis: Any = 0, out: Any = None, *, dtype: Any = None,
+                 casting: Any = "same_kind") -> Any:  # fmt: skip
+    """``np.concatenate``; ``axis=None`` joins the flattened arrays."""
+    _no_out("concatenate", out)
+    arrays = list(arrays)
+    _stacking_checks("concatenate", np.concatenate, arrays, dtype, casting, axis=axis)
+    if axis is None:
+        arrays, axis = [rules.ravel(x) for x in arrays], 0
+    return rules.concatenate(arrays, axis)
+
+
+@implements(np.stack)
+def _stack(arrays: Any, axis: Any = 0, out: Any = None, *, dtype: Any = None,
+           casting: Any = "same_kind") -> Any:  # fmt: skip
+    _no_out("stack", out)
+    arrays = list(arrays)
+    _stacking_checks("stack", np.stack, arrays, dtype, casting, axis=axis)
+    return rules.stack(arrays, axis)
+
+
+@implements(np.hstack)
+def _hstack(tup: Any, *, dtype: Any = None, casting: Any = "same_kind") -> Any:
+    """``np.hstack``: along the first axis for 1-D arrays, the second otherwise."""
+    arrays = [rules.reshape(x, (1,)) if ndim_of(x) == 0 else x for x in tup]
+    _stacking_checks("hstack", np.hstack, arrays, dtype, casting)
+    return rules.concatenate(arrays, axis=1 if arrays and ndim_of(arrays[0]) != 1 else 0)
+
+
+@implements(np.vstack)
+def _vstack(tup: Any, *, dtype: Any = None, casting: Any = "same_kind") -> Any:
+    """``np.vstack``: along the first axis, 1-D arrays as rows."""
+    arrays = [rules.reshape(x, (1, -1)) if ndim_of(x) < 2 else x for x in tup]
+    _stacking_checks("vstack", np.vstack, arrays, dtype, casting)
     return rules.concatenate(arrays, axis=0)
 
 
+@implements(np.atleast_1d)
 def _atleast_1d(*arys: Any) -> Any:
-    out = [rules.reshape(a, (1,)) if np.ndim(primal(a)) == 0 else a for a in arys]
+    out = tuple(rules.reshape(x, (1,)) if ndim_of(x) == 0 else x for x in arys)
     return out[0] if len(out) == 1 else out
 
 
-def _copy(a: Any, *_: Any, **__: Any) -> Any:
+# selections
+
+
+@implements(np.where)
+def _where(condition: Any, x: Any = None, y: Any = None, /) -> Any:
+    """``np.where``: with ``x`` and ``y`` a selection; with the condition alone its nonzero indices."""
+    if x is None and y is None:
+        return np.nonzero(primal(condition))
+    if x is None or y is None:
+        raise ValueError("either both or neither of x and y should be given")
+    return rules.where(condition, x, y)
+
+
+def _clip_values(what: str, a: Any, lower: Any, upper: Any, out: Any, kwargs: dict[str, Any]) -> Any:
+    _no_out(what, out)
+    if kwargs:
+        bounds = [primal(b) for b in (lower, upper)]
+        _ufunc_keywords(what, lambda **kw: np.clip(primal(a), *bounds, **kw), kwargs)
+    return rules.clip(a, lower, upper)
+
+
+@implements(np.clip)
+def _clip(a: Any, a_min: Any = _NoValue, a_max: Any = _NoValue, out: Any = None, *, min: Any = _NoValue,
+          max: Any = _NoValue, **kwargs: Any) -> Any:  # fmt: skip
+    """``np.clip``: bounds as ``a_min``/``a_max`` or ``min``/``max``; ``**kwargs`` are ufunc keywords."""
+    if a_min is _NoValue and a_max is _NoValue:
+        a_min = None if min is _NoValue else min
+        a_max = None if max is _NoValue else max
+    elif a_min is _NoValue or a_max is _NoValue:
+        missing = "a_min" if a_min is _NoValue else "a_max"
+        raise TypeError(f"clip() missing 1 required positional argument: '{missing}'")
+    elif min is not _NoValue or max is not _NoValue:
+        raise ValueError("Passing `min` or `max` keyword argument when `a_min` and `a_max` are provided is "
+                         "forbidden.")  # fmt: skip
+    return _clip_values("clip", a, a_min, a_max, out, kwargs)
+
+
+# linear algebra
+
+
+@implements(np.linalg.inv)
+def _inv(a: Any) -> Any:
+    return rules.inv(a)
+
+
+@implements(np.linalg.det)
+def _det(a: Any) -> Any:
+    return rules.det(a)
+
+
+@implements(np.linalg.slogdet)
+def _slogdet(a: Any) -> Any:
+    return rules.slogdet(a)
+
+
+@implements(np.linalg.solve)
+def _solve(a: Any, b: Any) -> Any:
+    return rules.solve(a, b)
+
+
+@implements(np.linalg.norm)
+def _norm(x: Any, ord: Any = None, axis: Any = None, keepdims: Any = False) -> Any:
+    return rules.norm(x, ord, axis, keepdims)
+
+
+# values that are the argument itself
+
+
+@implements(np.copy)
+def _copy(a: Any, order: Any = "K", subok: Any = False) -> Any:
+    """``np.copy``: traced values are immutable, so the value itself; ``order`` lays out memory only."""
+    rules._memory_order(a, order, "CFAK", "copying")
     return a
 
 
-#: NumPy function -> adkit implementation (same signature as NumPy's, for the
-#: arguments adkit supports).
-FUNCTIONS: dict[Callable, Callable[..., Any]] = {
-    np.sum: _reduction(rules.sum),
-    np.mean: _reduction(rules.mean),
-    np.prod: _reduction(rules.prod),
-    np.max: _reduction(rules.max),
-    np.min: _reduction(rules.min),
-    np.amax: _reduction(rules.max),
-    np.amin: _reduction(rules.min),
-    np.cumsum: lambda a, axis=None, dtype=None, out=None: rules.cumsum(a, axis),
-    np.var: lambda a, axis=None, dtype=None, out=None, ddof=0, keepdims=False: rules.var(
-        a, axis, keepdims, ddof
-    ),
-    np.std: lambda a, axis=None, dtype=None, out=None, ddof=0, keepdims=False: rules.std(
-        a, axis, keepdims, ddof
-    ),
-    np.dot: lambda a, b, out=None: rules.dot(a, b),
-    np.vdot: lambda a, b: rules.sum(rules.multiply(rules.ravel(a), rules.ravel(b))),
-    np.inner: rules.inner,
-    np.outer: lambda a, b, out=None: rules.outer(a, b),
-    np.trace: lambda a, offset=0, axis1=0, axis2=1, dtype=None, out=None: rules.matrix_trace(a),
-    np.transpose: lambda a, axes=None: rules.transpose(a, axes),
-    np.swapaxes: rules.swapaxes,
-    np.moveaxis: rules.moveaxis,
-    np.reshape: lambda a, shape=None, order="C", **kw: rules.reshape(a, kw.get("newshape", shape)),
-    np.ravel: lambda a, order="C": rules.ravel(a),
-    np.squeeze: lambda a, axis=None: rules.squeeze(a, axis),
-    np.expand_dims: rules.expand_dims,
-    np.broadcast_to: lambda array, shape, subok=False: rules.broadcast_to(array, shape),
-    np.concatenate: lambda arrays, axis=0, out=None, **kw: rules.concatenate(arrays, axis),
-    np.stack: lambda arrays, axis=0, out=None, **kw: rules.stack(arrays, axis),
-    np.hstack: _hstack,
-    np.vstack: _vstack,
-    np.atleast_1d: _atleast_1d,
-    np.where: lambda condition, x=None, y=None: rules.where(condition, x, y),
-    np.clip: lambda a, a_min=None, a_max=None, out=None, **kw: rules.clip(
-        a, kw.get("min", a_min), kw.get("max", a_max)
-    ),
-    np.linalg.inv: rules.inv,
-    np.linalg.det: rules.det,
-    np.linalg.slogdet: rules.slogdet,
-    np.linalg.solve: rules.solve,
-    np.linalg.norm: rules.norm,
-    np.copy: _copy,
-    np.real: lambda val: val.real,
-    np.imag: lambda val: val.imag,
-    np.shape: _constant(np.shape),
-    np.ndim: _constant(np.ndim),
-    np.size: _constant(np.size),
-    np.result_type: _constant(np.result_type),
-    np.zeros_like: _constant(np.zeros_like),
-    np.ones_like: _constant(np.ones_like),
-    np.empty_like: _constant(np.empty_like),
-    np.full_like: lambda a, fill_value, *args, **kw: np.full_like(primal(a), primal(fill_value), *args, **kw),
-    np.isclose: _constant(np.isclose),
-    np.allclose: _constant(np.allclose),
-    np.array_equal: _constant(np.array_equal),
-    np.argmax: _constant(np.argmax),
-    np.argmin: _constant(np.argmin),
-    np.argsort: _constant(np.argsort),
-    np.round: _constant(np.round),
-    np.iscomplexobj: _constant(np.iscomplexobj),
-    np.isrealobj: _constant(np.isrealobj),
-}
+@implements(np.full_like)
+def _full_like(a: Any, fill_value: Any, dtype: Any = None, order: Any = "K", subok: Any = True,
+               shape: Any = None, *, device: Any = None) -> Any:  # fmt: skip
+    """``np.full_like``: a traced ``fill_value`` is broadcast (its derivative flows); ``a`` gives a shape."""
+    filled = np.full_like(primal(a), primal(fill_value), dtype, order, subok, shape, device=device)
+    if not isinstance(fill_value, Box):
+        return filled
+    if filled.dtype != np.result_type(primal(fill_value)):
+        _refuse("full_like", "dtype", f"the result would be {filled.dtype}, which cannot carry the "
+                                      "derivative of a traced fill_value; leave dtype out.")  # fmt: skip
+    return rules.broadcast_to(fill_value, filled.shape)
+
+
+@implements(np.real)
+def _real(val: Any) -> Any:
+    """``np.real`` of a real traced value: the value itself (complex values are refused where they appear)."""
+    return val.real
+
+
+@implements(np.imag)
+def _imag(val: Any) -> Any:
+    """``np.imag`` of a real traced value: zeros, a constant."""
+    return val.imag
 
 
 def array_function(func: Callable, args: tuple, kwargs: dict) -> Any:
@@ -251,11 +772,60 @@ def _refuse_conversion(what: str) -> TypeError:
     )
 
 
+def _on_primal(method: Callable) -> Callable:
+    """An ndarray method whose result does not depend differentiably on the array (``argmax``, ``round``).
+
+    Every argument goes to NumPy's own method on the primal value, so none is
+    dropped; only a traced ``out=`` is refused.
+    """
+    signature = inspect.signature(method)
+
+    @wraps(method)
+    def on_primal(self: Any, *args: Any, **kwargs: Any) -> Any:
+        if "out" in signature.parameters:
+            _no_out(method.__name__, primal_out(signature.bind(self, *args, **kwargs).arguments.get("out")))
+        return method(np.asarray(primal(self)), *args, **kwargs)
+
+    return on_primal
+
+
+def primal_out(out: Any) -> Any:
+    """``out=`` is refused only when it is traced (NumPy would write into it); a plain array is fine."""
+    return out if isinstance(out, Box) else None
+
+
+#: the public names of NumPy arrays; a traced value lacking one says so (ArrayOps.__getattr__)
+NDARRAY_NAMES = frozenset(name for name in dir(np.ndarray) if not name.startswith("_"))
+
+_IN_PLACE = frozenset({"fill", "put", "resize", "setfield", "setflags", "sort", "partition", "byteswap",
+                       "itemset"})  # fmt: skip
+_MEMORY = frozenset({"base", "ctypes", "data", "flags", "strides", "itemsize", "nbytes", "dump", "dumps",
+                     "tobytes", "tofile", "view", "getfield", "device", "to_device", "flat"})  # fmt: skip
+
+
+def _missing_attribute(kind: str, name: str) -> str:
+    """What to say when a traced value lacks the ndarray attribute ``name``."""
+    if name in _IN_PLACE:
+        why = (f"x.{name}(...) changes an array in place, which a traced value cannot do: adkit values are "
+               "immutable. Compute a new array instead (np.where, np.concatenate, indexing).")  # fmt: skip
+    elif name in _MEMORY:
+        why = (f"ndarray.{name} is about the memory of a NumPy array, and a traced value has none. For the "
+               f"plain values (no derivative), use adkit.primal(x).{name}.")  # fmt: skip
+    else:
+        why = (f"adkit has no rule for ndarray.{name}. Write it with supported operations, register a "
+               f"rule with @adkit.primitive, or use adkit.primal(x).{name} for the plain values (no "
+               "derivative).")  # fmt: skip
+    return f"{kind} has no attribute {name!r}: {why}"
+
+
 class ArrayOps:
     """Operators, NumPy methods and protocols for traced values (``Dual`` and ``Var``).
 
     Everything here forwards to the rule table; comparisons look at primal
-    values only (derivatives do not change control flow).
+    values only (derivatives do not change control flow). Methods take
+    NumPy's parameters and implement or refuse each (``tests/test_parameters.py``);
+    an ndarray attribute a traced value lacks raises an ``AttributeError``
+    that names it and says what to do.
     """
 
     __slots__ = ()
@@ -288,7 +858,14 @@ class ArrayOps:
     def __index__(self) -> int:
         raise _refuse_conversion("an index")
 
-    def item(self) -> Any:
+    def __getattr__(self, name: str) -> Any:
+        # Only called when ordinary lookup fails: an ndarray name says what to do instead.
+        kind = type(self).__name__
+        if name in NDARRAY_NAMES:
+            raise AttributeError(_missing_attribute(f"A traced value ({kind})", name))
+        raise AttributeError(f"{kind!r} object has no attribute {name!r}")
+
+    def item(self, *args: Any) -> Any:
         raise _refuse_conversion("a Python number with .item()")
 
     def tolist(self) -> Any:
@@ -318,6 +895,24 @@ class ArrayOps:
 
     def __rtruediv__(self, other: Any) -> Any:
         return rules.divide(other, self)
+
+    def __floordiv__(self, other: Any) -> Any:
+        return rules.floor_divide(self, other)
+
+    def __rfloordiv__(self, other: Any) -> Any:
+        return rules.floor_divide(other, self)
+
+    def __mod__(self, other: Any) -> Any:
+        return rules.remainder(self, other)
+
+    def __rmod__(self, other: Any) -> Any:
+        return rules.remainder(other, self)
+
+    def __divmod__(self, other: Any) -> tuple[Any, Any]:
+        return _divmod(self, other)
+
+    def __rdivmod__(self, other: Any) -> tuple[Any, Any]:
+        return _divmod(other, self)
 
     def __pow__(self, other: Any) -> Any:
         return rules.power(self, other)
@@ -411,50 +1006,76 @@ class ArrayOps:
             axes = axes[0]
         return rules.transpose(self, axes or None)
 
-    def reshape(self, *shape: Any, order: str = "C") -> Any:
+    def reshape(self, *shape: Any, order: Any = "C", copy: Any = None) -> Any:
+        if copy is not None:
+            _copy_flag("reshape", copy)
         if len(shape) == 1:
             shape = shape[0]
-        return rules.reshape(self, shape)
+        return rules.reshape(self, shape, order=order)
 
-    def ravel(self) -> Any:
-        return rules.ravel(self)
+    def ravel(self, order: Any = "C") -> Any:
+        return rules.ravel(self, order)
 
-    flatten = ravel
+    def flatten(self, order: Any = "C") -> Any:
+        return rules.ravel(self, order)
 
     def squeeze(self, axis: Any = None) -> Any:
         return rules.squeeze(self, axis)
 
-    def sum(self, axis: Any = None, keepdims: bool = False, **kwargs: Any) -> Any:
-        return rules.sum(self, axis, keepdims)
+    def swapaxes(self, axis1: Any, axis2: Any) -> Any:
+        return rules.swapaxes(self, axis1, axis2)
 
-    def mean(self, axis: Any = None, keepdims: bool = False, **kwargs: Any) -> Any:
-        return rules.mean(self, axis, keepdims)
+    def diagonal(self, offset: Any = 0, axis1: Any = 0, axis2: Any = 1) -> Any:
+        return rules.diagonal(self, offset, axis1, axis2)
 
-    def prod(self, axis: Any = None, keepdims: bool = False, **kwargs: Any) -> Any:
-        return rules.prod(self, axis, keepdims)
+    def repeat(self, repeats: Any, axis: Any = None) -> Any:
+        return rules.repeat(self, repeats, axis)
 
-    def max(self, axis: Any = None, keepdims: bool = False, **kwargs: Any) -> Any:
-        return rules.max(self, axis, keepdims)
+    def sum(self, axis: Any = None, dtype: Any = None, out: Any = None, keepdims: Any = _NoValue,
+            initial: Any = _NoValue, where: Any = _NoValue) -> Any:  # fmt: skip
+        return _sum(self, axis, dtype, out, keepdims, initial, where)
 
-    def min(self, axis: Any = None, keepdims: bool = False, **kwargs: Any) -> Any:
-        return rules.min(self, axis, keepdims)
+    def mean(self, axis: Any = None, dtype: Any = None, out: Any = None, keepdims: Any = _NoValue, *,
+             where: Any = _NoValue) -> Any:  # fmt: skip
+        return _mean(self, axis, dtype, out, keepdims, where=where)
 
-    def var(self, axis: Any = None, keepdims: bool = False, ddof: int = 0, **kwargs: Any) -> Any:
-        return rules.var(self, axis, keepdims, ddof)
+    def prod(self, axis: Any = None, dtype: Any = None, out: Any = None, keepdims: Any = _NoValue,
+             initial: Any = _NoValue, where: Any = _NoValue) -> Any:  # fmt: skip
+        return _prod(self, axis, dtype, out, keepdims, initial, where)
 
-    def std(self, axis: Any = None, keepdims: bool = False, ddof: int = 0, **kwargs: Any) -> Any:
-        return rules.std(self, axis, keepdims, ddof)
+    def max(self, axis: Any = None, out: Any = None, keepdims: Any = _NoValue, initial: Any = _NoValue,
+            where: Any = _NoValue) -> Any:  # fmt: skip
+        return _max(self, axis, out, keepdims, initial, where)
 
-    def cumsum(self, axis: Any = None) -> Any:
-        return rules.cumsum(self, axis)
+    def min(self, axis: Any = None, out: Any = None, keepdims: Any = _NoValue, initial: Any = _NoValue,
+            where: Any = _NoValue) -> Any:  # fmt: skip
+        return _min(self, axis, out, keepdims, initial, where)
 
-    def dot(self, other: Any) -> Any:
-        return rules.dot(self, other)
+    def var(self, axis: Any = None, dtype: Any = None, out: Any = None, ddof: Any = 0,
+            keepdims: Any = _NoValue, *, where: Any = _NoValue, mean: Any = _NoValue) -> Any:  # fmt: skip
+        return _variance("var", self, axis, dtype, out, ddof, keepdims, where, mean, _NoValue)
 
-    def clip(self, min: Any = None, max: Any = None) -> Any:
-        return rules.clip(self, min, max)
+    def std(self, axis: Any = None, dtype: Any = None, out: Any = None, ddof: Any = 0,
+            keepdims: Any = _NoValue, *, where: Any = _NoValue, mean: Any = _NoValue) -> Any:  # fmt: skip
+        return rules.sqrt(_variance("std", self, axis, dtype, out, ddof, keepdims, where, mean, _NoValue))
 
-    def copy(self) -> Any:
+    def cumsum(self, axis: Any = None, dtype: Any = None, out: Any = None) -> Any:
+        return _cumsum(self, axis, dtype, out)
+
+    def trace(self, offset: Any = 0, axis1: Any = 0, axis2: Any = 1, dtype: Any = None,
+              out: Any = None) -> Any:  # fmt: skip
+        return _trace(self, offset, axis1, axis2, dtype, out)
+
+    def dot(self, other: Any, /, out: Any = None) -> Any:
+        return _dot(self, other, out)
+
+    def clip(self, min: Any = None, max: Any = None, out: Any = None, **kwargs: Any) -> Any:
+        return _clip_values("clip", self, min, max, out, kwargs)
+
+    def copy(self, order: Any = "C") -> Any:
+        return _copy(self, order)
+
+    def conj(self) -> Any:
         return self
 
     # -- real and imaginary parts: traced values are real (complex ones are refused where they appear)
@@ -469,11 +1090,16 @@ class ArrayOps:
         value = primal(self)
         return np.zeros(np.shape(value), np.result_type(value)) if np.ndim(value) else 0.0
 
-    def conj(self) -> Any:
-        """The complex conjugate of a real value: the value itself."""
-        return self
-
     conjugate = conj
+
+    # piecewise constant or integer results: NumPy's own method on the primal value
+    round = _on_primal(np.ndarray.round)
+    argmax = _on_primal(np.ndarray.argmax)
+    argmin = _on_primal(np.ndarray.argmin)
+    argsort = _on_primal(np.ndarray.argsort)
+    nonzero = _on_primal(np.ndarray.nonzero)
+    all = _on_primal(np.ndarray.all)
+    any = _on_primal(np.ndarray.any)
 
     def astype(self, dtype: Any, **kwargs: Any) -> Any:
         if np.issubdtype(np.dtype(dtype), np.floating):
@@ -481,4 +1107,5 @@ class ArrayOps:
         raise TypeError(f"adkit cannot cast a traced value to {dtype}: only floating dtypes keep derivatives")
 
 
-__all__ = ["CONSTANT_UFUNCS", "FUNCTIONS", "UFUNCS", "ArrayOps", "array_function", "array_ufunc"]
+__all__ = ["CONSTANT_UFUNCS", "FUNCTIONS", "NDARRAY_NAMES", "UFUNCS", "UFUNC_METHODS", "ArrayOps",
+           "UnsupportedParameterError", "array_function", "array_ufunc", "implements"]  # fmt: skip

@@ -39,7 +39,11 @@ Conventions at kinks and edges (each tested in ``tests/test_conventions.py``):
 * ``norm'(0) = 0`` (the minimum-norm subgradient);
 * ``det``'s first and second derivatives hold at every matrix, singular ones
   included (through the cofactor matrix, from the SVD); its third and higher
-  derivatives are refused, with an error, where the matrix is ill-conditioned.
+  derivatives are refused, with an error, where the matrix is ill-conditioned;
+* ``copysign(x, y)``: d/dx = 0 at x = 0, as ``abs'(0)`` (PyTorch; JAX gives
+  +-1), and d/dy = 0 (also at y = 0, where the sign flips);
+* ``remainder``/``fmod`` at a jump (x / y an integer): the derivatives of the
+  piece that starts there, with NumPy's own quotient (``floor_divide``).
 """
 
 from __future__ import annotations
@@ -230,13 +234,20 @@ multiply = elementwise(
 
 
 @quietly
+def _divide_dx(out: Any, x: Any, y: Any) -> Any:
+    if (type(y) is np.ndarray and y.dtype.kind != "f") or isinstance(y, (np.integer, np.bool_)):
+        y = np.asarray(y, dtype=np.float64)  # NumPy's reciprocal of an integer is an integer: 1 // y
+    return reciprocal(y)
+
+
+@quietly
 def _divide_dy(out: Any, x: Any, y: Any) -> Any:
     return -divide(out, y)
 
 
 divide = elementwise(
     "divide", np.divide, _numpy_semantics(operator.truediv, np.divide),
-    (quietly(lambda out, x, y: reciprocal(y)), _divide_dy),
+    (_divide_dx, _divide_dy),
     domain=(REAL, NONZERO), singular=True, flops=2.0, residuals=("out", 1), symbol="/", label="{0} / {1}",
     doc=_doc("Quotient x / y; d/dx = 1/y, d/dy = -x/y^2 (the quotient rule).",
              "adkit.divide(adkit.Dual(1.0, 1.0), 2.0)", "Dual(0.500, 0.500)"),
@@ -308,6 +319,85 @@ reciprocal = elementwise(
     doc=_doc("Reciprocal 1/x; d/dx = -1/x^2.", "adkit.reciprocal(adkit.Dual(2.0, 1.0))",
              "Dual(0.500, -0.250)"),
 )  # fmt: skip
+
+# -- remainders and signs: piecewise linear, so each partial is a piecewise constant
+# computed on the primal values (its own derivative is zero between the jumps) -----
+
+#: quotients away from integers (|x / y| between 2.09 and 2.95), so tests stay off the jumps
+_DIVIDEND = ((-2.8, -2.2), (2.2, 2.8))
+_DIVISOR = ((-1.05, -0.95), (0.95, 1.05))
+
+
+def _floor_quotient(x: Any, y: Any) -> Any:
+    """floor(x / y) as NumPy's ``floor_divide`` computes it (exact where x / y rounds to an integer)."""
+    if type(x) is float and type(y) is float:
+        try:
+            return x // y  # the same algorithm as NumPy's for floats
+        except ZeroDivisionError:
+            pass
+    with np.errstate(divide="ignore", invalid="ignore"):
+        q = np.floor_divide(x, y)
+    return float(q) if type(x) is float and type(y) is float else q
+
+
+def _remainder_dy(out: Any, x: Any, y: Any) -> Any:
+    return -_floor_quotient(primal(x), primal(y))
+
+
+def _fmod_dy(out: Any, x: Any, y: Any) -> Any:
+    px, py = primal(x), primal(y)
+    if type(px) is float and type(py) is float:
+        return -math.copysign(_floor_quotient(builtins.abs(px), builtins.abs(py)), px * py) if px else 0.0
+    # trunc(x / y) = sign(x) sign(y) floor(|x| / |y|), with floor_divide's exactness
+    return -(np.sign(px) * np.sign(py) * _floor_quotient(np.abs(px), np.abs(py)))
+
+
+def _copysign_dx(out: Any, x: Any, y: Any) -> Any:
+    px, py = primal(x), primal(y)
+    if type(px) is float and type(py) is float:
+        sign_x = 1.0 if px > 0 else -1.0 if px < 0 else 0.0 if px == 0 else math.nan
+        return sign_x * math.copysign(1.0, py)
+    return np.sign(px) * np.copysign(1.0, py)
+
+
+remainder = elementwise(
+    "remainder", np.remainder, _numpy_semantics(operator.mod, np.remainder),
+    (lambda out, x, y: ONE, _remainder_dy),
+    domain=(_DIVIDEND, _DIVISOR), residuals=(0, 1), symbol="%", label="{0} % {1}",
+    doc=_doc("Remainder x % y = x - y floor(x / y) (the sign of y, as Python's %); "
+             "d/dx = 1, d/dy = -floor(x / y) between the jumps.",
+             "adkit.remainder(adkit.Dual(7.5, 1.0), 2.0)", "Dual(1.500, 1.000)"),
+)  # fmt: skip
+mod = remainder
+fmod = elementwise(
+    "fmod", np.fmod, _numpy_semantics(math.fmod, np.fmod), (lambda out, x, y: ONE, _fmod_dy),
+    domain=(_DIVIDEND, _DIVISOR), residuals=(0, 1), symbol="fmod",
+    doc=_doc("C's remainder fmod(x, y) = x - y trunc(x / y) (the sign of x); "
+             "d/dx = 1, d/dy = -trunc(x / y) between the jumps.",
+             "adkit.fmod(adkit.Dual(-7.5, 1.0), 2.0)", "Dual(-1.500, 1.000)"),
+)  # fmt: skip
+copysign = elementwise(
+    "copysign", np.copysign, math.copysign, (_copysign_dx, lambda out, x, y: ZERO),
+    domain=(NONZERO, NONZERO), residuals=(0, 1), symbol="copysign",
+    doc=_doc("``|x|`` with the sign of y (its sign bit: -0.0 counts as negative); "
+             "d/dx = sign(x) sign(y), 0 at x = 0 as abs'(0); d/dy = 0.",
+             "adkit.copysign(adkit.Dual(2.0, 1.0), -1.0)", "Dual(-2.000, -1.000)"),
+)  # fmt: skip
+
+
+_float_floor_divide = _numpy_semantics(operator.floordiv, np.floor_divide)
+
+
+def floor_divide(x: Any, y: Any) -> Any:
+    """Floor division x // y: piecewise constant, so the result is a constant (derivative 0).
+
+    >>> adkit.floor_divide(adkit.Dual(7.5, 1.0), 2.0)
+    3.0
+    """
+    px, py = primal(x), primal(y)
+    if (type(px) is float and type(py) in (float, int)) or (type(px) is int and type(py) is float):
+        return _float_floor_divide(px, py)
+    return np.floor_divide(px, py)
 
 # -- exponentials and logarithms --------------------------------------------------
 
@@ -942,12 +1032,40 @@ def _resolve_shape(shape: Any, size: int) -> tuple[int, ...]:
     return np.empty(size, dtype=np.int8).reshape(shape).shape if -1 in shape else shape
 
 
-def reshape(x: Any, shape: Any, *more: int) -> Any:
+def _memory_order(x: Any, order: Any, allowed: str, what: str) -> str:
+    """``"C"`` or ``"F"`` for NumPy's ``order`` argument; ``"A"`` and ``"K"`` read the primal's memory layout.
+
+    ``"K"`` comes back only for a primal that is neither C- nor F-contiguous
+    (then the elements are read in the order of its strides).
+    """
+    order = "C" if order is None else order.upper() if isinstance(order, str) else order
+    if order not in ("C", "F", "A", "K"):
+        raise ValueError(f"order must be one of 'C', 'F', 'A', or 'K' (got {order!r})")
+    if order not in allowed:
+        raise ValueError(f"order {order!r} is not permitted for {what}")
+    if order in ("C", "F"):
+        return order
+    value = primal(x)
+    if type(value) is not np.ndarray or value.flags.c_contiguous:
+        return "C"
+    if value.flags.f_contiguous:
+        return "F"
+    return "C" if order == "A" else "K"
+
+
+def reshape(x: Any, shape: Any, *more: int, order: str = "C") -> Any:
     """``x`` with a new shape (one entry may be -1): a linear map, its transpose reshapes back.
+
+    ``order="F"`` reads and writes the elements with the first index
+    changing fastest (a reshape between two transposes); ``"A"`` is ``"F"``
+    for a Fortran-contiguous primal, as in NumPy.
 
     >>> import numpy as np
     >>> adkit.reshape(adkit.Dual(np.arange(4.0), np.ones(4)), (2, 2)).shape
     (2, 2)
+    >>> adkit.primal(adkit.reshape(adkit.Dual(np.arange(4.0), np.ones(4)), (2, 2), order="F"))
+    array([[0., 2.],
+           [1., 3.]])
     """
     if more:
         shape = (shape, *more)
@@ -955,6 +1073,8 @@ def reshape(x: Any, shape: Any, *more: int) -> Any:
     shape = _resolve_shape(shape, size)
     if math.prod(shape) != size:
         raise ValueError(f"cannot reshape an array of size {size} into shape {shape}")
+    if order != "C" and _memory_order(x, order, "CFA", "reshaping") == "F":
+        return transpose(reshape_p(transpose(x), shape=shape[::-1]))
     return reshape_p(x, shape=shape)
 
 
@@ -1002,13 +1122,19 @@ def expand_dims(x: Any, axis: Any) -> Any:
     return expand_dims_p(x, shape=np.expand_dims(np.empty(shape_of(x), dtype=np.int8), axis).shape)
 
 
-def ravel(x: Any) -> Any:
-    """The elements of ``x`` as a 1-D array (a reshape).
+def ravel(x: Any, order: str = "C") -> Any:
+    """The elements of ``x`` as a 1-D array (a reshape), read in ``order`` as ``np.ravel`` reads them.
 
     >>> import numpy as np
     >>> adkit.ravel(adkit.Dual(np.ones((2, 2)), np.ones((2, 2)))).shape
     (4,)
     """
+    resolved = _memory_order(x, order, "CFAK", "ravelling")
+    if resolved == "K":  # neither C- nor F-contiguous: the axes by decreasing stride, as NumPy reads them
+        strides = primal(x).strides
+        x = transpose(x, sorted(range(len(strides)), key=lambda a: -builtins.abs(strides[a])))
+    elif resolved == "F":
+        x = transpose(x)
     return reshape(x, -1)
 
 
@@ -1037,6 +1163,20 @@ transpose_p = Primitive(
 )  # fmt: skip
 
 
+def _axis_list(axis: Any, ndim: int, what: str = "axis") -> list[int]:
+    """Axes as non-negative ints, in the order given (NumPy's ``normalize_axis_tuple``)."""
+    axes = [axis] if isinstance(axis, (int, np.integer)) else list(axis)
+    result = []
+    for a in axes:
+        a = operator.index(a)
+        if not -ndim <= a < ndim:
+            raise np.exceptions.AxisError(a, ndim)
+        result.append(a % ndim)
+    if len(set(result)) != len(result):
+        raise ValueError(f"repeated axis in `{what}` argument")
+    return result
+
+
 def transpose(x: Any, axes: Any = None) -> Any:
     """Permute the axes of ``x`` (reverse them when ``axes`` is None).
 
@@ -1045,9 +1185,14 @@ def transpose(x: Any, axes: Any = None) -> Any:
     (3, 2)
     """
     n = ndim_of(x)
-    axes = tuple(range(n))[::-1] if axes is None else tuple(operator.index(a) % n for a in axes)
-    if sorted(axes) != list(range(n)):
-        raise ValueError(f"axes {axes} don't match array of {n} dimensions")
+    if axes is None:
+        axes = tuple(range(n))[::-1]
+    else:
+        if len(axes) != n:
+            raise ValueError("axes don't match array")
+        axes = tuple(_axis_list(axes, n, "axes"))
+    if axes == tuple(range(n)):
+        return x
     return transpose_p(x, axes=axes)
 
 
@@ -1059,22 +1204,74 @@ def swapaxes(x: Any, axis1: int, axis2: int) -> Any:
     (3, 2)
     """
     n = ndim_of(x)
+    (a1,), (a2,) = _axis_list(axis1, n), _axis_list(axis2, n)
     axes = list(range(n))
-    axes[axis1 % n], axes[axis2 % n] = axes[axis2 % n], axes[axis1 % n]
-    return transpose_p(x, axes=tuple(axes))
+    axes[a1], axes[a2] = axes[a2], axes[a1]
+    return transpose(x, axes)
 
 
-def moveaxis(x: Any, source: int, destination: int) -> Any:
-    """Move one axis to a new position (a transpose).
+def moveaxis(x: Any, source: Any, destination: Any) -> Any:
+    """Move axes to new positions (a transpose); ``source`` and ``destination`` are ints or sequences.
 
     >>> import numpy as np
     >>> adkit.moveaxis(adkit.Dual(np.ones((2, 3, 4)), np.ones((2, 3, 4))), 0, -1).shape
     (3, 4, 2)
+    >>> adkit.moveaxis(adkit.Dual(np.ones((2, 3, 4)), np.ones((2, 3, 4))), (0, 1), (1, 0)).shape
+    (3, 2, 4)
     """
     n = ndim_of(x)
-    order = [a for a in range(n) if a != source % n]
-    order.insert(destination % n, source % n)
-    return transpose_p(x, axes=tuple(order))
+    src = _axis_list(source, n, "source")
+    dst = _axis_list(destination, n, "destination")
+    if len(src) != len(dst):
+        raise ValueError("`source` and `destination` arguments must have the same number of elements")
+    order = [a for a in range(n) if a not in src]
+    for d, s in sorted(zip(dst, src)):
+        order.insert(d, s)
+    return transpose(x, order)
+
+
+def diagonal(x: Any, offset: int = 0, axis1: int = 0, axis2: int = 1) -> Any:
+    """The diagonal ``x[..., i, i + offset]`` of the (axis1, axis2) planes, as ``np.diagonal``.
+
+    The two axes are removed and the diagonal is appended as the last axis.
+    Linear (an indexing), so its transpose scatters into zeros.
+
+    >>> import numpy as np
+    >>> adkit.diagonal(adkit.Dual(np.arange(9.0).reshape(3, 3), np.ones((3, 3))), offset=1)
+    Dual(array([1., 5.]), array([1., 1.]))
+    """
+    n = ndim_of(x)
+    if n < 2:
+        raise ValueError("diag requires an array of at least two dimensions")
+    (a1,), (a2,) = _axis_list(axis1, n, "axis1"), _axis_list(axis2, n, "axis2")
+    if a1 == a2:
+        raise ValueError("axis1 and axis2 cannot be the same")
+    planes = moveaxis(x, (a1, a2), (-2, -1))
+    rows, cols = shape_of(planes)[-2:]
+    offset = operator.index(offset)
+    length = builtins.min(rows, cols - offset) if offset >= 0 else builtins.min(rows + offset, cols)
+    length = builtins.max(0, length)
+    i = np.arange(length) + builtins.max(0, -offset)
+    return getitem_p(planes, index=(Ellipsis, i, i + offset))
+
+
+def repeat(x: Any, repeats: Any, axis: int | None = None) -> Any:
+    """Each element repeated ``repeats`` times along ``axis`` (flattened when None), as ``np.repeat``.
+
+    Linear (an indexing with repeated indices), so its transpose adds the copies up.
+
+    >>> import numpy as np
+    >>> adkit.repeat(adkit.Dual(np.array([1.0, 2.0]), np.array([1.0, 0.0])), 2)
+    Dual(array([1., 1., 2., 2.]), array([1., 1., 0., 0.]))
+    """
+    if isinstance(repeats, Box):
+        raise TypeError("repeats must be integers, not a traced value")
+    if axis is None:
+        x, axis = ravel(x), 0
+    n = ndim_of(x)
+    (a,) = _axis_list(axis, n)
+    index = np.repeat(np.arange(shape_of(x)[a]), repeats)
+    return getitem_p(x, index=(slice(None),) * a + (index,))
 
 
 def _broadcast_to_jvp(t: Any, out: Any, x: Any, *, shape: tuple) -> Any:
@@ -1441,15 +1638,29 @@ def outer(a: Any, b: Any) -> Any:
 
 
 def inner(a: Any, b: Any) -> Any:
-    """Inner product over the last axes (``np.inner``) for vectors: sum(a * b).
+    """Inner product over the last axes, as ``np.inner``: out[i..., j...] = sum_k a[i..., k] b[j..., k].
+
+    The result has shape ``a.shape[:-1] + b.shape[:-1]``; a scalar operand
+    multiplies. Computed as one matrix product of the flattened leading axes.
 
     >>> import numpy as np
     >>> adkit.inner(adkit.Dual(np.array([1.0, 2.0]), np.array([1.0, 0.0])), np.array([3.0, 4.0]))
     Dual(11.000, 3.000)
     """
-    if ndim_of(a) == 1 and ndim_of(b) == 1:
+    a_shape, b_shape = shape_of(a), shape_of(b)
+    if not a_shape or not b_shape:
+        return multiply(a, b)
+    if a_shape[-1] != b_shape[-1]:
+        raise ValueError(
+            f"shapes {a_shape} and {b_shape} not aligned: {a_shape[-1]} (dim {len(a_shape) - 1}) != "
+            f"{b_shape[-1]} (dim {len(b_shape) - 1})"
+        )
+    if len(a_shape) == 1 and len(b_shape) == 1:
         return matmul(a, b)
-    return sum(multiply(expand_dims(a, -2), b), axis=-1) if ndim_of(b) == 1 else matmul(a, _swap_last(b))
+    k = a_shape[-1]
+    rows = reshape(a, (math.prod(a_shape[:-1]), k))
+    cols = transpose(reshape(b, (math.prod(b_shape[:-1]), k)))
+    return reshape(matmul(rows, cols), a_shape[:-1] + b_shape[:-1])
 
 
 # -- linear algebra ------------------------------------------------------------------------------
@@ -1955,7 +2166,7 @@ PRIMITIVES: dict[str, Primitive] = {
     p.name: p
     for p in (
         add, subtract, multiply, divide, power, negative, absolute, sign, square, reciprocal,
-        exp, expm1, log, log1p, log2, log10, sqrt, cbrt, logaddexp,
+        remainder, fmod, copysign, exp, expm1, log, log1p, log2, log10, sqrt, cbrt, logaddexp,
         sin, cos, tan, arcsin, arccos, arctan, arctan2, hypot,
         sinh, cosh, tanh, arcsinh, arccosh, arctanh, sigmoid, softplus,
         maximum, minimum, clip_p, where_p,

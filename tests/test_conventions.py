@@ -201,3 +201,18 @@ def test_selections_agree_with_jax_where_the_conventions_agree(name):
     for mode in ("forward", "reverse"):
         np.testing.assert_allclose(adkit.jacobian(f, mode=mode)(x), want, rtol=1e-14, err_msg=mode)
     np.testing.assert_allclose(adkit.hessian(lambda x: np.sum(f(x) ** 2))(x), want_h, rtol=1e-13)
+@pytest.mark.parametrize("mode", MODES)
+def test_copysign_has_derivative_zero_at_zero_and_none_in_the_sign(mode):
+    d = adkit.diff(np.copysign, mode=mode, argnums=(0, 1))
+    assert d(0.0, -1.0) == (0.0, 0.0)
+    assert d(2.0, -0.0) == (-1.0, 0.0)  # the sign bit of -0.0 counts
+    assert d(-2.0, 3.0) == (-1.0, 0.0)
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_remainder_at_a_jump_takes_the_piece_that_starts_there(mode):
+    d = adkit.diff(np.remainder, mode=mode, argnums=(0, 1))
+    assert d(6.0, 3.0) == (1.0, -2.0)  # remainder(x, 3) = x - 6 on [6, 9)
+    assert d(-6.0, 3.0) == (1.0, 2.0)
+    d = adkit.diff(np.fmod, mode=mode, argnums=(0, 1))
+    assert d(-6.0, 3.0) == (1.0, 2.0)  # fmod(x, 3) = x + 6 on (-9, -6]

@@ -1,0 +1,748 @@
+"""The parameter audit: every NumPy parameter adkit accepts is implemented or refused by name, never dropped.
+
+It walks every NumPy function adkit accepts (``numpy_bridge.FUNCTIONS``),
+every ndarray method ``ArrayOps`` defines, the ufunc keywords and the ufunc
+methods adkit differentiates, reads NumPy's own parameters (its signature, or
+the signature line of its docstring for C methods), and fails unless each
+parameter has
+
+* an example in ``IMPLEMENTED`` that sets it, whose value matches NumPy's
+  and whose forward and reverse Jacobians match central differences of
+  *NumPy's own function* (not adkit's), or
+* an example in ``REFUSED`` that sets it and raises an error naming it.
+
+A spy checks that each example really sets its parameter to a non-default
+value. A handler added to ``FUNCTIONS`` (or a method added to ``ArrayOps``)
+without examples fails here; so does a handler that takes ``**kwargs`` NumPy
+does not have, or whose parameter names or defaults differ from NumPy's.
+"""
+
+from __future__ import annotations
+
+import ast
+import contextlib
+import inspect
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pytest
+
+import adkit
+from adkit import numpy_bridge, reverse
+from adkit.core import Box
+from adkit.numpy_bridge import FUNCTIONS, UFUNC_METHODS, ArrayOps, UnsupportedParameterError
+
+rng = np.random.default_rng(20241)
+X = rng.normal(size=(3, 4))
+Y = rng.normal(size=(3, 4))
+V = rng.normal(size=4)
+W = rng.normal(size=3)
+S = rng.normal(size=(3, 3)) + 3 * np.eye(3)
+CUBE = rng.normal(size=(2, 3, 4))
+MASK = np.array([[True, False, True, True], [False, True, True, False], [True, True, False, True]])
+ROWS = np.array([True, False, True])
+FORTRAN = np.asfortranarray(rng.normal(size=(3, 4)))
+STRIDED = rng.normal(size=(4, 6, 5)).transpose(2, 0, 1)[:, ::2, 1:]  # neither C- nor F-contiguous
+
+UFUNC_CALL = "ufunc()"  # the keywords of a ufunc call, read from np.add's and np.matmul's docstrings
+
+
+@dataclass(frozen=True)
+class Example:
+    """``fn(*args)`` written with NumPy, setting ``params`` of ``target``."""
+
+    target: Any  # a NumPy function, "ndarray.<method>", UFUNC_CALL, or ("reduce", np.add)-like
+    params: tuple[str, ...]
+    fn: Callable[..., Any]
+    args: tuple[Any, ...]
+
+    def __repr__(self) -> str:
+        return f"{_target_name(self.target)}:{','.join(self.params)}"
+
+
+def _target_name(target: Any) -> str:
+    if isinstance(target, tuple):
+        return f"{target[1].__name__}.{target[0]}"
+    if isinstance(target, str):
+        return target
+    return getattr(target, "__name__", repr(target))
+
+
+def ex(target: Any, params: str, fn: Callable, *args: Any) -> Example:
+    return Example(target, tuple(params.split()), fn, args)
+
+
+# -- what each NumPy function, method and keyword does in adkit: the examples ---------------------
+
+IMPLEMENTED = [
+    # reductions
+    ex(np.sum, "a", lambda a: np.sum(a), X),
+    ex(np.sum, "axis keepdims", lambda a: np.sum(a, axis=1, keepdims=True), X),
+    ex(np.sum, "dtype", lambda a: np.sum(a, 0, np.float64), X),
+    ex(np.sum, "initial", lambda a: np.sum(a, axis=0, initial=2.5), X),
+    ex(np.sum, "where", lambda a: np.sum(a, axis=1, where=MASK), X),
+    ex(np.prod, "a axis keepdims", lambda a: np.prod(a, axis=0, keepdims=True), X),
+    ex(np.prod, "dtype initial", lambda a: np.prod(a, dtype=np.float64, initial=-1.5, axis=1), X),
+    ex(np.prod, "where", lambda a: np.prod(a, where=MASK, axis=0), X),
+    ex(np.mean, "a axis keepdims", lambda a: np.mean(a, axis=(0, 1), keepdims=True), X),
+    ex(np.mean, "dtype", lambda a: np.mean(a, dtype=np.float64), X),
+    ex(np.mean, "where", lambda a: np.mean(a, axis=1, where=MASK), X),
+    *[ex(f, "a axis keepdims", lambda a, f=f: f(a, axis=1, keepdims=True), X)
+      for f in (np.max, np.amax, np.min, np.amin)],
+    *[ex(f, "initial", lambda a, f=f: f(a, axis=0, initial=0.1), X)
+      for f in (np.max, np.amax, np.min, np.amin)],
+    *[ex(f, "where initial", lambda a, f=f, v=v: f(a, axis=1, where=MASK, initial=v), X)
+      for f, v in ((np.max, -9.0), (np.amax, -9.0), (np.min, 9.0), (np.amin, 9.0))],
+    *[ex(f, "a axis ddof keepdims", lambda a, f=f: f(a, axis=0, ddof=1, keepdims=True), X)
+      for f in (np.var, np.std)],
+    *[ex(f, "dtype", lambda a, f=f: f(a, dtype=np.float64), X) for f in (np.var, np.std)],
+    *[ex(f, "where", lambda a, f=f: f(a, axis=1, where=MASK), X) for f in (np.var, np.std)],
+    *[ex(f, "mean", lambda a, f=f: f(a, axis=1, mean=np.mean(a, axis=1, keepdims=True)), X)
+      for f in (np.var, np.std)],
+    *[ex(f, "correction", lambda a, f=f: f(a, axis=0, correction=1), X) for f in (np.var, np.std)],
+    ex(np.cumsum, "a axis dtype", lambda a: np.cumsum(a, axis=0, dtype=np.float64), X),
+    ex(np.trace, "a offset", lambda a: np.trace(a, offset=1), X),
+    ex(np.trace, "axis1 axis2 dtype", lambda a: np.trace(a, -1, axis1=2, axis2=0, dtype=np.float64), CUBE),
+    # products
+    ex(np.dot, "a b", lambda a, b: np.dot(a, b), X, V),
+    ex(np.vdot, "a b", lambda a, b: np.vdot(a, b), X, Y),
+    ex(np.inner, "a b", lambda a, b: np.inner(a, b), CUBE, X),
+    ex(np.outer, "a b", lambda a, b: np.outer(a, b), V, W),
+    # shapes
+    ex(np.transpose, "a axes", lambda a: np.transpose(a, (1, -1, 0)), CUBE),
+    ex(np.swapaxes, "a axis1 axis2", lambda a: np.swapaxes(a, 0, -1), CUBE),
+    ex(np.moveaxis, "a source destination", lambda a: np.moveaxis(a, (0, 1), (1, -1)), CUBE),
+    ex(np.diagonal, "a offset axis1 axis2", lambda a: np.diagonal(a, offset=-1, axis1=2, axis2=1), CUBE),
+    ex(np.repeat, "a repeats axis", lambda a: np.repeat(a, [1, 0, 3, 2], axis=1), X),
+    ex(np.repeat, "repeats", lambda a: np.repeat(a, 2), X),
+    ex(np.reshape, "a shape", lambda a: np.reshape(a, (4, -1)), X),
+    ex(np.reshape, "order", lambda a: np.reshape(a, (2, 6), order="F"), X),
+    ex(np.reshape, "order", lambda a: np.reshape(a, (6, 2), order="A"), FORTRAN),
+    ex(np.reshape, "copy", lambda a: np.reshape(a, (6, 2), copy=True), X),
+    ex(np.ravel, "a order", lambda a: np.ravel(a, order="F"), X),
+    ex(np.ravel, "order", lambda a: np.ravel(a, order="A"), FORTRAN),
+    ex(np.ravel, "order", lambda a: np.ravel(a, order="K"), STRIDED),
+    ex(np.squeeze, "a axis", lambda a: np.squeeze(a, axis=1), X[:, :1]),
+    ex(np.expand_dims, "a axis", lambda a: np.expand_dims(a, (0, 2)), X),
+    ex(np.broadcast_to, "array shape subok", lambda a: np.broadcast_to(a, (2, 4), subok=True), V),
+    ex(np.concatenate, "arrays axis", lambda a, b: np.concatenate([a, b], axis=None), X, V),
+    ex(np.concatenate, "dtype casting",
+       lambda a, b: np.concatenate([a, b], 1, dtype=np.float64, casting="no"), X, Y),
+    ex(np.stack, "arrays axis", lambda a, b: np.stack([a, b], axis=-1), X, Y),
+    ex(np.stack, "dtype casting", lambda a, b: np.stack([a, b], dtype=np.float64, casting="equiv"), X, Y),
+    ex(np.hstack, "tup dtype casting", lambda a, b: np.hstack([a, b], dtype=np.float64, casting="safe"),
+       X, Y),
+    ex(np.vstack, "tup dtype casting", lambda a, b: np.vstack((a, b), dtype=np.float64, casting="no"), V, V),
+    ex(np.atleast_1d, "arys", lambda a, b: np.concatenate(np.atleast_1d(a, b)), 2.0, V),
+    # selections
+    ex(np.where, "condition x y", lambda a, b: np.where(MASK, a, b), X, Y),
+    ex(np.clip, "a a_min a_max", lambda a, lo: np.clip(a, lo, 0.5), X, -0.4),
+    ex(np.clip, "min max", lambda a: np.clip(a, min=-0.3, max=0.6), X),
+    ex(np.clip, "kwargs:dtype kwargs:casting kwargs:order",
+       lambda a: np.clip(a, -0.5, 0.5, dtype=np.float64, casting="no", order="F"), X),
+    # linear algebra
+    ex(np.linalg.inv, "a", lambda a: np.linalg.inv(a), S),
+    ex(np.linalg.det, "a", lambda a: np.linalg.det(a), S),
+    ex(np.linalg.slogdet, "a", lambda a: np.linalg.slogdet(a)[1], S),
+    ex(np.linalg.solve, "a b", lambda a, b: np.linalg.solve(a, b), S, W),
+    ex(np.linalg.norm, "x ord axis keepdims", lambda a: np.linalg.norm(a, ord=3, axis=1, keepdims=True), X),
+    # the value itself (np.real and np.imag come with the work on complex values)
+    *[ex(f, "val", lambda a, f=f: f(a) * 2.0, X) for f in (np.real, np.imag) if f in FUNCTIONS],
+    ex(np.copy, "a order subok", lambda a: np.copy(a, order="F", subok=True) * 2.0, X),
+    ex(np.full_like, "a fill_value dtype order subok shape device",
+       lambda a, v: np.full_like(a, v, dtype=np.float64, order="F", subok=False, shape=(2, 3), device="cpu"),
+       X, 1.5),
+    # ndarray methods
+    ex("ndarray.sum", "axis dtype keepdims", lambda a: a.sum(1, np.float64, keepdims=True), X),
+    ex("ndarray.sum", "initial where", lambda a: a.sum(axis=0, initial=1.0, where=MASK), X),
+    ex("ndarray.prod", "axis dtype keepdims", lambda a: a.prod(axis=1, dtype=np.float64, keepdims=True), X),
+    ex("ndarray.prod", "initial where", lambda a: a.prod(initial=2.0, where=MASK), X),
+    ex("ndarray.mean", "axis dtype keepdims", lambda a: a.mean(axis=0, dtype=np.float64, keepdims=True), X),
+    ex("ndarray.mean", "where", lambda a: a.mean(where=MASK), X),
+    *[ex(f"ndarray.{m}", "axis keepdims initial",
+         lambda a, m=m: getattr(a, m)(axis=1, keepdims=True, initial=0.2), X)
+      for m in ("max", "min")],
+    *[ex(f"ndarray.{m}", "where initial", lambda a, m=m, v=v: getattr(a, m)(where=MASK, initial=v), X)
+      for m, v in (("max", -9.0), ("min", 9.0))],
+    *[ex(f"ndarray.{m}", "axis dtype ddof keepdims",
+         lambda a, m=m: getattr(a, m)(axis=1, dtype=np.float64, ddof=1, keepdims=True), X)
+      for m in ("var", "std")],
+    *[ex(f"ndarray.{m}", "where mean",
+         lambda a, m=m: getattr(a, m)(0, where=MASK, mean=a.mean(0, keepdims=True, where=MASK)), X)
+      for m in ("var", "std")],
+    ex("ndarray.cumsum", "axis dtype", lambda a: a.cumsum(axis=1, dtype=np.float64), X),
+    ex("ndarray.trace", "offset axis1 axis2 dtype", lambda a: a.trace(1, 0, 2, np.float64), CUBE),
+    ex("ndarray.diagonal", "offset axis1 axis2", lambda a: a.diagonal(-1, 2, 0), CUBE),
+    ex("ndarray.dot", "other", lambda a, b: a.dot(b), X, V),
+    ex("ndarray.clip", "min max", lambda a: a.clip(-0.5, 0.5), X),
+    ex("ndarray.clip", "kwargs:dtype kwargs:casting kwargs:order",
+       lambda a: a.clip(-0.5, dtype=np.float64, casting="unsafe", order="C"), X),
+    ex("ndarray.copy", "order", lambda a: a.copy(order="F") + 1.0, X),
+    ex("ndarray.transpose", "axes", lambda a: a.transpose(2, 0, 1), CUBE),
+    ex("ndarray.transpose", "axes", lambda a: a.transpose((1, 2, 0)), CUBE),
+    ex("ndarray.reshape", "shape order", lambda a: a.reshape(2, 6, order="F"), X),
+    ex("ndarray.reshape", "shape copy", lambda a: a.reshape((6, 2), copy=True), X),
+    ex("ndarray.ravel", "order", lambda a: a.ravel("F"), X),
+    ex("ndarray.flatten", "order", lambda a: a.flatten("F"), X),
+    ex("ndarray.flatten", "order", lambda a: a.T.flatten("A"), X),
+    ex("ndarray.flatten", "order", lambda a: a.flatten("K"), STRIDED),
+    ex("ndarray.squeeze", "axis", lambda a: a.squeeze(0), X[None]),
+    ex("ndarray.swapaxes", "axis1 axis2", lambda a: a.swapaxes(-1, 0), CUBE),
+    ex("ndarray.repeat", "repeats axis", lambda a: a.repeat(np.array([2, 0, 1]), axis=0), X),
+    ex("ndarray.conj", "", lambda a: a.conj() * 2.0, X),
+    ex("ndarray.conjugate", "", lambda a: a.conjugate() * 2.0, X),
+]  # fmt: skip
+
+# ufunc keywords, for a call and for ufunc.outer (which takes the same ones)
+_CALLS = {UFUNC_CALL: lambda a, b, **kw: np.subtract(a, b, **kw),
+          ("outer", np.multiply): lambda a, b, **kw: np.multiply.outer(a, b, **kw)}  # fmt: skip
+IMPLEMENTED += [
+    ex(UFUNC_CALL, "x1 x2", lambda a, b: np.hypot(a, b), X, Y),
+    ex(("outer", np.multiply), "A B", lambda a, b: np.multiply.outer(a, b), X, V),
+    *[ex(target, params, lambda a, b, call=call, kw=kw: call(a, b, **kw), X, Y if target == UFUNC_CALL else V)
+      for target, call in _CALLS.items()
+      for params, kw in (("dtype", {"dtype": np.float64}), ("casting", {"casting": "no"}),
+                         ("order", {"order": "F"}))],
+]  # fmt: skip
+
+# ufunc methods: np.add.reduce, np.maximum.reduce, ... with the ufunc's default axis=0
+_REDUCE_INITIAL = {np.add: 1.5, np.multiply: -2.0, np.maximum: 0.3, np.minimum: -0.3}
+for (_method, _ufunc), _ in UFUNC_METHODS.items():
+    if _method == "reduce":
+        _init = _REDUCE_INITIAL[_ufunc]
+        IMPLEMENTED += [
+            ex((_method, _ufunc), "array", lambda a, u=_ufunc: u.reduce(a), X),
+            ex((_method, _ufunc), "axis keepdims dtype",
+               lambda a, u=_ufunc: u.reduce(a, axis=1, keepdims=True, dtype=np.float64), X),
+            ex((_method, _ufunc), "initial",
+               lambda a, u=_ufunc, v=_init: u.reduce(a, axis=None, initial=v), X),
+            ex((_method, _ufunc), "where initial",
+               lambda a, u=_ufunc, v=_init: u.reduce(a, where=MASK, initial=v), X),
+        ]  # fmt: skip
+IMPLEMENTED.append(ex(("accumulate", np.add), "array axis dtype",
+                      lambda a: np.add.accumulate(a, axis=1, dtype=np.float64), X))  # fmt: skip
+
+REFUSED = [
+    *[ex(f, "out", lambda a, f=f: f(a, out=np.empty(())), X)
+      for f in (np.sum, np.prod, np.mean, np.max, np.amax, np.min, np.amin, np.var, np.std, np.trace)],
+    *[ex(f, "dtype", lambda a, f=f: f(a, dtype=np.float32), X)
+      for f in (np.sum, np.prod, np.mean, np.var, np.std, np.cumsum, np.trace)],
+    ex(np.cumsum, "out", lambda a: np.cumsum(a, out=np.empty(12)), X),
+    ex(np.dot, "out", lambda a, b: np.dot(a, b, out=np.empty(3)), X, V),
+    ex(np.outer, "out", lambda a, b: np.outer(a, b, out=np.empty((4, 3))), V, W),
+    ex(np.reshape, "copy", lambda a: np.reshape(a, -1, copy=False), X),
+    ex(np.concatenate, "out", lambda a, b: np.concatenate([a, b], out=np.empty((6, 4))), X, Y),
+    ex(np.concatenate, "dtype", lambda a, b: np.concatenate([a, b], dtype=np.float32), X, Y),
+    ex(np.stack, "out", lambda a, b: np.stack([a, b], out=np.empty((2, 3, 4))), X, Y),
+    ex(np.stack, "dtype", lambda a, b: np.stack([a, b], dtype=np.float32, casting="unsafe"), X, Y),
+    ex(np.hstack, "dtype", lambda a, b: np.hstack([a, b], dtype=np.float16, casting="unsafe"), X, Y),
+    ex(np.vstack, "dtype", lambda a, b: np.vstack([a, b], dtype=np.float32, casting="same_kind"), X, Y),
+    ex(np.clip, "out", lambda a: np.clip(a, 0, 1, out=np.empty((3, 4))), X),
+    ex(np.clip, "kwargs:where", lambda a: np.clip(a, 0, 1, where=MASK), X),
+    ex(np.clip, "kwargs:subok", lambda a: np.clip(a, 0, 1, subok=False), X),
+    ex(np.clip, "kwargs:signature", lambda a: np.clip(a, 0, 1, signature=(None, None, None, "d")), X),
+    ex(np.clip, "kwargs:dtype", lambda a: np.clip(a, 0, 1, dtype=np.float32), X),
+    ex(np.full_like, "dtype", lambda a: np.full_like(a, a[0, 0], dtype=int), X),
+    *[ex(f"ndarray.{m}", "out", lambda a, m=m: getattr(a, m)(out=np.empty(())), X)
+      for m in ("sum", "prod", "mean", "max", "min", "var", "std", "trace")],
+    *[ex(f"ndarray.{m}", "dtype", lambda a, m=m: getattr(a, m)(dtype=np.float32), X)
+      for m in ("sum", "prod", "mean", "var", "std", "trace", "cumsum")],
+    ex("ndarray.cumsum", "out", lambda a: a.cumsum(out=np.empty(12)), X),
+    ex("ndarray.dot", "out", lambda a, b: a.dot(b, out=np.empty(3)), X, V),
+    ex("ndarray.clip", "out", lambda a: a.clip(0, 1, out=np.empty((3, 4))), X),
+    ex("ndarray.clip", "kwargs:where", lambda a: a.clip(0, 1, where=MASK), X),
+    ex("ndarray.clip", "kwargs:subok", lambda a: a.clip(0, 1, subok=False), X),
+    ex("ndarray.clip", "kwargs:signature", lambda a: a.clip(0, 1, signature=(None, None, None, "d")), X),
+    ex("ndarray.reshape", "copy", lambda a: a.reshape(-1, copy=False), X),
+    *[ex(target, params, lambda a, b, call=call, kw=kw: call(a, b, **kw), X, Y if target == UFUNC_CALL else V)
+      for target, call in _CALLS.items()
+      for params, kw in (("out", {"out": np.empty((3, 4) if target == UFUNC_CALL else (3, 4, 4))}),
+                         ("where", {"where": np.ones(4, dtype=bool)}),
+                         ("subok", {"subok": False}), ("dtype", {"dtype": np.float32}),
+                         ("signature", {"signature": (None, None, "d")}))],
+    ex(UFUNC_CALL, "axes", lambda a, b: np.matmul(a, b, axes=[(0, 1), (0,), (0,)]), X, W),
+    ex(UFUNC_CALL, "axis", lambda a, b: np.matmul(a, b, axis=0), V, V),
+]  # fmt: skip
+for (_method, _ufunc), _ in UFUNC_METHODS.items():
+    REFUSED.append(ex((_method, _ufunc), "out",
+                      lambda a, m=_method, u=_ufunc: getattr(u, m)(a, out=np.empty(4)), X))  # fmt: skip
+    REFUSED.append(ex((_method, _ufunc), "dtype",
+                      lambda a, m=_method, u=_ufunc: getattr(u, m)(a, dtype=np.float32), X))  # fmt: skip
+
+#: parameter values NumPy itself rejects: adkit, implementing the parameter, rejects them the same way
+AS_NUMPY_ERRORS = [
+    ex(UFUNC_CALL, "casting", lambda a: np.add(a, np.arange(4), casting="no"), X),
+    ex(UFUNC_CALL, "order", lambda a: np.sin(a, order="X"), X),
+    ex(UFUNC_CALL, "dtype", lambda a: np.sin(a, dtype=np.int64), X),
+    ex(np.clip, "kwargs:casting", lambda a: np.clip(a, np.int64(0), 1, casting="no"), X),
+    ex(np.concatenate, "casting", lambda a: np.concatenate([a, np.arange(4)[None]], casting="no"), X),
+    ex(np.stack, "casting", lambda a: np.stack([a, np.ones((3, 4), dtype=int)], casting="equiv"), X),
+    ex(np.reshape, "order", lambda a: np.reshape(a, -1, order="K"), X),
+    ex(np.ravel, "order", lambda a: np.ravel(a, order="X"), X),
+    ex(np.var, "correction", lambda a: np.var(a, ddof=1, correction=1), X),
+    ex(np.max, "where", lambda a: np.max(a, where=MASK), X),
+    ex(np.clip, "min", lambda a: np.clip(a, 0, 1, min=0), X),
+    ex(np.where, "x", lambda a: np.where(MASK, a), X),
+    ex(np.moveaxis, "destination", lambda a: np.moveaxis(a, (0, 1), (1,)), X),
+    ex(np.trace, "axis1", lambda a: np.trace(a, axis1=1, axis2=1), X),
+    ex(np.trace, "axis2", lambda a: np.trace(a, axis2=5), X),
+    ex(np.repeat, "repeats", lambda a: np.repeat(a, [1, 2]), X),
+    ex(np.transpose, "axes", lambda a: np.transpose(a, (0, 2)), X),
+]  # fmt: skip
+
+#: methods that refuse every call (they would lose the derivative), whatever the parameters
+ALWAYS_REFUSED = {"item", "tolist"}
+
+#: parameters owned by other work in progress: strict xfails, so the audit says when they land
+DEFERRED = {("ndarray.astype", p): "astype belongs to the dtype work (issue 11, float32 and casts)"
+            for p in ("dtype", "order", "casting", "subok", "copy")}  # fmt: skip
+
+
+# -- NumPy's parameters ---------------------------------------------------------------------------
+
+
+def _parameters_of_signature(params: list[inspect.Parameter]) -> list[str]:
+    names = []
+    for p in params:
+        names.append(p.name if p.kind is not p.VAR_KEYWORD else "**" + p.name)
+    return names
+
+
+def numpy_function_parameters(func: Callable) -> list[str]:
+    return _parameters_of_signature(list(inspect.signature(func).parameters.values()))
+
+
+def docstring_parameters(doc: str) -> list[str]:
+    """Parameter names of a C method from the signature line of its docstring: ``a.sum(axis=None, ...)``."""
+    line = doc.strip().splitlines()[0]
+    inside = line[line.index("(") + 1 : line.rindex(")")].replace("[", "").replace("]", "")
+    inside = inside.replace("<no value>", "None")
+    args = ast.parse(f"def f({inside}): pass").body[0].args
+    names = [a.arg for a in args.posonlyargs + args.args]
+    if args.vararg:
+        names.append(args.vararg.arg)
+    names += [a.arg for a in args.kwonlyargs]
+    if args.kwarg:
+        names.append("**" + args.kwarg.arg)
+    return names
+
+
+def ufunc_call_keywords() -> list[str]:
+    """A call's parameters: the elementwise ufuncs' (``np.add``) and the generalized ones' (``np.matmul``)."""
+    names = docstring_parameters(np.add.__doc__) + docstring_parameters(np.matmul.__doc__)
+    return list(dict.fromkeys(names))
+
+
+#: the ufunc keywords that clip's and ufunc.outer's ``**kwargs`` stand for
+CALL_KEYWORDS = [n for n in docstring_parameters(np.add.__doc__) if n not in ("x1", "x2", "out")]
+
+
+def _expand_kwargs(names: list[str]) -> list[str]:
+    """``**kwargs`` of clip / outer: the ufunc keywords, written ``kwargs:<name>`` (outer: the names)."""
+    result = []
+    for name in names:
+        if name.startswith("**"):
+            result += [f"{name[2:]}:{k}" for k in CALL_KEYWORDS]
+        else:
+            result.append(name)
+    return result
+
+
+def ndarray_methods() -> list[str]:
+    """The ndarray methods ``ArrayOps`` defines (properties such as ``T`` have no parameters)."""
+    return sorted(name for name in numpy_bridge.NDARRAY_NAMES
+                  if name in vars(ArrayOps) and callable(getattr(np.ndarray, name))
+                  and not isinstance(vars(ArrayOps)[name], property))  # fmt: skip
+
+
+def targets() -> dict[Any, list[str]]:
+    """Every audited target and NumPy's parameters for it."""
+    result: dict[Any, list[str]] = {}
+    for func, handler in FUNCTIONS.items():
+        if getattr(handler, "__wrapped__", None) is func:
+            continue  # passed to NumPy itself on the primal values: audited by the test below
+        result[func] = _expand_kwargs(numpy_function_parameters(func))
+    for name in ndarray_methods():
+        if name in ALWAYS_REFUSED or getattr(vars(ArrayOps)[name], "__wrapped__", None) is not None:
+            continue
+        result[f"ndarray.{name}"] = _expand_kwargs(docstring_parameters(getattr(np.ndarray, name).__doc__))
+    result[UFUNC_CALL] = ufunc_call_keywords()
+    for key in UFUNC_METHODS:
+        method, ufunc = key
+        result[key] = _expand_kwargs(docstring_parameters(getattr(ufunc, method).__doc__))
+    # ufunc.outer(A, B, /, **kwargs): the keywords of a call, out= included
+    outer = [n.split(":")[-1] for n in _expand_kwargs(docstring_parameters(np.multiply.outer.__doc__))]
+    result[("outer", np.multiply)] = outer[:2] + ["out"] + outer[2:]
+    return result
+
+
+# -- the audit ------------------------------------------------------------------------------------
+
+
+def _covered(examples: list[Example]) -> set[tuple[Any, str]]:
+    return {(e.target, p) for e in examples for p in e.params}
+
+
+def test_every_parameter_is_implemented_or_refused():
+    """Each NumPy parameter of each accepted function, method and keyword has an example, or this fails."""
+    covered = _covered(IMPLEMENTED) | _covered(REFUSED) | set(DEFERRED)
+    implemented_targets = {e.target for e in IMPLEMENTED}
+    missing = []
+    for target, names in targets().items():
+        for name in names:
+            required = name in _required(target)
+            if (target, name) not in covered and not (required and target in implemented_targets):
+                missing.append(f"{_target_name(target)}({name}=...)")
+    assert not missing, (
+        "parameters with neither an implemented example nor a refusal (add them to IMPLEMENTED or "
+        "REFUSED in tests/test_parameters.py, after implementing or refusing them in adkit):\n  "
+        + "\n  ".join(missing)
+    )
+    audited = targets()
+    stale = {(t, p) for t, p in covered if p and (t not in audited or p not in audited[t])}
+    assert not stale, f"examples for parameters NumPy does not have: {stale}"
+
+
+def _required(target: Any) -> set[str]:
+    """Parameters without a default (the array itself): any example of the target sets them."""
+    if isinstance(target, (str, tuple)):
+        return set()
+    positional = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD,
+                  inspect.Parameter.VAR_POSITIONAL)  # fmt: skip
+    return {p.name for p in inspect.signature(target).parameters.values()
+            if p.default is p.empty and p.kind in positional}  # fmt: skip
+
+
+def _handler_for(target: Any) -> Callable:
+    if isinstance(target, tuple):
+        return UFUNC_METHODS.get(target)
+    if isinstance(target, str):
+        return vars(ArrayOps)[target.removeprefix("ndarray.")]
+    return FUNCTIONS[target]
+
+
+@pytest.mark.parametrize("func", list(FUNCTIONS), ids=lambda f: f.__name__)
+def test_each_handler_has_numpys_parameters_and_defaults(func):
+    """A handler takes NumPy's parameters by NumPy's names and defaults, and swallows nothing else."""
+    handler = FUNCTIONS[func]
+    if getattr(handler, "__wrapped__", None) is func:
+        return  # passes everything to NumPy
+    ours = inspect.signature(handler).parameters
+    theirs = inspect.signature(func).parameters
+    assert list(ours) == list(theirs), f"{func.__name__}: {list(ours)} instead of NumPy's {list(theirs)}"
+    for name, p in theirs.items():
+        q = ours[name]
+        assert q.kind == p.kind, f"{func.__name__}({name}): {q.kind} instead of {p.kind}"
+        assert _same_default(q.default, p.default), f"{func.__name__}({name}={q.default!r}): {p.default!r}"
+
+
+@pytest.mark.parametrize("name", ndarray_methods())
+def test_each_method_has_numpys_parameters(name):
+    """A method takes every parameter NumPy's method documents, by name, and no ``**kwargs`` NumPy lacks."""
+    method = vars(ArrayOps)[name]
+    if name in ALWAYS_REFUSED or getattr(method, "__wrapped__", None) is getattr(np.ndarray, name):
+        return
+    ours = [n for n in _parameters_of_signature(list(inspect.signature(method).parameters.values()))
+            if n != "self"]  # fmt: skip
+    theirs = docstring_parameters(getattr(np.ndarray, name).__doc__)
+    if any((f"ndarray.{name}", p) in DEFERRED for p in theirs):
+        return
+    assert ours == theirs, f"ndarray.{name}: {ours} instead of NumPy's {theirs}"
+
+
+@pytest.mark.parametrize("key", list(UFUNC_METHODS), ids=lambda k: f"{k[1].__name__}.{k[0]}")
+def test_each_ufunc_method_has_numpys_parameters(key):
+    method, ufunc = key
+    ours = list(inspect.signature(UFUNC_METHODS[key]).parameters)
+    assert ours == docstring_parameters(getattr(ufunc, method).__doc__)
+
+
+def _same_default(a: Any, b: Any) -> bool:
+    return a is b or (type(a) is type(b) and a == b)
+
+
+# -- running the examples -------------------------------------------------------------------------
+
+
+class Spy:
+    """Records the arguments a handler, method or ufunc call received."""
+
+    def __init__(self) -> None:
+        self.calls: list[dict[str, Any]] = []
+
+    def wrap(self, handler: Callable, signature: inspect.Signature | None = None) -> Callable:
+        sig = signature or inspect.signature(handler)
+
+        def spied(*args: Any, **kwargs: Any) -> Any:
+            bound = sig.bind(*args, **kwargs)
+            self.calls.append({**bound.arguments, **bound.arguments.get("kwargs", {})})
+            return handler(*args, **kwargs)
+
+        return spied
+
+
+def _set_by(call: dict[str, Any], name: str, signature: inspect.Signature | None) -> bool:
+    key = name.split(":")[-1]
+    if key not in call:
+        return False
+    if signature is not None and key in signature.parameters:
+        default = signature.parameters[key].default
+        value = call[key]
+        if default is not inspect.Parameter.empty and not isinstance(value, (np.ndarray, Box)):
+            return not _same_default(value, default) and not (isinstance(value, tuple) and not value)
+    return True
+
+
+def run_spied(example: Example, monkeypatch: pytest.MonkeyPatch) -> Spy:
+    """Run ``example`` on Duals with a spy on its target; return the spy."""
+    spy = Spy()
+    target = example.target
+    if target == UFUNC_CALL or isinstance(target, tuple):  # ufunc calls and methods: their keywords
+        for module in (numpy_bridge, reverse):
+            monkeypatch.setattr(module, "array_ufunc", spy.wrap(numpy_bridge.array_ufunc))
+        # every call, keywords or not, through array_ufunc (no short path around the spy)
+        monkeypatch.setattr(ArrayOps, "__array_ufunc__",
+                            lambda self, u, m, *i, **k: numpy_bridge.array_ufunc(u, m, *i, **k))  # fmt: skip
+    elif isinstance(target, str):
+        name = target.removeprefix("ndarray.")
+        monkeypatch.setattr(ArrayOps, name, spy.wrap(vars(ArrayOps)[name]))
+    else:
+        monkeypatch.setitem(FUNCTIONS, target, spy.wrap(FUNCTIONS[target]))
+    duals = [adkit.Dual(a, np.zeros_like(a)) for a in example.args]
+    with contextlib.suppress(Exception):  # a refused example: the caller checks the error itself
+        example.fn(*duals)
+    return spy
+
+
+def _signature_of(target: Any) -> inspect.Signature | None:
+    """The signature whose defaults tell whether an example sets a parameter (None: any value counts)."""
+    if target == UFUNC_CALL or (isinstance(target, tuple) and target not in UFUNC_METHODS):
+        return None
+    return inspect.signature(_handler_for(target))
+
+
+def assert_sets_its_parameters(example: Example, monkeypatch: pytest.MonkeyPatch) -> None:
+    spy = run_spied(example, monkeypatch)
+    assert spy.calls, f"{example!r}: the example never reached {_target_name(example.target)}"
+    signature = _signature_of(example.target)
+    through_ufunc = example.target == UFUNC_CALL or isinstance(example.target, tuple)
+    for name in example.params:
+        if through_ufunc and name in ("x1", "x2", "A", "B", "array"):
+            continue  # the operands, not keywords
+        assert any(_set_by(call, name, signature) for call in spy.calls), (
+            f"{example!r} does not set {name}: calls {spy.calls}"
+        )
+
+
+def central_jacobian(fn: Callable, args: tuple, k: int, h: float = 1e-6) -> np.ndarray:
+    x = np.asarray(args[k], dtype=float)
+    out = np.asarray(fn(*args), dtype=float)
+    jac = np.zeros(out.shape + x.shape)
+    for idx in np.ndindex(x.shape):
+        step = h * max(1.0, abs(float(x[idx])))
+        plus, minus = x.copy(order="K"), x.copy(order="K")  # the same memory layout (order="A", "K")
+        plus[idx] += step
+        minus[idx] -= step
+        hi = list(args)
+        lo = list(args)
+        hi[k], lo[k] = (plus, minus) if x.shape else (float(plus), float(minus))
+        jac[(...,) + idx] = (np.asarray(fn(*hi)) - np.asarray(fn(*lo))) / (2 * step)
+    return jac
+
+
+@pytest.mark.parametrize("example", IMPLEMENTED, ids=repr)
+def test_implemented_parameter_gives_numpys_value_and_derivative(example, monkeypatch):
+    assert_sets_its_parameters(example, monkeypatch)
+    monkeypatch.undo()
+    fn, args = example.fn, example.args
+    want = fn(*args)
+    argnums = tuple(range(len(args)))
+    value, _ = adkit.jvp(fn, args, tuple(np.zeros_like(a) for a in args))
+    np.testing.assert_allclose(value, want, rtol=1e-12, atol=1e-12)
+    assert np.shape(value) == np.shape(want)
+    for mode in ("forward", "reverse"):
+        jacobians = adkit.jacobian(fn, mode=mode, argnums=argnums)(*args)
+        for k in argnums:
+            expected = central_jacobian(fn, args, k)
+            np.testing.assert_allclose(jacobians[k], expected, rtol=1e-6, atol=1e-7,
+                                       err_msg=f"{example!r}, {mode} mode, d/d argument {k}")  # fmt: skip
+
+
+@pytest.mark.parametrize("example", REFUSED, ids=repr)
+@pytest.mark.parametrize("mode", ["forward", "reverse"])
+def test_refused_parameter_is_named_in_the_error(example, mode, monkeypatch):
+    if mode == "forward":
+        assert_sets_its_parameters(example, monkeypatch)
+        monkeypatch.undo()
+    (name,) = example.params
+    with pytest.raises(UnsupportedParameterError) as error:
+        adkit.jacobian(example.fn, mode=mode, argnums=tuple(range(len(example.args))))(*example.args)
+    assert f"{name.split(':')[-1]}=" in str(error.value)
+
+
+@pytest.mark.parametrize("example", AS_NUMPY_ERRORS, ids=repr)
+@pytest.mark.parametrize("box", [lambda a: adkit.Dual(a, np.zeros_like(a)), adkit.Var], ids=["Dual", "Var"])
+def test_parameter_values_numpy_rejects_are_rejected_alike(example, box):
+    with pytest.raises(Exception) as numpy_error:
+        example.fn(*example.args)
+    with pytest.raises(type(numpy_error.value)):
+        example.fn(*(box(a) for a in example.args))
+
+
+def test_deferred_parameters_are_still_deferred():
+    """A tripwire: when astype declares NumPy's parameters, its entries move from DEFERRED to the examples."""
+    for target in {t for t, _ in DEFERRED}:
+        parameters = inspect.signature(_handler_for(target)).parameters.values()
+        assert any(p.kind is p.VAR_KEYWORD for p in parameters), (
+            f"{target} now declares its parameters: move its DEFERRED entries into IMPLEMENTED or REFUSED"
+        )
+
+
+# -- functions and methods that hand everything to NumPy on the primal values --------------------
+
+PASSED_THROUGH = [
+    (np.shape, lambda a: np.shape(a), X), (np.ndim, lambda a: np.ndim(a), X),
+    (np.size, lambda a: np.size(a, 1), X),
+    (np.result_type, lambda a: np.result_type(a, np.float32), X),
+    (np.zeros_like, lambda a: np.zeros_like(a, dtype=int, order="F", subok=False, shape=(2,), device="cpu"),
+     X),
+    (np.ones_like, lambda a: np.ones_like(a, shape=(2, 2)), X),
+    (np.empty_like, lambda a: np.empty_like(a, dtype=np.int8, shape=(0,)), X),
+    (np.isclose, lambda a, b: np.isclose(a, b, rtol=0.5, atol=0.1, equal_nan=True), X, Y),
+    (np.allclose, lambda a, b: np.allclose(a, b, 10.0, 3.0), X, Y),
+    (np.array_equal, lambda a, b: np.array_equal(a, b, equal_nan=True), X, X),
+    (np.argmax, lambda a: np.argmax(a, axis=1, keepdims=True), X),
+    (np.argmin, lambda a: np.argmin(a, 0, out=np.empty(4, dtype=np.intp)), X),
+    (np.argsort, lambda a: np.argsort(a, axis=0, kind="stable"), X),
+    (np.round, lambda a: np.round(a, decimals=1), X), (np.around, lambda a: np.around(a, 2), X),
+    (np.iscomplexobj, lambda a: np.iscomplexobj(a), X), (np.isrealobj, lambda a: np.isrealobj(a), X),
+    ("ndarray.round", lambda a: a.round(decimals=1), X),
+    ("ndarray.argmax", lambda a: a.argmax(axis=0, keepdims=True), X),
+    ("ndarray.argmin", lambda a: a.argmin(1, out=np.empty(3, dtype=np.intp)), X),
+    ("ndarray.argsort", lambda a: a.argsort(axis=None, kind="stable"), X),
+    ("ndarray.nonzero", lambda a: np.stack(a.nonzero()), X),
+    ("ndarray.all", lambda a: a.all(axis=0, keepdims=True, where=MASK), X),
+    ("ndarray.any", lambda a: a.any(1, keepdims=True, where=MASK), X),
+]  # fmt: skip
+
+
+def test_every_pass_through_is_to_numpy_itself_and_has_an_example():
+    funcs = {f for f, h in FUNCTIONS.items() if getattr(h, "__wrapped__", None) is f}
+    methods = {f"ndarray.{n}" for n in ndarray_methods()
+               if getattr(vars(ArrayOps)[n], "__wrapped__", None) is getattr(np.ndarray, n)}  # fmt: skip
+    assert funcs | methods == {entry[0] for entry in PASSED_THROUGH}
+
+
+@pytest.mark.parametrize("entry", PASSED_THROUGH, ids=lambda e: _target_name(e[0]))
+def test_pass_through_gives_numpys_constant_value(entry):
+    _, fn, *args = entry
+    want = fn(*args)
+    for box in (lambda a: adkit.Dual(a, np.zeros_like(a)), lambda a: adkit.Var(a)):
+        got = fn(*(box(a) if np.asarray(a).dtype.kind == "f" else a for a in args))
+        assert not isinstance(got, Box)
+        if entry[0] is not np.empty_like:
+            np.testing.assert_array_equal(got, want)
+        assert np.shape(got) == np.shape(want)
+
+
+def test_a_traced_out_is_refused_by_the_pass_through_functions():
+    x = adkit.Dual(X, np.zeros_like(X))
+    with pytest.raises(UnsupportedParameterError, match="out="):
+        np.round(x, out=x)
+    with pytest.raises(UnsupportedParameterError, match="out="):
+        x.round(out=x)
+
+
+# -- ndarray attributes a traced value lacks ----------------------------------------------------
+
+
+@pytest.mark.parametrize("name", sorted(numpy_bridge.NDARRAY_NAMES))
+@pytest.mark.parametrize("box", [lambda a: adkit.Dual(a, np.zeros_like(a)), adkit.Var], ids=["Dual", "Var"])
+def test_every_ndarray_attribute_is_there_or_says_what_to_do(name, box):
+    x = box(X)
+    if name in vars(ArrayOps) or hasattr(type(x), name):
+        return
+    with pytest.raises(AttributeError) as error:
+        getattr(x, name)
+    message = str(error.value)
+    assert repr(name) in message and "adkit" in message
+    assert "primal(x)" in message or "immutable" in message
+    assert not hasattr(x, name)  # hasattr and getattr(x, name, default) still work
+
+
+def test_other_missing_attributes_are_plain_attribute_errors():
+    x = adkit.Var(X)
+    assert getattr(x, "_repr_html_", None) is None
+    with pytest.raises(AttributeError, match="no attribute 'nonsense'"):
+        _ = x.nonsense
+
+
+# -- every ufunc of NumPy: a rule, a constant, or refused ------------------------------------------
+
+ALL_UFUNCS = sorted({f for f in vars(np).values() if isinstance(f, np.ufunc)}, key=lambda u: u.__name__)
+
+
+def _sample(ufunc: np.ufunc, seed: int, size: int = 40) -> list[np.ndarray]:
+    """Operands from the rule's declared domain (away from jumps and poles), else from +-[0.3, 0.9]."""
+    op = numpy_bridge.UFUNCS.get(ufunc)
+    op = adkit.remainder if ufunc is np.divmod else op
+    local = np.random.default_rng(seed)
+    domain = getattr(op, "domain", None) or [((-0.9, -0.3), (0.3, 0.9))] * ufunc.nin
+    operands = []
+    for intervals in domain:
+        pick = local.integers(len(intervals), size=size)
+        lows, highs = np.array(intervals)[pick].T
+        operands.append(lows + (highs - lows) * local.random(size))
+    return operands
+
+
+def _outputs(result: Any) -> tuple[Any, ...]:
+    return result if type(result) is tuple else (result,)
+
+
+@pytest.mark.parametrize("ufunc", ALL_UFUNCS, ids=lambda u: u.__name__)
+def test_every_numpy_ufunc_has_a_rule_is_piecewise_constant_or_is_refused(ufunc):
+    """A ufunc NumPy adds later lands in one of the three, never silently in none."""
+    if ufunc is np.matmul:
+        a, b = rng.normal(size=(3, 3)), rng.normal(size=3)
+        np.testing.assert_allclose(adkit.primal(np.matmul(adkit.Var(a), b)), a @ b)
+        return
+    operands = _sample(ufunc, seed=len(ufunc.__name__))
+    duals = [adkit.Dual(x, np.zeros_like(x)) for x in operands]
+    if ufunc in numpy_bridge.UFUNCS:
+        for got, want in zip(_outputs(ufunc(*duals)), _outputs(ufunc(*operands))):
+            np.testing.assert_allclose(adkit.primal(got), want, rtol=1e-15)
+        for k in range(ufunc.nin):  # elementwise: the diagonal of the Jacobian, against central differences
+            step = 1e-6 * np.maximum(1.0, np.abs(operands[k]))
+            hi, lo = list(operands), list(operands)
+            hi[k], lo[k] = operands[k] + step, operands[k] - step
+            tangents = [np.ones_like(x) if i == k else np.zeros_like(x) for i, x in enumerate(operands)]
+            _, tangent = adkit.jvp(lambda *xs: _outputs(ufunc(*xs))[-1], tuple(operands), tuple(tangents))
+            central = (_outputs(ufunc(*hi))[-1] - _outputs(ufunc(*lo))[-1]) / (2 * step)
+            np.testing.assert_allclose(tangent, central, rtol=1e-6, atol=1e-8,
+                                       err_msg=f"{ufunc.__name__}, operand {k}")  # fmt: skip
+    elif ufunc in numpy_bridge.CONSTANT_UFUNCS:
+        got = ufunc(*duals)
+        assert not isinstance(got, Box)
+        np.testing.assert_array_equal(got, ufunc(*operands))
+        for k in range(ufunc.nin):  # constant between its jumps: central differences vanish
+            step = 1e-6 * np.maximum(1.0, np.abs(operands[k]))
+            hi, lo = list(operands), list(operands)
+            hi[k], lo[k] = operands[k] + step, operands[k] - step
+            above, below = (np.asarray(ufunc(*xs), dtype=float) for xs in (hi, lo))
+            np.testing.assert_array_equal(above, below, err_msg=f"{ufunc.__name__} varies with operand {k}")
+    else:
+        with pytest.raises(NotImplementedError, match=rf"no derivative rule for numpy\.{ufunc.__name__}\b"):
+            ufunc(*duals)
+
+
+def test_a_ufunc_in_place_or_by_segments_is_refused():
+    x = adkit.Var(X)
+    with pytest.raises(UnsupportedParameterError, match=r"numpy\.add\.at changes an array in place"):
+        np.add.at(x, [0], 1.0)
+    with pytest.raises(NotImplementedError, match=r"no derivative rule for numpy\.add\.reduceat"):
+        np.add.reduceat(x, [0, 2])
+    with pytest.raises(NotImplementedError, match=r"no derivative rule for numpy\.multiply\.accumulate"):
+        np.multiply.accumulate(x)
