@@ -185,8 +185,7 @@ plt.show()
 # between machines and runs, so the next cell's output is not checked by the
 # tests; the cell after it prints only what does not depend on timing.
 
-# %%
-# NBVAL_IGNORE_OUTPUT
+# %% tags=["nbval-ignore-output"]
 sizes = [1, 8, 64, 512]
 methods = ("forward", "reverse", "auto")
 comparison = adkit.compare_modes("dense", ns=sizes, ms=sizes, methods=methods, repeats=3)

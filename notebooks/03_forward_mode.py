@@ -245,8 +245,7 @@ print(F(adkit.Dual(x0, np.eye(2))).dual.T)
 # \mathbb{R}^n \to \mathbb{R}^3$ (times in microseconds, best of 5; they vary from machine to
 # machine, which is why nbval does not check this cell):
 
-# %%
-# NBVAL_IGNORE_OUTPUT
+# %% tags=["nbval-ignore-output"]
 rng = np.random.default_rng(0)
 
 

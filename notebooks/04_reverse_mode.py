@@ -231,8 +231,7 @@ print("same gradient:", np.allclose(forward, reverse))
 # the tests.)
 
 
-# %%
-# NBVAL_IGNORE_OUTPUT
+# %% tags=["nbval-ignore-output"]
 def best_time(fn, *args, repeats=3):
     """The fastest of a few runs of fn(*args), in seconds."""
     times = []
