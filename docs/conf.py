@@ -71,6 +71,15 @@ napoleon_use_rtype = False
 add_module_names = False
 
 # -- offline ---------------------------------------------------------------------------------------
+# MathJax 3 from this site's own _static/mathjax (docs/_static/mathjax/README.md says what and whence), so
+# that formulas render without the network; myst-parser adds its MathJax configuration ($...$ and the
+# classes it marks) to whatever mathjax_path is.
+mathjax_path = "mathjax/tex-chtml-full.js"
+# Widgets: no widget manager from a CDN. A widget output is shown as the picture stored beside it in the
+# same output (image/png), else as its text; each tutorial shows a static figure next to each widget.
+nb_ipywidgets_js: dict = {}
+nb_mime_priority_overrides = [("html", "application/vnd.jupyter.widget-view+json", None)]
+
 # No intersphinx by default: it downloads inventories. `ADKIT_DOCS_INTERSPHINX=1 make docs` turns it on
 # where the network is there.
 if os.environ.get("ADKIT_DOCS_INTERSPHINX") == "1":
