@@ -420,3 +420,55 @@ def test_a_wrong_docs_example_is_caught():
     runner = doctest.DocTestRunner()
     runner.run(test, out=lambda _: None)
     assert runner.summarize(verbose=False).failed == 1
+
+
+# -- opening and saving a tutorial in JupyterLab changes nothing -----------------------------------
+
+
+def _resave_through_jupytext(root: Path, name: str, kernelspec: dict) -> None:
+    """Open ``name`` and save it back as JupyterLab does: through jupytext's contents manager (which also
+    writes the paired file), after the kernel's start has copied its kernelspec into the metadata."""
+    import asyncio
+
+    from jupyter_server.services.contents.largefilemanager import AsyncLargeFileManager
+    from jupytext.async_contentsmanager import build_async_jupytext_contents_manager_class
+
+    manager = build_async_jupytext_contents_manager_class(AsyncLargeFileManager)(root_dir=str(root))
+
+    async def open_and_save() -> None:
+        model = await manager.get(name, content=True, type="notebook")
+        notebook = model["content"]
+        notebook.metadata["kernelspec"] = dict(kernelspec)
+        await manager.save({"type": "notebook", "format": "json", "content": notebook}, name)
+
+    asyncio.run(open_and_save())
+
+
+def _python3_kernelspec() -> dict:
+    from jupyter_client.kernelspec import KernelSpecManager
+
+    spec = KernelSpecManager().get_kernel_spec("python3")
+    return {"display_name": spec.display_name, "language": spec.language, "name": "python3"}
+
+
+@pytest.mark.parametrize("suffix", [".ipynb", ".py"])
+@pytest.mark.parametrize("path", STORED, ids=_ids(STORED))
+def test_saving_a_tutorial_unchanged_changes_no_file(path, suffix, tmp_path):
+    """Opening the notebook (or its script, as a notebook) and saving it leaves both files as stored."""
+    for pair in (path, path.with_suffix(".py")):
+        (tmp_path / pair.name).write_bytes(pair.read_bytes())
+    _resave_through_jupytext(tmp_path, path.stem + suffix, _python3_kernelspec())
+    changed = [
+        p.name for p in (path, path.with_suffix(".py")) if (tmp_path / p.name).read_bytes() != p.read_bytes()
+    ]
+    assert not changed, f"saving {path.stem + suffix} unchanged rewrote {changed}: see notebooks/build.py"
+
+
+def test_a_notebook_saved_with_other_metadata_is_caught(tmp_path):
+    path = NOTEBOOKS / "01_why_ad.ipynb"
+    for pair in (path, path.with_suffix(".py")):
+        (tmp_path / pair.name).write_bytes(pair.read_bytes())
+    _resave_through_jupytext(tmp_path, path.name, {"display_name": "Python 3", "language": "python",
+                                                   "name": "python3"})  # fmt: skip
+    assert (tmp_path / path.name).read_bytes() != path.read_bytes()
+    assert "display_name: Python 3\n" in (tmp_path / "01_why_ad.py").read_text(encoding="utf-8")
