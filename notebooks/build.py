@@ -238,7 +238,7 @@ def _stored_page(path: Path, missing: tuple[str, str, str]) -> nbformat.Notebook
         f"> **Stored results.** {name} is not installed here (`make demo` tries "
         f"`pip install {requirement}`), "
         f"so this page shows the outputs stored with the tutorial in `notebooks/{path.name}` instead of "
-        f"running it afresh: computed on {_stored_on(path)} with {versions or 'unrecorded versions'}."
+        f"running it afresh: stored on {_stored_on(path)}, computed with {versions or 'unrecorded versions'}."
     )
     notebook.cells.insert(1, note)
     return notebook
