@@ -1,6 +1,6 @@
 # adkit: the commands.
 #   make test    set up .venv, lint, run the test suite (tests + doctests + notebooks)
-#   make demo    set up .venv, run the main job: every tutorial executed headless into out/*.html
+#   make demo    set up .venv (with PyTorch), run the main job: every tutorial executed headless into out/*.html
 #   make notebooks  re-execute every notebooks/NN_*.py into its stored .ipynb (NB="00_tour 03_x" for some)
 #   make lab     set up .venv, open the notebooks in JupyterLab
 #   make docs    build the documentation into docs/_build/html (once docs/conf.py exists)
@@ -68,6 +68,15 @@ $(VENV)/.stamp-demo: pyproject.toml | $(PY)
 	$(PIP) install -e '.[demo]'
 	touch $@
 
+# PyTorch, which tutorial 08 compares adkit with, for make demo, make notebooks and make lab. Pinned: this
+# release's CPU wheel is what the tutorial was checked with (PyPI's Linux wheel of it is a CUDA build of a few
+# GB: see the README for the CPU-only one). If it cannot be installed, make demo still runs and shows tutorial
+# 08 with its stored results, marked as such with their versions; the next make tries again.
+TORCH ?= torch==2.13.0
+$(VENV)/.stamp-torch: | $(PY)
+	if $(PIP) install '$(TORCH)'; then touch $@; \
+	else echo "make: $(TORCH) could not be installed: tutorial 08 will show its stored PyTorch results"; fi
+
 $(VENV)/.stamp-lab: pyproject.toml | $(PY)
 	$(PIP) install -e '.[lab]'
 	touch $@
@@ -98,23 +107,27 @@ test: $(VENV)/.stamp-test
 # embedded); one line per notebook, then the path of out/index.html. (`python -m adkit.tour` is
 # the same tour as notebooks/00_tour, printed in a terminal.)
 DEMO_OUT ?= out
-demo: $(VENV)/.stamp-demo
+demo: $(VENV)/.stamp-demo $(VENV)/.stamp-torch
 	$(PY) notebooks/build.py --demo $(DEMO_OUT)
 
 # Rebuild the stored notebooks from their jupytext scripts (the source of truth), with outputs.
 NB ?=
-notebooks: $(VENV)/.stamp-demo
+notebooks: $(VENV)/.stamp-demo $(VENV)/.stamp-torch
 	$(PY) notebooks/build.py $(NB)
 
 # Extra options for JupyterLab, e.g. make lab LAB_ARGS="--no-browser --port=8899".
 # Jupyter refuses to run as root unless told: this machine's users are root.
 LAB_ARGS ?=
 LAB_ROOT := $(if $(filter 0,$(shell id -u)),--ServerApp.allow_root=True)
-# The demo extra too: what the tutorials import (sympy), and jupytext, with which JupyterLab opens the
-# scripts notebooks/NN_name.py (the source of truth) as notebooks.
-lab: $(VENV)/.stamp-lab $(VENV)/.stamp-demo
+# notebooks/jupyter_lab_config.json lists each tutorial once in the file browser, as its notebook
+# NN_name.ipynb: the paired script NN_name.py (kept in step by jupytext on every save) and the build
+# files are hidden. `make lab LAB_CONFIG=` shows every file.
+LAB_CONFIG ?= $(wildcard notebooks/jupyter_lab_config.json)
+# The demo extra too: what the tutorials import (sympy, torch), and jupytext, which saves each notebook
+# together with its script.
+lab: $(VENV)/.stamp-lab $(VENV)/.stamp-demo $(VENV)/.stamp-torch
 	$(VENV)/bin/jupyter lab --ServerApp.root_dir=$(if $(wildcard notebooks),notebooks,.) \
-	    $(LAB_ROOT) $(LAB_ARGS)
+	    $(if $(LAB_CONFIG),--config=$(abspath $(LAB_CONFIG))) $(LAB_ROOT) $(LAB_ARGS)
 
 ifeq ($(DOCS_CONF),)
 docs:

@@ -5,10 +5,15 @@ build time. The tutorials are the stored notebooks of ``../notebooks``,
 rendered with their outputs as they are (``nb_execution_mode = "off"``:
 nbval checks that those outputs are current); they are copied into
 ``docs/tutorials/`` (git-ignored) when the build starts. The API reference
-comes from adkit's docstrings (autodoc + napoleon, Google style); the
-elementary functions' table is generated from ``adkit.__all__`` into
+comes from adkit's docstrings (autodoc + napoleon, Google style), one page per
+topic under ``docs/api/``; the elementary functions' table is generated from
+``adkit.__all__``, and the command line's help from its parser, into
 ``docs/_generated/`` (git-ignored), and the build fails when a public name
 of adkit is documented nowhere.
+
+Offline too: the pages load nothing from the internet. MathJax is served from
+``_static/mathjax`` (a vendored copy, see its README.md), and a widget in a
+tutorial is shown as its picture, without the widget manager's JavaScript.
 """
 
 from __future__ import annotations
@@ -71,6 +76,15 @@ napoleon_use_rtype = False
 add_module_names = False
 
 # -- offline ---------------------------------------------------------------------------------------
+# MathJax 3 from this site's own _static/mathjax (docs/_static/mathjax/README.md says what and whence), so
+# that formulas render without the network; myst-parser adds its MathJax configuration ($...$ and the
+# classes it marks) to whatever mathjax_path is.
+mathjax_path = "mathjax/tex-chtml-full.js"
+# Widgets: no widget manager from a CDN. A widget output is shown as the picture stored beside it in the
+# same output (image/png), else as its text; each tutorial shows a static figure next to each widget.
+nb_ipywidgets_js: dict = {}
+nb_mime_priority_overrides = [("html", "application/vnd.jupyter.widget-view+json", None)]
+
 # No intersphinx by default: it downloads inventories. `ADKIT_DOCS_INTERSPHINX=1 make docs` turns it on
 # where the network is there.
 if os.environ.get("ADKIT_DOCS_INTERSPHINX") == "1":
@@ -120,7 +134,7 @@ def copy_tutorials(source: Path = NOTEBOOKS, target: Path = TUTORIALS) -> list[s
 
 # -- the primitives of the rule table, from adkit.__all__ ------------------------------------------
 
-API_PAGES = ["api.rst"]  # the pages that document adkit's public names
+API_PAGES = sorted(str(p.relative_to(DOCS)) for p in (DOCS / "api").glob("*.rst"))  # adkit's public names
 
 
 def _arguments(prim: adkit.Primitive) -> str:
@@ -182,9 +196,36 @@ def _check_api_coverage(app, env) -> None:
         )
 
 
+# -- the command line's help, from its parser -------------------------------------------------------
+
+
+def cli_help() -> dict[str, str]:
+    """``adkit --help`` and the help of each sub-command, as the terminal shows them (80 columns)."""
+    import argparse
+
+    from adkit.cli import build_parser
+
+    columns = os.environ.get("COLUMNS")
+    os.environ["COLUMNS"] = "80"  # argparse wraps to the terminal's width
+    try:
+        parser = build_parser("adkit")
+        pages = {"adkit": parser.format_help()}
+        for action in parser._actions:  # argparse keeps its sub-commands in the one _SubParsersAction
+            if isinstance(action, argparse._SubParsersAction):
+                pages.update({name: sub.format_help() for name, sub in action.choices.items()})
+    finally:
+        if columns is None:
+            os.environ.pop("COLUMNS")
+        else:
+            os.environ["COLUMNS"] = columns
+    return pages
+
+
 def setup(app):
     copy_tutorials()
     write_if_changed(GENERATED / "elementwise.rst", primitives_page(elementwise=True))
     write_if_changed(GENERATED / "matrix.rst", primitives_page(elementwise=False))
+    for name, text in cli_help().items():
+        write_if_changed(GENERATED / f"cli-{name}.txt", text)
     app.connect("env-check-consistency", _check_api_coverage)
     return {"parallel_read_safe": True}

@@ -2,11 +2,13 @@
 # jupyter:
 #   jupytext:
 #     formats: ipynb,py:percent
+#     notebook_metadata_filter: -jupytext.text_representation.jupytext_version
 #     text_representation:
 #       extension: .py
 #       format_name: percent
+#       format_version: '1.3'
 #   kernelspec:
-#     display_name: Python 3
+#     display_name: Python 3 (ipykernel)
 #     language: python
 #     name: python3
 # ---
@@ -185,8 +187,7 @@ plt.show()
 # between machines and runs, so the next cell's output is not checked by the
 # tests; the cell after it prints only what does not depend on timing.
 
-# %%
-# NBVAL_IGNORE_OUTPUT
+# %% tags=["nbval-ignore-output"]
 sizes = [1, 8, 64, 512]
 methods = ("forward", "reverse", "auto")
 comparison = adkit.compare_modes("dense", ns=sizes, ms=sizes, methods=methods, repeats=3)

@@ -2,11 +2,13 @@
 # jupyter:
 #   jupytext:
 #     formats: ipynb,py:percent
+#     notebook_metadata_filter: -jupytext.text_representation.jupytext_version
 #     text_representation:
 #       extension: .py
 #       format_name: percent
+#       format_version: '1.3'
 #   kernelspec:
-#     display_name: Python 3
+#     display_name: Python 3 (ipykernel)
 #     language: python
 #     name: python3
 # ---
@@ -245,8 +247,7 @@ print(F(adkit.Dual(x0, np.eye(2))).dual.T)
 # \mathbb{R}^n \to \mathbb{R}^3$ (times in microseconds, best of 5; they vary from machine to
 # machine, which is why nbval does not check this cell):
 
-# %%
-# NBVAL_IGNORE_OUTPUT
+# %% tags=["nbval-ignore-output"]
 rng = np.random.default_rng(0)
 
 

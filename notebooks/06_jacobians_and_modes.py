@@ -1,11 +1,14 @@
 # ---
 # jupyter:
 #   jupytext:
+#     formats: ipynb,py:percent
+#     notebook_metadata_filter: -jupytext.text_representation.jupytext_version
 #     text_representation:
 #       extension: .py
 #       format_name: percent
+#       format_version: '1.3'
 #   kernelspec:
-#     display_name: Python 3
+#     display_name: Python 3 (ipykernel)
 #     language: python
 #     name: python3
 # ---
@@ -267,13 +270,11 @@ plt.show()
 # its first picture, for readers of the stored notebook or the docs. The
 # timings are of the machine that ran the notebook last.
 
-# %%
-# NBVAL_IGNORE_OUTPUT
+# %% tags=["nbval-ignore-output"]
 explorer = adkit.widgets.ModeExplorer(family="dense", n=64, m=4, repeats=3)
 display(explorer)
 
-# %%
-# NBVAL_IGNORE_OUTPUT
+# %% tags=["nbval-ignore-output"]
 display(explorer.figure)  # the same picture, as a static figure
 
 # %% [markdown]
@@ -294,8 +295,7 @@ display(explorer.figure)  # the same picture, as a static figure
 # is a table, `.to_markdown()` gives the same as text, and `.winner(n, m)` says
 # which of forward and reverse was faster at a shape, and by what factor.
 
-# %%
-# NBVAL_IGNORE_OUTPUT
+# %% tags=["nbval-ignore-output"]
 sizes = (1, 4, 16, 64, 256, 1024)
 comparison = adkit.compare_modes("dense", ns=sizes, ms=sizes, repeats=5,
                                  methods=("forward", "reverse", "auto"), memory=False)  # fmt: skip
@@ -310,8 +310,7 @@ for shape in ((1024, 1), (1, 1024), (1024, 1024), (4, 4)):
 # with `auto`'s pick below; a cell is outlined when `auto` picked the slower
 # mode by more than 1.2x.
 
-# %%
-# NBVAL_IGNORE_OUTPUT
+# %% tags=["nbval-ignore-output"]
 fig, ax = plt.subplots(figsize=(7, 4.5), layout="constrained")
 comparison.plot("heatmap", ax=ax)
 plt.show()
@@ -322,8 +321,7 @@ plt.show()
 # is `auto`'s decision boundary (where the cost model's two estimates are
 # equal), and the shading is `auto`'s pick.
 
-# %%
-# NBVAL_IGNORE_OUTPUT
+# %% tags=["nbval-ignore-output"]
 fig, ax = plt.subplots(figsize=(7, 5), layout="constrained")
 comparison.plot("crossover", ax=ax)
 plt.show()

@@ -1,11 +1,14 @@
 # ---
 # jupyter:
 #   jupytext:
+#     formats: ipynb,py:percent
+#     notebook_metadata_filter: -jupytext.text_representation.jupytext_version
 #     text_representation:
 #       extension: .py
 #       format_name: percent
+#       format_version: '1.3'
 #   kernelspec:
-#     display_name: Python 3
+#     display_name: Python 3 (ipykernel)
 #     language: python
 #     name: python3
 # ---
@@ -42,8 +45,7 @@ np.set_printoptions(precision=6, suppress=True)
 if torch is not None:
     torch.set_default_dtype(torch.float64)  # NumPy computes in float64: compare like with like
 
-# %%
-# NBVAL_IGNORE_OUTPUT
+# %% tags=["nbval-ignore-output"]
 if torch is None:
     print("PyTorch is not installed: the PyTorch cells below will print a note and skip.")
 else:
@@ -115,8 +117,7 @@ g1, g2 = adkit.grad(baydin, argnums=(0, 1))(2.0, 5.0)
 print(f"adkit.grad:   ({g1:.12g}, {g2:.12g})")
 print(f"by hand:      ({1 / 2 + 5:.12g}, {2 - np.cos(5.0):.12g})")
 
-# %%
-# NBVAL_IGNORE_OUTPUT
+# %% tags=["nbval-ignore-output"]
 if torch is None:
     print("PyTorch is not installed: skipped.")
 else:
@@ -145,8 +146,7 @@ value, gradient = adkit.value_and_grad(rosenbrock)(x)
 print(f"rosenbrock(x) = {value:.12g}")
 print("adkit gradient:", gradient)
 
-# %%
-# NBVAL_IGNORE_OUTPUT
+# %% tags=["nbval-ignore-output"]
 if torch is None:
     print("PyTorch is not installed: skipped.")
 else:
@@ -170,8 +170,7 @@ J_reverse = adkit.jacobian(curve, mode="reverse")(x)
 print("adkit.jacobian, forward mode:\n", J_forward)
 print("the two modes agree:", np.allclose(J_forward, J_reverse, rtol=1e-12, atol=0))
 
-# %%
-# NBVAL_IGNORE_OUTPUT
+# %% tags=["nbval-ignore-output"]
 if torch is None:
     print("PyTorch is not installed: skipped.")
 else:
@@ -197,8 +196,7 @@ print("f(x) =", out)
 print("J v  =", Jv, "  check:", J_forward @ v)
 print("uᵀJ  =", uJ, "  check:", u @ J_forward)
 
-# %%
-# NBVAL_IGNORE_OUTPUT
+# %% tags=["nbval-ignore-output"]
 if torch is None:
     print("PyTorch is not installed: skipped.")
 else:
@@ -229,8 +227,7 @@ a = np.array([1.0, 2.0, -1.0])
 J_W = adkit.jacobian(layer)(W, a)  # argnums=0: with respect to W
 print("adkit:", J_W.shape, "=", layer(W, a).shape, "+", W.shape)
 
-# %%
-# NBVAL_IGNORE_OUTPUT
+# %% tags=["nbval-ignore-output"]
 if torch is None:
     print("PyTorch is not installed: skipped.")
 else:
@@ -250,8 +247,7 @@ else:
 H = adkit.hessian(rosenbrock)(x)
 print("adkit.hessian:\n", H)
 
-# %%
-# NBVAL_IGNORE_OUTPUT
+# %% tags=["nbval-ignore-output"]
 if torch is None:
     print("PyTorch is not installed: skipped.")
 else:
@@ -283,8 +279,7 @@ print(f"one gradient, 2x + cos x at 1.5: {2 * 1.5 + np.cos(1.5):.12g}")
 x_var.zero_grad()
 print("after x.zero_grad(): x.grad =", x_var.grad)
 
-# %%
-# NBVAL_IGNORE_OUTPUT
+# %% tags=["nbval-ignore-output"]
 if torch is None:
     print("PyTorch is not installed: skipped.")
 else:
@@ -320,8 +315,7 @@ plt.show()
 # functions that made it) and exposes it through `grad_fn` and
 # `next_functions`; drawing it takes a separate package such as `torchviz`.
 
-# %%
-# NBVAL_IGNORE_OUTPUT
+# %% tags=["nbval-ignore-output"]
 if torch is None:
     print("PyTorch is not installed: skipped.")
 else:
@@ -347,8 +341,7 @@ else:
 # libraries pay a fixed cost for every operation they record, which dominates
 # for tiny functions.
 
-# %%
-# NBVAL_IGNORE_OUTPUT
+# %% tags=["nbval-ignore-output"]
 rng = np.random.default_rng(0)
 W1 = rng.normal(size=(512, 512)) / np.sqrt(512)
 z = rng.normal(size=512)

@@ -1,11 +1,14 @@
 # ---
 # jupyter:
 #   jupytext:
+#     formats: ipynb,py:percent
+#     notebook_metadata_filter: -jupytext.text_representation.jupytext_version
 #     text_representation:
 #       extension: .py
 #       format_name: percent
+#       format_version: '1.3'
 #   kernelspec:
-#     display_name: Python 3
+#     display_name: Python 3 (ipykernel)
 #     language: python
 #     name: python3
 # ---
@@ -177,8 +180,7 @@ print("hvp(x, v) == hessian(x) @ v:", np.allclose(Hv, H @ v))
 # $n$ directions and $n^2$ memory, the HVP stays flat.
 
 
-# %%
-# NBVAL_IGNORE_OUTPUT
+# %% tags=["nbval-ignore-output"]
 def seconds(fn, *args):
     start = time.perf_counter()
     fn(*args)
@@ -274,8 +276,7 @@ plt.show()
 # power series, $k + 1$ numbers per value) is the better tool. Timing
 # (machine-dependent, not checked):
 
-# %%
-# NBVAL_IGNORE_OUTPUT
+# %% tags=["nbval-ignore-output"]
 lines = []
 for k in (1, 2, 4, 6, 8, 10):
     lines.append(f"order {k:>2}: {seconds(adkit.derivative(f, order=k), 0.5) * 1e3:8.2f} ms")

@@ -8,6 +8,8 @@ For every ``notebooks/NN_name.ipynb``:
 - every code cell was executed, with no error and nothing on stderr;
 - the first cell is a ``# Title`` (the docs and ``make demo``'s index use it),
   the first code cell starts with ``%matplotlib inline``;
+- nbval's markers are cell tags (``nbval-ignore-output`` ...), never comment lines a learner
+  reads first, and every cell that measures time carries ``nbval-ignore-output``;
 - only adkit's public API is used (no ``adkit._x``, no imports from the
   engines' modules), random numbers come from ``np.random.default_rng``, no
   cell ends in ``;`` (nbval does not honour it), no SVG is stored, and each
@@ -23,6 +25,8 @@ from __future__ import annotations
 
 import doctest
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import jupytext
@@ -36,7 +40,15 @@ STORED = sorted(NOTEBOOKS.glob("[0-9][0-9]_*.ipynb"))
 SCRIPTS = sorted(NOTEBOOKS.glob("[0-9][0-9]_*.py"))
 
 WIDGET = "application/vnd.jupyter.widget-view+json"
-IGNORE_OUTPUT = "# NBVAL_IGNORE_OUTPUT"
+# nbval's cell tags (its comment markers, "# NBVAL_IGNORE_OUTPUT" ..., would be a cell's first line)
+IGNORE_OUTPUT = "nbval-ignore-output"
+UNCHECKED = {IGNORE_OUTPUT, "nbval-skip"}
+COMMENT_MARKER = re.compile(r"^\s*#\s*(NBVAL_[A-Z_]+|PYTEST_VALIDATE_IGNORE_OUTPUT)\b", re.MULTILINE)
+# A cell that measures time prints or draws numbers that change from run to run: nbval must not compare it.
+# (A ModeExplorer measures too, but its cell's text is the widget's repr: that one is checked.)
+TIMING_CALL = re.compile(
+    r"\b(timeit\.\w+|timeit|perf_counter|process_time|monotonic|compare_modes)\s*\(|%%?timeit\b"
+)
 
 # adkit's internals: the engines and the rule table are reached through the public API only.
 INTERNAL_MODULES = ("core", "rules", "forward", "reverse", "numpy_bridge")
@@ -68,12 +80,15 @@ def text_of(output: nbformat.NotebookNode) -> str:
     return str(output.get("data", {}).get("text/plain", ""))
 
 
+def tags(cell: nbformat.NotebookNode) -> set[str]:
+    return set(cell.get("metadata", {}).get("tags", []))
+
+
 def checked_text(notebook: nbformat.NotebookNode) -> str:
-    """The text outputs nbval compares (cells not marked ``# NBVAL_IGNORE_OUTPUT`` / ``# NBVAL_SKIP``)."""
+    """The text outputs nbval compares (cells not tagged ``nbval-ignore-output`` or ``nbval-skip``)."""
     texts = []
     for cell in code_cells(notebook):
-        first = cell.source.lstrip().splitlines()[0] if cell.source.strip() else ""
-        if first.startswith((IGNORE_OUTPUT, "# NBVAL_SKIP")):
+        if tags(cell) & UNCHECKED:
             continue
         texts.extend(text_of(out) for out in cell.outputs)
     return "\n".join(texts)
@@ -85,14 +100,31 @@ def checked_text(notebook: nbformat.NotebookNode) -> str:
 def pairing_problems(script: nbformat.NotebookNode, stored: nbformat.NotebookNode) -> list[str]:
     """Cells of the script and the stored notebook that differ (type or source)."""
     problems = []
-    a = [(c.cell_type, c.source) for c in script.cells]
-    b = [(c.cell_type, c.source) for c in stored.cells]
+    a = [(c.cell_type, c.source, sorted(tags(c))) for c in script.cells]
+    b = [(c.cell_type, c.source, sorted(tags(c))) for c in stored.cells]
     if len(a) != len(b):
         problems.append(f"the script has {len(a)} cells, the notebook {len(b)}")
     for i, (left, right) in enumerate(zip(a, b)):
-        if left != right:
+        if left[:2] != right[:2]:
             first = (left[1].strip().splitlines() or [""])[0]
             problems.append(f"cell {i} differs ({left[0]} in the script: {first[:60]!r})")
+        elif left[2] != right[2]:
+            problems.append(f"cell {i} has tags {left[2]} in the script, {right[2]} in the notebook")
+    return problems
+
+
+def marker_problems(notebook: nbformat.NotebookNode) -> list[str]:
+    """nbval comment markers in cells, and timing cells whose output nbval would compare."""
+    problems = []
+    for i, cell in enumerate(notebook.cells):
+        if cell.cell_type != "code":
+            continue
+        for match in COMMENT_MARKER.finditer(cell.source):
+            tag = match.group(1).lower().replace("_", "-")
+            problems.append(f'cell {i} has the comment {match.group(1)}: use a cell tag, # %% tags=["{tag}"]')
+        timing = TIMING_CALL.search(cell.source)
+        if timing and not tags(cell) & UNCHECKED:
+            problems.append(f'cell {i} measures time ({timing.group()}) without the tag "{IGNORE_OUTPUT}"')
     return problems
 
 
@@ -186,6 +218,12 @@ def test_notebook_was_executed_cleanly(path):
 @pytest.mark.parametrize("path", STORED, ids=_ids(STORED))
 def test_notebook_follows_the_conventions(path):
     problems = convention_problems(read(path))
+    assert not problems, f"{path.name}:\n  " + "\n  ".join(problems)
+
+
+@pytest.mark.parametrize("path", STORED, ids=_ids(STORED))
+def test_notebook_marks_cells_for_nbval_with_tags(path):
+    problems = marker_problems(read(path))
     assert not problems, f"{path.name}:\n  " + "\n  ".join(problems)
 
 
@@ -302,10 +340,56 @@ def test_a_stale_notebook_is_caught():
     assert pairing_problems(_notebook(*GOOD.cells[:2]), GOOD)[0] == "the script has 2 cells, the notebook 3"
 
 
+def _tagged(cell: nbformat.NotebookNode, *names: str) -> nbformat.NotebookNode:
+    cell.metadata["tags"] = list(names)
+    return cell
+
+
 def test_numbers_in_ignored_cells_do_not_count():
     stdout = nbformat.v4.new_output("stream", name="stdout", text="11.652\n")
-    ignored = _code(f"{IGNORE_OUTPUT}\nprint(y)", stdout)
+    ignored = _tagged(_code("print(y)", stdout), IGNORE_OUTPUT)
     assert "11.652" not in checked_text(_notebook(ignored))
+    assert "11.652" in checked_text(_notebook(_code("print(y)", stdout)))
+
+
+def test_comment_markers_and_untagged_timing_cells_are_caught():
+    nb = _notebook(
+        _code("# NBVAL_IGNORE_OUTPUT\nprint(1)"),
+        _code("t = timeit.repeat(f, number=1)"),
+        _code("start = time.perf_counter()"),
+        _code("c = adkit.compare_modes('dense', ns=[1], ms=[1])"),
+        _code("%timeit f(1.0)"),
+        _tagged(_code("t = timeit.timeit(f, number=1)"), IGNORE_OUTPUT),
+        _code("import timeit"),
+    )
+    problems = marker_problems(nb)
+    assert [p.split()[1] for p in problems] == ["0", "1", "2", "3", "4"], problems
+    assert 'tags=["nbval-ignore-output"]' in problems[0]
+    assert marker_problems(_notebook(_code("explorer = adkit.widgets.ModeExplorer()"))) == []
+
+
+def test_a_tag_lost_between_script_and_notebook_is_caught():
+    untagged = _notebook(*GOOD.cells[:2], _code(GOOD.cells[2].source))
+    tagged = _notebook(*GOOD.cells[:2], _tagged(_code(GOOD.cells[2].source), IGNORE_OUTPUT))
+    expected = "cell 2 has tags ['nbval-ignore-output'] in the script, [] in the notebook"
+    assert pairing_problems(tagged, untagged) == [expected]
+
+
+def test_nbval_honours_the_ignore_output_tag(tmp_path):
+    """A cell whose stored output differs from what it prints passes nbval only when it carries the tag."""
+    stale = nbformat.v4.new_output("stream", name="stdout", text="stored\n")
+    for name, cell in [("tagged", _tagged(_code("print('fresh')", stale), IGNORE_OUTPUT)),
+                       ("untagged", _code("print('fresh')", stale))]:  # fmt: skip
+        nb = _notebook(cell)
+        nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+        nbformat.write(nb, tmp_path / f"{name}.ipynb")
+    run = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--nbval", "--nbval-current-env",
+         "-o", "addopts=", "-o", "filterwarnings=", "tagged.ipynb", "untagged.ipynb"],
+        cwd=tmp_path, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert "1 failed, 1 passed" in run.stdout, run.stdout[-2000:]
+    assert "untagged.ipynb::Cell 0 FAILED" in run.stdout or "FAILED untagged.ipynb::Cell 0" in run.stdout
 
 
 # -- the docs' examples --------------------------------------------------------------------------
@@ -336,3 +420,55 @@ def test_a_wrong_docs_example_is_caught():
     runner = doctest.DocTestRunner()
     runner.run(test, out=lambda _: None)
     assert runner.summarize(verbose=False).failed == 1
+
+
+# -- opening and saving a tutorial in JupyterLab changes nothing -----------------------------------
+
+
+def _resave_through_jupytext(root: Path, name: str, kernelspec: dict) -> None:
+    """Open ``name`` and save it back as JupyterLab does: through jupytext's contents manager (which also
+    writes the paired file), after the kernel's start has copied its kernelspec into the metadata."""
+    import asyncio
+
+    from jupyter_server.services.contents.largefilemanager import AsyncLargeFileManager
+    from jupytext.async_contentsmanager import build_async_jupytext_contents_manager_class
+
+    manager = build_async_jupytext_contents_manager_class(AsyncLargeFileManager)(root_dir=str(root))
+
+    async def open_and_save() -> None:
+        model = await manager.get(name, content=True, type="notebook")
+        notebook = model["content"]
+        notebook.metadata["kernelspec"] = dict(kernelspec)
+        await manager.save({"type": "notebook", "format": "json", "content": notebook}, name)
+
+    asyncio.run(open_and_save())
+
+
+def _python3_kernelspec() -> dict:
+    from jupyter_client.kernelspec import KernelSpecManager
+
+    spec = KernelSpecManager().get_kernel_spec("python3")
+    return {"display_name": spec.display_name, "language": spec.language, "name": "python3"}
+
+
+@pytest.mark.parametrize("suffix", [".ipynb", ".py"])
+@pytest.mark.parametrize("path", STORED, ids=_ids(STORED))
+def test_saving_a_tutorial_unchanged_changes_no_file(path, suffix, tmp_path):
+    """Opening the notebook (or its script, as a notebook) and saving it leaves both files as stored."""
+    for pair in (path, path.with_suffix(".py")):
+        (tmp_path / pair.name).write_bytes(pair.read_bytes())
+    _resave_through_jupytext(tmp_path, path.stem + suffix, _python3_kernelspec())
+    changed = [
+        p.name for p in (path, path.with_suffix(".py")) if (tmp_path / p.name).read_bytes() != p.read_bytes()
+    ]
+    assert not changed, f"saving {path.stem + suffix} unchanged rewrote {changed}: see notebooks/build.py"
+
+
+def test_a_notebook_saved_with_other_metadata_is_caught(tmp_path):
+    path = NOTEBOOKS / "01_why_ad.ipynb"
+    for pair in (path, path.with_suffix(".py")):
+        (tmp_path / pair.name).write_bytes(pair.read_bytes())
+    _resave_through_jupytext(tmp_path, path.name, {"display_name": "Python 3", "language": "python",
+                                                   "name": "python3"})  # fmt: skip
+    assert (tmp_path / path.name).read_bytes() != path.read_bytes()
+    assert "display_name: Python 3\n" in (tmp_path / "01_why_ad.py").read_text(encoding="utf-8")
