@@ -266,14 +266,31 @@ def _output_leaves(out: Any, fname: str) -> tuple[list[Any], TreeDef]:
     return leaves, treedef
 
 
-def _as_tangent(x: Any) -> Any:
-    if isinstance(x, Box):
-        return x
-    return np.asarray(x, dtype=float) if np.ndim(x) else float(x)
+def _dtype(x: Any) -> np.dtype:
+    """The floating-point type of a value (a Python float is float64)."""
+    p = primal(x)
+    return p.dtype if type(p) is np.ndarray else np.result_type(p)
+
+
+def _like(t: Any, x: Any) -> Any:
+    """A tangent or cotangent ``t`` given by the caller, in the floating-point type of ``x`` (as JAX)."""
+    if isinstance(t, Box):
+        return t
+    dtype = _dtype(x)
+    if np.ndim(t) or dtype != np.float64:
+        return np.asarray(t, dtype=dtype)
+    return float(t)
+
+
+def _zeros(shape: tuple[int, ...], x: Any) -> np.ndarray:
+    """Zeros of ``shape`` in the floating-point type of ``x``."""
+    return np.zeros(shape, _dtype(x))
 
 
 def _finish(x: Any, caller: Sequence[np.ndarray] = ()) -> Any:
     """A result as the caller gets it: 0-d values become Python floats, arrays are the caller's own.
+
+    (A float32 0-d value stays float32, a NumPy scalar.)
 
     An array that is read-only (a broadcast view, as the gradient of a sum)
     or that shares memory with an array the caller passed in (the identity's
@@ -281,13 +298,14 @@ def _finish(x: Any, caller: Sequence[np.ndarray] = ()) -> Any:
     into a result never changes the caller's data or fails.
     """
     if type(x) is np.ndarray and x.ndim:
-        if not x.flags.writeable or any(np.may_share_memory(x, c) for c in caller):
+        if not x.flags.writeable or any(x is c for c in caller) or (
+                x.base is not None and any(np.may_share_memory(x, c) for c in caller)):  # fmt: skip
             return x.copy()
         return x
     if isinstance(x, Box):
         return x
-    if np.ndim(x) == 0:
-        return float(x) + 0.0
+    if np.ndim(x) == 0:  # (+ 0 turns IEEE -0.0, from a zero seed times a negative partial, into 0.0)
+        return np.float32(x) + np.float32(0) if np.result_type(x) == np.float32 else float(x) + 0.0
     return x
 
 
@@ -310,12 +328,14 @@ def _strip(x: Any, level: int) -> Any:
 # -- forward mode ---------------------------------------------------------------------
 
 
-def _basis(sizes: list[int], shapes: list[tuple], start: int, stop: int) -> list[np.ndarray]:
-    """Seed tangents for columns ``start:stop`` of the Jacobian: rows of the identity."""
+def _basis(leaves: list[Any], start: int, stop: int) -> list[np.ndarray]:
+    """Seed tangents for columns ``start:stop`` of the Jacobian: rows of the identity, in each leaf's type."""
     seeds, offset = [], 0
-    for size, shape in zip(sizes, shapes):
+    for x in leaves:
+        shape, size = shape_of(x), _size(x)
         # row i of the chunk is e_(start + i); within this leaf that is column start + i - offset
-        seeds.append(np.eye(stop - start, size, start - offset).reshape((stop - start, *shape)))
+        eye = np.eye(stop - start, size, start - offset, dtype=_dtype(x))
+        seeds.append(eye.reshape((stop - start, *shape)))
         offset += size
     return seeds
 
@@ -352,7 +372,7 @@ def _forward_jacobian(f: Callable, inputs: _Inputs, chunk: int | None) -> tuple[
     for start in range(0, max(n, 1), chunk):
         stop = min(n, start + chunk)
         level = new_level("transform", inputs.origin)
-        seeds = _basis(sizes, shapes, start, stop)
+        seeds = _basis(inputs.leaves, start, stop)
         boxed = [Dual._make(x, t, level) for x, t in zip(inputs.leaves, seeds)]
         out_leaves, out_tree = _output_leaves(inputs.trace(f, boxed, level), _name(f))
         if not columns:
@@ -363,7 +383,7 @@ def _forward_jacobian(f: Callable, inputs: _Inputs, chunk: int | None) -> tuple[
             if isinstance(y, Dual) and y._level == level:
                 columns[o].append(_reshape(y.tangent, (stop - start, m_o)))
             else:
-                columns[o].append(np.zeros((stop - start, m_o)))
+                columns[o].append(_zeros((stop - start, m_o), y))
     blocks = []
     for o, y in enumerate(out_value):
         full = _concatenate(columns[o])
@@ -395,13 +415,13 @@ def _reverse_jacobian(f: Callable, inputs: _Inputs, chunk: int | None,
     rows: list[list[Any]] = [[] for _ in inputs.leaves]  # per input leaf, (k, n_l) chunks
     for start in range(0, max(m, 1), chunk):
         stop = min(m, start + chunk)
-        seeds = _basis(out_sizes, out_shapes, start, stop)
+        seeds = _basis(out_leaves, start, stop)
         last = stop >= m  # the last sweep may release the tape as it goes
         adjoints = _sweep_outputs(tape, out_leaves, seeds, level, keep=len(inputs.leaves), consume=last)
         for i in range(len(inputs.leaves)):  # _record puts the inputs first on the tape
             g = adjoints[i] if adjoints is not None and i < len(adjoints) else None
             shape = (stop - start, sizes[i])
-            rows[i].append(np.zeros(shape) if g is None else _reshape(g, shape))
+            rows[i].append(_zeros(shape, inputs.leaves[i]) if g is None else _reshape(g, shape))
     full_rows = [_concatenate(r) for r in rows]
     blocks = []
     offset = 0
@@ -495,9 +515,10 @@ def jvp(f: Callable, primals: Sequence[Any], tangents: Sequence[Any]) -> tuple[A
         raise ValueError(f"jvp got {len(primals)} primals but {len(tangents)} tangents")
     inputs = _Inputs.of(tuple(primals), tuple(range(len(primals))), _name(f))
     inputs.origin = _origin("jvp", f)
-    tangent_leaves = [_as_tangent(x) for t in tangents for x in flatten(t)[0]]
+    tangent_leaves = [x for t in tangents for x in flatten(t)[0]]
     if len(tangent_leaves) != len(inputs.leaves):
         raise ValueError("jvp: the tangents must have the same structure as the primals")
+    tangent_leaves = [_like(t, x) for t, x in zip(tangent_leaves, inputs.leaves)]
     for x, t in zip(inputs.leaves, tangent_leaves):
         xs, ts = shape_of(x), shape_of(t)
         if ts != xs and ts[1:] != xs:
@@ -512,7 +533,7 @@ def jvp(f: Callable, primals: Sequence[Any], tangents: Sequence[Any]) -> tuple[A
     bshape = next(iter(batch)) if batch else ()
     caller = inputs.caller_arrays + [t for t in tangent_leaves if type(t) is np.ndarray]
     values = [_finish(_strip(y, level), caller) for y in out_leaves]
-    tans = [y.tangent if isinstance(y, Dual) and y._level == level else np.zeros(bshape + shape_of(y))
+    tans = [y.tangent if isinstance(y, Dual) and y._level == level else _zeros(bshape + shape_of(y), y)
             for y in out_leaves]  # fmt: skip
     tans = [_finish(t, caller) for t in tans]
     result = unflatten(out_tree, values), unflatten(out_tree, tans)
@@ -560,7 +581,7 @@ def vjp(f: Callable, *primals: Any) -> tuple[Any, Callable[[Any], tuple]]:
             raise ValueError(
                 f"the cotangent must have the structure of f's output: {out_tree}, got {ct_tree}"
             )
-        cts, batches = [], set()
+        batches = set()
         for c, s in zip(ct_leaves, shapes):
             cs = shape_of(c)
             if cs != s and cs[1:] != s:
@@ -569,8 +590,7 @@ def vjp(f: Callable, *primals: Any) -> tuple[Any, Callable[[Any], tuple]]:
                     f"(or {('k',) + s} for k cotangents at once)"
                 )
             batches.add(cs[: len(cs) - len(s)])
-            cts.append(c if isinstance(c, Box) or (cs == () and not isinstance(c, np.ndarray))
-                       else np.asarray(c, dtype=float))  # fmt: skip
+        cts = [_like(c, y) for c, y in zip(ct_leaves, out_leaves)]
         if len(batches) > 1:
             raise ValueError(
                 "either every cotangent carries the same leading axis of k cotangents or none does"
@@ -581,7 +601,7 @@ def vjp(f: Callable, *primals: Any) -> tuple[Any, Callable[[Any], tuple]]:
         per_leaf = []
         for i, x in enumerate(inputs.leaves):
             g = adjoints[i] if adjoints is not None and i < len(adjoints) else None
-            per_leaf.append(_finish(np.zeros(batch + shape_of(x)) if g is None else g, caller))
+            per_leaf.append(_finish(_zeros(batch + shape_of(x), x) if g is None else g, caller))
         cotangents = inputs.regroup(per_leaf)
         inputs.check_results(cotangents, inputs.origin)
         return cotangents
@@ -626,7 +646,7 @@ def value_and_grad(f: Callable, argnums: int | Sequence[int] = 0) -> Callable[..
         per_leaf = []
         for i, x in enumerate(inputs.leaves):
             g = adjoints[i] if i < len(adjoints) else None
-            per_leaf.append(_finish(np.zeros(shape_of(x)) if g is None else g, caller))
+            per_leaf.append(_finish(_zeros(shape_of(x), x) if g is None else g, caller))
         grads = inputs.regroup(per_leaf)
         result = _finish(_strip(out, level), caller), grads[0] if single else grads
         inputs.check_results(result, origin)
@@ -745,21 +765,32 @@ def _scalar_derivative(f: Callable) -> Callable[[Any], Any]:
         inputs = _Inputs.of((x,), (0,), _name(f))
         inputs.origin = _origin("derivative", f)
         x = inputs.leaves[0]
-        if shape_of(x) != ():
-            raise TypeError(
-                f"adkit.derivative differentiates a scalar function of a scalar; the argument of "
-                f"{_name(f)} has shape {shape_of(x)}. Use adkit.jacobian(f) (adkit.grad for a scalar "
-                "output) for functions of arrays."
-            )
+        shape = shape_of(x)
         level = new_level("transform", inputs.origin)
-        (out,), _ = _output_leaves(inputs.trace(f, [Dual._make(x, 1.0, level)], level), _name(f))
-        if shape_of(out) != ():
+        if shape == ():
+            seed = 1.0
+        else:  # a grid of points: the ones direction, and a probe that tells elementwise f from others
+            probe = 1.0 + 0.25 * np.cos(1.7 * np.arange(_size(x))).reshape(shape)  # distinct per point
+            seed = np.stack([np.ones(shape), probe]).astype(_dtype(x))
+        (out,), _ = _output_leaves(inputs.trace(f, [Dual._make(x, seed, level)], level), _name(f))
+        if shape_of(out) != shape:
             raise TypeError(
-                f"adkit.derivative differentiates a scalar function of a scalar; {_name(f)} returned "
-                f"shape {shape_of(out)}. Use adkit.jacobian(f) for vector functions (it gives the "
-                "derivative of every output)."
+                f"adkit.derivative differentiates a scalar function of a scalar (or one applied at each "
+                f"point of an array); {_name(f)} maps shape {shape} to shape {shape_of(out)}. Use "
+                "adkit.jacobian(f) for vector functions (adkit.grad for a scalar output)."
             )
-        result = _finish(out.tangent if isinstance(out, Dual) and out._level == level else 0.0)
+        tangent = out.tangent if isinstance(out, Dual) and out._level == level else _zeros(seed.shape, x) \
+            if shape else 0.0  # fmt: skip
+        if shape:
+            d, probed = tangent[0], tangent[1]
+            if not np.allclose(primal(probed), primal(d) * seed[1], rtol=1e-9, atol=0.0, equal_nan=True):
+                raise TypeError(
+                    f"adkit.derivative at an array of points needs {_name(f)} to act elementwise (each "
+                    "output depending only on the input at the same position), but its outputs mix the "
+                    "points: its derivative is a matrix. Use adkit.jacobian(f)."
+                )
+            tangent = d
+        result = _finish(tangent)
         inputs.check_results(result, inputs.origin)
         return result
 

@@ -512,6 +512,9 @@ def select(t: Any, weight: Any) -> Any:
     """
     weight = primal(weight)
     if type(weight) is np.ndarray:
+        kind = np.result_type(primal(t))
+        if weight.dtype.kind == "f" and kind.kind == "f" and weight.dtype != kind:
+            weight = weight.astype(kind)  # a float32 tangent stays float32
         if type(t) is np.ndarray:  # plain values (first order): the product, mended only if needed
             product = t * weight
             if np.isnan(product).any():  # 0 * inf or a nan: keep it only where selected
@@ -521,8 +524,8 @@ def select(t: Any, weight: Any) -> Any:
             return _ops().where_p(weight, t, 0.0)
         return _ops().where_p(weight != 0, t, 0.0) * weight
     if weight == 0:  # a constant zero of t's shape (Dual(5, 1) clipped to [0, 1] is Dual(1, 0))
-        shape = shape_of(t)
-        return np.zeros(shape) if shape else 0.0
+        p = primal(t)
+        return 0.0 if type(p) is float else np.zeros(np.shape(p), np.result_type(p))
     return t if weight == 1 else t * weight
 
 

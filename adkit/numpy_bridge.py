@@ -184,6 +184,12 @@ UFUNCS: dict[np.ufunc, Callable[..., Any]] = {
     np.fmax: _fmax,
     np.fmin: _fmin,
     np.matmul: rules.matmul,
+    # piecewise constant: traced results with derivative 0, as in PyTorch and JAX
+    np.floor: rules.floor,
+    np.ceil: rules.ceil,
+    np.trunc: rules.trunc,
+    np.rint: rules.rint,
+    np.floor_divide: rules.floor_divide,
 }
 
 #: Ufuncs whose result is piecewise constant, boolean or integer-valued: computed
@@ -194,8 +200,7 @@ CONSTANT_UFUNCS = frozenset(
     {
         np.greater, np.greater_equal, np.less, np.less_equal, np.equal, np.not_equal,
         np.logical_and, np.logical_or, np.logical_xor, np.logical_not,
-        np.isnan, np.isinf, np.isfinite, np.signbit, np.floor, np.ceil, np.trunc, np.rint,
-        np.floor_divide, np.spacing,
+        np.isnan, np.isinf, np.isfinite, np.signbit, np.spacing,
     }
 )  # fmt: skip
 
@@ -353,8 +358,8 @@ def _constant(func: Callable) -> Callable:
 
 
 for _func in (np.shape, np.ndim, np.size, np.result_type, np.zeros_like, np.ones_like, np.empty_like,
-              np.isclose, np.allclose, np.array_equal, np.argmax, np.argmin, np.argsort, np.round,
-              np.around, np.iscomplexobj, np.isrealobj):  # fmt: skip
+              np.isclose, np.allclose, np.array_equal, np.argmax, np.argmin, np.argsort,
+              np.iscomplexobj, np.isrealobj):  # fmt: skip
     FUNCTIONS[_func] = _constant(_func)
 
 
@@ -497,6 +502,20 @@ def _trace(a: Any, offset: Any = 0, axis1: Any = 0, axis2: Any = 1, dtype: Any =
     _no_out("trace", out)
     _check_dtype("trace", dtype, a)
     return rules.sum(rules.diagonal(a, offset, axis1, axis2), axis=-1)
+
+
+@implements(np.round)
+def _round(a: Any, decimals: Any = 0, out: Any = None) -> Any:
+    """``np.round``: NumPy's rounding (scaled, then ``rint``); piecewise constant, derivative 0."""
+    _no_out("round", out)
+    return rules.around(a, decimals)
+
+
+@implements(np.around)
+def _around(a: Any, decimals: Any = 0, out: Any = None) -> Any:
+    """``np.around``, the same as ``np.round``."""
+    _no_out("around", out)
+    return rules.around(a, decimals)
 
 
 # products
@@ -1093,7 +1112,10 @@ class ArrayOps:
     conjugate = conj
 
     # piecewise constant or integer results: NumPy's own method on the primal value
-    round = _on_primal(np.ndarray.round)
+    def round(self, decimals: Any = 0, out: Any = None) -> Any:
+        _no_out("round", out)
+        return rules.around(self, decimals)
+
     argmax = _on_primal(np.ndarray.argmax)
     argmin = _on_primal(np.ndarray.argmin)
     argsort = _on_primal(np.ndarray.argsort)
@@ -1101,10 +1123,27 @@ class ArrayOps:
     all = _on_primal(np.ndarray.all)
     any = _on_primal(np.ndarray.any)
 
-    def astype(self, dtype: Any, **kwargs: Any) -> Any:
-        if np.issubdtype(np.dtype(dtype), np.floating):
-            return self
-        raise TypeError(f"adkit cannot cast a traced value to {dtype}: only floating dtypes keep derivatives")
+    def astype(self, dtype: Any, order: Any = "K", casting: Any = "unsafe", subok: Any = True,
+               copy: Any = True) -> Any:  # fmt: skip
+        """``x.astype(dtype)``: to a floating type the derivative follows (cast too); to an integer or
+        bool type the result is piecewise constant, a plain array (derivative 0, as JAX's float0).
+
+        ``casting`` is checked as NumPy does; ``order``, ``subok`` and ``copy`` concern memory
+        only (traced values are immutable and no subclass).
+        """
+        value = primal(self)
+        target = np.dtype(dtype)
+        if not np.can_cast(np.result_type(value), target, casting):
+            raise TypeError(f"Cannot cast array data from {np.result_type(value)!r} to {target!r} according "
+                            f"to the rule {casting!r}")  # fmt: skip
+        rules._memory_order(self, order, "CFAK", "astype")
+        if target.kind == "f":
+            return rules.astype(self, target)
+        if target.kind in "biu":
+            return np.asarray(value).astype(target, order=order, copy=True)
+        _refuse("astype", "dtype", f"a traced value cannot become {target}: adkit differentiates real "
+                                   "functions (floating-point types carry the derivative; integer and bool "
+                                   "types give constants).")  # fmt: skip
 
 
 __all__ = ["CONSTANT_UFUNCS", "FUNCTIONS", "NDARRAY_NAMES", "UFUNCS", "UFUNC_METHODS", "ArrayOps",

@@ -385,19 +385,76 @@ copysign = elementwise(
 )  # fmt: skip
 
 
-_float_floor_divide = _numpy_semantics(operator.floordiv, np.floor_divide)
+# -- piecewise constant operations: traced results with derivative 0 -----------------------------
+# As in PyTorch and JAX, floor(x) of a traced x is traced (``np.floor(v).backward()`` gives
+# ``v.grad = 0``); comparisons, by contrast, give plain booleans, for Python's control flow.
+
+#: away from the integers, where floor, ceil, trunc and rint are constant (the tests' domain)
+BETWEEN_INTEGERS = ((-2.8, -2.2), (-1.8, -1.2), (-0.8, -0.2), (0.2, 0.8), (1.2, 1.8), (2.2, 2.8))
 
 
-def floor_divide(x: Any, y: Any) -> Any:
-    """Floor division x // y: piecewise constant, so the result is a constant (derivative 0).
+def _on_floats(ufunc: Callable) -> Callable[..., float]:
+    """``ufunc`` on Python floats, as a Python float (NumPy's values: -0.0, inf and nan included)."""
 
-    >>> adkit.floor_divide(adkit.Dual(7.5, 1.0), 2.0)
-    3.0
+    def scalar_impl(*xs: float) -> float:
+        with np.errstate(all="ignore"):
+            return float(ufunc(*xs))
+
+    scalar_impl.__name__ = ufunc.__name__
+    return scalar_impl
+
+
+def _zero(out: Any, *operands: Any) -> int:
+    return ZERO
+
+
+floor = elementwise(
+    "floor", np.floor, _on_floats(np.floor), (_zero,), domain=(BETWEEN_INTEGERS,), residuals=(),
+    symbol="floor", label="⌊{0}⌋",
+    doc=_doc("Largest integer <= x; piecewise constant, derivative 0 between the jumps.",
+             "adkit.floor(adkit.Dual(2.5, 1.0))", "2.0"),
+)  # fmt: skip
+ceil = elementwise(
+    "ceil", np.ceil, _on_floats(np.ceil), (_zero,), domain=(BETWEEN_INTEGERS,), residuals=(),
+    symbol="ceil", label="⌈{0}⌉",
+    doc=_doc("Smallest integer >= x; piecewise constant, derivative 0 between the jumps.",
+             "adkit.ceil(adkit.Dual(2.5, 1.0))", "3.0"),
+)  # fmt: skip
+trunc = elementwise(
+    "trunc", np.trunc, _on_floats(np.trunc), (_zero,), domain=(BETWEEN_INTEGERS,), residuals=(),
+    symbol="trunc",
+    doc=_doc("x rounded towards zero; piecewise constant, derivative 0 between the jumps.",
+             "adkit.trunc(adkit.Dual(-2.5, 1.0))", "-2.0"),
+)  # fmt: skip
+rint = elementwise(
+    "rint", np.rint, _on_floats(np.rint), (_zero,), domain=(BETWEEN_INTEGERS,), residuals=(),
+    symbol="rint",
+    doc=_doc("x rounded to the nearest integer (halves to even); derivative 0 between the jumps.",
+             "adkit.rint(adkit.Dual(2.5, 1.0))", "2.0"),
+)  # fmt: skip
+floor_divide = elementwise(
+    "floor_divide", np.floor_divide, _numpy_semantics(operator.floordiv, np.floor_divide),
+    (_zero, _zero), domain=(_DIVIDEND, _DIVISOR), residuals=(), symbol="//", label="{0} // {1}",
+    doc=_doc("Floor division x // y = floor(x / y); piecewise constant, derivative 0 between the jumps.",
+             "adkit.floor_divide(adkit.Dual(7.5, 1.0), 2.0)", "3.0"),
+)  # fmt: skip
+
+
+def around(x: Any, decimals: int = 0) -> Any:
+    """``x`` rounded to ``decimals`` places as NumPy rounds (scaled, then ``rint``): derivative 0.
+
+    >>> adkit.around(adkit.Dual(2.345, 1.0), 2)
+    2.35
     """
-    px, py = primal(x), primal(y)
-    if (type(px) is float and type(py) in (float, int)) or (type(px) is int and type(py) is float):
-        return _float_floor_divide(px, py)
-    return np.floor_divide(px, py)
+    decimals = operator.index(decimals)
+    if decimals == 0:
+        return rint(x)
+    if decimals > 0:
+        scale = 10.0**decimals
+        return rint(x * scale) / scale
+    scale = 10.0**-decimals
+    return rint(x / scale) * scale
+
 
 # -- exponentials and logarithms --------------------------------------------------
 
@@ -846,16 +903,22 @@ def _mean_jvp(t: Any, out: Any, x: Any, *, axis: tuple, keepdims: bool) -> Any:
     return mean_p(t, axis=axis, keepdims=keepdims)
 
 
+def _float_type(x: Any) -> np.dtype:
+    """The floating-point type of an operand (a Python float is float64)."""
+    p = primal(x)
+    return p.dtype if type(p) is np.ndarray and p.dtype.kind == "f" else np.dtype(np.float64)
+
+
 def _mean_vjp(ct: Any, out: Any, x: Any, *, axis: tuple, keepdims: bool) -> Any:
     if type(ct) is float or type(ct) is np.float64:  # the mean of all of x, first order (a loss)
-        full = np.empty(shape_of(x))
+        full = np.empty(shape_of(x), _float_type(x))
         full.fill(ct / full.size)
         return full
     ct, shape = _restore_reduced(ct, x, axis, keepdims)
     if isinstance(ct, Box):
         return broadcast_to_p(ct, shape=shape) / _count(x, axis)
     # raw values (first order): divide straight into the full shape, one ufunc call
-    return np.divide(ct, _count(x, axis), out=np.empty(shape))
+    return np.divide(ct, _count(x, axis), out=np.empty(shape, np.result_type(ct, _float_type(x))))
 
 
 mean_p = Primitive(
@@ -1308,6 +1371,41 @@ def broadcast_to(x: Any, shape: Any) -> Any:
     return broadcast_to_p(x, shape=shape)
 
 
+def _astype_jvp(t: Any, out: Any, x: Any, *, dtype: np.dtype) -> Any:
+    return astype_p(t, dtype=dtype)
+
+
+def _astype_vjp(ct: Any, out: Any, x: Any, *, dtype: np.dtype) -> Any:
+    return astype_p(ct, dtype=_float_type(x))  # back in the operand's own type
+
+
+def _astype_impl(x: Any, *, dtype: np.dtype) -> Any:
+    return np.asarray(x).astype(dtype)[()]
+
+
+astype_p = Primitive(
+    "astype", _astype_impl, jvps=(_astype_jvp,), vjps=(_astype_vjp,), flops=0.0, residuals=(),
+    symbol="astype", label="{0}.astype({dtype})",
+    cases=(Case(((3,),), {"dtype": np.dtype(np.float64)}), Case(((2, 3),), {"dtype": np.dtype(np.float64)})),
+    doc="The values in another floating-point type; linear (tangents and cotangents are cast likewise).",
+)  # fmt: skip
+
+
+def astype(x: Any, dtype: Any) -> Any:
+    """``x`` in the floating-point type ``dtype`` (float32, float64 ...): d/dx = 1, rounded to ``dtype``.
+
+    >>> import numpy as np
+    >>> adkit.astype(adkit.Dual(np.ones(2), np.ones(2)), np.float32).value.dtype
+    dtype('float32')
+    """
+    dtype = np.dtype(dtype)
+    if dtype.kind != "f":
+        raise TypeError(f"adkit.astype converts to floating-point types, got {dtype}")
+    if np.result_type(primal(x)) == dtype:
+        return x
+    return astype_p(x, dtype=dtype)
+
+
 def _zeros_for(tangents: Sequence[Any], operands: Sequence[Any]) -> list[Any]:
     """Tangents with explicit zeros (of the right batch shape) for constants."""
     batch = next(shape_of(t)[: batch_ndim(t, x)] for t, x in zip(tangents, operands) if t is not None)
@@ -1504,7 +1602,7 @@ def _index_add_vjp(c: Any, out: Any, ct: Any, *, index: tuple, shape: tuple) -> 
 
 def _index_add_impl(ct: Any, *, index: tuple, shape: tuple) -> Any:
     ct = np.asarray(ct)
-    result = np.zeros(shape, dtype=np.result_type(ct.dtype, np.float64))
+    result = np.zeros(shape, dtype=ct.dtype if ct.dtype.kind == "f" else np.float64)
     if _is_advanced(index):
         np.add.at(result, index, ct)
     else:
@@ -1709,7 +1807,7 @@ def _frobenius(a: Any, b: Any) -> Any:
 
 def _all_but_one(r: np.ndarray) -> np.ndarray:
     """``p_i = prod_{j != i} r_j`` along the last axis, without dividing (zeros allowed)."""
-    ones = np.ones(r.shape[:-1] + (1,))
+    ones = np.ones(r.shape[:-1] + (1,), r.dtype)
     before = np.cumprod(np.concatenate([ones, r[..., :-1]], axis=-1), axis=-1)
     after = np.cumprod(np.concatenate([ones, r[..., :0:-1]], axis=-1), axis=-1)[..., ::-1]
     return before * after
@@ -1724,7 +1822,7 @@ def _svd_frame(x: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
 def _cofactor_impl(x: Any) -> Any:
     x = np.asarray(x)
     if x.shape[-1] == 0:
-        return np.zeros(x.shape)
+        return np.zeros(x.shape, x.dtype)
     u, s, vh, sign = _svd_frame(x)
     # adj(u diag(s) vh) = adj(vh) adj(diag(s)) adj(u) and adj(q) = det(q) qᵀ for orthogonal q
     return sign * np.matmul(u * _all_but_one(s)[..., None, :], vh)
@@ -1752,7 +1850,7 @@ def _cofactor_jvp_impl(x: Any, e: Any) -> Any:
     x = np.asarray(x)
     n = x.shape[-1]
     if n == 0:
-        return np.zeros(np.broadcast_shapes(x.shape, np.shape(e)))
+        return np.zeros(np.broadcast_shapes(x.shape, np.shape(e)), np.result_type(x, e))
     u, s, vh, sign = _svd_frame(x)
     e_frame = np.matmul(np.matmul(np.swapaxes(u, -1, -2), e), np.swapaxes(vh, -1, -2))
     eye = np.eye(n, dtype=bool)
@@ -2166,13 +2264,15 @@ PRIMITIVES: dict[str, Primitive] = {
     p.name: p
     for p in (
         add, subtract, multiply, divide, power, negative, absolute, sign, square, reciprocal,
-        remainder, fmod, copysign, exp, expm1, log, log1p, log2, log10, sqrt, cbrt, logaddexp,
+        remainder, fmod, copysign, floor, ceil, trunc, rint, floor_divide,
+        exp, expm1, log, log1p, log2, log10, sqrt, cbrt, logaddexp,
         sin, cos, tan, arcsin, arccos, arctan, arctan2, hypot,
         sinh, cosh, tanh, arcsinh, arccosh, arctanh, sigmoid, softplus,
         maximum, minimum, clip_p, where_p,
         sum_p, mean_p, prod_p, max_p, min_p, cumsum_p,
         reshape_p, squeeze_p, expand_dims_p, transpose_p, broadcast_to_p, concatenate_p, stack_p,
-        getitem_p, index_add_p, matmul, inv, det, cofactor_p, cofactor_jvp_p, logabsdet, solve_p, norm_p,
+        astype_p, getitem_p, index_add_p,
+        matmul, inv, det, cofactor_p, cofactor_jvp_p, logabsdet, solve_p, norm_p,
     )
 }  # fmt: skip
 

@@ -163,8 +163,17 @@ def test_derivative_refuses_vector_functions_pointing_to_jacobian():
     with pytest.raises(TypeError, match=r"adkit\.jacobian"):
         adkit.derivative(lambda x: np.array([1.0, 2.0]) * x)(1.0)
     with pytest.raises(TypeError, match=r"adkit\.jacobian"):
-        adkit.derivative(lambda x: x**2)(np.ones(3))
+        adkit.derivative(lambda x: np.sum(x**2))(np.ones(3))
+    for mixing in (np.cumsum, lambda x: x * x[::-1], lambda x: x - np.mean(x)):
+        with pytest.raises(TypeError, match=r"elementwise.*adkit\.jacobian"):
+            adkit.derivative(mixing)(np.linspace(0.5, 2.0, 4))
     assert adkit.derivative(lambda x: x**3, order=2)(2.0) == pytest.approx(12.0)
+
+
+def test_derivative_at_an_array_of_points_of_an_elementwise_function():
+    xs = np.linspace(-2.0, 2.0, 7)
+    np.testing.assert_allclose(adkit.derivative(np.tanh)(xs), 1.0 - np.tanh(xs) ** 2, rtol=1e-13)
+    np.testing.assert_allclose(adkit.derivative(np.sin, order=3)(xs), -np.cos(xs), rtol=1e-12)
 
 
 # -- results belong to the caller ----------------------------------------------------------------

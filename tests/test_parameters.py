@@ -180,6 +180,15 @@ IMPLEMENTED = [
     ex("ndarray.clip", "kwargs:dtype kwargs:casting kwargs:order",
        lambda a: a.clip(-0.5, dtype=np.float64, casting="unsafe", order="C"), X),
     ex("ndarray.copy", "order", lambda a: a.copy(order="F") + 1.0, X),
+    # casts: to a float type the derivative follows; to an integer type the result is a constant
+    ex("ndarray.astype", "dtype", lambda a: a.astype(np.float64) * a, X),
+    ex("ndarray.astype", "dtype order casting subok copy",
+       lambda a: a.astype(np.float64, order="F", casting="same_kind", subok=False, copy=False) + a, X),
+    ex("ndarray.astype", "dtype", lambda a: a.astype(np.int64) + a, X),
+    # rounding: traced results with derivative 0 (as PyTorch and JAX)
+    ex(np.round, "a decimals", lambda a: np.round(a, decimals=1) + a, X),
+    ex(np.around, "a decimals", lambda a: np.around(a, -1) * 0.5 + a, X),
+    ex("ndarray.round", "decimals", lambda a: a.round(decimals=2) + a, X),
     ex("ndarray.transpose", "axes", lambda a: a.transpose(2, 0, 1), CUBE),
     ex("ndarray.transpose", "axes", lambda a: a.transpose((1, 2, 0)), CUBE),
     ex("ndarray.reshape", "shape order", lambda a: a.reshape(2, 6, order="F"), X),
@@ -225,6 +234,10 @@ IMPLEMENTED.append(ex(("accumulate", np.add), "array axis dtype",
                       lambda a: np.add.accumulate(a, axis=1, dtype=np.float64), X))  # fmt: skip
 
 REFUSED = [
+    ex("ndarray.astype", "dtype", lambda a: a.astype(np.complex128), X),
+    ex(np.round, "out", lambda a: np.round(a, 1, out=np.empty((3, 4))), X),
+    ex(np.around, "out", lambda a: np.around(a, out=np.empty((3, 4))), X),
+    ex("ndarray.round", "out", lambda a: a.round(out=np.empty((3, 4))), X),
     *[ex(f, "out", lambda a, f=f: f(a, out=np.empty(())), X)
       for f in (np.sum, np.prod, np.mean, np.max, np.amax, np.min, np.amin, np.var, np.std, np.trace)],
     *[ex(f, "dtype", lambda a, f=f: f(a, dtype=np.float32), X)
@@ -296,8 +309,7 @@ AS_NUMPY_ERRORS = [
 ALWAYS_REFUSED = {"item", "tolist"}
 
 #: parameters owned by other work in progress: strict xfails, so the audit says when they land
-DEFERRED = {("ndarray.astype", p): "astype belongs to the dtype work (issue 11, float32 and casts)"
-            for p in ("dtype", "order", "casting", "subok", "copy")}  # fmt: skip
+DEFERRED: dict = {}
 
 
 # -- NumPy's parameters ---------------------------------------------------------------------------
@@ -616,9 +628,7 @@ PASSED_THROUGH = [
     (np.argmax, lambda a: np.argmax(a, axis=1, keepdims=True), X),
     (np.argmin, lambda a: np.argmin(a, 0, out=np.empty(4, dtype=np.intp)), X),
     (np.argsort, lambda a: np.argsort(a, axis=0, kind="stable"), X),
-    (np.round, lambda a: np.round(a, decimals=1), X), (np.around, lambda a: np.around(a, 2), X),
     (np.iscomplexobj, lambda a: np.iscomplexobj(a), X), (np.isrealobj, lambda a: np.isrealobj(a), X),
-    ("ndarray.round", lambda a: a.round(decimals=1), X),
     ("ndarray.argmax", lambda a: a.argmax(axis=0, keepdims=True), X),
     ("ndarray.argmin", lambda a: a.argmin(1, out=np.empty(3, dtype=np.intp)), X),
     ("ndarray.argsort", lambda a: a.argsort(axis=None, kind="stable"), X),
