@@ -9,8 +9,14 @@ Layers are topological generations, as in the trace's numbering.
 Drawing conventions: inputs are green, operations white, outputs orange
 with an arrow to their name; tangents (forward mode) are blue and flow
 along the edges, adjoints (reverse mode) are vermilion and flow back along
-dashed arrows. Graphs larger than ``max_nodes`` are drawn grouped by layer
-band and operation, with a message saying so.
+dashed arrows.
+
+Drawings are made for the width they will be shown at (``PAGE_WIDTH``, a
+notebook page or the documentation's column), so that no text shows below
+7 pt: a graph too wide is folded into rows (an edge to a later row ends at a
+dashed tag with the variable's name and starts again from the same tag);
+larger graphs show fewer lines per box, and the largest are drawn grouped by
+layer band and operation, with a message saying so.
 """
 
 from __future__ import annotations
@@ -64,10 +70,11 @@ LINE_HEIGHT = FONT_SIZE * 1.5 / 72  # inches
 PAD_X, PAD_Y = 0.1, 0.07
 FLOW_OFFSET = 0.08  # how far below an edge its adjoint arrow runs, in inches
 LABEL_LIFT = 0.11  # how far above its edge a label sits, in inches
-#: The width a drawing is made for, in inches at Jupyter's 100 dots per inch: 720 pixels, the
-#: documentation's content column at its widest and less than a notebook page in JupyterLab. Drawn no
-#: wider, the smallest text (edge labels, 7.65 pt) shows at 7.65 pt or more in both places.
-PAGE_WIDTH = 7.2
+#: The width a drawing is made for, in inches: with the 0.1-inch margin Jupyter's inline backend adds
+#: on each side, 720 pixels at its 100 dots per inch, the documentation's content column at its widest
+#: and less than a notebook page in JupyterLab. Drawn no wider, the smallest text (edge labels,
+#: 7.65 pt) shows at 7.65 pt or more in both places.
+PAGE_WIDTH = 7.0
 #: A drawing up to this many times wider than the page is shrunk to fit rather than folded into rows:
 #: the smallest text then still shows at 7.65 / 1.13 × 100 / 96 = 7.05 pt or more.
 SHRINK_SLACK = 1.13
@@ -171,7 +178,7 @@ class Graph:
                 when the drawing is not too tall for its width.
             precision: significant digits of the numbers shown.
             width: the width in inches the drawing will be shown at (default
-                ``PAGE_WIDTH``, 7.2: a notebook page or the documentation's
+                ``PAGE_WIDTH``, 7 inches: a notebook page or the documentation's
                 column at 100 dots per inch); with ``ax``, the Axes' width.
 
         >>> import matplotlib.pyplot as plt
@@ -613,8 +620,9 @@ def geometry(scene: Scene, layout: str = "layered", width: float = PAGE_WIDTH) -
     entry = max(entries) + (2.2 + 0.8) * LEGEND_FONT_SIZE / 72  # handle and the space after it
     spacing = 1.2 * LEGEND_FONT_SIZE / 72
     fig_width = max(content, 3.0, min(width, 3 * entry + 2 * spacing + 0.2), entry + 0.2)
-    message = _wrap(scene.message, max(fig_width, min(width, _widest(scene.message) + 0.5)) - 0.5)
-    fig_width = max(fig_width, _widest("\n".join(message)) + 0.5)
+    # wrapped with 5 % to spare: Agg draws text a few per cent wider than text_to_path measures it
+    message = _wrap(scene.message, (max(fig_width, min(width, _widest(scene.message) + 0.5)) - 0.5) / 1.05)
+    fig_width = max(fig_width, _widest("\n".join(message)) * 1.05 + 0.5)
     columns = max(1, min(3, int((fig_width - 0.2 + spacing) // (entry + spacing))))
     rows = -(-len(entries) // columns)
     top = 0.2 + MESSAGE_ROW * len(message) if message else 0.05
