@@ -21,7 +21,7 @@ from matplotlib.figure import Figure
 from matplotlib.testing.compare import compare_images
 
 from adkit.views import SweepWidget, graph
-from adkit.views.graph import _scene, render
+from adkit.views.graph import FONT_SIZE, _scene, _text_width, render
 
 X1, X2 = 2.0, 5.0
 BASELINE = Path(__file__).parent / "baseline"
@@ -167,6 +167,21 @@ def test_widget_label_is_not_cut_and_the_table_keeps_its_width(g):
                     tuple(re.findall(r'<col style="([^"]*)"', w.table.value))))  # fmt: skip
     assert len(widths) == 1  # one table width and the same column widths at every step
     assert "table-layout:fixed" in style
+
+
+@pytest.mark.parametrize("mode", ["forward", "reverse"])
+def test_the_boxes_keep_their_places_through_the_steps(g, mode):
+    """Every box is sized for every text it shows in any step ("v̄ = 1.716 so far" ...): nothing moves."""
+    from adkit.views.graph import geometry
+    from adkit.views.sweep import _step_scene
+
+    layouts = [geometry(_step_scene(g, step)).layout for step in g.sweep_steps(mode)]
+    assert all(lay.centers == layouts[0].centers and lay.sizes == layouts[0].sizes for lay in layouts)
+    assert len(layouts[0].centers) == 7  # the running example fits a page: no tags of a folded drawing
+    for step in g.sweep_steps(mode):
+        for node in _step_scene(g, step).nodes:
+            width, _ = layouts[0].sizes[node.key]
+            assert all(_text_width(text, FONT_SIZE) < width for text, _ in node.lines if text)
 
 
 @pytest.mark.parametrize("mode", ["forward", "reverse"])

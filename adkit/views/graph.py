@@ -420,6 +420,7 @@ def _scene(comp: Computation, show: tuple[str, ...], precision: int, state: Swee
     """One box per variable; ``state`` (a sweep step) blanks what is not known yet."""
     mode = None if state is None else state.mode
     nodes = []
+    partial_sums = None
     for v in comp.variables:
         full: list[tuple[str, str]] = [(_title(v), "title")]
         if "value" in show:
@@ -447,9 +448,11 @@ def _scene(comp: Computation, show: tuple[str, ...], precision: int, state: Swee
             if v.number not in state.values:
                 status = "pending"
         sizing = [t for t, _ in full]
-        if "adjoint" in show and state is not None:  # room for any partial sum, so boxes keep their size
-            sizing += [rf"$\bar v$ = {format_value(v.adjoint, precision)} so far",
-                       rf"$\bar v$ = -0.{'0' * precision} so far"]
+        if "adjoint" in show and state is not None:  # room for every partial sum, so boxes keep their size
+            if partial_sums is None:
+                partial_sums = _partial_sums(comp)
+            sums = partial_sums.get(v.number, ())
+            sizing += [rf"$\bar v$ = {format_value(p, precision)} so far" for p in sums]
         nodes.append(SceneNode(v.number, v.layer, v.kind, lines, sizing, status, v.output_names,
                                variable_name(v.number, "mathtext")))  # fmt: skip
     edges = []
@@ -467,6 +470,23 @@ def _scene(comp: Computation, show: tuple[str, ...], precision: int, state: Swee
     message = "" if state is None else state.caption
     return Scene(nodes, edges, tangent="tangent" in show, adjoint="adjoint" in show,
                  partial="partial" in show, mode=mode, message=message)  # fmt: skip
+
+
+def _partial_sums(comp: Computation) -> dict[int, list[Any]]:
+    """Every value each adjoint takes during the reverse sweep, in order (as :func:`sweep_steps` adds)."""
+    running: dict[int, Any] = {}
+    sums: dict[int, list[Any]] = {}
+
+    def add(number: int, term: Any) -> None:
+        running[number] = term if number not in running else running[number] + term
+        sums.setdefault(number, []).append(running[number])
+
+    for number, cotangent in zip(comp.outputs, comp.cotangent):
+        add(number, cotangent)
+    for v in reversed(comp.variables):
+        for e in comp.edges_into(v.number):
+            add(e.source, e.adjoint)
+    return sums
 
 
 def _grouped_scene(comp: Computation, max_nodes: int, reason: str = "too many to draw one by one") -> Scene:
