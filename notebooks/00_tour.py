@@ -31,6 +31,8 @@
 
 # %%
 # %matplotlib inline
+import textwrap
+
 import matplotlib.pyplot as plt
 import numpy as np
 from IPython.display import display
@@ -105,7 +107,7 @@ dx1, dx2 = d(2.0, 5.0)
 print(f"auto: dy/dx1 = {dx1:.3f}, dy/dx2 = {dx2:.3f}")
 choice = d.explain(2.0, 5.0)
 print(f"chose {choice.mode} mode for n = {choice.n}, m = {choice.m}")
-print(choice.reason)
+print(textwrap.fill(choice.reason, 90))
 
 # %% [markdown]
 # Forward mode, for a gradient? Section 2 said reverse mode gets both partials

@@ -275,6 +275,7 @@ def sweep_frames(player, steps):
     """The pictures of a sweep player at some of its steps (numbered from 1, as its slider), as they are."""
     for k in steps:
         player.slider.value = k  # what dragging the slider does
+        print(player.step.caption)  # what the player writes above its picture
         display(Image(data=base64.b64decode(player.picture.outputs[0]["data"]["image/png"])))
     player.slider.value = 1  # back to the start
 

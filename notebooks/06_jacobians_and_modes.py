@@ -26,6 +26,8 @@
 
 # %%
 # %matplotlib inline
+import textwrap
+
 import matplotlib.pyplot as plt
 import numpy as np
 from IPython.display import display
@@ -267,7 +269,7 @@ def running_example(x1, x2):
 
 
 choice = adkit.diff(running_example, argnums=(0, 1)).explain(2.0, 5.0)
-print(choice.reason)
+print(textwrap.fill(choice.reason, 90))
 print(f"\nreverse_from = {choice.reverse_from}")
 
 # %% [markdown]

@@ -241,7 +241,9 @@ class SweepWidget(widgets.VBox):
         step = self.steps[number - 1]
         fig = self._figure
         fig.clear()
-        render(_step_scene(self.graph, step), figure=fig)
+        scene = _step_scene(self.graph, step)
+        scene.message = ""  # the caption above the picture says it
+        render(scene, figure=fig)
         png = base64.b64encode(_png(fig, self._dpi)).decode("ascii")
         # Set the Output's state from the kernel side: this works in JupyterLab, under nbval and in
         # plain Python alike (a `with out:` block captures nothing outside a kernel).
