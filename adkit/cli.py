@@ -177,21 +177,44 @@ def diff_command(args: argparse.Namespace) -> int:
     names = ", ".join(formula.variables)
     labels = [f"df/d{name}" for name in formula.variables]
     width = max(len(label) for label in ["value", "mode", "why", *labels]) + 2
+    # Where f is undefined (its value is nan), so are its derivatives, whatever the chain rule's
+    # arithmetic gives there (1/x for ln x at x = -1 is -1): print nan, and say why.
+    undefined = math.isnan(value)
+    derivatives = ["nan  (f is undefined here)" if undefined else number(g) for g in gradient]
     lines = [
         f"f({names}) = {formula}",
         "at " + ", ".join(f"{name} = {number(x)}" for name, x in zip(formula.variables, point)),
         f"{'value':<{width}}{number(value)}",
-        *(f"{label:<{width}}{number(g)}" for label, g in zip(labels, gradient)),
+        *(f"{label:<{width}}{shown}" for label, shown in zip(labels, derivatives)),
         f"{'mode':<{width}}{choice.mode}",
         f"{'why':<{width}}{choice.reason}",
     ]
     if table is not None:
         lines += ["", table]
     print("\n".join(lines))
-    if not all(math.isfinite(x) for x in (value, *gradient)):
-        print("adkit: note: a result is inf or nan: the point is outside the domain of a function "
+    if undefined:
+        where = _first_undefined(formula, point)
+        print(f"adkit: note: the point is outside the domain of f{where}: its value is nan, and so are "
+              "its derivatives", file=sys.stderr)  # fmt: skip
+    elif not all(math.isfinite(x) for x in (value, *gradient)):
+        print("adkit: note: a result is inf or nan: the point is at the edge of the domain of a function "
               "in the formula, or a number overflows", file=sys.stderr)  # fmt: skip
     return 0
+
+
+def _first_undefined(formula: Expression, point: tuple[float, ...]) -> str:
+    """``" (log(-1) is nan)"``: the first operation that makes nan from numbers; ``""`` if none is found."""
+    try:
+        with np.errstate(all="ignore"):
+            computation = adkit.trace(formula, *point).computation
+    except (TypeError, ValueError):  # what adkit.trace documents for input it cannot show
+        return ""
+    for v in computation.variables:
+        operands = [float(x) for x in v.operands if np.ndim(x) == 0]
+        if not v.is_input and np.isnan(v.value) and len(operands) == len(v.operands) and all(
+                math.isfinite(x) for x in operands):  # fmt: skip
+            return f" ({v.primitive.name}({', '.join(number(x) for x in operands)}) is nan)"
+    return ""
 
 
 def _trace_table(formula: Expression, point: tuple[float, ...]) -> str:

@@ -45,7 +45,9 @@ from __future__ import annotations
 import ast
 import difflib
 import inspect
+import keyword
 import math
+import re
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -281,6 +283,12 @@ def parse(text: str) -> Expression:
     except SyntaxError as error:
         if "too many nested parentheses" in str(error.msg):
             raise _too_deep() from None
+        product = _implicit_product(text)
+        if product is not None:
+            written, meant = product
+            raise ExpressionError(
+                f"'{_snippet(written)}' is not a formula: a product needs '*' (write {_snippet(meant)})"
+            ) from None
         rest = error.text[error.offset - 1 :] if error.text and error.offset else ""
         near = f", near '{_snippet(rest, 20)}'" if rest.strip() else ""
         raise ExpressionError(f"syntax error: {_snippet(str(error.msg), 80)}{near}") from None
@@ -289,6 +297,27 @@ def parse(text: str) -> Expression:
     except ValueError as error:  # e.g. a lone surrogate that cannot be encoded
         raise ExpressionError(f"the formula cannot be read: {_snippet(str(error), 80)}") from None
     return _compile(tree.body, text)
+
+
+_NUMBER = r"(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?"
+_NAME = r"[A-Za-z_]\w*"
+# what mathematics writes side by side and Python does not read: 2x, 2 x, 2.5e3y, x y, x 2
+_SIDE_BY_SIDE = (re.compile(rf"(?<![\w.])({_NUMBER})(\s*)({_NAME})"),
+                 re.compile(rf"(?<![\w.])({_NAME}|{_NUMBER})(\s+)({_NAME}|{_NUMBER})"))  # fmt: skip
+
+
+def _implicit_product(text: str) -> tuple[str, str] | None:
+    """The first product written without ``*`` in a formula Python could not read: (as written, as meant).
+
+    >>> _implicit_product("2x + 1"), _implicit_product("3 sin(x)"), _implicit_product("x + 1")
+    (('2x', '2*x'), ('3 sin', '3*sin'), None)
+    """
+    for pattern in _SIDE_BY_SIDE:
+        for match in pattern.finditer(text):
+            left, space, right = match.groups()
+            if not (keyword.iskeyword(left) or keyword.iskeyword(right)):
+                return left + space + right, f"{left}*{right}"
+    return None
 
 
 def _too_deep() -> ExpressionError:
@@ -356,16 +385,31 @@ def _refuse(what: str, node: ast.expr, text: str) -> ExpressionError:
 
 
 def _check_call(node: ast.Call, text: str) -> list[ast.expr]:
+    if isinstance(node.func, (ast.Constant, ast.BinOp, ast.UnaryOp, ast.Call)) and len(node.args) == 1 and (
+            not node.keywords):  # fmt: skip
+        # 2(x + 1), (x + 1)(x - 1): a product written as in mathematics
+        factor, argument = _source(node.func, text), _source(node.args[0], text)
+        if isinstance(node.func, (ast.BinOp, ast.UnaryOp)):
+            factor = f"({factor})"
+        raise ExpressionError(
+            f"'{_source(node, text)}' is not a formula: a product needs '*' (write {factor}*({argument}))"
+        )
     if not isinstance(node.func, ast.Name):
         raise ExpressionError(
             f"call functions by their bare name, as in sin(x), not '{_source(node, text)}'"
         )
     name = node.func.id
+    # x(y + 1) may be a product written as in mathematics (not __import__('os'))
+    product = None
+    if len(node.args) == 1 and not name.startswith("_") and not isinstance(node.args[0], ast.Constant):
+        product = f"{name}*({_source(node.args[0], text)})"
     if name in CONSTANTS:
-        raise ExpressionError(f"{name} is a constant, not a function: '{_source(node, text)}'")
+        hint = f" (for a product write {product})" if product else ""
+        raise ExpressionError(f"{name} is a constant, not a function: '{_source(node, text)}'{hint}")
     if name not in FUNCTIONS:
         close = difflib.get_close_matches(name, FUNCTIONS, n=1)
         hint = f"did you mean {close[0]}? " if close else ""
+        hint = f"for a product write {_snippet(product)}; " if product and not close else hint
         raise ExpressionError(
             f"unknown function '{_snippet(name)}'; {hint}known: {', '.join(sorted(FUNCTIONS))}"
         )

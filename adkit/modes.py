@@ -125,11 +125,57 @@ def estimate(n: int, m: int, work: Workload = TYPICAL) -> tuple[float, float]:
     return cost(FORWARD, n), cost(REVERSE, m)
 
 
+#: The largest number of inputs :func:`reverse_wins_from` looks at.
+CROSSOVER_LIMIT = 2**40
+
+
+def reverse_wins_from(m: int, work: Workload = TYPICAL) -> int | None:
+    """The fewest inputs n at which the model prices reverse mode below forward mode.
+
+    ``min {n : forward(n, m) > reverse(n, m)}`` for a function with ``m``
+    outputs and ``work`` per evaluation, from :func:`estimate`; ``None`` when
+    forward mode stays cheaper up to ``CROSSOVER_LIMIT``. Every term of the
+    model that grows with n grows faster in forward mode (n directions)
+    than in reverse mode (a wider Jacobian to assemble), so the difference
+    grows with n and the first n where reverse is cheaper is found by
+    doubling and then bisecting.
+
+    >>> work = Workload(ops=5, flops=17.0, linear=5.0)
+    >>> n = reverse_wins_from(1, work)
+    >>> [fwd > rev for fwd, rev in (estimate(n - 1, 1, work), estimate(n, 1, work))]
+    [False, True]
+    """
+
+    def reverse_cheaper(n: int) -> bool:
+        fwd, rev = estimate(n, m, work)
+        return rev < fwd
+
+    if reverse_cheaper(1):
+        return 1
+    low, high = 1, 2  # forward is cheaper at low; doubling finds a high where reverse is cheaper
+    while not reverse_cheaper(high):
+        if high >= CROSSOVER_LIMIT:
+            return None
+        low, high = high, high * 2
+    while high - low > 1:
+        mid = (low + high) // 2
+        low, high = (low, mid) if reverse_cheaper(mid) else (mid, high)
+    return high
+
+
 @dataclass(frozen=True)
 class ModeChoice:
     """The mode ``diff(f, mode="auto")`` picks for given inputs, and why.
 
     Costs are the model's estimates in seconds (see :func:`estimate`).
+    ``reverse_from`` is the number of inputs from which the model has reverse
+    mode cheaper, for the same number of outputs and the same work per
+    evaluation (:func:`reverse_wins_from`; ``None``: never, up to 2⁴⁰).
+
+    >>> f = lambda x1, x2: np.log(x1) + x1 * x2 - np.sin(x2)
+    >>> choice = adkit.diff(f, argnums=(0, 1)).explain(2.0, 5.0)
+    >>> choice.mode, choice.n, choice.m, choice.reverse_from > 2
+    ('forward', 2, 1, True)
     """
 
     mode: str
@@ -140,6 +186,7 @@ class ModeChoice:
     reason: str
     ops: int = 0
     flops: float = 0.0
+    reverse_from: int | None = None
 
     @property
     def ratio(self) -> float:
@@ -155,12 +202,14 @@ class ModeChoice:
         )
 
     def _repr_html_(self) -> str:
-        cells = (self.mode, self.n, self.m, _duration(self.cost_forward), _duration(self.cost_reverse))
+        crossover = "never" if self.reverse_from is None else f"n = {self.reverse_from}"
+        cells = (self.mode, self.n, self.m, _duration(self.cost_forward), _duration(self.cost_reverse),
+                 crossover)  # fmt: skip
         row = "".join(f"<td>{html.escape(str(c))}</td>" for c in cells)
         return (
             "<table><tr><th>mode</th><th>n (inputs)</th><th>m (outputs)</th>"
-            f"<th>est. forward</th><th>est. reverse</th></tr><tr>{row}</tr></table>"
-            f"<p>{html.escape(self.reason)}</p>"
+            "<th>est. forward</th><th>est. reverse</th><th>reverse cheaper from</th></tr>"
+            f"<tr>{row}</tr></table><p>{html.escape(self.reason)}</p>"
         )
 
 
@@ -172,23 +221,65 @@ def _duration(seconds: float) -> str:
     return f"{seconds * 1e6:.3g} µs"
 
 
+def _count(k: int, word: str) -> str:
+    """``1 output``, ``2 outputs``, ``1000 inputs``."""
+    return f"{k} {word}{'s' * (k != 1)}"
+
+
 def decide(n: int, m: int, work: Workload, requested: str = "auto") -> ModeChoice:
-    """The mode for a Jacobian of size m x n of a function with this workload."""
+    """The mode for a Jacobian of size m x n of a function with this workload, and why in words.
+
+    The reason says what each mode would do here (n tangent directions in one
+    forward pass; a tape recorded, then m cotangents swept back), which one
+    the model prices cheaper and by how much, and from how many inputs
+    reverse mode would win (:func:`reverse_wins_from`): for small functions
+    the fixed cost of recording and sweeping a tape can outweigh a few
+    directions of forward mode, even for a gradient.
+
+    >>> import textwrap
+    >>> print(textwrap.fill(decide(2, 1, Workload(ops=5, flops=17.0, linear=5.0)).reason, 100))
+    ... # doctest: +ELLIPSIS
+    forward mode, about 1.2x cheaper (estimated ... µs against ... µs for reverse mode). f has n = 2
+    inputs and m = 1 output: reverse mode would get the gradient in one sweep, but it first records the
+    5 operations on a tape and then sweeps it back, and for a function this small (5 operations, 17
+    flops per evaluation) that costs more than carrying 2 tangent directions through one forward pass.
+    With this much work per evaluation and m = 1, reverse mode is cheaper from n = ... inputs on.
+    """
     fwd, rev = estimate(n, m, work)
+    crossover = reverse_wins_from(m, work)
     if requested in ("forward", "reverse"):
         reason = f"mode={requested!r} was requested"
-        return ModeChoice(requested, n, m, fwd, rev, reason, work.ops, work.flops)
+        return ModeChoice(requested, n, m, fwd, rev, reason, work.ops, work.flops, crossover)
     mode = "forward" if fwd <= rev else "reverse"
-    cheaper = max(fwd, rev) / max(min(fwd, rev), 1e-12)
-    directions = f"{n} tangent direction{'s' * (n != 1)}" if mode == "forward" else (
-        f"{m} cotangent{'s' * (m != 1)}")  # fmt: skip
-    reason = (
-        f"{mode} mode, about {cheaper:.2g}x cheaper: f maps n = {n} input{'s' * (n != 1)} to "
-        f"m = {m} output{'s' * (m != 1)}, so "
-        f"{mode} mode carries {directions} (forward ~{_duration(fwd)}, reverse ~{_duration(rev)}, "
-        f"for {work.ops} operations and {work.flops:.3g} flops per evaluation)"
-    )
-    return ModeChoice(mode, n, m, fwd, rev, reason, work.ops, work.flops)
+    ratio = max(fwd, rev) / max(min(fwd, rev), 1e-12)
+    other = "reverse" if mode == "forward" else "forward"
+    head = (f"{mode} mode, about {ratio:.2g}x cheaper (estimated {_duration(min(fwd, rev))} against "
+            f"{_duration(max(fwd, rev))} for {other} mode). f has n = {_count(n, 'input')} and "
+            f"m = {_count(m, 'output')}: ")  # fmt: skip
+    operations = _count(work.ops, "operation")
+    size = f"{operations}, {work.flops:.3g} flops per evaluation"
+    if mode == "reverse":
+        directions = _count(n, "tangent direction")
+        body = (f"reverse mode records the {operations} on a tape and sweeps it back with "
+                f"{_count(m, 'cotangent')}, where forward mode would carry {directions}.")  # fmt: skip
+    elif n == 1:
+        back = "" if m == 1 else f" and sweep {m} cotangents back"
+        body = (f"one forward pass with one tangent direction gives every derivative, where reverse mode "
+                f"would first record a tape{back}.")  # fmt: skip
+    elif m < n:
+        what = "the gradient in one sweep" if m == 1 else f"the Jacobian in {m} sweeps"
+        body = (f"reverse mode would get {what}, but it first records the {operations} on a tape and "
+                f"then sweeps it back, and for a function this small ({size}) that costs more than "
+                f"carrying {n} tangent directions through one forward pass.")  # fmt: skip
+    else:
+        body = (f"forward mode carries {_count(n, 'tangent direction')} through one pass, where reverse mode "
+                f"would record a tape and sweep back {_count(m, 'cotangent')}.")  # fmt: skip
+    if crossover is None:
+        tail = f" With this much work per evaluation and m = {m}, forward mode stays cheaper at any n."
+    else:
+        tail = (f" With this much work per evaluation and m = {m}, reverse mode is cheaper from "
+                f"n = {_count(crossover, 'input')} on.")  # fmt: skip
+    return ModeChoice(mode, n, m, fwd, rev, head + body + tail, work.ops, work.flops, crossover)
 
 
 def probe(f: Callable, inputs: Any, record: Callable, requested: str = "auto") -> tuple[ModeChoice, Any]:

@@ -23,6 +23,16 @@ def tour() -> list[str]:
     >>> lines = tour()
     >>> lines[2]
     '  Dual(2, 1) * Dual(3, 0) = Dual(6.000, 3.000)'
+    >>> for line in lines:
+    ...     if line.startswith("  t"):
+    ...         print(line)
+      t0  v-1 = x1         value   2.000   adjoint  5.500
+      t1   v0 = x2         value   5.000   adjoint  1.716
+      t2   v1 = ln(v-1)    value   0.693   adjoint  1.000
+      t3   v2 = v-1 * v0   value  10.000   adjoint  1.000
+      t4   v4 = v1 + v2    value  10.693   adjoint  1.000
+      t5   v3 = sin(v0)    value  -0.959   adjoint -1.000
+      t6   v5 = v4 - v3    value  11.652   adjoint  1.000
     """
     lines = ["adkit tour", "1. Dual numbers a + b ε with ε² = 0:"]
     lines.append(f"  Dual(2, 1) * Dual(3, 0) = {adkit.Dual(2.0, 1.0) * adkit.Dual(3.0, 0.0)!r}")
@@ -35,14 +45,19 @@ def tour() -> list[str]:
         lines.append(f"  diff(f, mode={mode!r:9}) -> ({g1:.3f}, {g2:.3f})")
     choice = adkit.diff(running_example, argnums=(0, 1)).explain(2.0, 5.0)
     lines.append(f"  auto chose {choice.mode}: {choice.reason}")
-    lines.append("3. The tape (Wengert list) of the reverse pass:")
-    with adkit.Tape() as tape:
+    lines.append("3. The tape (Wengert list) of the reverse pass, entries t0..t6 in evaluation order;")
+    lines.append("   variables named as in the survey (v-1, v0 the inputs, v1..v5 by generation):")
+    table = adkit.trace(running_example, 2.0, 5.0)
+    for v in sorted(table.computation.variables, key=lambda v: v.tape_index):
+        row = table[v.name]
+        lines.append(f"  t{v.tape_index}  {v.name:>3} = {row.definition:9}  value {row.value:7.3f}   "
+                     f"adjoint {row.adjoint:6.3f}")  # fmt: skip
+    with adkit.Tape():
         x1, x2 = adkit.Var(2.0), adkit.Var(5.0)
         out = running_example(x1, x2)
-    out.backward(retain_graph=True)  # keep the tape to print it
-    for node in tape.nodes:
-        lines.append(f"  v{node.index} = {node.label:10}  value {float(node.value):8.3f}")
-    lines.append(f"  adjoints: x1.grad = {x1.grad:.3f}, x2.grad = {x2.grad:.3f}   (5.5 and 2 - cos 5)")
+    out.backward()
+    lines.append(f"  x1.grad = {x1.grad:.3f}, x2.grad = {x2.grad:.3f}: the adjoints of v-1 and v0 "
+                 "(5.5 and 2 - cos 5)")  # fmt: skip
     lines.append("4. Matrices: the gradient of a least-squares loss, and a Hessian:")
     rng = np.random.default_rng(0)
     a, b = rng.normal(size=(5, 3)), rng.normal(size=5)

@@ -95,6 +95,9 @@ class ModeExplorer:
         self.figure: Any = None
         self._pending: Any = None
         self._boundaries: dict[str, Any] = {}
+        #: the sizes last chosen on each slider, restored when a family frees a size again
+        self._chosen = {"n": 2**n_exp, "m": 2**m_exp}
+        self._syncing = False
 
         slider = dict(base=2, min=0, max=self.max_exponent, step=1, continuous_update=False,
                       readout_format=".0f", style={"description_width": "initial"})  # fmt: skip
@@ -159,10 +162,26 @@ class ModeExplorer:
     # -- reacting to the controls -------------------------------------------------------
 
     def _sync_sliders(self) -> None:
-        self.n_slider.disabled = self.family == "broadcast"
-        self.m_slider.disabled = self.family in ("elementwise", "reduction")
+        """Disable the sizes the family fixes and show the value it fixes them to (m = 1 for a reduction).
+
+        A size the family frees again gets back the value last chosen on its slider.
+        """
+        self._syncing = True  # the values set here are not the user's and measure nothing by themselves
+        try:
+            self.n_slider.disabled = self.family == "broadcast"
+            self.m_slider.disabled = self.family in ("elementwise", "reduction")
+            self.n_slider.value = 1 if self.n_slider.disabled else self._chosen["n"]
+            fixed_m = {"elementwise": self._chosen["n"], "reduction": 1}.get(self.family)
+            self.m_slider.value = self._chosen["m"] if fixed_m is None else fixed_m
+        finally:
+            self._syncing = False
 
     def _changed(self, change: Any = None) -> None:
+        if self._syncing:
+            return
+        owner = None if change is None else change.get("owner")
+        if owner in (self.n_slider, self.m_slider) and not owner.disabled:
+            self._chosen["n" if owner is self.n_slider else "m"] = round(change["new"])
         self._sync_sliders()
         self._schedule()
 
@@ -242,18 +261,25 @@ class ModeExplorer:
         times = [r["time"] * 1e3 for r in records]
         rows = np.arange(len(records))
         ax.barh(rows, times, color=[COLORS[r["method"]] for r in records])
+        ends = []
         for row, r in zip(rows, records):
+            end = r["time"] * 1e3
             if r.get("estimate") is not None and r["method"] in ("forward", "reverse"):
                 ax.plot([r["estimate"] * 1e3], [row], "k|", ms=14, mew=2)
-            ax.annotate(f"{r['time'] * 1e3:.3g} ms", (r["time"] * 1e3, row), xytext=(3, 0),
-                        textcoords="offset points", va="center", fontsize=8)  # fmt: skip
+                end = max(end, r["estimate"] * 1e3)
+            # the time is written after the bar and after the estimate's tick, so the tick never crosses it
+            ax.annotate(f"{r['time'] * 1e3:.3g} ms", (end, row), xytext=(6, 0), textcoords="offset points",
+                        va="center", fontsize=8)  # fmt: skip
+            ends.append(end)
         ax.set_yticks(rows, names, fontsize=8)
         ax.invert_yaxis()
-        from matplotlib.ticker import LogLocator, NullLocator
+        from matplotlib.ticker import FuncFormatter, LogLocator, NullLocator
 
         ax.set_xscale("log")
-        ax.set_xlim(min(times) / 2, max(times) * 6)
-        ax.xaxis.set_major_locator(LogLocator(numticks=6))
+        ax.set_xlim(min(times) / 2, max(ends) * 8)  # room for the last label
+        # 1, 2 and 5 of each decade: at least two labelled ticks even when the times are close together
+        ax.xaxis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0), numticks=12))
+        ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
         ax.xaxis.set_minor_locator(NullLocator())
         ax.set_xlabel("median time (ms); | = the cost model's estimate")
         ax.set_title(f"{self.family}: the full Jacobian at n = {n}, m = {m}", fontsize=10)

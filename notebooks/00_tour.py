@@ -33,6 +33,8 @@
 
 # %%
 # %matplotlib inline
+import textwrap
+
 import matplotlib.pyplot as plt
 import numpy as np
 from IPython.display import display
@@ -107,9 +109,18 @@ dx1, dx2 = d(2.0, 5.0)
 print(f"auto: dy/dx1 = {dx1:.3f}, dy/dx2 = {dx2:.3f}")
 choice = d.explain(2.0, 5.0)
 print(f"chose {choice.mode} mode for n = {choice.n}, m = {choice.m}")
-print(choice.reason)
+print(textwrap.fill(choice.reason, 90))
 
 # %% [markdown]
+# Forward mode, for a gradient? Section 2 said reverse mode gets both partials
+# in one sweep, and it does; but before that sweep it records the five
+# operations on a tape, and afterwards it walks back over them. For a function
+# this small, that bookkeeping costs more than carrying two tangent directions
+# through one forward pass, which vector mode does at once. Reverse mode pays
+# off with more inputs: the last sentence of the reason says from how many
+# (`choice.reverse_from`), by the cost model, and notebook 6 measures where
+# the crossover really is.
+#
 # The choice follows the shape of the problem: a loss of 1,000 parameters
 # (n = 1000, m = 1) goes to reverse mode, a curve of 1,000 points from one
 # parameter (n = 1, m = 1000) to forward mode.

@@ -37,13 +37,12 @@
 # %%
 # %matplotlib inline
 import base64
-import io
 from itertools import pairwise
 
 import matplotlib.pyplot as plt
 import networkx as nx
 import numpy as np
-from IPython.display import display
+from IPython.display import Image, display
 
 import adkit
 
@@ -213,12 +212,17 @@ g_small.draw(show=("value",))
 plt.show()
 
 # %% [markdown]
+# A drawing is made no wider than a page (`width=7` inches: 720 pixels with its margins), so
+# its text stays readable: a graph with more layers than fit side by side is
+# folded into rows, and an edge that continues in a later row leaves its row at
+# a dashed tag with the variable's name and comes back at the same tag.
+#
 # With $H = 16$ hidden units the graph has 84 nodes. A drawing of every box
-# would be unreadable, so above `max_nodes=60` (the default) `.draw()` groups
-# consecutive layers into one box each, counts the operations of each kind
-# inside, and labels the arrows with the number of edges between groups.
-# `draw(max_nodes=...)` raises the limit; `to_dot()` and `adkit.trace` keep
-# every node.
+# would be unreadable, so above 60 nodes (or when a drawing of every node
+# would be very tall) `.draw()` groups consecutive layers into one box each,
+# counts the operations of each kind inside, and labels the arrows with the
+# number of edges between groups. `draw(max_nodes=...)` sets the limit;
+# `to_dot()` and `adkit.trace` keep every node.
 
 # %%
 H = 16
@@ -271,22 +275,12 @@ display(forward_player)
 
 # %%
 def sweep_frames(player, steps):
-    """Pictures of a sweep player at some steps (numbered from 1), two per row."""
-    pictures = []
+    """The pictures of a sweep player at some of its steps (numbered from 1, as its slider), as they are."""
     for k in steps:
-        player.slider.value = k - 1  # what dragging the slider does
-        png = player.picture.outputs[0]["data"]["image/png"]
-        pictures.append(plt.imread(io.BytesIO(base64.b64decode(png))))
-    player.slider.value = 0  # back to the start
-    rows = (len(pictures) + 1) // 2
-    height, width = pictures[0].shape[:2]
-    fig, axes = plt.subplots(rows, 2, figsize=(11, round(5.5 * rows * height / width, 1)), squeeze=False)
-    fig.subplots_adjust(left=0, right=1, bottom=0, top=1, wspace=0.02, hspace=0.02)
-    for ax in axes.flat:
-        ax.set_axis_off()
-    for ax, picture in zip(axes.flat, pictures):
-        ax.imshow(picture)
-    plt.show()
+        player.slider.value = k  # what dragging the slider does
+        print(player.step.caption)  # what the player writes above its picture
+        display(Image(data=base64.b64decode(player.picture.outputs[0]["data"]["image/png"])))
+    player.slider.value = 1  # back to the start
 
 
 sweep_frames(forward_player, steps=[1, 3, 4, 7])

@@ -97,3 +97,66 @@ def test_auto_reuses_its_probe_and_remembers_the_choice():
 def test_explain_honours_a_fixed_mode():
     choice = adkit.diff(np.sin, mode="reverse").explain(1.0)
     assert choice.mode == "reverse" and "requested" in choice.reason
+
+
+# -- why auto chose: the explanation in the learner's terms ----------------------------------------
+
+
+def running_example(x1, x2):
+    return np.log(x1) + x1 * x2 - np.sin(x2)
+
+
+def recorded_workload(f, *args):
+    tape = Tape()
+    f(*(tape.leaf(a) for a in args))
+    return workload_of(tape)
+
+
+def first_n_where_reverse_is_cheaper(m, work, limit=100_000):
+    """The crossover by walking n = 1, 2, 3 ... through the model (no doubling, no bisection)."""
+    for n in range(1, limit):
+        fwd, rev = estimate(n, m, work)
+        if rev < fwd:
+            return n
+    return None
+
+
+def test_why_auto_chose_forward_for_the_running_examples_gradient():
+    choice = adkit.diff(running_example, argnums=(0, 1)).explain(2.0, 5.0)
+    work = recorded_workload(running_example, 2.0, 5.0)
+    assert (choice.mode, choice.n, choice.m, choice.ops) == ("forward", 2, 1, work.ops) and work.ops == 5
+    # the crossover is the model's: the first n at which it prices reverse below forward, for this work
+    assert choice.reverse_from == first_n_where_reverse_is_cheaper(1, work) > 2
+    reason = choice.reason
+    assert "reverse mode would get the gradient in one sweep" in reason
+    assert "records the 5 operations on a tape" in reason
+    assert "costs more than carrying 2 tangent directions through one forward pass" in reason
+    assert reason.endswith(f"reverse mode is cheaper from n = {choice.reverse_from} inputs on.")
+    assert f"about {choice.ratio:.2g}x cheaper" in reason
+
+
+@pytest.mark.parametrize("m", [1, 3, 40])
+@pytest.mark.parametrize("work", [Workload(5, 17.0, 5.0), Workload(2, 2e3, 1e3), Workload(40, 1e5, 4e4)])
+def test_reverse_wins_from_is_where_the_choice_switches(m, work):
+    crossover = adkit.modes.reverse_wins_from(m, work)
+    assert crossover == first_n_where_reverse_is_cheaper(m, work)
+    decide = adkit.modes.decide
+    assert decide(crossover - 1, m, work).mode == "forward" if crossover > 1 else True
+    assert all(decide(n, m, work).mode == "reverse" for n in (crossover, crossover + 1, 2 * crossover))
+    assert decide(crossover, m, work).reverse_from == crossover
+
+
+def test_the_reason_counts_in_words():
+    one = adkit.modes.decide(2, 1, Workload(1, 2.0, 1.0)).reason
+    assert "the 1 operation on a tape" in one and "1 operations" not in one
+    assert "n = 2 inputs and m = 1 output:" in one
+    many = adkit.modes.decide(1000, 1, Workload(3, 3e3, 1e3)).reason
+    assert many.startswith("reverse mode") and "n = 1000 inputs" in many and "1 cotangent," in many
+    curve = adkit.modes.decide(1, 1000, Workload(3, 3e3, 1e3)).reason
+    assert "one forward pass with one tangent direction gives every derivative" in curve
+    assert "sweep 1000 cotangents back" in curve
+
+
+def test_explain_html_shows_the_crossover():
+    choice = adkit.diff(running_example, argnums=(0, 1)).explain(2.0, 5.0)
+    assert f"<td>n = {choice.reverse_from}</td>" in choice._repr_html_()

@@ -103,6 +103,31 @@ def test_a_non_finite_result_is_printed_with_a_note(capsys):
 
 
 @pytest.mark.parametrize(
+    ("argv", "undefined"),
+    [
+        (["diff", "log(x)", "--at", "x=-1"], "log(-1) is nan"),  # the chain rule alone gives 1/x = -1
+        (["diff", "sqrt(x) + y", "--at", "x=-4,y=1"], "sqrt(-4) is nan"),  # and here df/dy = 1
+        (["diff", "2*asin(x)", "--at", "x=2"], "arcsin(2) is nan"),
+    ],
+)
+def test_outside_the_domain_the_derivatives_are_nan_and_the_note_says_where(argv, undefined, capsys):
+    status, out, err = run(argv, capsys)
+    assert status == 0
+    shown = fields(out)
+    assert shown["value"] == "nan"
+    derivatives = [value for label, value in shown.items() if label.startswith("df/d")]
+    assert derivatives and all(value == "nan  (f is undefined here)" for value in derivatives)
+    note = f"adkit: note: the point is outside the domain of f ({undefined}): its value is nan, and so are"
+    assert err == note + " its derivatives\n"
+
+
+def test_inside_the_domain_nothing_is_marked(capsys):
+    status, out, err = run(["diff", "log(x)", "--at", "x=0.5"], capsys)
+    assert (status, err) == (0, "")
+    assert fields(out)["df/dx"] == "2"
+
+
+@pytest.mark.parametrize(
     ("x", "shown"), [(11.652071455, "11.6521"), (5.5, "5.5"), (1.7163378145, "1.71634"), (-0.0, "0"),
                      (1234567.0, "1.23457e+06"), (1e-12, "1e-12"), (math.inf, "inf"), (math.nan, "nan")]
 )  # fmt: skip

@@ -9,6 +9,7 @@ and look at the new images before committing them.
 from __future__ import annotations
 
 import dataclasses
+import io
 import math
 import os
 from pathlib import Path
@@ -21,11 +22,12 @@ import pytest
 from matplotlib.figure import Figure
 from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
 from matplotlib.testing.compare import compare_images
+from PIL import Image
 
 import adkit
 from adkit.views import Graph, graph, trace
-from adkit.views.graph import FLOW_OFFSET, _grouped_scene, _scene, geometry
-from adkit.views.layout import Layout, LayoutBox, edges_through_boxes, layered_layout
+from adkit.views.graph import FLOW_OFFSET, SHOW, _grouped_scene, _scene, geometry
+from adkit.views.layout import Layout, LayoutBox, edges_through_boxes, layered_layout, wrapped_layout
 
 BASELINE = Path(__file__).parent / "baseline"
 TOL = 4.0  # RMS difference on a 0-255 scale: survives antialiasing noise, not a moved box or a changed label
@@ -64,6 +66,17 @@ def chain(n: int):
         for i in range(n):
             y = np.sin(y) * (a, b, c)[i % 3] + 0.5
         return y
+
+    return f
+
+
+def network(hidden: int):
+    """y = Σ_j w_j tanh(W_j1 x1 + W_j2 x2 + b_j) written with Python scalars, as in tutorial 05."""
+    rng = np.random.default_rng(hidden)
+    w_in, b, w_out = rng.normal(size=(hidden, 2)), rng.normal(size=hidden), rng.normal(size=hidden)
+
+    def f(x1, x2):
+        return w_out @ np.stack([np.tanh(w_in[j, 0] * x1 + w_in[j, 1] * x2 + b[j]) for j in range(hidden)])
 
     return f
 
@@ -207,6 +220,45 @@ def test_layered_layout_keeps_edges_out_of_boxes_on_random_dags():
                 assert abs(xa - xb) >= (wa + wb) / 2 - 1e-9 or abs(ya - yb) >= (ha + hb) / 2 - 1e-9
 
 
+def test_folded_layouts_fit_the_width_and_keep_edges_out_of_boxes_on_random_dags():
+    rng = np.random.default_rng(1)
+    for _ in range(30):
+        n = int(rng.integers(10, 61))
+        layer, boxes, edges = {}, [], []
+        for i in range(n):
+            picks = rng.integers(0, i, size=int(rng.integers(1, 3))) if i >= 2 else []
+            parents = sorted({int(p) for p in picks})
+            layer[i] = 1 + max((layer[p] for p in parents), default=-1)
+            edges += [(p, i) for p in parents]
+            boxes.append(LayoutBox(i, layer[i], float(rng.uniform(0.6, 1.4)), float(rng.uniform(0.3, 0.9))))
+        folded = wrapped_layout(boxes, edges, 6.0, {i: (0.4, 0.3) for i in range(n)}, column_gap=0.6)
+        lay = folded.layout
+        assert lay.width <= 6.0 + 1e-9 and len(folded.rows) > 1
+        assert edges_through_boxes(lay, folded.links) == []
+        # every edge is drawn: within a row, or to an "out" tag and on from an "in" tag in the target's row
+        assert sorted(k for carried in folded.carries for k in carried) == sorted(
+            k for k, (u, v) in enumerate(edges) for _ in range(1 if _same_row(folded, layer, u, v) else 2))
+        ports = {p.key: p for p in folded.ports}
+        for (a, b), carried in zip(folded.links, folded.carries):
+            for k in carried:
+                u, v = edges[k]
+                if a in ports:  # from the "in" tag of u to v
+                    assert (ports[a].side, ports[a].source, b) == ("in", u, v)
+                else:  # from u to v, or to u's "out" tag
+                    assert a == u and (b == v or (ports[b].side, ports[b].source) == ("out", u))
+        # the rows are stacked: every box of a later row lies below every box of an earlier one
+        row_of_layer = {lr: r for r, layers in enumerate(folded.rows) for lr in layers}
+        row = {key: ports[key].row if key in ports else row_of_layer[layer[key]] for key in lay.centers}
+        for a in lay.centers:
+            for b in lay.centers:
+                if row[a] < row[b]:
+                    assert lay.centers[a][1] - lay.sizes[a][1] / 2 > lay.centers[b][1] + lay.sizes[b][1] / 2
+
+
+def _same_row(folded, layer, u, v):
+    return any(layer[u] in ls and layer[v] in ls for ls in folded.rows)
+
+
 @pytest.mark.parametrize("seed", range(12))
 def test_drawn_graphs_up_to_50_nodes_keep_edges_out_of_boxes(seed):
     f, args = random_program(np.random.default_rng(seed), 10 + 40 * seed // 11)
@@ -285,10 +337,113 @@ def test_large_graph_is_grouped_with_a_message():
     assert sum(int(e.label[1:]) for e in scene.edges) + inside == g.nx.number_of_edges()
 
 
+def variable_boxes(ax):
+    """The boxes of variables or groups (not the dashed tags where an edge continues in another row)."""
+    return [p for p in artists(ax)[0] if p.get_linestyle() == "solid"]
+
+
 def test_max_nodes_draws_every_node_when_raised():
     g = graph(chain(20), 0.1, 0.2, 0.3)
-    assert len(artists(g.draw(max_nodes=10, show=()))[0]) < len(g)
-    assert len(artists(g.draw(max_nodes=100, show=()))[0]) == len(g)
+    assert len(variable_boxes(g.draw(max_nodes=10, show=()))) < len(g)
+    assert len(variable_boxes(g.draw(max_nodes=100, show=()))) == len(g)
+
+
+# -- readable at every size ---------------------------------------------------------------------
+
+#: Where a drawing is shown, in CSS pixels (96 to the inch): the documentation's content column at its
+#: widest (pydata theme, measured in Chromium), narrower than a JupyterLab notebook page.
+PAGE_PIXELS = 720
+DPI = 100  # Jupyter's inline backend saves figures at matplotlib's default of 100 dots per inch
+SMALLEST_POINTS = 7.0
+
+
+def shown_font_sizes(fig: Figure, page_pixels: int = PAGE_PIXELS) -> list[float]:
+    """Each text's size in points as a reader sees it: the PNG saved at DPI, scaled down to fit the page.
+
+    A browser shows a PNG one pixel per CSS pixel (96 to the inch) and shrinks it to the page's width.
+    """
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=DPI, bbox_inches="tight")  # as Jupyter's inline backend saves
+    pixels = Image.open(buffer).size[0]
+    shown = min(pixels, page_pixels) / pixels  # the browser's scale
+    sizes = [t.get_fontsize() for t in fig.findobj(matplotlib.text.Text) if t.get_text() and t.get_visible()]
+    return [size * DPI / 96 * shown for size in sizes]
+
+
+def texts_inside_and_apart(fig: Figure) -> None:
+    """Every text lies inside the figure, and no two edge labels (texts on a white box) overlap."""
+    renderer = fig.canvas.get_renderer()
+    width, height = fig.bbox.width, fig.bbox.height
+    labels = []
+    for t in fig.findobj(matplotlib.text.Text):
+        if not (t.get_text() and t.get_visible()):
+            continue
+        box = t.get_window_extent(renderer)
+        assert box.x0 >= -1 and box.y0 >= -1 and box.x1 <= width + 1 and box.y1 <= height + 1, t.get_text()
+        if t.get_bbox_patch() is not None:
+            labels.append(t.get_bbox_patch().get_window_extent(renderer))
+    for k, a in enumerate(labels):
+        for b in labels[k + 1 :]:
+            assert not a.overlaps(b), (a, b)
+
+
+def drawings():
+    """Graphs from 5 to 200 nodes: random programs and long chains, drawn as a learner would draw them."""
+    for size in (5, 12, 20, 33, 53, 63, 120, 200):
+        f, args = random_program(np.random.default_rng(size), size)
+        yield f"random {size} nodes", f, args, {}
+    for size in (20, 33):
+        f, args = random_program(np.random.default_rng(size), size)
+        yield f"random {size} nodes, show everything", f, args, {"show": SHOW}
+    # every node drawn (mathtext makes each box cost about 10 ms to measure and draw: 63 is enough here)
+    f, args = random_program(np.random.default_rng(63), 63)
+    yield "random 63 nodes, max_nodes=200", f, args, {"max_nodes": 200}
+    for hidden in (3, 16):  # tutorial 05's network, one hidden unit at a time: 19 and 84 nodes
+        yield f"network of {hidden} hidden units", network(hidden), (0.5, -1.0), {}
+    yield "chain of 54 nodes", chain(17), (0.1, 0.2, 0.3), {}
+    yield "chain of 54 nodes, max_nodes=100", chain(17), (0.1, 0.2, 0.3), {"max_nodes": 100}
+    yield "running example", running_example, (2.0, 5.0), {}
+
+
+@pytest.mark.parametrize(("name", "f", "args", "kwargs"), list(drawings()),
+                         ids=lambda x: x if isinstance(x, str) else "")  # fmt: skip
+def test_drawings_are_readable_at_every_size(name, f, args, kwargs):
+    fig = graph(f, *args).draw(**kwargs).figure
+    assert fig.get_size_inches()[0] <= PAGE_PIXELS / DPI - 0.2 + 1e-9  # with Jupyter's margins: the page
+    assert min(shown_font_sizes(fig)) >= SMALLEST_POINTS
+    texts_inside_and_apart(fig)
+
+
+def test_the_readability_check_can_fail():
+    """The old drawing of a 19-node network: 13.8 inches wide (and Jupyter's margins), its text at 5 pt."""
+    fig = Figure(figsize=(13.8, 5.8))
+    fig.text(0.0, 0.5, "v1 = 1.2 × v-1", fontsize=9, ha="left")
+    fig.text(1.0, 0.5, "v2 = -2 × v0", fontsize=9, ha="right")
+    assert min(shown_font_sizes(fig)) == pytest.approx(9 * 720 / (1380 + 20) * DPI / 96, rel=1e-3)
+    assert min(shown_font_sizes(fig)) < SMALLEST_POINTS
+
+
+def test_long_chains_are_folded_into_rows_with_every_node():
+    g = graph(chain(17), 0.1, 0.2, 0.3)
+    ax = g.draw(max_nodes=100, show=("value",))
+    assert len(variable_boxes(ax)) == len(g) == 54
+    width, height = ax.figure.get_size_inches()
+    assert width <= 7.0 and height > 2 * width  # rows stacked, not a 30-inch strip
+    tags = [t.get_text() for t in ax.texts if t.get_text().startswith("$v_") and "=" not in t.get_text()]
+    assert tags and all(tags.count(tag) >= 2 for tag in tags)  # each continued edge: a tag at each end
+
+
+def test_larger_graphs_show_less_per_box_then_are_grouped():
+    small = graph(running_example, 2.0, 5.0).draw()
+    assert len(variable_boxes(small)) == 7 and not any("left out" in t.get_text() for t in small.texts)
+    f, args = random_program(np.random.default_rng(40), 40)
+    ax = graph(f, *args).draw()
+    note = next(t.get_text() for t in ax.texts if "left out" in t.get_text())
+    assert "draw(show=...)" in note
+    assert len(variable_boxes(ax)) == 40
+    grouped = graph(chain(17), 0.1, 0.2, 0.3).draw()  # 54 nodes in 51 layers: too long one by one
+    assert len(variable_boxes(grouped)) < 20
+    assert any("draw(max_nodes=54)" in t.get_text() for t in grouped.texts)
 
 
 def test_repr_png_is_a_deterministic_png():

@@ -21,7 +21,7 @@ from matplotlib.figure import Figure
 from matplotlib.testing.compare import compare_images
 
 from adkit.views import SweepWidget, graph
-from adkit.views.graph import _scene, render
+from adkit.views.graph import FONT_SIZE, _scene, _text_width, render
 
 X1, X2 = 2.0, 5.0
 BASELINE = Path(__file__).parent / "baseline"
@@ -131,24 +131,76 @@ def highlighted_row(widget: SweepWidget) -> str:
 
 def test_widget_slider_changes_the_figure_and_the_highlighted_row(g):
     w = g.sweep_widget("reverse")
-    assert w.slider.min == w.play.min == 0 and w.slider.max == w.play.max == 6
+    assert w.slider.min == w.play.min == 1 and w.slider.max == w.play.max == 7
     assert w.step.active == 5 and highlighted_row(w) == "v5"
     first = picture(w)
     assert first.startswith(b"\x89PNG")
-    w.slider.value = 3
+    w.slider.value = 4
     assert w.step.active == 2
     assert highlighted_row(w) == "v2"
     assert picture(w) != first
     assert "step 4/7" in w.caption.value
     # the trace beside it shows partial sums: v̄0 = 2 - cos 5 is not complete until step 6
     assert "1.7163…" in w.table.value
-    w.slider.value = 0
+    w.slider.value = 1
     assert picture(w) == first and highlighted_row(w) == "v5"
+
+
+@pytest.mark.parametrize("mode", ["forward", "reverse"])
+def test_widget_slider_counts_steps_as_the_captions_do(g, mode):
+    w = g.sweep_widget(mode)
+    for number in range(1, len(w.steps) + 1):
+        w.slider.value = number
+        assert w.step.caption.startswith(f"step {number}/7:")
+        assert f"<b>step {number}/7:" in w.caption.value
+
+
+def test_widget_label_is_not_cut_and_the_table_keeps_its_width(g):
+    w = g.sweep_widget("forward")
+    # ipywidgets cuts a description longer than its default width ("forward st..."): 'initial' fits it
+    assert w.slider.description == "forward step" and w.slider.style.description_width == "initial"
+    widths = set()
+    for number in range(1, len(w.steps) + 1):
+        w.slider.value = number
+        (style,) = re.findall(r'<table class="adkit-trace" style="([^"]*)"', w.table.value)
+        widths.add((re.search(r"width:calc\([^)]*\)", style)[0],
+                    tuple(re.findall(r'<col style="([^"]*)"', w.table.value))))  # fmt: skip
+    assert len(widths) == 1  # one table width and the same column widths at every step
+    assert "table-layout:fixed" in style
+
+
+@pytest.mark.parametrize("mode", ["forward", "reverse"])
+def test_the_boxes_keep_their_places_through_the_steps(g, mode):
+    """Every box is sized for every text it shows in any step ("v̄ = 1.716 so far" ...): nothing moves."""
+    from adkit.views.graph import geometry
+    from adkit.views.sweep import _step_scene
+
+    layouts = [geometry(_step_scene(g, step)).layout for step in g.sweep_steps(mode)]
+    assert all(lay.centers == layouts[0].centers and lay.sizes == layouts[0].sizes for lay in layouts)
+    assert len(layouts[0].centers) == 7  # the running example fits a page: no tags of a folded drawing
+    for step in g.sweep_steps(mode):
+        for node in _step_scene(g, step).nodes:
+            width, _ = layouts[0].sizes[node.key]
+            assert all(_text_width(text, FONT_SIZE) < width for text, _ in node.lines if text)
+
+
+@pytest.mark.parametrize("mode", ["forward", "reverse"])
+def test_widget_picture_text_is_readable(g, mode):
+    """Shown at one pixel per CSS pixel (96 to the inch) on a 720-pixel page, no text is under 7 pt."""
+    from PIL import Image
+
+    w = g.sweep_widget(mode)
+    for number in (1, 4, 7):
+        w.slider.value = number
+        pixels, _ = Image.open(io.BytesIO(picture(w))).size
+        dpi = pixels / w._figure.get_size_inches()[0]
+        sizes = [t.get_fontsize() for t in w._figure.findobj(matplotlib.text.Text) if t.get_text()]
+        assert pixels <= 720 and min(sizes) * dpi / 96 >= 7.0
 
 
 def test_widget_forward_mode_blanks_what_is_not_computed_yet(g):
     w = g.sweep_widget("forward")
-    w.slider.value = 2
+    w.slider.value = 3
     assert highlighted_row(w) == "v1"
     cells = [re.sub(r"<[^>]+>", "", c) for c in re.findall(r"<td[^>]*>.*?</td>", w.table.value)]
     rows = [cells[k:k + 5] for k in range(0, len(cells), 5)]

@@ -98,7 +98,7 @@ def test_difference_of_squares():
         ("v1", "v-1 + v0", x + y, 1.0, x - y),
         ("v2", "v-1 - v0", x - y, 1.0, x + y),
         ("v3", "v1 * v2", x * x - y * y, 2 * x, 1.0),
-        ("y", "v3", x * x - y * y, 2 * x, 1.0),
+        ("out", "v3", x * x - y * y, 2 * x, 1.0),  # "y" is an input: the output is "out"
     ])  # fmt: skip
 
 
@@ -112,7 +112,7 @@ def test_quadratic_with_a_constant():
         ("v2", "v-1 * v0", x * y, y, 1.0),
         ("v3", "v1 + v2", x * x + x * y, 2 * x + y, 1.0),
         ("v4", "v3 + 2", x * x + x * y + 2, 2 * x + y, 1.0),
-        ("y", "v4", x * x + x * y + 2, 2 * x + y, 1.0),
+        ("out", "v4", x * x + x * y + 2, 2 * x + y, 1.0),
     ])  # fmt: skip
 
 
@@ -133,6 +133,41 @@ def test_several_outputs_and_an_output_that_is_an_input():
     assert t["v0"].adjoint == pytest.approx(x + 1)
     t = trace(lambda x, y: (x * y, x + y), x, y, cotangent=(1.0, 0.0))
     assert t["v-1"].adjoint == pytest.approx(y)
+
+
+@pytest.mark.parametrize(
+    ("f", "args", "outputs"),
+    [
+        (lambda x, y: x * y, (2.0, 3.0), ["out"]),
+        (lambda x, y, out: x * y * out, (2.0, 3.0, 4.0), ["result"]),
+        (lambda a, y2: (a * y2, a + y2), (2.0, 3.0), ["out1", "out2"]),
+        (lambda y, out, result, output: y * out + result * output, (1.0, 2.0, 3.0, 4.0), ["y_out"]),
+        (lambda a, b: a * b, (2.0, 3.0), ["y"]),
+    ],
+)  # fmt: skip
+def test_output_names_never_repeat_an_input_name(f, args, outputs):
+    t = trace(f, *args)
+    inputs = [r.definition for r in t if r.kind == "input"]
+    assert [r.name for r in t if r.kind == "output"] == outputs
+    assert not set(inputs) & set(outputs)
+    g = adkit.graph(f, *args)
+    assert repr(g).endswith(f"inputs {', '.join(inputs)}; outputs {', '.join(outputs)}>")
+    assert t[outputs[0]].kind == "output"
+
+
+def test_the_tour_numbers_the_tape_as_the_trace_and_graph_do():
+    """``python -m adkit.tour`` names the tape's entries v-1 .. v5 as the trace does (not v0 = input)."""
+    from adkit.tour import running_example as tour_example
+    from adkit.tour import tour
+
+    lines = [line for line in tour() if re.match(r"  t\d", line)]
+    named = {re.match(r"\s*t(\d+)\s+(v-?\d+) = (\S+(?: \S+ \S+)?)\s+value", line).groups() for line in lines}
+    t = trace(tour_example, X1, X2)
+    expected = {(str(v.tape_index), v.name, t[v.name].definition) for v in t.computation.variables}
+    assert named == expected
+    assert [name for _, name, _ in sorted(named, key=lambda n: int(n[0]))] == [
+        "v-1", "v0", "v1", "v2", "v4", "v3", "v5"]  # evaluation order; the survey numbers by generation
+    assert not any("input" in line for line in lines)
 
 
 def test_a_variable_nothing_reads_keeps_its_row_with_zero_adjoint():

@@ -6,6 +6,7 @@ import asyncio
 import base64
 
 import pytest
+from matplotlib.backends.backend_agg import FigureCanvasAgg
 
 import adkit
 from adkit import widgets
@@ -115,3 +116,56 @@ def test_bad_input_is_explained(kwargs, match):
 
 def test_module_is_reachable_from_adkit():
     assert adkit.widgets is widgets
+
+
+# -- what the picture and the sliders show ---------------------------------------------------------
+
+
+def test_a_size_the_family_fixes_shows_its_value_and_comes_back_after(explorer):
+    explorer.m_slider.value = 16
+    count = explorer.measurements
+    explorer.family_dropdown.value = "reduction"
+    assert explorer.m_slider.disabled and explorer.m_slider.value == 1  # not a stale 16 beside "m = 1"
+    assert explorer.comparison.shapes == [(4, 1)] and "m = 1" in explorer.figure.axes[0].get_title()
+    assert explorer.measurements == count + 1  # syncing the slider measured nothing more
+    explorer.family_dropdown.value = "elementwise"
+    assert explorer.m_slider.value == explorer.n_slider.value == 4
+    explorer.n_slider.value = 8
+    assert explorer.m_slider.value == 8 and explorer.comparison.shapes == [(8, 8)]
+    explorer.family_dropdown.value = "broadcast"
+    assert explorer.n_slider.disabled and explorer.n_slider.value == 1 and explorer.m_slider.value == 16
+    explorer.family_dropdown.value = "dense"
+    assert (explorer.n_slider.value, explorer.m_slider.value) == (8, 16)  # the sizes last chosen
+    assert explorer.comparison.shapes == [(8, 16)]
+
+
+def bar_axes(explorer):
+    return explorer.figure.axes[0]
+
+
+def test_the_time_axis_has_labelled_ticks_with_two_bars():
+    explorer = ModeExplorer(n=4, m=2, debounce=0, repeats=1, methods=("forward", "reverse"))
+    ax = bar_axes(explorer)
+    FigureCanvasAgg(explorer.figure).draw()
+    low, high = ax.get_xlim()
+    shown = [t for t in ax.xaxis.get_major_ticks() if low <= t.get_loc() <= high and t.label1.get_text()]
+    assert len(shown) >= 2
+
+
+def test_the_estimate_tick_never_crosses_a_time_label(explorer):
+    """The '|' of the cost model's estimate ends left of each bar's time label."""
+    fig = explorer.figure
+    canvas = FigureCanvasAgg(fig)
+    canvas.draw()
+    renderer = canvas.get_renderer()
+    ax = bar_axes(explorer)
+    labels = [t for t in ax.texts if t.get_text().endswith(" ms")]
+    ticks = [line for line in ax.lines if line.get_marker() == "|"]
+    assert labels and ticks
+    for tick in ticks:
+        x, y = ax.transData.transform((tick.get_xdata()[0], tick.get_ydata()[0]))
+        half = tick.get_markersize() / 2 * fig.dpi / 72 + tick.get_markeredgewidth()
+        for label in labels:
+            box = label.get_window_extent(renderer)
+            crosses = box.x0 <= x <= box.x1 and box.y0 <= y + half and y - half <= box.y1
+            assert not crosses, (label.get_text(), tick.get_xdata())

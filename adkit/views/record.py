@@ -163,7 +163,7 @@ def record(f: Callable, args: Sequence[Any], seed: Any, cotangent: Any, api: str
     tape = Tape()
     leaves = [tape.leaf(x) for x in values]
     outs = _traced_outputs(f(*leaves), tape, fname, api)
-    output_names = ("y",) if len(outs) == 1 else tuple(f"y{k + 1}" for k in range(len(outs)))
+    output_names = _output_names(len(outs), input_names)
     seeds, default_seed = _seed(seed, values, input_names, api)
     cotangents, default_cotangent = _cotangent(cotangent, outs, output_names, api)
 
@@ -265,6 +265,23 @@ def _input_names(f: Callable, n: int) -> list[str]:
     if len(names) >= n:
         return names[:n]
     return ["x"] if n == 1 else [f"x{k + 1}" for k in range(n)]
+
+
+def _output_names(count: int, input_names: Sequence[str]) -> tuple[str, ...]:
+    """``y`` (``y1 .. ym`` for several outputs), or another name where an input already has it.
+
+    >>> _output_names(1, ["x", "y"]), _output_names(2, ["y2"]), _output_names(1, ["y", "out"])
+    (('out',), ('out1', 'out2'), ('result',))
+    """
+    taken = set(input_names)
+    for base in ("y", "out", "result", "output"):
+        names = (base,) if count == 1 else tuple(f"{base}{k + 1}" for k in range(count))
+        if not taken.intersection(names):
+            return names
+    base = "y_"
+    while any(name.startswith(base) for name in taken):
+        base += "_"
+    return (base + "out",) if count == 1 else tuple(f"{base}{k + 1}" for k in range(count))
 
 
 def _traced_outputs(out: Any, tape: Tape, fname: str, api: str) -> list[Var]:

@@ -189,16 +189,20 @@ class SweepWidget(widgets.VBox):
     Moving ``slider`` (or pressing play) redraws ``picture`` (an ``Output``
     holding a PNG of the graph with the active variable highlighted) and
     ``table`` (the trace as HTML with the matching row highlighted).
-    ``step`` is the current :class:`SweepStep`.
+    ``step`` is the current :class:`SweepStep`. The slider counts steps from
+    1, as the captions do; the picture is drawn at 100 dots per inch and at
+    most ``PAGE_WIDTH`` inches wide, so its text shows at 9 pt; the table
+    keeps one width through the steps and goes below the picture when the
+    page is too narrow for both side by side.
 
     >>> w = adkit.graph(lambda x: np.sin(x) * x, 1.0).sweep_widget("reverse")
-    >>> w.slider.value = 1
+    >>> w.slider.value = 2
     >>> w.step.caption
     'step 2/3: v̄1 = 1; v̄0 += 0.5403 · v̄1 = 1.3818'
     """
 
     def __init__(self, graph: Graph, mode: str = "forward", interval: int = 1000, max_nodes: int = 60,
-                 dpi: int = 80):  # fmt: skip
+                 dpi: int = 100):  # fmt: skip
         from matplotlib.figure import Figure
 
         _check_mode(mode)
@@ -209,32 +213,37 @@ class SweepWidget(widgets.VBox):
         self._trace = graph.trace
         self._figure = Figure()
         self._dpi = dpi
-        last = len(self.steps) - 1
-        self.play = widgets.Play(value=0, min=0, max=last, step=1, interval=interval, description="play")
-        self.slider = widgets.IntSlider(value=0, min=0, max=last, description=f"{mode} step",
-                                        continuous_update=True, readout=True)  # fmt: skip
+        total = len(self.steps)
+        self.play = widgets.Play(value=1, min=1, max=total, step=1, interval=interval, description="play")
+        self.slider = widgets.IntSlider(value=1, min=1, max=total, description=f"{mode} step",
+                                        continuous_update=True, readout=True,
+                                        style={"description_width": "initial"})  # fmt: skip
         widgets.jslink((self.play, "value"), (self.slider, "value"))
         self.caption = widgets.HTML()
         self.picture = widgets.Output()
         self.table = widgets.HTML()
+        # side by side where the page is wide enough, the table below the picture where it is not
+        below_if_narrow = widgets.Layout(flex_flow="row wrap", align_items="flex-start")
         super().__init__([widgets.HBox([self.play, self.slider]), self.caption,
-                          widgets.HBox([self.picture, self.table])])  # fmt: skip
+                          widgets.HBox([self.picture, self.table], layout=below_if_narrow)])  # fmt: skip
         self.slider.observe(self._on_step, names="value")
-        self._show(0)
+        self._show(1)
 
     @property
     def step(self) -> SweepStep:
         """The step the slider is on."""
-        return self.steps[self.slider.value]
+        return self.steps[self.slider.value - 1]
 
     def _on_step(self, change: dict) -> None:
         self._show(change["new"])
 
-    def _show(self, k: int) -> None:
-        step = self.steps[k]
+    def _show(self, number: int) -> None:
+        step = self.steps[number - 1]
         fig = self._figure
         fig.clear()
-        render(_step_scene(self.graph, step), figure=fig)
+        scene = _step_scene(self.graph, step)
+        scene.message = ""  # the caption above the picture says it
+        render(scene, figure=fig)
         png = base64.b64encode(_png(fig, self._dpi)).decode("ascii")
         # Set the Output's state from the kernel side: this works in JupyterLab, under nbval and in
         # plain Python alike (a `with out:` block captures nothing outside a kernel).
@@ -267,16 +276,18 @@ def animate(graph: Graph, mode: str = "forward", interval: int = 1000, max_nodes
     steps = graph.sweep_steps(mode)
     trace = graph.trace
     geo = geometry(_step_scene(graph, steps[0]))
-    table_width, rows = 5.0, len(trace)
-    height = max(geo.height, 1.2 + 0.33 * (rows + 1))
-    fig = Figure(figsize=(geo.width + table_width, height))
-    split = geo.width / (geo.width + table_width)
+    # the table below the graph, so that the frame is no wider than a page and its text stays readable
+    table_width, table_height = 6.5, 0.35 + 0.3 * (len(trace) + 1)
+    width, height = max(geo.width, table_width), geo.height + table_height
+    fig = Figure(figsize=(width, height))
+    split = table_height / height
 
     def draw_frame(k: int) -> list:
         fig.clear()
-        render(_step_scene(graph, steps[k]), ax=fig.add_axes((0.0, 0.0, split, 1.0)))
-        trace.draw(ax=fig.add_axes((split + 0.01, 0.02, 0.98 - split, 0.96)), precision=4, state=steps[k],
-                   caption=False)
+        graph_axes = fig.add_axes(((width - geo.width) / 2 / width, split, geo.width / width, 1.0 - split))
+        render(_step_scene(graph, steps[k]), ax=graph_axes, width=geo.width)
+        table_axes = fig.add_axes(((width - table_width) / 2 / width, 0.0, table_width / width, split * 0.97))
+        trace.draw(ax=table_axes, precision=4, state=steps[k], caption=False)
         return []
 
     return FuncAnimation(fig, draw_frame, frames=len(steps), interval=interval, repeat=True)

@@ -272,9 +272,23 @@ class Trace:
         return "\n".join(lines)
 
     def to_html(self, precision: int = 5, state: SweepStep | None = None) -> str:
-        """The trace as an HTML table (what Jupyter shows); ``state`` marks a sweep step."""
+        """The trace as an HTML table (what Jupyter shows); ``state`` marks a sweep step.
+
+        With ``state`` the columns get fixed widths, those of the complete
+        table, so that a player stepping through a sweep does not change the
+        table's width from one step to the next.
+        """
         cells = self._cells("html", precision, state)
         cell_style = "padding:2px 10px;border-bottom:1px solid #ddd;"
+        columns, table_style = "", "border-collapse:collapse;font-family:monospace"
+        if state is not None:
+            # the monospace font makes a character 1ch wide; +2 for a partial sum's "…" and a margin
+            full = [texts for _, texts, _ in self._cells("text", precision)]
+            headers = ("variable", "definition", "primal", "tangent v̇", "adjoint v̄")
+            widths = [max(len(h), *(len(texts[k]) for texts in full)) + 2 for k, h in enumerate(headers)]
+            columns = "<colgroup>" + "".join(f'<col style="width:calc({w}ch + 20px)">' for w in widths) + (
+                "</colgroup>")  # fmt: skip
+            table_style += f";table-layout:fixed;width:calc({sum(widths)}ch + {20 * len(widths)}px)"
         head = "".join(
             f'<th style="{cell_style}text-align:{"left" if k < 2 else "right"}">{h}</th>'
             for k, h in enumerate(("variable", "definition", "primal", "tangent v&#775;", "adjoint v&#772;"))
@@ -299,9 +313,9 @@ class Trace:
         if state is not None:
             caption += f"<br><b>{html.escape(state.caption)}</b>"
         return (
-            '<table class="adkit-trace" style="border-collapse:collapse;font-family:monospace">'
+            f'<table class="adkit-trace" style="{table_style}">'
             f'<caption style="caption-side:top;text-align:left">{caption}</caption>'
-            f"<thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
+            f"{columns}<thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
         )
 
     def _repr_html_(self) -> str:
