@@ -8,13 +8,14 @@ becomes one node in graphs and traces.
 
 from __future__ import annotations
 
+import numbers
 from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
 from adkit import rules
-from adkit.core import Primitive, batch_ndim, bind, primal
+from adkit.core import Primitive, batch_ndim, bind, ndim_of, primal, shape_of
 
 
 class UserPrimitive(Primitive):
@@ -48,10 +49,13 @@ class UserPrimitive(Primitive):
         """Give the forward rules, one per argument (``None`` for a constant argument).
 
         Each rule is ``jvp(t, out, *args)`` and returns the argument's
-        contribution ``(d out / d arg) · t``. Returns the primitive.
+        contribution ``(d out / d arg) · t``, of the output's shape (checked
+        at each call: a wrong shape or dtype raises an error naming the rule).
+        Returns the primitive.
         """
         self.jvps = tuple(
-            None if r is None else _per_direction(r, i) for i, r in enumerate(rules_per_argument)
+            None if r is None else _checked_rule(self.name, r, i, "JVP")
+            for i, r in enumerate(rules_per_argument)
         )
         return self
 
@@ -59,10 +63,24 @@ class UserPrimitive(Primitive):
         """Give the reverse rules, one per argument (``None`` for a constant argument).
 
         Each rule is ``vjp(ct, out, *args)`` and returns the argument's
-        cotangent ``ctᵀ (d out / d arg)``, of the argument's shape. Returns
-        the primitive.
+        cotangent ``ctᵀ (d out / d arg)``, of the argument's shape (checked at
+        each call: a wrong shape or dtype raises an error naming the rule).
+        Returns the primitive.
+
+        >>> import numpy as np, adkit
+        >>> @primitive
+        ... def halve(x):
+        ...     return x / 2
+        >>> _ = halve.defvjp(lambda ct, out, x: np.sum(ct) / 2)   # wrong: sums over x's entries
+        >>> adkit.grad(lambda x: np.sum(halve(x)))(np.ones(3))
+        Traceback (most recent call last):
+        ...
+        ValueError: the VJP rule of the primitive 'halve' for argument 0 returned shape (), expected (3,): ...
         """
-        self.vjps = tuple(_per_direction(r, None) if r is not None else None for r in rules_per_argument)
+        self.vjps = tuple(
+            None if r is None else _checked_rule(self.name, r, i, "VJP")
+            for i, r in enumerate(rules_per_argument)
+        )
         return self
 
     def jvp(self, tangents: Any, out: Any, primals: Any, params: dict) -> Any:
@@ -80,18 +98,91 @@ class UserPrimitive(Primitive):
         return super().vjp(i, cotangent, out, primals, params)
 
 
-def _per_direction(rule: Callable, position: int | None) -> Callable:
-    """Call ``rule`` once per direction when the tangent carries a batch axis."""
+def _checked_rule(name: str, rule: Callable, position: int, kind: str) -> Callable:
+    """``rule`` called once per direction, its result checked against the shape and dtype it must have.
+
+    A JVP rule for argument ``i`` gets one tangent of argument ``i`` and
+    returns a term of the output's shape; a VJP rule gets one cotangent of
+    the output and returns one of argument ``i``'s shape. When adkit carries
+    a batch of ``k`` directions (vector mode, a Jacobian's rows), the rule is
+    called for each and the results are stacked, giving ``batch + shape``.
+    Broadcasting is not allowed to hide a wrong shape: NumPy would turn a
+    ``(1,)`` cotangent for a ``(3,)`` argument into three equal entries.
+    """
 
     def batched_rule(t: Any, out: Any, *args: Any, **params: Any) -> Any:
-        reference = args[position] if position is not None else out
-        nb = batch_ndim(t, reference)
-        if nb == 0:
-            return rule(t, out, *args, **params)
-        return rules.stack([batched_rule(t[k], out, *args, **params) for k in range(np.shape(primal(t))[0])])
+        incoming = args[position] if kind == "JVP" else out  # what t is the tangent / cotangent of
+        batch = shape_of(t)[: batch_ndim(t, incoming)]
+
+        def one(t_k: Any) -> Any:  # one direction, or a batch of one axis fewer
+            if ndim_of(t_k) == ndim_of(incoming):
+                return _check(rule(t_k, out, *args, **params), t_k, out, args, name, position, kind, batch)
+            terms = [one(t_k[j]) for j in range(shape_of(t_k)[0])]
+            if all(term is None for term in terms):  # no contribution in any direction
+                return None
+            shape = shape_of(next(term for term in terms if term is not None))
+            return rules.stack([np.zeros(shape) if term is None else term for term in terms])
+
+        return one(t)
 
     batched_rule.__name__ = getattr(rule, "__name__", "rule")
     return batched_rule
+
+
+def _check(result: Any, t: Any, out: Any, args: tuple, name: str, position: int, kind: str,
+           batch: tuple[int, ...]) -> Any:  # fmt: skip
+    """``result`` if it has the shape and dtype the rule must return, else an error naming the rule."""
+    if result is None:  # "no contribution", as adkit's own rules may say
+        return result
+    reference = out if kind == "JVP" else args[position]
+    want_shape, got_shape = shape_of(reference), shape_of(result)
+    value = primal(result)
+    got_dtype = np.result_type(value) if isinstance(value, (np.ndarray, np.generic, numbers.Number)) else None
+    want_dtype = np.result_type(_float_dtype(reference), _float_dtype(t))
+    what = f"the {kind} rule of the primitive {name!r} for argument {position}"
+    if kind == "JVP":
+        meaning = f"its contribution to the output tangent, ∂out/∂arg{position} · t, has the output's shape"
+    else:
+        meaning = f"the cotangent of argument {position}, ctᵀ ∂out/∂arg{position}, has that argument's shape"
+    carried = (
+        f" (adkit carries {'x'.join(map(str, batch))} directions at once, of shape {batch + want_shape}, "
+        "and calls the rule once for each)"
+        if batch
+        else ""
+    )
+    if got_dtype is None or got_dtype.kind not in "fiu" or (
+        got_dtype.kind == "f" and got_dtype.itemsize < want_dtype.itemsize
+    ):
+        got = type(value).__name__ if got_dtype is None else str(got_dtype)
+        raise TypeError(f"{what} returned a value of dtype {got}, expected {want_dtype}: {meaning}")
+    if got_shape != want_shape:
+        hint = ""
+        if kind == "VJP" and _broadcasts(want_shape, got_shape):
+            hint = (
+                f". If argument {position} was broadcast against the others, sum the cotangent over the "
+                "broadcast axes (np.sum(..., axis=..., keepdims=...))"
+            )
+        elif kind == "JVP" and _broadcasts(got_shape, want_shape):
+            hint = ". If every output element gets the same term, return np.broadcast_to(term, np.shape(out))"
+        raise ValueError(
+            f"{what} returned shape {got_shape}, expected {want_shape}{carried}: {meaning}{hint}"
+        )
+    return result
+
+
+def _float_dtype(x: Any) -> np.dtype:
+    """The floating dtype a derivative of ``x`` has: ``x``'s own when it is a float, float64 otherwise."""
+    value = primal(x)
+    dtype = np.result_type(value) if isinstance(value, (np.ndarray, np.generic, numbers.Number)) else None
+    return dtype if dtype is not None and dtype.kind == "f" else np.dtype(np.float64)
+
+
+def _broadcasts(small: tuple[int, ...], big: tuple[int, ...]) -> bool:
+    """Whether NumPy would broadcast shape ``small`` to ``big`` (and so hide the mismatch)."""
+    try:
+        return np.broadcast_shapes(small, big) == big
+    except ValueError:
+        return False
 
 
 def primitive(fun: Callable) -> UserPrimitive:
