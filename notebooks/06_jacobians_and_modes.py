@@ -308,8 +308,7 @@ print("and it never switches back:", switches_once)
 # And measured on this machine: the full gradient in each mode for $n$ from 2
 # to 1024 (median of five runs; the numbers below are this run's, they vary).
 
-# %%
-# NBVAL_IGNORE_OUTPUT
+# %% tags=["nbval-ignore-output"]
 ns = [2, 4, 8, 16, 32, 64, 128, 256, 512, 1024]
 measured = adkit.compare_modes(running_family, ns=ns, repeats=5, methods=("forward", "reverse"), memory=False)
 winners = {n: measured.winner(n, 1)[0] for n in ns}

@@ -789,46 +789,12 @@ def disagreements(program: Program, expected: Expected) -> list[str]:
 
 # -- the test -----------------------------------------------------------------------------------------
 
-# Why programs fail today, with the item of issue 11 each belongs to (the fixes are under way elsewhere).
-_TRACE = ("np.trace ignores offset=, axis1=, axis2= (the main diagonal of the first two axes)", "item 1")
-_CONCAT = ("np.concatenate(..., axis=None) does not flatten: wrong shape and values", "item 1")
-_RESHAPE = ("np.reshape(..., order='F') gives C order", "item 1")
-_PROD = ("x.prod(initial=c) drops c (the method; np.prod refuses it)", "item 1")
-_CONCAT_SUM = ("np.concatenate(..., axis=None) does not flatten, and x.sum(initial=c) drops c", "item 1")
-_SOLVE = ("second derivatives through np.linalg.solve with batched tangents (forward over forward wrong, "
-          "forward over reverse a broadcasting ValueError)", "item 5")
-#: program id -> (why it fails today, the issue item). Strict xfails: when a fix lands, the test
-#: XPASSes and says to remove the entry. The ids belong to this generator: a change to it makes other
+#: program id -> (why it fails, the issue item). Strict xfails: when a fix lands, the test XPASSes
+#: and says to remove the entry. The ids belong to this generator: a change to it makes other
 #: programs; list the failing ones again with ``python tests/test_differential.py --failing``.
-KNOWN_FAILURES: dict[int, tuple[str, str]] = {
-    16: _TRACE,
-    25: _CONCAT,
-    34: _TRACE,
-    36: _SOLVE,
-    38: _SOLVE,
-    55: _SOLVE,
-    70: _CONCAT_SUM,
-    71: _SOLVE,
-    94: _TRACE,
-    100: _TRACE,
-    109: _SOLVE,
-    117: _SOLVE,
-    140: _CONCAT,
-    142: _TRACE,
-    147: _TRACE,
-    151: _TRACE,
-    157: _PROD,
-    194: _TRACE,
-    201: _SOLVE,
-    217: _SOLVE,
-    243: _SOLVE,
-    251: _RESHAPE,
-    270: _SOLVE,
-    271: _SOLVE,
-    272: _TRACE,
-    274: _TRACE,
-    287: _SOLVE,
-}
+#: (Empty since issue 11's fixes: np.trace's parameters, concatenate(axis=None), order="F",
+#: prod/sum(initial=), and solve's second derivatives under batched tangents.)
+KNOWN_FAILURES: dict[int, tuple[str, str]] = {}
 
 
 def _params() -> list[Any]:
