@@ -37,7 +37,7 @@ TIMEOUT = 600  # seconds per cell
 def sources(names: list[str]) -> list[Path]:
     """The tutorial scripts to build (all ``NN_*.py`` when no names are given)."""
     if not names:
-        return sorted(HERE.glob("[0-9][0-9]_*.py"))
+        return sorted(HERE.glob("[0-9][0-9]*_*.py"))
     paths = []
     for name in names:
         path = HERE / (Path(name).stem + ".py")
@@ -118,7 +118,7 @@ def demo(out_dir: Path) -> Path:
     out_dir.mkdir(parents=True, exist_ok=True)
     exporter = HTMLExporter(embed_images=True)
     rows = []
-    for path in sorted(HERE.glob("[0-9][0-9]_*.ipynb")):
+    for path in sorted(HERE.glob("[0-9][0-9]*_*.ipynb")):
         start = time.perf_counter()
         notebook = execute(nbformat.read(path, as_version=4))
         body, _ = exporter.from_notebook_node(notebook)
