@@ -212,13 +212,13 @@ def value(x):
 # in mind for section 3.
 
 # %%
-def sin(x):
+def sin(x):  # noqa: F811 (the same function again, with a case for the tape)
     if isinstance(x, Node):
         return x.tape.push(math.sin(x.value), [(x, math.cos(x.value))])
     return Dual(math.sin(x.value), math.cos(x.value) * x.tangent) if isinstance(x, Dual) else np.sin(x)
 
 
-def log(x):
+def log(x):  # noqa: F811
     if isinstance(x, Node):
         return x.tape.push(math.log(x.value), [(x, 1 / x.value)])
     return Dual(math.log(x.value), x.tangent / x.value) if isinstance(x, Dual) else np.log(x)
@@ -463,7 +463,7 @@ print(f"g'(2) = {toy:.6g}: the toy, adkit and the hand derivative agree")
 # `backprop` against `adkit.grad`. By hand, $h'(x) = e^{x \sin x}(\sin x + x \cos x)$.
 
 # %% tags=["solution", "hide-input"] jupyter={"source_hidden": true}
-def exp(x):
+def exp(x):  # noqa: F811
     if isinstance(x, Node):
         e = math.exp(x.value)
         return x.tape.push(e, [(x, e)])
