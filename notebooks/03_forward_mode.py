@@ -89,7 +89,7 @@ print(f"f(3 + ε, 2) = {out.real:g} + {out.dual:g} ε")
 # %% [markdown]
 # `adkit.trace` records the program and prints this table for us: each variable with its
 # definition, its value (*primal*) and its *tangent* along `seed`. (The *adjoint* column is
-# reverse mode, the subject of the next notebook; ignore it for now.) The inputs are numbered
+# reverse mode, the subject of notebook 4; ignore it for now.) The inputs are numbered
 # $v_{-1}, v_0$, so that the intermediate variables start at $v_1$.
 
 # %%
@@ -301,8 +301,9 @@ print("\n".join(lines))
 #   each operation, in evaluation order; the seed $\dot x$ picks the direction.
 # * One pass gives one Jacobian-vector product $J\dot x$ (`adkit.jvp`); basis seeds $e_j$ give the
 #   columns of $J$; a tangent with a leading axis carries many directions in one pass (vector mode).
-# * The cost grows with the number of inputs. The next notebook runs the chain rule the other way:
-#   **reverse mode** gets a whole gradient from a single backward sweep.
+# * The cost grows with the number of inputs. Notebook 4 runs the chain rule the other way:
+#   **reverse mode** gets a whole gradient from a single backward sweep. (Notebook 3b first builds
+#   forward mode, and a tape, yourself.)
 #
 # ## Exercises
 #

@@ -421,6 +421,9 @@ assert np.allclose(gradient, adkit.grad(f, argnums=(0, 1))(2.0, 5.0), rtol=1e-15
 #   or define-by-run (PyTorch); adkit's engines overload operators, and a
 #   source transformer's output is an adjoint program like `f_and_gradient`.
 #
+# Next: notebook 4 takes reverse mode slowly, with the survey's adjoint trace,
+# its cost in time and in memory, and adkit's APIs for it.
+#
 # ## Exercises
 #
 # Each exercise is followed by a collapsed cell with a solution that checks
