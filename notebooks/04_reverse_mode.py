@@ -292,9 +292,9 @@ print("adkit.grad:", adkit.grad(lambda x, y: (x + y) * (x - y), argnums=(0, 1))(
 # $$J_f = J_5 J_4 J_3 J_2 J_1 \quad\text{(restricted to the inputs and the output)}.$$
 #
 # **Forward mode** multiplies this chain **from the right**, by a vector:
-# $J_5(J_4(J_3(J_2(J_1\dot x))))$, one column per seed. **Reverse mode**
+# $J_5(J_4(J_3(J_2(J_1\dot x))))$, one column per basis seed. **Reverse mode**
 # multiplies it **from the left**: $((((\bar y^{\mathsf T} J_5) J_4) J_3) J_2) J_1$,
-# one row per sweep. The matrices below come from the graph's local partials
+# one row per basis cotangent. The matrices below come from the graph's local partials
 # (`adkit.graph(f, ...).nx`, notebook 5), in the order of the trace.
 
 # %%
