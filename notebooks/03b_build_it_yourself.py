@@ -330,9 +330,10 @@ print("adkit:", nested_test(lambda g, x: adkit.diff(g)(x)))
 # handled by the highest, which treats the others as constants. That is
 # what makes derivatives nest to any order in any mix of modes.
 #
-# The rest is breadth: arrays with broadcasting and batch axes, about a
-# hundred NumPy operations with their rules, the memory of the tape
-# (notebook 4), checks against finite differences (`adkit.check_grads`).
+# The rest is breadth: arrays with broadcasting and batch axes, the many
+# NumPy operations it covers, each with its rules, a tape that keeps only
+# what the backward sweep reads (notebook 4), and checks against finite
+# differences (`adkit.check_grads`).
 #
 # ## 4. The ways to implement AD
 #
@@ -340,24 +341,26 @@ print("adkit:", nested_test(lambda g, x: adkit.diff(g)(x)))
 # how they get hold of the program's elementary operations.
 #
 # * **Elemental libraries.** The user rewrites the program with the
-#   library's functions, `d_mul(a, b)` instead of `a * b`. The oldest
-#   approach, and the toy's `sin(x)` is one: it only works where the program
-#   calls it.
+#   library's functions, `d_mul(a, b)` instead of `a * b`. One of the
+#   earliest approaches; the toy's `sin(x)` is one: it only works where the
+#   program calls it.
 # * **Operator overloading.** New number types redefine `+`, `*`, `sin`, and
 #   the unchanged program runs on them, recording or propagating as it goes:
 #   the toy `Dual` and `Node`, and ADOL-C (C++), HIPS autograd, PyTorch,
 #   ForwardDiff.jl. Easy to use; the cost is an object and a dispatch per
 #   operation, which is why small operations are slow in Python.
 # * **Source code transformation.** A tool reads the program's source and
-#   writes a new program that computes the derivative (Tapenade and ADIFOR
-#   for Fortran and C, Google's `tangent` for Python, Zygote.jl for Julia).
+#   writes a new program that computes the derivative (ADIFOR for Fortran,
+#   Tapenade for Fortran and C, Google's `tangent` for Python, Zygote.jl for
+#   Julia).
 #   The generated code is plain arithmetic that a compiler can optimise, with
 #   no per-operation overhead at run time.
 # * **Tracing to an intermediate representation.** JAX runs the Python
-#   function once on abstract values, records its operations as a small
-#   program (a *jaxpr*), transforms that program (differentiation,
-#   vectorisation) and compiles it: operator overloading to *record*, source
-#   transformation to *differentiate*.
+#   function on tracer objects that record its operations as a small typed
+#   program (a *jaxpr*); its transformations (`grad`, `vmap`) work on traced
+#   programs, and `jit` compiles them with XLA. Recording is operator
+#   overloading; what it records is a program that can be transformed and
+#   compiled, as a source transformer's output can.
 # * **Define-by-run.** PyTorch (and Chainer before it) records the graph
 #   afresh on every call while the program runs, so Python's `if` and `for`
 #   just work, and sweeps it backwards: operator overloading with a tape per

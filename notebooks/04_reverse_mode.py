@@ -372,7 +372,7 @@ print("equal to rounding:", abs(u @ Jv - JTu @ v) < 1e-12)
 # Each entry of the tape sends its adjoint back once, at a cost of a few
 # multiplications, so the sweep costs a small constant times one evaluation of
 # $f$, independent of $n$: Griewank and Walther's *cheap gradient principle*
-# (their bound for the arithmetic is a small constant, often quoted as 5).
+# (they bound the constant for the arithmetic, independently of $n$).
 # The price is memory: the tape keeps what the sweep will need until the
 # sweep has used it (section 5).
 #
@@ -598,12 +598,13 @@ for every in (4, 10, 20, 40, 100):
 # The gradient is identical, bit for bit: recomputing gives the same numbers.
 #
 # Recomputing recursively does better still. Griewank (1992) showed that
-# *binomial checkpointing* (the schedule called *revolve*) reverses a chain
-# of $L$ steps with memory **and** extra computation that both grow only
-# like $\log L$: with $s$ checkpoints and each step recomputed at most $r$
-# times, chains of up to $\binom{s + r}{s}$ steps can be reversed. How many
-# checkpoints, with as many recomputations, does a chain of a million steps
-# need?
+# *binomial checkpointing* (implemented as *revolve*, Griewank and Walther
+# 2000) reverses a chain of $L$ steps with memory **and** extra computation
+# that both grow only like $\log L$: with $s$ checkpoints and a *repetition
+# number* $r$ (each step is run forward at most $r$ times, besides its run
+# with a tape), chains of up to $\binom{s + r}{s}$ steps can be reversed.
+# How many checkpoints, with as many repetitions, does a chain of a million
+# steps need?
 
 # %%
 s = next(s for s in range(1, 100) if math.comb(2 * s, s) >= 1_000_000)
@@ -611,8 +612,8 @@ print(f"s = r = {s}: C({2 * s}, {s}) = {math.comb(2 * s, s):,} steps, "
       f"while C({2 * s - 2}, {s - 1}) = {math.comb(2 * s - 2, s - 1):,} is too few")
 
 # %% [markdown]
-# A dozen checkpoints instead of a million states, for a dozen-fold
-# recomputation at most. `adkit.checkpoint(g)` (tutorial 11, coming) marks a
+# A dozen checkpoints instead of a million states, for at most a dozen
+# forward runs of each step. `adkit.checkpoint(g)` (tutorial 11, coming) marks a
 # function whose inside the backward sweep recomputes, as the loop above
 # does by hand.
 

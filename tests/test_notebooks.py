@@ -70,7 +70,7 @@ BUILDS_ITS_OWN_AD = {
 OBJECTIVES = re.compile(r"^#+\s*Learning objectives\b", re.MULTILINE)
 EXERCISES = re.compile(r"^##\s*Exercises\b", re.MULTILINE)
 EXERCISE = re.compile(r"^###\s*Exercise\s+(\d+)\b", re.MULTILINE)
-SOLUTION_TAG = "hide-input"  # myst-nb (the docs) folds the source of such a cell; JupyterLab uses source_hidden
+SOLUTION_TAG = "hide-input"  # myst-nb (the docs) folds such a cell's source; JupyterLab uses source_hidden
 
 # The running example of the tour, f(x1, x2) = ln x1 + x1 x2 - sin x2 at (2, 5).
 TOUR_NUMBERS = {"y": "11.652", "dy/dx1": "5.5", "dy/dx2": "1.716"}
@@ -390,6 +390,7 @@ def test_missing_objectives_exercises_and_solutions_are_caught():
     cells = WITH_EXERCISES.cells
     visible = _code("assert True")
     no_assert = _solution("print(adkit.grad(f)(1.0))")
+    five = [c for k in range(1, 6) for c in (_markdown(f"### Exercise {k}"), cells[5])]
     cases = {
         "no 'Learning objectives'": _without(WITH_EXERCISES, 1),
         "no '## Exercises'": _without(WITH_EXERCISES, 3),
@@ -398,8 +399,7 @@ def test_missing_objectives_exercises_and_solutions_are_caught():
         "exercise 2 has no solution cell": _notebook(*cells[:7]),
         "exercise 2's solution is not collapsed": _notebook(*cells[:7], visible),
         "exercise 2's solution asserts nothing": _notebook(*cells[:7], no_assert),
-        "5 exercises": _notebook(*cells[:4], *[c for k in range(1, 6)
-                                              for c in (_markdown(f"### Exercise {k}"), cells[5])]),  # fmt: skip
+        "5 exercises": _notebook(*cells[:4], *five),
     }
     for expected, notebook in cases.items():
         problems = "\n".join(exercise_problems(notebook))
