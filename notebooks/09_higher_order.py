@@ -739,7 +739,8 @@ print(f"dy/da at a = 2: {adkit.derivative(square_root)(2.0):.15f}  (1/(2√2) = 
 # %% [markdown]
 # JAX offers the same with `jax.custom_jvp` and, for root finding,
 # `jax.lax.custom_root`; PyTorch with `torch.autograd.Function`. By default
-# all three libraries, adkit included, differentiate a loop by unrolling it.
+# all three libraries, adkit included, differentiate a Python loop by
+# unrolling it (JAX's compiled `lax.while_loop` has forward mode only).
 
 # %% [markdown]
 # ## Summary
