@@ -337,7 +337,7 @@ by_hand = {  # name: (value, tangent)
 trace_g = adkit.trace(lambda x, y: x * np.exp(y) - y, 2.0, 0.0, seed=(0.0, 1.0))
 for name, (value, tangent) in by_hand.items():
     assert (trace_g[name].value, trace_g[name].tangent) == (value, tangent), name
-print(f"the table agrees with adkit.trace; ∂g/∂y at (2, 0) = x e^y - 1 = {trace_g['y'].tangent:g}")
+print(f"the table agrees with adkit.trace; ∂g/∂y at (2, 0) = x e^y - 1 = {trace_g.rows[-1].tangent:g}")
 
 # %% [markdown]
 # ### Exercise 2: a Jacobian, column by column

@@ -123,13 +123,14 @@ print("f(2, 5 + ε)    =", f(Dual(2.0), Dual(5.0, 1.0)))
 # %% [markdown]
 # Now against adkit. Because the toy `sin` and `log` hand anything that is
 # not a toy `Dual` to NumPy, the *same* Python functions `z` and `f` run
-# under `adkit.trace`, whose output row `y` holds the tangent along the seed:
+# under `adkit.trace`, whose last row (the output) holds the tangent along
+# the seed:
 
 # %%
 for name, fn, point in (("z", z, (3.0, 2.0)), ("f", f, (2.0, 5.0))):
     for seed in ((1.0, 0.0), (0.0, 1.0)):
         toy = fn(*(Dual(p, s) for p, s in zip(point, seed)))
-        row = adkit.trace(fn, *point, seed=seed)["y"]
+        row = adkit.trace(fn, *point, seed=seed).rows[-1]  # the output
         print(f"{name} seed {seed}: toy {toy.tangent:.12g}, adkit {row.tangent:.12g}")
         assert toy.value == row.value and abs(toy.tangent - row.tangent) < 1e-14
 
@@ -254,7 +255,7 @@ out = f(x1, x2)
 tangents, adjoints = tape.derivative({x1.index: 1.0}), tape.backprop(out)
 
 trace = adkit.trace(f, 2.0, 5.0)  # tangents along (1, 0), adjoints from ȳ = 1
-rows = {round(row.value, 12): row for row in trace.rows if row.name != "y"}
+rows = {round(row.value, 12): row for row in trace.rows if row.kind != "output"}
 print("tape  value      tangent   adjoint   | trace row")
 for i, (v, _) in enumerate(tape.entries):
     row = rows[round(v, 12)]
