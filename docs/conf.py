@@ -121,7 +121,7 @@ def copy_tutorials(source: Path = NOTEBOOKS, target: Path = TUTORIALS) -> list[s
     re-read them) and copies whose notebook is gone are removed.
     """
     target.mkdir(exist_ok=True)
-    wanted = {p.name: p for p in sorted(source.glob("[0-9][0-9]_*.ipynb"))}
+    wanted = {p.name: p for p in sorted(source.glob("[0-9][0-9]*_*.ipynb"))}
     for stale in target.glob("*.ipynb"):
         if stale.name not in wanted:
             stale.unlink()
