@@ -29,6 +29,7 @@ from adkit.core import (
     shape_of,
 )
 from adkit.numpy_bridge import ArrayOps
+from adkit.rules import apply_jvp
 
 #: Level of duals a user builds by hand: they all share one perturbation, so
 #: ``Dual(2, 1) * Dual(3, 0)`` is one first-order computation.
@@ -166,7 +167,7 @@ def forward_process(top: Dual, prim: Primitive, operands: tuple, params: dict) -
             tangents.append(None)
     out = bind(prim, primals, params)
     refuse_complex(prim, out)
-    tangent = prim.jvp(tangents, out, primals, params)
+    tangent = apply_jvp(prim, tangents, out, primals, params)
     if tangent is None:
         return out
     return Dual._make(out, tangent, level)

@@ -63,7 +63,7 @@ from adkit.core import (
 )
 from adkit.forward import _short
 from adkit.numpy_bridge import UFUNCS, ArrayOps, array_ufunc
-from adkit.rules import RAISES
+from adkit.rules import RAISES, apply_vjp
 
 
 class FreedTapeError(RuntimeError):
@@ -769,7 +769,7 @@ def _sweep(entries: list[tuple], seeds: dict[int, Any], keep: int, consume: bool
                 for position, i in enumerate(parents):
                     if i is None:
                         continue
-                    c = prim.vjp(position, g, out, primals, params)
+                    c = apply_vjp(prim, position, g, out, primals, params)
                     if c is None:
                         continue
                     a = adjoints[i]

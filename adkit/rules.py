@@ -57,22 +57,222 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from adkit.core import (
-    MINUS_ONE,
-    ONE,
-    ZERO,
-    Box,
-    Case,
-    Primitive,
-    align_batched,
-    batch_ndim,
-    ndim_of,
-    primal,
-    pull_back,
-    select,
-    shape_of,
-    unbroadcast,
-)
+from adkit.core import Box, Case, Primitive, ndim_of, primal, shape_of
+
+# -- applying a rule: how the engines turn the declarations below into tangents and cotangents ------
+# The engines know no derivative: forward mode calls ``apply_jvp``, reverse
+# mode ``apply_vjp`` (and, at first order on plain arrays, a primitive's
+# ``fast_vjp``). Tangents and cotangents may carry leading batch axes (many
+# directions at once); the helpers here keep those axes in front.
+
+#: An operand's derivative is identically one / minus one / zero. Rules return
+#: these markers so engines skip a multiplication (or the whole term).
+ONE = 1
+MINUS_ONE = -1
+ZERO = 0
+
+
+def apply_jvp(prim: Primitive, tangents: Sequence[Any], out: Any, primals: Sequence[Any],
+              params: dict) -> Any:  # fmt: skip
+    """The output tangent of ``prim`` from its operands' tangents (``None`` means zero), by its rules.
+
+    Returns ``None`` when the output does not depend on any tangent.
+    """
+    total = None
+    if prim.partials is not None:
+        out_ndim = ndim_of(out)
+        for i, t in enumerate(tangents):
+            if t is None:
+                continue
+            rule = prim.partials[i]
+            if rule is None:
+                continue
+            d = rule(out, *primals, **params)
+            if type(d) is int and d == ZERO:
+                continue
+            t = align_batched(t, ndim_of(primals[i]), out_ndim)
+            if type(d) is int and d == ONE:
+                term = t
+            elif type(d) is int and d == MINUS_ONE:
+                term = -t
+            elif prim.selects:
+                term = select(t, d)
+            else:
+                term = scale_keeping_zeros(t, d) if prim.singular else t * d
+            total = term if total is None else total + term
+    elif callable(prim.jvps):
+        total = prim.jvps(tangents, out, *primals, **params)
+    elif prim.jvps is not None:
+        for i, t in enumerate(tangents):
+            if t is None or prim.jvps[i] is None:
+                continue
+            term = prim.jvps[i](t, out, *primals, **params)
+            if term is None:
+                continue
+            total = term if total is None else total + term
+    else:
+        raise NotImplementedError(
+            f"adkit has no forward-mode (JVP) rule for {prim.name!r}. Give it one with "
+            f"adkit.primitive(...).defjvp(...), or use mode='reverse'."
+        )
+    if total is None:
+        return None
+    return fit_tangent(total, out)
+
+
+def apply_vjp(prim: Primitive, i: int, cotangent: Any, out: Any, primals: Sequence[Any],
+              params: dict) -> Any:  # fmt: skip
+    """The cotangent of operand ``i`` of ``prim`` (``None`` for zero) from the output's, by its rules."""
+    if prim.partials is not None:
+        rule = prim.partials[i]
+        if rule is None:
+            return None
+        d = rule(out, *primals, **params)
+        return pull_back(cotangent, d, out, primals[i], prim.singular, prim.selects)
+    if prim.vjps is None:
+        raise NotImplementedError(
+            f"adkit has no reverse-mode (VJP) rule for {prim.name!r}. Give it one with "
+            f"adkit.primitive(...).defvjp(...), or use mode='forward'."
+        )
+    if callable(prim.vjps):
+        return prim.vjps(i, cotangent, out, *primals, **params)
+    rule = prim.vjps[i]
+    if rule is None:
+        return None
+    return rule(cotangent, out, *primals, **params)
+
+
+def pull_back(cotangent: Any, d: Any, out: Any, x: Any, singular: bool, selects: bool = False) -> Any:
+    """An operand's cotangent from the output's and the local partial ``d``: ``unbroadcast(ct * d)``.
+
+    ``d`` may be one of the markers ``ZERO`` (giving ``None``), ``ONE`` or
+    ``MINUS_ONE``; ``singular`` asks for :func:`scale_keeping_zeros`,
+    ``selects`` for :func:`select`.
+    """
+    if selects:
+        ct = select(cotangent, d)
+    elif type(d) is int:
+        if d == ZERO:
+            return None
+        ct = cotangent if d == ONE else -cotangent if d == MINUS_ONE else cotangent * d
+    else:
+        ct = scale_keeping_zeros(cotangent, d) if singular else cotangent * d
+    if type(ct) is np.ndarray and type(x) is np.ndarray and ct.shape == x.shape:
+        return ct  # no broadcasting to undo (the common case)
+    return unbroadcast(ct, shape_of(x), ndim_of(cotangent) - ndim_of(out))
+
+
+def scale_keeping_zeros(t: Any, d: Any) -> Any:
+    """``t * d``, except that an exactly zero ``t`` gives zero even where ``d`` is infinite.
+
+    A zero tangent means "this input does not move in that direction" and a
+    zero cotangent "this output does not matter"; either way the product is
+    zero, not the nan of IEEE ``0 * inf``. This keeps the off-diagonal
+    entries of ``jacobian(np.sqrt)(zeros)`` zero and the gradient through
+    ``np.where(x > 0, np.sqrt(x), 0)`` at 0 finite.
+    """
+    if type(t) is float and type(d) is float:
+        return 0.0 if t == 0.0 else t * d
+    with np.errstate(invalid="ignore"):
+        product = t * d
+        if np.isfinite(primal(d)).all():
+            return product
+        return where_p(primal(t) == 0, 0.0, product)
+
+
+def select(t: Any, weight: Any) -> Any:
+    """``t * weight`` for a selection weight: zero where the weight is, whatever ``t`` holds there.
+
+    ``maximum``, ``clip`` and the ``max`` reduction pass a tangent or
+    cotangent on where their operand is selected (weight 1, or its share at a
+    tie) and drop it elsewhere. Multiplying by a 0/1 mask instead would turn
+    an infinite or nan tangent of an unselected element into nan
+    (``0 * inf``): the forward derivative of ``np.cbrt(x).max()`` where some
+    unselected ``x`` is 0. The weight is a constant (a bool or float array or
+    number, computed from primal values).
+    """
+    weight = primal(weight)
+    if type(weight) is np.ndarray:
+        kind = np.result_type(primal(t))
+        if weight.dtype.kind == "f" and kind.kind == "f" and weight.dtype != kind:
+            weight = weight.astype(kind)  # a float32 tangent stays float32
+        if type(t) is np.ndarray:  # plain values (first order): the product, mended only if needed
+            product = t * weight
+            if np.isnan(product).any():  # 0 * inf or a nan: keep it only where selected
+                product = np.where(weight != 0, product, 0.0)
+            return product
+        if weight.dtype == bool:
+            return where_p(weight, t, 0.0)
+        return where_p(weight != 0, t, 0.0) * weight
+    if weight == 0:  # a constant zero of t's shape (Dual(5, 1) clipped to [0, 1] is Dual(1, 0))
+        p = primal(t)
+        return 0.0 if type(p) is float else np.zeros(np.shape(p), np.result_type(p))
+    return t if weight == 1 else t * weight
+
+
+def align_batched(t: Any, x_ndim: int, out_ndim: int) -> Any:
+    """Insert unit axes after ``t``'s batch axes so it broadcasts like its primal.
+
+    A tangent of shape ``(k, 3)`` for a primal of shape ``(3,)`` entering an
+    operation whose output has shape ``(2, 3)`` becomes ``(k, 1, 3)``; without
+    this, NumPy would align the batch axis ``k`` with the output's ``2``.
+    """
+    t_ndim = ndim_of(t)
+    nb = t_ndim - x_ndim
+    if nb == 0 or x_ndim >= out_ndim:
+        return t
+    shape = shape_of(t)
+    return reshape_p(t, shape=shape[:nb] + (1,) * (out_ndim - x_ndim) + shape[nb:])
+
+
+def fit_tangent(t: Any, out: Any) -> Any:
+    """Broadcast a tangent to ``batch + out.shape`` when a term was smaller.
+
+    Rules return terms whose shape is ``batch + s`` with ``s`` broadcastable
+    to the output's shape and of the same length (batched terms are aligned
+    by :func:`align_batched`), or any broadcastable shape when unbatched.
+    """
+    out_shape = shape_of(out)
+    t_shape = shape_of(t)
+    nb = builtins.max(0, len(t_shape) - len(out_shape))
+    target = t_shape[:nb] + out_shape
+    if t_shape == target:
+        return t
+    return broadcast_to_p(t, shape=target)
+
+
+def unbroadcast(ct: Any, shape: tuple[int, ...], nb: int) -> Any:
+    """Sum a cotangent over the axes that broadcasting added or stretched.
+
+    ``ct`` has shape ``batch + out_shape`` with ``nb`` batch axes; the result
+    has shape ``batch + shape``.
+    """
+    shape = tuple(shape)
+    if type(ct) is np.ndarray:  # raw values (first order) where nothing was stretched: only added axes
+        lead = ct.ndim - len(shape)
+        if ct.shape[lead:] == shape and (shape or nb):  # (a full sum below keeps a 0-d array)
+            return ct if lead == nb else np.add.reduce(ct, axis=tuple(range(nb, lead)))
+    ct_shape = shape_of(ct)
+    target = ct_shape[:nb] + shape
+    if ct_shape == target:
+        return ct
+    ndim = len(ct_shape)
+    extra = ndim - nb - len(shape)
+    axes = tuple(range(nb, nb + extra))
+    axes += tuple(nb + extra + i for i, n in enumerate(shape) if n == 1 and ct_shape[nb + extra + i] != 1)
+    if type(ct) is np.ndarray:  # raw values: one reduction over all the axes, then the shape
+        if axes:
+            ct = np.add.reduce(ct, axis=axes, keepdims=True)
+        return ct.reshape(target) if ct.shape != target else ct
+    if axes:  # the primitives directly: the axes are already normalized (negative, sorted)
+        ct = sum_p(ct, axis=tuple(a - ndim for a in axes), keepdims=True)
+    return reshape_p(ct, shape=target) if shape_of(ct) != target else ct
+
+
+def batch_ndim(t: Any, x: Any) -> int:
+    """Number of leading batch axes of a tangent or cotangent ``t`` of ``x``."""
+    return ndim_of(t) - ndim_of(x)
+
 
 # -- test domains: a union of intervals per operand ----------------------------
 
@@ -2197,7 +2397,8 @@ def std(x: Any, axis: Any = None, keepdims: bool = False, ddof: int = 0) -> Any:
 def _each_operand(prim: Primitive, ct: Any, out: Any, primals: Sequence[Any], params: dict,
                   parents: Sequence[int | None]) -> list[Any]:  # fmt: skip
     """The general rules, operand by operand (``None`` for constants)."""
-    return [None if p is None else prim.vjp(i, ct, out, primals, params) for i, p in enumerate(parents)]
+    return [None if p is None else apply_vjp(prim, i, ct, out, primals, params)
+            for i, p in enumerate(parents)]  # fmt: skip
 
 
 def _partials_fast_vjp(prim: Primitive) -> Callable[..., list[Any]]:

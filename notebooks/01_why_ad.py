@@ -190,7 +190,6 @@ print(f"both are h² f'''/6 = {f3 / 6:.4g} h²:",
       np.allclose(central[large], f3 / 6 * study.steps[large] ** 2, rtol=1e-4))
 
 # %% [markdown]
-
 # Two more costs hide behind the plot:
 #
 # * the best step depends on the function and the point, which we usually do not know;

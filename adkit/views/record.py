@@ -40,6 +40,7 @@ import numpy as np
 
 from adkit.core import Box, Primitive, primal, shape_of
 from adkit.reverse import Tape, Var, sweep
+from adkit.rules import apply_jvp, apply_vjp
 
 __all__ = ["Computation", "Edge", "Variable", "format_value", "record"]
 
@@ -390,7 +391,7 @@ def _forward_tangents(nodes: list, seeds: list[Any]) -> list[Any] | None:
     for node in nodes[len(seeds):]:
         ts = [None if i is None else tangents[i] for i in node.inputs]
         try:
-            tangents[node.index] = node.primitive.jvp(ts, node.value, node.operands, node.params)
+            tangents[node.index] = apply_jvp(node.primitive, ts, node.value, node.operands, node.params)
         except NotImplementedError:
             return None
     return tangents
@@ -408,9 +409,9 @@ def _edges_into(node: Any, number_of: dict[int, int], tangents: list[Any] | None
         tangent = None
         if tangents is not None:
             ts = [tangents[j] if p in positions else None for p, j in enumerate(node.inputs)]
-            tangent = _zero_if_none(prim.jvp(ts, node.value, node.operands, node.params), node.value)
+            tangent = _zero_if_none(apply_jvp(prim, ts, node.value, node.operands, node.params), node.value)
         g = adjoints[node.index]
-        adjoint = _sum(None if g is None else prim.vjp(p, g, node.value, node.operands, node.params)
+        adjoint = _sum(None if g is None else apply_vjp(prim, p, g, node.value, node.operands, node.params)
                        for p in positions)  # fmt: skip
         edges.append(Edge(
             source=number_of[i],
@@ -435,7 +436,7 @@ def _local_partial(node: Any, positions: list[int]) -> Any:
     """``∂ out / ∂ operand`` summed over ``positions``; ``None`` for a full Jacobian."""
     prim, out = node.primitive, node.value
     if shape_of(out) == ():
-        d = _sum(prim.vjp(p, 1.0, out, node.operands, node.params) for p in positions)
+        d = _sum(apply_vjp(prim, p, 1.0, out, node.operands, node.params) for p in positions)
         return _zero_if_none(d, node.operands[positions[0]])
     if prim.partials is not None:
         terms = []
