@@ -281,14 +281,20 @@ class Primitive:
         impl: Callable[..., Any],
         *,
         scalar_impl: Callable[..., Any] | None = None,
+        float_impl: Callable[..., Any] | None = None,
         partials: Sequence[Callable[..., Any] | None] | None = None,
+        float_partials: Sequence[Callable[..., Any] | None] | None = None,
         jvps: Sequence[Callable[..., Any] | None] | Callable[..., Any] | None = None,
         vjps: Sequence[Callable[..., Any] | None] | Callable[..., Any] | None = None,
+        linear: bool = False,
+        fast_vjp: Callable[..., Sequence[Any]] | None = None,
         symbol: str | None = None,
         label: str | None = None,
+        latex: str | None = None,
         domain: Sequence[Sequence[tuple[float, float]]] | None = None,
         cases: Sequence[Case] = (),
         doc: str = "",
+        example: tuple[str, str] | None = None,
         numpy_name: str | None = None,
         singular: bool = False,
         selects: bool = False,
@@ -302,19 +308,23 @@ class Primitive:
         self.impl = impl
         self.scalar_impl = scalar_impl
         self.partials = tuple(partials) if partials is not None else None
-        #: for reverse mode's short path on Python floats: ``scalar_impl`` and
-        #: ``partials`` without their guards, which may raise ``ValueError``,
-        #: ``OverflowError`` or ``ZeroDivisionError`` where NumPy would give inf
-        #: or nan (the short path then calls the guarded ones); ``rules.py``
-        #: sets them where that saves calls, and tests check they agree
-        self.float_impl = scalar_impl
-        self.float_partials = self.partials
+        #: for reverse mode's scalar route: ``scalar_impl`` and ``partials``
+        #: without their guards, which may raise ``ValueError``, ``OverflowError``
+        #: or ``ZeroDivisionError`` where NumPy would give inf or nan (the route
+        #: then calls the guarded ones); about 9 % of W1's time, and tests check
+        #: they agree with the guarded ones wherever they do not raise
+        self.float_impl = float_impl or scalar_impl
+        self.float_partials = tuple(float_partials) if float_partials is not None else self.partials
+        if linear:  # a linear map of one operand whose parameters fit batched tangents: its JVP is itself
+            jvps = (self._linear_jvp,)
         self.jvps = jvps
         self.vjps = vjps
         #: the operator or short name shown in graphs (``"+"``, ``"sin"``)
         self.symbol = symbol or name
         #: how a trace writes the operation: ``"{0} + {1}"``, ``"sin({0})"``
         self.label = label or f"{self.symbol}(" + "{args})"
+        #: how a LaTeX trace writes it, when that differs from the label: ``r"\ln {0}"``
+        self.latex = latex
         #: where the tests sample each operand: a union of intervals per operand
         self.domain = tuple(tuple(d) for d in domain) if domain is not None else None
         self.cases = tuple(cases)
@@ -332,14 +342,20 @@ class Primitive:
         #: positions (``None``: everything). A lean tape keeps only these.
         self.residuals = None if residuals is None else frozenset(residuals)
         #: the reverse rule of all operands at once on plain NumPy values, for
-        #: first-order sweeps (``rules.py`` gives the built-in ones):
-        #: ``fast_vjp(ct, out, primals, params, parents)`` returns one cotangent
-        #: per operand, ``None`` where ``parents`` has ``None`` (a constant)
-        self.fast_vjp: Callable[..., Sequence[Any]] | None = None
+        #: first-order sweeps: ``fast_vjp(ct, out, primals, params, parents)``
+        #: returns one cotangent per operand, ``None`` where ``parents`` has
+        #: ``None`` (a constant)
+        self.fast_vjp = fast_vjp
+        if example is not None:
+            doc = (f"{doc}\n\nWorks on Python numbers, NumPy arrays, ``Dual`` and ``Var`` values alike.\n\n"
+                   f">>> {example[0]}\n{example[1]}\n")  # fmt: skip
         self.__doc__ = doc
         self.__name__ = name
         self.__qualname__ = name
         self.__module__ = "adkit"
+
+    def _linear_jvp(self, t: Any, out: Any, x: Any, **params: Any) -> Any:
+        return self(t, **params)
 
     @property
     def elementwise(self) -> bool:

@@ -274,6 +274,72 @@ def batch_ndim(t: Any, x: Any) -> int:
     return ndim_of(t) - ndim_of(x)
 
 
+# -- first-order reverse rules on plain arrays ----------------------------------------
+# A gradient's sweep runs the rules above on plain NumPy values, where their
+# generality (nestable operations, batched cotangents) costs Python time per
+# operation and buys nothing. ``fast_vjp`` is the same maths for that case:
+# every operand at once, NumPy directly. Each falls back to the general rules
+# when the cotangent carries batch axes, and tests check each against them.
+# ``elementwise`` makes one from the partials; ``power``, ``tanh`` and
+# ``matmul`` declare the ones written out here.
+
+
+def _each_operand(prim: Primitive, ct: Any, out: Any, primals: Sequence[Any], params: dict,
+                  parents: Sequence[int | None]) -> list[Any]:  # fmt: skip
+    """The general rules, operand by operand (``None`` for constants)."""
+    return [None if p is None else apply_vjp(prim, i, ct, out, primals, params)
+            for i, p in enumerate(parents)]  # fmt: skip
+
+
+def _partials_fast_vjp(partials: tuple, singular: bool, selects: bool) -> Callable[..., list[Any]]:
+    """An elementwise operation's rule: each traced operand's partial, one call each."""
+
+    def fast_vjp(ct: Any, out: Any, primals: Sequence[Any], params: dict,
+                 parents: Sequence[int | None]) -> list[Any]:  # fmt: skip
+        cts = []
+        for i, parent in enumerate(parents):
+            rule = partials[i]
+            if parent is None or rule is None:
+                cts.append(None)
+            else:
+                cts.append(pull_back(ct, rule(out, *primals), out, primals[i], singular, selects))
+        return cts
+
+    return fast_vjp
+
+
+def _power_fast_vjp(ct: Any, out: Any, primals: Sequence[Any], params: dict,
+                    parents: Sequence[int | None]) -> list[Any]:  # fmt: skip
+    """``x ** c`` for a constant ``c`` (a square, most often): ``ct c x^(c-1)``."""
+    x, y = primals
+    if parents[1] is None and type(ct) is np.ndarray and type(x) is np.ndarray and ct.shape == x.shape:
+        d = _power_dx.__wrapped__(out, x, y)  # the sweep already silences NumPy's warnings
+        if type(d) is np.ndarray and np.logical_and.reduce(np.isfinite(d), axis=None):
+            return [ct * d, None]  # else zero cotangents must stay zero where d is infinite: below
+    return _each_operand(power, ct, out, primals, params, parents)
+
+
+def _tanh_fast_vjp(ct: Any, out: Any, primals: Sequence[Any], params: dict,
+                   parents: Sequence[int | None]) -> list[Any]:  # fmt: skip
+    """``ct (1 - out²)`` in one buffer: what a hand-written backprop computes, without its temporaries."""
+    if type(ct) is np.ndarray and type(out) is np.ndarray and ct.shape == out.shape:
+        d = np.multiply(out, out)
+        np.subtract(1.0, d, out=d)
+        return [np.multiply(ct, d, out=d)]
+    return _each_operand(tanh, ct, out, primals, params, parents)
+
+
+def _matmul_fast_vjp(ct: Any, out: Any, primals: Sequence[Any], params: dict,
+                     parents: Sequence[int | None]) -> list[Any]:  # fmt: skip
+    """Matrices: ``ct bᵀ`` and ``aᵀ ct``; anything else (vectors, stacks, batches) by the general rule."""
+    a, b = primals
+    if type(ct) is np.ndarray and ct.ndim == 2 and type(a) is np.ndarray and a.ndim == 2 \
+            and type(b) is np.ndarray and b.ndim == 2:  # fmt: skip
+        return [None if parents[0] is None else np.matmul(ct, b.T),
+                None if parents[1] is None else np.matmul(a.T, ct)]  # fmt: skip
+    return _each_operand(matmul, ct, out, primals, params, parents)
+
+
 # -- test domains: a union of intervals per operand ----------------------------
 
 REAL = ((-3.0, 3.0),)
@@ -359,46 +425,26 @@ def quietly(rule: Callable) -> Callable:
 # -- declaring elementwise operations -------------------------------------------
 
 
-def elementwise(
-    name: str,
-    ufunc: Callable,
-    scalar_impl: Callable | None,
-    partials: Sequence[Callable | None],
-    *,
-    domain: Sequence[Sequence[tuple[float, float]]],
-    symbol: str | None = None,
-    label: str | None = None,
-    doc: str = "",
-    singular: bool = False,
-    selects: bool = False,
-    flops: float = 1.0,
-    residuals: Sequence[int | str] | None = None,
-    float_partials: Sequence[Callable | None] | None = None,
-) -> Primitive:
-    """Declare an elementwise operation by its partial derivatives.
+def elementwise(ufunc: Callable, scalar_impl: Callable | None, partials: Sequence[Callable | None], *,
+                name: str | None = None, **declaration: Any) -> Primitive:  # fmt: skip
+    """Declare an elementwise operation by its partial derivatives (the DiffRules.jl form).
 
-    ``float_partials``: the partials for Python floats with plain ``math``
-    calls, allowed to raise where the general ones give NumPy's inf or nan.
+    ``ufunc`` is the NumPy implementation (and names the primitive unless
+    ``name`` does); ``scalar_impl`` the one for Python floats; ``partials``
+    one function ``d(out, *operands)`` per operand. The first-order reverse
+    rule on plain arrays, ``fast_vjp``, comes from the partials unless given.
+    A scalar implementation made by :func:`_numpy_semantics` lends its raising
+    ``math`` function to the scalar route (``float_impl``). Everything else is
+    a field of :class:`~adkit.core.Primitive`.
     """
-    prim = Primitive(
-        name,
-        ufunc,
-        scalar_impl=scalar_impl,
-        partials=partials,
-        symbol=symbol,
-        label=label,
-        domain=domain,
-        doc=doc,
-        numpy_name=getattr(ufunc, "__name__", name),
-        singular=singular,
-        selects=selects,
-        flops=flops,
-        residuals=residuals,
-    )
-    prim.float_impl = getattr(scalar_impl, "raising", scalar_impl)
-    if float_partials is not None:
-        prim.float_partials = tuple(float_partials)
-    return prim
+    declaration.setdefault("float_impl", getattr(scalar_impl, "raising", None))
+    fast = declaration.pop("fast_vjp", None)
+    singular, selects = declaration.get("singular", False), declaration.get("selects", False)
+    return Primitive(
+        name or ufunc.__name__, ufunc, scalar_impl=scalar_impl, partials=partials,
+        fast_vjp=fast or _partials_fast_vjp(tuple(partials), singular, selects),
+        numpy_name=getattr(ufunc, "__name__", name), **declaration,
+    )  # fmt: skip
 
 
 def _doc(maths: str, example: str, result: str) -> str:
@@ -414,23 +460,22 @@ Works on Python numbers, NumPy arrays, ``Dual`` and ``Var`` values alike.
 # -- arithmetic -----------------------------------------------------------------
 
 add = elementwise(
-    "add", np.add, operator.add, (lambda out, x, y: ONE, lambda out, x, y: ONE),
-    domain=(REAL, REAL), residuals=(), symbol="+", label="{0} + {1}",
-    doc=_doc("Sum x + y; d/dx = 1, d/dy = 1.",
-             "adkit.add(adkit.Dual(2.0, 1.0), 3.0)", "Dual(5.000, 1.000)"),
-)  # fmt: skip
+    np.add, operator.add, (lambda out, x, y: ONE, lambda out, x, y: ONE), domain=(REAL, REAL), residuals=(),
+    symbol="+", label="{0} + {1}", latex="{0} + {1}", doc="Sum x + y; d/dx = 1, d/dy = 1.",
+    example=("adkit.add(adkit.Dual(2.0, 1.0), 3.0)", "Dual(5.000, 1.000)"),
+)
 subtract = elementwise(
-    "subtract", np.subtract, operator.sub, (lambda out, x, y: ONE, lambda out, x, y: MINUS_ONE),
-    domain=(REAL, REAL), residuals=(), symbol="-", label="{0} - {1}",
-    doc=_doc("Difference x - y; d/dx = 1, d/dy = -1.",
-             "adkit.subtract(3.0, adkit.Dual(2.0, 1.0))", "Dual(1.000, -1.000)"),
-)  # fmt: skip
+    np.subtract, operator.sub, (lambda out, x, y: ONE, lambda out, x, y: MINUS_ONE), domain=(REAL, REAL),
+    residuals=(), symbol="-", label="{0} - {1}", latex="{0} - {1}",
+    doc="Difference x - y; d/dx = 1, d/dy = -1.",
+    example=("adkit.subtract(3.0, adkit.Dual(2.0, 1.0))", "Dual(1.000, -1.000)"),
+)
 multiply = elementwise(
-    "multiply", np.multiply, operator.mul, (lambda out, x, y: y, lambda out, x, y: x),
-    domain=(REAL, REAL), residuals=(0, 1), symbol="*", label="{0} * {1}",
-    doc=_doc("Product x y; d/dx = y, d/dy = x (the product rule).",
-             "adkit.multiply(adkit.Dual(2.0, 1.0), adkit.Dual(3.0, 0.0))", "Dual(6.000, 3.000)"),
-)  # fmt: skip
+    np.multiply, operator.mul, (lambda out, x, y: y, lambda out, x, y: x), domain=(REAL, REAL),
+    residuals=(0, 1), symbol="*", label="{0} * {1}", latex=r"{0} \times {1}",
+    doc="Product x y; d/dx = y, d/dy = x (the product rule).",
+    example=("adkit.multiply(adkit.Dual(2.0, 1.0), adkit.Dual(3.0, 0.0))", "Dual(6.000, 3.000)"),
+)
 
 
 @quietly
@@ -446,12 +491,12 @@ def _divide_dy(out: Any, x: Any, y: Any) -> Any:
 
 
 divide = elementwise(
-    "divide", np.divide, _numpy_semantics(operator.truediv, np.divide),
-    (_divide_dx, _divide_dy),
+    np.divide, _numpy_semantics(operator.truediv, np.divide), (_divide_dx, _divide_dy),
     domain=(REAL, NONZERO), singular=True, flops=2.0, residuals=("out", 1), symbol="/", label="{0} / {1}",
-    doc=_doc("Quotient x / y; d/dx = 1/y, d/dy = -x/y^2 (the quotient rule).",
-             "adkit.divide(adkit.Dual(1.0, 1.0), 2.0)", "Dual(0.500, 0.500)"),
-)  # fmt: skip
+    latex="{0} / {1}",
+    doc="Quotient x / y; d/dx = 1/y, d/dy = -x/y^2 (the quotient rule).",
+    example=("adkit.divide(adkit.Dual(1.0, 1.0), 2.0)", "Dual(0.500, 0.500)"),
+)
 
 
 @quietly
@@ -480,45 +525,40 @@ def _power_dy(out: Any, x: Any, y: Any) -> Any:
 
 
 power = elementwise(
-    "power", np.power, _float_power, (_power_dx, _power_dy),
-    float_partials=(_power_dx.__wrapped__, _power_dy.__wrapped__),
-    domain=(POSITIVE, SMALL), singular=True, flops=20.0,
-    residuals=("out", 0, 1), symbol="**", label="{0} ** {1}",
-    doc=_doc("Power x ** y; d/dx = y x^(y-1), d/dy = x^y log x.",
-             "adkit.power(adkit.Dual(3.0, 1.0), 2)", "Dual(9.000, 6.000)"),
-)  # fmt: skip
+    np.power, _float_power, (_power_dx, _power_dy), domain=(POSITIVE, SMALL), singular=True, flops=20.0,
+    residuals=("out", 0, 1), symbol="**", label="{0} ** {1}", latex="{0}^{{{1}}}",
+    float_partials=(_power_dx.__wrapped__, _power_dy.__wrapped__), fast_vjp=_power_fast_vjp,
+    doc="Power x ** y; d/dx = y x^(y-1), d/dy = x^y log x.",
+    example=("adkit.power(adkit.Dual(3.0, 1.0), 2)", "Dual(9.000, 6.000)"),
+)
 negative = elementwise(
-    "negative", np.negative, operator.neg, (lambda out, x: MINUS_ONE,),
-    domain=(REAL,), residuals=(), symbol="neg", label="-{0}",
-    doc=_doc("Negation -x; d/dx = -1.", "adkit.negative(adkit.Dual(2.0, 1.0))",
-             "Dual(-2.000, -1.000)"),
-)  # fmt: skip
+    np.negative, operator.neg, (lambda out, x: MINUS_ONE,), domain=(REAL,), residuals=(), symbol="neg",
+    label="-{0}", latex="-{0}", doc="Negation -x; d/dx = -1.",
+    example=("adkit.negative(adkit.Dual(2.0, 1.0))", "Dual(-2.000, -1.000)"),
+)
 absolute = elementwise(
-    "abs", np.absolute, abs, (lambda out, x: sign(x),),
-    domain=(NONZERO,), residuals=(0,), symbol="abs", label="|{0}|",
-    doc=_doc("Absolute value ``|x|``; d/dx = sign(x), 0 at x = 0 by convention.",
-             "adkit.abs(adkit.Dual(-2.0, 1.0))", "Dual(2.000, -1.000)"),
-)  # fmt: skip
+    np.absolute, abs, (lambda out, x: sign(x),), name="abs", domain=(NONZERO,), residuals=(0,), label="|{0}|",
+    latex="|{0}|",
+    doc="Absolute value ``|x|``; d/dx = sign(x), 0 at x = 0 by convention.",
+    example=("adkit.abs(adkit.Dual(-2.0, 1.0))", "Dual(2.000, -1.000)"),
+)
 abs = absolute
 sign = elementwise(
-    "sign", np.sign, lambda x: float((x > 0) - (x < 0)) if x == x else math.nan,
-    (lambda out, x: ZERO,), domain=(NONZERO,), residuals=(), symbol="sign",
-    doc=_doc("Sign of x; its derivative is 0 wherever it exists.",
-             "adkit.sign(adkit.Dual(-2.0, 1.0))", "-1.0"),
-)  # fmt: skip
+    np.sign, lambda x: float((x > 0) - (x < 0)) if x == x else math.nan, (lambda out, x: ZERO,),
+    domain=(NONZERO,), residuals=(), doc="Sign of x; its derivative is 0 wherever it exists.",
+    example=("adkit.sign(adkit.Dual(-2.0, 1.0))", "-1.0"),
+)
 square = elementwise(
-    "square", np.square, lambda x: x * x, (lambda out, x: 2 * x,),
-    domain=(REAL,), residuals=(0,), symbol="sq", label="{0}^2",
-    doc=_doc("Square x^2; d/dx = 2x.", "adkit.square(adkit.Dual(3.0, 1.0))",
-             "Dual(9.000, 6.000)"),
-)  # fmt: skip
+    np.square, lambda x: x * x, (lambda out, x: 2 * x,), domain=(REAL,), residuals=(0,), symbol="sq",
+    label="{0}^2", latex="{0}^{{2}}", doc="Square x^2; d/dx = 2x.",
+    example=("adkit.square(adkit.Dual(3.0, 1.0))", "Dual(9.000, 6.000)"),
+)
 reciprocal = elementwise(
-    "reciprocal", np.reciprocal, _numpy_semantics(lambda x: 1.0 / x, lambda x: np.divide(1.0, x)),
-    (lambda out, x: -(out * out),), domain=(NONZERO,), singular=True,
-    residuals=("out",), symbol="1/x", label="1 / {0}",
-    doc=_doc("Reciprocal 1/x; d/dx = -1/x^2.", "adkit.reciprocal(adkit.Dual(2.0, 1.0))",
-             "Dual(0.500, -0.250)"),
-)  # fmt: skip
+    np.reciprocal, _numpy_semantics(lambda x: 1.0 / x, lambda x: np.divide(1.0, x)),
+    (lambda out, x: -(out * out),), domain=(NONZERO,), singular=True, residuals=("out",), symbol="1/x",
+    label="1 / {0}", latex="1 / {0}", doc="Reciprocal 1/x; d/dx = -1/x^2.",
+    example=("adkit.reciprocal(adkit.Dual(2.0, 1.0))", "Dual(0.500, -0.250)"),
+)
 
 # -- remainders and signs: piecewise linear, so each partial is a piecewise constant
 # computed on the primal values (its own derivative is zero between the jumps) -----
@@ -561,28 +601,27 @@ def _copysign_dx(out: Any, x: Any, y: Any) -> Any:
 
 
 remainder = elementwise(
-    "remainder", np.remainder, _numpy_semantics(operator.mod, np.remainder),
-    (lambda out, x, y: ONE, _remainder_dy),
+    np.remainder, _numpy_semantics(operator.mod, np.remainder), (lambda out, x, y: ONE, _remainder_dy),
     domain=(_DIVIDEND, _DIVISOR), residuals=(0, 1), symbol="%", label="{0} % {1}",
-    doc=_doc("Remainder x % y = x - y floor(x / y) (the sign of y, as Python's %); "
-             "d/dx = 1, d/dy = -floor(x / y) between the jumps.",
-             "adkit.remainder(adkit.Dual(7.5, 1.0), 2.0)", "Dual(1.500, 1.000)"),
-)  # fmt: skip
+    doc="Remainder x % y = x - y floor(x / y) (the sign of y, as Python's %); d/dx = 1, d/dy = -floor(x / "
+        "y) between the jumps.",
+    example=("adkit.remainder(adkit.Dual(7.5, 1.0), 2.0)", "Dual(1.500, 1.000)"),
+)
 mod = remainder
 fmod = elementwise(
-    "fmod", np.fmod, _numpy_semantics(math.fmod, np.fmod), (lambda out, x, y: ONE, _fmod_dy),
-    domain=(_DIVIDEND, _DIVISOR), residuals=(0, 1), symbol="fmod",
-    doc=_doc("C's remainder fmod(x, y) = x - y trunc(x / y) (the sign of x); "
-             "d/dx = 1, d/dy = -trunc(x / y) between the jumps.",
-             "adkit.fmod(adkit.Dual(-7.5, 1.0), 2.0)", "Dual(-1.500, 1.000)"),
-)  # fmt: skip
+    np.fmod, _numpy_semantics(math.fmod, np.fmod), (lambda out, x, y: ONE, _fmod_dy),
+    domain=(_DIVIDEND, _DIVISOR), residuals=(0, 1),
+    doc="C's remainder fmod(x, y) = x - y trunc(x / y) (the sign of x); d/dx = 1, d/dy = -trunc(x / y) "
+        "between the jumps.",
+    example=("adkit.fmod(adkit.Dual(-7.5, 1.0), 2.0)", "Dual(-1.500, 1.000)"),
+)
 copysign = elementwise(
-    "copysign", np.copysign, math.copysign, (_copysign_dx, lambda out, x, y: ZERO),
-    domain=(NONZERO, NONZERO), residuals=(0, 1), symbol="copysign",
-    doc=_doc("``|x|`` with the sign of y (its sign bit: -0.0 counts as negative); "
-             "d/dx = sign(x) sign(y), 0 at x = 0 as abs'(0); d/dy = 0.",
-             "adkit.copysign(adkit.Dual(2.0, 1.0), -1.0)", "Dual(-2.000, -1.000)"),
-)  # fmt: skip
+    np.copysign, math.copysign, (_copysign_dx, lambda out, x, y: ZERO), domain=(NONZERO, NONZERO),
+    residuals=(0, 1),
+    doc="``|x|`` with the sign of y (its sign bit: -0.0 counts as negative); d/dx = sign(x) sign(y), 0 at "
+        "x = 0 as abs'(0); d/dy = 0.",
+    example=("adkit.copysign(adkit.Dual(2.0, 1.0), -1.0)", "Dual(-2.000, -1.000)"),
+)
 
 
 # -- piecewise constant operations: traced results with derivative 0 -----------------------------
@@ -609,35 +648,31 @@ def _zero(out: Any, *operands: Any) -> int:
 
 
 floor = elementwise(
-    "floor", np.floor, _on_floats(np.floor), (_zero,), domain=(BETWEEN_INTEGERS,), residuals=(),
-    symbol="floor", label="⌊{0}⌋",
-    doc=_doc("Largest integer <= x; piecewise constant, derivative 0 between the jumps.",
-             "adkit.floor(adkit.Dual(2.5, 1.0))", "2.0"),
-)  # fmt: skip
+    np.floor, _on_floats(np.floor), (_zero,), domain=(BETWEEN_INTEGERS,), residuals=(), label="⌊{0}⌋",
+    doc="Largest integer <= x; piecewise constant, derivative 0 between the jumps.",
+    example=("adkit.floor(adkit.Dual(2.5, 1.0))", "2.0"),
+)
 ceil = elementwise(
-    "ceil", np.ceil, _on_floats(np.ceil), (_zero,), domain=(BETWEEN_INTEGERS,), residuals=(),
-    symbol="ceil", label="⌈{0}⌉",
-    doc=_doc("Smallest integer >= x; piecewise constant, derivative 0 between the jumps.",
-             "adkit.ceil(adkit.Dual(2.5, 1.0))", "3.0"),
-)  # fmt: skip
+    np.ceil, _on_floats(np.ceil), (_zero,), domain=(BETWEEN_INTEGERS,), residuals=(), label="⌈{0}⌉",
+    doc="Smallest integer >= x; piecewise constant, derivative 0 between the jumps.",
+    example=("adkit.ceil(adkit.Dual(2.5, 1.0))", "3.0"),
+)
 trunc = elementwise(
-    "trunc", np.trunc, _on_floats(np.trunc), (_zero,), domain=(BETWEEN_INTEGERS,), residuals=(),
-    symbol="trunc",
-    doc=_doc("x rounded towards zero; piecewise constant, derivative 0 between the jumps.",
-             "adkit.trunc(adkit.Dual(-2.5, 1.0))", "-2.0"),
-)  # fmt: skip
+    np.trunc, _on_floats(np.trunc), (_zero,), domain=(BETWEEN_INTEGERS,), residuals=(),
+    doc="x rounded towards zero; piecewise constant, derivative 0 between the jumps.",
+    example=("adkit.trunc(adkit.Dual(-2.5, 1.0))", "-2.0"),
+)
 rint = elementwise(
-    "rint", np.rint, _on_floats(np.rint), (_zero,), domain=(BETWEEN_INTEGERS,), residuals=(),
-    symbol="rint",
-    doc=_doc("x rounded to the nearest integer (halves to even); derivative 0 between the jumps.",
-             "adkit.rint(adkit.Dual(2.5, 1.0))", "2.0"),
-)  # fmt: skip
+    np.rint, _on_floats(np.rint), (_zero,), domain=(BETWEEN_INTEGERS,), residuals=(),
+    doc="x rounded to the nearest integer (halves to even); derivative 0 between the jumps.",
+    example=("adkit.rint(adkit.Dual(2.5, 1.0))", "2.0"),
+)
 floor_divide = elementwise(
-    "floor_divide", np.floor_divide, _numpy_semantics(operator.floordiv, np.floor_divide),
-    (_zero, _zero), domain=(_DIVIDEND, _DIVISOR), residuals=(), symbol="//", label="{0} // {1}",
-    doc=_doc("Floor division x // y = floor(x / y); piecewise constant, derivative 0 between the jumps.",
-             "adkit.floor_divide(adkit.Dual(7.5, 1.0), 2.0)", "3.0"),
-)  # fmt: skip
+    np.floor_divide, _numpy_semantics(operator.floordiv, np.floor_divide), (_zero, _zero),
+    domain=(_DIVIDEND, _DIVISOR), residuals=(), symbol="//", label="{0} // {1}",
+    doc="Floor division x // y = floor(x / y); piecewise constant, derivative 0 between the jumps.",
+    example=("adkit.floor_divide(adkit.Dual(7.5, 1.0), 2.0)", "3.0"),
+)
 
 
 def around(x: Any, decimals: int = 0) -> Any:
@@ -659,110 +694,91 @@ def around(x: Any, decimals: int = 0) -> Any:
 # -- exponentials and logarithms --------------------------------------------------
 
 exp = elementwise(
-    "exp", np.exp, _numpy_semantics(math.exp, np.exp), (lambda out, x: out,),
-    domain=(REAL,), flops=6.0, residuals=("out",), symbol="exp",
-    doc=_doc("Exponential e^x; d/dx = e^x.", "adkit.exp(adkit.Dual(0.0, 1.0))",
-             "Dual(1.000, 1.000)"),
-)  # fmt: skip
+    np.exp, _numpy_semantics(math.exp, np.exp), (lambda out, x: out,), domain=(REAL,), flops=6.0,
+    residuals=("out",), latex=r"\exp {0}", doc="Exponential e^x; d/dx = e^x.",
+    example=("adkit.exp(adkit.Dual(0.0, 1.0))", "Dual(1.000, 1.000)"),
+)
 expm1 = elementwise(
-    "expm1", np.expm1, _numpy_semantics(math.expm1, np.expm1), (lambda out, x: out + 1.0,),
-    domain=(REAL,), flops=8.0, residuals=("out",), symbol="expm1",
-    doc=_doc("e^x - 1, accurate near 0; d/dx = e^x.", "adkit.expm1(adkit.Dual(0.0, 1.0))",
-             "Dual(0.000, 1.000)"),
-)  # fmt: skip
+    np.expm1, _numpy_semantics(math.expm1, np.expm1), (lambda out, x: out + 1.0,), domain=(REAL,), flops=8.0,
+    residuals=("out",), doc="e^x - 1, accurate near 0; d/dx = e^x.",
+    example=("adkit.expm1(adkit.Dual(0.0, 1.0))", "Dual(0.000, 1.000)"),
+)
 log = elementwise(
-    "log", np.log, _numpy_semantics(math.log, np.log), (quietly(lambda out, x: reciprocal(x)),),
-    float_partials=(lambda out, x: 1.0 / x,),
-    domain=(POSITIVE,), singular=True, flops=6.0, residuals=(0,), symbol="ln", label="ln({0})",
-    doc=_doc("Natural logarithm ln x; d/dx = 1/x (inf at 0).",
-             "adkit.log(adkit.Dual(2.0, 1.0))", "Dual(0.693, 0.500)"),
-)  # fmt: skip
+    np.log, _numpy_semantics(math.log, np.log), (quietly(lambda out, x: reciprocal(x)),), domain=(POSITIVE,),
+    singular=True, flops=6.0, residuals=(0,), symbol="ln", label="ln({0})", latex=r"\ln {0}",
+    float_partials=(lambda out, x: 1.0 / x,), doc="Natural logarithm ln x; d/dx = 1/x (inf at 0).",
+    example=("adkit.log(adkit.Dual(2.0, 1.0))", "Dual(0.693, 0.500)"),
+)
 log1p = elementwise(
-    "log1p", np.log1p, _numpy_semantics(math.log1p, np.log1p),
-    (quietly(lambda out, x: reciprocal(1.0 + x)),), domain=(POSITIVE,), singular=True, flops=8.0,
-    residuals=(0,), symbol="log1p",
-    doc=_doc("ln(1 + x), accurate near 0; d/dx = 1/(1 + x).",
-             "adkit.log1p(adkit.Dual(0.0, 1.0))", "Dual(0.000, 1.000)"),
-)  # fmt: skip
+    np.log1p, _numpy_semantics(math.log1p, np.log1p), (quietly(lambda out, x: reciprocal(1.0 + x)),),
+    domain=(POSITIVE,), singular=True, flops=8.0, residuals=(0,),
+    doc="ln(1 + x), accurate near 0; d/dx = 1/(1 + x).",
+    example=("adkit.log1p(adkit.Dual(0.0, 1.0))", "Dual(0.000, 1.000)"),
+)
 log2 = elementwise(
-    "log2", np.log2, _numpy_semantics(math.log2, np.log2),
-    (quietly(lambda out, x: reciprocal(x * math.log(2.0))),), domain=(POSITIVE,), singular=True,
-    flops=8.0, residuals=(0,), symbol="log2",
-    doc=_doc("Base-2 logarithm; d/dx = 1/(x ln 2).", "adkit.log2(adkit.Dual(4.0, 1.0))",
-             "Dual(2.000, 0.361)"),
-)  # fmt: skip
+    np.log2, _numpy_semantics(math.log2, np.log2), (quietly(lambda out, x: reciprocal(x * math.log(2.0))),),
+    domain=(POSITIVE,), singular=True, flops=8.0, residuals=(0,), doc="Base-2 logarithm; d/dx = 1/(x ln 2).",
+    example=("adkit.log2(adkit.Dual(4.0, 1.0))", "Dual(2.000, 0.361)"),
+)
 log10 = elementwise(
-    "log10", np.log10, _numpy_semantics(math.log10, np.log10),
-    (quietly(lambda out, x: reciprocal(x * math.log(10.0))),), domain=(POSITIVE,),
-    singular=True, flops=8.0, residuals=(0,), symbol="log10",
-    doc=_doc("Base-10 logarithm; d/dx = 1/(x ln 10).", "adkit.log10(adkit.Dual(100.0, 1.0))",
-             "Dual(2.000, 0.004)"),
-)  # fmt: skip
+    np.log10, _numpy_semantics(math.log10, np.log10),
+    (quietly(lambda out, x: reciprocal(x * math.log(10.0))),), domain=(POSITIVE,), singular=True, flops=8.0,
+    residuals=(0,), doc="Base-10 logarithm; d/dx = 1/(x ln 10).",
+    example=("adkit.log10(adkit.Dual(100.0, 1.0))", "Dual(2.000, 0.004)"),
+)
 sqrt = elementwise(
-    "sqrt", np.sqrt, _numpy_semantics(math.sqrt, np.sqrt),
-    (quietly(lambda out, x: divide(0.5, out)),), domain=(POSITIVE,), singular=True, flops=2.0,
-    residuals=("out",), symbol="sqrt",
-    label="sqrt({0})",
-    doc=_doc("Square root; d/dx = 1/(2 sqrt x), inf at 0 by convention.",
-             "adkit.sqrt(adkit.Dual(4.0, 1.0))", "Dual(2.000, 0.250)"),
-)  # fmt: skip
+    np.sqrt, _numpy_semantics(math.sqrt, np.sqrt), (quietly(lambda out, x: divide(0.5, out)),),
+    domain=(POSITIVE,), singular=True, flops=2.0, residuals=("out",), label="sqrt({0})",
+    latex=r"\sqrt{{{0}}}", doc="Square root; d/dx = 1/(2 sqrt x), inf at 0 by convention.",
+    example=("adkit.sqrt(adkit.Dual(4.0, 1.0))", "Dual(2.000, 0.250)"),
+)
 cbrt = elementwise(
-    "cbrt", np.cbrt, lambda x: float(np.cbrt(x)),
-    (quietly(lambda out, x: reciprocal(3.0 * out * out)),), domain=(NONZERO,), singular=True, flops=15.0,
-    residuals=("out",), symbol="cbrt",
-    doc=_doc("Cube root; d/dx = 1/(3 x^(2/3)).", "adkit.cbrt(adkit.Dual(8.0, 1.0))",
-             "Dual(2.000, 0.083)"),
-)  # fmt: skip
+    np.cbrt, lambda x: float(np.cbrt(x)), (quietly(lambda out, x: reciprocal(3.0 * out * out)),),
+    domain=(NONZERO,), singular=True, flops=15.0, residuals=("out",), doc="Cube root; d/dx = 1/(3 x^(2/3)).",
+    example=("adkit.cbrt(adkit.Dual(8.0, 1.0))", "Dual(2.000, 0.083)"),
+)
 logaddexp = elementwise(
-    "logaddexp", np.logaddexp, lambda x, y: float(np.logaddexp(x, y)),
-    (lambda out, x, y: exp(x - out), lambda out, x, y: exp(y - out)),
-    domain=(REAL, REAL), flops=20.0, residuals=("out", 0, 1), symbol="logaddexp",
-    doc=_doc("ln(e^x + e^y) without overflow; d/dx = e^(x - out).",
-             "adkit.logaddexp(adkit.Dual(0.0, 1.0), 0.0)", "Dual(0.693, 0.500)"),
-)  # fmt: skip
+    np.logaddexp, lambda x, y: float(np.logaddexp(x, y)),
+    (lambda out, x, y: exp(x - out), lambda out, x, y: exp(y - out)), domain=(REAL, REAL), flops=20.0,
+    residuals=("out", 0, 1), doc="ln(e^x + e^y) without overflow; d/dx = e^(x - out).",
+    example=("adkit.logaddexp(adkit.Dual(0.0, 1.0), 0.0)", "Dual(0.693, 0.500)"),
+)
 
 # -- trigonometric and hyperbolic functions ---------------------------------------
 
 sin = elementwise(
-    "sin", np.sin, _numpy_semantics(math.sin, np.sin), (lambda out, x: cos(x),),
-    float_partials=(lambda out, x: math.cos(x),),
-    domain=(REAL,), flops=8.0, residuals=(0,), symbol="sin",
-    doc=_doc("Sine; d/dx sin x = cos x.", "adkit.sin(adkit.Dual(1.0, 1.0))",
-             "Dual(0.841, 0.540)"),
-)  # fmt: skip
+    np.sin, _numpy_semantics(math.sin, np.sin), (lambda out, x: cos(x),), domain=(REAL,), flops=8.0,
+    residuals=(0,), latex=r"\sin {0}", float_partials=(lambda out, x: math.cos(x),),
+    doc="Sine; d/dx sin x = cos x.", example=("adkit.sin(adkit.Dual(1.0, 1.0))", "Dual(0.841, 0.540)"),
+)
 cos = elementwise(
-    "cos", np.cos, _numpy_semantics(math.cos, np.cos), (lambda out, x: -sin(x),),
-    float_partials=(lambda out, x: -math.sin(x),),
-    domain=(REAL,), flops=8.0, residuals=(0,), symbol="cos",
-    doc=_doc("Cosine; d/dx cos x = -sin x.", "adkit.cos(adkit.Dual(0.0, 1.0))",
-             "Dual(1.000, -0.000)"),
-)  # fmt: skip
+    np.cos, _numpy_semantics(math.cos, np.cos), (lambda out, x: -sin(x),), domain=(REAL,), flops=8.0,
+    residuals=(0,), latex=r"\cos {0}", float_partials=(lambda out, x: -math.sin(x),),
+    doc="Cosine; d/dx cos x = -sin x.", example=("adkit.cos(adkit.Dual(0.0, 1.0))", "Dual(1.000, -0.000)"),
+)
 tan = elementwise(
-    "tan", np.tan, _numpy_semantics(math.tan, np.tan), (lambda out, x: 1.0 + out * out,),
-    domain=(((-1.3, 1.3),),), flops=10.0, residuals=("out",), symbol="tan",
-    doc=_doc("Tangent; d/dx tan x = 1 + tan^2 x.", "adkit.tan(adkit.Dual(0.0, 1.0))",
-             "Dual(0.000, 1.000)"),
-)  # fmt: skip
+    np.tan, _numpy_semantics(math.tan, np.tan), (lambda out, x: 1.0 + out * out,), domain=(((-1.3, 1.3),),),
+    flops=10.0, residuals=("out",), latex=r"\tan {0}", doc="Tangent; d/dx tan x = 1 + tan^2 x.",
+    example=("adkit.tan(adkit.Dual(0.0, 1.0))", "Dual(0.000, 1.000)"),
+)
 arcsin = elementwise(
-    "arcsin", np.arcsin, _numpy_semantics(math.asin, np.arcsin),
-    (quietly(lambda out, x: reciprocal(sqrt(1.0 - x * x))),), domain=(OPEN_UNIT,),
-    singular=True, flops=10.0, residuals=(0,), symbol="arcsin",
-    doc=_doc("Inverse sine; d/dx = 1/sqrt(1 - x^2).", "adkit.arcsin(adkit.Dual(0.0, 1.0))",
-             "Dual(0.000, 1.000)"),
-)  # fmt: skip
+    np.arcsin, _numpy_semantics(math.asin, np.arcsin),
+    (quietly(lambda out, x: reciprocal(sqrt(1.0 - x * x))),), domain=(OPEN_UNIT,), singular=True, flops=10.0,
+    residuals=(0,), latex=r"\arcsin {0}", doc="Inverse sine; d/dx = 1/sqrt(1 - x^2).",
+    example=("adkit.arcsin(adkit.Dual(0.0, 1.0))", "Dual(0.000, 1.000)"),
+)
 arccos = elementwise(
-    "arccos", np.arccos, _numpy_semantics(math.acos, np.arccos),
-    (quietly(lambda out, x: -reciprocal(sqrt(1.0 - x * x))),), domain=(OPEN_UNIT,),
-    singular=True, flops=10.0, residuals=(0,), symbol="arccos",
-    doc=_doc("Inverse cosine; d/dx = -1/sqrt(1 - x^2).", "adkit.arccos(adkit.Dual(0.0, 1.0))",
-             "Dual(1.571, -1.000)"),
-)  # fmt: skip
+    np.arccos, _numpy_semantics(math.acos, np.arccos),
+    (quietly(lambda out, x: -reciprocal(sqrt(1.0 - x * x))),), domain=(OPEN_UNIT,), singular=True, flops=10.0,
+    residuals=(0,), latex=r"\arccos {0}", doc="Inverse cosine; d/dx = -1/sqrt(1 - x^2).",
+    example=("adkit.arccos(adkit.Dual(0.0, 1.0))", "Dual(1.571, -1.000)"),
+)
 arctan = elementwise(
-    "arctan", np.arctan, _numpy_semantics(math.atan, np.arctan),
-    (lambda out, x: reciprocal(1.0 + x * x),), domain=(REAL,), flops=10.0, residuals=(0,), symbol="arctan",
-    doc=_doc("Inverse tangent; d/dx = 1/(1 + x^2).", "adkit.arctan(adkit.Dual(1.0, 1.0))",
-             "Dual(0.785, 0.500)"),
-)  # fmt: skip
+    np.arctan, _numpy_semantics(math.atan, np.arctan), (lambda out, x: reciprocal(1.0 + x * x),),
+    domain=(REAL,), flops=10.0, residuals=(0,), latex=r"\arctan {0}",
+    doc="Inverse tangent; d/dx = 1/(1 + x^2).",
+    example=("adkit.arctan(adkit.Dual(1.0, 1.0))", "Dual(0.785, 0.500)"),
+)
 
 
 @quietly
@@ -776,12 +792,11 @@ def _arctan2_dx(out: Any, y: Any, x: Any) -> Any:
 
 
 arctan2 = elementwise(
-    "arctan2", np.arctan2, _numpy_semantics(math.atan2, np.arctan2), (_arctan2_dy, _arctan2_dx),
-    domain=(NONZERO, NONZERO), singular=True, flops=15.0, residuals=(0, 1), symbol="arctan2",
-    doc=_doc("Angle of the point (x, y), arctan2(y, x); d/dy = x/(x^2 + y^2), "
-             "d/dx = -y/(x^2 + y^2).",
-             "adkit.arctan2(adkit.Dual(1.0, 1.0), 1.0)", "Dual(0.785, 0.500)"),
-)  # fmt: skip
+    np.arctan2, _numpy_semantics(math.atan2, np.arctan2), (_arctan2_dy, _arctan2_dx),
+    domain=(NONZERO, NONZERO), singular=True, flops=15.0, residuals=(0, 1),
+    doc="Angle of the point (x, y), arctan2(y, x); d/dy = x/(x^2 + y^2), d/dx = -y/(x^2 + y^2).",
+    example=("adkit.arctan2(adkit.Dual(1.0, 1.0), 1.0)", "Dual(0.785, 0.500)"),
+)
 
 
 @quietly
@@ -795,63 +810,56 @@ def _hypot_dy(out: Any, x: Any, y: Any) -> Any:
 
 
 hypot = elementwise(
-    "hypot", np.hypot, _numpy_semantics(math.hypot, np.hypot), (_hypot_dx, _hypot_dy),
-    domain=(NONZERO, NONZERO), singular=True, flops=4.0, residuals=("out", 0, 1), symbol="hypot",
-    doc=_doc("sqrt(x^2 + y^2) without overflow; d/dx = x / hypot(x, y).",
-             "adkit.hypot(adkit.Dual(3.0, 1.0), 4.0)", "Dual(5.000, 0.600)"),
-)  # fmt: skip
+    np.hypot, _numpy_semantics(math.hypot, np.hypot), (_hypot_dx, _hypot_dy), domain=(NONZERO, NONZERO),
+    singular=True, flops=4.0, residuals=("out", 0, 1),
+    doc="sqrt(x^2 + y^2) without overflow; d/dx = x / hypot(x, y).",
+    example=("adkit.hypot(adkit.Dual(3.0, 1.0), 4.0)", "Dual(5.000, 0.600)"),
+)
 sinh = elementwise(
-    "sinh", np.sinh, _numpy_semantics(math.sinh, np.sinh), (lambda out, x: cosh(x),),
-    float_partials=(lambda out, x: math.cosh(x),),
-    domain=(REAL,), flops=10.0, residuals=(0,), symbol="sinh",
-    doc=_doc("Hyperbolic sine; d/dx = cosh x.", "adkit.sinh(adkit.Dual(0.0, 1.0))",
-             "Dual(0.000, 1.000)"),
-)  # fmt: skip
+    np.sinh, _numpy_semantics(math.sinh, np.sinh), (lambda out, x: cosh(x),), domain=(REAL,), flops=10.0,
+    residuals=(0,), latex=r"\sinh {0}", float_partials=(lambda out, x: math.cosh(x),),
+    doc="Hyperbolic sine; d/dx = cosh x.", example=("adkit.sinh(adkit.Dual(0.0, 1.0))", "Dual(0.000, 1.000)"),
+)
 cosh = elementwise(
-    "cosh", np.cosh, _numpy_semantics(math.cosh, np.cosh), (lambda out, x: sinh(x),),
-    float_partials=(lambda out, x: math.sinh(x),),
-    domain=(REAL,), flops=10.0, residuals=(0,), symbol="cosh",
-    doc=_doc("Hyperbolic cosine; d/dx = sinh x.", "adkit.cosh(adkit.Dual(0.0, 1.0))",
-             "Dual(1.000, 0.000)"),
-)  # fmt: skip
+    np.cosh, _numpy_semantics(math.cosh, np.cosh), (lambda out, x: sinh(x),), domain=(REAL,), flops=10.0,
+    residuals=(0,), latex=r"\cosh {0}", float_partials=(lambda out, x: math.sinh(x),),
+    doc="Hyperbolic cosine; d/dx = sinh x.",
+    example=("adkit.cosh(adkit.Dual(0.0, 1.0))", "Dual(1.000, 0.000)"),
+)
 tanh = elementwise(
-    "tanh", np.tanh, math.tanh, (lambda out, x: 1.0 - out * out,),
-    domain=(REAL,), flops=8.0, residuals=("out",), symbol="tanh",
-    doc=_doc("Hyperbolic tangent; d/dx = 1 - tanh^2 x.", "adkit.tanh(adkit.Dual(0.0, 1.0))",
-             "Dual(0.000, 1.000)"),
-)  # fmt: skip
+    np.tanh, math.tanh, (lambda out, x: 1.0 - out * out,), domain=(REAL,), flops=8.0, residuals=("out",),
+    latex=r"\tanh {0}", fast_vjp=_tanh_fast_vjp, doc="Hyperbolic tangent; d/dx = 1 - tanh^2 x.",
+    example=("adkit.tanh(adkit.Dual(0.0, 1.0))", "Dual(0.000, 1.000)"),
+)
 arcsinh = elementwise(
-    "arcsinh", np.arcsinh, math.asinh, (lambda out, x: reciprocal(sqrt(x * x + 1.0)),),
-    domain=(REAL,), flops=15.0, residuals=(0,), symbol="arcsinh",
-    doc=_doc("Inverse hyperbolic sine; d/dx = 1/sqrt(x^2 + 1).",
-             "adkit.arcsinh(adkit.Dual(0.0, 1.0))", "Dual(0.000, 1.000)"),
-)  # fmt: skip
+    np.arcsinh, math.asinh, (lambda out, x: reciprocal(sqrt(x * x + 1.0)),), domain=(REAL,), flops=15.0,
+    residuals=(0,), doc="Inverse hyperbolic sine; d/dx = 1/sqrt(x^2 + 1).",
+    example=("adkit.arcsinh(adkit.Dual(0.0, 1.0))", "Dual(0.000, 1.000)"),
+)
 arccosh = elementwise(
-    "arccosh", np.arccosh, _numpy_semantics(math.acosh, np.arccosh),
-    (quietly(lambda out, x: reciprocal(sqrt((x - 1.0) * (x + 1.0)))),), domain=(ABOVE_ONE,),
-    singular=True, flops=15.0, residuals=(0,), symbol="arccosh",
-    doc=_doc("Inverse hyperbolic cosine; d/dx = 1/sqrt(x^2 - 1).",
-             "adkit.arccosh(adkit.Dual(2.0, 1.0))", "Dual(1.317, 0.577)"),
-)  # fmt: skip
+    np.arccosh, _numpy_semantics(math.acosh, np.arccosh),
+    (quietly(lambda out, x: reciprocal(sqrt((x - 1.0) * (x + 1.0)))),), domain=(ABOVE_ONE,), singular=True,
+    flops=15.0, residuals=(0,), doc="Inverse hyperbolic cosine; d/dx = 1/sqrt(x^2 - 1).",
+    example=("adkit.arccosh(adkit.Dual(2.0, 1.0))", "Dual(1.317, 0.577)"),
+)
 arctanh = elementwise(
-    "arctanh", np.arctanh, _numpy_semantics(math.atanh, np.arctanh),
-    (quietly(lambda out, x: reciprocal((1.0 - x) * (1.0 + x))),), domain=(OPEN_UNIT,),
-    singular=True, flops=10.0, residuals=(0,), symbol="arctanh",
-    doc=_doc("Inverse hyperbolic tangent; d/dx = 1/(1 - x^2).",
-             "adkit.arctanh(adkit.Dual(0.0, 1.0))", "Dual(0.000, 1.000)"),
-)  # fmt: skip
+    np.arctanh, _numpy_semantics(math.atanh, np.arctanh),
+    (quietly(lambda out, x: reciprocal((1.0 - x) * (1.0 + x))),), domain=(OPEN_UNIT,), singular=True,
+    flops=10.0, residuals=(0,), doc="Inverse hyperbolic tangent; d/dx = 1/(1 - x^2).",
+    example=("adkit.arctanh(adkit.Dual(0.0, 1.0))", "Dual(0.000, 1.000)"),
+)
 sigmoid = elementwise(
-    "sigmoid", _sigmoid, _float_sigmoid, (lambda out, x: out * (1.0 - out),),
-    domain=(REAL,), flops=12.0, residuals=("out",), symbol="σ", label="sigmoid({0})",
-    doc=_doc("Logistic sigmoid 1/(1 + e^-x); d/dx = s (1 - s).",
-             "adkit.sigmoid(adkit.Dual(0.0, 1.0))", "Dual(0.500, 0.250)"),
-)  # fmt: skip
+    _sigmoid, _float_sigmoid, (lambda out, x: out * (1.0 - out),), name="sigmoid", domain=(REAL,), flops=12.0,
+    residuals=("out",), symbol="σ", label="sigmoid({0})",
+    doc="Logistic sigmoid 1/(1 + e^-x); d/dx = s (1 - s).",
+    example=("adkit.sigmoid(adkit.Dual(0.0, 1.0))", "Dual(0.500, 0.250)"),
+)
 softplus = elementwise(
-    "softplus", lambda x: np.logaddexp(0.0, x), _float_softplus, (lambda out, x: sigmoid(x),),
-    domain=(REAL,), flops=20.0, residuals=(0,), symbol="softplus",
-    doc=_doc("Softplus ln(1 + e^x), without overflow; d/dx = sigmoid(x).",
-             "adkit.softplus(adkit.Dual(0.0, 1.0))", "Dual(0.693, 0.500)"),
-)  # fmt: skip
+    lambda x: np.logaddexp(0.0, x), _float_softplus, (lambda out, x: sigmoid(x),), name="softplus",
+    domain=(REAL,), flops=20.0, residuals=(0,),
+    doc="Softplus ln(1 + e^x), without overflow; d/dx = sigmoid(x).",
+    example=("adkit.softplus(adkit.Dual(0.0, 1.0))", "Dual(0.693, 0.500)"),
+)
 
 # -- piecewise operations -----------------------------------------------------------
 
@@ -865,19 +873,19 @@ def _tie_split(x: Any, y: Any, wins: Callable) -> Any:
 
 
 maximum = elementwise(
-    "maximum", np.maximum, lambda x, y: float(np.maximum(x, y)),
+    np.maximum, lambda x, y: float(np.maximum(x, y)),
     (lambda out, x, y: _tie_split(x, y, operator.gt), lambda out, x, y: _tie_split(y, x, operator.gt)),
     domain=(REAL, REAL), selects=True, residuals=(0, 1), symbol="max", label="max({0}, {1})",
-    doc=_doc("Elementwise maximum; the derivative goes to the larger operand, half each at a tie.",
-             "adkit.maximum(adkit.Dual(2.0, 1.0), 1.0)", "Dual(2.000, 1.000)"),
-)  # fmt: skip
+    doc="Elementwise maximum; the derivative goes to the larger operand, half each at a tie.",
+    example=("adkit.maximum(adkit.Dual(2.0, 1.0), 1.0)", "Dual(2.000, 1.000)"),
+)
 minimum = elementwise(
-    "minimum", np.minimum, lambda x, y: float(np.minimum(x, y)),
+    np.minimum, lambda x, y: float(np.minimum(x, y)),
     (lambda out, x, y: _tie_split(x, y, operator.lt), lambda out, x, y: _tie_split(y, x, operator.lt)),
     domain=(REAL, REAL), selects=True, residuals=(0, 1), symbol="min", label="min({0}, {1})",
-    doc=_doc("Elementwise minimum; the derivative goes to the smaller operand, half each at a tie.",
-             "adkit.minimum(adkit.Dual(0.5, 1.0), 1.0)", "Dual(0.500, 1.000)"),
-)  # fmt: skip
+    doc="Elementwise minimum; the derivative goes to the smaller operand, half each at a tie.",
+    example=("adkit.minimum(adkit.Dual(0.5, 1.0), 1.0)", "Dual(0.500, 1.000)"),
+)
 
 
 def _clip_dx(out: Any, x: Any, lo: Any, hi: Any) -> Any:
@@ -886,12 +894,12 @@ def _clip_dx(out: Any, x: Any, lo: Any, hi: Any) -> Any:
 
 
 clip_p = elementwise(
-    "clip", np.clip, lambda x, lo, hi: float(builtins.min(builtins.max(x, lo), hi)),
+    np.clip, lambda x, lo, hi: float(builtins.min(builtins.max(x, lo), hi)),
     (_clip_dx, lambda out, x, lo, hi: primal(x) < primal(lo),
      lambda out, x, lo, hi: primal(x) > primal(hi)),
-    domain=(REAL, ((-2.0, -1.0),), ((1.0, 2.0),)), selects=True, residuals=(0, 1, 2), symbol="clip",
+    domain=(REAL, ((-2.0, -1.0),), ((1.0, 2.0),)), selects=True, residuals=(0, 1, 2),
     doc="Clip x to [lo, hi]; d/dx = 1 on the closed interval, d/dlo = 1 below it, d/dhi = 1 above.",
-)  # fmt: skip
+)
 
 
 def clip(x: Any, lo: Any = None, hi: Any = None) -> Any:
@@ -930,17 +938,15 @@ def _where_impl(cond: Any, x: Any, y: Any) -> Any:
 
 
 where_p = Primitive(
-    "where", _where_impl, scalar_impl=lambda c, x, y: x if c else y,
-    jvps=_where_jvp, vjps=(None, _where_vjp_x, _where_vjp_y),
-    residuals=(0,), symbol="where", label="where({0}, {1}, {2})",
-    domain=(((0.0, 1.0),), REAL, REAL),
+    "where", _where_impl, domain=(((0.0, 1.0),), REAL, REAL),
     cases=(Case(((3,), (3,), (3,)), make=lambda rng: (rng.random(3) > 0.5, rng.normal(size=3),
                                                       rng.normal(size=3))),
            Case(((2, 3), (3,), ()), make=lambda rng: (rng.random((2, 3)) > 0.5,
                                                       rng.normal(size=3), rng.normal()))),
-    doc="Select x where the condition holds, y elsewhere; the tangent of the branch not taken "
-        "is dropped.",
-)  # fmt: skip
+    residuals=(0,), label="where({0}, {1}, {2})", scalar_impl=lambda c, x, y: x if c else y, jvps=_where_jvp,
+    vjps=(None, _where_vjp_x, _where_vjp_y),
+    doc="Select x where the condition holds, y elsewhere; the tangent of the branch not taken is dropped.",
+)
 
 
 def where(condition: Any, x: Any, y: Any) -> Any:
@@ -1061,10 +1067,6 @@ def _reduction(reduce: Callable) -> Callable:
     return impl
 
 
-def _sum_jvp(t: Any, out: Any, x: Any, *, axis: tuple, keepdims: bool) -> Any:
-    return sum_p(t, axis=axis, keepdims=keepdims)
-
-
 def _sum_vjp(ct: Any, out: Any, x: Any, *, axis: tuple, keepdims: bool) -> Any:
     return _expand_reduced(ct, x, axis, keepdims)
 
@@ -1077,11 +1079,10 @@ _REDUCE_CASES = (
 )
 
 sum_p = Primitive(
-    "sum", _reduction(np.sum), jvps=(_sum_jvp,), vjps=(_sum_vjp,), flops=_input_size,
-    residuals=(), symbol="Σ",
-    label="sum({0})",
-    cases=_REDUCE_CASES, doc="Sum over axes; linear, its transpose broadcasts back.",
-)  # fmt: skip
+    "sum", _reduction(np.sum), cases=_REDUCE_CASES, flops=_input_size, residuals=(), symbol="Σ",
+    label="sum({0})", latex=r"\sum {0}", linear=True, vjps=(_sum_vjp,),
+    doc="Sum over axes; linear, its transpose broadcasts back.",
+)
 
 
 def sum(x: Any, axis: Any = None, keepdims: bool = False) -> Any:
@@ -1097,10 +1098,6 @@ def sum(x: Any, axis: Any = None, keepdims: bool = False) -> Any:
 def _count(x: Any, axes: tuple[int, ...]) -> int:
     shape = shape_of(x)
     return math.prod(shape[a] for a in axes)
-
-
-def _mean_jvp(t: Any, out: Any, x: Any, *, axis: tuple, keepdims: bool) -> Any:
-    return mean_p(t, axis=axis, keepdims=keepdims)
 
 
 def _float_type(x: Any) -> np.dtype:
@@ -1122,10 +1119,9 @@ def _mean_vjp(ct: Any, out: Any, x: Any, *, axis: tuple, keepdims: bool) -> Any:
 
 
 mean_p = Primitive(
-    "mean", _reduction(np.mean), jvps=(_mean_jvp,), vjps=(_mean_vjp,), flops=_input_size,
-    residuals=(), symbol="mean",
-    cases=_REDUCE_CASES, doc="Mean over axes; linear.",
-)  # fmt: skip
+    "mean", _reduction(np.mean), cases=_REDUCE_CASES, flops=_input_size, residuals=(), linear=True,
+    vjps=(_mean_vjp,), doc="Mean over axes; linear.",
+)
 
 
 def mean(x: Any, axis: Any = None, keepdims: bool = False) -> Any:
@@ -1161,12 +1157,10 @@ def _prod_vjp(ct: Any, out: Any, x: Any, *, axis: tuple, keepdims: bool) -> Any:
 
 
 prod_p = Primitive(
-    "prod", _reduction(np.prod), jvps=(_prod_jvp,), vjps=(_prod_vjp,), flops=_input_size,
-    residuals=("out", 0), symbol="Π",
-    label="prod({0})",
-    cases=_REDUCE_CASES, domain=(NONZERO,),
+    "prod", _reduction(np.prod), domain=(NONZERO,), cases=_REDUCE_CASES, flops=_input_size,
+    residuals=("out", 0), symbol="Π", label="prod({0})", jvps=(_prod_jvp,), vjps=(_prod_vjp,),
     doc="Product over axes; d/dx_i = product of the others (exact with zeros too).",
-)  # fmt: skip
+)
 
 
 def prod(x: Any, axis: Any = None, keepdims: bool = False) -> Any:
@@ -1195,15 +1189,13 @@ def _extremum_vjp(ct: Any, out: Any, x: Any, *, axis: tuple, keepdims: bool) -> 
 
 
 max_p = Primitive(
-    "max", _reduction(np.max), jvps=(_extremum_jvp,), vjps=(_extremum_vjp,), flops=_input_size,
-    residuals=("out", 0), symbol="max",
-    cases=_REDUCE_CASES, doc="Maximum over axes; ties share the derivative evenly.",
-)  # fmt: skip
+    "max", _reduction(np.max), cases=_REDUCE_CASES, flops=_input_size, residuals=("out", 0),
+    jvps=(_extremum_jvp,), vjps=(_extremum_vjp,), doc="Maximum over axes; ties share the derivative evenly.",
+)
 min_p = Primitive(
-    "min", _reduction(np.min), jvps=(_extremum_jvp,), vjps=(_extremum_vjp,), flops=_input_size,
-    residuals=("out", 0), symbol="min",
-    cases=_REDUCE_CASES, doc="Minimum over axes; ties share the derivative evenly.",
-)  # fmt: skip
+    "min", _reduction(np.min), cases=_REDUCE_CASES, flops=_input_size, residuals=("out", 0),
+    jvps=(_extremum_jvp,), vjps=(_extremum_vjp,), doc="Minimum over axes; ties share the derivative evenly.",
+)
 
 
 def max(x: Any, axis: Any = None, keepdims: bool = False) -> Any:
@@ -1226,10 +1218,6 @@ def min(x: Any, axis: Any = None, keepdims: bool = False) -> Any:
     return min_p(x, axis=_axes(axis, ndim_of(x)), keepdims=bool(keepdims))
 
 
-def _cumsum_jvp(t: Any, out: Any, x: Any, *, axis: int) -> Any:
-    return cumsum_p(t, axis=axis)
-
-
 def _reverse_along(x: Any, axis: int) -> Any:
     return getitem_p(x, index=(Ellipsis, slice(None, None, -1)) + (slice(None),) * (-axis - 1))
 
@@ -1244,10 +1232,10 @@ def _cumsum_impl(x: Any, *, axis: int) -> Any:
 
 
 cumsum_p = Primitive(
-    "cumsum", _cumsum_impl, jvps=(_cumsum_jvp,), vjps=(_cumsum_vjp,), residuals=(), symbol="cumsum",
-    cases=(Case(((5,),), {"axis": -1}), Case(((3, 4),), {"axis": -2})),
+    "cumsum", _cumsum_impl, cases=(Case(((5,),), {"axis": -1}), Case(((3, 4),), {"axis": -2})), residuals=(),
+    linear=True, vjps=(_cumsum_vjp,),
     doc="Running sum along an axis; linear, its transpose runs from the end.",
-)  # fmt: skip
+)
 
 
 def cumsum(x: Any, axis: int | None = None) -> Any:
@@ -1284,10 +1272,9 @@ _RESHAPE_CASES = (Case(((2, 3),), {"shape": (6,)}), Case(((6,),), {"shape": (3, 
                   Case(((),), {"shape": (1, 1)}))  # fmt: skip
 
 reshape_p = Primitive(
-    "reshape", _reshape_impl, jvps=(_reshape_jvp,), vjps=(_reshape_vjp,), flops=0.0,
-    residuals=(), symbol="reshape",
-    cases=_RESHAPE_CASES, doc="Same elements, new shape; linear.",
-)  # fmt: skip
+    "reshape", _reshape_impl, cases=_RESHAPE_CASES, flops=0.0, residuals=(), jvps=(_reshape_jvp,),
+    vjps=(_reshape_vjp,), doc="Same elements, new shape; linear.",
+)
 
 
 def _resolve_shape(shape: Any, size: int) -> tuple[int, ...]:
@@ -1346,15 +1333,13 @@ def _squeeze_impl(x: Any, *, shape: tuple) -> Any:
 
 
 squeeze_p = Primitive(
-    "squeeze", _squeeze_impl, jvps=(_reshape_jvp,), vjps=(_reshape_vjp,), flops=0.0,
-    residuals=(), symbol="squeeze",
-    cases=(Case(((1, 3, 1),), {"shape": (3,)}),), doc="Drop axes of length one; linear.",
-)  # fmt: skip
+    "squeeze", _squeeze_impl, cases=(Case(((1, 3, 1),), {"shape": (3,)}),), flops=0.0, residuals=(),
+    jvps=(_reshape_jvp,), vjps=(_reshape_vjp,), doc="Drop axes of length one; linear.",
+)
 expand_dims_p = Primitive(
-    "expand_dims", _squeeze_impl, jvps=(_reshape_jvp,), vjps=(_reshape_vjp,),
-    flops=0.0, residuals=(), symbol="expand_dims", cases=(Case(((3,),), {"shape": (1, 3)}),),
-    doc="Insert axes of length one; linear.",
-)  # fmt: skip
+    "expand_dims", _squeeze_impl, cases=(Case(((3,),), {"shape": (1, 3)}),), flops=0.0, residuals=(),
+    jvps=(_reshape_jvp,), vjps=(_reshape_vjp,), doc="Insert axes of length one; linear.",
+)
 
 
 def squeeze(x: Any, axis: Any = None) -> Any:
@@ -1419,11 +1404,11 @@ def _transpose_impl(x: Any, *, axes: tuple) -> Any:
 
 
 transpose_p = Primitive(
-    "transpose", _transpose_impl, jvps=(_transpose_jvp,), vjps=(_transpose_vjp,),
-    flops=0.0, residuals=(), symbol="T", label="{0}ᵀ",
-    cases=(Case(((2, 3),), {"axes": (1, 0)}), Case(((2, 3, 4),), {"axes": (2, 0, 1)})),
-    doc="Permute axes; linear, its transpose applies the inverse permutation.",
-)  # fmt: skip
+    "transpose", _transpose_impl,
+    cases=(Case(((2, 3),), {"axes": (1, 0)}), Case(((2, 3, 4),), {"axes": (2, 0, 1)})), flops=0.0,
+    residuals=(), symbol="T", label="{0}ᵀ", latex=r"{0}^{{\top}}", jvps=(_transpose_jvp,),
+    vjps=(_transpose_vjp,), doc="Permute axes; linear, its transpose applies the inverse permutation.",
+)
 
 
 def _axis_list(axis: Any, ndim: int, what: str = "axis") -> list[int]:
@@ -1552,12 +1537,12 @@ def _broadcast_to_impl(x: Any, *, shape: tuple) -> Any:
 
 
 broadcast_to_p = Primitive(
-    "broadcast_to", _broadcast_to_impl, jvps=(_broadcast_to_jvp,), vjps=(_broadcast_to_vjp,),
-    residuals=(), symbol="bcast", label="broadcast({0})",
+    "broadcast_to", _broadcast_to_impl,
     cases=(Case(((3,),), {"shape": (2, 3)}), Case(((2, 1),), {"shape": (2, 4)}),
            Case(((),), {"shape": (3,)})),
-    doc="Repeat along new or unit axes; linear, its transpose sums them.",
-)  # fmt: skip
+    residuals=(), symbol="bcast", label="broadcast({0})", jvps=(_broadcast_to_jvp,),
+    vjps=(_broadcast_to_vjp,), doc="Repeat along new or unit axes; linear, its transpose sums them.",
+)
 
 
 def broadcast_to(x: Any, shape: Any) -> Any:
@@ -1571,10 +1556,6 @@ def broadcast_to(x: Any, shape: Any) -> Any:
     return broadcast_to_p(x, shape=shape)
 
 
-def _astype_jvp(t: Any, out: Any, x: Any, *, dtype: np.dtype) -> Any:
-    return astype_p(t, dtype=dtype)
-
-
 def _astype_vjp(ct: Any, out: Any, x: Any, *, dtype: np.dtype) -> Any:
     return astype_p(ct, dtype=_float_type(x))  # back in the operand's own type
 
@@ -1584,11 +1565,11 @@ def _astype_impl(x: Any, *, dtype: np.dtype) -> Any:
 
 
 astype_p = Primitive(
-    "astype", _astype_impl, jvps=(_astype_jvp,), vjps=(_astype_vjp,), flops=0.0, residuals=(),
-    symbol="astype", label="{0}.astype({dtype})",
+    "astype", _astype_impl,
     cases=(Case(((3,),), {"dtype": np.dtype(np.float64)}), Case(((2, 3),), {"dtype": np.dtype(np.float64)})),
+    flops=0.0, residuals=(), label="{0}.astype({dtype})", linear=True, vjps=(_astype_vjp,),
     doc="The values in another floating-point type; linear (tangents and cotangents are cast likewise).",
-)  # fmt: skip
+)
 
 
 def astype(x: Any, dtype: Any) -> Any:
@@ -1627,11 +1608,11 @@ def _concatenate_impl(*xs: Any, axis: int) -> Any:
 
 
 concatenate_p = Primitive(
-    "concatenate", _concatenate_impl, jvps=_concatenate_jvp, vjps=_concatenate_vjp,
-    residuals=(), symbol="concat",
-    cases=(Case(((2,), (3,)), {"axis": -1}), Case(((2, 3), (1, 3), (2, 3)), {"axis": -2})),
+    "concatenate", _concatenate_impl,
+    cases=(Case(((2,), (3,)), {"axis": -1}), Case(((2, 3), (1, 3), (2, 3)), {"axis": -2})), residuals=(),
+    symbol="concat", jvps=_concatenate_jvp, vjps=_concatenate_vjp,
     doc="Join arrays along an axis; linear, its transpose slices.",
-)  # fmt: skip
+)
 
 
 def concatenate(arrays: Sequence[Any], axis: int = 0) -> Any:
@@ -1663,11 +1644,12 @@ def _stack_impl(*xs: Any, axis: int) -> Any:
 
 
 stack_p = Primitive(
-    "stack", _stack_impl, jvps=_stack_jvp, vjps=_stack_vjp, residuals=(), symbol="stack",
+    "stack", _stack_impl,
     cases=(Case(((), ()), {"axis": -1}), Case(((3,), (3,), (3,)), {"axis": -2}),
            Case(((2, 3), (2, 3)), {"axis": -1})),
+    residuals=(), jvps=_stack_jvp, vjps=_stack_vjp,
     doc="Join arrays along a new axis; linear, its transpose takes them apart.",
-)  # fmt: skip
+)
 
 
 def stack(arrays: Sequence[Any], axis: int = 0) -> Any:
@@ -1772,14 +1754,14 @@ def _getitem_impl(x: Any, *, index: tuple) -> Any:
 
 
 getitem_p = Primitive(
-    "getitem", _getitem_impl, jvps=(_getitem_jvp,), vjps=(_getitem_vjp,), residuals=(), symbol="[]",
-    label="{0}[{index}]",
+    "getitem", _getitem_impl,
     cases=(Case(((4,),), {"index": (1,)}), Case(((4,),), {"index": (slice(1, 3),)}),
            Case(((3, 4),), {"index": (np.array([0, 2, 0]),)}),
            Case(((3, 4, 5),), {"index": (np.array([0, 2]), slice(None), np.array([1, 3]))}),
            Case(((3, 4),), {"index": (Ellipsis, None, 1)})),
+    residuals=(), symbol="[]", label="{0}[{index}]", jvps=(_getitem_jvp,), vjps=(_getitem_vjp,),
     doc="Basic and integer-array indexing; linear, its transpose scatter-adds.",
-)  # fmt: skip
+)
 
 
 def getitem(x: Any, index: Any) -> Any:
@@ -1811,12 +1793,12 @@ def _index_add_impl(ct: Any, *, index: tuple, shape: tuple) -> Any:
 
 
 index_add_p = Primitive(
-    "index_add", _index_add_impl, jvps=(_index_add_jvp,), vjps=(_index_add_vjp,),
-    residuals=(), symbol="+[]", label="zeros{shape}.at[{index}].add({0})",
+    "index_add", _index_add_impl,
     cases=(Case(((3,),), {"index": (np.array([0, 1, 0]),), "shape": (4,)}),
            Case(((2,),), {"index": (slice(1, 3),), "shape": (4,)})),
-    doc="Add into zeros of a shape at an index (the transpose of indexing); linear.",
-)  # fmt: skip
+    residuals=(), symbol="+[]", label="zeros{shape}.at[{index}].add({0})", jvps=(_index_add_jvp,),
+    vjps=(_index_add_vjp,), doc="Add into zeros of a shape at an index (the transpose of indexing); linear.",
+)
 
 
 # -- products ---------------------------------------------------------------------------------
@@ -1895,15 +1877,17 @@ def _matmul_vjp_b(ct: Any, out: Any, a: Any, b: Any) -> Any:
 
 
 matmul = Primitive(
-    "matmul", np.matmul, jvps=(_matmul_jvp_a, _matmul_jvp_b),
-    vjps=(_matmul_vjp_a, _matmul_vjp_b), flops=_matmul_flops, residuals=(0, 1), symbol="@", label="{0} @ {1}",
+    "matmul", np.matmul,
     cases=(Case(((2, 3), (3, 4))), Case(((3,), (3, 4))), Case(((2, 3), (3,))), Case(((3,), (3,))),
            Case(((2, 2, 3), (3, 4))), Case(((3, 4), (2, 4, 2))), Case(((3,), (2, 3, 2))),
            Case(((2, 1, 2, 3), (3, 3, 2))), Case(((2, 2, 3), (3,)))),
-    doc=_doc("Matrix product a @ b; bilinear: d(a @ b) = da @ b + a @ db.",
-             "adkit.matmul(adkit.Dual(np.eye(2), np.eye(2)), np.ones(2))",
-             "Dual(array([1., 1.]), array([1., 1.]))"),
-)  # fmt: skip
+    flops=_matmul_flops, residuals=(0, 1), symbol="@", label="{0} @ {1}", latex=r"{0}\,{1}",
+    jvps=(_matmul_jvp_a, _matmul_jvp_b), vjps=(_matmul_vjp_a, _matmul_vjp_b), fast_vjp=_matmul_fast_vjp,
+    doc="Matrix product a @ b; bilinear: d(a @ b) = da @ b + a @ db.",
+    example=(
+        "adkit.matmul(adkit.Dual(np.eye(2), np.eye(2)), np.ones(2))",
+        "Dual(array([1., 1.]), array([1., 1.]))"),
+)
 
 
 def dot(a: Any, b: Any) -> Any:
@@ -1983,13 +1967,12 @@ _SQUARE_CASES = (Case(((3, 3),), make=lambda rng: (_well_conditioned(rng),)),
 
 
 inv = Primitive(
-    "inv", np.linalg.inv, jvps=(_inv_jvp,), vjps=(_inv_vjp,), flops=_cubic,
-    residuals=("out",), symbol="inv", label="inv({0})",
-    cases=_SQUARE_CASES,
-    doc=_doc("Matrix inverse; d inv(X) = -inv(X) dX inv(X).",
-             "adkit.inv(adkit.Dual(np.array([[2.0]]), np.array([[1.0]])))",
-             "Dual(array([[0.5]]), array([[-0.25]]))"),
-)  # fmt: skip
+    "inv", np.linalg.inv, cases=_SQUARE_CASES, flops=_cubic, residuals=("out",), label="inv({0})",
+    jvps=(_inv_jvp,), vjps=(_inv_vjp,), doc="Matrix inverse; d inv(X) = -inv(X) dX inv(X).",
+    example=(
+        "adkit.inv(adkit.Dual(np.array([[2.0]]), np.array([[1.0]])))",
+        "Dual(array([[0.5]]), array([[-0.25]]))"),
+)
 
 
 def _frobenius(a: Any, b: Any) -> Any:
@@ -2038,11 +2021,11 @@ def _cofactor_vjp(ct: Any, out: Any, x: Any) -> Any:
 
 
 cofactor_p = Primitive(
-    "cofactor", _cofactor_impl, jvps=(_cofactor_jvp,), vjps=(_cofactor_vjp,), flops=_cubic,
-    residuals=(0,), symbol="cof", label="cof({0})", cases=_SQUARE_CASES,
-    doc="The cofactor matrix C(X) = adj(X)ᵀ, the gradient of det, at every matrix; "
-        "dC is det's second derivative.",
-)  # fmt: skip
+    "cofactor", _cofactor_impl, cases=_SQUARE_CASES, flops=_cubic, residuals=(0,), symbol="cof",
+    label="cof({0})", jvps=(_cofactor_jvp,), vjps=(_cofactor_vjp,),
+    doc="The cofactor matrix C(X) = adj(X)ᵀ, the gradient of det, at every matrix; dC is det's second "
+        "derivative.",
+)
 
 
 def _cofactor_jvp_impl(x: Any, e: Any) -> Any:
@@ -2124,16 +2107,16 @@ def _square_and_direction(rng: np.random.Generator, stack: tuple[int, ...] = ())
 
 
 cofactor_jvp_p = Primitive(
-    "cofactor_jvp", _cofactor_jvp_impl, jvps=(_cofactor_jvp_jvp_x, _cofactor_jvp_jvp_e),
-    vjps=(_cofactor_jvp_vjp_x, _cofactor_jvp_vjp_e), flops=_cubic, residuals=("out", 0, 1),
-    symbol="dcof", label="dcof({0})[{1}]",
+    "cofactor_jvp", _cofactor_jvp_impl,
     cases=(Case(((3, 3), (3, 3)), make=_square_and_direction),
            Case(((2, 3, 3), (2, 3, 3)), make=lambda rng: _square_and_direction(rng, (2,))),
            Case(((2, 3, 3), (3, 3)), make=lambda rng: (_tame(rng, (2,)), rng.normal(size=(3, 3)))),
            Case(((3, 3), (2, 3, 3)), make=lambda rng: (_tame(rng), rng.normal(size=(2, 3, 3))))),
-    doc="The derivative of the cofactor matrix, dC(X)[E], linear in E: det's second derivative "
-        "at every matrix, its third (by inv) where X is well conditioned.",
-)  # fmt: skip
+    flops=_cubic, residuals=("out", 0, 1), symbol="dcof", label="dcof({0})[{1}]",
+    jvps=(_cofactor_jvp_jvp_x, _cofactor_jvp_jvp_e), vjps=(_cofactor_jvp_vjp_x, _cofactor_jvp_vjp_e),
+    doc="The derivative of the cofactor matrix, dC(X)[E], linear in E: det's second derivative at every "
+        "matrix, its third (by inv) where X is well conditioned.",
+)
 
 
 def _det_jvp(t: Any, out: Any, x: Any) -> Any:
@@ -2150,15 +2133,15 @@ def _singular(rng: np.random.Generator, rank: int, stack: tuple[int, ...] = ()) 
 
 
 det = Primitive(
-    "det", np.linalg.det, jvps=(_det_jvp,), vjps=(_det_vjp,), flops=_cubic,
-    residuals=(0,), symbol="det", label="det({0})",
+    "det", np.linalg.det,
     cases=_SQUARE_CASES + (Case(((3, 3),), make=lambda rng: _singular(rng, 2)),
                            Case(((2, 3, 3),), make=lambda rng: _singular(rng, 1, (2,))),
                            Case(((3, 3),), make=lambda rng: (np.zeros((3, 3)),))),
-    doc=_doc("Determinant; d det(X) = <C(X), dX> with C the cofactor matrix (det(X) inv(X)ᵀ "
-             "where X is invertible, Jacobi's formula), at singular matrices too.",
-             "adkit.det(adkit.Dual(2.0 * np.eye(2), np.eye(2)))", "Dual(4.000, 4.000)"),
-)  # fmt: skip
+    flops=_cubic, residuals=(0,), label="det({0})", jvps=(_det_jvp,), vjps=(_det_vjp,),
+    doc="Determinant; d det(X) = <C(X), dX> with C the cofactor matrix (det(X) inv(X)ᵀ where X is "
+        "invertible, Jacobi's formula), at singular matrices too.",
+    example=("adkit.det(adkit.Dual(2.0 * np.eye(2), np.eye(2)))", "Dual(4.000, 4.000)"),
+)
 
 
 def _logabsdet_jvp(t: Any, out: Any, x: Any) -> Any:
@@ -2174,11 +2157,10 @@ def _logabsdet_impl(x: Any) -> Any:
 
 
 logabsdet = Primitive(
-    "logabsdet", _logabsdet_impl, jvps=(_logabsdet_jvp,), vjps=(_logabsdet_vjp,),
-    flops=_cubic, residuals=(0,), symbol="log|det|", label="log|det({0})|",
-    cases=_SQUARE_CASES,
+    "logabsdet", _logabsdet_impl, cases=_SQUARE_CASES, flops=_cubic, residuals=(0,), symbol="log|det|",
+    label="log|det({0})|", jvps=(_logabsdet_jvp,), vjps=(_logabsdet_vjp,),
     doc="``ln |det X|``; d = tr(inv(X) dX).",
-)  # fmt: skip
+)
 
 
 class SlogdetResult(NamedTuple):
@@ -2253,8 +2235,7 @@ def _solve_impl(a: Any, b: Any) -> Any:
 
 
 solve_p = Primitive(
-    "solve", _solve_impl, jvps=(_solve_jvp_a, _solve_jvp_b), vjps=(_solve_vjp_a, _solve_vjp_b),
-    flops=_cubic, residuals=("out", 0), symbol="solve", label="solve({0}, {1})",
+    "solve", _solve_impl,
     cases=(Case(((3, 3), (3,)), make=lambda rng: (_well_conditioned(rng), rng.normal(size=3))),
            Case(((3, 3), (3, 2)), make=lambda rng: (_well_conditioned(rng), rng.normal(size=(3, 2)))),
            # stacks, as the rules of an inner differentiation make them: b's stack, a's stack, both
@@ -2262,8 +2243,9 @@ solve_p = Primitive(
            Case(((2, 3, 3), (3,)), make=lambda rng: (_well_conditioned(rng, stack=(2,)), rng.normal(size=3))),
            Case(((2, 1, 3, 3), (2, 3, 1)),
                 make=lambda rng: (_well_conditioned(rng, stack=(2, 1)), rng.normal(size=(2, 3, 1))))),
-    doc="Solution of A x = b; dx = solve(A, db - dA x).",
-)  # fmt: skip
+    flops=_cubic, residuals=("out", 0), label="solve({0}, {1})", jvps=(_solve_jvp_a, _solve_jvp_b),
+    vjps=(_solve_vjp_a, _solve_vjp_b), doc="Solution of A x = b; dx = solve(A, db - dA x).",
+)
 
 
 #: NumPy 1 reads a b with one axis less than a as a stack of vectors; NumPy 2 (and adkit) as columns
@@ -2309,11 +2291,10 @@ def _norm_impl(x: Any, *, axis: tuple, keepdims: bool) -> Any:
 
 
 norm_p = Primitive(
-    "norm", _norm_impl, jvps=(_norm_jvp,), vjps=(_norm_vjp,), flops=_input_size,
-    residuals=("out", 0), symbol="‖·‖", label="‖{0}‖",
-    cases=_REDUCE_CASES, domain=(NONZERO,),
+    "norm", _norm_impl, domain=(NONZERO,), cases=_REDUCE_CASES, flops=_input_size, residuals=("out", 0),
+    symbol="‖·‖", label="‖{0}‖", jvps=(_norm_jvp,), vjps=(_norm_vjp,),
     doc="Euclidean (Frobenius) norm over axes; d‖x‖ = <x, dx>/‖x‖, 0 at x = 0.",
-)  # fmt: skip
+)
 
 
 def norm(x: Any, ord: Any = None, axis: Any = None, keepdims: bool = False) -> Any:
@@ -2384,80 +2365,6 @@ def std(x: Any, axis: Any = None, keepdims: bool = False, ddof: int = 0) -> Any:
     return sqrt(var(x, axis=axis, keepdims=keepdims, ddof=ddof))
 
 
-# -- first-order reverse rules on plain arrays ----------------------------------------
-# A gradient's sweep runs the rules above on plain NumPy values, where their
-# generality (nestable operations, batched cotangents) costs Python time per
-# operation and buys nothing. ``fast_vjp`` is the same maths for that case:
-# every operand at once, NumPy directly. Each falls back to the general rules
-# when the cotangent carries batch axes, and tests check each against them.
-# The elementwise operations not written out here get theirs from their
-# partials (after the table, below).
-
-
-def _each_operand(prim: Primitive, ct: Any, out: Any, primals: Sequence[Any], params: dict,
-                  parents: Sequence[int | None]) -> list[Any]:  # fmt: skip
-    """The general rules, operand by operand (``None`` for constants)."""
-    return [None if p is None else apply_vjp(prim, i, ct, out, primals, params)
-            for i, p in enumerate(parents)]  # fmt: skip
-
-
-def _partials_fast_vjp(prim: Primitive) -> Callable[..., list[Any]]:
-    """An elementwise operation's rule: each traced operand's partial, one call each."""
-    partials, singular, selects = prim.partials, prim.singular, prim.selects
-    assert partials is not None
-
-    def fast_vjp(ct: Any, out: Any, primals: Sequence[Any], params: dict,
-                 parents: Sequence[int | None]) -> list[Any]:  # fmt: skip
-        cts = []
-        for i, parent in enumerate(parents):
-            rule = partials[i]
-            if parent is None or rule is None:
-                cts.append(None)
-            else:
-                cts.append(pull_back(ct, rule(out, *primals), out, primals[i], singular, selects))
-        return cts
-
-    return fast_vjp
-
-
-def _power_fast_vjp(ct: Any, out: Any, primals: Sequence[Any], params: dict,
-                    parents: Sequence[int | None]) -> list[Any]:  # fmt: skip
-    """``x ** c`` for a constant ``c`` (a square, most often): ``ct c x^(c-1)``."""
-    x, y = primals
-    if parents[1] is None and type(ct) is np.ndarray and type(x) is np.ndarray and ct.shape == x.shape:
-        d = _power_dx.__wrapped__(out, x, y)  # the sweep already silences NumPy's warnings
-        if type(d) is np.ndarray and np.logical_and.reduce(np.isfinite(d), axis=None):
-            return [ct * d, None]  # else zero cotangents must stay zero where d is infinite: below
-    return _power_partials_vjp(ct, out, primals, params, parents)
-
-
-def _tanh_fast_vjp(ct: Any, out: Any, primals: Sequence[Any], params: dict,
-                   parents: Sequence[int | None]) -> list[Any]:  # fmt: skip
-    """``ct (1 - out²)`` in one buffer: what a hand-written backprop computes, without its temporaries."""
-    if type(ct) is np.ndarray and type(out) is np.ndarray and ct.shape == out.shape:
-        d = np.multiply(out, out)
-        np.subtract(1.0, d, out=d)
-        return [np.multiply(ct, d, out=d)]
-    return _each_operand(tanh, ct, out, primals, params, parents)
-
-
-def _matmul_fast_vjp(ct: Any, out: Any, primals: Sequence[Any], params: dict,
-                     parents: Sequence[int | None]) -> list[Any]:  # fmt: skip
-    """Matrices: ``ct bᵀ`` and ``aᵀ ct``; anything else (vectors, stacks, batches) by the general rule."""
-    a, b = primals
-    if type(ct) is np.ndarray and ct.ndim == 2 and type(a) is np.ndarray and a.ndim == 2 \
-            and type(b) is np.ndarray and b.ndim == 2:  # fmt: skip
-        return [None if parents[0] is None else np.matmul(ct, b.T),
-                None if parents[1] is None else np.matmul(a.T, ct)]  # fmt: skip
-    return _each_operand(matmul, ct, out, primals, params, parents)
-
-
-_power_partials_vjp = _partials_fast_vjp(power)
-power.fast_vjp = _power_fast_vjp
-tanh.fast_vjp = _tanh_fast_vjp
-matmul.fast_vjp = _matmul_fast_vjp
-
-
 # -- the table, for the engines' fast paths, the NumPy bridge and the tests -------------------------
 
 #: Every primitive, by name. Tests iterate over it, so a rule added here is tested.
@@ -2476,11 +2383,6 @@ PRIMITIVES: dict[str, Primitive] = {
         matmul, inv, det, cofactor_p, cofactor_jvp_p, logabsdet, solve_p, norm_p,
     )
 }  # fmt: skip
-
-# every other elementwise primitive pulls back through its partials at first order
-for _prim in PRIMITIVES.values():
-    if _prim.partials is not None and _prim.fast_vjp is None:
-        _prim.fast_vjp = _partials_fast_vjp(_prim)
 
 #: Docstrings of the primitives, collected so that doctest runs their examples.
 __test__ = {name: p.__doc__ for name, p in PRIMITIVES.items() if ">>>" in (p.__doc__ or "")}

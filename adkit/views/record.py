@@ -554,17 +554,6 @@ def _extra_params(var: Variable) -> str:
     return ", ".join(extras)
 
 
-# LaTeX for the operations the survey writes: v1 = ln v_{-1}, v2 = v_{-1} × v_0.
-LATEX = {
-    "add": "{0} + {1}", "subtract": "{0} - {1}", "multiply": r"{0} \times {1}", "divide": "{0} / {1}",
-    "power": "{0}^{{{1}}}", "negative": "-{0}", "abs": "|{0}|", "square": "{0}^{{2}}",
-    "reciprocal": "1 / {0}", "exp": r"\exp {0}", "log": r"\ln {0}", "sqrt": r"\sqrt{{{0}}}",
-    "sin": r"\sin {0}", "cos": r"\cos {0}", "tan": r"\tan {0}", "sinh": r"\sinh {0}",
-    "cosh": r"\cosh {0}", "tanh": r"\tanh {0}", "arctan": r"\arctan {0}", "arcsin": r"\arcsin {0}",
-    "arccos": r"\arccos {0}", "matmul": r"{0}\,{1}", "sum": r"\sum {0}", "transpose": r"{0}^{{\top}}",
-}  # fmt: skip
-
-
 def definition(var: Variable, style: str, input_name: str | None = None) -> str:
     """How ``var`` is computed, written in ``style``: ``ln(v-1)``, ``\\ln v_{-1}``, ``x1`` for an input."""
     if var.is_input:
@@ -575,8 +564,8 @@ def definition(var: Variable, style: str, input_name: str | None = None) -> str:
         for p, c in zip(var.parents, var.operands)
     ]  # fmt: skip
     prim = var.primitive
-    if style in ("latex", "mathtext") and prim.name in LATEX and not _extra_params(var):
-        body = LATEX[prim.name].format(*names)
+    if style in ("latex", "mathtext") and prim.latex and not _extra_params(var):
+        body = prim.latex.format(*names)
         return body if style == "latex" else f"${body}$"
     # the plain form, with literal text escaped and the operand names put in afterwards
     holders = [f"\x00{k}\x00" for k in range(len(names))]
