@@ -459,23 +459,19 @@ Works on Python numbers, NumPy arrays, ``Dual`` and ``Var`` values alike.
 
 # -- arithmetic -----------------------------------------------------------------
 
-add = elementwise(
-    np.add, operator.add, (lambda out, x, y: ONE, lambda out, x, y: ONE), domain=(REAL, REAL), residuals=(),
-    symbol="+", label="{0} + {1}", latex="{0} + {1}", doc="Sum x + y; d/dx = 1, d/dy = 1.",
-    example=("adkit.add(adkit.Dual(2.0, 1.0), 3.0)", "Dual(5.000, 1.000)"),
-)
-subtract = elementwise(
-    np.subtract, operator.sub, (lambda out, x, y: ONE, lambda out, x, y: MINUS_ONE), domain=(REAL, REAL),
-    residuals=(), symbol="-", label="{0} - {1}", latex="{0} - {1}",
-    doc="Difference x - y; d/dx = 1, d/dy = -1.",
-    example=("adkit.subtract(3.0, adkit.Dual(2.0, 1.0))", "Dual(1.000, -1.000)"),
-)
-multiply = elementwise(
-    np.multiply, operator.mul, (lambda out, x, y: y, lambda out, x, y: x), domain=(REAL, REAL),
-    residuals=(0, 1), symbol="*", label="{0} * {1}", latex=r"{0} \times {1}",
-    doc="Product x y; d/dx = y, d/dy = x (the product rule).",
-    example=("adkit.multiply(adkit.Dual(2.0, 1.0), adkit.Dual(3.0, 0.0))", "Dual(6.000, 3.000)"),
-)
+add = elementwise(np.add, operator.add, (lambda out, x, y: ONE, lambda out, x, y: ONE), domain=(REAL, REAL),
+                  residuals=(), symbol="+", label="{0} + {1}", latex="{0} + {1}",
+                  doc="Sum x + y; d/dx = 1, d/dy = 1.",
+                  example=("adkit.add(adkit.Dual(2.0, 1.0), 3.0)", "Dual(5.000, 1.000)"))
+subtract = elementwise(np.subtract, operator.sub, (lambda out, x, y: ONE, lambda out, x, y: MINUS_ONE),
+                       domain=(REAL, REAL), residuals=(), symbol="-", label="{0} - {1}", latex="{0} - {1}",
+                       doc="Difference x - y; d/dx = 1, d/dy = -1.",
+                       example=("adkit.subtract(3.0, adkit.Dual(2.0, 1.0))", "Dual(1.000, -1.000)"))
+multiply = elementwise(np.multiply, operator.mul, (lambda out, x, y: y, lambda out, x, y: x),
+                       domain=(REAL, REAL), residuals=(0, 1), symbol="*", label="{0} * {1}",
+                       latex=r"{0} \times {1}", doc="Product x y; d/dx = y, d/dy = x (the product rule).",
+                       example=("adkit.multiply(adkit.Dual(2.0, 1.0), adkit.Dual(3.0, 0.0))",
+                                "Dual(6.000, 3.000)"))
 
 
 @quietly
@@ -490,13 +486,11 @@ def _divide_dy(out: Any, x: Any, y: Any) -> Any:
     return -divide(out, y)
 
 
-divide = elementwise(
-    np.divide, _numpy_semantics(operator.truediv, np.divide), (_divide_dx, _divide_dy),
-    domain=(REAL, NONZERO), singular=True, flops=2.0, residuals=("out", 1), symbol="/", label="{0} / {1}",
-    latex="{0} / {1}",
-    doc="Quotient x / y; d/dx = 1/y, d/dy = -x/y^2 (the quotient rule).",
-    example=("adkit.divide(adkit.Dual(1.0, 1.0), 2.0)", "Dual(0.500, 0.500)"),
-)
+divide = elementwise(np.divide, _numpy_semantics(operator.truediv, np.divide), (_divide_dx, _divide_dy),
+                     domain=(REAL, NONZERO), singular=True, flops=2.0, residuals=("out", 1), symbol="/",
+                     label="{0} / {1}", latex="{0} / {1}",
+                     doc="Quotient x / y; d/dx = 1/y, d/dy = -x/y^2 (the quotient rule).",
+                     example=("adkit.divide(adkit.Dual(1.0, 1.0), 2.0)", "Dual(0.500, 0.500)"))
 
 
 @quietly
@@ -524,41 +518,30 @@ def _power_dy(out: Any, x: Any, y: Any) -> Any:
     return where(primal(x) == 0, 0.0, out * log(x))
 
 
-power = elementwise(
-    np.power, _float_power, (_power_dx, _power_dy), domain=(POSITIVE, SMALL), singular=True, flops=20.0,
-    residuals=("out", 0, 1), symbol="**", label="{0} ** {1}", latex="{0}^{{{1}}}",
-    float_partials=(_power_dx.__wrapped__, _power_dy.__wrapped__), fast_vjp=_power_fast_vjp,
-    doc="Power x ** y; d/dx = y x^(y-1), d/dy = x^y log x.",
-    example=("adkit.power(adkit.Dual(3.0, 1.0), 2)", "Dual(9.000, 6.000)"),
-)
-negative = elementwise(
-    np.negative, operator.neg, (lambda out, x: MINUS_ONE,), domain=(REAL,), residuals=(), symbol="neg",
-    label="-{0}", latex="-{0}", doc="Negation -x; d/dx = -1.",
-    example=("adkit.negative(adkit.Dual(2.0, 1.0))", "Dual(-2.000, -1.000)"),
-)
-absolute = elementwise(
-    np.absolute, abs, (lambda out, x: sign(x),), name="abs", domain=(NONZERO,), residuals=(0,), label="|{0}|",
-    latex="|{0}|",
-    doc="Absolute value ``|x|``; d/dx = sign(x), 0 at x = 0 by convention.",
-    example=("adkit.abs(adkit.Dual(-2.0, 1.0))", "Dual(2.000, -1.000)"),
-)
+power = elementwise(np.power, _float_power, (_power_dx, _power_dy), domain=(POSITIVE, SMALL), singular=True,
+                    flops=20.0, residuals=("out", 0, 1), symbol="**", label="{0} ** {1}", latex="{0}^{{{1}}}",
+                    float_partials=(_power_dx.__wrapped__, _power_dy.__wrapped__), fast_vjp=_power_fast_vjp,
+                    doc="Power x ** y; d/dx = y x^(y-1), d/dy = x^y log x.",
+                    example=("adkit.power(adkit.Dual(3.0, 1.0), 2)", "Dual(9.000, 6.000)"))
+negative = elementwise(np.negative, operator.neg, (lambda out, x: MINUS_ONE,), domain=(REAL,), residuals=(),
+                       symbol="neg", label="-{0}", latex="-{0}", doc="Negation -x; d/dx = -1.",
+                       example=("adkit.negative(adkit.Dual(2.0, 1.0))", "Dual(-2.000, -1.000)"))
+absolute = elementwise(np.absolute, abs, (lambda out, x: sign(x),), name="abs", domain=(NONZERO,),
+                       residuals=(0,), label="|{0}|", latex="|{0}|",
+                       doc="Absolute value ``|x|``; d/dx = sign(x), 0 at x = 0 by convention.",
+                       example=("adkit.abs(adkit.Dual(-2.0, 1.0))", "Dual(2.000, -1.000)"))
 abs = absolute
-sign = elementwise(
-    np.sign, lambda x: float((x > 0) - (x < 0)) if x == x else math.nan, (lambda out, x: ZERO,),
-    domain=(NONZERO,), residuals=(), doc="Sign of x; its derivative is 0 wherever it exists.",
-    example=("adkit.sign(adkit.Dual(-2.0, 1.0))", "-1.0"),
-)
-square = elementwise(
-    np.square, lambda x: x * x, (lambda out, x: 2 * x,), domain=(REAL,), residuals=(0,), symbol="sq",
-    label="{0}^2", latex="{0}^{{2}}", doc="Square x^2; d/dx = 2x.",
-    example=("adkit.square(adkit.Dual(3.0, 1.0))", "Dual(9.000, 6.000)"),
-)
-reciprocal = elementwise(
-    np.reciprocal, _numpy_semantics(lambda x: 1.0 / x, lambda x: np.divide(1.0, x)),
-    (lambda out, x: -(out * out),), domain=(NONZERO,), singular=True, residuals=("out",), symbol="1/x",
-    label="1 / {0}", latex="1 / {0}", doc="Reciprocal 1/x; d/dx = -1/x^2.",
-    example=("adkit.reciprocal(adkit.Dual(2.0, 1.0))", "Dual(0.500, -0.250)"),
-)
+sign = elementwise(np.sign, lambda x: float((x > 0) - (x < 0)) if x == x else math.nan,
+                   (lambda out, x: ZERO,), domain=(NONZERO,), residuals=(),
+                   doc="Sign of x; its derivative is 0 wherever it exists.",
+                   example=("adkit.sign(adkit.Dual(-2.0, 1.0))", "-1.0"))
+square = elementwise(np.square, lambda x: x * x, (lambda out, x: 2 * x,), domain=(REAL,), residuals=(0,),
+                     symbol="sq", label="{0}^2", latex="{0}^{{2}}", doc="Square x^2; d/dx = 2x.",
+                     example=("adkit.square(adkit.Dual(3.0, 1.0))", "Dual(9.000, 6.000)"))
+reciprocal = elementwise(np.reciprocal, _numpy_semantics(lambda x: 1.0 / x, lambda x: np.divide(1.0, x)),
+                         (lambda out, x: -(out * out),), domain=(NONZERO,), singular=True, residuals=("out",),
+                         symbol="1/x", label="1 / {0}", latex="1 / {0}", doc="Reciprocal 1/x; d/dx = -1/x^2.",
+                         example=("adkit.reciprocal(adkit.Dual(2.0, 1.0))", "Dual(0.500, -0.250)"))
 
 # -- remainders and signs: piecewise linear, so each partial is a piecewise constant
 # computed on the primal values (its own derivative is zero between the jumps) -----
@@ -600,28 +583,23 @@ def _copysign_dx(out: Any, x: Any, y: Any) -> Any:
     return np.sign(px) * np.copysign(1.0, py)
 
 
-remainder = elementwise(
-    np.remainder, _numpy_semantics(operator.mod, np.remainder), (lambda out, x, y: ONE, _remainder_dy),
-    domain=(_DIVIDEND, _DIVISOR), residuals=(0, 1), symbol="%", label="{0} % {1}",
-    doc="Remainder x % y = x - y floor(x / y) (the sign of y, as Python's %); d/dx = 1, d/dy = -floor(x / "
-        "y) between the jumps.",
-    example=("adkit.remainder(adkit.Dual(7.5, 1.0), 2.0)", "Dual(1.500, 1.000)"),
-)
+remainder = elementwise(np.remainder, _numpy_semantics(operator.mod, np.remainder),
+                        (lambda out, x, y: ONE, _remainder_dy), domain=(_DIVIDEND, _DIVISOR),
+                        residuals=(0, 1), symbol="%", label="{0} % {1}",
+                        doc="Remainder x % y = x - y floor(x / y) (the sign of y, as Python's %); d/dx = "
+                            "1, d/dy = -floor(x / y) between the jumps.",
+                        example=("adkit.remainder(adkit.Dual(7.5, 1.0), 2.0)", "Dual(1.500, 1.000)"))
 mod = remainder
-fmod = elementwise(
-    np.fmod, _numpy_semantics(math.fmod, np.fmod), (lambda out, x, y: ONE, _fmod_dy),
-    domain=(_DIVIDEND, _DIVISOR), residuals=(0, 1),
-    doc="C's remainder fmod(x, y) = x - y trunc(x / y) (the sign of x); d/dx = 1, d/dy = -trunc(x / y) "
-        "between the jumps.",
-    example=("adkit.fmod(adkit.Dual(-7.5, 1.0), 2.0)", "Dual(-1.500, 1.000)"),
-)
-copysign = elementwise(
-    np.copysign, math.copysign, (_copysign_dx, lambda out, x, y: ZERO), domain=(NONZERO, NONZERO),
-    residuals=(0, 1),
-    doc="``|x|`` with the sign of y (its sign bit: -0.0 counts as negative); d/dx = sign(x) sign(y), 0 at "
-        "x = 0 as abs'(0); d/dy = 0.",
-    example=("adkit.copysign(adkit.Dual(2.0, 1.0), -1.0)", "Dual(-2.000, -1.000)"),
-)
+fmod = elementwise(np.fmod, _numpy_semantics(math.fmod, np.fmod), (lambda out, x, y: ONE, _fmod_dy),
+                   domain=(_DIVIDEND, _DIVISOR), residuals=(0, 1),
+                   doc="C's remainder fmod(x, y) = x - y trunc(x / y) (the sign of x); d/dx = 1, d/dy = "
+                       "-trunc(x / y) between the jumps.",
+                   example=("adkit.fmod(adkit.Dual(-7.5, 1.0), 2.0)", "Dual(-1.500, 1.000)"))
+copysign = elementwise(np.copysign, math.copysign, (_copysign_dx, lambda out, x, y: ZERO),
+                       domain=(NONZERO, NONZERO), residuals=(0, 1),
+                       doc="``|x|`` with the sign of y (its sign bit: -0.0 counts as negative); d/dx = "
+                           "sign(x) sign(y), 0 at x = 0 as abs'(0); d/dy = 0.",
+                       example=("adkit.copysign(adkit.Dual(2.0, 1.0), -1.0)", "Dual(-2.000, -1.000)"))
 
 
 # -- piecewise constant operations: traced results with derivative 0 -----------------------------
@@ -647,32 +625,26 @@ def _zero(out: Any, *operands: Any) -> int:
     return ZERO
 
 
-floor = elementwise(
-    np.floor, _on_floats(np.floor), (_zero,), domain=(BETWEEN_INTEGERS,), residuals=(), label="⌊{0}⌋",
-    doc="Largest integer <= x; piecewise constant, derivative 0 between the jumps.",
-    example=("adkit.floor(adkit.Dual(2.5, 1.0))", "2.0"),
-)
-ceil = elementwise(
-    np.ceil, _on_floats(np.ceil), (_zero,), domain=(BETWEEN_INTEGERS,), residuals=(), label="⌈{0}⌉",
-    doc="Smallest integer >= x; piecewise constant, derivative 0 between the jumps.",
-    example=("adkit.ceil(adkit.Dual(2.5, 1.0))", "3.0"),
-)
-trunc = elementwise(
-    np.trunc, _on_floats(np.trunc), (_zero,), domain=(BETWEEN_INTEGERS,), residuals=(),
-    doc="x rounded towards zero; piecewise constant, derivative 0 between the jumps.",
-    example=("adkit.trunc(adkit.Dual(-2.5, 1.0))", "-2.0"),
-)
-rint = elementwise(
-    np.rint, _on_floats(np.rint), (_zero,), domain=(BETWEEN_INTEGERS,), residuals=(),
-    doc="x rounded to the nearest integer (halves to even); derivative 0 between the jumps.",
-    example=("adkit.rint(adkit.Dual(2.5, 1.0))", "2.0"),
-)
-floor_divide = elementwise(
-    np.floor_divide, _numpy_semantics(operator.floordiv, np.floor_divide), (_zero, _zero),
-    domain=(_DIVIDEND, _DIVISOR), residuals=(), symbol="//", label="{0} // {1}",
-    doc="Floor division x // y = floor(x / y); piecewise constant, derivative 0 between the jumps.",
-    example=("adkit.floor_divide(adkit.Dual(7.5, 1.0), 2.0)", "3.0"),
-)
+floor = elementwise(np.floor, _on_floats(np.floor), (_zero,), domain=(BETWEEN_INTEGERS,), residuals=(),
+                    label="⌊{0}⌋",
+                    doc="Largest integer <= x; piecewise constant, derivative 0 between the jumps.",
+                    example=("adkit.floor(adkit.Dual(2.5, 1.0))", "2.0"))
+ceil = elementwise(np.ceil, _on_floats(np.ceil), (_zero,), domain=(BETWEEN_INTEGERS,), residuals=(),
+                   label="⌈{0}⌉",
+                   doc="Smallest integer >= x; piecewise constant, derivative 0 between the jumps.",
+                   example=("adkit.ceil(adkit.Dual(2.5, 1.0))", "3.0"))
+trunc = elementwise(np.trunc, _on_floats(np.trunc), (_zero,), domain=(BETWEEN_INTEGERS,), residuals=(),
+                    doc="x rounded towards zero; piecewise constant, derivative 0 between the jumps.",
+                    example=("adkit.trunc(adkit.Dual(-2.5, 1.0))", "-2.0"))
+rint = elementwise(np.rint, _on_floats(np.rint), (_zero,), domain=(BETWEEN_INTEGERS,), residuals=(),
+                   doc="x rounded to the nearest integer (halves to even); derivative 0 between the jumps.",
+                   example=("adkit.rint(adkit.Dual(2.5, 1.0))", "2.0"))
+floor_divide = elementwise(np.floor_divide, _numpy_semantics(operator.floordiv, np.floor_divide),
+                           (_zero, _zero), domain=(_DIVIDEND, _DIVISOR), residuals=(), symbol="//",
+                           label="{0} // {1}",
+                           doc="Floor division x // y = floor(x / y); piecewise constant, derivative 0 "
+                               "between the jumps.",
+                           example=("adkit.floor_divide(adkit.Dual(7.5, 1.0), 2.0)", "3.0"))
 
 
 def around(x: Any, decimals: int = 0) -> Any:
@@ -693,92 +665,72 @@ def around(x: Any, decimals: int = 0) -> Any:
 
 # -- exponentials and logarithms --------------------------------------------------
 
-exp = elementwise(
-    np.exp, _numpy_semantics(math.exp, np.exp), (lambda out, x: out,), domain=(REAL,), flops=6.0,
-    residuals=("out",), latex=r"\exp {0}", doc="Exponential e^x; d/dx = e^x.",
-    example=("adkit.exp(adkit.Dual(0.0, 1.0))", "Dual(1.000, 1.000)"),
-)
-expm1 = elementwise(
-    np.expm1, _numpy_semantics(math.expm1, np.expm1), (lambda out, x: out + 1.0,), domain=(REAL,), flops=8.0,
-    residuals=("out",), doc="e^x - 1, accurate near 0; d/dx = e^x.",
-    example=("adkit.expm1(adkit.Dual(0.0, 1.0))", "Dual(0.000, 1.000)"),
-)
-log = elementwise(
-    np.log, _numpy_semantics(math.log, np.log), (quietly(lambda out, x: reciprocal(x)),), domain=(POSITIVE,),
-    singular=True, flops=6.0, residuals=(0,), symbol="ln", label="ln({0})", latex=r"\ln {0}",
-    float_partials=(lambda out, x: 1.0 / x,), doc="Natural logarithm ln x; d/dx = 1/x (inf at 0).",
-    example=("adkit.log(adkit.Dual(2.0, 1.0))", "Dual(0.693, 0.500)"),
-)
-log1p = elementwise(
-    np.log1p, _numpy_semantics(math.log1p, np.log1p), (quietly(lambda out, x: reciprocal(1.0 + x)),),
-    domain=(POSITIVE,), singular=True, flops=8.0, residuals=(0,),
-    doc="ln(1 + x), accurate near 0; d/dx = 1/(1 + x).",
-    example=("adkit.log1p(adkit.Dual(0.0, 1.0))", "Dual(0.000, 1.000)"),
-)
-log2 = elementwise(
-    np.log2, _numpy_semantics(math.log2, np.log2), (quietly(lambda out, x: reciprocal(x * math.log(2.0))),),
-    domain=(POSITIVE,), singular=True, flops=8.0, residuals=(0,), doc="Base-2 logarithm; d/dx = 1/(x ln 2).",
-    example=("adkit.log2(adkit.Dual(4.0, 1.0))", "Dual(2.000, 0.361)"),
-)
-log10 = elementwise(
-    np.log10, _numpy_semantics(math.log10, np.log10),
-    (quietly(lambda out, x: reciprocal(x * math.log(10.0))),), domain=(POSITIVE,), singular=True, flops=8.0,
-    residuals=(0,), doc="Base-10 logarithm; d/dx = 1/(x ln 10).",
-    example=("adkit.log10(adkit.Dual(100.0, 1.0))", "Dual(2.000, 0.004)"),
-)
-sqrt = elementwise(
-    np.sqrt, _numpy_semantics(math.sqrt, np.sqrt), (quietly(lambda out, x: divide(0.5, out)),),
-    domain=(POSITIVE,), singular=True, flops=2.0, residuals=("out",), label="sqrt({0})",
-    latex=r"\sqrt{{{0}}}", doc="Square root; d/dx = 1/(2 sqrt x), inf at 0 by convention.",
-    example=("adkit.sqrt(adkit.Dual(4.0, 1.0))", "Dual(2.000, 0.250)"),
-)
-cbrt = elementwise(
-    np.cbrt, lambda x: float(np.cbrt(x)), (quietly(lambda out, x: reciprocal(3.0 * out * out)),),
-    domain=(NONZERO,), singular=True, flops=15.0, residuals=("out",), doc="Cube root; d/dx = 1/(3 x^(2/3)).",
-    example=("adkit.cbrt(adkit.Dual(8.0, 1.0))", "Dual(2.000, 0.083)"),
-)
-logaddexp = elementwise(
-    np.logaddexp, lambda x, y: float(np.logaddexp(x, y)),
-    (lambda out, x, y: exp(x - out), lambda out, x, y: exp(y - out)), domain=(REAL, REAL), flops=20.0,
-    residuals=("out", 0, 1), doc="ln(e^x + e^y) without overflow; d/dx = e^(x - out).",
-    example=("adkit.logaddexp(adkit.Dual(0.0, 1.0), 0.0)", "Dual(0.693, 0.500)"),
-)
+exp = elementwise(np.exp, _numpy_semantics(math.exp, np.exp), (lambda out, x: out,), domain=(REAL,),
+                  flops=6.0, residuals=("out",), latex=r"\exp {0}", doc="Exponential e^x; d/dx = e^x.",
+                  example=("adkit.exp(adkit.Dual(0.0, 1.0))", "Dual(1.000, 1.000)"))
+expm1 = elementwise(np.expm1, _numpy_semantics(math.expm1, np.expm1), (lambda out, x: out + 1.0,),
+                    domain=(REAL,), flops=8.0, residuals=("out",),
+                    doc="e^x - 1, accurate near 0; d/dx = e^x.",
+                    example=("adkit.expm1(adkit.Dual(0.0, 1.0))", "Dual(0.000, 1.000)"))
+log = elementwise(np.log, _numpy_semantics(math.log, np.log), (quietly(lambda out, x: reciprocal(x)),),
+                  domain=(POSITIVE,), singular=True, flops=6.0, residuals=(0,), symbol="ln", label="ln({0})",
+                  latex=r"\ln {0}", float_partials=(lambda out, x: 1.0 / x,),
+                  doc="Natural logarithm ln x; d/dx = 1/x (inf at 0).",
+                  example=("adkit.log(adkit.Dual(2.0, 1.0))", "Dual(0.693, 0.500)"))
+log1p = elementwise(np.log1p, _numpy_semantics(math.log1p, np.log1p),
+                    (quietly(lambda out, x: reciprocal(1.0 + x)),), domain=(POSITIVE,), singular=True,
+                    flops=8.0, residuals=(0,), doc="ln(1 + x), accurate near 0; d/dx = 1/(1 + x).",
+                    example=("adkit.log1p(adkit.Dual(0.0, 1.0))", "Dual(0.000, 1.000)"))
+log2 = elementwise(np.log2, _numpy_semantics(math.log2, np.log2),
+                   (quietly(lambda out, x: reciprocal(x * math.log(2.0))),), domain=(POSITIVE,),
+                   singular=True, flops=8.0, residuals=(0,), doc="Base-2 logarithm; d/dx = 1/(x ln 2).",
+                   example=("adkit.log2(adkit.Dual(4.0, 1.0))", "Dual(2.000, 0.361)"))
+log10 = elementwise(np.log10, _numpy_semantics(math.log10, np.log10),
+                    (quietly(lambda out, x: reciprocal(x * math.log(10.0))),), domain=(POSITIVE,),
+                    singular=True, flops=8.0, residuals=(0,), doc="Base-10 logarithm; d/dx = 1/(x ln 10).",
+                    example=("adkit.log10(adkit.Dual(100.0, 1.0))", "Dual(2.000, 0.004)"))
+sqrt = elementwise(np.sqrt, _numpy_semantics(math.sqrt, np.sqrt), (quietly(lambda out, x: divide(0.5, out)),),
+                   domain=(POSITIVE,), singular=True, flops=2.0, residuals=("out",), label="sqrt({0})",
+                   latex=r"\sqrt{{{0}}}", doc="Square root; d/dx = 1/(2 sqrt x), inf at 0 by convention.",
+                   example=("adkit.sqrt(adkit.Dual(4.0, 1.0))", "Dual(2.000, 0.250)"))
+cbrt = elementwise(np.cbrt, lambda x: float(np.cbrt(x)),
+                   (quietly(lambda out, x: reciprocal(3.0 * out * out)),), domain=(NONZERO,), singular=True,
+                   flops=15.0, residuals=("out",), doc="Cube root; d/dx = 1/(3 x^(2/3)).",
+                   example=("adkit.cbrt(adkit.Dual(8.0, 1.0))", "Dual(2.000, 0.083)"))
+logaddexp = elementwise(np.logaddexp, lambda x, y: float(np.logaddexp(x, y)),
+                        (lambda out, x, y: exp(x - out), lambda out, x, y: exp(y - out)), domain=(REAL, REAL),
+                        flops=20.0, residuals=("out", 0, 1),
+                        doc="ln(e^x + e^y) without overflow; d/dx = e^(x - out).",
+                        example=("adkit.logaddexp(adkit.Dual(0.0, 1.0), 0.0)", "Dual(0.693, 0.500)"))
 
 # -- trigonometric and hyperbolic functions ---------------------------------------
 
-sin = elementwise(
-    np.sin, _numpy_semantics(math.sin, np.sin), (lambda out, x: cos(x),), domain=(REAL,), flops=8.0,
-    residuals=(0,), latex=r"\sin {0}", float_partials=(lambda out, x: math.cos(x),),
-    doc="Sine; d/dx sin x = cos x.", example=("adkit.sin(adkit.Dual(1.0, 1.0))", "Dual(0.841, 0.540)"),
-)
-cos = elementwise(
-    np.cos, _numpy_semantics(math.cos, np.cos), (lambda out, x: -sin(x),), domain=(REAL,), flops=8.0,
-    residuals=(0,), latex=r"\cos {0}", float_partials=(lambda out, x: -math.sin(x),),
-    doc="Cosine; d/dx cos x = -sin x.", example=("adkit.cos(adkit.Dual(0.0, 1.0))", "Dual(1.000, -0.000)"),
-)
-tan = elementwise(
-    np.tan, _numpy_semantics(math.tan, np.tan), (lambda out, x: 1.0 + out * out,), domain=(((-1.3, 1.3),),),
-    flops=10.0, residuals=("out",), latex=r"\tan {0}", doc="Tangent; d/dx tan x = 1 + tan^2 x.",
-    example=("adkit.tan(adkit.Dual(0.0, 1.0))", "Dual(0.000, 1.000)"),
-)
-arcsin = elementwise(
-    np.arcsin, _numpy_semantics(math.asin, np.arcsin),
-    (quietly(lambda out, x: reciprocal(sqrt(1.0 - x * x))),), domain=(OPEN_UNIT,), singular=True, flops=10.0,
-    residuals=(0,), latex=r"\arcsin {0}", doc="Inverse sine; d/dx = 1/sqrt(1 - x^2).",
-    example=("adkit.arcsin(adkit.Dual(0.0, 1.0))", "Dual(0.000, 1.000)"),
-)
-arccos = elementwise(
-    np.arccos, _numpy_semantics(math.acos, np.arccos),
-    (quietly(lambda out, x: -reciprocal(sqrt(1.0 - x * x))),), domain=(OPEN_UNIT,), singular=True, flops=10.0,
-    residuals=(0,), latex=r"\arccos {0}", doc="Inverse cosine; d/dx = -1/sqrt(1 - x^2).",
-    example=("adkit.arccos(adkit.Dual(0.0, 1.0))", "Dual(1.571, -1.000)"),
-)
-arctan = elementwise(
-    np.arctan, _numpy_semantics(math.atan, np.arctan), (lambda out, x: reciprocal(1.0 + x * x),),
-    domain=(REAL,), flops=10.0, residuals=(0,), latex=r"\arctan {0}",
-    doc="Inverse tangent; d/dx = 1/(1 + x^2).",
-    example=("adkit.arctan(adkit.Dual(1.0, 1.0))", "Dual(0.785, 0.500)"),
-)
+sin = elementwise(np.sin, _numpy_semantics(math.sin, np.sin), (lambda out, x: cos(x),), domain=(REAL,),
+                  flops=8.0, residuals=(0,), latex=r"\sin {0}", float_partials=(lambda out, x: math.cos(x),),
+                  doc="Sine; d/dx sin x = cos x.",
+                  example=("adkit.sin(adkit.Dual(1.0, 1.0))", "Dual(0.841, 0.540)"))
+cos = elementwise(np.cos, _numpy_semantics(math.cos, np.cos), (lambda out, x: -sin(x),), domain=(REAL,),
+                  flops=8.0, residuals=(0,), latex=r"\cos {0}", float_partials=(lambda out, x: -math.sin(x),),
+                  doc="Cosine; d/dx cos x = -sin x.",
+                  example=("adkit.cos(adkit.Dual(0.0, 1.0))", "Dual(1.000, -0.000)"))
+tan = elementwise(np.tan, _numpy_semantics(math.tan, np.tan), (lambda out, x: 1.0 + out * out,),
+                  domain=(((-1.3, 1.3),),), flops=10.0, residuals=("out",), latex=r"\tan {0}",
+                  doc="Tangent; d/dx tan x = 1 + tan^2 x.",
+                  example=("adkit.tan(adkit.Dual(0.0, 1.0))", "Dual(0.000, 1.000)"))
+arcsin = elementwise(np.arcsin, _numpy_semantics(math.asin, np.arcsin),
+                     (quietly(lambda out, x: reciprocal(sqrt(1.0 - x * x))),), domain=(OPEN_UNIT,),
+                     singular=True, flops=10.0, residuals=(0,), latex=r"\arcsin {0}",
+                     doc="Inverse sine; d/dx = 1/sqrt(1 - x^2).",
+                     example=("adkit.arcsin(adkit.Dual(0.0, 1.0))", "Dual(0.000, 1.000)"))
+arccos = elementwise(np.arccos, _numpy_semantics(math.acos, np.arccos),
+                     (quietly(lambda out, x: -reciprocal(sqrt(1.0 - x * x))),), domain=(OPEN_UNIT,),
+                     singular=True, flops=10.0, residuals=(0,), latex=r"\arccos {0}",
+                     doc="Inverse cosine; d/dx = -1/sqrt(1 - x^2).",
+                     example=("adkit.arccos(adkit.Dual(0.0, 1.0))", "Dual(1.571, -1.000)"))
+arctan = elementwise(np.arctan, _numpy_semantics(math.atan, np.arctan),
+                     (lambda out, x: reciprocal(1.0 + x * x),), domain=(REAL,), flops=10.0, residuals=(0,),
+                     latex=r"\arctan {0}", doc="Inverse tangent; d/dx = 1/(1 + x^2).",
+                     example=("adkit.arctan(adkit.Dual(1.0, 1.0))", "Dual(0.785, 0.500)"))
 
 
 @quietly
@@ -791,12 +743,11 @@ def _arctan2_dx(out: Any, y: Any, x: Any) -> Any:
     return divide(-y, x * x + y * y)
 
 
-arctan2 = elementwise(
-    np.arctan2, _numpy_semantics(math.atan2, np.arctan2), (_arctan2_dy, _arctan2_dx),
-    domain=(NONZERO, NONZERO), singular=True, flops=15.0, residuals=(0, 1),
-    doc="Angle of the point (x, y), arctan2(y, x); d/dy = x/(x^2 + y^2), d/dx = -y/(x^2 + y^2).",
-    example=("adkit.arctan2(adkit.Dual(1.0, 1.0), 1.0)", "Dual(0.785, 0.500)"),
-)
+arctan2 = elementwise(np.arctan2, _numpy_semantics(math.atan2, np.arctan2), (_arctan2_dy, _arctan2_dx),
+                      domain=(NONZERO, NONZERO), singular=True, flops=15.0, residuals=(0, 1),
+                      doc="Angle of the point (x, y), arctan2(y, x); d/dy = x/(x^2 + y^2), d/dx = -y/(x^2 "
+                          "+ y^2).",
+                      example=("adkit.arctan2(adkit.Dual(1.0, 1.0), 1.0)", "Dual(0.785, 0.500)"))
 
 
 @quietly
@@ -809,57 +760,43 @@ def _hypot_dy(out: Any, x: Any, y: Any) -> Any:
     return divide(y, out)
 
 
-hypot = elementwise(
-    np.hypot, _numpy_semantics(math.hypot, np.hypot), (_hypot_dx, _hypot_dy), domain=(NONZERO, NONZERO),
-    singular=True, flops=4.0, residuals=("out", 0, 1),
-    doc="sqrt(x^2 + y^2) without overflow; d/dx = x / hypot(x, y).",
-    example=("adkit.hypot(adkit.Dual(3.0, 1.0), 4.0)", "Dual(5.000, 0.600)"),
-)
-sinh = elementwise(
-    np.sinh, _numpy_semantics(math.sinh, np.sinh), (lambda out, x: cosh(x),), domain=(REAL,), flops=10.0,
-    residuals=(0,), latex=r"\sinh {0}", float_partials=(lambda out, x: math.cosh(x),),
-    doc="Hyperbolic sine; d/dx = cosh x.", example=("adkit.sinh(adkit.Dual(0.0, 1.0))", "Dual(0.000, 1.000)"),
-)
-cosh = elementwise(
-    np.cosh, _numpy_semantics(math.cosh, np.cosh), (lambda out, x: sinh(x),), domain=(REAL,), flops=10.0,
-    residuals=(0,), latex=r"\cosh {0}", float_partials=(lambda out, x: math.sinh(x),),
-    doc="Hyperbolic cosine; d/dx = sinh x.",
-    example=("adkit.cosh(adkit.Dual(0.0, 1.0))", "Dual(1.000, 0.000)"),
-)
-tanh = elementwise(
-    np.tanh, math.tanh, (lambda out, x: 1.0 - out * out,), domain=(REAL,), flops=8.0, residuals=("out",),
-    latex=r"\tanh {0}", fast_vjp=_tanh_fast_vjp, doc="Hyperbolic tangent; d/dx = 1 - tanh^2 x.",
-    example=("adkit.tanh(adkit.Dual(0.0, 1.0))", "Dual(0.000, 1.000)"),
-)
-arcsinh = elementwise(
-    np.arcsinh, math.asinh, (lambda out, x: reciprocal(sqrt(x * x + 1.0)),), domain=(REAL,), flops=15.0,
-    residuals=(0,), doc="Inverse hyperbolic sine; d/dx = 1/sqrt(x^2 + 1).",
-    example=("adkit.arcsinh(adkit.Dual(0.0, 1.0))", "Dual(0.000, 1.000)"),
-)
-arccosh = elementwise(
-    np.arccosh, _numpy_semantics(math.acosh, np.arccosh),
-    (quietly(lambda out, x: reciprocal(sqrt((x - 1.0) * (x + 1.0)))),), domain=(ABOVE_ONE,), singular=True,
-    flops=15.0, residuals=(0,), doc="Inverse hyperbolic cosine; d/dx = 1/sqrt(x^2 - 1).",
-    example=("adkit.arccosh(adkit.Dual(2.0, 1.0))", "Dual(1.317, 0.577)"),
-)
-arctanh = elementwise(
-    np.arctanh, _numpy_semantics(math.atanh, np.arctanh),
-    (quietly(lambda out, x: reciprocal((1.0 - x) * (1.0 + x))),), domain=(OPEN_UNIT,), singular=True,
-    flops=10.0, residuals=(0,), doc="Inverse hyperbolic tangent; d/dx = 1/(1 - x^2).",
-    example=("adkit.arctanh(adkit.Dual(0.0, 1.0))", "Dual(0.000, 1.000)"),
-)
-sigmoid = elementwise(
-    _sigmoid, _float_sigmoid, (lambda out, x: out * (1.0 - out),), name="sigmoid", domain=(REAL,), flops=12.0,
-    residuals=("out",), symbol="σ", label="sigmoid({0})",
-    doc="Logistic sigmoid 1/(1 + e^-x); d/dx = s (1 - s).",
-    example=("adkit.sigmoid(adkit.Dual(0.0, 1.0))", "Dual(0.500, 0.250)"),
-)
-softplus = elementwise(
-    lambda x: np.logaddexp(0.0, x), _float_softplus, (lambda out, x: sigmoid(x),), name="softplus",
-    domain=(REAL,), flops=20.0, residuals=(0,),
-    doc="Softplus ln(1 + e^x), without overflow; d/dx = sigmoid(x).",
-    example=("adkit.softplus(adkit.Dual(0.0, 1.0))", "Dual(0.693, 0.500)"),
-)
+hypot = elementwise(np.hypot, _numpy_semantics(math.hypot, np.hypot), (_hypot_dx, _hypot_dy),
+                    domain=(NONZERO, NONZERO), singular=True, flops=4.0, residuals=("out", 0, 1),
+                    doc="sqrt(x^2 + y^2) without overflow; d/dx = x / hypot(x, y).",
+                    example=("adkit.hypot(adkit.Dual(3.0, 1.0), 4.0)", "Dual(5.000, 0.600)"))
+sinh = elementwise(np.sinh, _numpy_semantics(math.sinh, np.sinh), (lambda out, x: cosh(x),), domain=(REAL,),
+                   flops=10.0, residuals=(0,), latex=r"\sinh {0}",
+                   float_partials=(lambda out, x: math.cosh(x),), doc="Hyperbolic sine; d/dx = cosh x.",
+                   example=("adkit.sinh(adkit.Dual(0.0, 1.0))", "Dual(0.000, 1.000)"))
+cosh = elementwise(np.cosh, _numpy_semantics(math.cosh, np.cosh), (lambda out, x: sinh(x),), domain=(REAL,),
+                   flops=10.0, residuals=(0,), latex=r"\cosh {0}",
+                   float_partials=(lambda out, x: math.sinh(x),), doc="Hyperbolic cosine; d/dx = sinh x.",
+                   example=("adkit.cosh(adkit.Dual(0.0, 1.0))", "Dual(1.000, 0.000)"))
+tanh = elementwise(np.tanh, math.tanh, (lambda out, x: 1.0 - out * out,), domain=(REAL,), flops=8.0,
+                   residuals=("out",), latex=r"\tanh {0}", fast_vjp=_tanh_fast_vjp,
+                   doc="Hyperbolic tangent; d/dx = 1 - tanh^2 x.",
+                   example=("adkit.tanh(adkit.Dual(0.0, 1.0))", "Dual(0.000, 1.000)"))
+arcsinh = elementwise(np.arcsinh, math.asinh, (lambda out, x: reciprocal(sqrt(x * x + 1.0)),), domain=(REAL,),
+                      flops=15.0, residuals=(0,), doc="Inverse hyperbolic sine; d/dx = 1/sqrt(x^2 + 1).",
+                      example=("adkit.arcsinh(adkit.Dual(0.0, 1.0))", "Dual(0.000, 1.000)"))
+arccosh = elementwise(np.arccosh, _numpy_semantics(math.acosh, np.arccosh),
+                      (quietly(lambda out, x: reciprocal(sqrt((x - 1.0) * (x + 1.0)))),), domain=(ABOVE_ONE,),
+                      singular=True, flops=15.0, residuals=(0,),
+                      doc="Inverse hyperbolic cosine; d/dx = 1/sqrt(x^2 - 1).",
+                      example=("adkit.arccosh(adkit.Dual(2.0, 1.0))", "Dual(1.317, 0.577)"))
+arctanh = elementwise(np.arctanh, _numpy_semantics(math.atanh, np.arctanh),
+                      (quietly(lambda out, x: reciprocal((1.0 - x) * (1.0 + x))),), domain=(OPEN_UNIT,),
+                      singular=True, flops=10.0, residuals=(0,),
+                      doc="Inverse hyperbolic tangent; d/dx = 1/(1 - x^2).",
+                      example=("adkit.arctanh(adkit.Dual(0.0, 1.0))", "Dual(0.000, 1.000)"))
+sigmoid = elementwise(_sigmoid, _float_sigmoid, (lambda out, x: out * (1.0 - out),), name="sigmoid",
+                      domain=(REAL,), flops=12.0, residuals=("out",), symbol="σ", label="sigmoid({0})",
+                      doc="Logistic sigmoid 1/(1 + e^-x); d/dx = s (1 - s).",
+                      example=("adkit.sigmoid(adkit.Dual(0.0, 1.0))", "Dual(0.500, 0.250)"))
+softplus = elementwise(lambda x: np.logaddexp(0.0, x), _float_softplus, (lambda out, x: sigmoid(x),),
+                       name="softplus", domain=(REAL,), flops=20.0, residuals=(0,),
+                       doc="Softplus ln(1 + e^x), without overflow; d/dx = sigmoid(x).",
+                       example=("adkit.softplus(adkit.Dual(0.0, 1.0))", "Dual(0.693, 0.500)"))
 
 # -- piecewise operations -----------------------------------------------------------
 
@@ -872,20 +809,18 @@ def _tie_split(x: Any, y: Any, wins: Callable) -> Any:
     return np.where(wins(px, py), 1.0, np.where(px == py, 0.5, 0.0))
 
 
-maximum = elementwise(
-    np.maximum, lambda x, y: float(np.maximum(x, y)),
-    (lambda out, x, y: _tie_split(x, y, operator.gt), lambda out, x, y: _tie_split(y, x, operator.gt)),
-    domain=(REAL, REAL), selects=True, residuals=(0, 1), symbol="max", label="max({0}, {1})",
-    doc="Elementwise maximum; the derivative goes to the larger operand, half each at a tie.",
-    example=("adkit.maximum(adkit.Dual(2.0, 1.0), 1.0)", "Dual(2.000, 1.000)"),
-)
-minimum = elementwise(
-    np.minimum, lambda x, y: float(np.minimum(x, y)),
-    (lambda out, x, y: _tie_split(x, y, operator.lt), lambda out, x, y: _tie_split(y, x, operator.lt)),
-    domain=(REAL, REAL), selects=True, residuals=(0, 1), symbol="min", label="min({0}, {1})",
-    doc="Elementwise minimum; the derivative goes to the smaller operand, half each at a tie.",
-    example=("adkit.minimum(adkit.Dual(0.5, 1.0), 1.0)", "Dual(0.500, 1.000)"),
-)
+maximum = elementwise(np.maximum, lambda x, y: float(np.maximum(x, y)),
+                      (lambda out, x, y: _tie_split(x, y, operator.gt), lambda out, x,
+                       y: _tie_split(y, x, operator.gt)), domain=(REAL, REAL), selects=True, residuals=(0, 1),
+                      symbol="max", label="max({0}, {1})",
+                      doc="Elementwise maximum; the derivative goes to the larger operand, half each at a "
+                          "tie.", example=("adkit.maximum(adkit.Dual(2.0, 1.0), 1.0)", "Dual(2.000, 1.000)"))
+minimum = elementwise(np.minimum, lambda x, y: float(np.minimum(x, y)),
+                      (lambda out, x, y: _tie_split(x, y, operator.lt), lambda out, x,
+                       y: _tie_split(y, x, operator.lt)), domain=(REAL, REAL), selects=True, residuals=(0, 1),
+                      symbol="min", label="min({0}, {1})",
+                      doc="Elementwise minimum; the derivative goes to the smaller operand, half each at a "
+                          "tie.", example=("adkit.minimum(adkit.Dual(0.5, 1.0), 1.0)", "Dual(0.500, 1.000)"))
 
 
 def _clip_dx(out: Any, x: Any, lo: Any, hi: Any) -> Any:
@@ -893,13 +828,12 @@ def _clip_dx(out: Any, x: Any, lo: Any, hi: Any) -> Any:
     return (plo <= px) & (px <= phi)
 
 
-clip_p = elementwise(
-    np.clip, lambda x, lo, hi: float(builtins.min(builtins.max(x, lo), hi)),
-    (_clip_dx, lambda out, x, lo, hi: primal(x) < primal(lo),
-     lambda out, x, lo, hi: primal(x) > primal(hi)),
-    domain=(REAL, ((-2.0, -1.0),), ((1.0, 2.0),)), selects=True, residuals=(0, 1, 2),
-    doc="Clip x to [lo, hi]; d/dx = 1 on the closed interval, d/dlo = 1 below it, d/dhi = 1 above.",
-)
+clip_p = elementwise(np.clip, lambda x, lo, hi: float(builtins.min(builtins.max(x, lo), hi)),
+                     (_clip_dx, lambda out, x, lo, hi: primal(x) < primal(lo), lambda out, x, lo,
+                      hi: primal(x) > primal(hi)), domain=(REAL, ((-2.0, -1.0),), ((1.0, 2.0),)),
+                     selects=True, residuals=(0, 1, 2),
+                     doc="Clip x to [lo, hi]; d/dx = 1 on the closed interval, d/dlo = 1 below it, d/dhi = "
+                         "1 above.")
 
 
 def clip(x: Any, lo: Any = None, hi: Any = None) -> Any:
@@ -937,16 +871,15 @@ def _where_impl(cond: Any, x: Any, y: Any) -> Any:
     return np.where(cond, x, y)[()]
 
 
-where_p = Primitive(
-    "where", _where_impl, domain=(((0.0, 1.0),), REAL, REAL),
-    cases=(Case(((3,), (3,), (3,)), make=lambda rng: (rng.random(3) > 0.5, rng.normal(size=3),
-                                                      rng.normal(size=3))),
-           Case(((2, 3), (3,), ()), make=lambda rng: (rng.random((2, 3)) > 0.5,
-                                                      rng.normal(size=3), rng.normal()))),
-    residuals=(0,), label="where({0}, {1}, {2})", scalar_impl=lambda c, x, y: x if c else y, jvps=_where_jvp,
-    vjps=(None, _where_vjp_x, _where_vjp_y),
-    doc="Select x where the condition holds, y elsewhere; the tangent of the branch not taken is dropped.",
-)
+where_p = Primitive("where", _where_impl, domain=(((0.0, 1.0),), REAL, REAL),
+                    cases=(Case(((3,), (3,), (3,)), make=lambda rng: (rng.random(3) > 0.5, rng.normal(size=3),
+                                                                      rng.normal(size=3))),
+                           Case(((2, 3), (3,), ()), make=lambda rng: (rng.random((2, 3)) > 0.5,
+                                                                      rng.normal(size=3), rng.normal()))),
+                    residuals=(0,), label="where({0}, {1}, {2})", scalar_impl=lambda c, x, y: x if c else y,
+                    jvps=_where_jvp, vjps=(None, _where_vjp_x, _where_vjp_y),
+                    doc="Select x where the condition holds, y elsewhere; the tangent of the branch not "
+                        "taken is dropped.")
 
 
 def where(condition: Any, x: Any, y: Any) -> Any:
@@ -1078,11 +1011,9 @@ _REDUCE_CASES = (
     Case(((2, 3, 4),), {"axis": (-1,), "keepdims": False}),
 )
 
-sum_p = Primitive(
-    "sum", _reduction(np.sum), cases=_REDUCE_CASES, flops=_input_size, residuals=(), symbol="Σ",
-    label="sum({0})", latex=r"\sum {0}", linear=True, vjps=(_sum_vjp,),
-    doc="Sum over axes; linear, its transpose broadcasts back.",
-)
+sum_p = Primitive("sum", _reduction(np.sum), cases=_REDUCE_CASES, flops=_input_size, residuals=(), symbol="Σ",
+                  label="sum({0})", latex=r"\sum {0}", linear=True, vjps=(_sum_vjp,),
+                  doc="Sum over axes; linear, its transpose broadcasts back.")
 
 
 def sum(x: Any, axis: Any = None, keepdims: bool = False) -> Any:
@@ -1118,10 +1049,8 @@ def _mean_vjp(ct: Any, out: Any, x: Any, *, axis: tuple, keepdims: bool) -> Any:
     return np.divide(ct, _count(x, axis), out=np.empty(shape, np.result_type(ct, _float_type(x))))
 
 
-mean_p = Primitive(
-    "mean", _reduction(np.mean), cases=_REDUCE_CASES, flops=_input_size, residuals=(), linear=True,
-    vjps=(_mean_vjp,), doc="Mean over axes; linear.",
-)
+mean_p = Primitive("mean", _reduction(np.mean), cases=_REDUCE_CASES, flops=_input_size, residuals=(),
+                   linear=True, vjps=(_mean_vjp,), doc="Mean over axes; linear.")
 
 
 def mean(x: Any, axis: Any = None, keepdims: bool = False) -> Any:
@@ -1156,11 +1085,9 @@ def _prod_vjp(ct: Any, out: Any, x: Any, *, axis: tuple, keepdims: bool) -> Any:
     return _expand_reduced(ct, x, axis, keepdims) * _prod_partial(out, x, axis)
 
 
-prod_p = Primitive(
-    "prod", _reduction(np.prod), domain=(NONZERO,), cases=_REDUCE_CASES, flops=_input_size,
-    residuals=("out", 0), symbol="Π", label="prod({0})", jvps=(_prod_jvp,), vjps=(_prod_vjp,),
-    doc="Product over axes; d/dx_i = product of the others (exact with zeros too).",
-)
+prod_p = Primitive("prod", _reduction(np.prod), domain=(NONZERO,), cases=_REDUCE_CASES, flops=_input_size,
+                   residuals=("out", 0), symbol="Π", label="prod({0})", jvps=(_prod_jvp,), vjps=(_prod_vjp,),
+                   doc="Product over axes; d/dx_i = product of the others (exact with zeros too).")
 
 
 def prod(x: Any, axis: Any = None, keepdims: bool = False) -> Any:
@@ -1188,14 +1115,12 @@ def _extremum_vjp(ct: Any, out: Any, x: Any, *, axis: tuple, keepdims: bool) -> 
     return select(_expand_reduced(ct, x, axis, keepdims), _extremum_mask(out, x, axis))
 
 
-max_p = Primitive(
-    "max", _reduction(np.max), cases=_REDUCE_CASES, flops=_input_size, residuals=("out", 0),
-    jvps=(_extremum_jvp,), vjps=(_extremum_vjp,), doc="Maximum over axes; ties share the derivative evenly.",
-)
-min_p = Primitive(
-    "min", _reduction(np.min), cases=_REDUCE_CASES, flops=_input_size, residuals=("out", 0),
-    jvps=(_extremum_jvp,), vjps=(_extremum_vjp,), doc="Minimum over axes; ties share the derivative evenly.",
-)
+max_p = Primitive("max", _reduction(np.max), cases=_REDUCE_CASES, flops=_input_size, residuals=("out", 0),
+                  jvps=(_extremum_jvp,), vjps=(_extremum_vjp,),
+                  doc="Maximum over axes; ties share the derivative evenly.")
+min_p = Primitive("min", _reduction(np.min), cases=_REDUCE_CASES, flops=_input_size, residuals=("out", 0),
+                  jvps=(_extremum_jvp,), vjps=(_extremum_vjp,),
+                  doc="Minimum over axes; ties share the derivative evenly.")
 
 
 def max(x: Any, axis: Any = None, keepdims: bool = False) -> Any:
@@ -1231,11 +1156,10 @@ def _cumsum_impl(x: Any, *, axis: int) -> Any:
     return np.cumsum(x, axis=axis)
 
 
-cumsum_p = Primitive(
-    "cumsum", _cumsum_impl, cases=(Case(((5,),), {"axis": -1}), Case(((3, 4),), {"axis": -2})), residuals=(),
-    linear=True, vjps=(_cumsum_vjp,),
-    doc="Running sum along an axis; linear, its transpose runs from the end.",
-)
+cumsum_p = Primitive("cumsum", _cumsum_impl,
+                     cases=(Case(((5,),), {"axis": -1}), Case(((3, 4),), {"axis": -2})), residuals=(),
+                     linear=True, vjps=(_cumsum_vjp,),
+                     doc="Running sum along an axis; linear, its transpose runs from the end.")
 
 
 def cumsum(x: Any, axis: int | None = None) -> Any:
@@ -1271,10 +1195,8 @@ def _reshape_impl(x: Any, *, shape: tuple) -> Any:
 _RESHAPE_CASES = (Case(((2, 3),), {"shape": (6,)}), Case(((6,),), {"shape": (3, 2)}),
                   Case(((),), {"shape": (1, 1)}))  # fmt: skip
 
-reshape_p = Primitive(
-    "reshape", _reshape_impl, cases=_RESHAPE_CASES, flops=0.0, residuals=(), jvps=(_reshape_jvp,),
-    vjps=(_reshape_vjp,), doc="Same elements, new shape; linear.",
-)
+reshape_p = Primitive("reshape", _reshape_impl, cases=_RESHAPE_CASES, flops=0.0, residuals=(),
+                      jvps=(_reshape_jvp,), vjps=(_reshape_vjp,), doc="Same elements, new shape; linear.")
 
 
 def _resolve_shape(shape: Any, size: int) -> tuple[int, ...]:
@@ -1332,14 +1254,12 @@ def _squeeze_impl(x: Any, *, shape: tuple) -> Any:
     return np.reshape(x, shape)
 
 
-squeeze_p = Primitive(
-    "squeeze", _squeeze_impl, cases=(Case(((1, 3, 1),), {"shape": (3,)}),), flops=0.0, residuals=(),
-    jvps=(_reshape_jvp,), vjps=(_reshape_vjp,), doc="Drop axes of length one; linear.",
-)
-expand_dims_p = Primitive(
-    "expand_dims", _squeeze_impl, cases=(Case(((3,),), {"shape": (1, 3)}),), flops=0.0, residuals=(),
-    jvps=(_reshape_jvp,), vjps=(_reshape_vjp,), doc="Insert axes of length one; linear.",
-)
+squeeze_p = Primitive("squeeze", _squeeze_impl, cases=(Case(((1, 3, 1),), {"shape": (3,)}),), flops=0.0,
+                      residuals=(), jvps=(_reshape_jvp,), vjps=(_reshape_vjp,),
+                      doc="Drop axes of length one; linear.")
+expand_dims_p = Primitive("expand_dims", _squeeze_impl, cases=(Case(((3,),), {"shape": (1, 3)}),), flops=0.0,
+                          residuals=(), jvps=(_reshape_jvp,), vjps=(_reshape_vjp,),
+                          doc="Insert axes of length one; linear.")
 
 
 def squeeze(x: Any, axis: Any = None) -> Any:
@@ -1403,12 +1323,11 @@ def _transpose_impl(x: Any, *, axes: tuple) -> Any:
     return np.transpose(x, axes)
 
 
-transpose_p = Primitive(
-    "transpose", _transpose_impl,
-    cases=(Case(((2, 3),), {"axes": (1, 0)}), Case(((2, 3, 4),), {"axes": (2, 0, 1)})), flops=0.0,
-    residuals=(), symbol="T", label="{0}ᵀ", latex=r"{0}^{{\top}}", jvps=(_transpose_jvp,),
-    vjps=(_transpose_vjp,), doc="Permute axes; linear, its transpose applies the inverse permutation.",
-)
+transpose_p = Primitive("transpose", _transpose_impl,
+                        cases=(Case(((2, 3),), {"axes": (1, 0)}), Case(((2, 3, 4),), {"axes": (2, 0, 1)})),
+                        flops=0.0, residuals=(), symbol="T", label="{0}ᵀ", latex=r"{0}^{{\top}}",
+                        jvps=(_transpose_jvp,), vjps=(_transpose_vjp,),
+                        doc="Permute axes; linear, its transpose applies the inverse permutation.")
 
 
 def _axis_list(axis: Any, ndim: int, what: str = "axis") -> list[int]:
@@ -1536,13 +1455,11 @@ def _broadcast_to_impl(x: Any, *, shape: tuple) -> Any:
     return np.broadcast_to(x, shape)
 
 
-broadcast_to_p = Primitive(
-    "broadcast_to", _broadcast_to_impl,
-    cases=(Case(((3,),), {"shape": (2, 3)}), Case(((2, 1),), {"shape": (2, 4)}),
-           Case(((),), {"shape": (3,)})),
-    residuals=(), symbol="bcast", label="broadcast({0})", jvps=(_broadcast_to_jvp,),
-    vjps=(_broadcast_to_vjp,), doc="Repeat along new or unit axes; linear, its transpose sums them.",
-)
+broadcast_to_p = Primitive("broadcast_to", _broadcast_to_impl,
+                           cases=(Case(((3,),), {"shape": (2, 3)}), Case(((2, 1),), {"shape": (2, 4)}),
+                                  Case(((),), {"shape": (3,)})), residuals=(), symbol="bcast",
+                           label="broadcast({0})", jvps=(_broadcast_to_jvp,), vjps=(_broadcast_to_vjp,),
+                           doc="Repeat along new or unit axes; linear, its transpose sums them.")
 
 
 def broadcast_to(x: Any, shape: Any) -> Any:
@@ -1564,12 +1481,12 @@ def _astype_impl(x: Any, *, dtype: np.dtype) -> Any:
     return np.asarray(x).astype(dtype)[()]
 
 
-astype_p = Primitive(
-    "astype", _astype_impl,
-    cases=(Case(((3,),), {"dtype": np.dtype(np.float64)}), Case(((2, 3),), {"dtype": np.dtype(np.float64)})),
-    flops=0.0, residuals=(), label="{0}.astype({dtype})", linear=True, vjps=(_astype_vjp,),
-    doc="The values in another floating-point type; linear (tangents and cotangents are cast likewise).",
-)
+astype_p = Primitive("astype", _astype_impl,
+                     cases=(Case(((3,),), {"dtype": np.dtype(np.float64)}),
+                            Case(((2, 3),), {"dtype": np.dtype(np.float64)})), flops=0.0, residuals=(),
+                     label="{0}.astype({dtype})", linear=True, vjps=(_astype_vjp,),
+                     doc="The values in another floating-point type; linear (tangents and cotangents are "
+                         "cast likewise).")
 
 
 def astype(x: Any, dtype: Any) -> Any:
@@ -1607,12 +1524,11 @@ def _concatenate_impl(*xs: Any, axis: int) -> Any:
     return np.concatenate(xs, axis=axis)
 
 
-concatenate_p = Primitive(
-    "concatenate", _concatenate_impl,
-    cases=(Case(((2,), (3,)), {"axis": -1}), Case(((2, 3), (1, 3), (2, 3)), {"axis": -2})), residuals=(),
-    symbol="concat", jvps=_concatenate_jvp, vjps=_concatenate_vjp,
-    doc="Join arrays along an axis; linear, its transpose slices.",
-)
+concatenate_p = Primitive("concatenate", _concatenate_impl,
+                          cases=(Case(((2,), (3,)), {"axis": -1}),
+                                 Case(((2, 3), (1, 3), (2, 3)), {"axis": -2})), residuals=(), symbol="concat",
+                          jvps=_concatenate_jvp, vjps=_concatenate_vjp,
+                          doc="Join arrays along an axis; linear, its transpose slices.")
 
 
 def concatenate(arrays: Sequence[Any], axis: int = 0) -> Any:
@@ -1643,13 +1559,11 @@ def _stack_impl(*xs: Any, axis: int) -> Any:
     return np.stack(xs, axis=axis)
 
 
-stack_p = Primitive(
-    "stack", _stack_impl,
-    cases=(Case(((), ()), {"axis": -1}), Case(((3,), (3,), (3,)), {"axis": -2}),
-           Case(((2, 3), (2, 3)), {"axis": -1})),
-    residuals=(), jvps=_stack_jvp, vjps=_stack_vjp,
-    doc="Join arrays along a new axis; linear, its transpose takes them apart.",
-)
+stack_p = Primitive("stack", _stack_impl,
+                    cases=(Case(((), ()), {"axis": -1}), Case(((3,), (3,), (3,)), {"axis": -2}),
+                           Case(((2, 3), (2, 3)), {"axis": -1})), residuals=(), jvps=_stack_jvp,
+                    vjps=_stack_vjp,
+                    doc="Join arrays along a new axis; linear, its transpose takes them apart.")
 
 
 def stack(arrays: Sequence[Any], axis: int = 0) -> Any:
@@ -1753,15 +1667,13 @@ def _getitem_impl(x: Any, *, index: tuple) -> Any:
     return np.asarray(x)[index]
 
 
-getitem_p = Primitive(
-    "getitem", _getitem_impl,
-    cases=(Case(((4,),), {"index": (1,)}), Case(((4,),), {"index": (slice(1, 3),)}),
-           Case(((3, 4),), {"index": (np.array([0, 2, 0]),)}),
-           Case(((3, 4, 5),), {"index": (np.array([0, 2]), slice(None), np.array([1, 3]))}),
-           Case(((3, 4),), {"index": (Ellipsis, None, 1)})),
-    residuals=(), symbol="[]", label="{0}[{index}]", jvps=(_getitem_jvp,), vjps=(_getitem_vjp,),
-    doc="Basic and integer-array indexing; linear, its transpose scatter-adds.",
-)
+getitem_p = Primitive("getitem", _getitem_impl,
+                      cases=(Case(((4,),), {"index": (1,)}), Case(((4,),), {"index": (slice(1, 3),)}),
+                             Case(((3, 4),), {"index": (np.array([0, 2, 0]),)}),
+                             Case(((3, 4, 5),), {"index": (np.array([0, 2]), slice(None), np.array([1, 3]))}),
+                             Case(((3, 4),), {"index": (Ellipsis, None, 1)})), residuals=(), symbol="[]",
+                      label="{0}[{index}]", jvps=(_getitem_jvp,), vjps=(_getitem_vjp,),
+                      doc="Basic and integer-array indexing; linear, its transpose scatter-adds.")
 
 
 def getitem(x: Any, index: Any) -> Any:
@@ -1792,13 +1704,12 @@ def _index_add_impl(ct: Any, *, index: tuple, shape: tuple) -> Any:
     return result
 
 
-index_add_p = Primitive(
-    "index_add", _index_add_impl,
-    cases=(Case(((3,),), {"index": (np.array([0, 1, 0]),), "shape": (4,)}),
-           Case(((2,),), {"index": (slice(1, 3),), "shape": (4,)})),
-    residuals=(), symbol="+[]", label="zeros{shape}.at[{index}].add({0})", jvps=(_index_add_jvp,),
-    vjps=(_index_add_vjp,), doc="Add into zeros of a shape at an index (the transpose of indexing); linear.",
-)
+index_add_p = Primitive("index_add", _index_add_impl,
+                        cases=(Case(((3,),), {"index": (np.array([0, 1, 0]),), "shape": (4,)}),
+                               Case(((2,),), {"index": (slice(1, 3),), "shape": (4,)})), residuals=(),
+                        symbol="+[]", label="zeros{shape}.at[{index}].add({0})", jvps=(_index_add_jvp,),
+                        vjps=(_index_add_vjp,),
+                        doc="Add into zeros of a shape at an index (the transpose of indexing); linear.")
 
 
 # -- products ---------------------------------------------------------------------------------
@@ -1876,18 +1787,16 @@ def _matmul_vjp_b(ct: Any, out: Any, a: Any, b: Any) -> Any:
     return reshape_p(ct_b, shape=shape_of(ct_b)[:nb] + shape_of(b)) if b_vec else ct_b
 
 
-matmul = Primitive(
-    "matmul", np.matmul,
-    cases=(Case(((2, 3), (3, 4))), Case(((3,), (3, 4))), Case(((2, 3), (3,))), Case(((3,), (3,))),
-           Case(((2, 2, 3), (3, 4))), Case(((3, 4), (2, 4, 2))), Case(((3,), (2, 3, 2))),
-           Case(((2, 1, 2, 3), (3, 3, 2))), Case(((2, 2, 3), (3,)))),
-    flops=_matmul_flops, residuals=(0, 1), symbol="@", label="{0} @ {1}", latex=r"{0}\,{1}",
-    jvps=(_matmul_jvp_a, _matmul_jvp_b), vjps=(_matmul_vjp_a, _matmul_vjp_b), fast_vjp=_matmul_fast_vjp,
-    doc="Matrix product a @ b; bilinear: d(a @ b) = da @ b + a @ db.",
-    example=(
-        "adkit.matmul(adkit.Dual(np.eye(2), np.eye(2)), np.ones(2))",
-        "Dual(array([1., 1.]), array([1., 1.]))"),
-)
+matmul = Primitive("matmul", np.matmul,
+                   cases=(Case(((2, 3), (3, 4))), Case(((3,), (3, 4))), Case(((2, 3), (3,))),
+                          Case(((3,), (3,))), Case(((2, 2, 3), (3, 4))), Case(((3, 4), (2, 4, 2))),
+                          Case(((3,), (2, 3, 2))), Case(((2, 1, 2, 3), (3, 3, 2))), Case(((2, 2, 3), (3,)))),
+                   flops=_matmul_flops, residuals=(0, 1), symbol="@", label="{0} @ {1}", latex=r"{0}\,{1}",
+                   jvps=(_matmul_jvp_a, _matmul_jvp_b), vjps=(_matmul_vjp_a, _matmul_vjp_b),
+                   fast_vjp=_matmul_fast_vjp,
+                   doc="Matrix product a @ b; bilinear: d(a @ b) = da @ b + a @ db.",
+                   example=("adkit.matmul(adkit.Dual(np.eye(2), np.eye(2)), np.ones(2))",
+                            "Dual(array([1., 1.]), array([1., 1.]))"))
 
 
 def dot(a: Any, b: Any) -> Any:
@@ -1966,13 +1875,10 @@ _SQUARE_CASES = (Case(((3, 3),), make=lambda rng: (_well_conditioned(rng),)),
                  Case(((2, 3, 3),), make=lambda rng: (_well_conditioned(rng, stack=(2,)),)))  # fmt: skip
 
 
-inv = Primitive(
-    "inv", np.linalg.inv, cases=_SQUARE_CASES, flops=_cubic, residuals=("out",), label="inv({0})",
-    jvps=(_inv_jvp,), vjps=(_inv_vjp,), doc="Matrix inverse; d inv(X) = -inv(X) dX inv(X).",
-    example=(
-        "adkit.inv(adkit.Dual(np.array([[2.0]]), np.array([[1.0]])))",
-        "Dual(array([[0.5]]), array([[-0.25]]))"),
-)
+inv = Primitive("inv", np.linalg.inv, cases=_SQUARE_CASES, flops=_cubic, residuals=("out",), label="inv({0})",
+                jvps=(_inv_jvp,), vjps=(_inv_vjp,), doc="Matrix inverse; d inv(X) = -inv(X) dX inv(X).",
+                example=("adkit.inv(adkit.Dual(np.array([[2.0]]), np.array([[1.0]])))",
+                         "Dual(array([[0.5]]), array([[-0.25]]))"))
 
 
 def _frobenius(a: Any, b: Any) -> Any:
@@ -2020,12 +1926,10 @@ def _cofactor_vjp(ct: Any, out: Any, x: Any) -> Any:
     return cofactor_jvp_p(x, ct)
 
 
-cofactor_p = Primitive(
-    "cofactor", _cofactor_impl, cases=_SQUARE_CASES, flops=_cubic, residuals=(0,), symbol="cof",
-    label="cof({0})", jvps=(_cofactor_jvp,), vjps=(_cofactor_vjp,),
-    doc="The cofactor matrix C(X) = adj(X)ᵀ, the gradient of det, at every matrix; dC is det's second "
-        "derivative.",
-)
+cofactor_p = Primitive("cofactor", _cofactor_impl, cases=_SQUARE_CASES, flops=_cubic, residuals=(0,),
+                       symbol="cof", label="cof({0})", jvps=(_cofactor_jvp,), vjps=(_cofactor_vjp,),
+                       doc="The cofactor matrix C(X) = adj(X)ᵀ, the gradient of det, at every matrix; dC "
+                           "is det's second derivative.")
 
 
 def _cofactor_jvp_impl(x: Any, e: Any) -> Any:
@@ -2106,17 +2010,20 @@ def _square_and_direction(rng: np.random.Generator, stack: tuple[int, ...] = ())
     return _tame(rng, stack), rng.normal(size=(*stack, 3, 3))
 
 
-cofactor_jvp_p = Primitive(
-    "cofactor_jvp", _cofactor_jvp_impl,
-    cases=(Case(((3, 3), (3, 3)), make=_square_and_direction),
-           Case(((2, 3, 3), (2, 3, 3)), make=lambda rng: _square_and_direction(rng, (2,))),
-           Case(((2, 3, 3), (3, 3)), make=lambda rng: (_tame(rng, (2,)), rng.normal(size=(3, 3)))),
-           Case(((3, 3), (2, 3, 3)), make=lambda rng: (_tame(rng), rng.normal(size=(2, 3, 3))))),
-    flops=_cubic, residuals=("out", 0, 1), symbol="dcof", label="dcof({0})[{1}]",
-    jvps=(_cofactor_jvp_jvp_x, _cofactor_jvp_jvp_e), vjps=(_cofactor_jvp_vjp_x, _cofactor_jvp_vjp_e),
-    doc="The derivative of the cofactor matrix, dC(X)[E], linear in E: det's second derivative at every "
-        "matrix, its third (by inv) where X is well conditioned.",
-)
+cofactor_jvp_p = Primitive("cofactor_jvp", _cofactor_jvp_impl,
+                           cases=(Case(((3, 3), (3, 3)), make=_square_and_direction),
+                                  Case(((2, 3, 3), (2, 3, 3)),
+                                       make=lambda rng: _square_and_direction(rng, (2,))),
+                                  Case(((2, 3, 3), (3, 3)),
+                                       make=lambda rng: (_tame(rng, (2,)), rng.normal(size=(3, 3)))),
+                                  Case(((3, 3), (2, 3, 3)),
+                                       make=lambda rng: (_tame(rng), rng.normal(size=(2, 3, 3))))),
+                           flops=_cubic, residuals=("out", 0, 1), symbol="dcof", label="dcof({0})[{1}]",
+                           jvps=(_cofactor_jvp_jvp_x, _cofactor_jvp_jvp_e),
+                           vjps=(_cofactor_jvp_vjp_x, _cofactor_jvp_vjp_e),
+                           doc="The derivative of the cofactor matrix, dC(X)[E], linear in E: det's second "
+                               "derivative at every matrix, its third (by inv) where X is well "
+                               "conditioned.")
 
 
 def _det_jvp(t: Any, out: Any, x: Any) -> Any:
@@ -2132,16 +2039,14 @@ def _singular(rng: np.random.Generator, rank: int, stack: tuple[int, ...] = ()) 
     return (np.matmul(rng.normal(size=(*stack, 3, rank)), rng.normal(size=(*stack, rank, 3))),)
 
 
-det = Primitive(
-    "det", np.linalg.det,
-    cases=_SQUARE_CASES + (Case(((3, 3),), make=lambda rng: _singular(rng, 2)),
-                           Case(((2, 3, 3),), make=lambda rng: _singular(rng, 1, (2,))),
-                           Case(((3, 3),), make=lambda rng: (np.zeros((3, 3)),))),
-    flops=_cubic, residuals=(0,), label="det({0})", jvps=(_det_jvp,), vjps=(_det_vjp,),
-    doc="Determinant; d det(X) = <C(X), dX> with C the cofactor matrix (det(X) inv(X)ᵀ where X is "
-        "invertible, Jacobi's formula), at singular matrices too.",
-    example=("adkit.det(adkit.Dual(2.0 * np.eye(2), np.eye(2)))", "Dual(4.000, 4.000)"),
-)
+det = Primitive("det", np.linalg.det,
+                cases=_SQUARE_CASES + (Case(((3, 3),), make=lambda rng: _singular(rng, 2)),
+                                       Case(((2, 3, 3),), make=lambda rng: _singular(rng, 1, (2,))),
+                                       Case(((3, 3),), make=lambda rng: (np.zeros((3, 3)),))),
+                flops=_cubic, residuals=(0,), label="det({0})", jvps=(_det_jvp,), vjps=(_det_vjp,),
+                doc="Determinant; d det(X) = <C(X), dX> with C the cofactor matrix (det(X) inv(X)ᵀ where X "
+                    "is invertible, Jacobi's formula), at singular matrices too.",
+                example=("adkit.det(adkit.Dual(2.0 * np.eye(2), np.eye(2)))", "Dual(4.000, 4.000)"))
 
 
 def _logabsdet_jvp(t: Any, out: Any, x: Any) -> Any:
@@ -2156,11 +2061,9 @@ def _logabsdet_impl(x: Any) -> Any:
     return np.linalg.slogdet(x)[1]
 
 
-logabsdet = Primitive(
-    "logabsdet", _logabsdet_impl, cases=_SQUARE_CASES, flops=_cubic, residuals=(0,), symbol="log|det|",
-    label="log|det({0})|", jvps=(_logabsdet_jvp,), vjps=(_logabsdet_vjp,),
-    doc="``ln |det X|``; d = tr(inv(X) dX).",
-)
+logabsdet = Primitive("logabsdet", _logabsdet_impl, cases=_SQUARE_CASES, flops=_cubic, residuals=(0,),
+                      symbol="log|det|", label="log|det({0})|", jvps=(_logabsdet_jvp,),
+                      vjps=(_logabsdet_vjp,), doc="``ln |det X|``; d = tr(inv(X) dX).")
 
 
 class SlogdetResult(NamedTuple):
@@ -2290,11 +2193,9 @@ def _norm_impl(x: Any, *, axis: tuple, keepdims: bool) -> Any:
     return np.sqrt(np.sum(np.square(x), axis=axis, keepdims=keepdims))
 
 
-norm_p = Primitive(
-    "norm", _norm_impl, domain=(NONZERO,), cases=_REDUCE_CASES, flops=_input_size, residuals=("out", 0),
-    symbol="‖·‖", label="‖{0}‖", jvps=(_norm_jvp,), vjps=(_norm_vjp,),
-    doc="Euclidean (Frobenius) norm over axes; d‖x‖ = <x, dx>/‖x‖, 0 at x = 0.",
-)
+norm_p = Primitive("norm", _norm_impl, domain=(NONZERO,), cases=_REDUCE_CASES, flops=_input_size,
+                   residuals=("out", 0), symbol="‖·‖", label="‖{0}‖", jvps=(_norm_jvp,), vjps=(_norm_vjp,),
+                   doc="Euclidean (Frobenius) norm over axes; d‖x‖ = <x, dx>/‖x‖, 0 at x = 0.")
 
 
 def norm(x: Any, ord: Any = None, axis: Any = None, keepdims: bool = False) -> Any:
