@@ -10,7 +10,6 @@ float. Integer inputs are differentiated as floats.
 from __future__ import annotations
 
 import functools
-import math
 import numbers
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -19,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from adkit import rules
-from adkit.core import Box, Level, escaped, new_level, primal, shape_of
+from adkit.core import Box, Level, as_real, escaped, new_level, primal, shape_of, size_of
 from adkit.forward import Dual
 from adkit.modes import ModeChoice, probe
 from adkit.pytree import TreeDef, flatten, unflatten
@@ -62,25 +61,9 @@ def _normalize_argnums(argnums: Any, nargs: int, fname: str) -> tuple[tuple[int,
 
 
 def _as_differentiable(x: Any, where: str) -> Any:
-    """A leaf to differentiate with respect to, promoted to float."""
-    t = type(x)
-    if t is float or isinstance(x, Box):
-        return x
-    if t is np.ndarray and x.dtype.kind == "f":
-        return x
-    if isinstance(x, (bool, np.bool_)):
-        raise TypeError(f"{where} is a bool; adkit differentiates with respect to real numbers")
-    if isinstance(x, complex) or (np.iscomplexobj(x) and isinstance(x, (np.ndarray, np.generic))):
-        raise TypeError(
-            f"{where} is complex. adkit differentiates real functions of real inputs; split a "
-            "complex input into its real and imaginary parts (two real arguments)."
-        )
-    if isinstance(x, numbers.Real) and not isinstance(x, np.generic):
-        return float(x)
-    if isinstance(x, (np.ndarray, np.generic)):
-        if x.dtype.kind not in "iuf":
-            raise TypeError(f"{where} is an array of dtype {x.dtype}; adkit needs numbers")
-        return x if x.dtype.kind == "f" else np.asarray(x, dtype=np.float64)
+    """A leaf to differentiate with respect to, promoted to float (:func:`adkit.core.as_real`)."""
+    if isinstance(x, (numbers.Number, np.ndarray, np.generic, Box)):
+        return as_real(x, where)
     raise TypeError(
         f"{where} is a {type(x).__name__}; adkit differentiates with respect to numbers, NumPy "
         "arrays, or tuples / lists / dicts of them. Pass other arguments at a position not in "
@@ -198,7 +181,7 @@ class _Inputs:
 
     @property
     def sizes(self) -> list[int]:
-        return [math.prod(shape_of(x)) for x in self.leaves]
+        return [size_of(x) for x in self.leaves]
 
     @property
     def n(self) -> int:
@@ -332,7 +315,7 @@ def _basis(leaves: list[Any], start: int, stop: int) -> list[np.ndarray]:
     """Seed tangents for columns ``start:stop`` of the Jacobian: rows of the identity, in each leaf's type."""
     seeds, offset = [], 0
     for x in leaves:
-        shape, size = shape_of(x), _size(x)
+        shape, size = shape_of(x), size_of(x)
         # row i of the chunk is e_(start + i); within this leaf that is column start + i - offset
         eye = np.eye(stop - start, size, start - offset, dtype=_dtype(x))
         seeds.append(eye.reshape((stop - start, *shape)))
@@ -379,7 +362,7 @@ def _forward_jacobian(f: Callable, inputs: _Inputs, chunk: int | None) -> tuple[
             columns = [[] for _ in out_leaves]
             out_value = [_strip(y, level) for y in out_leaves]
         for o, y in enumerate(out_leaves):
-            m_o = _size(y)
+            m_o = size_of(y)
             if isinstance(y, Dual) and y._level == level:
                 columns[o].append(_reshape(y.tangent, (stop - start, m_o)))
             else:
@@ -403,11 +386,11 @@ def _forward_jacobian(f: Callable, inputs: _Inputs, chunk: int | None) -> tuple[
 def _reverse_jacobian(f: Callable, inputs: _Inputs, chunk: int | None,
                       recorded: tuple[Tape, Any] | None = None) -> tuple[Any, Blocks, TreeDef]:  # fmt: skip
     """Jacobian blocks ``J[o][l]`` by vectorized reverse sweeps of ``chunk`` cotangents."""
-    tape, out = recorded if recorded is not None else _record(f, inputs)
+    tape, out = recorded if recorded is not None else _on_tape(f, inputs)
     level = tape.level
     out_leaves, out_tree = _output_leaves(out, _name(f))
     out_shapes = [shape_of(y) for y in out_leaves]
-    out_sizes = [_size(y) for y in out_leaves]
+    out_sizes = [size_of(y) for y in out_leaves]
     m = sum(out_sizes)
     shapes = [shape_of(x) for x in inputs.leaves]
     sizes = inputs.sizes
@@ -418,7 +401,7 @@ def _reverse_jacobian(f: Callable, inputs: _Inputs, chunk: int | None,
         seeds = _basis(out_leaves, start, stop)
         last = stop >= m  # the last sweep may release the tape as it goes
         adjoints = _sweep_outputs(tape, out_leaves, seeds, level, keep=len(inputs.leaves), consume=last)
-        for i in range(len(inputs.leaves)):  # _record puts the inputs first on the tape
+        for i in range(len(inputs.leaves)):  # _on_tape puts the inputs first on the tape
             g = adjoints[i] if adjoints is not None and i < len(adjoints) else None
             shape = (stop - start, sizes[i])
             rows[i].append(_zeros(shape, inputs.leaves[i]) if g is None else _reshape(g, shape))
@@ -432,14 +415,7 @@ def _reverse_jacobian(f: Callable, inputs: _Inputs, chunk: int | None,
     return unflatten(out_tree, [_strip(y, level) for y in out_leaves]), blocks, out_tree
 
 
-def _size(x: Any) -> int:
-    size = 1
-    for d in shape_of(x):
-        size *= d
-    return size
-
-
-def _record(f: Callable, inputs: _Inputs) -> tuple[Tape, Any]:
+def _on_tape(f: Callable, inputs: _Inputs) -> tuple[Tape, Any]:
     """Evaluate ``f`` on a fresh (lean) tape; the inputs are its first entries.
 
     The tape's level is retired when ``f`` returns: sweeps run afterwards on
@@ -568,7 +544,7 @@ def vjp(f: Callable, *primals: Any) -> tuple[Any, Callable[[Any], tuple]]:
         raise TypeError("vjp(f, *primals) needs at least one primal: vjp(f, x)")
     inputs = _Inputs.of(primals, tuple(range(len(primals))), _name(f))
     inputs.origin = _origin("vjp", f)
-    tape, out = _record(f, inputs)
+    tape, out = _on_tape(f, inputs)
     level = tape.level
     out_leaves, out_tree = _output_leaves(out, _name(f))
     out_value = unflatten(out_tree, [_finish(_strip(y, level), inputs.caller_arrays) for y in out_leaves])
@@ -629,7 +605,7 @@ def value_and_grad(f: Callable, argnums: int | Sequence[int] = 0) -> Callable[..
         nums, single = nums_single
         inputs = _Inputs.of(args, nums, name, kwargs)
         inputs.origin = origin
-        tape, out = _record(f, inputs)
+        tape, out = _on_tape(f, inputs)
         level = tape.level
         container = isinstance(out, (tuple, list, dict))
         if container or (out is not None and shape_of(out) != ()):
@@ -774,7 +750,7 @@ def _scalar_derivative(f: Callable) -> Callable[[Any], Any]:
         if shape == ():
             seed = 1.0
         else:  # a grid of points: the ones direction, and a probe that tells elementwise f from others
-            probe = 1.0 + 0.25 * np.cos(1.7 * np.arange(_size(x))).reshape(shape)  # distinct per point
+            probe = 1.0 + 0.25 * np.cos(1.7 * np.arange(size_of(x))).reshape(shape)  # distinct per point
             seed = np.stack([np.ones(shape), probe]).astype(_dtype(x))
         (out,), _ = _output_leaves(inputs.trace(f, [Dual._make(x, seed, level)], level), _name(f))
         if shape_of(out) != shape:
@@ -866,7 +842,7 @@ class Derivative:
             elif inputs.n == 1:
                 mode = "forward"
             else:
-                choice, recorded = probe(self.f, inputs, record=_record)
+                choice, recorded = probe(self.f, inputs, record=_on_tape)
                 self._remember(key, choice)
                 mode = choice.mode
         if mode == "forward":
@@ -884,7 +860,7 @@ class Derivative:
         ('reverse', 1000, 1)
         """
         inputs, _ = self._inputs(args, kwargs)
-        choice, _ = probe(self.f, inputs, record=_record, requested=self.mode)
+        choice, _ = probe(self.f, inputs, record=_on_tape, requested=self.mode)
         if self.mode == "auto":
             self._remember(inputs.signature, choice)
         return choice

@@ -18,6 +18,7 @@ confusion.
 from __future__ import annotations
 
 import itertools
+import math
 import numbers
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -139,9 +140,6 @@ _engines: dict[type, Callable[..., Any]] = {}
 
 # -- shapes of raw and boxed values ------------------------------------------
 
-_shape_of = _dispatcher("shape_of")
-
-
 def shape_of(x: Any) -> tuple[int, ...]:
     """The shape of a raw value or a box (of any level)."""
     t = type(x)
@@ -151,52 +149,44 @@ def shape_of(x: Any) -> tuple[int, ...]:
         return ()
     if isinstance(x, Box):
         return shape_of(primal(x))
-    return _shape_of(x)
-
-
-@_shape_of.register(numbers.Number)
-def _shape_of_number(x: numbers.Number) -> tuple[int, ...]:
-    return ()
-
-
-@_shape_of.register(np.generic)
-def _shape_of_numpy_scalar(x: np.generic) -> tuple[int, ...]:
-    return ()
-
-
-@_shape_of.register(np.ndarray)
-def _shape_of_array(x: np.ndarray) -> tuple[int, ...]:
-    return x.shape
-
-
-@_shape_of.register(Box)
-def _shape_of_box(x: Box) -> tuple[int, ...]:
-    return shape_of(primal(x))
-
-
-@_shape_of.register(object)
-def _shape_of_other(x: object) -> tuple[int, ...]:
     return np.shape(x)
 
 
+def size_of(x: Any) -> int:
+    """The number of elements of a raw value or a box."""
+    return math.prod(shape_of(x))
+
+
 def as_real(x: Any, what: str) -> Any:
-    """A number or array to trace: ints become floats; bools, complex and non-numbers are refused."""
-    if type(x) is float or isinstance(x, Box):
+    """A number or array to trace: ints become floats; bools, complex and non-numbers are refused.
+
+    The one check of every place that takes values to differentiate (``Dual``,
+    ``Var``, the functional API's arguments, the views); ``what`` names the
+    value in the message (``"argument 0 of f"``).
+    """
+    t = type(x)
+    if t is float or isinstance(x, Box) or (t is np.ndarray and x.dtype.kind == "f"):
         return x
     if isinstance(x, (bool, np.bool_)):
-        raise TypeError(f"{what} must be a real number or array, got a bool")
+        raise TypeError(f"{what} is a bool; adkit differentiates with respect to real numbers")
     if isinstance(x, int):
         return float(x)
     if isinstance(x, (np.ndarray, np.generic, list, tuple, numbers.Number)):
-        arr = np.asarray(x)
+        try:
+            arr = np.asarray(x)
+        except ValueError:  # a ragged list
+            arr = np.asarray(x, dtype=object)
         if arr.dtype.kind == "c":
-            raise TypeError(f"{what} is complex; adkit differentiates real functions only")
+            raise TypeError(
+                f"{what} is complex. adkit differentiates real functions of real inputs; split a complex "
+                "input into its real and imaginary parts (two real arguments)."
+            )
         if arr.dtype.kind not in "iuf":
-            raise TypeError(f"{what} must be numeric, got dtype {arr.dtype}")
+            raise TypeError(f"{what} is an array of dtype {arr.dtype}; adkit needs real numbers")
         if arr.dtype.kind != "f":
             arr = arr.astype(np.float64)
         return arr if isinstance(x, (np.ndarray, list, tuple)) else arr[()]
-    raise TypeError(f"{what} must be a number or a NumPy array, got {type(x).__name__}")
+    raise TypeError(f"{what} is a {type(x).__name__}; adkit needs a number or a NumPy array")
 
 
 def refuse_complex(prim: Primitive, out: Any) -> None:
@@ -392,10 +382,7 @@ class Primitive:
         """Estimated flop-equivalents of one evaluation (used by ``mode="auto"``)."""
         if callable(self.flops):
             return float(self.flops(out, *operands, **params))
-        size = 1
-        for n in shape_of(out):
-            size *= n
-        return self.flops * size
+        return self.flops * size_of(out)
 
     def format(self, args: Sequence[str], params: dict[str, Any]) -> str:
         """The operation written out for a trace, e.g. ``v1 * v2``."""

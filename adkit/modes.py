@@ -29,7 +29,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from adkit.core import shape_of
+from adkit.core import size_of
 from adkit.pytree import flatten
 
 
@@ -91,17 +91,10 @@ def workload_of(tape: Any) -> Workload:
             linear += 1.0
         elif prim.elementwise:
             traced = sum(p is not None for p in node.inputs)
-            linear += traced * _size(node.value)
+            linear += traced * size_of(node.value)
         else:
             linear += work
     return Workload(ops, flops, linear)
-
-
-def _size(x: Any) -> int:
-    size = 1
-    for d in shape_of(x):
-        size *= d
-    return size
 
 
 #: A typical small function (a few operations on arrays of a few hundred
@@ -285,10 +278,5 @@ def decide(n: int, m: int, work: Workload, requested: str = "auto") -> ModeChoic
 def probe(f: Callable, inputs: Any, record: Callable, requested: str = "auto") -> tuple[ModeChoice, Any]:
     """Evaluate ``f`` once on a tape and decide; the tape is returned for reuse."""
     tape, out = record(f, inputs)
-    m = 0
-    for y in flatten(out)[0]:
-        size = 1
-        for d in getattr(y, "shape", ()) or ():
-            size *= d
-        m += size
+    m = sum(size_of(y) for y in flatten(out)[0])
     return decide(inputs.n, m, workload_of(tape), requested), (tape, out)

@@ -111,11 +111,11 @@ class Node(NamedTuple):
         """The operation written with its operands' positions, e.g. ``v1 * v2``."""
         if self.primitive is None:
             return "input"
-        names = [f"v{i}" if i is not None else _constant(x) for i, x in zip(self.inputs, self.operands)]
+        names = [f"v{i}" if i is not None else _constant_label(x) for i, x in zip(self.inputs, self.operands)]
         return self.primitive.format(names, self.params)
 
 
-def _constant(x: Any) -> str:
+def _constant_label(x: Any) -> str:
     """A constant operand as a trace shows it: ``2``, ``0.5``, ``array(3, 4)``."""
     x = primal(x)
     if np.ndim(x) == 0:

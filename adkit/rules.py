@@ -57,7 +57,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from adkit.core import Box, Case, Primitive, ndim_of, primal, shape_of
+from adkit.core import Box, Case, Primitive, ndim_of, primal, shape_of, size_of
 
 # -- applying a rule: how the engines turn the declarations below into tangents and cotangents ------
 # The engines know no derivative: forward mode calls ``apply_jvp``, reverse
@@ -898,26 +898,19 @@ def where(condition: Any, x: Any, y: Any) -> Any:
 # -- work estimates for the cost model of mode="auto" -------------------------------
 
 
-def _size(x: Any) -> int:
-    size = 1
-    for n in shape_of(x):
-        size *= n
-    return size
-
-
 def _input_size(out: Any, x: Any, **_: Any) -> float:
     """A reduction touches every input element once."""
-    return float(_size(x))
+    return float(size_of(x))
 
 
 def _matmul_flops(out: Any, a: Any, b: Any) -> float:
-    return 2.0 * _size(out) * shape_of(a)[-1]
+    return 2.0 * size_of(out) * shape_of(a)[-1]
 
 
 def _cubic(out: Any, a: Any, *_: Any) -> float:
     """LU-based linear algebra on an n-by-n matrix."""
     n = shape_of(a)[-1]
-    return float(n**3 * (_size(a) // (n * n)))
+    return float(n**3 * (size_of(a) // (n * n)))
 
 
 # -- shape helpers used by the rules -------------------------------------------------
@@ -1241,7 +1234,7 @@ def reshape(x: Any, shape: Any, *more: int, order: str = "C") -> Any:
     """
     if more:
         shape = (shape, *more)
-    size = math.prod(shape_of(x))
+    size = size_of(x)
     shape = _resolve_shape(shape, size)
     if math.prod(shape) != size:
         raise ValueError(f"cannot reshape an array of size {size} into shape {shape}")
