@@ -27,7 +27,7 @@ Conventions at kinks and edges (each tested in ``tests/test_conventions.py``):
 * ``where`` passes no tangent from the branch it did not select, and more
   generally selections select: ``max``/``min`` reductions,
   ``maximum``/``minimum``, ``clip``, ``where`` and indexing drop the tangent or
-  cotangent of an element they do not select (``core.select``; operations
+  cotangent of an element they do not select (:func:`select`; operations
   marked ``selects``), so an infinite or ``nan`` one there does not become
   ``nan`` (JAX's ``jacfwd`` of ``jnp.cbrt(x).max()`` with an unselected 0 is
   ``nan``; adkit's is the derivative at the maximum);
