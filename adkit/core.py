@@ -213,6 +213,18 @@ def ndim_of(x: Any) -> int:
     return len(shape_of(x))
 
 
+def short_repr(x: Any) -> str:
+    """A value as ``Dual`` and ``Var`` show it: ``2.000``, ``1.000e-07``, an array's repr."""
+    if isinstance(x, Box):
+        return repr(x)
+    if np.ndim(x) == 0:
+        v = float(x)
+        if v == 0 or 1e-3 <= abs(v) < 1e6 or not np.isfinite(v):
+            return f"{v:.3f}"
+        return f"{v:.3e}"
+    return repr(np.asarray(x))
+
+
 def primal(x: Any) -> Any:
     """Strip every box: the plain number or array inside."""
     while isinstance(x, Box):

@@ -27,6 +27,7 @@ from adkit.core import (
     process,
     refuse_complex,
     shape_of,
+    short_repr,
 )
 from adkit.numpy_bridge import ArrayOps
 from adkit.rules import apply_jvp
@@ -122,21 +123,10 @@ class Dual(ArrayOps, Box):
         return primal(self)
 
     def __repr__(self) -> str:
-        return f"Dual({_short(self.value)}, {_short(self.tangent)})"
+        return f"Dual({short_repr(self.value)}, {short_repr(self.tangent)})"
 
     def _repr_latex_(self) -> str:
         return f"${_latex(self.value)} + {_latex(self.tangent)}\\,\\varepsilon$"
-
-
-def _short(x: Any) -> str:
-    if isinstance(x, Box):
-        return repr(x)
-    if np.ndim(x) == 0:
-        v = float(x)
-        if v == 0 or 1e-3 <= abs(v) < 1e6 or not np.isfinite(v):
-            return f"{v:.3f}"
-        return f"{v:.3e}"
-    return repr(np.asarray(x))
 
 
 def _latex(x: Any) -> str:
@@ -145,7 +135,7 @@ def _latex(x: Any) -> str:
     if isinstance(x, Box):
         return _latex(x.value)
     if np.ndim(x) == 0:
-        return _short(x)
+        return short_repr(x)
     rows = np.atleast_2d(np.asarray(x))
     if rows.ndim > 2:
         return f"\\text{{array of shape }}{np.shape(x)}"

@@ -416,10 +416,10 @@ def _extremum(what: str, reduce: Callable, pick: Callable, fill: float, a: Any, 
                          "where mask one has to specify 'initial'")  # fmt: skip
     kept = _keepdims(keepdims)
     if initial is not _NoValue:
-        axes = rules._axes(axis, ndim_of(a))
+        axes = rules.normalize_axes(axis, ndim_of(a))
         shape = shape_of(a)
         if math.prod(shape[i] for i in axes) == 0:  # nothing to reduce: initial everywhere
-            result_shape = rules._keepdims_shape(shape, axes) if kept else tuple(
+            result_shape = rules.keepdims_shape(shape, axes) if kept else tuple(
                 n for i, n in enumerate(shape) if i - len(shape) not in axes)  # fmt: skip
             if isinstance(initial, Box):
                 return rules.broadcast_to(initial, result_shape)
@@ -453,7 +453,7 @@ def _variance(what: str, a: Any, axis: Any, dtype: Any, out: Any, ddof: Any, kee
         ddof = correction
     kept = _keepdims(keepdims)
     mask = _where_mask(where, a)
-    axes = rules._axes(axis, ndim_of(a))
+    axes = rules.normalize_axes(axis, ndim_of(a))
     if mask is None:
         count = math.prod(shape_of(a)[i] for i in axes)
         if mean is _NoValue and ddof < count:
@@ -734,7 +734,7 @@ def _norm(x: Any, ord: Any = None, axis: Any = None, keepdims: Any = False) -> A
 @implements(np.copy)
 def _copy(a: Any, order: Any = "K", subok: Any = False) -> Any:
     """``np.copy``: traced values are immutable, so the value itself; ``order`` lays out memory only."""
-    rules._memory_order(a, order, "CFAK", "copying")
+    rules.memory_order(a, order, "CFAK", "copying")
     return a
 
 
@@ -1136,7 +1136,7 @@ class ArrayOps:
         if not np.can_cast(np.result_type(value), target, casting):
             raise TypeError(f"Cannot cast array data from {np.result_type(value)!r} to {target!r} according "
                             f"to the rule {casting!r}")  # fmt: skip
-        rules._memory_order(self, order, "CFAK", "astype")
+        rules.memory_order(self, order, "CFAK", "astype")
         if target.kind == "f":
             return rules.astype(self, target)
         if target.kind in "biu":

@@ -60,8 +60,8 @@ from adkit.core import (
     process,
     refuse_complex,
     shape_of,
+    short_repr,
 )
-from adkit.forward import _short
 from adkit.numpy_bridge import UFUNCS, ArrayOps, array_ufunc
 from adkit.rules import RAISES, apply_vjp
 
@@ -475,8 +475,8 @@ class Var(ArrayOps, Box):
             free(tape)
 
     def __repr__(self) -> str:
-        grad = "" if self.grad is None else f", grad={_short(self.grad)}"
-        return f"Var({_short(self.value)}{grad})"
+        grad = "" if self.grad is None else f", grad={short_repr(self.grad)}"
+        return f"Var({short_repr(self.value)}{grad})"
 
     # -- the routes onto the tape. Operators, ufuncs and methods of one traced
     # value come here first: Python floats take the scalar route, anything else

@@ -916,7 +916,7 @@ def _cubic(out: Any, a: Any, *_: Any) -> float:
 # -- shape helpers used by the rules -------------------------------------------------
 
 
-def _axes(axis: Any, ndim: int) -> tuple[int, ...]:
+def normalize_axes(axis: Any, ndim: int) -> tuple[int, ...]:
     """Normalize ``axis`` (None, int or tuple) to sorted negative axes.
 
     Negative axes count from the end, so they name the same axes of a tangent
@@ -937,7 +937,7 @@ def _axes(axis: Any, ndim: int) -> tuple[int, ...]:
     return tuple(sorted(result))
 
 
-def _keepdims_shape(shape: tuple[int, ...], axes: tuple[int, ...]) -> tuple[int, ...]:
+def keepdims_shape(shape: tuple[int, ...], axes: tuple[int, ...]) -> tuple[int, ...]:
     n = len(shape)
     return tuple(1 if (i - n) in axes else s for i, s in enumerate(shape))
 
@@ -948,7 +948,7 @@ def _restore_reduced(ct: Any, x: Any, axes: tuple[int, ...], keepdims: bool) -> 
     nb = ndim_of(ct) - (len(x_shape) if keepdims else len(x_shape) - len(axes))
     batch = shape_of(ct)[:nb]
     if not keepdims:
-        restored = batch + _keepdims_shape(x_shape, axes)
+        restored = batch + keepdims_shape(x_shape, axes)
         # raw values (first order) are reshaped by NumPy directly
         if isinstance(ct, Box):
             ct = reshape_p(ct, shape=restored)
@@ -1016,7 +1016,7 @@ def sum(x: Any, axis: Any = None, keepdims: bool = False) -> Any:
     >>> adkit.sum(adkit.Dual(np.array([1.0, 2.0]), np.array([1.0, 0.0])))
     Dual(3.000, 1.000)
     """
-    return sum_p(x, axis=_axes(axis, ndim_of(x)), keepdims=bool(keepdims))
+    return sum_p(x, axis=normalize_axes(axis, ndim_of(x)), keepdims=bool(keepdims))
 
 
 def _count(x: Any, axes: tuple[int, ...]) -> int:
@@ -1053,7 +1053,7 @@ def mean(x: Any, axis: Any = None, keepdims: bool = False) -> Any:
     >>> adkit.mean(adkit.Dual(np.array([1.0, 3.0]), np.array([1.0, 0.0])))
     Dual(2.000, 0.500)
     """
-    return mean_p(x, axis=_axes(axis, ndim_of(x)), keepdims=bool(keepdims))
+    return mean_p(x, axis=normalize_axes(axis, ndim_of(x)), keepdims=bool(keepdims))
 
 
 @quietly
@@ -1062,7 +1062,7 @@ def _prod_partial(out: Any, x: Any, axis: tuple) -> Any:
     px = primal(x)
     is_zero = px == 0
     zeros = np.sum(is_zero, axis=axis, keepdims=True)
-    out_k = reshape_p(out, shape=_keepdims_shape(shape_of(x), axis))
+    out_k = reshape_p(out, shape=keepdims_shape(shape_of(x), axis))
     if not np.any(zeros):
         return out_k / x
     others = prod_p(where_p(is_zero, 1.0, x), axis=axis, keepdims=True)
@@ -1090,13 +1090,13 @@ def prod(x: Any, axis: Any = None, keepdims: bool = False) -> Any:
     >>> adkit.prod(adkit.Dual(np.array([2.0, 3.0]), np.array([1.0, 0.0])))
     Dual(6.000, 3.000)
     """
-    return prod_p(x, axis=_axes(axis, ndim_of(x)), keepdims=bool(keepdims))
+    return prod_p(x, axis=normalize_axes(axis, ndim_of(x)), keepdims=bool(keepdims))
 
 
 def _extremum_mask(out: Any, x: Any, axis: tuple) -> np.ndarray:
     """Where ``x`` attains the extremum, 1/(number of ties); a constant."""
     px = primal(x)
-    hit = px == np.reshape(primal(out), _keepdims_shape(shape_of(x), axis))
+    hit = px == np.reshape(primal(out), keepdims_shape(shape_of(x), axis))
     return hit / np.sum(hit, axis=axis, keepdims=True)
 
 
@@ -1123,7 +1123,7 @@ def max(x: Any, axis: Any = None, keepdims: bool = False) -> Any:
     >>> adkit.max(adkit.Dual(np.array([1.0, 3.0]), np.array([1.0, 2.0])))
     Dual(3.000, 2.000)
     """
-    return max_p(x, axis=_axes(axis, ndim_of(x)), keepdims=bool(keepdims))
+    return max_p(x, axis=normalize_axes(axis, ndim_of(x)), keepdims=bool(keepdims))
 
 
 def min(x: Any, axis: Any = None, keepdims: bool = False) -> Any:
@@ -1133,7 +1133,7 @@ def min(x: Any, axis: Any = None, keepdims: bool = False) -> Any:
     >>> adkit.min(adkit.Dual(np.array([1.0, 3.0]), np.array([1.0, 2.0])))
     Dual(1.000, 1.000)
     """
-    return min_p(x, axis=_axes(axis, ndim_of(x)), keepdims=bool(keepdims))
+    return min_p(x, axis=normalize_axes(axis, ndim_of(x)), keepdims=bool(keepdims))
 
 
 def _reverse_along(x: Any, axis: int) -> Any:
@@ -1165,7 +1165,7 @@ def cumsum(x: Any, axis: int | None = None) -> Any:
     if axis is None:
         x = reshape(x, -1)
         axis = 0
-    return cumsum_p(x, axis=_axes(axis, ndim_of(x))[0])
+    return cumsum_p(x, axis=normalize_axes(axis, ndim_of(x))[0])
 
 
 # -- shape operations (all linear) ------------------------------------------------------
@@ -1197,7 +1197,7 @@ def _resolve_shape(shape: Any, size: int) -> tuple[int, ...]:
     return np.empty(size, dtype=np.int8).reshape(shape).shape if -1 in shape else shape
 
 
-def _memory_order(x: Any, order: Any, allowed: str, what: str) -> str:
+def memory_order(x: Any, order: Any, allowed: str, what: str) -> str:
     """``"C"`` or ``"F"`` for NumPy's ``order`` argument; ``"A"`` and ``"K"`` read the primal's memory layout.
 
     ``"K"`` comes back only for a primal that is neither C- nor F-contiguous
@@ -1238,7 +1238,7 @@ def reshape(x: Any, shape: Any, *more: int, order: str = "C") -> Any:
     shape = _resolve_shape(shape, size)
     if math.prod(shape) != size:
         raise ValueError(f"cannot reshape an array of size {size} into shape {shape}")
-    if order != "C" and _memory_order(x, order, "CFA", "reshaping") == "F":
+    if order != "C" and memory_order(x, order, "CFA", "reshaping") == "F":
         return transpose(reshape_p(transpose(x), shape=shape[::-1]))
     return reshape_p(x, shape=shape)
 
@@ -1266,7 +1266,7 @@ def squeeze(x: Any, axis: Any = None) -> Any:
     if axis is None:
         axes = tuple(i for i, n in enumerate(shape) if n == 1)
     else:
-        axes = tuple(a + len(shape) for a in _axes(axis, len(shape)))
+        axes = tuple(a + len(shape) for a in normalize_axes(axis, len(shape)))
         for a in axes:
             if shape[a] != 1:
                 raise ValueError("cannot select an axis to squeeze out which has size not equal to one")
@@ -1290,7 +1290,7 @@ def ravel(x: Any, order: str = "C") -> Any:
     >>> adkit.ravel(adkit.Dual(np.ones((2, 2)), np.ones((2, 2)))).shape
     (4,)
     """
-    resolved = _memory_order(x, order, "CFAK", "ravelling")
+    resolved = memory_order(x, order, "CFAK", "ravelling")
     if resolved == "K":  # neither C- nor F-contiguous: the axes by decreasing stride, as NumPy reads them
         strides = primal(x).strides
         x = transpose(x, sorted(range(len(strides)), key=lambda a: -builtins.abs(strides[a])))
@@ -1537,7 +1537,7 @@ def concatenate(arrays: Sequence[Any], axis: int = 0) -> Any:
     n = ndim_of(arrays[0])
     if n == 0:
         raise ValueError("zero-dimensional arrays cannot be concatenated")
-    return concatenate_p(*arrays, axis=_axes(axis, n)[0])
+    return concatenate_p(*arrays, axis=normalize_axes(axis, n)[0])
 
 
 def _stack_jvp(tangents: Sequence[Any], out: Any, *xs: Any, axis: int) -> Any:
@@ -1572,7 +1572,7 @@ def stack(arrays: Sequence[Any], axis: int = 0) -> Any:
     arrays = list(arrays)
     if not arrays:
         raise ValueError("need at least one array to stack")
-    return stack_p(*arrays, axis=_axes(axis, ndim_of(arrays[0]) + 1)[0])
+    return stack_p(*arrays, axis=normalize_axes(axis, ndim_of(arrays[0]) + 1)[0])
 
 
 # -- indexing -------------------------------------------------------------------------------
@@ -2169,7 +2169,7 @@ def solve(a: Any, b: Any) -> Any:
 
 @quietly
 def _norm_ratio(x: Any, out: Any, axis: tuple) -> Any:
-    out_k = reshape_p(out, shape=_keepdims_shape(shape_of(x), axis))
+    out_k = reshape_p(out, shape=keepdims_shape(shape_of(x), axis))
     # At x = 0 every subgradient has norm <= 1; 0 is the one of least norm.
     return where_p(primal(out_k) == 0, 0.0, x / out_k)
 
@@ -2202,7 +2202,7 @@ def norm(x: Any, ord: Any = None, axis: Any = None, keepdims: bool = False) -> A
     Dual(5.000, 0.600)
     """
     n = ndim_of(x)
-    axes = _axes(axis, n)
+    axes = normalize_axes(axis, n)
     vector = len(axes) == 1 or (axis is None and n == 1)
     if ord is None or (ord == 2 and vector) or (ord == "fro" and not vector):
         if axis is None and n > 2 and ord is not None:
@@ -2243,7 +2243,7 @@ def var(x: Any, axis: Any = None, keepdims: bool = False, ddof: int = 0) -> Any:
     >>> adkit.var(adkit.Dual(np.array([1.0, 3.0]), np.array([1.0, 0.0])))
     Dual(1.000, -1.000)
     """
-    axes = _axes(axis, ndim_of(x))
+    axes = normalize_axes(axis, ndim_of(x))
     centred = x - mean(x, axis=axes, keepdims=True)
     total = sum(centred * centred, axis=axes, keepdims=keepdims)
     return total / (_count(x, axes) - ddof)
