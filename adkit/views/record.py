@@ -179,13 +179,13 @@ def record(f: Callable, args: Sequence[Any], seed: Any, cotangent: Any, api: str
     tangents = _forward_tangents(nodes, seeds)
     seeded: dict[int, Any] = {}
     for y, ct in zip(outs, cotangents):
-        seeded[y._index] = ct if y._index not in seeded else seeded[y._index] + ct
+        seeded[y.index] = ct if y.index not in seeded else seeded[y.index] + ct
     adjoints = sweep(tape, seeded)
     adjoints += [None] * (len(nodes) - len(adjoints))
 
     names_of_output: dict[int, list[str]] = {}
     for y, name in zip(outs, output_names):
-        names_of_output.setdefault(y._index, []).append(name)
+        names_of_output.setdefault(y.index, []).append(name)
 
     def make(i: int) -> Variable:
         node = nodes[i]
@@ -214,7 +214,7 @@ def record(f: Callable, args: Sequence[Any], seed: Any, cotangent: Any, api: str
         output_names=output_names,
         variables=variables,
         edges=edges,
-        outputs=tuple(number_of[y._index] for y in outs),
+        outputs=tuple(number_of[y.index] for y in outs),
         seed=tuple(seeds),
         cotangent=tuple(cotangents),
         default_seed=default_seed,
@@ -292,7 +292,7 @@ def _traced_outputs(out: Any, tape: Tape, fname: str, api: str) -> list[Var]:
     traced = []
     for k, y in enumerate(items):
         which = f"output {k} of {fname}" if many else f"the output of {fname}"
-        if isinstance(y, Var) and y._tape is tape:
+        if isinstance(y, Var) and y.tape is tape:
             traced.append(y)
         elif isinstance(y, Box):
             raise ValueError(
@@ -447,10 +447,7 @@ def _local_partial(node: Any, positions: list[int]) -> Any:
     return None
 
 
-
 # -- how variables, values and definitions are written ------------------------------------
-
-STYLES = ("text", "html", "latex", "mathtext")
 
 
 def variable_name(number: int, style: str) -> str:
