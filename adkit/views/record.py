@@ -39,6 +39,7 @@ from typing import Any
 import numpy as np
 
 from adkit.core import Box, Primitive, primal, shape_of
+from adkit.formatting import constant, number
 from adkit.reverse import Tape, Var, sweep
 
 __all__ = ["Computation", "Edge", "Variable", "format_value", "record"]
@@ -473,16 +474,6 @@ def symbol_name(name: str, style: str) -> str:
     return body if style == "latex" else f"${body}$"
 
 
-def format_number(x: float, precision: int = 5) -> str:
-    """A number with ``precision`` significant digits, without a minus on zero."""
-    x = float(x)
-    if x == 0:
-        return "0"
-    if not np.isfinite(x):
-        return str(x)
-    return f"{x:.{precision}g}"
-
-
 def format_value(x: Any, precision: int = 5) -> str:
     """A scalar as a number; an array as its shape and a short summary.
 
@@ -493,24 +484,17 @@ def format_value(x: Any, precision: int = 5) -> str:
     """
     x = primal(x)
     if np.ndim(x) == 0:
-        return format_number(x, precision)
+        return number(x, precision)
     arr = np.asarray(x, dtype=float)
     shape = str(arr.shape)
     if arr.size == 0:
         return f"{shape} empty"
     if arr.ndim == 1 and arr.size <= 4:
-        return f"{shape} [{' '.join(format_number(v, min(precision, 3)) for v in arr)}]"
+        return f"{shape} [{' '.join(number(v, min(precision, 3)) for v in arr)}]"
     lo, hi = float(np.min(arr)), float(np.max(arr))
     if lo == hi:
-        return f"{shape} all {format_number(lo, 3)}"
-    return f"{shape} range [{format_number(lo, 3)}, {format_number(hi, 3)}]"
-
-
-def _constant_text(x: Any) -> str:
-    x = primal(x)
-    if np.ndim(x) == 0:
-        return format_number(x, 6)
-    return f"array{np.shape(x)}"
+        return f"{shape} all {number(lo, 3)}"
+    return f"{shape} range [{number(lo, 3)}, {number(hi, 3)}]"
 
 
 def _index_text(index: Any) -> str:
@@ -546,7 +530,7 @@ def _extra_params(var: Variable) -> str:
         if key == "axes" and isinstance(value, tuple) and value == tuple(range(ndim))[::-1]:
             continue  # the plain transpose
         v = value[0] if isinstance(value, tuple) and len(value) == 1 and key == "axis" else value
-        extras.append(f"{key}={_constant_text(v) if isinstance(v, (np.ndarray, float)) else v!r}")
+        extras.append(f"{key}={constant(v) if isinstance(v, (np.ndarray, float)) else v!r}")
     return ", ".join(extras)
 
 
@@ -567,7 +551,7 @@ def definition(var: Variable, style: str, input_name: str | None = None) -> str:
         return symbol_name(input_name or var.input_name or "x", style)
     names = [
         (variable_name(p, "latex" if style == "mathtext" else style) if p is not None
-         else _constant_text(c))
+         else constant(c))
         for p, c in zip(var.parents, var.operands)
     ]  # fmt: skip
     prim = var.primitive
