@@ -267,6 +267,17 @@ class _Parser(argparse.ArgumentParser):
         self.exit(USAGE_ERROR, f"{self.prog}: error: {snippet(message, 200)}; see {self.prog} --help\n")
 
 
+class _Version(argparse.Action):
+    """``--version``: argparse's, but the version is read (from the installed metadata) only when asked."""
+
+    def __init__(self, option_strings: Sequence[str], dest: str = argparse.SUPPRESS, help: str | None = None):
+        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS, help=help)
+
+    def __call__(self, parser: argparse.ArgumentParser, *_: Any) -> NoReturn:
+        print(f"adkit {adkit.__version__}")
+        parser.exit()
+
+
 def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
     """The ``adkit`` argument parser, with one sub-command per job (``diff``).
 
@@ -280,7 +291,7 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
         epilog="Run 'adkit diff --help' for the formula syntax and examples. Exit status: 0 "
         "for a result, 2 for input adkit cannot use.",
     )
-    parser.add_argument("--version", action="version", version=f"adkit {adkit.__version__}")
+    parser.add_argument("--version", action=_Version, help="show adkit's version and exit")
     commands = parser.add_subparsers(title="commands", dest="command", required=True, metavar="COMMAND")
     diff = commands.add_parser(
         "diff",
