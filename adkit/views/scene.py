@@ -41,6 +41,11 @@ if TYPE_CHECKING:
 
     from adkit.views.steps import SweepStep
 
+__all__ = [
+    "Geometry", "Scene", "SceneEdge", "SceneNode", "axes_width", "choose_scene", "geometry", "grouped_scene",
+    "partial_text", "png", "render", "step_scene", "text_width", "variable_scene",
+]  # fmt: skip
+
 #: What a box and an edge can show.
 SHOW = ("value", "tangent", "adjoint", "partial")
 #: What a step of each sweep shows: the numbers it computes, and the partials it multiplies by.
@@ -85,7 +90,11 @@ DETAIL = (SHOW, ("value", "partial"), ("value",), ())
 
 
 def partial_text(partial: Any, precision: int) -> str:
-    """An edge label: the number, or for arrays the common value or the shape."""
+    """An edge label ``∂v_j/∂v_i``: the number; for arrays the common value or the shape; ``J``: a Jacobian.
+
+    >>> partial_text(2.0, 4), partial_text(np.full(3, 0.5), 4), partial_text(np.arange(3.0), 4)
+    ('2', '0.5', '∂(3,)')
+    """
     if partial is None:
         return "J"
     if np.ndim(partial) == 0:
@@ -183,7 +192,12 @@ def _title(v: Variable) -> str:
 
 def variable_scene(comp: Computation, show: tuple[str, ...], precision: int,
                    state: SweepStep | None = None) -> Scene:  # fmt: skip
-    """One box per variable showing ``show``; ``state`` (a sweep step) blanks what is not known yet."""
+    """One box per variable showing ``show``; ``state`` (a sweep step) blanks what is not known yet.
+
+    >>> comp = adkit.trace(lambda x1, x2: x1 * x2 + x1, 2.0, 5.0).computation
+    >>> [node.lines for node in variable_scene(comp, ("value",), 4).nodes][2]
+    [('$v_{1} = v_{-1} \\\\times v_{0}$', 'title'), ('10', 'value')]
+    """
     mode = None if state is None else state.mode
     nodes = []
     sums_so_far = None
@@ -239,7 +253,13 @@ def variable_scene(comp: Computation, show: tuple[str, ...], precision: int,
 
 
 def step_scene(comp: Computation, step: SweepStep, precision: int = 4) -> Scene:
-    """The drawing of ``comp`` at a step of a sweep: what that sweep computes, as far as it has got."""
+    """The drawing of ``comp`` at a step of a sweep: what that sweep computes, as far as it has got.
+
+    >>> comp = adkit.trace(lambda x1, x2: x1 * x2 + x1, 2.0, 5.0).computation
+    >>> first = step_scene(comp, adkit.views.steps.sweep_steps(comp, "reverse")[0])
+    >>> [node.status for node in first.nodes], first.nodes[0].lines[-1]   # v̄-1 so far: 1 of 6
+    (['normal', 'normal', 'normal', 'active'], ('$\\\\bar v$ = 1 so far', 'adjoint-partial'))
+    """
     return variable_scene(comp, SHOW_FOR_SWEEP[step.mode], precision, step)
 
 
@@ -250,6 +270,10 @@ def grouped_scene(comp: Computation, max_nodes: int, reason: str = "too many to 
     ``min(12, max_nodes - 1)`` bands of consecutive layers, each drawn as one
     box counting its operations by kind. Edges between bands are drawn with
     their number; edges inside a band are counted in the message.
+
+    >>> comp = adkit.trace(lambda x: np.sum(np.sin(x) * x), np.ones(3)).computation
+    >>> [node.lines[0][0] for node in grouped_scene(comp, max_nodes=3).nodes]
+    ['1 input', '2 operations', '1 operation']
     """
     variables = comp.variables
     deepest = max(v.layer for v in variables)
@@ -306,7 +330,11 @@ def grouped_scene(comp: Computation, max_nodes: int, reason: str = "too many to 
 
 @functools.lru_cache(maxsize=4096)
 def text_width(text: str, size: float, bold: bool = False) -> float:
-    """Width of ``text`` in inches at ``size`` points (mathtext understood)."""
+    """Width of ``text`` in inches at ``size`` points (mathtext understood), as matplotlib lays it out.
+
+    >>> round(text_width("v1 = x1", 9.0), 2), text_width("$v_{1}$", 9.0) < text_width("v_{1}", 9.0)
+    (0.49, True)
+    """
     from matplotlib.font_manager import FontProperties
     from matplotlib.textpath import text_to_path
 
@@ -450,14 +478,25 @@ def _folded_scene(scene: Scene, wrapped: Wrapped) -> Scene:
 
 
 def png(figure: Figure, dpi: int) -> bytes:
-    """``figure`` as PNG bytes, the same bytes for the same drawing (no software version written in)."""
+    """``figure`` as PNG bytes, the same bytes for the same drawing (no software version written in).
+
+    >>> from matplotlib.figure import Figure
+    >>> figure = Figure(figsize=(2, 1))
+    >>> png(figure, dpi=10)[:4], png(figure, dpi=10) == png(figure, dpi=10)
+    (b'\\x89PNG', True)
+    """
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png", dpi=dpi, metadata={"Software": None})
     return buffer.getvalue()
 
 
 def axes_width(ax: Axes) -> float:
-    """The width of ``ax`` on its figure, in inches."""
+    """The width of ``ax`` on its figure, in inches.
+
+    >>> from matplotlib.figure import Figure
+    >>> axes_width(Figure(figsize=(4, 3)).add_axes((0.0, 0.0, 0.5, 1.0)))
+    2.0
+    """
     return float(ax.get_position().width * ax.figure.get_size_inches()[0])
 
 

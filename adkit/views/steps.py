@@ -59,6 +59,11 @@ class SweepStep:
 
 
 def check_mode(mode: Any) -> str:
+    """``mode`` if it names a sweep (``"forward"`` or ``"reverse"``), else a ValueError that says so.
+
+    >>> check_mode("reverse")
+    'reverse'
+    """
     if mode not in MODES:
         raise ValueError(f"mode must be 'forward' or 'reverse', got {mode!r}")
     return mode
@@ -152,7 +157,12 @@ def _reverse_text(comp: Computation, n: int, adjoint: Any, seeded: bool, sent: l
 
 
 def partial_sums(comp: Computation) -> dict[int, list[Any]]:
-    """Every value each adjoint takes during the reverse sweep, in order (as :func:`sweep_steps` adds)."""
+    """Every value each adjoint takes during the reverse sweep, in order (as :func:`sweep_steps` adds).
+
+    >>> comp = adkit.trace(lambda x1, x2: x1 * x2 + x1, 2.0, 5.0).computation
+    >>> partial_sums(comp)[-1]   # v̄-1: 1 from v2 = v1 + v-1, then + 5 from v1 = v-1 * v0
+    [1.0, 6.0]
+    """
     running: dict[int, Any] = {}
     sums: dict[int, list[Any]] = {}
 
