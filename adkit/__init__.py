@@ -9,7 +9,17 @@ Where things are:
 * ``numpy_bridge.py``: how ``np.sin``, ``@``, ``.sum()`` reach the rules;
 * ``api.py``: the friendly front end (``diff``, ``grad``, ``jacobian``, ...);
 * ``modes.py``: how ``mode="auto"`` chooses, and why;
-* ``custom.py``: a user's own primitives; ``check.py``: ``check_grads``.
+* ``custom.py``: a user's own primitives; ``check.py``: ``check_grads``;
+* ``views/``: ``trace`` and ``graph``; ``compare.py``: ``compare_modes``;
+  ``widgets.py``, ``numerical.py``, ``symbolic.py``: Jupyter views and the baselines.
+
+``import adkit`` loads the engines and the front end only. The views, the
+measurements, the widgets and the baselines (and with them networkx,
+matplotlib, ipywidgets, IPython and sympy) are imported when one of their
+names is first used: ``adkit.trace``, ``adkit.graph``, ``adkit.Graph``,
+``adkit.Trace``, ``adkit.compare_modes``, ``adkit.numerical``,
+``adkit.symbolic``, ``adkit.widgets`` (PEP 562; ``LAZY`` below says where
+each lives).
 
 >>> import numpy as np
 >>> import adkit
@@ -17,9 +27,10 @@ Where things are:
 1.3817732906760363
 """
 
-from importlib.metadata import PackageNotFoundError, version
+import functools
+import importlib
+from typing import TYPE_CHECKING, Any
 
-from adkit import numerical, symbolic, widgets  # the baselines and the Jupyter views, as modules
 from adkit.api import (
     Derivative,
     derivative,
@@ -34,7 +45,6 @@ from adkit.api import (
     vjp,
 )
 from adkit.check import GradientCheckError, check_grads
-from adkit.compare import compare_modes
 from adkit.core import EscapedTracerError, Primitive, primal
 from adkit.custom import UserPrimitive, defjvp, defvjp, primitive
 from adkit.forward import Dual
@@ -125,20 +135,17 @@ from adkit.rules import (
     where,
 )
 
-try:
-    __version__ = version("adkit")
-except PackageNotFoundError:  # running from a source tree without installing
-    __version__ = "0+unknown"
-
 __all__ = [
     "Derivative",
     "Dual",
     "EscapedTracerError",
     "FreedTapeError",
     "GradientCheckError",
+    "Graph",
     "ModeChoice",
     "Primitive",
     "Tape",
+    "Trace",
     "UserPrimitive",
     "Var",
     "abs",
@@ -180,6 +187,7 @@ __all__ = [
     "fmod",
     "getitem",
     "grad",
+    "graph",
     "hessian",
     "hvp",
     "hypot",
@@ -236,6 +244,7 @@ __all__ = [
     "symbolic",
     "tan",
     "tanh",
+    "trace",
     "transpose",
     "trunc",
     "value_and_grad",
@@ -245,7 +254,45 @@ __all__ = [
     "widgets",
 ]  # fmt: skip
 
-# Seeing the computation: evaluation traces, graph drawings, sweeps to step through (adkit/views/).
-from adkit.views import Graph, Trace, graph, trace
+#: The public names imported when first used, and the module each lives in (adkit.numerical,
+#: adkit.symbolic and adkit.widgets are modules of their own). Importing them here would load
+#: networkx, matplotlib, ipywidgets and IPython with every ``import adkit``.
+LAZY = {
+    "Graph": "adkit.views",
+    "Trace": "adkit.views",
+    "graph": "adkit.views",
+    "trace": "adkit.views",
+    "compare_modes": "adkit.compare",
+    "numerical": "adkit.numerical",
+    "symbolic": "adkit.symbolic",
+    "widgets": "adkit.widgets",
+}
 
-__all__ += ["Graph", "Trace", "graph", "trace"]
+if TYPE_CHECKING:  # the same names for type checkers and IDEs, which do not run __getattr__
+    from adkit import numerical, symbolic, widgets
+    from adkit.compare import compare_modes
+    from adkit.views import Graph, Trace, graph, trace
+
+
+def __getattr__(name: str) -> Any:
+    """The names of ``LAZY``, imported on first use; ``__version__`` read from the installed metadata."""
+    if name in LAZY:
+        module = importlib.import_module(LAZY[name])
+        return module if module.__name__ == f"adkit.{name}" else getattr(module, name)
+    if name == "__version__":
+        return _version()
+    raise AttributeError(f"module 'adkit' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__) | {"__version__"})
+
+
+@functools.cache
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version  # 20 ms: only when asked
+
+    try:
+        return version("adkit")
+    except PackageNotFoundError:  # running from a source tree without installing
+        return "0+unknown"

@@ -75,7 +75,7 @@ def _box_levels(x: Any) -> list[tuple[Box, Any]]:
     """The boxes around a value, outermost first, with their levels."""
     chain = []
     while isinstance(x, Box):
-        chain.append((x, x._level))
+        chain.append((x, x.level))
         x = x.value
     return chain
 
@@ -303,7 +303,7 @@ def _name(f: Callable) -> str:
 
 def _strip(x: Any, level: int) -> Any:
     """The value of ``x`` with the boxes of ``level`` removed."""
-    if isinstance(x, Box) and x._level == level:
+    if isinstance(x, Box) and x.level == level:
         return x.value
     return x
 
@@ -356,14 +356,14 @@ def _forward_jacobian(f: Callable, inputs: _Inputs, chunk: int | None) -> tuple[
         stop = min(n, start + chunk)
         level = new_level("transform", inputs.origin)
         seeds = _basis(inputs.leaves, start, stop)
-        boxed = [Dual._make(x, t, level) for x, t in zip(inputs.leaves, seeds)]
+        boxed = [Dual.of_level(x, t, level) for x, t in zip(inputs.leaves, seeds)]
         out_leaves, out_tree = _output_leaves(inputs.trace(f, boxed, level), _name(f))
         if not columns:
             columns = [[] for _ in out_leaves]
             out_value = [_strip(y, level) for y in out_leaves]
         for o, y in enumerate(out_leaves):
             m_o = size_of(y)
-            if isinstance(y, Dual) and y._level == level:
+            if isinstance(y, Dual) and y.level == level:
                 columns[o].append(_reshape(y.tangent, (stop - start, m_o)))
             else:
                 columns[o].append(_zeros((stop - start, m_o), y))
@@ -428,7 +428,7 @@ def _on_tape(f: Callable, inputs: _Inputs) -> tuple[Tape, Any]:
 def _sweep_outputs(tape: Tape, out_leaves: list[Any], seeds: list[Any], level: int,
                    keep: int | None = None, consume: bool = False) -> list[Any] | None:  # fmt: skip
     """One (possibly vectorized) sweep from several outputs at once."""
-    roots = [(y._index, s) for y, s in zip(out_leaves, seeds) if isinstance(y, Var) and y._level == level]
+    roots = [(y.index, s) for y, s in zip(out_leaves, seeds) if isinstance(y, Var) and y.level == level]
     if not roots:
         return None
     seeded: dict[int, Any] = {}
@@ -504,12 +504,12 @@ def jvp(f: Callable, primals: Sequence[Any], tangents: Sequence[Any]) -> tuple[A
     if len(batch) > 1 or (batch and any(shape_of(t) == shape_of(x) for x, t in pairs)):
         raise ValueError("jvp: either every tangent carries the same leading batch axis or none does")
     level = new_level("transform", inputs.origin)
-    boxed = [Dual._make(x, t, level) for x, t in zip(inputs.leaves, tangent_leaves)]
+    boxed = [Dual.of_level(x, t, level) for x, t in zip(inputs.leaves, tangent_leaves)]
     out_leaves, out_tree = _output_leaves(inputs.trace(f, boxed, level), _name(f))
     bshape = next(iter(batch)) if batch else ()
     caller = inputs.caller_arrays + [t for t in tangent_leaves if type(t) is np.ndarray]
     values = [_finish(_strip(y, level), caller) for y in out_leaves]
-    tans = [y.tangent if isinstance(y, Dual) and y._level == level else _zeros(bshape + shape_of(y), y)
+    tans = [y.tangent if isinstance(y, Dual) and y.level == level else _zeros(bshape + shape_of(y), y)
             for y in out_leaves]  # fmt: skip
     tans = [_finish(t, caller) for t in tans]
     result = unflatten(out_tree, values), unflatten(out_tree, tans)
@@ -615,9 +615,9 @@ def value_and_grad(f: Callable, argnums: int | Sequence[int] = 0) -> Callable[..
                 "vector outputs, or adkit.vjp for a vector-Jacobian product."
             )
         _output_leaves(out, name)
-        traced = isinstance(out, Var) and out._level == level
+        traced = isinstance(out, Var) and out.level == level
         # one sweep, then the tape is done with: release it while sweeping
-        adjoints = sweep(tape, {out._index: 1.0}, keep=len(inputs.leaves), consume=True) if traced else []
+        adjoints = sweep(tape, {out.index: 1.0}, keep=len(inputs.leaves), consume=True) if traced else []
         caller = inputs.caller_arrays
         per_leaf = []
         for i, x in enumerate(inputs.leaves):
@@ -752,14 +752,14 @@ def _scalar_derivative(f: Callable) -> Callable[[Any], Any]:
         else:  # a grid of points: the ones direction, and a probe that tells elementwise f from others
             probe = 1.0 + 0.25 * np.cos(1.7 * np.arange(size_of(x))).reshape(shape)  # distinct per point
             seed = np.stack([np.ones(shape), probe]).astype(_dtype(x))
-        (out,), _ = _output_leaves(inputs.trace(f, [Dual._make(x, seed, level)], level), _name(f))
+        (out,), _ = _output_leaves(inputs.trace(f, [Dual.of_level(x, seed, level)], level), _name(f))
         if shape_of(out) != shape:
             raise TypeError(
                 f"adkit.derivative differentiates a scalar function of a scalar (or one applied at each "
                 f"point of an array); {_name(f)} maps shape {shape} to shape {shape_of(out)}. Use "
                 "adkit.jacobian(f) for vector functions (adkit.grad for a scalar output)."
             )
-        tangent = out.tangent if isinstance(out, Dual) and out._level == level else _zeros(seed.shape, x) \
+        tangent = out.tangent if isinstance(out, Dual) and out.level == level else _zeros(seed.shape, x) \
             if shape else 0.0  # fmt: skip
         if shape:
             d, probed = tangent[0], tangent[1]

@@ -64,6 +64,7 @@ import numpy as np
 from adkit import numerical
 from adkit.api import diff, jacobian, jvp, vjp
 from adkit.core import shape_of
+from adkit.formatting import duration
 from adkit.modes import Workload, estimate, workload_of
 from adkit.reverse import Tape
 
@@ -512,13 +513,7 @@ def compare_modes(
 
 
 def _fmt_time(s: float | None) -> str:
-    if s is None or not math.isfinite(s):
-        return "–"
-    if s < 1e-3:
-        return f"{s * 1e6:.0f} µs"
-    if s < 1:
-        return f"{s * 1e3:.3g} ms"
-    return f"{s:.3g} s"
+    return "–" if s is None or not math.isfinite(s) else duration(s)
 
 
 def _fmt_bytes(b: float | None) -> str:

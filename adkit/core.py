@@ -90,6 +90,11 @@ class Box:
     value: Any
     _level: Level
 
+    @property
+    def level(self) -> Level:
+        """The differentiation this value is traced by (see :class:`Level`)."""
+        return self._level
+
     def _apply_unary(self, prim: Primitive) -> Any:
         """``prim(self)``; engines may override with a short path for floats."""
         return bind(prim, (self,), {})

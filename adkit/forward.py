@@ -94,8 +94,8 @@ class Dual(ArrayOps, Box):
         self._level = tag
 
     @classmethod
-    def _make(cls, value: Any, tangent: Any, level: int) -> Dual:
-        # The engine's constructor: no checks, no conversions.
+    def of_level(cls, value: Any, tangent: Any, level: Level) -> Dual:
+        """The engines' and transformations' constructor: no checks, no conversions, a given level."""
         d = object.__new__(cls)
         d.value = value
         d.tangent = tangent
@@ -160,7 +160,7 @@ def forward_process(top: Dual, prim: Primitive, operands: tuple, params: dict) -
     tangent = apply_jvp(prim, tangents, out, primals, params)
     if tangent is None:
         return out
-    return Dual._make(out, tangent, level)
+    return Dual.of_level(out, tangent, level)
 
 
 process.register(Dual, object, object, object)(forward_process)

@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from adkit.core import size_of
+from adkit.formatting import duration
 from adkit.pytree import flatten
 
 
@@ -190,13 +191,13 @@ class ModeChoice:
     def __repr__(self) -> str:
         return (
             f"ModeChoice(mode={self.mode!r}, n={self.n}, m={self.m}, "
-            f"cost_forward={_duration(self.cost_forward)}, cost_reverse={_duration(self.cost_reverse)})\n"
+            f"cost_forward={duration(self.cost_forward)}, cost_reverse={duration(self.cost_reverse)})\n"
             f"  {self.reason}"
         )
 
     def _repr_html_(self) -> str:
         crossover = "never" if self.reverse_from is None else f"n = {self.reverse_from}"
-        cells = (self.mode, self.n, self.m, _duration(self.cost_forward), _duration(self.cost_reverse),
+        cells = (self.mode, self.n, self.m, duration(self.cost_forward), duration(self.cost_reverse),
                  crossover)  # fmt: skip
         row = "".join(f"<td>{html.escape(str(c))}</td>" for c in cells)
         return (
@@ -204,14 +205,6 @@ class ModeChoice:
             "<th>est. forward</th><th>est. reverse</th><th>reverse cheaper from</th></tr>"
             f"<tr>{row}</tr></table><p>{html.escape(self.reason)}</p>"
         )
-
-
-def _duration(seconds: float) -> str:
-    """``82.3 µs``, ``7.53 ms``, ``1.2 s``."""
-    for scale, unit in ((1.0, "s"), (1e-3, "ms")):
-        if seconds >= scale:
-            return f"{seconds / scale:.3g} {unit}"
-    return f"{seconds * 1e6:.3g} µs"
 
 
 def _count(k: int, word: str) -> str:
@@ -246,8 +239,8 @@ def decide(n: int, m: int, work: Workload, requested: str = "auto") -> ModeChoic
     mode = "forward" if fwd <= rev else "reverse"
     ratio = max(fwd, rev) / max(min(fwd, rev), 1e-12)
     other = "reverse" if mode == "forward" else "forward"
-    head = (f"{mode} mode, about {ratio:.2g}x cheaper (estimated {_duration(min(fwd, rev))} against "
-            f"{_duration(max(fwd, rev))} for {other} mode). f has n = {_count(n, 'input')} and "
+    head = (f"{mode} mode, about {ratio:.2g}x cheaper (estimated {duration(min(fwd, rev))} against "
+            f"{duration(max(fwd, rev))} for {other} mode). f has n = {_count(n, 'input')} and "
             f"m = {_count(m, 'output')}: ")  # fmt: skip
     operations = _count(work.ops, "operation")
     size = f"{operations}, {work.flops:.3g} flops per evaluation"

@@ -62,6 +62,7 @@ from adkit.core import (
     shape_of,
     short_repr,
 )
+from adkit.formatting import constant
 from adkit.numpy_bridge import UFUNCS, ArrayOps, array_ufunc
 from adkit.rules import RAISES, apply_vjp
 
@@ -108,19 +109,15 @@ class Node(NamedTuple):
 
     @property
     def label(self) -> str:
-        """The operation written with its operands' positions, e.g. ``v1 * v2``."""
+        """The operation written with its operands' tape positions, e.g. ``t1 * t2``.
+
+        (Tape positions, ``t``; the trace and the graph name values by the
+        survey's numbering, ``v``.)
+        """
         if self.primitive is None:
             return "input"
-        names = [f"v{i}" if i is not None else _constant_label(x) for i, x in zip(self.inputs, self.operands)]
+        names = [f"t{i}" if i is not None else constant(x) for i, x in zip(self.inputs, self.operands)]
         return self.primitive.format(names, self.params)
-
-
-def _constant_label(x: Any) -> str:
-    """A constant operand as a trace shows it: ``2``, ``0.5``, ``array(3, 4)``."""
-    x = primal(x)
-    if np.ndim(x) == 0:
-        return f"{float(x):.6g}"
-    return f"array{np.shape(x)}"
 
 
 #: how much recording the context's own tape allows between two collections of
@@ -141,7 +138,7 @@ class Tape:
     ...     x = Var(2.0)
     ...     y = x * x + 1.0
     >>> [node.label for node in tape.nodes]
-    ['input', 'v0 * v0', 'v1 + 1']
+    ['input', 't0 * t0', 't1 + 1']
     >>> y.backward()
     >>> x.grad
     4.0

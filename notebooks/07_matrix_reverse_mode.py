@@ -105,7 +105,7 @@ with adkit.Tape() as tape:
     W_var = adkit.Var(W)
     L = least_squares(W_var)
 for node in tape.nodes:
-    print(f"v{node.index}: {node.label:18} shape {node.shape}")
+    print(f"t{node.index}: {node.label:18} shape {node.shape}")
 L.backward()
 print("W_var.grad equals the closed form:", np.allclose(W_var.grad, grad_closed, rtol=1e-12, atol=1e-12))
 

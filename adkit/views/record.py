@@ -39,6 +39,7 @@ from typing import Any
 import numpy as np
 
 from adkit.core import Box, Primitive, primal, shape_of
+from adkit.formatting import constant, number
 from adkit.reverse import Tape, Var, sweep
 from adkit.rules import apply_jvp, apply_vjp
 
@@ -180,13 +181,13 @@ def record(f: Callable, args: Sequence[Any], seed: Any, cotangent: Any, api: str
     tangents = _forward_tangents(nodes, seeds)
     seeded: dict[int, Any] = {}
     for y, ct in zip(outs, cotangents):
-        seeded[y._index] = ct if y._index not in seeded else seeded[y._index] + ct
+        seeded[y.index] = ct if y.index not in seeded else seeded[y.index] + ct
     adjoints = sweep(tape, seeded)
     adjoints += [None] * (len(nodes) - len(adjoints))
 
     names_of_output: dict[int, list[str]] = {}
     for y, name in zip(outs, output_names):
-        names_of_output.setdefault(y._index, []).append(name)
+        names_of_output.setdefault(y.index, []).append(name)
 
     def make(i: int) -> Variable:
         node = nodes[i]
@@ -215,7 +216,7 @@ def record(f: Callable, args: Sequence[Any], seed: Any, cotangent: Any, api: str
         output_names=output_names,
         variables=variables,
         edges=edges,
-        outputs=tuple(number_of[y._index] for y in outs),
+        outputs=tuple(number_of[y.index] for y in outs),
         seed=tuple(seeds),
         cotangent=tuple(cotangents),
         default_seed=default_seed,
@@ -293,7 +294,7 @@ def _traced_outputs(out: Any, tape: Tape, fname: str, api: str) -> list[Var]:
     traced = []
     for k, y in enumerate(items):
         which = f"output {k} of {fname}" if many else f"the output of {fname}"
-        if isinstance(y, Var) and y._tape is tape:
+        if isinstance(y, Var) and y.tape is tape:
             traced.append(y)
         elif isinstance(y, Box):
             raise ValueError(
@@ -448,10 +449,7 @@ def _local_partial(node: Any, positions: list[int]) -> Any:
     return None
 
 
-
 # -- how variables, values and definitions are written ------------------------------------
-
-STYLES = ("text", "html", "latex", "mathtext")
 
 
 def variable_name(number: int, style: str) -> str:
@@ -477,16 +475,6 @@ def symbol_name(name: str, style: str) -> str:
     return body if style == "latex" else f"${body}$"
 
 
-def format_number(x: float, precision: int = 5) -> str:
-    """A number with ``precision`` significant digits, without a minus on zero."""
-    x = float(x)
-    if x == 0:
-        return "0"
-    if not np.isfinite(x):
-        return str(x)
-    return f"{x:.{precision}g}"
-
-
 def format_value(x: Any, precision: int = 5) -> str:
     """A scalar as a number; an array as its shape and a short summary.
 
@@ -497,24 +485,17 @@ def format_value(x: Any, precision: int = 5) -> str:
     """
     x = primal(x)
     if np.ndim(x) == 0:
-        return format_number(x, precision)
+        return number(x, precision)
     arr = np.asarray(x, dtype=float)
     shape = str(arr.shape)
     if arr.size == 0:
         return f"{shape} empty"
     if arr.ndim == 1 and arr.size <= 4:
-        return f"{shape} [{' '.join(format_number(v, min(precision, 3)) for v in arr)}]"
+        return f"{shape} [{' '.join(number(v, min(precision, 3)) for v in arr)}]"
     lo, hi = float(np.min(arr)), float(np.max(arr))
     if lo == hi:
-        return f"{shape} all {format_number(lo, 3)}"
-    return f"{shape} range [{format_number(lo, 3)}, {format_number(hi, 3)}]"
-
-
-def _constant_text(x: Any) -> str:
-    x = primal(x)
-    if np.ndim(x) == 0:
-        return format_number(x, 6)
-    return f"array{np.shape(x)}"
+        return f"{shape} all {number(lo, 3)}"
+    return f"{shape} range [{number(lo, 3)}, {number(hi, 3)}]"
 
 
 def _index_text(index: Any) -> str:
@@ -550,7 +531,7 @@ def _extra_params(var: Variable) -> str:
         if key == "axes" and isinstance(value, tuple) and value == tuple(range(ndim))[::-1]:
             continue  # the plain transpose
         v = value[0] if isinstance(value, tuple) and len(value) == 1 and key == "axis" else value
-        extras.append(f"{key}={_constant_text(v) if isinstance(v, (np.ndarray, float)) else v!r}")
+        extras.append(f"{key}={constant(v) if isinstance(v, (np.ndarray, float)) else v!r}")
     return ", ".join(extras)
 
 
@@ -560,7 +541,7 @@ def definition(var: Variable, style: str, input_name: str | None = None) -> str:
         return symbol_name(input_name or var.input_name or "x", style)
     names = [
         (variable_name(p, "latex" if style == "mathtext" else style) if p is not None
-         else _constant_text(c))
+         else constant(c))
         for p, c in zip(var.parents, var.operands)
     ]  # fmt: skip
     prim = var.primitive
