@@ -837,6 +837,23 @@ def _missing_attribute(kind: str, name: str) -> str:
     return f"{kind} has no attribute {name!r}: {why}"
 
 
+class MissingAttribute:
+    """An ndarray attribute a traced value lacks: reading it raises an ``AttributeError`` saying what to do.
+
+    A class attribute rather than a ``__getattr__`` fallback: a type with
+    ``__getattr__`` loses CPython's specialized attribute access, which cost
+    every operation on a traced value about a fifth of its time (W1).
+    ``hasattr`` and ``getattr(x, name, default)`` behave as for a missing name.
+    """
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
+
+    def __get__(self, obj: Any, owner: type | None = None) -> Any:
+        kind = f"A traced value ({type(obj).__name__})" if obj is not None else owner.__name__
+        raise AttributeError(_missing_attribute(kind, self.name))
+
+
 class ArrayOps:
     """Operators, NumPy methods and protocols for traced values (``Dual`` and ``Var``).
 
@@ -877,12 +894,40 @@ class ArrayOps:
     def __index__(self) -> int:
         raise _refuse_conversion("an index")
 
-    def __getattr__(self, name: str) -> Any:
-        # Only called when ordinary lookup fails: an ndarray name says what to do instead.
-        kind = type(self).__name__
-        if name in NDARRAY_NAMES:
-            raise AttributeError(_missing_attribute(f"A traced value ({kind})", name))
-        raise AttributeError(f"{kind!r} object has no attribute {name!r}")
+    # -- ndarray attributes a traced value does not have (each says what to do instead)
+    # in place:
+    byteswap = MissingAttribute()
+    fill = MissingAttribute()
+    partition = MissingAttribute()
+    put = MissingAttribute()
+    resize = MissingAttribute()
+    setfield = MissingAttribute()
+    setflags = MissingAttribute()
+    sort = MissingAttribute()
+    # about memory:
+    base = MissingAttribute()
+    ctypes = MissingAttribute()
+    data = MissingAttribute()
+    device = MissingAttribute()
+    dump = MissingAttribute()
+    dumps = MissingAttribute()
+    flags = MissingAttribute()
+    flat = MissingAttribute()
+    getfield = MissingAttribute()
+    itemsize = MissingAttribute()
+    nbytes = MissingAttribute()
+    strides = MissingAttribute()
+    to_device = MissingAttribute()
+    tobytes = MissingAttribute()
+    tofile = MissingAttribute()
+    view = MissingAttribute()
+    # no rule yet:
+    argpartition = MissingAttribute()
+    choose = MissingAttribute()
+    compress = MissingAttribute()
+    cumprod = MissingAttribute()
+    searchsorted = MissingAttribute()
+    take = MissingAttribute()
 
     def item(self, *args: Any) -> Any:
         raise _refuse_conversion("a Python number with .item()")
