@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from adkit import rules
-from adkit.core import Box, Level, as_real, escaped, new_level, primal, shape_of, size_of
+from adkit.core import Box, Level, as_real, check_fits, escaped, new_level, primal, shape_of, size_of
 from adkit.forward import Dual
 from adkit.modes import ModeChoice, probe
 from adkit.pytree import TreeDef, flatten, unflatten
@@ -496,9 +496,7 @@ def jvp(f: Callable, primals: Sequence[Any], tangents: Sequence[Any]) -> tuple[A
         raise ValueError("jvp: the tangents must have the same structure as the primals")
     tangent_leaves = [_like(t, x) for t, x in zip(tangent_leaves, inputs.leaves)]
     for x, t in zip(inputs.leaves, tangent_leaves):
-        xs, ts = shape_of(x), shape_of(t)
-        if ts != xs and ts[1:] != xs:
-            raise ValueError(f"jvp: a tangent of shape {ts} does not fit a primal of shape {xs}")
+        check_fits("jvp: a tangent", shape_of(t), shape_of(x), batched=True)
     pairs = list(zip(inputs.leaves, tangent_leaves))
     batch = {shape_of(t)[:1] for x, t in pairs if shape_of(t) != shape_of(x)}
     if len(batch) > 1 or (batch and any(shape_of(t) == shape_of(x) for x, t in pairs)):
@@ -560,11 +558,7 @@ def vjp(f: Callable, *primals: Any) -> tuple[Any, Callable[[Any], tuple]]:
         batches = set()
         for c, s in zip(ct_leaves, shapes):
             cs = shape_of(c)
-            if cs != s and cs[1:] != s:
-                raise ValueError(
-                    f"a cotangent of shape {cs} was given for an output of shape {s} "
-                    f"(or {('k',) + s} for k cotangents at once)"
-                )
+            check_fits("vjp: a cotangent", cs, s, batched=True)
             batches.add(cs[: len(cs) - len(s)])
         cts = [_like(c, y) for c, y in zip(ct_leaves, out_leaves)]
         if len(batches) > 1:

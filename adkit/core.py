@@ -157,6 +157,16 @@ def shape_of(x: Any) -> tuple[int, ...]:
     return np.shape(x)
 
 
+def check_fits(what: str, given: tuple[int, ...], shape: tuple[int, ...], batched: bool) -> None:
+    """Refuse a tangent or cotangent whose shape does not fit its value's: ``shape``, or with
+    ``batched`` also ``(k,) + shape`` (k directions at once). ``what`` names it in the message."""
+    if given == shape or (batched and given[1:] == shape and len(given) == len(shape) + 1):
+        return
+    also = f", or (k,) + {shape} for k at once" if batched else ""
+    raise ValueError(f"{what} of shape {given} does not fit a value of shape {shape}: give shape "
+                     f"{shape}{also}")
+
+
 def size_of(x: Any) -> int:
     """The number of elements of a raw value or a box."""
     return math.prod(shape_of(x))

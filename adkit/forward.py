@@ -22,6 +22,7 @@ from adkit.core import (
     Primitive,
     as_real,
     bind,
+    check_fits,
     new_level,
     primal,
     process,
@@ -77,12 +78,7 @@ class Dual(ArrayOps, Box):
         if tangent is None:
             tangent = np.zeros(shape_of(value)) if shape_of(value) else 0.0
         tangent = as_real(tangent, "Dual tangent")
-        v_shape, t_shape = shape_of(value), shape_of(tangent)
-        if t_shape != v_shape and t_shape[1:] != v_shape:
-            raise ValueError(
-                f"Dual tangent of shape {t_shape} does not fit a value of shape {v_shape}: give a "
-                f"tangent of shape {v_shape}, or (k,) + {v_shape} for k directions at once"
-            )
+        check_fits("Dual tangent", shape_of(tangent), shape_of(value), batched=True)
         if tag is None:
             inner = [x._level for x in (value, tangent) if isinstance(x, Box)]
             # A dual built around traced values is a new perturbation outside them.

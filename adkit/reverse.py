@@ -53,6 +53,7 @@ from adkit.core import (
     Primitive,
     as_real,
     bind,
+    check_fits,
     escaped_message,
     new_level,
     primal,
@@ -452,8 +453,8 @@ class Var(ArrayOps, Box):
                     "default to 1"
                 )
             cotangent = 1.0
-        elif shape_of(cotangent) != shape:
-            raise ValueError(f"cotangent of shape {shape_of(cotangent)} given for a value of shape {shape}")
+        else:
+            check_fits("backward(): the cotangent", shape_of(cotangent), shape, batched=False)
         adjoints = sweep(tape, {self._index: cotangent})
         for index, ref in list(tape._leaves.items()):
             leaf = ref()

@@ -38,7 +38,7 @@ from typing import Any
 
 import numpy as np
 
-from adkit.core import Box, Primitive, primal, shape_of
+from adkit.core import Box, Primitive, as_real, primal, shape_of
 from adkit.formatting import constant, number
 from adkit.reverse import Tape, Var, sweep
 from adkit.rules import apply_jvp, apply_vjp
@@ -231,25 +231,8 @@ def _as_input(x: Any, k: int, fname: str, api: str) -> Any:
             f"{where} is a traced value ({type(x).__name__}); adkit.{api} evaluates f at plain "
             "numbers or arrays. Pass the primal value (adkit.primal(x))."
         )
-    if isinstance(x, (bool, np.bool_)):
-        raise TypeError(f"{where} is a bool; adkit.{api} traces functions of real numbers")
-    if isinstance(x, complex) or (isinstance(x, (np.ndarray, np.generic)) and np.iscomplexobj(x)):
-        raise TypeError(f"{where} is complex; adkit differentiates real functions of real inputs")
-    if isinstance(x, numbers.Real) and not isinstance(x, np.generic):
-        return float(x)
-    if isinstance(x, (np.ndarray, np.generic, list, tuple)):
-        try:
-            arr = np.asarray(x, dtype=np.float64)
-        except (TypeError, ValueError):
-            raise TypeError(
-                f"{where} is a {type(x).__name__} that is not an array of real numbers; adkit.{api} "
-                "needs each argument to be a number or a NumPy array"
-            ) from None
-        return float(arr) if arr.ndim == 0 else arr
-    raise TypeError(
-        f"{where} is a {type(x).__name__}; adkit.{api} needs each argument to be a number or a "
-        f"NumPy array (one argument per input of {fname})"
-    )
+    value = as_real(x, where)  # the one check of values to differentiate, as the functional API's
+    return float(value) if np.ndim(value) == 0 else np.asarray(value, dtype=np.float64)
 
 
 def _input_names(f: Callable, n: int) -> list[str]:
