@@ -13,7 +13,7 @@ import functools
 import numbers
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -23,6 +23,9 @@ from adkit.forward import Dual
 from adkit.modes import ModeChoice, probe
 from adkit.pytree import TreeDef, flatten, unflatten
 from adkit.reverse import Tape, Var, sweep
+
+if TYPE_CHECKING:
+    from adkit.sparse import SparseJacobian
 
 MODES = ("forward", "reverse", "auto")
 
@@ -650,7 +653,7 @@ def grad(f: Callable, argnums: int | Sequence[int] = 0) -> Callable[..., Any]:
 
 
 def jacobian(f: Callable, mode: str = "auto", argnums: int | Sequence[int] = 0,
-             chunk: int | None = None) -> Callable[..., Any]:  # fmt: skip
+             chunk: int | None = None, sparse: bool = False) -> Callable[..., Any]:  # fmt: skip
     """The Jacobian of ``f``, of shape ``f(x).shape + x.shape``.
 
     ``mode="forward"`` pushes all ``n`` input directions through one
@@ -659,12 +662,17 @@ def jacobian(f: Callable, mode: str = "auto", argnums: int | Sequence[int] = 0,
     :func:`diff`). ``chunk`` bounds how many directions travel at once, which
     bounds memory (as ForwardDiff.jl's chunk size).
 
+    ``sparse=True`` returns a :class:`adkit.sparse.SparseJacobian`: the
+    Jacobian as an ``(m, n)`` ``scipy.sparse`` matrix from ``p`` compressed
+    directions, ``p`` the colours of its sparsity pattern, with the pattern
+    and colours on ``.explain(x)`` (needs SciPy; see :mod:`adkit.sparse`).
+
     >>> import numpy as np
     >>> jacobian(lambda x: x ** 2, mode="forward")(np.array([1.0, 2.0]))
     array([[2., 0.],
            [0., 4.]])
     """
-    return diff(f, mode=mode, argnums=argnums, chunk=chunk)
+    return diff(f, mode=mode, argnums=argnums, chunk=chunk, sparse=sparse)
 
 
 def hessian(f: Callable, argnums: int | Sequence[int] = 0) -> Callable[..., Any]:
@@ -773,7 +781,7 @@ def _scalar_derivative(f: Callable) -> Callable[[Any], Any]:
 
 
 def diff(f: Callable, mode: str = "auto", argnums: int | Sequence[int] = 0,
-         chunk: int | None = None) -> Derivative:  # fmt: skip
+         chunk: int | None = None, sparse: bool = False) -> Derivative | SparseJacobian:  # fmt: skip
     """The derivative of ``f`` as a callable :class:`Derivative` object.
 
     ``diff(f)(x)`` is the Jacobian of ``f`` at ``x``, of shape
@@ -782,7 +790,7 @@ def diff(f: Callable, mode: str = "auto", argnums: int | Sequence[int] = 0,
     ``mode`` is ``"forward"`` (dual numbers, cost grows with the input size
     n), ``"reverse"`` (a tape, cost grows with the output size m) or
     ``"auto"``, which picks the cheaper from n and m; ``.explain(x)`` says
-    which and why.
+    which and why. ``sparse=True``: see :func:`jacobian`.
 
     >>> import numpy as np
     >>> d = diff(lambda x: np.log(x[0]) + x[0] * x[1] - np.sin(x[1]))
@@ -790,6 +798,10 @@ def diff(f: Callable, mode: str = "auto", argnums: int | Sequence[int] = 0,
     array([5.5       , 1.71633781])
     """
     _check_function(f, "diff")
+    if sparse:
+        from adkit.sparse import SparseJacobian  # SciPy and networkx: only when asked for
+
+        return SparseJacobian(f, _check_mode(mode), argnums, chunk)
     return Derivative(f, _check_mode(mode), argnums, chunk)
 
 
