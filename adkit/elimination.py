@@ -3,9 +3,9 @@
 Record a scalar program (every variable a number) and label each edge
 ``v_i → v_j`` with its local partial ``c_ji = ∂v_j/∂v_i``: the *linearized
 graph*. Eliminating an intermediate vertex ``v`` connects each predecessor
-``i`` to each successor ``j`` directly,
+``i`` to each successor ``j`` directly::
 
-    c_ji += c_jv · c_vi        (|P(v)| · |S(v)| multiplications),
+    c_ji += c_jv · c_vi        (|P(v)| · |S(v)| multiplications)
 
 creating the edge when it was not there (fill-in). When every intermediate
 vertex is gone, the edges from inputs to outputs hold the Jacobian: the

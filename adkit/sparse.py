@@ -66,7 +66,7 @@ from adkit.reverse import Tape, Var, sweep
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
-__all__ = ["SparseJacobian", "SparsityInfo", "color_columns", "color_rows", "sparsity"]
+__all__ = ["SparseJacobian", "SparsityInfo", "color_columns", "color_rows", "sparsity", "structure_rule"]
 
 #: Colouring strategies of ``networkx.coloring.greedy_color`` that need no random state.
 STRATEGIES = ("largest_first", "smallest_last", "independent_set", "connected_sequential_bfs",
@@ -224,8 +224,17 @@ _BY_INDICES = (rules.reshape_p, rules.squeeze_p, rules.expand_dims_p, rules.tran
 _REDUCTIONS = (rules.sum_p, rules.mean_p, rules.prod_p, rules.max_p, rules.min_p, rules.norm_p)
 
 
-def _structure_rule(prim: Any) -> Callable[[Any, list[Any], int], Any] | None:
-    """The structure rule of a primitive; ``None`` when it has none (then :func:`_everything` applies)."""
+def structure_rule(prim: Any) -> Callable[[Any, list[Any], int], Any] | None:
+    """How ``prim`` maps its operands' index sets to its output's; ``None``: no rule (then every output
+    element is taken to depend on every element of every traced operand).
+
+    A rule is ``rule(node, operand_patterns, n)`` for a tape node, each
+    pattern a boolean ``(operand size, n)`` matrix (``None`` for a constant).
+
+    >>> from adkit import rules
+    >>> structure_rule(rules.sum_p).__name__, structure_rule(rules.solve_p)
+    ('_reduction', None)
+    """
     if prim is rules.where_p:  # both branches: the pattern must hold wherever the condition flips
         return functools.partial(_elementwise, check_partials=False)
     if prim.partials is not None:
@@ -261,7 +270,7 @@ def _propagate(tape: Tape, out: Any, n: int) -> tuple[Any, tuple[str, ...]]:
             patterns[node.index] = _ones(np.arange(size), np.arange(size), (size, n))
             continue
         operands = [None if i is None else patterns[i] for i in node.inputs]
-        rule = _structure_rule(node.primitive)
+        rule = structure_rule(node.primitive)
         if rule is None:
             rule = _everything
             if node.primitive.name not in conservative:
@@ -644,6 +653,10 @@ def _spy_axes(ax: Any, rows: np.ndarray, cols: np.ndarray, groups: np.ndarray, s
     ax.set_ylim(shape[0] - 0.5, -0.5)
     ax.set_aspect("equal" if max(shape) / max(min(shape), 1) < 8 else "auto")
     ax.xaxis.tick_top()
+    from matplotlib.ticker import MaxNLocator
+
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.yaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_title(title, fontsize=10, pad=18)
     ax.tick_params(labelsize=8)
 
