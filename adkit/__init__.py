@@ -11,15 +11,17 @@ Where things are:
 * ``modes.py``: how ``mode="auto"`` chooses, and why;
 * ``custom.py``: a user's own primitives; ``check.py``: ``check_grads``;
 * ``views/``: ``trace`` and ``graph``; ``compare.py``: ``compare_modes``;
-  ``widgets.py``, ``numerical.py``, ``symbolic.py``: Jupyter views and the baselines.
+  ``widgets.py``, ``numerical.py``, ``symbolic.py``: Jupyter views and the baselines;
+* ``sparse.py`` (``jacobian(f, sparse=True)``), ``elimination.py`` (vertex
+  elimination) and ``checkpointing.py`` (``checkpoint``): beyond the two pure modes.
 
 ``import adkit`` loads the engines and the front end only. The views, the
 measurements, the widgets and the baselines (and with them networkx,
 matplotlib, ipywidgets, IPython and sympy) are imported when one of their
 names is first used: ``adkit.trace``, ``adkit.graph``, ``adkit.Graph``,
 ``adkit.Trace``, ``adkit.compare_modes``, ``adkit.numerical``,
-``adkit.symbolic``, ``adkit.widgets`` (PEP 562; ``LAZY`` below says where
-each lives).
+``adkit.symbolic``, ``adkit.widgets``, ``adkit.sparse``, ``adkit.elimination``
+(PEP 562; ``LAZY`` below says where each lives).
 
 >>> import numpy as np
 >>> import adkit
@@ -45,6 +47,7 @@ from adkit.api import (
     vjp,
 )
 from adkit.check import GradientCheckError, check_grads
+from adkit.checkpointing import checkpoint
 from adkit.core import EscapedTracerError, Primitive, primal
 from adkit.custom import UserPrimitive, defjvp, defvjp, primitive
 from adkit.forward import Dual
@@ -164,6 +167,7 @@ __all__ = [
     "cbrt",
     "ceil",
     "check_grads",
+    "checkpoint",
     "clip",
     "compare_modes",
     "concatenate",
@@ -179,6 +183,7 @@ __all__ = [
     "diff",
     "divide",
     "dot",
+    "elimination",
     "exp",
     "expand_dims",
     "expm1",
@@ -232,6 +237,7 @@ __all__ = [
     "slogdet",
     "softplus",
     "solve",
+    "sparse",
     "sqrt",
     "square",
     "squeeze",
@@ -264,12 +270,14 @@ LAZY = {
     "trace": "adkit.views",
     "compare_modes": "adkit.compare",
     "numerical": "adkit.numerical",
+    "sparse": "adkit.sparse",
+    "elimination": "adkit.elimination",
     "symbolic": "adkit.symbolic",
     "widgets": "adkit.widgets",
 }
 
 if TYPE_CHECKING:  # the same names for type checkers and IDEs, which do not run __getattr__
-    from adkit import numerical, symbolic, widgets
+    from adkit import elimination, numerical, sparse, symbolic, widgets
     from adkit.compare import compare_modes
     from adkit.views import Graph, Trace, graph, trace
 
