@@ -487,17 +487,19 @@ def _reverse_compressed(tape: Tape, out: Any, in_size: int, seeds: np.ndarray, c
     return np.concatenate(blocks)
 
 
-def _verify(jacobian: Any, direction: np.ndarray, product: np.ndarray, transposed: bool, f: Callable,
-            given: bool) -> None:  # fmt: skip
+def _verify(rows: np.ndarray, cols: np.ndarray, data: np.ndarray, direction: np.ndarray,
+            product: np.ndarray, transposed: bool, f: Callable, given: bool) -> None:  # fmt: skip
     """Refuse a Jacobian read back through a pattern that does not hold here.
 
-    ``product`` is ``J v`` (or ``uᵀ J``) for a random ``direction``, computed
-    by the same pass; the recovered matrix must reproduce it. An entry outside
-    the pattern would have been added into another entry's place.
+    ``product`` is ``J v`` (or ``uᵀ J``, ``transposed``) for a random
+    ``direction``, computed by the same pass; the entries read back
+    (``data`` at ``rows``, ``cols``) must reproduce it. A nonzero outside the
+    pattern would have been added into another entry's place.
     """
-    recovered = jacobian.T @ direction if transposed else jacobian @ direction
-    size = abs(jacobian).T @ abs(direction) if transposed else abs(jacobian) @ abs(direction)
-    scale = size + abs(product)
+    into, along = (cols, rows) if transposed else (rows, cols)
+    terms = data * direction[along]
+    recovered = np.bincount(into, terms, minlength=product.size)
+    scale = np.bincount(into, abs(terms), minlength=product.size) + abs(product)
     finite = np.isfinite(product) & np.isfinite(recovered)
     if np.all(abs(recovered - product)[finite] <= 1e-7 * scale[finite] + 1e-300):
         return
@@ -508,6 +510,28 @@ def _verify(jacobian: Any, direction: np.ndarray, product: np.ndarray, transpose
         "depend on the input's values. Use sparse=False, or SparseJacobian(f, pattern=...) with a pattern "
         "that holds at every input."
     )
+
+
+@dataclass(frozen=True, eq=False)
+class _Plan:
+    """What every call at one input shape reuses: the pattern's entries in CSR order and the seeds."""
+
+    rows: np.ndarray
+    cols: np.ndarray
+    indptr: np.ndarray
+    indices: np.ndarray
+    seeds: np.ndarray  # one row per colour, then the check direction
+    check: np.ndarray
+
+
+def _plan(info: SparsityInfo) -> _Plan:
+    pattern = info.pattern.tocsr()
+    pattern.sort_indices()
+    indptr, indices = pattern.indptr.copy(), pattern.indices.copy()
+    rows = np.repeat(np.arange(info.m), np.diff(indptr))
+    check = np.random.default_rng(0).standard_normal(info.n if info.mode == "forward" else info.m)
+    seeds = _seeds(info.colors, info.passes, check, np.float64)
+    return _Plan(rows, indices, indptr, indices, seeds, check)
 
 
 # -- the auto mode: colour counts, priced --------------------------------------------------------------
@@ -745,7 +769,7 @@ class SparseJacobian:
         self.f, self.mode, self.argnums, self.chunk, self.strategy = f, mode, argnums, chunk, strategy
         self.check = check
         self._given = None if pattern is None else sp.csr_array(pattern, dtype=bool)
-        self._infos: dict[Any, SparsityInfo] = {}
+        self._infos: dict[Any, tuple[SparsityInfo, _Plan]] = {}
         self.__name__ = f"sparse_jacobian_of_{_name(f)}"
         self.__wrapped__ = f
 
@@ -772,11 +796,12 @@ class SparseJacobian:
         """
         return self._info(args, kwargs)[0]
 
-    def _info(self, args: tuple, kwargs: dict[str, Any]) -> tuple[SparsityInfo, tuple[Tape, Any] | None]:
+    def _info(self, args: tuple,
+              kwargs: dict[str, Any]) -> tuple[SparsityInfo, _Plan, tuple[Tape, Any] | None]:  # fmt: skip
         key = self._key(args, kwargs)
-        info = self._infos.get(key)
-        if info is not None:
-            return info, None
+        known = self._infos.get(key)
+        if known is not None:
+            return *known, None
         recorded = None
         if self._given is None:
             pattern, tape, out = _detect(self.f, args, self.argnums, kwargs, self.origin)
@@ -801,27 +826,27 @@ class SparseJacobian:
                        "every input element).")  # fmt: skip
         info = SparsityInfo(matrix, pattern.in_shape, pattern.out_shape, mode, reason, columns, rows,
                             pattern.conservative, self.strategy, fwd, rev)  # fmt: skip
+        plan = _plan(info)
         if len(self._infos) >= 64:
             self._infos.clear()
-        self._infos[key] = info
-        return info, recorded
+        self._infos[key] = info, plan
+        return info, plan, recorded
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         sp = scipy_sparse()
-        info, recorded = self._info(args, kwargs)
+        info, plan, recorded = self._info(args, kwargs)
         position, x = _argument(self.f, args, self.argnums)
         colors, p = info.colors, info.passes
         # A pattern detected at another point (or given) may not hold here: one random direction more
         # checks the result (recorded is None exactly then).
-        check = None
-        if recorded is None and self.check:
-            check = np.random.default_rng(0).standard_normal(info.n if info.mode == "forward" else info.m)
-        coo = info.pattern.tocoo()
-        rows, cols = np.asarray(coo.row), np.asarray(coo.col)
+        checked = recorded is None and self.check
+        seeds = plan.seeds if checked else plan.seeds[:p]
+        rows, cols = plan.rows, plan.cols
         if info.mode == "forward":
-            seeds = _seeds(colors, p, check, _float_type(x))
+            dtype = _float_type(x)
             chunk = max(1, seeds.shape[0] if self.chunk is None else int(self.chunk))
-            out, compressed = _forward_compressed(self.f, args, position, x, kwargs, seeds, chunk,
+            directions = seeds.astype(dtype, copy=False)
+            out, compressed = _forward_compressed(self.f, args, position, x, kwargs, directions, chunk,
                                                   self.origin)  # fmt: skip
             self._check_size(size_of(out), info)
             data = compressed[rows, colors[cols]]
@@ -829,16 +854,18 @@ class SparseJacobian:
             tape, out = recorded if recorded is not None else _record(self.f, args, position, x, kwargs,
                                                                       self.origin, lean=True)  # fmt: skip
             self._check_size(size_of(out), info)
-            seeds = _seeds(colors, p, check, _float_type(primal(out)))
+            dtype = _float_type(primal(out))
             chunk = max(1, seeds.shape[0] if self.chunk is None else int(self.chunk))
-            compressed = _reverse_compressed(tape, out, size_of(x), seeds, chunk)
+            compressed = _reverse_compressed(tape, out, size_of(x), seeds.astype(dtype, copy=False), chunk)
             data = compressed[colors[rows], cols]
-        dtype = np.result_type(data.dtype, _float_type(x)) if data.size else _float_type(x)
-        jacobian = sp.csr_array((data.astype(dtype, copy=False), (rows, cols)), shape=(info.m, info.n))
-        if check is not None:
+        if checked:
             product = compressed[:, p] if info.mode == "forward" else compressed[p]
-            _verify(jacobian, check, product, info.mode == "reverse", self.f, self._given is not None)
-        return jacobian
+            _verify(rows, cols, data, plan.check, product, info.mode == "reverse", self.f,
+                    self._given is not None)  # fmt: skip
+        dtype = np.result_type(data.dtype, _float_type(x)) if data.size else _float_type(x)
+        # the caller's own index arrays: eliminate_zeros() and friends change them in place
+        entries = (data.astype(dtype, copy=False), plan.indices.copy(), plan.indptr.copy())
+        return sp.csr_array(entries, shape=(info.m, info.n))
 
     def _check_size(self, m: int, info: SparsityInfo) -> None:
         if m != info.m:

@@ -146,6 +146,16 @@ def test_other_arguments_and_keywords_pass_through():
     np.testing.assert_allclose(got.toarray(), adkit.jacobian(f, argnums=1)(2.0, x, scale=3.0))
 
 
+def test_changing_a_result_in_place_changes_no_later_result():
+    f = banded(1, 1)
+    jac = adkit.jacobian(f, sparse=True)
+    x = RNG.normal(size=8)
+    first = jac(x)
+    first.data[:] = 0.0
+    first.eliminate_zeros()  # rewrites indices and indptr in place
+    np.testing.assert_allclose(jac(x).toarray(), adkit.jacobian(f)(x), rtol=1e-13)
+
+
 def test_float32_stays_float32():
     x = np.linspace(0.1, 1.0, 5, dtype=np.float32)
     for mode in ("forward", "reverse"):
