@@ -397,7 +397,8 @@ class Comparison:
         result = self._result(order)
         return FramePlayer(len(result.steps) + 1, lambda k, figure: _draw_into(result, k, figure),
                            lambda k: caption(result, k), lambda k: steps_table(result, k), interval=interval,
-                           description=f"{order} step", start=0)  # fmt: skip
+                           description=f"{order} step", start=0,
+                           title=f"{order} elimination of {self.graph.function_name}")  # fmt: skip
 
     def animate(self, order: str = "markowitz", interval: int = 1200) -> FuncAnimation:
         """The elimination in ``order`` as a ``matplotlib.animation.FuncAnimation``, a frame per step."""

@@ -183,7 +183,7 @@ def test_the_tradeoff_plot_has_a_point_per_snapshot_count():
     assert [s.recomputed for s in result.schedules][-1] == 0
     assert "snapshots" in repr(result)
     ax = result.plot(measured={10: (12.0, 2637)})
-    (line, marks, _) = ax.lines
+    (line, marks) = ax.lines
     assert len(line.get_xdata()) == 4 and len(marks.get_xdata()) == 1
     import matplotlib.pyplot as plt
 

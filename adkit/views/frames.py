@@ -27,7 +27,7 @@ class FramePlayer(widgets.VBox):
     """Frames ``start .. start + count - 1`` played with a slider: ``draw(k, figure)`` draws frame ``k``.
 
     ``caption(k)`` is the text above the picture and ``table(k)`` (optional)
-    HTML shown beside it. ``frame`` is the frame the slider is on; moving
+    HTML shown beside it; ``title`` names the player in its text form. ``frame`` is the frame the slider is on; moving
     the slider (or pressing play) redraws ``picture`` and updates
     ``caption_html`` and ``table_html``; ``figure`` is the matplotlib Figure
     drawn on.
@@ -41,12 +41,13 @@ class FramePlayer(widgets.VBox):
 
     def __init__(self, count: int, draw: Callable[[int, Figure], object], caption: Callable[[int], str],
                  table: Callable[[int], str] | None = None, interval: int = 1000, dpi: int = 100,
-                 description: str = "step", start: int = 0):  # fmt: skip
+                 description: str = "step", start: int = 0, title: str = "frames"):  # fmt: skip
         from matplotlib.figure import Figure
 
         if count < 1:
             raise ValueError(f"a player needs at least one frame, got count={count}")
         self.figure = Figure()
+        self.title, self.count = title, count
         self._draw, self._caption, self._table, self._dpi = draw, caption, table, dpi
         last = start + count - 1
         self.play = widgets.Play(value=start, min=start, max=last, step=1, interval=interval,
@@ -67,6 +68,9 @@ class FramePlayer(widgets.VBox):
     @property
     def frame(self) -> int:
         return self.slider.value
+
+    def __repr__(self) -> str:
+        return f"<adkit player: {self.title}, {self.count} frames>"
 
     def _on_change(self, change: dict) -> None:
         self._show(change["new"])
