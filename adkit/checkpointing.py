@@ -55,12 +55,20 @@ __all__ = ["Checkpointed", "CheckpointedLoop", "Schedule", "Tradeoff", "checkpoi
 
 
 def beta(s: int, r: int) -> int:
-    """``C(s + r, s)``: the most steps ``s`` snapshots reverse, each evaluated at most ``r + 1`` times."""
+    """``C(s + r, s)``: the most steps ``s`` snapshots reverse, each evaluated at most ``r + 1`` times.
+
+    >>> beta(10, 4), beta(10, 3)     # 10 snapshots: 1,001 steps with each step evaluated 5 times at most
+    (1001, 286)
+    """
     return math.comb(s + r, s) if r >= 0 else 0
 
 
 def repetitions(steps: int, snapshots: int) -> int:
-    """The fewest ``r`` with ``β(snapshots, r) >= steps``: how often, at most, a step is evaluated again."""
+    """The fewest ``r`` with ``β(snapshots, r) >= steps``: how often, at most, a step is evaluated again.
+
+    >>> repetitions(1000, 10), repetitions(1000, 1000)
+    (4, 1)
+    """
     r = 0
     while beta(snapshots, r) < steps:
         r += 1
@@ -76,6 +84,9 @@ def split(length: int, free: int) -> int:
     with ``s = free + 1`` snapshots and ``r`` the repetition number minimizes
     the evaluations (checked against the dynamic programme in the tests).
     This takes the largest.
+
+    >>> split(10, 9), split(1000, 9)     # enough slots: one step; few: a long left part
+    (1, 286)
     """
     s = free + 1
     r = repetitions(length, s)

@@ -76,7 +76,7 @@ STRATEGIES = ("largest_first", "smallest_last", "independent_set", "connected_se
 MAX_CONFLICT_EDGES = 20_000_000
 
 
-def scipy_sparse() -> Any:
+def _scipy_sparse() -> Any:
     """``scipy.sparse``, or an ImportError that says how to install SciPy."""
     try:
         import scipy.sparse
@@ -93,12 +93,12 @@ def scipy_sparse() -> Any:
 
 def _ones(rows: np.ndarray, cols: np.ndarray, shape: tuple[int, int]) -> Any:
     """The boolean sparse matrix with ones at ``(rows, cols)`` (duplicates allowed)."""
-    sp = scipy_sparse()
+    sp = _scipy_sparse()
     return sp.csr_array((np.ones(rows.size, dtype=bool), (rows.ravel(), cols.ravel())), shape=shape)
 
 
 def _empty(rows: int, n: int) -> Any:
-    return scipy_sparse().csr_array((rows, n), dtype=bool)
+    return _scipy_sparse().csr_array((rows, n), dtype=bool)
 
 
 def _union(parts: list[Any], rows: int, n: int) -> Any:
@@ -154,8 +154,8 @@ def _by_indices(node: Any, operands: list[Any], n: int) -> Any:
     numbers = [np.arange(offsets[k], offsets[k + 1]).reshape(shape_of(x))
                for k, x in enumerate(node.operands)]  # fmt: skip
     index = np.asarray(node.primitive.impl(*numbers, **node.params))
-    stacked = scipy_sparse().vstack([_empty(size, n) if p is None else p for p, size in zip(operands, sizes)],
-                                    format="csr")  # fmt: skip
+    blocks = [_empty(size, n) if p is None else p for p, size in zip(operands, sizes)]
+    stacked = _scipy_sparse().vstack(blocks, format="csr")
     return _gather(stacked, index)
 
 
@@ -216,7 +216,7 @@ def _everything(node: Any, operands: list[Any], n: int) -> Any:
     rows = size_of(node.value)
     indptr = np.arange(rows + 1, dtype=np.int64) * columns.size
     data = np.ones(rows * columns.size, dtype=bool)
-    return scipy_sparse().csr_array((data, np.tile(columns, rows), indptr), shape=(rows, n))
+    return _scipy_sparse().csr_array((data, np.tile(columns, rows), indptr), shape=(rows, n))
 
 
 _BY_INDICES = (rules.reshape_p, rules.squeeze_p, rules.expand_dims_p, rules.transpose_p, rules.broadcast_to_p,
@@ -249,7 +249,7 @@ def structure_rule(prim: Any) -> Callable[[Any, list[Any], int], Any] | None:
 
 
 @dataclass(frozen=True, eq=False)
-class Pattern:
+class _Pattern:
     """Which outputs of ``f`` depend on which inputs, read off one traced evaluation."""
 
     matrix: Any  # scipy.sparse.csr_array of bools, (m, n)
@@ -374,13 +374,13 @@ def sparsity(f: Callable, *args: Any, argnums: int = 0, **kwargs: Any) -> Any:
 
 
 def _detect(f: Callable, args: tuple, argnums: Any, kwargs: dict[str, Any],
-            origin: str) -> tuple[Pattern, Tape, Any]:  # fmt: skip
-    scipy_sparse()
+            origin: str) -> tuple[_Pattern, Tape, Any]:  # fmt: skip
+    _scipy_sparse()
     position, x = _argument(f, args, argnums)
     tape, out = _record(f, args, position, x, kwargs, origin, lean=False)
     n = size_of(x)
     matrix, conservative = _propagate(tape, out, n)
-    pattern = Pattern(matrix, shape_of(x), shape_of(out), conservative, workload_of(tape))
+    pattern = _Pattern(matrix, shape_of(x), shape_of(out), conservative, workload_of(tape))
     return pattern, tape, out
 
 
@@ -408,7 +408,7 @@ def color_columns(pattern: Any, strategy: str = "largest_first") -> np.ndarray:
     >>> colors[0] == colors[2] != colors[1]     # columns 0 and 2 share no row: 2 colours
     np.True_
     """
-    sp = scipy_sparse()
+    sp = _scipy_sparse()
     pattern = sp.csr_array(pattern, dtype=bool)
     if strategy not in STRATEGIES:
         raise ValueError(f"strategy must be one of {', '.join(STRATEGIES)}; got {strategy!r}")
@@ -435,7 +435,7 @@ def color_rows(pattern: Any, strategy: str = "largest_first") -> np.ndarray:
     >>> colors[0] != colors[2], colors.max() + 1   # rows 0 and 2 share column 1; row 1 is empty
     (np.True_, np.int64(2))
     """
-    return color_columns(scipy_sparse().csr_array(pattern, dtype=bool).T, strategy)
+    return color_columns(_scipy_sparse().csr_array(pattern, dtype=bool).T, strategy)
 
 
 # -- the compressed passes --------------------------------------------------------------------------
@@ -645,7 +645,7 @@ class SparsityInfo:
         why each can be read back. With ``ax`` (or ``compressed=False``)
         only the pattern is drawn. Returns the Figure.
         """
-        return draw_spy(self, ax, mode or self.mode, compressed)
+        return _draw_spy(self, ax, mode or self.mode, compressed)
 
 
 def _count(colors: np.ndarray | None) -> int:
@@ -685,7 +685,7 @@ def _spy_axes(ax: Any, rows: np.ndarray, cols: np.ndarray, groups: np.ndarray, s
     ax.tick_params(labelsize=8)
 
 
-def draw_spy(info: SparsityInfo, ax: Any, mode: str, compressed: bool) -> Figure:
+def _draw_spy(info: SparsityInfo, ax: Any, mode: str, compressed: bool) -> Figure:
     """``info.spy``: the pattern coloured by groups and, beside it, the compressed matrix."""
     if mode not in ("forward", "reverse"):
         raise ValueError(f"mode must be 'forward' or 'reverse', got {mode!r}")
@@ -765,7 +765,7 @@ class SparseJacobian:
             raise ValueError(f"strategy must be one of {', '.join(STRATEGIES)}; got {strategy!r}")
         if chunk is not None and (not isinstance(chunk, (int, np.integer)) or chunk < 1):
             raise ValueError(f"chunk must be a positive integer or None, got {chunk!r}")
-        sp = scipy_sparse()
+        sp = _scipy_sparse()
         self.f, self.mode, self.argnums, self.chunk, self.strategy = f, mode, argnums, chunk, strategy
         self.check = check
         self._given = None if pattern is None else sp.csr_array(pattern, dtype=bool)
@@ -813,7 +813,7 @@ class SparseJacobian:
                     f"the pattern given has {self._given.shape[1]} columns but the input has {size_of(x)} "
                     "elements; give a pattern of shape (f(x).size, x.size)"
                 )
-            pattern = Pattern(self._given, shape_of(x), (self._given.shape[0],), (), Workload(0, 0.0, 0.0))
+            pattern = _Pattern(self._given, shape_of(x), (self._given.shape[0],), (), Workload(0, 0.0, 0.0))
         matrix = pattern.matrix
         m, n = matrix.shape
         columns = color_columns(matrix, self.strategy) if self.mode in ("forward", "auto") else None
@@ -833,7 +833,7 @@ class SparseJacobian:
         return info, plan, recorded
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        sp = scipy_sparse()
+        sp = _scipy_sparse()
         info, plan, recorded = self._info(args, kwargs)
         position, x = _argument(self.f, args, self.argnums)
         colors, p = info.colors, info.passes

@@ -27,10 +27,10 @@ class FramePlayer(widgets.VBox):
     """Frames ``start .. start + count - 1`` played with a slider: ``draw(k, figure)`` draws frame ``k``.
 
     ``caption(k)`` is the text above the picture and ``table(k)`` (optional)
-    HTML shown beside it; ``title`` names the player in its text form. ``frame`` is the frame the slider is on; moving
-    the slider (or pressing play) redraws ``picture`` and updates
-    ``caption_html`` and ``table_html``; ``figure`` is the matplotlib Figure
-    drawn on.
+    HTML shown beside it; ``title`` names the player in its text form.
+    ``frame`` is the frame the slider is on; moving the slider (or pressing
+    play) redraws ``picture`` and updates ``caption_html`` and
+    ``table_html``; ``figure`` is the matplotlib Figure drawn on.
 
     >>> from adkit.views.frames import FramePlayer
     >>> player = FramePlayer(3, lambda k, fig: fig.add_subplot().set_title(str(k)), lambda k: f"frame {k}")
