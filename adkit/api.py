@@ -311,7 +311,7 @@ def _strip(x: Any, level: int) -> Any:
 # -- forward mode ---------------------------------------------------------------------
 
 
-def _basis(leaves: list[Any], start: int, stop: int) -> list[np.ndarray]:
+def _identity_rows(leaves: list[Any], start: int, stop: int) -> list[np.ndarray]:
     """Seed tangents for columns ``start:stop`` of the Jacobian: rows of the identity, in each leaf's type."""
     seeds, offset = [], 0
     for x in leaves:
@@ -355,7 +355,7 @@ def _forward_jacobian(f: Callable, inputs: _Inputs, chunk: int | None) -> tuple[
     for start in range(0, max(n, 1), chunk):
         stop = min(n, start + chunk)
         level = new_level("transform", inputs.origin)
-        seeds = _basis(inputs.leaves, start, stop)
+        seeds = _identity_rows(inputs.leaves, start, stop)
         boxed = [Dual.of_level(x, t, level) for x, t in zip(inputs.leaves, seeds)]
         out_leaves, out_tree = _output_leaves(inputs.trace(f, boxed, level), _name(f))
         if not columns:
@@ -398,7 +398,7 @@ def _reverse_jacobian(f: Callable, inputs: _Inputs, chunk: int | None,
     rows: list[list[Any]] = [[] for _ in inputs.leaves]  # per input leaf, (k, n_l) chunks
     for start in range(0, max(m, 1), chunk):
         stop = min(m, start + chunk)
-        seeds = _basis(out_leaves, start, stop)
+        seeds = _identity_rows(out_leaves, start, stop)
         last = stop >= m  # the last sweep may release the tape as it goes
         adjoints = _sweep_outputs(tape, out_leaves, seeds, level, keep=len(inputs.leaves), consume=last)
         for i in range(len(inputs.leaves)):  # _on_tape puts the inputs first on the tape
