@@ -369,7 +369,6 @@ def _numpy_semantics(math_fn: Callable[..., float], numpy_fn: Callable[..., Any]
             with np.errstate(all="ignore"):
                 return float(numpy_fn(*xs))
 
-    scalar_impl.raising = math_fn  # type: ignore[attr-defined]  # the float short path's float_impl
     return scalar_impl
 
 
@@ -433,11 +432,11 @@ def elementwise(ufunc: Callable, scalar_impl: Callable | None, partials: Sequenc
     ``name`` does); ``scalar_impl`` the one for Python floats; ``partials``
     one function ``d(out, *operands)`` per operand. The first-order reverse
     rule on plain arrays, ``fast_vjp``, comes from the partials unless given.
-    A scalar implementation made by :func:`_numpy_semantics` lends its raising
-    ``math`` function to the scalar route (``float_impl``). Everything else is
-    a field of :class:`~adkit.core.Primitive`.
+    A scalar implementation made by :func:`_numpy_semantics` lends the raising
+    ``math`` function it wraps (``__wrapped__``) to the scalar route
+    (``float_impl``). Everything else is a field of :class:`~adkit.core.Primitive`.
     """
-    declaration.setdefault("float_impl", getattr(scalar_impl, "raising", None))
+    declaration.setdefault("float_impl", getattr(scalar_impl, "__wrapped__", None))
     fast = declaration.pop("fast_vjp", None)
     singular, selects = declaration.get("singular", False), declaration.get("selects", False)
     return Primitive(
@@ -503,7 +502,7 @@ def _power_dx(out: Any, x: Any, y: Any) -> Any:
             return ONE
         if y == 2:
             return 2.0 * x
-        if type(x) is float:  # the float short path of reverse mode: same value, no dispatch
+        if type(x) is float:  # a Python float: the same value without a dispatch
             return y * _float_power(x, y - 1)
     elif not isinstance(y, Box) and not np.any(y):
         return ZERO
