@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import inspect
 import math
+import operator
 import warnings
 from collections.abc import Callable, Iterator, Sequence
 from functools import wraps
@@ -761,6 +762,124 @@ def _real(val: Any) -> Any:
 def _imag(val: Any) -> Any:
     """``np.imag`` of a real traced value: zeros, a constant."""
     return val.imag
+
+
+# contractions: einsum and the products written with it (rules.einsum, rules.tensordot ...)
+
+_EINSUM_KEYWORDS = ("dtype", "order", "casting")
+
+
+def _einsum_subscripts(operands: Sequence[Any]) -> tuple[str, list[Any]]:
+    """np.einsum's two forms, as subscripts and arrays: ``("ij,jk", a, b)`` or ``(a, [0, 1], b, [1, 2])``
+    (sublists of integers 0-51 and ``...``, an output sublist last; NumPy names 0 ``A``, 26 ``a``)."""
+    if not operands:
+        raise ValueError("No input operands")
+    if isinstance(operands[0], str):
+        return operands[0], list(operands[1:])
+    args = list(operands)
+    output = args.pop() if len(args) % 2 else None
+
+    def letters(sublist: Any) -> str:
+        named = ""
+        for label in sublist:
+            if label is Ellipsis:
+                named += "..."
+                continue
+            k = operator.index(label)
+            if not 0 <= k < len(rules.EINSUM_LETTERS):
+                raise ValueError(f"subscript is not within the valid range [0, {len(rules.EINSUM_LETTERS)})")
+            named += rules.EINSUM_LETTERS[k]
+        return named
+
+    subscripts = ",".join(letters(s) for s in args[1::2])
+    return subscripts + ("" if output is None else "->" + letters(output)), args[0::2]
+
+
+@implements(np.einsum)
+def _einsum(*operands: Any, out: Any = None, optimize: Any = False, **kwargs: Any) -> Any:
+    """``np.einsum`` in both forms; ``optimize`` chooses the contraction order as NumPy does (and the
+    derivatives follow it); ``dtype``, ``order`` and ``casting`` are checked by NumPy on the primal values."""
+    _no_out("einsum", out)
+    subscripts, arrays = _einsum_subscripts(operands)
+    for key in kwargs:
+        if key not in _EINSUM_KEYWORDS:
+            raise TypeError(f"einsum() got an unexpected keyword argument {key!r}")
+    if kwargs:
+        primals = [primal(x) for x in arrays]
+        natural = np.einsum(subscripts, *primals, optimize=optimize)
+        _same_as_numpy("einsum", lambda **kw: np.einsum(subscripts, *primals, optimize=optimize, **kw),
+                       natural, **kwargs)  # fmt: skip
+    return rules.einsum(subscripts, *arrays, optimize=optimize)
+
+
+@implements(np.tensordot)
+def _tensordot(a: Any, b: Any, axes: Any = 2) -> Any:
+    """``np.tensordot``: ``axes`` an int (the last of ``a`` with the first of ``b``) or a pair of lists."""
+    return rules.tensordot(a, b, axes)
+
+
+@implements(np.kron)
+def _kron(a: Any, b: Any) -> Any:
+    return rules.kron(a, b)
+
+
+@implements(np.cross)
+def _cross(a: Any, b: Any, axisa: Any = -1, axisb: Any = -1, axisc: Any = -1, axis: Any = None) -> Any:
+    """``np.cross``: vectors along ``axisa``/``axisb``, the result's along ``axisc`` (``axis``: all three)."""
+    return rules.cross(a, b, axisa, axisb, axisc, axis)
+
+
+@implements(np.linalg.multi_dot)
+def _multi_dot(arrays: Any, *, out: Any = None) -> Any:
+    """``np.linalg.multi_dot``: the chain in NumPy's cheapest order."""
+    _no_out("multi_dot", out)
+    return rules.multi_dot(arrays)
+
+
+FUNCTIONS[np.einsum_path] = _constant(np.einsum_path)  # the order of a contraction: computed from shapes
+
+
+if hasattr(np.linalg, "tensordot"):  # NumPy 2's array-API spellings
+
+    @implements(np.linalg.tensordot)
+    def _linalg_tensordot(x1: Any, x2: Any, /, *, axes: Any = 2) -> Any:
+        return rules.tensordot(x1, x2, axes)
+
+    @implements(np.linalg.outer)
+    def _linalg_outer(x1: Any, x2: Any, /) -> Any:
+        """``np.linalg.outer``: of vectors only."""
+        if ndim_of(x1) != 1 or ndim_of(x2) != 1:
+            raise ValueError(f"Input arrays must be one-dimensional, but they are x1.ndim={ndim_of(x1)} and "
+                             f"x2.ndim={ndim_of(x2)}.")  # fmt: skip
+        return rules.outer(x1, x2)
+
+    @implements(np.linalg.cross)
+    def _linalg_cross(x1: Any, x2: Any, /, *, axis: Any = -1) -> Any:
+        """``np.linalg.cross``: of 3-vectors only."""
+        n1, n2 = shape_of(x1)[axis], shape_of(x2)[axis]
+        if n1 != 3 or n2 != 3:
+            raise ValueError(f"Both input arrays must be (arrays of) 3-dimensional vectors, but they are "
+                             f"{n1} and {n2} dimensional instead.")  # fmt: skip
+        return rules.cross(x1, x2, axis=axis)
+
+    @implements(np.linalg.matmul)
+    def _linalg_matmul(x1: Any, x2: Any, /) -> Any:
+        return rules.matmul(x1, x2)
+
+
+def _matvec(x1: Any, x2: Any) -> Any:
+    """``np.matvec``: matrices times vectors, over broadcast stacks."""
+    return rules.einsum("...ij,...j->...i", x1, x2, optimize=True)
+
+
+def _vecmat(x1: Any, x2: Any) -> Any:
+    """``np.vecmat``: vectors (conjugated: real here) times matrices, over broadcast stacks."""
+    return rules.einsum("...j,...jk->...k", x1, x2, optimize=True)
+
+
+for _name, _op in (("matvec", _matvec), ("vecmat", _vecmat)):  # NumPy 2.2's generalized ufuncs
+    if hasattr(np, _name):
+        UFUNCS[getattr(np, _name)] = _op
 
 
 def array_function(func: Callable, args: tuple, kwargs: dict) -> Any:

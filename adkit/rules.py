@@ -49,8 +49,10 @@ Conventions at kinks and edges (each tested in ``tests/test_conventions.py``):
 from __future__ import annotations
 
 import builtins
+import functools
 import math
 import operator
+import warnings
 from collections.abc import Callable, Sequence
 from functools import wraps
 from typing import Any, NamedTuple
@@ -1793,20 +1795,23 @@ matmul = Primitive("matmul", np.matmul,
 
 
 def dot(a: Any, b: Any) -> Any:
-    """``np.dot`` for arrays of at most two axes (a product or a matrix product).
+    """``np.dot``: a product for a scalar, a matrix product for up to two axes, else the sum over the last
+    axis of ``a`` and the second-to-last of ``b`` (its only one, for a vector).
 
     >>> import numpy as np
     >>> adkit.dot(adkit.Dual(np.array([1.0, 2.0]), np.array([1.0, 0.0])), np.array([3.0, 4.0]))
     Dual(11.000, 3.000)
     """
-    if ndim_of(a) == 0 or ndim_of(b) == 0:
+    a_shape, b_shape = shape_of(a), shape_of(b)
+    if not a_shape or not b_shape:
         return multiply(a, b)
-    if ndim_of(a) > 2 or ndim_of(b) > 2:
-        raise NotImplementedError(
-            "adkit's dot handles arrays of at most two axes; for stacks of matrices use "
-            "np.matmul (the @ operator), which broadcasts over the leading axes."
-        )
-    return matmul(a, b)
+    if len(a_shape) <= 2 and len(b_shape) <= 2:
+        return matmul(a, b)
+    k = -2 if len(b_shape) > 1 else -1
+    if a_shape[-1] != b_shape[k]:
+        raise ValueError(f"shapes {a_shape} and {b_shape} not aligned: {a_shape[-1]} (dim "
+                         f"{len(a_shape) - 1}) != {b_shape[k]} (dim {len(b_shape) + k})")  # fmt: skip
+    return tensordot(a, b, axes=([-1], [k]))
 
 
 def outer(a: Any, b: Any) -> Any:
@@ -2259,6 +2264,399 @@ def std(x: Any, axis: Any = None, keepdims: bool = False, ddof: int = 0) -> Any:
     return sqrt(var(x, axis=axis, keepdims=keepdims, ddof=ddof))
 
 
+# -- contractions: einsum, and the products written with it -------------------------------------------
+# One primitive contracts operands named by subscripts, as JAX derives its rules: the JVP puts
+# each operand's tangent in its place, and an operand's cotangent contracts the output's
+# cotangent with the other operands; both are einsums, so they nest. Batch axes of tangents and
+# cotangents get letters of their own. The primitive takes subscripts in a *normal form*: an
+# explicit output, no ellipsis, no letter twice in one operand, and every letter of an operand
+# also in another operand or in the output. Then each operand's cotangent is an einsum too.
+# :func:`einsum` brings any subscripts NumPy accepts to it: ellipses become letters, diagonals
+# (``ii``) are taken first by indexing, axes of length one are broadcast, and letters of one
+# operand alone are summed first; with ``optimize``, the contraction runs pairwise in the order
+# NumPy's ``einsum_path`` chooses, so the tape holds the intermediates and reverse mode costs
+# what the forward contraction costs.
+
+#: einsum's letters, in NumPy's order for sublist labels (0-25 are A-Z, 26-51 a-z)
+EINSUM_LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+
+
+def _einsum_terms(subscripts: str) -> tuple[list[str], str]:
+    inputs, output = subscripts.split("->")
+    return inputs.split(","), output
+
+
+def _fresh_letters(used: str, count: int) -> str:
+    """``count`` letters that ``used`` does not contain."""
+    free = [c for c in EINSUM_LETTERS if c not in used]
+    if len(free) < count:
+        raise ValueError(
+            f"einsum needs {len(used) + count} distinct subscript letters here (with the axes of "
+            "ellipses and of batched derivatives), but there are only 52. Reshape operands to fewer axes."
+        )
+    return "".join(free[:count])
+
+
+@functools.lru_cache(maxsize=512)
+def _check_normal_form(subscripts: str) -> None:
+    terms, output = _einsum_terms(subscripts)
+    for term in terms:
+        if len(set(term)) != len(term):
+            raise ValueError(f"einsum_p takes no letter twice in one operand: {subscripts!r}; use "
+                             "adkit.einsum")  # fmt: skip
+        for c in term:
+            if c not in output and builtins.sum(c in t for t in terms) < 2:
+                raise ValueError(f"einsum_p: the letter {c!r} of {subscripts!r} is in one operand only; "
+                                 "sum it first, or use adkit.einsum")  # fmt: skip
+
+
+def _einsum_impl(*operands: Any, subscripts: str, optimize: bool) -> Any:
+    _check_normal_form(subscripts)
+    return np.einsum(subscripts, *operands, optimize=optimize)
+
+
+def _einsum_jvp(tangents: Sequence[Any], out: Any, *operands: Any, subscripts: str, optimize: bool) -> Any:
+    terms, output = _einsum_terms(subscripts)
+    total = None
+    for i, t in enumerate(tangents):
+        if t is None:
+            continue
+        batch = _fresh_letters(subscripts, ndim_of(t) - len(terms[i]))
+        spec = ",".join(batch + s if k == i else s for k, s in enumerate(terms)) + "->" + batch + output
+        term = einsum_p(*operands[:i], t, *operands[i + 1 :], subscripts=spec, optimize=optimize)
+        total = term if total is None else total + term
+    return total
+
+
+def _einsum_vjp(i: int, ct: Any, out: Any, *operands: Any, subscripts: str, optimize: bool) -> Any:
+    terms, output = _einsum_terms(subscripts)
+    batch = _fresh_letters(subscripts, ndim_of(ct) - len(output))
+    others = [s for k, s in enumerate(terms) if k != i]
+    spec = ",".join([batch + output, *others]) + "->" + batch + terms[i]
+    return einsum_p(ct, *operands[:i], *operands[i + 1 :], subscripts=spec, optimize=optimize)
+
+
+def _einsum_flops(out: Any, *operands: Any, subscripts: str, optimize: bool) -> float:
+    """A multiply and an add for every combination of the letters' values (per pair of operands)."""
+    terms, _ = _einsum_terms(subscripts)
+    sizes = {c: n for term, x in zip(terms, operands) for c, n in zip(term, shape_of(x))}
+    return 2.0 * builtins.max(1, len(operands) - 1) * math.prod(sizes.values())
+
+
+def _einsum_case(subscripts: str, *shapes: tuple[int, ...], optimize: bool = False) -> Case:
+    return Case(shapes, {"subscripts": subscripts, "optimize": optimize})
+
+
+einsum_p = Primitive(
+    "einsum", _einsum_impl,
+    cases=(_einsum_case("ij,jk->ik", (2, 3), (3, 4)),
+           _einsum_case("ij,jk->ki", (2, 3), (3, 4), optimize=True),
+           _einsum_case("i,j->ij", (3,), (2,)), _einsum_case("bij,bjk->bik", (2, 2, 3), (2, 3, 2)),
+           _einsum_case("ij,jk,kl->li", (2, 3), (3, 2), (2, 2)), _einsum_case("ij,ij->", (2, 3), (2, 3)),
+           _einsum_case(",ij->ji", (), (2, 3)), _einsum_case("ijk,kj->ik", (2, 3, 2), (2, 3))),
+    flops=_einsum_flops, residuals=tuple(range(len(EINSUM_LETTERS))), label="einsum({subscripts}, {args})",
+    jvps=_einsum_jvp, vjps=_einsum_vjp,
+    doc="Contraction of operands named by subscripts in normal form (see adkit.einsum); multilinear: "
+        "each operand's tangent and cotangent is an einsum of the same shape.",
+)  # fmt: skip
+
+
+def _letter_sizes(terms: Sequence[str], shapes: Sequence[tuple[int, ...]]) -> dict[str, int]:
+    """Each letter's length, axes of length one broadcasting against the others (as NumPy's einsum)."""
+    sizes: dict[str, int] = {}
+    for k, (term, shape) in enumerate(zip(terms, shapes)):
+        for c, n in zip(term, shape):
+            if sizes.get(c, 1) == 1:
+                sizes[c] = n
+            elif n not in (1, sizes[c]):
+                raise ValueError(f"einsum: the subscript {c!r} has length {sizes[c]} in one operand and {n} "
+                                 f"in operand {k}; lengths must agree (or be 1, to broadcast)")  # fmt: skip
+    return sizes
+
+
+def _parse_einsum(subscripts: str, shapes: Sequence[tuple[int, ...]],
+                 sum_ellipsis: bool = False) -> tuple[list[str], str]:  # fmt: skip
+    """NumPy's einsum subscripts as explicit terms without ellipsis: ``("i...,i", [(2, 3), (2,)])`` gives
+    ``(["iA", "i"], "A")``.
+
+    An ellipsis becomes letters the subscripts do not use, one per broadcast axis (right-aligned, as
+    NumPy broadcasts). Without ``->`` the output is the ellipsis' axes, then the letters used once, in
+    alphabetical order (capitals first), as NumPy's implicit mode. ``sum_ellipsis``: an explicit output
+    without ``...`` sums the ellipsis' axes (NumPy's einsum does so with ``optimize``, and refuses
+    without).
+    """
+    spec = subscripts.replace(" ", "")
+    for c in spec:
+        if c not in EINSUM_LETTERS and c not in ",.->":
+            raise ValueError(f"Character {c} is not a valid symbol.")
+    if spec.count("->") > 1 or spec.replace("->", "").count("-") or spec.replace("->", "").count(">"):
+        raise ValueError("Subscripts can only contain one '->'.")
+    lhs, output = spec.split("->") if "->" in spec else (spec, None)
+    terms = lhs.split(",")
+    if len(terms) != len(shapes):
+        raise ValueError(f"einsum: the subscripts {subscripts!r} name {len(terms)} operands, but "
+                         f"{len(shapes)} were given")  # fmt: skip
+    for term in [*terms, output or ""]:
+        if "." in term and (term.count(".") != 3 or "..." not in term):
+            raise ValueError("Invalid Ellipses.")
+    broadcast = []
+    for k, (term, shape) in enumerate(zip(terms, shapes)):
+        named = len(term.replace("...", ""))
+        extra = len(shape) - named if "..." in term else 0
+        if extra < 0 or ("..." not in term and named != len(shape)):
+            raise ValueError(f"einsum: operand {k} has {len(shape)} axes, but its subscripts {term!r} name "
+                             f"{named}")  # fmt: skip
+        broadcast.append(extra)
+    width = builtins.max(broadcast, default=0)
+    ellipsis = _fresh_letters(spec, width)
+    terms = [term.replace("...", ellipsis[width - extra :]) for term, extra in zip(terms, broadcast)]
+    letters = "".join(terms)
+    if output is None:
+        named = sorted(c for c in set(letters) if c not in ellipsis and letters.count(c) == 1)
+        return terms, ellipsis + "".join(named)
+    if "..." in output:
+        output = output.replace("...", ellipsis)
+    elif width and not sum_ellipsis:
+        raise ValueError("output has more dimensions than subscripts given in einstein sum, but no '...' "
+                         "ellipsis provided to broadcast the extra dimensions.")  # fmt: skip
+    for c in output:
+        if output.count(c) > 1:
+            raise ValueError(f"einstein sum subscripts string includes output subscript '{c}' multiple times")
+        if c not in letters:
+            raise ValueError(f"einstein sum subscripts string included output subscript '{c}' which never "
+                             "appeared in an input")  # fmt: skip
+    return terms, output
+
+
+def _take_diagonals(x: Any, term: str) -> tuple[Any, str]:
+    """``x`` with the axes of a repeated letter replaced by their diagonal: ``iij`` -> ``ji``."""
+    while True:
+        repeated = next((c for c in term if term.count(c) > 1), None)
+        if repeated is None:
+            return x, term
+        first = term.index(repeated)
+        second = term.index(repeated, first + 1)
+        n1, n2 = shape_of(x)[first], shape_of(x)[second]
+        if n1 != n2:
+            raise ValueError(f"dimensions in operand for collapsing index '{repeated}' don't match "
+                             f"({n1} != {n2})")  # fmt: skip
+        x = diagonal(x, 0, first, second)  # the two axes go, their diagonal comes last
+        term = "".join(c for k, c in enumerate(term) if k not in (first, second)) + repeated
+
+
+def _contract(operands: Sequence[Any], terms: Sequence[str], output: str, optimize: Any = False,
+              path: Sequence[tuple[int, ...]] | None = None) -> Any:  # fmt: skip
+    """The contraction ``terms -> output`` of explicit terms (no ellipsis), as :func:`einsum` computes it.
+
+    Brings the terms to the primitive's normal form (diagonals, broadcasting, letters of one operand
+    summed first), then contracts all at once, or pairwise along ``path`` (a list of tuples of operand
+    positions, as ``np.einsum_path`` gives), keeping each intermediate's letters in NumPy's order.
+    """
+    operands, terms = list(operands), list(terms)
+    for k in range(len(operands)):
+        operands[k], terms[k] = _take_diagonals(operands[k], terms[k])
+    sizes = _letter_sizes(terms, [shape_of(x) for x in operands])
+    for k, (x, term) in enumerate(zip(operands, terms)):
+        full = tuple(sizes[c] for c in term)
+        if shape_of(x) != full:
+            operands[k] = broadcast_to(x, full)
+        lone = [j for j, c in enumerate(term) if c not in output and builtins.sum(c in t for t in terms) == 1]
+        if lone:
+            operands[k] = sum(operands[k], axis=tuple(lone))
+            terms[k] = "".join(c for j, c in enumerate(term) if j not in lone)
+    if path is None or len(operands) < 3:
+        return _contract_normal(operands, terms, output, optimize is not False)
+    for step, chosen in enumerate(path):
+        picked = sorted(chosen, reverse=True)
+        ops = [operands.pop(k) for k in picked]
+        subs = [terms.pop(k) for k in picked]
+        if step == len(path) - 1:
+            result = output
+        else:  # the letters still needed, ordered as NumPy orders them (by length, then letter)
+            later = "".join(terms) + output
+            kept = {c for s in subs for c in s if c in later}
+            result = "".join(sorted(kept, key=lambda c: (sizes[c], c)))
+        operands.append(_contract_normal(ops, subs, result, True))
+        terms.append(result)
+    return operands[0]
+
+
+def _contract_normal(operands: Sequence[Any], terms: Sequence[str], output: str, optimize: bool) -> Any:
+    if len(operands) == 1:  # every letter is in the output: a permutation
+        (x,), (term,) = operands, terms
+        return x if term == output else transpose(x, [term.index(c) for c in output])
+    return einsum_p(*operands, subscripts=",".join(terms) + "->" + output, optimize=optimize)
+
+
+def einsum(subscripts: str, *operands: Any, optimize: Any = False) -> Any:
+    """Einstein summation, as ``np.einsum``: the sum over repeated letters of the products of the operands.
+
+    ``optimize`` as NumPy's (``False``, ``True``, ``"greedy"``, ``"optimal"``, a path from
+    ``np.einsum_path``): with it, three or more operands are contracted pairwise in the order NumPy
+    chooses (or the path given), and the derivatives follow the same order. d einsum = the sum over
+    operands of the einsum with that operand's tangent in its place.
+
+    >>> import numpy as np
+    >>> a = adkit.Dual(np.array([[1.0, 2.0], [3.0, 4.0]]), np.eye(2))
+    >>> adkit.einsum("ii", a)
+    Dual(5.000, 2.000)
+    >>> adkit.einsum("ij,j->i", a, np.ones(2))
+    Dual(array([3., 7.]), array([1., 1.]))
+    """
+    if not isinstance(subscripts, str):
+        raise TypeError("einsum's first argument is the subscripts, a string such as 'ij,jk->ik'")
+    terms, output = _parse_einsum(subscripts, [shape_of(x) for x in operands], optimize is not False)
+    path = None
+    if optimize is not False and len(operands) > 2:
+        path = np.einsum_path(subscripts, *(primal(x) for x in operands), optimize=optimize)[0][1:]
+    return _contract(operands, terms, output, optimize, path)
+
+
+def tensordot(a: Any, b: Any, axes: Any = 2) -> Any:
+    """Sum of products over the given axes, as ``np.tensordot``: the last ``axes`` of ``a`` with the first of
+    ``b``, or the pairs ``(axes_a, axes_b)``. Bilinear, computed as an einsum.
+
+    >>> import numpy as np
+    >>> adkit.tensordot(adkit.Dual(np.ones((2, 3)), np.ones((2, 3))), np.ones((3, 4)), axes=1).shape
+    (2, 4)
+    """
+    a_shape, b_shape = shape_of(a), shape_of(b)
+    try:
+        axes_a, axes_b = axes
+    except TypeError:
+        n = operator.index(axes)
+        axes_a, axes_b = list(range(len(a_shape) - n, len(a_shape))), list(range(n))
+    axes_a = [axes_a] if isinstance(axes_a, (int, np.integer)) else list(axes_a)
+    axes_b = [axes_b] if isinstance(axes_b, (int, np.integer)) else list(axes_b)
+    if len(axes_a) != len(axes_b) or any(
+            a_shape[i] != b_shape[j] for i, j in zip(axes_a, axes_b)):  # fmt: skip
+        raise ValueError("shape-mismatch for sum")
+    letters = EINSUM_LETTERS[: len(a_shape) + len(b_shape)]
+    term_a = list(letters[: len(a_shape)])
+    term_b = list(letters[len(a_shape) :])
+    for i, j in zip(axes_a, axes_b):
+        term_b[j] = term_a[i]
+    contracted = {term_a[i] for i in axes_a}
+    output = [c for c in term_a if c not in contracted] + [c for c in term_b if c not in contracted]
+    return _contract((a, b), ("".join(term_a), "".join(term_b)), "".join(output), True)
+
+
+def kron(a: Any, b: Any) -> Any:
+    """Kronecker product, as ``np.kron``: blocks ``a[i, j] * b``. A product of interleaved axes, reshaped.
+
+    >>> import numpy as np
+    >>> adkit.kron(adkit.Dual(np.array([1.0, 2.0]), np.array([1.0, 0.0])), np.array([1.0, 10.0]))
+    Dual(array([ 1., 10.,  2., 20.]), array([ 1., 10.,  0.,  0.]))
+    """
+    a_shape, b_shape = shape_of(a), shape_of(b)
+    if not a_shape or not b_shape:
+        return multiply(a, b)
+    nd = builtins.max(len(a_shape), len(b_shape))
+    a_shape = (1,) * (nd - len(a_shape)) + a_shape
+    b_shape = (1,) * (nd - len(b_shape)) + b_shape
+    a_axes = reshape(a, tuple(n for s in a_shape for n in (s, 1)))
+    b_axes = reshape(b, tuple(n for s in b_shape for n in (1, s)))
+    return reshape(multiply(a_axes, b_axes), tuple(m * n for m, n in zip(a_shape, b_shape)))
+
+
+def cross(a: Any, b: Any, axisa: int = -1, axisb: int = -1, axisc: int = -1, axis: int | None = None) -> Any:
+    """Cross product of 3-vectors (or 2-vectors, as NumPy) along the given axes, as ``np.cross``.
+
+    Bilinear: built from indexing, products and differences.
+
+    >>> import numpy as np
+    >>> x = adkit.Dual(np.array([1.0, 0.0, 0.0]), np.array([0.0, 1.0, 0.0]))
+    >>> adkit.cross(x, np.array([0.0, 1.0, 0.0]))
+    Dual(array([0., 0., 1.]), array([0., 0., 0.]))
+    """
+    if axis is not None:
+        axisa = axisb = axisc = axis
+    if ndim_of(a) < 1 or ndim_of(b) < 1:
+        raise ValueError("At least one array has zero dimension")
+    a = moveaxis(a, _axis_list(axisa, ndim_of(a), "axisa")[0], -1)
+    b = moveaxis(b, _axis_list(axisb, ndim_of(b), "axisb")[0], -1)
+    na, nb = shape_of(a)[-1], shape_of(b)[-1]
+    if na not in (2, 3) or nb not in (2, 3):
+        raise ValueError("incompatible dimensions for cross product\n(dimension must be 2 or 3)")
+    if na == 2 or nb == 2:
+        warnings.warn("Arrays of 2-dimensional vectors are deprecated. Use arrays of 3-dimensional vectors "
+                      "instead. (deprecated in NumPy 2.0)", DeprecationWarning, stacklevel=3)  # fmt: skip
+    a0, a1, b0, b1 = (getitem(v, (Ellipsis, k)) for v, k in ((a, 0), (a, 1), (b, 0), (b, 1)))
+    z = a0 * b1 - a1 * b0
+    if na == 2 and nb == 2:
+        return z
+    a2 = getitem(a, (Ellipsis, 2)) if na == 3 else None
+    b2 = getitem(b, (Ellipsis, 2)) if nb == 3 else None
+    if a2 is None:
+        x, y = a1 * b2, -(a0 * b2)
+    elif b2 is None:
+        x, y = -(a2 * b1), a2 * b0
+    else:
+        x, y = a1 * b2 - a2 * b1, a2 * b0 - a0 * b2
+    shape = np.broadcast_shapes(shape_of(x), shape_of(y), shape_of(z))
+    result = stack([broadcast_to(v, shape) for v in (x, y, z)], axis=-1)
+    return moveaxis(result, -1, _axis_list(axisc, len(shape) + 1, "axisc")[0])
+
+
+def _chain_order(dims: Sequence[int]) -> list[list[int]]:
+    """The cheapest order of a matrix chain (NumPy's ``multi_dot``: the textbook dynamic programme, the
+    first best split at ties); ``split[i][j]`` is where the product of matrices i..j splits."""
+    n = len(dims) - 1
+    cost = [[0.0] * n for _ in range(n)]
+    split = [[0] * n for _ in range(n)]
+    for length in range(1, n):
+        for i in range(n - length):
+            j = i + length
+            cost[i][j] = math.inf
+            for k in range(i, j):
+                c = cost[i][k] + cost[k + 1][j] + dims[i] * dims[k + 1] * dims[j + 1]
+                if c < cost[i][j]:
+                    cost[i][j], split[i][j] = c, k
+    return split
+
+
+def multi_dot(arrays: Sequence[Any]) -> Any:
+    """The product of a chain of matrices in the cheapest order, as ``np.linalg.multi_dot`` (the first
+    may be a row vector, the last a column vector, each given as 1-D).
+
+    >>> import numpy as np
+    >>> adkit.multi_dot([adkit.Dual(np.ones(2), np.ones(2)), np.ones((2, 3)), np.ones(3)])
+    Dual(6.000, 6.000)
+    """
+    arrays = list(arrays)
+    if len(arrays) < 2:
+        raise ValueError("Expecting at least two arrays.")
+    if len(arrays) == 2:
+        return dot(arrays[0], arrays[1])
+    first, last = ndim_of(arrays[0]), ndim_of(arrays[-1])
+    if first == 1:
+        arrays[0] = reshape(arrays[0], (1, -1))
+    if last == 1:
+        arrays[-1] = reshape(arrays[-1], (-1, 1))
+    for x in arrays:
+        if ndim_of(x) != 2:
+            raise np.linalg.LinAlgError(f"{ndim_of(x)}-dimensional array given. Array must be "
+                                        "two-dimensional")  # fmt: skip
+    if len(arrays) == 3:
+        (m, k), (_, n), (_, p) = (shape_of(x) for x in arrays)
+        left_first = m * n * (k + p) < k * p * (m + n)  # (AB)C against A(BC)
+        a, b, c = arrays
+        result = matmul(matmul(a, b), c) if left_first else matmul(a, matmul(b, c))
+    else:
+        dims = [shape_of(x)[0] for x in arrays] + [shape_of(arrays[-1])[1]]
+        split = _chain_order(dims)
+
+        def product(i: int, j: int) -> Any:
+            return arrays[i] if i == j else matmul(product(i, split[i][j]), product(split[i][j] + 1, j))
+
+        result = product(0, len(arrays) - 1)
+    if first == 1 and last == 1:
+        return getitem(result, (0, 0))
+    if first == 1 or last == 1:
+        return ravel(result)
+    return result
+
+
 # -- the table, for the engines' fast paths, the NumPy bridge and the tests -------------------------
 
 #: Every primitive, by name. Tests iterate over it, so a rule added here is tested.
@@ -2275,6 +2673,7 @@ PRIMITIVES: dict[str, Primitive] = {
         reshape_p, squeeze_p, expand_dims_p, transpose_p, broadcast_to_p, concatenate_p, stack_p,
         astype_p, getitem_p, index_add_p,
         matmul, inv, det, cofactor_p, cofactor_jvp_p, logabsdet, solve_p, norm_p,
+        einsum_p,
     )
 }  # fmt: skip
 

@@ -305,6 +305,56 @@ AS_NUMPY_ERRORS = [
     ex(np.transpose, "axes", lambda a: np.transpose(a, (0, 2)), X),
 ]  # fmt: skip
 
+# -- contractions (issue 13, item 2): einsum and the products written with it -------------------------
+BOX = rng.normal(size=(4, 3, 2))
+VEC3 = rng.normal(size=(4, 3))
+IMPLEMENTED += [
+    ex(np.einsum, "operands", lambda a, b: np.einsum("ij,kj->ik", a, b), X, Y),
+    ex(np.einsum, "operands", lambda a: np.einsum("...ii->...i", a), CUBE[:, :, :3]),
+    ex(np.einsum, "operands", lambda a, b: np.einsum(a, [0, ...], b, [1, ...], [1, ..., 0]), X, Y),
+    ex(np.einsum, "optimize", lambda a, b: np.einsum("ij,kj,kl->li", a, b, a, optimize="optimal"), X, Y),
+    ex(np.einsum, "optimize",
+       lambda a, b: np.einsum("ij,jk,kl", a, b.T, a, optimize=["einsum_path", (0, 2), (0, 1)]), X, Y),
+    ex(np.einsum, "kwargs:dtype kwargs:order kwargs:casting",
+       lambda a: np.einsum("ij->j", a, dtype=np.float64, order="F", casting="same_kind"), X),
+    ex(np.tensordot, "a b axes", lambda a, b: np.tensordot(a, b, axes=([2, 0], [0, 2])), CUBE, BOX),
+    ex(np.tensordot, "axes", lambda a, b: np.tensordot(a, b, axes=1), X, BOX),
+    ex(np.dot, "a b", lambda a, b: np.dot(a, b), CUBE, BOX.transpose(1, 0, 2)),
+    ex(np.kron, "a b", lambda a, b: np.kron(a, b), X[:2, :3], W),
+    ex(np.cross, "a b axisa axisb axisc", lambda a, b: np.cross(a, b, axisa=0, axisb=-1, axisc=0),
+       X[:, :3], VEC3[1:]),
+    ex(np.cross, "axis", lambda a, b: np.cross(a, b, axis=0), VEC3[:3], X[:, 1:]),
+    ex(np.linalg.multi_dot, "arrays", lambda a, b, v: np.linalg.multi_dot([v, a, b.T, a, V]), X, Y, W),
+    ex(np.linalg.tensordot, "x1 x2 axes", lambda a, b: np.linalg.tensordot(a, b, axes=([1], [0])), X, BOX),
+    ex(np.linalg.outer, "x1 x2", lambda a, b: np.linalg.outer(a, b), V, W),
+    ex(np.linalg.cross, "x1 x2 axis", lambda a, b: np.linalg.cross(a, b, axis=0), VEC3[:3], X[:, :3]),
+    ex(np.linalg.matmul, "x1 x2", lambda a, b: np.linalg.matmul(a, b), CUBE, X.T),
+]  # fmt: skip
+REFUSED += [
+    ex(np.einsum, "out", lambda a: np.einsum("ij->ji", a, out=np.empty((4, 3))), X),
+    ex(np.einsum, "kwargs:dtype", lambda a: np.einsum("ij->j", a, dtype=np.float32, casting="unsafe"), X),
+    ex(np.linalg.multi_dot, "out", lambda a, b: np.linalg.multi_dot([a, b.T, a], out=np.empty((3, 4))), X, Y),
+]  # fmt: skip
+AS_NUMPY_ERRORS += [
+    ex(np.einsum, "operands", lambda a: np.einsum("ij,jk", a), X),
+    ex(np.einsum, "operands", lambda a: np.einsum("ii", a), X),
+    ex(np.einsum, "operands", lambda a: np.einsum("ij...->ij", a), CUBE),
+    ex(np.einsum, "operands", lambda a: np.einsum("ij->ii", a), X),
+    ex(np.einsum, "operands", lambda a: np.einsum("ij->k", a), X),
+    ex(np.einsum, "operands", lambda a: np.einsum("i$", a), X),
+    ex(np.einsum, "operands", lambda a, b: np.einsum("ij,ij", a, b), X, S),
+    ex(np.einsum, "kwargs:casting", lambda a: np.einsum("ij->j", a, dtype=np.float32, casting="no"), X),
+    ex(np.einsum, "optimize", lambda a, b: np.einsum("ij,jk,kl", a, b.T, a, optimize=["einsum_path", (0, 5)]),
+       X, Y),
+    ex(np.tensordot, "axes", lambda a, b: np.tensordot(a, b, axes=2), X, BOX),
+    ex(np.dot, "b", lambda a, b: np.dot(a, b), CUBE, X),
+    ex(np.cross, "a", lambda a, b: np.cross(a, b), X, X),
+    ex(np.linalg.multi_dot, "arrays", lambda a: np.linalg.multi_dot([a]), X),
+    ex(np.linalg.multi_dot, "arrays", lambda a, b: np.linalg.multi_dot([a, b, a]), CUBE, X),
+    ex(np.linalg.outer, "x1", lambda a, b: np.linalg.outer(a, b), X, V),
+    ex(np.linalg.cross, "x1", lambda a, b: np.linalg.cross(a, b), X, Y),
+]  # fmt: skip
+
 #: methods that refuse every call (they would lose the derivative), whatever the parameters
 ALWAYS_REFUSED = {"item", "tolist"}
 
@@ -351,12 +401,16 @@ def ufunc_call_keywords() -> list[str]:
 CALL_KEYWORDS = [n for n in docstring_parameters(np.add.__doc__) if n not in ("x1", "x2", "out")]
 
 
-def _expand_kwargs(names: list[str]) -> list[str]:
+#: functions whose ``**kwargs`` are keywords of their own (as their docstrings list them), not a ufunc's
+OWN_KEYWORDS = {np.einsum: ["dtype", "order", "casting"]}
+
+
+def _expand_kwargs(names: list[str], keywords: list[str] = CALL_KEYWORDS) -> list[str]:
     """``**kwargs`` of clip / outer: the ufunc keywords, written ``kwargs:<name>`` (outer: the names)."""
     result = []
     for name in names:
         if name.startswith("**"):
-            result += [f"{name[2:]}:{k}" for k in CALL_KEYWORDS]
+            result += [f"{name[2:]}:{k}" for k in keywords]
         else:
             result.append(name)
     return result
@@ -376,7 +430,7 @@ def targets() -> dict[Any, list[str]]:
     for func, handler in FUNCTIONS.items():
         if getattr(handler, "__wrapped__", None) is func:
             continue  # passed to NumPy itself on the primal values: audited by the test below
-        result[func] = _expand_kwargs(numpy_function_parameters(func))
+        result[func] = _expand_kwargs(numpy_function_parameters(func), OWN_KEYWORDS.get(func, CALL_KEYWORDS))
     for name in ndarray_methods():
         if name in ALWAYS_REFUSED or getattr(vars(ArrayOps)[name], "__wrapped__", None) is not None:
             continue
@@ -637,6 +691,9 @@ PASSED_THROUGH = [
     ("ndarray.all", lambda a: a.all(axis=0, keepdims=True, where=MASK), X),
     ("ndarray.any", lambda a: a.any(1, keepdims=True, where=MASK), X),
 ]  # fmt: skip
+PASSED_THROUGH += [  # issue 13: the order of a contraction
+    (np.einsum_path, lambda a, b: str(np.einsum_path("ij,kj,kl", a, b, a, optimize="optimal")[0]), X, Y),
+]  # fmt: skip
 
 
 def test_every_pass_through_is_to_numpy_itself_and_has_an_example():
@@ -713,12 +770,23 @@ def _outputs(result: Any) -> tuple[Any, ...]:
     return result if type(result) is tuple else (result,)
 
 
+def _core_operands(ufunc: np.ufunc) -> list[np.ndarray]:
+    """Operands for a generalized ufunc: its signature's core axes (length 3), behind a stack of 2."""
+    inputs = ufunc.signature.split("->")[0]
+    cores = [core.strip("()") for core in inputs.split("),(")]
+    local = np.random.default_rng(len(ufunc.__name__))
+    return [local.normal(size=(2,) + (3,) * len([c for c in core.split(",") if c])) for core in cores]
+
+
 @pytest.mark.parametrize("ufunc", ALL_UFUNCS, ids=lambda u: u.__name__)
 def test_every_numpy_ufunc_has_a_rule_is_piecewise_constant_or_is_refused(ufunc):
     """A ufunc NumPy adds later lands in one of the three, never silently in none."""
-    if ufunc is np.matmul:
-        a, b = rng.normal(size=(3, 3)), rng.normal(size=3)
-        np.testing.assert_allclose(adkit.primal(np.matmul(adkit.Var(a), b)), a @ b)
+    if ufunc.signature is not None and ufunc in numpy_bridge.UFUNCS:  # matmul, matvec ...: by the signature
+        operands = _core_operands(ufunc)
+        got = adkit.primal(ufunc(*map(adkit.Var, operands)))
+        np.testing.assert_allclose(got, ufunc(*operands), rtol=1e-14)
+        for k, jac in enumerate(adkit.jacobian(ufunc, argnums=tuple(range(ufunc.nin)))(*operands)):
+            np.testing.assert_allclose(jac, central_jacobian(ufunc, operands, k), rtol=1e-6, atol=1e-8)
         return
     operands = _sample(ufunc, seed=len(ufunc.__name__))
     duals = [adkit.Dual(x, np.zeros_like(x)) for x in operands]
