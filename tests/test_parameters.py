@@ -217,7 +217,7 @@ IMPLEMENTED += [
 ]  # fmt: skip
 
 # ufunc methods: np.add.reduce, np.maximum.reduce, ... with the ufunc's default axis=0
-_REDUCE_INITIAL = {np.add: 1.5, np.multiply: -2.0, np.maximum: 0.3, np.minimum: -0.3}
+_REDUCE_INITIAL = {np.add: 1.5, np.multiply: -2.0, np.maximum: 0.3, np.minimum: -0.3, np.logaddexp: 0.5}
 for (_method, _ufunc), _ in UFUNC_METHODS.items():
     if _method == "reduce":
         _init = _REDUCE_INITIAL[_ufunc]
@@ -353,6 +353,121 @@ AS_NUMPY_ERRORS += [
     ex(np.linalg.multi_dot, "arrays", lambda a, b: np.linalg.multi_dot([a, b, a]), CUBE, X),
     ex(np.linalg.outer, "x1", lambda a, b: np.linalg.outer(a, b), X, V),
     ex(np.linalg.cross, "x1", lambda a, b: np.linalg.cross(a, b), X, Y),
+]  # fmt: skip
+
+# -- order statistics and reductions (issue 13, item 4) -------------------------------------------------
+def _with_nan(a):
+    """``a`` with a nan where MASK is False (inside the examples, so NumPy's own function sees the same)."""
+    return np.where(MASK, a, np.nan)
+
+
+_QUANTILES = (np.quantile, 0.3, [0.0, 0.45, 1.0]), (np.percentile, 30.0, [0.0, 45.0, 100.0])
+_METHODS = ("linear", "lower", "higher", "midpoint", "nearest", "hazen", "weibull", "median_unbiased",
+            "normal_unbiased", "inverted_cdf", "averaged_inverted_cdf", "closest_observation",
+            "interpolated_inverted_cdf")
+IMPLEMENTED += [
+    ex(np.sort, "a axis", lambda a: np.sort(a, axis=0), X),
+    ex(np.sort, "axis kind", lambda a: np.sort(a, axis=None, kind="mergesort"), X),
+    ex(np.sort, "stable", lambda a: np.sort(a, stable=True), X),
+    ex(np.partition, "a kth axis", lambda a: np.partition(a, [0, 2], axis=0), X),
+    ex(np.partition, "kind", lambda a: np.partition(a, 1, axis=None, kind="introselect") + 0.0, X),
+    *[ex(f, "a axis keepdims", lambda a, f=f: f(a, axis=1, keepdims=True), X)
+      for f in (np.median, np.nanmedian)],
+    *[ex(f, "overwrite_input", lambda a, f=f: f(a * 1.0, axis=(0, 2), overwrite_input=True), CUBE)
+      for f in (np.median, np.nanmedian)],
+    ex(np.nanmedian, "a axis", lambda a: np.nanmedian(_with_nan(a), axis=0), X),
+    *[ex(f, "a q axis keepdims", lambda a, f=f, q=q: f(a, q, axis=1, keepdims=True), X)
+      for f, q, _ in _QUANTILES],
+    *[ex(f, "q method", lambda a, f=f, qs=qs, m=m: f(a, qs, axis=0, method=m), X)
+      for f, _, qs in _QUANTILES for m in _METHODS],
+    *[ex(f, "q", lambda a, q, f=f: f(a, q, axis=1), X, 0.37 * (99 if f is np.percentile else 1))
+      for f, _, _ in _QUANTILES],
+    *[ex(f, "overwrite_input", lambda a, f=f, q=q: f(a * 1.0, q, overwrite_input=True), X)
+      for f, q, _ in _QUANTILES],
+    *[ex(f, "weights", lambda a, f=f, q=q: f(a, q, axis=1, method="inverted_cdf", weights=V ** 2), X)
+      for f, q, _ in _QUANTILES],
+    *[ex(f, "a q axis keepdims method",
+         lambda a, f=f, q=q: f(_with_nan(a), q, axis=1, keepdims=True, method="hazen"), X)
+      for f, q in ((np.nanquantile, [0.2, 0.8]), (np.nanpercentile, [20.0, 80.0]))],
+    *[ex(f, "overwrite_input weights", lambda a, f=f, q=q: f(_with_nan(a), q, axis=0, overwrite_input=True,
+                                                         method="inverted_cdf", weights=X ** 2), X)
+      for f, q in ((np.nanquantile, 0.6), (np.nanpercentile, 60.0))],
+    ex(np.ptp, "a axis keepdims", lambda a: np.ptp(a, axis=0, keepdims=True), X),
+    ex(np.average, "a axis weights", lambda a, w: np.average(a, axis=(1, 0), weights=w), CUBE, X[:, :2]),
+    ex(np.average, "returned keepdims",
+       lambda a, w: np.average(a, 1, w, returned=True, keepdims=True)[1] * np.average(a, returned=True)[0],
+       X, V),
+    ex(np.average, "returned", lambda a: np.average(a, axis=0, returned=True)[1] + a[0], X),
+    ex(np.cumprod, "a axis dtype", lambda a: np.cumprod(a, axis=1, dtype=np.float64), X),
+    ex("ndarray.cumprod", "axis dtype", lambda a: a.cumprod(0, np.float64), X),
+    ex(("accumulate", np.multiply), "array axis dtype",
+       lambda a: np.multiply.accumulate(a, axis=1, dtype=np.float64), X),
+    *[ex(f, "x axis dtype include_initial",
+         lambda a, f=f: f(a, axis=1, dtype=np.float64, include_initial=True), X)
+      for f in (np.cumulative_sum, np.cumulative_prod) if f in FUNCTIONS],
+    ex(np.nansum, "a axis dtype keepdims", lambda a: np.nansum(_with_nan(a), 1, np.float64, keepdims=True),
+       X),
+    ex(np.nansum, "initial where", lambda a: np.nansum(_with_nan(a), 0, initial=0.5, where=ROWS[:, None]), X),
+    ex(np.nanprod, "a axis dtype keepdims", lambda a: np.nanprod(_with_nan(a), 0, np.float64, keepdims=True),
+       X),
+    ex(np.nanprod, "initial where",
+       lambda a: np.nanprod(_with_nan(a), 1, initial=2.0, where=ROWS[:, None] | MASK), X),
+    *[ex(f, "a axis dtype", lambda a, f=f: f(_with_nan(a), axis=1, dtype=np.float64), X)
+      for f in (np.nancumsum, np.nancumprod)],
+    ex(np.nanmean, "a axis dtype keepdims", lambda a: np.nanmean(_with_nan(a), 0, np.float64, keepdims=True),
+       X),
+    ex(np.nanmean, "where", lambda a: np.nanmean(_with_nan(a), axis=1, where=ROWS[:, None] | MASK), X),
+    *[ex(f, "a axis keepdims", lambda a, f=f: f(_with_nan(a), axis=1, keepdims=True), X)
+      for f in (np.nanmax, np.nanmin)],
+    *[ex(f, "initial where", lambda a, f=f, v=v: f(_with_nan(a), axis=0, initial=v, where=ROWS[:, None]), X)
+      for f, v in ((np.nanmax, -5.0), (np.nanmin, 5.0))],
+    *[ex(f, "a axis dtype ddof keepdims", lambda a, f=f: f(_with_nan(a), axis=1, dtype=np.float64, ddof=1,
+                                                          keepdims=True), X)
+      for f in (np.nanvar, np.nanstd)],
+    *[ex(f, "where mean", lambda a, f=f: f(_with_nan(a), axis=1, where=ROWS[:, None] | MASK,
+                                           mean=np.nanmean(_with_nan(a), axis=1, keepdims=True)), X)
+      for f in (np.nanvar, np.nanstd)],
+    *[ex(f, "correction", lambda a, f=f: f(_with_nan(a), axis=0, correction=1), X)
+      for f in (np.nanvar, np.nanstd)],
+]  # fmt: skip
+_NAN_FUNCTIONS = (np.nansum, np.nanprod, np.nancumsum, np.nancumprod, np.nanmean, np.nanvar, np.nanstd)
+_NO_OUT_ORDER = (np.median, np.nanmedian, np.ptp, np.cumprod, np.nanmax, np.nanmin, *_NAN_FUNCTIONS)
+REFUSED += [
+    ex(np.sort, "order", lambda a: np.sort(a, order="x"), X),
+    ex(np.partition, "order", lambda a: np.partition(a, 1, order=["x"]), X),
+    *[ex(f, "out", lambda a, f=f: f(a, out=np.empty(())), X) for f in _NO_OUT_ORDER],
+    *[ex(f, "out", lambda a, f=f: f(a, 0.5, out=np.empty(())), X)
+      for f in (np.quantile, np.percentile, np.nanquantile, np.nanpercentile)],
+    *[ex(f, "dtype", lambda a, f=f: f(a, dtype=np.float32), X)
+      for f in (np.cumprod, *_NAN_FUNCTIONS)],
+    ex("ndarray.cumprod", "out", lambda a: a.cumprod(out=np.empty(12)), X),
+    ex("ndarray.cumprod", "dtype", lambda a: a.cumprod(dtype=np.float32), X),
+    *[ex(f, p, lambda a, f=f, kw=kw: f(a, axis=0, **kw), X)
+      for f in (np.cumulative_sum, np.cumulative_prod) if f in FUNCTIONS
+      for p, kw in (("out", {"out": np.empty((3, 4))}), ("dtype", {"dtype": np.float32}))],
+]  # fmt: skip
+AS_NUMPY_ERRORS += [
+    ex(np.sort, "kind", lambda a: np.sort(a, kind="bogus"), X),
+    ex(np.sort, "stable", lambda a: np.sort(a, kind="stable", stable=True), X),
+    ex(np.sort, "axis", lambda a: np.sort(a, axis=2), X),
+    ex(np.partition, "kth", lambda a: np.partition(a, 4, axis=0), X),
+    ex(np.partition, "kind", lambda a: np.partition(a, 1, kind="bogus"), X),
+    ex(np.quantile, "q", lambda a: np.quantile(a, 1.5), X),
+    ex(np.quantile, "q", lambda a: np.quantile(a, np.full((2, 2, 2), 0.5)), X),
+    ex(np.percentile, "q", lambda a: np.percentile(a, -1.0), X),
+    ex(np.quantile, "method", lambda a: np.quantile(a, 0.5, method="bogus"), X),
+    ex(np.quantile, "weights", lambda a: np.quantile(a, 0.5, weights=np.ones((3, 4))), X),
+    ex(np.quantile, "weights", lambda a: np.quantile(a, 0.5, method="inverted_cdf", weights=V), X),
+    ex(np.quantile, "weights", lambda a: np.quantile(a, 0.5, axis=1, method="inverted_cdf", weights=W), X),
+    *[ex(np.quantile, "weights", lambda a, w=w: np.quantile(a, 0.5, method="inverted_cdf", weights=w), X)
+      for w in (-np.ones((3, 4)), np.zeros((3, 4)))],
+    ex(np.average, "weights", lambda a: np.average(a, weights=V), X),
+    ex(np.average, "weights", lambda a: np.average(a, axis=1, weights=W), X),
+    ex(np.average, "weights", lambda a: np.average(a, axis=1, weights=np.zeros(4)), X),
+    ex(np.average, "axis", lambda a: np.average(a, axis=(1, 1), weights=V), X),
+    *[ex(f, "axis", lambda a, f=f: f(a), X)
+      for f in (np.cumulative_sum, np.cumulative_prod) if f in FUNCTIONS],
+    ex(np.median, "axis", lambda a: np.median(a, axis=3), X),
 ]  # fmt: skip
 
 #: methods that refuse every call (they would lose the derivative), whatever the parameters
@@ -691,8 +806,12 @@ PASSED_THROUGH = [
     ("ndarray.all", lambda a: a.all(axis=0, keepdims=True, where=MASK), X),
     ("ndarray.any", lambda a: a.any(1, keepdims=True, where=MASK), X),
 ]  # fmt: skip
-PASSED_THROUGH += [  # issue 13: the order of a contraction
+PASSED_THROUGH += [  # issue 13: the order of a contraction, positions by rank
     (np.einsum_path, lambda a, b: str(np.einsum_path("ij,kj,kl", a, b, a, optimize="optimal")[0]), X, Y),
+    (np.argpartition, lambda a: np.argpartition(a, 2, axis=1, kind="introselect"), X),
+    ("ndarray.argpartition", lambda a: a.argpartition([0, 1], axis=0), X),
+    (np.nanargmax, lambda a: np.nanargmax(np.where(MASK, a, np.nan), axis=1, keepdims=True), X),
+    (np.nanargmin, lambda a: np.nanargmin(np.where(MASK, a, np.nan), 0), X),
 ]  # fmt: skip
 
 
@@ -823,5 +942,5 @@ def test_a_ufunc_in_place_or_by_segments_is_refused():
         np.add.at(x, [0], 1.0)
     with pytest.raises(NotImplementedError, match=r"no derivative rule for numpy\.add\.reduceat"):
         np.add.reduceat(x, [0, 2])
-    with pytest.raises(NotImplementedError, match=r"no derivative rule for numpy\.multiply\.accumulate"):
-        np.multiply.accumulate(x)
+    with pytest.raises(NotImplementedError, match=r"no derivative rule for numpy\.subtract\.accumulate"):
+        np.subtract.accumulate(x)
