@@ -1060,16 +1060,22 @@ def mean(x: Any, axis: Any = None, keepdims: bool = False) -> Any:
 
 @quietly
 def _prod_partial(out: Any, x: Any, axis: tuple) -> Any:
-    """d prod / d x_i = product of the other elements, also where some x_j = 0."""
-    px = primal(x)
-    is_zero = px == 0
-    zeros = np.sum(is_zero, axis=axis, keepdims=True)
-    out_k = reshape_p(out, shape=keepdims_shape(shape_of(x), axis))
-    if not np.any(zeros):
-        return out_k / x
-    others = prod_p(where_p(is_zero, 1.0, x), axis=axis, keepdims=True)
-    safe_x = where_p(is_zero, 1.0, x)
-    return where_p(zeros == 0, out_k / safe_x, where_p(is_zero & (zeros == 1), others, 0.0))
+    """d prod / d x_i = the product of the other elements, exact where some x_j = 0, at every order.
+
+    Without zeros, ``out / x``; with them, the products before and after each element (running products
+    from both ends, no division): their own derivatives hold too, so a second derivative where two
+    elements are zero is the product of the rest, not 0.
+    """
+    if np.all(primal(x) != 0):
+        return reshape_p(out, shape=keepdims_shape(shape_of(x), axis)) / x
+    shape = shape_of(x)
+    n = len(shape)
+    order = [k for k in range(n) if k - n not in axis] + [a + n for a in axis]
+    merged = reshape(transpose(x, order), tuple(shape[k] for k in order[: n - len(axis)]) + (-1,))
+    before = _exclusive(cumprod_p(merged, axis=-1), -1)
+    after = _reverse_along(_exclusive(cumprod_p(_reverse_along(merged, -1), axis=-1), -1), -1)
+    others = reshape(before * after, tuple(shape[k] for k in order))
+    return transpose(others, [int(k) for k in np.argsort(order)])
 
 
 def _prod_jvp(t: Any, out: Any, x: Any, *, axis: tuple, keepdims: bool) -> Any:
@@ -1080,9 +1086,12 @@ def _prod_vjp(ct: Any, out: Any, x: Any, *, axis: tuple, keepdims: bool) -> Any:
     return _expand_reduced(ct, x, axis, keepdims) * _prod_partial(out, x, axis)
 
 
-prod_p = Primitive("prod", _reduction(np.prod), domain=(NONZERO,), cases=_REDUCE_CASES, flops=_input_size,
-                   residuals=("out", 0), symbol="Π", label="prod({0})", jvps=(_prod_jvp,), vjps=(_prod_vjp,),
-                   doc="Product over axes; d/dx_i = product of the others (exact with zeros too).")
+_TWO_ZEROS = Case(((2, 5),), {"axis": (-1,), "keepdims": False}, make=lambda rng: _with_zeros(rng, (2, 5)))
+prod_p = Primitive("prod", _reduction(np.prod), domain=(NONZERO,), cases=(*_REDUCE_CASES, _TWO_ZEROS),
+                   flops=_input_size, residuals=("out", 0), symbol="Π", label="prod({0})", jvps=(_prod_jvp,),
+                   vjps=(_prod_vjp,),
+                   doc="Product over axes; d/dx_i = product of the others (exact with zeros too, at every "
+                       "order).")
 
 
 def prod(x: Any, axis: Any = None, keepdims: bool = False) -> Any:
@@ -2748,10 +2757,9 @@ def median(x: Any, axis: Any = None, keepdims: bool = False, *, skip_nan: bool =
     n = shape_of(y)[-1]
     order = _sort_order(value)
     counts = np.sum(~np.isnan(value), axis=-1) if skip_nan else None
-    if n == 0:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)
-            return np.full(_reduced_shape(shape, axes, keepdims), np.nan)
+    if n == 0:  # nothing to take the middle of: nan, as NumPy's mean of an empty slice
+        warnings.warn("Mean of empty slice.", RuntimeWarning, stacklevel=3)
+        return np.full(_reduced_shape(shape, axes, keepdims), np.nan)
     count = np.full(rest, n) if counts is None else counts
     middle = np.stack([np.maximum(count - 1, 0) // 2, count // 2], axis=-1)  # the same element for odd counts
     picked = _take_by_index(y, np.take_along_axis(order, middle, axis=-1))
