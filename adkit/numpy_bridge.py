@@ -101,6 +101,12 @@ def _where_mask(where: Any, a: Any) -> np.ndarray | None:
     return np.broadcast_to(mask, shape_of(a))
 
 
+def _count_of(mask: np.ndarray, a: Any, **reduction: Any) -> np.ndarray:
+    """How many elements ``mask`` selects, in ``a``'s floating type (so that dividing by it keeps float32)."""
+    kind = np.result_type(primal(a))
+    return np.sum(mask, **reduction).astype(kind if kind.kind == "f" else np.float64)
+
+
 def _masked(a: Any, mask: np.ndarray | None, fill: float) -> Any:
     """``a`` where the mask holds, the reduction's identity ``fill`` elsewhere (which gets no derivative)."""
     return a if mask is None else rules.where(mask, a, fill)
@@ -402,7 +408,7 @@ def _mean(a: Any, axis: Any = None, dtype: Any = None, out: Any = None, keepdims
     if mask is None:
         return rules.mean(a, axis, kept)
     total = rules.sum(rules.where(mask, a, 0.0), axis, kept)
-    return total / np.sum(mask, axis=axis, keepdims=kept)
+    return total / _count_of(mask, a, axis=axis, keepdims=kept)
 
 
 def _extremum(what: str, reduce: Callable, pick: Callable, fill: float, a: Any, axis: Any, out: Any,
@@ -460,7 +466,7 @@ def _variance(what: str, a: Any, axis: Any, dtype: Any, out: Any, ddof: Any, kee
         if mean is _NoValue and ddof < count:
             return rules.var(a, axes, kept, ddof)
     else:
-        count = np.sum(mask, axis=axes, keepdims=True)
+        count = _count_of(mask, a, axis=axes, keepdims=True)
         a = rules.where(mask, a, 0.0)  # a nan or inf left out must not meet a zero cotangent (0 * nan)
     if np.any(ddof >= count):
         warnings.warn("Degrees of freedom <= 0 for slice", RuntimeWarning, stacklevel=3)
@@ -468,7 +474,7 @@ def _variance(what: str, a: Any, axis: Any, dtype: Any, out: Any, ddof: Any, kee
     centred = a - centre
     total = rules.sum(_masked(centred * centred, mask, 0.0), axes, kept)
     if mask is not None and not kept:
-        count = np.sum(mask, axis=axes)
+        count = _count_of(mask, a, axis=axes)
     with np.errstate(divide="ignore", invalid="ignore"):  # NumPy's value: inf or nan, after its warning above
         return total / np.maximum(count - ddof, 0)
 
@@ -1117,7 +1123,7 @@ def _nanmean(a: Any, axis: Any = None, dtype: Any = None, out: Any = None, keepd
     _check_dtype("nanmean", dtype, a)
     mask = _combined_mask(a, where)
     kept = _keepdims(keepdims)
-    count = np.sum(mask, axis=axis, keepdims=kept)
+    count = _count_of(mask, a, axis=axis, keepdims=kept)
     if np.any(count == 0):
         warnings.warn("Mean of empty slice", RuntimeWarning, stacklevel=3)
     total = rules.sum(rules.where(mask, a, 0.0), axis, kept)
