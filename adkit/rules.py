@@ -43,7 +43,19 @@ Conventions at kinks and edges (each tested in ``tests/test_conventions.py``):
 * ``copysign(x, y)``: d/dx = 0 at x = 0, as ``abs'(0)`` (PyTorch; JAX gives
   +-1), and d/dy = 0 (also at y = 0, where the sign flips);
 * ``remainder``/``fmod`` at a jump (x / y an integer): the derivatives of the
-  piece that starts there, with NumPy's own quotient (``floor_divide``).
+  piece that starts there, with NumPy's own quotient (``floor_divide``);
+* ``sort``, ``partition``, ``median`` and the quantiles at ties: each sorted
+  position takes the tangent of one element, the one the *stable* argsort
+  puts there (first occurrence first), as JAX's ``sort``: the derivative of
+  ``np.median([2., 2., 2.])`` is ``[0, 1, 0]``. (``max`` splits evenly at a
+  tie, so ``np.max(x)`` and ``np.sort(x)[-1]`` differ there.)
+* ``prod`` and ``cumprod`` where entries are zero: exact at every order (the
+  product of the other elements, from running products, no division);
+* the nan-skipping reductions (``nansum``, ``nanmean``, ``nanmax`` ...
+  ``nanquantile``): a nan element gets derivative 0, as does every element of
+  an all-nan slice (whose value is nan, with NumPy's warning);
+* ``logaddexp.reduce``: the softmax weights, 0 for ``-inf`` entries; it never
+  overflows (shifted by the maximum, a constant).
 """
 
 from __future__ import annotations
