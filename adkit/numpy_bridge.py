@@ -981,7 +981,7 @@ def _ptp(a: Any, axis: Any = None, out: Any = None, keepdims: Any = _NoValue) ->
     return rules.ptp(a, axis, _keepdims(keepdims))
 
 
-for _func in (np.argpartition, np.nanargmax, np.nanargmin):  # positions: constants
+for _func in (np.argpartition, np.nanargmax, np.nanargmin, np.searchsorted):  # positions: constants
     FUNCTIONS[_func] = _constant(_func)
 
 
@@ -1246,8 +1246,8 @@ def _refuse_conversion(what: str) -> TypeError:
 def _on_primal(method: Callable) -> Callable:
     """An ndarray method whose result does not depend differentiably on the array (``argmax``, ``round``).
 
-    Every argument goes to NumPy's own method on the primal value, so none is
-    dropped; only a traced ``out=`` is refused.
+    Every argument goes to NumPy's own method on the primal values (``x.searchsorted(v)`` of a traced
+    ``v`` too), so none is dropped; only a traced ``out=`` is refused.
     """
     signature = inspect.signature(method)
 
@@ -1255,7 +1255,8 @@ def _on_primal(method: Callable) -> Callable:
     def on_primal(self: Any, *args: Any, **kwargs: Any) -> Any:
         if "out" in signature.parameters:
             _no_out(method.__name__, primal_out(signature.bind(self, *args, **kwargs).arguments.get("out")))
-        return method(np.asarray(primal(self)), *args, **kwargs)
+        plain = {k: primal(v) for k, v in kwargs.items()}
+        return method(np.asarray(primal(self)), *map(primal, args), **plain)
 
     return on_primal
 
@@ -1380,7 +1381,6 @@ class ArrayOps:
     # no rule yet:
     choose = MissingAttribute()
     compress = MissingAttribute()
-    searchsorted = MissingAttribute()
     take = MissingAttribute()
 
     def item(self, *args: Any) -> Any:
@@ -1622,6 +1622,7 @@ class ArrayOps:
     argmin = _on_primal(np.ndarray.argmin)
     argsort = _on_primal(np.ndarray.argsort)
     argpartition = _on_primal(np.ndarray.argpartition)
+    searchsorted = _on_primal(np.ndarray.searchsorted)
     nonzero = _on_primal(np.ndarray.nonzero)
     all = _on_primal(np.ndarray.all)
     any = _on_primal(np.ndarray.any)

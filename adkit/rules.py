@@ -2546,7 +2546,7 @@ def tensordot(a: Any, b: Any, axes: Any = 2) -> Any:
         axes_a, axes_b = axes
     except TypeError:
         n = operator.index(axes)
-        axes_a, axes_b = list(range(len(a_shape) - n, len(a_shape))), list(range(n))
+        axes_a, axes_b = list(range(-n, 0)), list(range(n))
     axes_a = [axes_a] if isinstance(axes_a, (int, np.integer)) else list(axes_a)
     axes_b = [axes_b] if isinstance(axes_b, (int, np.integer)) else list(axes_b)
     if len(axes_a) != len(axes_b) or any(

@@ -347,6 +347,7 @@ AS_NUMPY_ERRORS += [
     ex(np.einsum, "optimize", lambda a, b: np.einsum("ij,jk,kl", a, b.T, a, optimize=["einsum_path", (0, 5)]),
        X, Y),
     ex(np.tensordot, "axes", lambda a, b: np.tensordot(a, b, axes=2), X, BOX),
+    ex(np.tensordot, "axes", lambda a, b: np.tensordot(a, b, axes=3), X, BOX),
     ex(np.dot, "b", lambda a, b: np.dot(a, b), CUBE, X),
     ex(np.cross, "a", lambda a, b: np.cross(a, b), X, X),
     ex(np.linalg.multi_dot, "arrays", lambda a: np.linalg.multi_dot([a]), X),
@@ -812,6 +813,8 @@ PASSED_THROUGH += [  # issue 13: the order of a contraction, positions by rank
     ("ndarray.argpartition", lambda a: a.argpartition([0, 1], axis=0), X),
     (np.nanargmax, lambda a: np.nanargmax(np.where(MASK, a, np.nan), axis=1, keepdims=True), X),
     (np.nanargmin, lambda a: np.nanargmin(np.where(MASK, a, np.nan), 0), X),
+    (np.searchsorted, lambda a, v: np.searchsorted(a, v, side="right", sorter=np.argsort(a)), V, W),
+    ("ndarray.searchsorted", lambda a, v: np.sort(a).searchsorted(v, "right"), V, W),
 ]  # fmt: skip
 
 
