@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import inspect
 import math
+import operator
 import warnings
 from collections.abc import Callable, Iterator, Sequence
 from functools import wraps
@@ -98,6 +99,12 @@ def _where_mask(where: Any, a: Any) -> np.ndarray | None:
     if mask.dtype != bool:
         raise TypeError(f"where= must be a boolean mask, got an array of dtype {mask.dtype}")
     return np.broadcast_to(mask, shape_of(a))
+
+
+def _count_of(mask: np.ndarray, a: Any, **reduction: Any) -> np.ndarray:
+    """How many elements ``mask`` selects, in ``a``'s floating type (so that dividing by it keeps float32)."""
+    kind = np.result_type(primal(a))
+    return np.sum(mask, **reduction).astype(kind if kind.kind == "f" else np.float64)
 
 
 def _masked(a: Any, mask: np.ndarray | None, fill: float) -> Any:
@@ -401,7 +408,7 @@ def _mean(a: Any, axis: Any = None, dtype: Any = None, out: Any = None, keepdims
     if mask is None:
         return rules.mean(a, axis, kept)
     total = rules.sum(rules.where(mask, a, 0.0), axis, kept)
-    return total / np.sum(mask, axis=axis, keepdims=kept)
+    return total / _count_of(mask, a, axis=axis, keepdims=kept)
 
 
 def _extremum(what: str, reduce: Callable, pick: Callable, fill: float, a: Any, axis: Any, out: Any,
@@ -459,14 +466,15 @@ def _variance(what: str, a: Any, axis: Any, dtype: Any, out: Any, ddof: Any, kee
         if mean is _NoValue and ddof < count:
             return rules.var(a, axes, kept, ddof)
     else:
-        count = np.sum(mask, axis=axes, keepdims=True)
+        count = _count_of(mask, a, axis=axes, keepdims=True)
+        a = rules.where(mask, a, 0.0)  # a nan or inf left out must not meet a zero cotangent (0 * nan)
     if np.any(ddof >= count):
         warnings.warn("Degrees of freedom <= 0 for slice", RuntimeWarning, stacklevel=3)
     centre = rules.sum(_masked(a, mask, 0.0), axes, True) / count if mean is _NoValue else mean
     centred = a - centre
     total = rules.sum(_masked(centred * centred, mask, 0.0), axes, kept)
     if mask is not None and not kept:
-        count = np.sum(mask, axis=axes)
+        count = _count_of(mask, a, axis=axes)
     with np.errstate(divide="ignore", invalid="ignore"):  # NumPy's value: inf or nan, after its warning above
         return total / np.maximum(count - ddof, 0)
 
@@ -763,6 +771,450 @@ def _imag(val: Any) -> Any:
     return val.imag
 
 
+# contractions: einsum and the products written with it (rules.einsum, rules.tensordot ...)
+
+_EINSUM_KEYWORDS = ("dtype", "order", "casting")
+
+
+def _einsum_subscripts(operands: Sequence[Any]) -> tuple[str, list[Any]]:
+    """np.einsum's two forms, as subscripts and arrays: ``("ij,jk", a, b)`` or ``(a, [0, 1], b, [1, 2])``
+    (sublists of integers 0-51 and ``...``, an output sublist last; NumPy names 0 ``A``, 26 ``a``)."""
+    if not operands:
+        raise ValueError("No input operands")
+    if isinstance(operands[0], str):
+        return operands[0], list(operands[1:])
+    args = list(operands)
+    output = args.pop() if len(args) % 2 else None
+
+    def letters(sublist: Any) -> str:
+        named = ""
+        for label in sublist:
+            if label is Ellipsis:
+                named += "..."
+                continue
+            k = operator.index(label)
+            if not 0 <= k < len(rules.EINSUM_LETTERS):
+                raise ValueError(f"subscript is not within the valid range [0, {len(rules.EINSUM_LETTERS)})")
+            named += rules.EINSUM_LETTERS[k]
+        return named
+
+    subscripts = ",".join(letters(s) for s in args[1::2])
+    return subscripts + ("" if output is None else "->" + letters(output)), args[0::2]
+
+
+@implements(np.einsum)
+def _einsum(*operands: Any, out: Any = None, optimize: Any = False, **kwargs: Any) -> Any:
+    """``np.einsum`` in both forms; ``optimize`` chooses the contraction order as NumPy does (and the
+    derivatives follow it); ``dtype``, ``order`` and ``casting`` are checked by NumPy on the primal values."""
+    _no_out("einsum", out)
+    subscripts, arrays = _einsum_subscripts(operands)
+    for key in kwargs:
+        if key not in _EINSUM_KEYWORDS:
+            raise TypeError(f"einsum() got an unexpected keyword argument {key!r}")
+    if kwargs:
+        primals = [primal(x) for x in arrays]
+        natural = np.einsum(subscripts, *primals, optimize=optimize)
+        _same_as_numpy("einsum", lambda **kw: np.einsum(subscripts, *primals, optimize=optimize, **kw),
+                       natural, **kwargs)  # fmt: skip
+    return rules.einsum(subscripts, *arrays, optimize=optimize)
+
+
+@implements(np.tensordot)
+def _tensordot(a: Any, b: Any, axes: Any = 2) -> Any:
+    """``np.tensordot``: ``axes`` an int (the last of ``a`` with the first of ``b``) or a pair of lists."""
+    return rules.tensordot(a, b, axes)
+
+
+@implements(np.kron)
+def _kron(a: Any, b: Any) -> Any:
+    return rules.kron(a, b)
+
+
+@implements(np.cross)
+def _cross(a: Any, b: Any, axisa: Any = -1, axisb: Any = -1, axisc: Any = -1, axis: Any = None) -> Any:
+    """``np.cross``: vectors along ``axisa``/``axisb``, the result's along ``axisc`` (``axis``: all three)."""
+    return rules.cross(a, b, axisa, axisb, axisc, axis)
+
+
+@implements(np.linalg.multi_dot)
+def _multi_dot(arrays: Any, *, out: Any = None) -> Any:
+    """``np.linalg.multi_dot``: the chain in NumPy's cheapest order."""
+    _no_out("multi_dot", out)
+    return rules.multi_dot(arrays)
+
+
+FUNCTIONS[np.einsum_path] = _constant(np.einsum_path)  # the order of a contraction: computed from shapes
+
+
+if hasattr(np.linalg, "tensordot"):  # NumPy 2's array-API spellings
+
+    @implements(np.linalg.tensordot)
+    def _linalg_tensordot(x1: Any, x2: Any, /, *, axes: Any = 2) -> Any:
+        return rules.tensordot(x1, x2, axes)
+
+    @implements(np.linalg.outer)
+    def _linalg_outer(x1: Any, x2: Any, /) -> Any:
+        """``np.linalg.outer``: of vectors only."""
+        if ndim_of(x1) != 1 or ndim_of(x2) != 1:
+            raise ValueError(f"Input arrays must be one-dimensional, but they are x1.ndim={ndim_of(x1)} and "
+                             f"x2.ndim={ndim_of(x2)}.")  # fmt: skip
+        return rules.outer(x1, x2)
+
+    @implements(np.linalg.cross)
+    def _linalg_cross(x1: Any, x2: Any, /, *, axis: Any = -1) -> Any:
+        """``np.linalg.cross``: of 3-vectors only."""
+        n1, n2 = shape_of(x1)[axis], shape_of(x2)[axis]
+        if n1 != 3 or n2 != 3:
+            raise ValueError(f"Both input arrays must be (arrays of) 3-dimensional vectors, but they are "
+                             f"{n1} and {n2} dimensional instead.")  # fmt: skip
+        return rules.cross(x1, x2, axis=axis)
+
+    @implements(np.linalg.matmul)
+    def _linalg_matmul(x1: Any, x2: Any, /) -> Any:
+        return rules.matmul(x1, x2)
+
+
+def _matvec(x1: Any, x2: Any) -> Any:
+    """``np.matvec``: matrices times vectors, over broadcast stacks."""
+    return rules.einsum("...ij,...j->...i", x1, x2, optimize=True)
+
+
+def _vecmat(x1: Any, x2: Any) -> Any:
+    """``np.vecmat``: vectors (conjugated: real here) times matrices, over broadcast stacks."""
+    return rules.einsum("...j,...jk->...k", x1, x2, optimize=True)
+
+
+for _name, _op in (("matvec", _matvec), ("vecmat", _vecmat)):  # NumPy 2.2's generalized ufuncs
+    if hasattr(np, _name):
+        UFUNCS[getattr(np, _name)] = _op
+
+
+# order statistics: sorting, partitions, medians and quantiles (rules' "order statistics")
+
+
+def _sort_checks(what: str, a: Any, kind: Any, order: Any, **more: Any) -> None:
+    """``kind`` (and ``stable``) are checked by NumPy itself; they cannot change the sorted values, whose
+    derivative follows the stable order at ties. ``order`` names fields, which traced values lack."""
+    if order is not None:
+        _refuse(what, "order", "it sorts by the fields of a structured array, and traced values have none. "
+                               "Sort by the values (leave order out).")  # fmt: skip
+    value = np.asarray(primal(a))
+    function = np.sort if what == "sort" else lambda v, **kw: np.partition(v, 0, **kw)
+    function(np.zeros(1, value.dtype), kind=kind, **more)
+
+
+@implements(np.sort)
+def _sort(a: Any, axis: Any = -1, kind: Any = None, order: Any = None, *, stable: Any = None) -> Any:
+    """``np.sort``: the derivative is the tangent permuted by the stable argsort, whatever ``kind``."""
+    _sort_checks("sort", a, kind, order, stable=stable)
+    return rules.sort(a, axis)
+
+
+@implements(np.partition)
+def _partition(a: Any, kth: Any, axis: Any = -1, kind: Any = "introselect", order: Any = None) -> Any:
+    """``np.partition``: NumPy's arrangement, differentiated as the permutation it is."""
+    _sort_checks("partition", a, kind, order)
+    return rules.partition(a, kth, axis)
+
+
+@implements(np.median)
+def _median(a: Any, axis: Any = None, out: Any = None, overwrite_input: Any = False,
+            keepdims: Any = False) -> Any:  # fmt: skip
+    """``np.median``; ``overwrite_input`` lets NumPy scramble its input, which a traced value never is."""
+    _no_out("median", out)
+    return rules.median(a, axis, bool(keepdims))
+
+
+@implements(np.nanmedian)
+def _nanmedian(a: Any, axis: Any = None, out: Any = None, overwrite_input: Any = False,
+               keepdims: Any = _NoValue) -> Any:  # fmt: skip
+    """``np.nanmedian``: the median of the values that are not nan."""
+    _no_out("nanmedian", out)
+    return rules.median(a, axis, _keepdims(keepdims), skip_nan=True)
+
+
+def _quantiles(what: str, a: Any, q: Any, axis: Any, out: Any, method: Any, keepdims: Any, weights: Any,
+               skip_nan: bool, percent: bool) -> Any:  # fmt: skip
+    _no_out(what, out)
+    if percent:
+        if not (np.all(np.asarray(primal(q)) >= 0) and np.all(np.asarray(primal(q)) <= 100)):
+            raise ValueError("Percentiles must be in the range [0, 100]")
+        q = rules.divide(q, 100) if isinstance(q, Box) else np.true_divide(q, 100) if np.ndim(q) else q / 100
+    return rules.quantile(a, q, axis, method, _keepdims(keepdims), skip_nan=skip_nan,
+                          weights=None if weights is None else primal(weights))  # fmt: skip
+
+
+@implements(np.quantile)
+def _quantile(a: Any, q: Any, axis: Any = None, out: Any = None, overwrite_input: Any = False,
+              method: Any = "linear", keepdims: Any = False, *, weights: Any = None) -> Any:  # fmt: skip
+    """``np.quantile`` by any of NumPy's methods; ``weights`` (with ``inverted_cdf``) are constants."""
+    return _quantiles("quantile", a, q, axis, out, method, keepdims, weights, False, False)
+
+
+@implements(np.percentile)
+def _percentile(a: Any, q: Any, axis: Any = None, out: Any = None, overwrite_input: Any = False,
+                method: Any = "linear", keepdims: Any = False, *, weights: Any = None) -> Any:  # fmt: skip
+    """``np.percentile``: :func:`_quantile` of ``q / 100``."""
+    return _quantiles("percentile", a, q, axis, out, method, keepdims, weights, False, True)
+
+
+@implements(np.nanquantile)
+def _nanquantile(a: Any, q: Any, axis: Any = None, out: Any = None, overwrite_input: Any = False,
+                 method: Any = "linear", keepdims: Any = _NoValue, *,
+                 weights: Any = None) -> Any:  # fmt: skip
+    """``np.nanquantile``: the quantiles of the values that are not nan."""
+    return _quantiles("nanquantile", a, q, axis, out, method, keepdims, weights, True, False)
+
+
+@implements(np.nanpercentile)
+def _nanpercentile(a: Any, q: Any, axis: Any = None, out: Any = None, overwrite_input: Any = False,
+                   method: Any = "linear", keepdims: Any = _NoValue, *,
+                   weights: Any = None) -> Any:  # fmt: skip
+    """``np.nanpercentile``: the percentiles of the values that are not nan."""
+    return _quantiles("nanpercentile", a, q, axis, out, method, keepdims, weights, True, True)
+
+
+@implements(np.ptp)
+def _ptp(a: Any, axis: Any = None, out: Any = None, keepdims: Any = _NoValue) -> Any:
+    """``np.ptp``: ``max - min``; the derivative goes to the extremes (shared at ties)."""
+    _no_out("ptp", out)
+    return rules.ptp(a, axis, _keepdims(keepdims))
+
+
+for _func in (np.argpartition, np.nanargmax, np.nanargmin, np.searchsorted):  # positions: constants
+    FUNCTIONS[_func] = _constant(_func)
+
+
+# weighted means, running products, and the reductions that skip nan
+
+
+def _axes_in_order(axis: Any, ndim: int) -> tuple[int, ...]:
+    """``axis`` (an int or a sequence) as non-negative axes in the order given (checked as NumPy checks)."""
+    rules.normalize_axes(axis, ndim)
+    return tuple(operator.index(k) % ndim for k in ((axis,) if isinstance(axis, (int, np.integer)) else axis))
+
+
+@implements(np.average)
+def _average(a: Any, axis: Any = None, weights: Any = None, returned: Any = False, *,
+             keepdims: Any = _NoValue) -> Any:  # fmt: skip
+    """``np.average``: ``sum(a w) / sum(w)`` over ``axis``, differentiated in ``a`` and in ``w``;
+    ``returned`` adds ``sum(w)`` (the count without weights), broadcast to the average's shape."""
+    kept = _keepdims(keepdims)
+    shape = shape_of(a)
+    axes = None if axis is None else _axes_in_order(axis, len(shape))
+    if weights is None:
+        avg = rules.mean(a, axis, kept)
+        scale = np.result_type(primal(avg)).type(math.prod(shape) / max(1, math.prod(shape_of(avg))))
+    else:
+        w = weights
+        if shape_of(w) != shape:
+            if axes is None:
+                raise TypeError("Axis must be specified when shapes of a and weights differ.")
+            if shape_of(w) != tuple(shape[k] for k in axes):
+                raise ValueError("Shape of weights must be consistent with shape of a along specified axis.")
+            w = rules.transpose(w, [int(k) for k in np.argsort(axes)])
+            w = rules.reshape(w, tuple(n if k in axes else 1 for k, n in enumerate(shape)))
+        scale = rules.sum(w, axis, kept)
+        if np.any(primal(scale) == 0.0):
+            raise ZeroDivisionError("Weights sum to zero, can't be normalized")
+        avg = rules.sum(rules.multiply(a, w), axis, kept) / scale
+    if not returned:
+        return avg
+    if shape_of(scale) != shape_of(avg):
+        scale = rules.broadcast_to(scale, shape_of(avg)) if isinstance(scale, Box) else np.full(
+            shape_of(avg), scale)  # fmt: skip
+    return avg, scale
+
+
+@implements(np.cumprod)
+def _cumprod(a: Any, axis: Any = None, dtype: Any = None, out: Any = None) -> Any:
+    """``np.cumprod``: exact derivatives where entries are zero (no division)."""
+    _no_out("cumprod", out)
+    _check_dtype("cumprod", dtype, a)
+    return rules.cumprod(a, axis)
+
+
+def _cumulative(what: str, running: Callable, identity: float, x: Any, axis: Any, dtype: Any, out: Any,
+                include_initial: Any) -> Any:  # fmt: skip
+    """NumPy 2's ``cumulative_sum``/``cumulative_prod``: ``axis`` needed above one axis; ``include_initial``
+    puts the identity first."""
+    _no_out(what, out)
+    _check_dtype(what, dtype, x)
+    if ndim_of(x) == 0:
+        x = rules.reshape(x, (1,))
+    if axis is None:
+        if ndim_of(x) > 1:
+            raise ValueError("For arrays which have more than one dimension ``axis`` argument is required.")
+        axis = 0
+    result = running(x, axis)
+    if not include_initial:
+        return result
+    axis = rules.normalize_axes(axis, ndim_of(x))[0]
+    shape = list(shape_of(result))
+    n = shape[axis]
+    shape[axis] += 1
+    after = (slice(None),) * (-axis - 1)
+    padded = rules.index_add_p(result, index=(Ellipsis, slice(1, n + 1)) + after, shape=tuple(shape))
+    if identity == 0:
+        return padded
+    first = (np.arange(n + 1) == 0).reshape((n + 1,) + (1,) * (-axis - 1))
+    return rules.where(first, identity, padded)
+
+
+if hasattr(np, "cumulative_sum"):  # NumPy 2.1
+
+    @implements(np.cumulative_sum)
+    def _cumulative_sum(x: Any, /, *, axis: Any = None, dtype: Any = None, out: Any = None,
+                        include_initial: Any = False) -> Any:  # fmt: skip
+        return _cumulative("cumulative_sum", rules.cumsum, 0.0, x, axis, dtype, out, include_initial)
+
+    @implements(np.cumulative_prod)
+    def _cumulative_prod(x: Any, /, *, axis: Any = None, dtype: Any = None, out: Any = None,
+                         include_initial: Any = False) -> Any:  # fmt: skip
+        return _cumulative("cumulative_prod", rules.cumprod, 1.0, x, axis, dtype, out, include_initial)
+
+
+def _not_nan(a: Any) -> np.ndarray:
+    return ~np.isnan(np.asarray(primal(a)))
+
+
+def _nan_filled(a: Any, fill: float) -> Any:
+    """``a`` with its nan replaced by ``fill`` (selected away: they get no derivative)."""
+    keep = _not_nan(a)
+    return a if keep.all() else rules.where(keep, a, fill)
+
+
+def _combined_mask(a: Any, where: Any) -> np.ndarray:
+    """The elements that are not nan, and selected by ``where=`` if given."""
+    mask = _where_mask(where, a)
+    keep = _not_nan(a)
+    return keep if mask is None else keep & mask
+
+
+@implements(np.nansum)
+def _nansum(a: Any, axis: Any = None, dtype: Any = None, out: Any = None, keepdims: Any = _NoValue,
+            initial: Any = _NoValue, where: Any = _NoValue) -> Any:  # fmt: skip
+    """``np.nansum``: nan counts as zero."""
+    return _sum(_nan_filled(a, 0.0), axis, dtype, out, keepdims, initial, where)
+
+
+@implements(np.nanprod)
+def _nanprod(a: Any, axis: Any = None, dtype: Any = None, out: Any = None, keepdims: Any = _NoValue,
+             initial: Any = _NoValue, where: Any = _NoValue) -> Any:  # fmt: skip
+    """``np.nanprod``: nan counts as one."""
+    return _prod(_nan_filled(a, 1.0), axis, dtype, out, keepdims, initial, where)
+
+
+@implements(np.nancumsum)
+def _nancumsum(a: Any, axis: Any = None, dtype: Any = None, out: Any = None) -> Any:
+    return _cumsum(_nan_filled(a, 0.0), axis, dtype, out)
+
+
+@implements(np.nancumprod)
+def _nancumprod(a: Any, axis: Any = None, dtype: Any = None, out: Any = None) -> Any:
+    return _cumprod(_nan_filled(a, 1.0), axis, dtype, out)
+
+
+@implements(np.nanmean)
+def _nanmean(a: Any, axis: Any = None, dtype: Any = None, out: Any = None, keepdims: Any = _NoValue, *,
+             where: Any = _NoValue) -> Any:  # fmt: skip
+    """``np.nanmean``: the mean of the values that are not nan (nan, with NumPy's warning, if none)."""
+    _no_out("nanmean", out)
+    _check_dtype("nanmean", dtype, a)
+    mask = _combined_mask(a, where)
+    kept = _keepdims(keepdims)
+    count = _count_of(mask, a, axis=axis, keepdims=kept)
+    if np.any(count == 0):
+        warnings.warn("Mean of empty slice", RuntimeWarning, stacklevel=3)
+    total = rules.sum(rules.where(mask, a, 0.0), axis, kept)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return total / count
+
+
+def _nan_extremum(what: str, reduce: Callable, fill: float, a: Any, axis: Any, out: Any, keepdims: Any,
+                  initial: Any, where: Any) -> Any:  # fmt: skip
+    """``nanmax``/``nanmin``: the extremum of the values that are not nan; an all-nan slice gives nan
+    (with NumPy's warning) unless ``initial`` is given."""
+    result = reduce(_nan_filled(a, fill), axis, out, keepdims, initial, where)
+    if initial is not _NoValue:
+        return result
+    mask = _combined_mask(a, where)
+    empty = ~np.any(mask, axis=axis, keepdims=_keepdims(keepdims))
+    if np.any(empty):
+        warnings.warn("All-NaN slice encountered", RuntimeWarning, stacklevel=3)
+        result = rules.where(empty, np.nan, result)
+    return result
+
+
+@implements(np.nanmax)
+def _nanmax(a: Any, axis: Any = None, out: Any = None, keepdims: Any = _NoValue, initial: Any = _NoValue,
+            where: Any = _NoValue) -> Any:  # fmt: skip
+    return _nan_extremum("nanmax", _max, -math.inf, a, axis, out, keepdims, initial, where)
+
+
+@implements(np.nanmin)
+def _nanmin(a: Any, axis: Any = None, out: Any = None, keepdims: Any = _NoValue, initial: Any = _NoValue,
+            where: Any = _NoValue) -> Any:  # fmt: skip
+    return _nan_extremum("nanmin", _min, math.inf, a, axis, out, keepdims, initial, where)
+
+
+def _nan_variance(what: str, a: Any, axis: Any, dtype: Any, out: Any, ddof: Any, keepdims: Any, where: Any,
+                  mean: Any, correction: Any) -> Any:  # fmt: skip
+    """``nanvar``/``nanstd``: :func:`_variance` over the values that are not nan (and ``where=``)."""
+    mask = _combined_mask(a, where)
+    with warnings.catch_warnings():  # NumPy's nanvar says it with a full stop: below
+        warnings.filterwarnings("ignore", "Degrees of freedom", RuntimeWarning)
+        result = _variance(what, a, axis, dtype, out, ddof, keepdims, mask, mean, correction)
+    ddof = ddof if correction is _NoValue else correction
+    if np.any(np.sum(mask, axis=axis) - ddof <= 0):
+        warnings.warn("Degrees of freedom <= 0 for slice.", RuntimeWarning, stacklevel=3)
+    return result
+
+
+@implements(np.nanvar)
+def _nanvar(a: Any, axis: Any = None, dtype: Any = None, out: Any = None, ddof: Any = 0,
+            keepdims: Any = _NoValue, *, where: Any = _NoValue, mean: Any = _NoValue,
+            correction: Any = _NoValue) -> Any:  # fmt: skip
+    return _nan_variance("nanvar", a, axis, dtype, out, ddof, keepdims, where, mean, correction)
+
+
+@implements(np.nanstd)
+def _nanstd(a: Any, axis: Any = None, dtype: Any = None, out: Any = None, ddof: Any = 0,
+            keepdims: Any = _NoValue, *, where: Any = _NoValue, mean: Any = _NoValue,
+            correction: Any = _NoValue) -> Any:  # fmt: skip
+    return rules.sqrt(_nan_variance("nanstd", a, axis, dtype, out, ddof, keepdims, where, mean, correction))
+
+
+def _multiply_accumulate(array: Any, axis: Any = 0, dtype: Any = None, out: Any = None) -> Any:
+    """``np.multiply.accumulate``: the running product along ``axis``."""
+    return _cumprod(array, axis, dtype, out)
+
+
+def _logaddexp_reduce(array: Any, axis: Any = 0, dtype: Any = None, out: Any = None, keepdims: Any = False,
+                      initial: Any = _NoValue, where: Any = True) -> Any:  # fmt: skip
+    """``np.logaddexp.reduce``: ``log(sum(exp(x)))`` over ``axis``, shifted by the (constant) maximum so
+    that nothing overflows; its derivative is the softmax. ``where=`` leaves elements out (as ``-inf``,
+    the identity); ``initial`` takes part as one more element."""
+    _no_out("logaddexp.reduce", out)
+    _check_dtype("logaddexp.reduce", dtype, array)
+    kept = bool(keepdims)
+    x = _masked(array, _where_mask(where, array), -math.inf)
+    value = np.asarray(primal(x))
+    axes = rules.normalize_axes(axis, value.ndim)
+    with np.errstate(invalid="ignore"):
+        peak = np.max(value, axis=axes, keepdims=True, initial=-math.inf)
+    peak = np.where(np.isfinite(peak), peak, 0.0)  # all -inf (or an inf): no shift
+    with np.errstate(divide="ignore"):
+        total = rules.log(rules.sum(rules.exp(x - peak), axes, True)) + peak
+    result = rules.reshape(total, rules.keepdims_shape(value.shape, axes) if kept else tuple(
+        n for k, n in enumerate(value.shape) if k - value.ndim not in axes))  # fmt: skip
+    return result if initial is _NoValue else rules.logaddexp(result, initial)
+
+
+UFUNC_METHODS[("accumulate", np.multiply)] = _multiply_accumulate
+UFUNC_METHODS[("reduce", np.logaddexp)] = _logaddexp_reduce
+
+
 def array_function(func: Callable, args: tuple, kwargs: dict) -> Any:
     """Route a NumPy function call on traced values to the rule table."""
     handler = FUNCTIONS.get(func)
@@ -794,8 +1246,8 @@ def _refuse_conversion(what: str) -> TypeError:
 def _on_primal(method: Callable) -> Callable:
     """An ndarray method whose result does not depend differentiably on the array (``argmax``, ``round``).
 
-    Every argument goes to NumPy's own method on the primal value, so none is
-    dropped; only a traced ``out=`` is refused.
+    Every argument goes to NumPy's own method on the primal values (``x.searchsorted(v)`` of a traced
+    ``v`` too), so none is dropped; only a traced ``out=`` is refused.
     """
     signature = inspect.signature(method)
 
@@ -803,7 +1255,8 @@ def _on_primal(method: Callable) -> Callable:
     def on_primal(self: Any, *args: Any, **kwargs: Any) -> Any:
         if "out" in signature.parameters:
             _no_out(method.__name__, primal_out(signature.bind(self, *args, **kwargs).arguments.get("out")))
-        return method(np.asarray(primal(self)), *args, **kwargs)
+        plain = {k: primal(v) for k, v in kwargs.items()}
+        return method(np.asarray(primal(self)), *map(primal, args), **plain)
 
     return on_primal
 
@@ -824,7 +1277,11 @@ _MEMORY = frozenset({"base", "ctypes", "data", "flags", "strides", "itemsize", "
 
 def _missing_attribute(kind: str, name: str) -> str:
     """What to say when a traced value lacks the ndarray attribute ``name``."""
-    if name in _IN_PLACE:
+    if name in ("sort", "partition"):
+        why = (f"x.{name}(...) {name}s an array in place, which a traced value cannot do: adkit values are "
+               f"immutable. Use y = np.{name}(x{', kth' if name == 'partition' else ''}, ...) instead, which "
+               "returns a new array and is differentiated.")  # fmt: skip
+    elif name in _IN_PLACE:
         why = (f"x.{name}(...) changes an array in place, which a traced value cannot do: adkit values are "
                "immutable. Compute a new array instead (np.where, np.concatenate, indexing).")  # fmt: skip
     elif name in _MEMORY:
@@ -922,11 +1379,8 @@ class ArrayOps:
     tofile = MissingAttribute()
     view = MissingAttribute()
     # no rule yet:
-    argpartition = MissingAttribute()
     choose = MissingAttribute()
     compress = MissingAttribute()
-    cumprod = MissingAttribute()
-    searchsorted = MissingAttribute()
     take = MissingAttribute()
 
     def item(self, *args: Any) -> Any:
@@ -1126,6 +1580,9 @@ class ArrayOps:
     def cumsum(self, axis: Any = None, dtype: Any = None, out: Any = None) -> Any:
         return _cumsum(self, axis, dtype, out)
 
+    def cumprod(self, axis: Any = None, dtype: Any = None, out: Any = None) -> Any:
+        return _cumprod(self, axis, dtype, out)
+
     def trace(self, offset: Any = 0, axis1: Any = 0, axis2: Any = 1, dtype: Any = None,
               out: Any = None) -> Any:  # fmt: skip
         return _trace(self, offset, axis1, axis2, dtype, out)
@@ -1164,6 +1621,8 @@ class ArrayOps:
     argmax = _on_primal(np.ndarray.argmax)
     argmin = _on_primal(np.ndarray.argmin)
     argsort = _on_primal(np.ndarray.argsort)
+    argpartition = _on_primal(np.ndarray.argpartition)
+    searchsorted = _on_primal(np.ndarray.searchsorted)
     nonzero = _on_primal(np.ndarray.nonzero)
     all = _on_primal(np.ndarray.all)
     any = _on_primal(np.ndarray.any)

@@ -43,14 +43,28 @@ Conventions at kinks and edges (each tested in ``tests/test_conventions.py``):
 * ``copysign(x, y)``: d/dx = 0 at x = 0, as ``abs'(0)`` (PyTorch; JAX gives
   +-1), and d/dy = 0 (also at y = 0, where the sign flips);
 * ``remainder``/``fmod`` at a jump (x / y an integer): the derivatives of the
-  piece that starts there, with NumPy's own quotient (``floor_divide``).
+  piece that starts there, with NumPy's own quotient (``floor_divide``);
+* ``sort``, ``partition``, ``median`` and the quantiles at ties: each sorted
+  position takes the tangent of one element, the one the *stable* argsort
+  puts there (first occurrence first), as JAX's ``sort``: the derivative of
+  ``np.median([2., 2., 2.])`` is ``[0, 1, 0]``. (``max`` splits evenly at a
+  tie, so ``np.max(x)`` and ``np.sort(x)[-1]`` differ there.)
+* ``prod`` and ``cumprod`` where entries are zero: exact at every order (the
+  product of the other elements, from running products, no division);
+* the nan-skipping reductions (``nansum``, ``nanmean``, ``nanmax`` ...
+  ``nanquantile``): a nan element gets derivative 0, as does every element of
+  an all-nan slice (whose value is nan, with NumPy's warning);
+* ``logaddexp.reduce``: the softmax weights, 0 for ``-inf`` entries; it never
+  overflows (shifted by the maximum, a constant).
 """
 
 from __future__ import annotations
 
 import builtins
+import functools
 import math
 import operator
+import warnings
 from collections.abc import Callable, Sequence
 from functools import wraps
 from typing import Any, NamedTuple
@@ -1057,16 +1071,22 @@ def mean(x: Any, axis: Any = None, keepdims: bool = False) -> Any:
 
 @quietly
 def _prod_partial(out: Any, x: Any, axis: tuple) -> Any:
-    """d prod / d x_i = product of the other elements, also where some x_j = 0."""
-    px = primal(x)
-    is_zero = px == 0
-    zeros = np.sum(is_zero, axis=axis, keepdims=True)
-    out_k = reshape_p(out, shape=keepdims_shape(shape_of(x), axis))
-    if not np.any(zeros):
-        return out_k / x
-    others = prod_p(where_p(is_zero, 1.0, x), axis=axis, keepdims=True)
-    safe_x = where_p(is_zero, 1.0, x)
-    return where_p(zeros == 0, out_k / safe_x, where_p(is_zero & (zeros == 1), others, 0.0))
+    """d prod / d x_i = the product of the other elements, exact where some x_j = 0, at every order.
+
+    Without zeros, ``out / x``; with them, the products before and after each element (running products
+    from both ends, no division): their own derivatives hold too, so a second derivative where two
+    elements are zero is the product of the rest, not 0.
+    """
+    if np.all(primal(x) != 0):
+        return reshape_p(out, shape=keepdims_shape(shape_of(x), axis)) / x
+    shape = shape_of(x)
+    n = len(shape)
+    order = [k for k in range(n) if k - n not in axis] + [a + n for a in axis]
+    merged = reshape(transpose(x, order), tuple(shape[k] for k in order[: n - len(axis)]) + (-1,))
+    before = _exclusive(cumprod_p(merged, axis=-1), -1)
+    after = _reverse_along(_exclusive(cumprod_p(_reverse_along(merged, -1), axis=-1), -1), -1)
+    others = reshape(before * after, tuple(shape[k] for k in order))
+    return transpose(others, [int(k) for k in np.argsort(order)])
 
 
 def _prod_jvp(t: Any, out: Any, x: Any, *, axis: tuple, keepdims: bool) -> Any:
@@ -1077,9 +1097,12 @@ def _prod_vjp(ct: Any, out: Any, x: Any, *, axis: tuple, keepdims: bool) -> Any:
     return _expand_reduced(ct, x, axis, keepdims) * _prod_partial(out, x, axis)
 
 
-prod_p = Primitive("prod", _reduction(np.prod), domain=(NONZERO,), cases=_REDUCE_CASES, flops=_input_size,
-                   residuals=("out", 0), symbol="Π", label="prod({0})", jvps=(_prod_jvp,), vjps=(_prod_vjp,),
-                   doc="Product over axes; d/dx_i = product of the others (exact with zeros too).")
+_TWO_ZEROS = Case(((2, 5),), {"axis": (-1,), "keepdims": False}, make=lambda rng: _with_zeros(rng, (2, 5)))
+prod_p = Primitive("prod", _reduction(np.prod), domain=(NONZERO,), cases=(*_REDUCE_CASES, _TWO_ZEROS),
+                   flops=_input_size, residuals=("out", 0), symbol="Π", label="prod({0})", jvps=(_prod_jvp,),
+                   vjps=(_prod_vjp,),
+                   doc="Product over axes; d/dx_i = product of the others (exact with zeros too, at every "
+                       "order).")
 
 
 def prod(x: Any, axis: Any = None, keepdims: bool = False) -> Any:
@@ -1792,20 +1815,23 @@ matmul = Primitive("matmul", np.matmul,
 
 
 def dot(a: Any, b: Any) -> Any:
-    """``np.dot`` for arrays of at most two axes (a product or a matrix product).
+    """``np.dot``: a product for a scalar, a matrix product for up to two axes, else the sum over the last
+    axis of ``a`` and the second-to-last of ``b`` (its only one, for a vector).
 
     >>> import numpy as np
     >>> adkit.dot(adkit.Dual(np.array([1.0, 2.0]), np.array([1.0, 0.0])), np.array([3.0, 4.0]))
     Dual(11.000, 3.000)
     """
-    if ndim_of(a) == 0 or ndim_of(b) == 0:
+    a_shape, b_shape = shape_of(a), shape_of(b)
+    if not a_shape or not b_shape:
         return multiply(a, b)
-    if ndim_of(a) > 2 or ndim_of(b) > 2:
-        raise NotImplementedError(
-            "adkit's dot handles arrays of at most two axes; for stacks of matrices use "
-            "np.matmul (the @ operator), which broadcasts over the leading axes."
-        )
-    return matmul(a, b)
+    if len(a_shape) <= 2 and len(b_shape) <= 2:
+        return matmul(a, b)
+    k = -2 if len(b_shape) > 1 else -1
+    if a_shape[-1] != b_shape[k]:
+        raise ValueError(f"shapes {a_shape} and {b_shape} not aligned: {a_shape[-1]} (dim "
+                         f"{len(a_shape) - 1}) != {b_shape[k]} (dim {len(b_shape) + k})")  # fmt: skip
+    return tensordot(a, b, axes=([-1], [k]))
 
 
 def outer(a: Any, b: Any) -> Any:
@@ -2263,6 +2289,745 @@ def std(x: Any, axis: Any = None, keepdims: bool = False, ddof: int = 0) -> Any:
     return sqrt(var(x, axis=axis, keepdims=keepdims, ddof=ddof))
 
 
+# -- contractions: einsum, and the products written with it -------------------------------------------
+# One primitive contracts operands named by subscripts, as JAX derives its rules: the JVP puts
+# each operand's tangent in its place, and an operand's cotangent contracts the output's
+# cotangent with the other operands; both are einsums, so they nest. Batch axes of tangents and
+# cotangents get letters of their own. The primitive takes subscripts in a *normal form*: an
+# explicit output, no ellipsis, no letter twice in one operand, and every letter of an operand
+# also in another operand or in the output. Then each operand's cotangent is an einsum too.
+# :func:`einsum` brings any subscripts NumPy accepts to it: ellipses become letters, diagonals
+# (``ii``) are taken first by indexing, axes of length one are broadcast, and letters of one
+# operand alone are summed first; with ``optimize``, the contraction runs pairwise in the order
+# NumPy's ``einsum_path`` chooses, so the tape holds the intermediates and reverse mode costs
+# what the forward contraction costs.
+
+#: einsum's letters, in NumPy's order for sublist labels (0-25 are A-Z, 26-51 a-z)
+EINSUM_LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+
+
+def _einsum_terms(subscripts: str) -> tuple[list[str], str]:
+    inputs, output = subscripts.split("->")
+    return inputs.split(","), output
+
+
+def _fresh_letters(used: str, count: int) -> str:
+    """``count`` letters that ``used`` does not contain."""
+    free = [c for c in EINSUM_LETTERS if c not in used]
+    if len(free) < count:
+        raise ValueError(
+            f"einsum needs {len(used) + count} distinct subscript letters here (with the axes of "
+            "ellipses and of batched derivatives), but there are only 52. Reshape operands to fewer axes."
+        )
+    return "".join(free[:count])
+
+
+@functools.lru_cache(maxsize=512)
+def _check_normal_form(subscripts: str) -> None:
+    terms, output = _einsum_terms(subscripts)
+    for term in terms:
+        if len(set(term)) != len(term):
+            raise ValueError(f"einsum_p takes no letter twice in one operand: {subscripts!r}; use "
+                             "adkit.einsum")  # fmt: skip
+        for c in term:
+            if c not in output and builtins.sum(c in t for t in terms) < 2:
+                raise ValueError(f"einsum_p: the letter {c!r} of {subscripts!r} is in one operand only; "
+                                 "sum it first, or use adkit.einsum")  # fmt: skip
+
+
+def _einsum_impl(*operands: Any, subscripts: str, optimize: bool) -> Any:
+    _check_normal_form(subscripts)
+    return np.einsum(subscripts, *operands, optimize=optimize)
+
+
+def _einsum_jvp(tangents: Sequence[Any], out: Any, *operands: Any, subscripts: str, optimize: bool) -> Any:
+    terms, output = _einsum_terms(subscripts)
+    total = None
+    for i, t in enumerate(tangents):
+        if t is None:
+            continue
+        batch = _fresh_letters(subscripts, ndim_of(t) - len(terms[i]))
+        spec = ",".join(batch + s if k == i else s for k, s in enumerate(terms)) + "->" + batch + output
+        term = einsum_p(*operands[:i], t, *operands[i + 1 :], subscripts=spec, optimize=optimize)
+        total = term if total is None else total + term
+    return total
+
+
+def _einsum_vjp(i: int, ct: Any, out: Any, *operands: Any, subscripts: str, optimize: bool) -> Any:
+    terms, output = _einsum_terms(subscripts)
+    batch = _fresh_letters(subscripts, ndim_of(ct) - len(output))
+    others = [s for k, s in enumerate(terms) if k != i]
+    spec = ",".join([batch + output, *others]) + "->" + batch + terms[i]
+    return einsum_p(ct, *operands[:i], *operands[i + 1 :], subscripts=spec, optimize=optimize)
+
+
+def _einsum_flops(out: Any, *operands: Any, subscripts: str, optimize: bool) -> float:
+    """A multiply and an add for every combination of the letters' values (per pair of operands)."""
+    terms, _ = _einsum_terms(subscripts)
+    sizes = {c: n for term, x in zip(terms, operands) for c, n in zip(term, shape_of(x))}
+    return 2.0 * builtins.max(1, len(operands) - 1) * math.prod(sizes.values())
+
+
+def _einsum_case(subscripts: str, *shapes: tuple[int, ...], optimize: bool = False) -> Case:
+    return Case(shapes, {"subscripts": subscripts, "optimize": optimize})
+
+
+einsum_p = Primitive(
+    "einsum", _einsum_impl,
+    cases=(_einsum_case("ij,jk->ik", (2, 3), (3, 4)),
+           _einsum_case("ij,jk->ki", (2, 3), (3, 4), optimize=True),
+           _einsum_case("i,j->ij", (3,), (2,)), _einsum_case("bij,bjk->bik", (2, 2, 3), (2, 3, 2)),
+           _einsum_case("ij,jk,kl->li", (2, 3), (3, 2), (2, 2)), _einsum_case("ij,ij->", (2, 3), (2, 3)),
+           _einsum_case(",ij->ji", (), (2, 3)), _einsum_case("ijk,kj->ik", (2, 3, 2), (2, 3))),
+    flops=_einsum_flops, residuals=tuple(range(len(EINSUM_LETTERS))), label="einsum({subscripts}, {args})",
+    jvps=_einsum_jvp, vjps=_einsum_vjp,
+    doc="Contraction of operands named by subscripts in normal form (see adkit.einsum); multilinear: "
+        "each operand's tangent and cotangent is an einsum of the same shape.",
+)  # fmt: skip
+
+
+def _letter_sizes(terms: Sequence[str], shapes: Sequence[tuple[int, ...]]) -> dict[str, int]:
+    """Each letter's length, axes of length one broadcasting against the others (as NumPy's einsum)."""
+    sizes: dict[str, int] = {}
+    for k, (term, shape) in enumerate(zip(terms, shapes)):
+        for c, n in zip(term, shape):
+            if sizes.get(c, 1) == 1:
+                sizes[c] = n
+            elif n not in (1, sizes[c]):
+                raise ValueError(f"einsum: the subscript {c!r} has length {sizes[c]} in one operand and {n} "
+                                 f"in operand {k}; lengths must agree (or be 1, to broadcast)")  # fmt: skip
+    return sizes
+
+
+def _parse_einsum(subscripts: str, shapes: Sequence[tuple[int, ...]],
+                 sum_ellipsis: bool = False) -> tuple[list[str], str]:  # fmt: skip
+    """NumPy's einsum subscripts as explicit terms without ellipsis: ``("i...,i", [(2, 3), (2,)])`` gives
+    ``(["iA", "i"], "A")``.
+
+    An ellipsis becomes letters the subscripts do not use, one per broadcast axis (right-aligned, as
+    NumPy broadcasts). Without ``->`` the output is the ellipsis' axes, then the letters used once, in
+    alphabetical order (capitals first), as NumPy's implicit mode. ``sum_ellipsis``: an explicit output
+    without ``...`` sums the ellipsis' axes (NumPy's einsum does so with ``optimize``, and refuses
+    without).
+    """
+    spec = subscripts.replace(" ", "")
+    for c in spec:
+        if c not in EINSUM_LETTERS and c not in ",.->":
+            raise ValueError(f"Character {c} is not a valid symbol.")
+    if spec.count("->") > 1 or spec.replace("->", "").count("-") or spec.replace("->", "").count(">"):
+        raise ValueError("Subscripts can only contain one '->'.")
+    lhs, output = spec.split("->") if "->" in spec else (spec, None)
+    terms = lhs.split(",")
+    if len(terms) != len(shapes):
+        raise ValueError(f"einsum: the subscripts {subscripts!r} name {len(terms)} operands, but "
+                         f"{len(shapes)} were given")  # fmt: skip
+    for term in [*terms, output or ""]:
+        if "." in term and (term.count(".") != 3 or "..." not in term):
+            raise ValueError("Invalid Ellipses.")
+    broadcast = []
+    for k, (term, shape) in enumerate(zip(terms, shapes)):
+        named = len(term.replace("...", ""))
+        extra = len(shape) - named if "..." in term else 0
+        if extra < 0 or ("..." not in term and named != len(shape)):
+            raise ValueError(f"einsum: operand {k} has {len(shape)} axes, but its subscripts {term!r} name "
+                             f"{named}")  # fmt: skip
+        broadcast.append(extra)
+    width = builtins.max(broadcast, default=0)
+    ellipsis = _fresh_letters(spec, width)
+    terms = [term.replace("...", ellipsis[width - extra :]) for term, extra in zip(terms, broadcast)]
+    letters = "".join(terms)
+    if output is None:
+        named = sorted(c for c in set(letters) if c not in ellipsis and letters.count(c) == 1)
+        return terms, ellipsis + "".join(named)
+    if "..." in output:
+        output = output.replace("...", ellipsis)
+    elif width and not sum_ellipsis:
+        raise ValueError("output has more dimensions than subscripts given in einstein sum, but no '...' "
+                         "ellipsis provided to broadcast the extra dimensions.")  # fmt: skip
+    for c in output:
+        if output.count(c) > 1:
+            raise ValueError(f"einstein sum subscripts string includes output subscript '{c}' multiple times")
+        if c not in letters:
+            raise ValueError(f"einstein sum subscripts string included output subscript '{c}' which never "
+                             "appeared in an input")  # fmt: skip
+    return terms, output
+
+
+def _take_diagonals(x: Any, term: str) -> tuple[Any, str]:
+    """``x`` with the axes of a repeated letter replaced by their diagonal: ``iij`` -> ``ji``."""
+    while True:
+        repeated = next((c for c in term if term.count(c) > 1), None)
+        if repeated is None:
+            return x, term
+        first = term.index(repeated)
+        second = term.index(repeated, first + 1)
+        n1, n2 = shape_of(x)[first], shape_of(x)[second]
+        if n1 != n2:
+            raise ValueError(f"dimensions in operand for collapsing index '{repeated}' don't match "
+                             f"({n1} != {n2})")  # fmt: skip
+        x = diagonal(x, 0, first, second)  # the two axes go, their diagonal comes last
+        term = "".join(c for k, c in enumerate(term) if k not in (first, second)) + repeated
+
+
+def _contract(operands: Sequence[Any], terms: Sequence[str], output: str, optimize: Any = False,
+              path: Sequence[tuple[int, ...]] | None = None) -> Any:  # fmt: skip
+    """The contraction ``terms -> output`` of explicit terms (no ellipsis), as :func:`einsum` computes it.
+
+    Brings the terms to the primitive's normal form (diagonals, broadcasting, letters of one operand
+    summed first), then contracts all at once, or pairwise along ``path`` (a list of tuples of operand
+    positions, as ``np.einsum_path`` gives), keeping each intermediate's letters in NumPy's order.
+    """
+    operands, terms = list(operands), list(terms)
+    for k in range(len(operands)):
+        operands[k], terms[k] = _take_diagonals(operands[k], terms[k])
+    sizes = _letter_sizes(terms, [shape_of(x) for x in operands])
+    for k, (x, term) in enumerate(zip(operands, terms)):
+        full = tuple(sizes[c] for c in term)
+        if shape_of(x) != full:
+            operands[k] = broadcast_to(x, full)
+        lone = [j for j, c in enumerate(term) if c not in output and builtins.sum(c in t for t in terms) == 1]
+        if lone:
+            operands[k] = sum(operands[k], axis=tuple(lone))
+            terms[k] = "".join(c for j, c in enumerate(term) if j not in lone)
+    if path is None or len(operands) < 3:
+        return _contract_normal(operands, terms, output, optimize is not False)
+    for step, chosen in enumerate(path):
+        picked = sorted(chosen, reverse=True)
+        ops = [operands.pop(k) for k in picked]
+        subs = [terms.pop(k) for k in picked]
+        if step == len(path) - 1:
+            result = output
+        else:  # the letters still needed, ordered as NumPy orders them (by length, then letter)
+            later = "".join(terms) + output
+            kept = {c for s in subs for c in s if c in later}
+            result = "".join(sorted(kept, key=lambda c: (sizes[c], c)))
+        operands.append(_contract_normal(ops, subs, result, True))
+        terms.append(result)
+    return operands[0]
+
+
+def _contract_normal(operands: Sequence[Any], terms: Sequence[str], output: str, optimize: bool) -> Any:
+    if len(operands) == 1:  # every letter is in the output: a permutation
+        (x,), (term,) = operands, terms
+        return x if term == output else transpose(x, [term.index(c) for c in output])
+    return einsum_p(*operands, subscripts=",".join(terms) + "->" + output, optimize=optimize)
+
+
+def einsum(subscripts: str, *operands: Any, optimize: Any = False) -> Any:
+    """Einstein summation, as ``np.einsum``: the sum over repeated letters of the products of the operands.
+
+    ``optimize`` as NumPy's (``False``, ``True``, ``"greedy"``, ``"optimal"``, a path from
+    ``np.einsum_path``): with it, three or more operands are contracted pairwise in the order NumPy
+    chooses (or the path given), and the derivatives follow the same order. d einsum = the sum over
+    operands of the einsum with that operand's tangent in its place.
+
+    >>> import numpy as np
+    >>> a = adkit.Dual(np.array([[1.0, 2.0], [3.0, 4.0]]), np.eye(2))
+    >>> adkit.einsum("ii", a)
+    Dual(5.000, 2.000)
+    >>> adkit.einsum("ij,j->i", a, np.ones(2))
+    Dual(array([3., 7.]), array([1., 1.]))
+    """
+    if not isinstance(subscripts, str):
+        raise TypeError("einsum's first argument is the subscripts, a string such as 'ij,jk->ik'")
+    terms, output = _parse_einsum(subscripts, [shape_of(x) for x in operands], optimize is not False)
+    path = None
+    if optimize is not False and len(operands) > 2:
+        path = np.einsum_path(subscripts, *(primal(x) for x in operands), optimize=optimize)[0][1:]
+    return _contract(operands, terms, output, optimize, path)
+
+
+def tensordot(a: Any, b: Any, axes: Any = 2) -> Any:
+    """Sum of products over the given axes, as ``np.tensordot``: the last ``axes`` of ``a`` with the first of
+    ``b``, or the pairs ``(axes_a, axes_b)``. Bilinear, computed as an einsum.
+
+    >>> import numpy as np
+    >>> adkit.tensordot(adkit.Dual(np.ones((2, 3)), np.ones((2, 3))), np.ones((3, 4)), axes=1).shape
+    (2, 4)
+    """
+    a_shape, b_shape = shape_of(a), shape_of(b)
+    try:
+        axes_a, axes_b = axes
+    except TypeError:
+        n = operator.index(axes)
+        axes_a, axes_b = list(range(-n, 0)), list(range(n))
+    axes_a = [axes_a] if isinstance(axes_a, (int, np.integer)) else list(axes_a)
+    axes_b = [axes_b] if isinstance(axes_b, (int, np.integer)) else list(axes_b)
+    if len(axes_a) != len(axes_b) or any(
+            a_shape[i] != b_shape[j] for i, j in zip(axes_a, axes_b)):  # fmt: skip
+        raise ValueError("shape-mismatch for sum")
+    letters = EINSUM_LETTERS[: len(a_shape) + len(b_shape)]
+    term_a = list(letters[: len(a_shape)])
+    term_b = list(letters[len(a_shape) :])
+    for i, j in zip(axes_a, axes_b):
+        term_b[j] = term_a[i]
+    contracted = {term_a[i] for i in axes_a}
+    output = [c for c in term_a if c not in contracted] + [c for c in term_b if c not in contracted]
+    return _contract((a, b), ("".join(term_a), "".join(term_b)), "".join(output), True)
+
+
+def kron(a: Any, b: Any) -> Any:
+    """Kronecker product, as ``np.kron``: blocks ``a[i, j] * b``. A product of interleaved axes, reshaped.
+
+    >>> import numpy as np
+    >>> adkit.kron(adkit.Dual(np.array([1.0, 2.0]), np.array([1.0, 0.0])), np.array([1.0, 10.0]))
+    Dual(array([ 1., 10.,  2., 20.]), array([ 1., 10.,  0.,  0.]))
+    """
+    a_shape, b_shape = shape_of(a), shape_of(b)
+    if not a_shape or not b_shape:
+        return multiply(a, b)
+    nd = builtins.max(len(a_shape), len(b_shape))
+    a_shape = (1,) * (nd - len(a_shape)) + a_shape
+    b_shape = (1,) * (nd - len(b_shape)) + b_shape
+    a_axes = reshape(a, tuple(n for s in a_shape for n in (s, 1)))
+    b_axes = reshape(b, tuple(n for s in b_shape for n in (1, s)))
+    return reshape(multiply(a_axes, b_axes), tuple(m * n for m, n in zip(a_shape, b_shape)))
+
+
+def cross(a: Any, b: Any, axisa: int = -1, axisb: int = -1, axisc: int = -1, axis: int | None = None) -> Any:
+    """Cross product of 3-vectors (or 2-vectors, as NumPy) along the given axes, as ``np.cross``.
+
+    Bilinear: built from indexing, products and differences.
+
+    >>> import numpy as np
+    >>> x = adkit.Dual(np.array([1.0, 0.0, 0.0]), np.array([0.0, 1.0, 0.0]))
+    >>> adkit.cross(x, np.array([0.0, 1.0, 0.0]))
+    Dual(array([0., 0., 1.]), array([0., 0., 0.]))
+    """
+    if axis is not None:
+        axisa = axisb = axisc = axis
+    if ndim_of(a) < 1 or ndim_of(b) < 1:
+        raise ValueError("At least one array has zero dimension")
+    a = moveaxis(a, _axis_list(axisa, ndim_of(a), "axisa")[0], -1)
+    b = moveaxis(b, _axis_list(axisb, ndim_of(b), "axisb")[0], -1)
+    na, nb = shape_of(a)[-1], shape_of(b)[-1]
+    if na not in (2, 3) or nb not in (2, 3):
+        raise ValueError("incompatible dimensions for cross product\n(dimension must be 2 or 3)")
+    if na == 2 or nb == 2:
+        warnings.warn("Arrays of 2-dimensional vectors are deprecated. Use arrays of 3-dimensional vectors "
+                      "instead. (deprecated in NumPy 2.0)", DeprecationWarning, stacklevel=3)  # fmt: skip
+    a0, a1, b0, b1 = (getitem(v, (Ellipsis, k)) for v, k in ((a, 0), (a, 1), (b, 0), (b, 1)))
+    z = a0 * b1 - a1 * b0
+    if na == 2 and nb == 2:
+        return z
+    a2 = getitem(a, (Ellipsis, 2)) if na == 3 else None
+    b2 = getitem(b, (Ellipsis, 2)) if nb == 3 else None
+    if a2 is None:
+        x, y = a1 * b2, -(a0 * b2)
+    elif b2 is None:
+        x, y = -(a2 * b1), a2 * b0
+    else:
+        x, y = a1 * b2 - a2 * b1, a2 * b0 - a0 * b2
+    shape = np.broadcast_shapes(shape_of(x), shape_of(y), shape_of(z))
+    result = stack([broadcast_to(v, shape) for v in (x, y, z)], axis=-1)
+    return moveaxis(result, -1, _axis_list(axisc, len(shape) + 1, "axisc")[0])
+
+
+def _chain_order(dims: Sequence[int]) -> list[list[int]]:
+    """The cheapest order of a matrix chain (NumPy's ``multi_dot``: the textbook dynamic programme, the
+    first best split at ties); ``split[i][j]`` is where the product of matrices i..j splits."""
+    n = len(dims) - 1
+    cost = [[0.0] * n for _ in range(n)]
+    split = [[0] * n for _ in range(n)]
+    for length in range(1, n):
+        for i in range(n - length):
+            j = i + length
+            cost[i][j] = math.inf
+            for k in range(i, j):
+                c = cost[i][k] + cost[k + 1][j] + dims[i] * dims[k + 1] * dims[j + 1]
+                if c < cost[i][j]:
+                    cost[i][j], split[i][j] = c, k
+    return split
+
+
+def multi_dot(arrays: Sequence[Any]) -> Any:
+    """The product of a chain of matrices in the cheapest order, as ``np.linalg.multi_dot`` (the first
+    may be a row vector, the last a column vector, each given as 1-D).
+
+    >>> import numpy as np
+    >>> adkit.multi_dot([adkit.Dual(np.ones(2), np.ones(2)), np.ones((2, 3)), np.ones(3)])
+    Dual(6.000, 6.000)
+    """
+    arrays = list(arrays)
+    if len(arrays) < 2:
+        raise ValueError("Expecting at least two arrays.")
+    if len(arrays) == 2:
+        return dot(arrays[0], arrays[1])
+    first, last = ndim_of(arrays[0]), ndim_of(arrays[-1])
+    if first == 1:
+        arrays[0] = reshape(arrays[0], (1, -1))
+    if last == 1:
+        arrays[-1] = reshape(arrays[-1], (-1, 1))
+    for x in arrays:
+        if ndim_of(x) != 2:
+            raise np.linalg.LinAlgError(f"{ndim_of(x)}-dimensional array given. Array must be "
+                                        "two-dimensional")  # fmt: skip
+    if len(arrays) == 3:
+        (m, k), (_, n), (_, p) = (shape_of(x) for x in arrays)
+        left_first = m * n * (k + p) < k * p * (m + n)  # (AB)C against A(BC)
+        a, b, c = arrays
+        result = matmul(matmul(a, b), c) if left_first else matmul(a, matmul(b, c))
+    else:
+        dims = [shape_of(x)[0] for x in arrays] + [shape_of(arrays[-1])[1]]
+        split = _chain_order(dims)
+
+        def product(i: int, j: int) -> Any:
+            return arrays[i] if i == j else matmul(product(i, split[i][j]), product(split[i][j] + 1, j))
+
+        result = product(0, len(arrays) - 1)
+    if first == 1 and last == 1:
+        return getitem(result, (0, 0))
+    if first == 1 or last == 1:
+        return ravel(result)
+    return result
+
+
+# -- order statistics: sorting, and what selects by rank ----------------------------------------------
+# Sorting is a permutation that depends on the values only through their order, so its derivative is
+# the tangent permuted the same way: ``sort(x)`` is ``x`` indexed by ``argsort(x)``, a linear map
+# (indexing; its transpose scatters back). Ties take the order of the *stable* argsort (first
+# occurrence first), as JAX's sort: at a tie each sorted position gets the tangent of one element,
+# not a share. ``partition``, ``median`` and the quantiles select by rank the same way.
+
+
+def _sort_order(x: Any, axis: int = -1) -> np.ndarray:
+    """The stable argsort of ``x``'s values along ``axis`` (nan last): the permutation ``sort`` applies."""
+    return np.argsort(primal(x), axis=axis, kind="stable")
+
+
+def _take_by_index(x: Any, picked: np.ndarray, axis: int = -1) -> Any:
+    """``x``'s elements at the integer positions ``picked`` along ``axis`` (``np.take_along_axis``), by
+    indexing: linear, its transpose scatter-adds. ``picked`` has ``x``'s shape except along ``axis``.
+    """
+    shape = shape_of(x)
+    n = len(shape)
+    axis = _axis_list(axis, n)[0]
+    index = tuple(picked if k == axis else np.arange(shape[k]).reshape((-1,) + (1,) * (n - 1 - k))
+                  for k in range(n))  # fmt: skip
+    return getitem_p(x, index=index)
+
+
+def sort(x: Any, axis: int | None = -1) -> Any:
+    """``x`` sorted along ``axis`` (flattened when None): d sort(x) = dx permuted by the stable argsort.
+
+    >>> import numpy as np
+    >>> adkit.sort(adkit.Dual(np.array([3.0, 1.0, 2.0]), np.array([1.0, 0.0, 0.0])))
+    Dual(array([1., 2., 3.]), array([0., 0., 1.]))
+    """
+    if axis is None:
+        x, axis = ravel(x), -1
+    return _take_by_index(x, _sort_order(x, axis), axis)
+
+
+def partition(x: Any, kth: Any, axis: int | None = -1) -> Any:
+    """``np.partition``'s arrangement of ``x``: the ``kth`` elements where sorting puts them, smaller ones
+    before, larger after (NumPy's values). Differentiated as a permutation; the element at position ``k``
+    gets the tangent ``sort`` gives it (ties in stable order).
+
+    >>> import numpy as np
+    >>> adkit.partition(adkit.Dual(np.array([3.0, 1.0, 2.0]), np.array([1.0, 0.0, 0.0])), 2)[2]
+    Dual(3.000, 1.000)
+    """
+    if axis is None:
+        x, axis = ravel(x), -1
+    value = primal(x)
+    arranged = np.partition(value, kth, axis=axis)
+    # the permutation with x[perm] == arranged: matching ranks, ties in stable order on both sides
+    perm = np.empty_like(_sort_order(value, axis))
+    np.put_along_axis(perm, np.argsort(arranged, axis=axis, kind="stable"), _sort_order(value, axis), axis)
+    return _take_by_index(x, perm, axis)
+
+
+def _to_last_axis(x: Any, axis: Any) -> tuple[Any, tuple[int, ...], tuple[int, ...]]:
+    """``x`` with the axes ``axis`` moved to the end and merged into one; also the other axes' shape and the
+    normalized axes (for ``keepdims``)."""
+    shape = shape_of(x)
+    axes = normalize_axes(axis, len(shape))
+    rest = [k for k in range(len(shape)) if k - len(shape) not in axes]
+    moved = transpose(x, rest + [a + len(shape) for a in axes])
+    kept = tuple(shape[k] for k in rest)
+    return reshape(moved, kept + (math.prod(shape[a] for a in axes),)), kept, axes
+
+
+def _reduced_shape(shape: tuple[int, ...], axes: tuple[int, ...], keepdims: bool) -> tuple[int, ...]:
+    return keepdims_shape(shape, axes) if keepdims else tuple(
+        n for k, n in enumerate(shape) if k - len(shape) not in axes)  # fmt: skip
+
+
+def _nan_slices(y: np.ndarray, counts: Any) -> Any:
+    """Slices (along the last axis) a plain median or quantile gives nan for: those holding a nan."""
+    return np.isnan(y).any(axis=-1) if counts is None else counts == 0
+
+
+def median(x: Any, axis: Any = None, keepdims: bool = False, *, skip_nan: bool = False) -> Any:
+    """The median over ``axis``, as ``np.median`` (``np.nanmedian`` with ``skip_nan``): the middle element,
+    or the mean of the two middle ones; its derivative goes to them (ties in stable sorted order).
+
+    >>> import numpy as np
+    >>> adkit.median(adkit.Dual(np.array([3.0, 1.0, 2.0, 4.0]), np.array([1.0, 0.0, 0.0, 0.0])))
+    Dual(2.500, 0.500)
+    """
+    shape = shape_of(x)
+    y, rest, axes = _to_last_axis(x, axis)
+    value = primal(y)
+    n = shape_of(y)[-1]
+    order = _sort_order(value)
+    counts = np.sum(~np.isnan(value), axis=-1) if skip_nan else None
+    if n == 0:  # nothing to take the middle of: nan, as NumPy's mean of an empty slice
+        warnings.warn("Mean of empty slice.", RuntimeWarning, stacklevel=3)
+        return np.full(_reduced_shape(shape, axes, keepdims), np.nan)
+    count = np.full(rest, n) if counts is None else counts
+    middle = np.stack([np.maximum(count - 1, 0) // 2, count // 2], axis=-1)  # the same element for odd counts
+    picked = _take_by_index(y, np.take_along_axis(order, middle, axis=-1))
+    result = mean(picked, axis=-1)
+    missing = _nan_slices(value, counts)
+    if np.any(missing):
+        if skip_nan:
+            warnings.warn("All-NaN slice encountered", RuntimeWarning, stacklevel=3)
+        result = where(missing, np.nan, result)
+    return reshape(result, _reduced_shape(shape, axes, keepdims))
+
+
+def _virtual_index(n: Any, q: Any, alpha: float, beta: float) -> Any:
+    """Hyndman and Fan's position of the quantile ``q`` in ``n`` sorted values (0-based), NumPy's formula."""
+    return n * q + (alpha + q * (1 - alpha - beta)) - 1
+
+
+def _discrete_boundary(index: np.ndarray, take_previous: Callable[..., np.ndarray]) -> np.ndarray:
+    """NumPy's discrete methods: the lower or the upper neighbour of a position, as ``take_previous`` says."""
+    previous = np.floor(index)
+    chosen = np.where(take_previous(index - previous, index), previous, previous + 1).astype(np.intp)
+    return np.maximum(chosen, 0)
+
+
+#: NumPy's quantile methods: (the position for counts n and probabilities q, how the interpolation weight
+#: gamma is fixed; None: the position is an index, no interpolation). Continuous positions are written with
+#: adkit's operations, so a traced q is differentiated too.
+QUANTILE_METHODS: dict[str, tuple[Callable[[Any, Any], Any], Callable | None]] = {
+    "inverted_cdf": (lambda n, q: _discrete_boundary(n * q - 1, lambda g, _: g == 0), None),
+    "averaged_inverted_cdf": (lambda n, q: n * q - 1, lambda g, _: np.where(g == 0, 0.5, 1.0)),
+    "closest_observation": (lambda n, q: _discrete_boundary(
+        n * q - 1 - 0.5, lambda g, i: (g == 0) & (np.floor(i) % 2 == 1)), None),
+    "interpolated_inverted_cdf": (lambda n, q: _virtual_index(n, q, 0, 1), lambda g, _: g),
+    "hazen": (lambda n, q: _virtual_index(n, q, 0.5, 0.5), lambda g, _: g),
+    "weibull": (lambda n, q: _virtual_index(n, q, 0, 0), lambda g, _: g),
+    "linear": (lambda n, q: (n - 1) * q, lambda g, _: g),
+    "median_unbiased": (lambda n, q: _virtual_index(n, q, 1 / 3.0, 1 / 3.0), lambda g, _: g),
+    "normal_unbiased": (lambda n, q: _virtual_index(n, q, 3 / 8.0, 3 / 8.0), lambda g, _: g),
+    "lower": (lambda n, q: np.floor((n - 1) * q).astype(np.intp), None),
+    "higher": (lambda n, q: np.ceil((n - 1) * q).astype(np.intp), None),
+    "midpoint": (lambda n, q: 0.5 * (np.floor((n - 1) * q) + np.ceil((n - 1) * q)),
+                 lambda g, i: np.where(i % 1 == 0, 0.0, 0.5)),
+    "nearest": (lambda n, q: np.around((n - 1) * q).astype(np.intp), None),
+}  # fmt: skip
+#: methods whose interpolation weight is the fractional part of the position: it varies with q
+_CONTINUOUS = frozenset({"interpolated_inverted_cdf", "hazen", "weibull", "linear", "median_unbiased",
+                         "normal_unbiased"})  # fmt: skip
+
+
+def _lerp(a: Any, b: Any, t: Any) -> Any:
+    """``a + (b - a) t``, as NumPy's quantiles compute it (from ``b`` where ``t >= 0.5``)."""
+    step = b - a
+    return where(primal(t) >= 0.5, b - step * (1 - t), a + step * t)
+
+
+def quantile(x: Any, q: Any, axis: Any = None, method: str = "linear", keepdims: bool = False, *,
+             skip_nan: bool = False, weights: Any = None) -> Any:  # fmt: skip
+    """The ``q``-quantiles over ``axis`` by one of NumPy's methods (``np.quantile``; ``np.nanquantile``
+    with ``skip_nan``): the sorted values at the method's position, interpolated linearly between the two
+    around it. d/dx goes to those two elements (weights 1 - g and g; ties in stable sorted order), d/dq is
+    the slope between them for the continuous methods. ``weights`` (with ``method="inverted_cdf"``, as
+    NumPy) weigh the elements; the result is piecewise constant in them (derivative 0).
+
+    >>> import numpy as np
+    >>> adkit.quantile(adkit.Dual(np.array([1.0, 2.0, 3.0, 4.0]), np.ones(4)), 0.5)
+    Dual(2.500, 1.000)
+    """
+    if method not in QUANTILE_METHODS:
+        raise ValueError(f"{method!r} is not a valid method. Use one of: {QUANTILE_METHODS.keys()}")
+    q_value = np.asarray(primal(q))
+    if q_value.ndim > 2:
+        raise ValueError("q must be a scalar or 1d")
+    if not (np.all(q_value >= 0) and np.all(q_value <= 1)):
+        raise ValueError("Quantiles must be in the range [0, 1]")
+    shape = shape_of(x)
+    y, rest, axes = _to_last_axis(x, axis)
+    value = primal(y)
+    n = shape_of(y)[-1]
+    counts = np.sum(~np.isnan(value), axis=-1) if skip_nan else None
+    count = n if counts is None else counts[..., None]  # positions are (slices...) + (len(q),) or (len(q),)
+    flat_q = ravel(q) if isinstance(q, Box) else q_value.ravel()
+    position, fix_gamma = QUANTILE_METHODS[method]
+    if weights is not None:
+        below = _weighted_position(weights, x, axis, value, counts, q_value, method)
+        above = None
+    elif fix_gamma is None or (method == "linear" and q_value.dtype.kind in "iub"):
+        below = np.asarray(position(count, q_value.ravel()))
+        above = None
+    else:
+        traced_q = isinstance(q, Box) and method in _CONTINUOUS
+        index = position(count, flat_q if traced_q else q_value.ravel())
+        where_at = np.asarray(primal(index))
+        below = np.floor(where_at)
+        above = below + 1
+        top = where_at >= count - 1
+        below, above = np.where(top, count - 1, below), np.where(top, count - 1, above)
+        bottom = where_at < 0
+        below, above = np.where(bottom, 0, below), np.where(bottom, 0, above)
+        below, above = below.astype(np.intp), above.astype(np.intp)
+        # NumPy's weight: the position less the (clipped) lower index, as numbers (top: -1 for n - 1)
+        previous = np.where(top, -1, np.where(bottom, 0, np.floor(where_at)))
+        gamma = index - previous if traced_q else fix_gamma(where_at - previous, where_at)
+    order = _sort_order(value)
+    width = (q_value.size,)
+    below = np.broadcast_to(np.maximum(below, 0), rest + width)
+    result = _take_by_index(y, np.take_along_axis(order, below, axis=-1))
+    if above is not None:
+        upper = _take_by_index(y, np.take_along_axis(order, np.broadcast_to(above, rest + width), axis=-1))
+        if type(q) in (int, float) and np.size(gamma) == 1:  # a Python number: NumPy's weak promotion
+            gamma = float(np.ravel(gamma)[0])
+        result = _lerp(result, upper, gamma)
+    missing = _nan_slices(value, counts)
+    if np.any(missing):
+        if skip_nan:
+            warnings.warn("All-NaN slice encountered", RuntimeWarning, stacklevel=3)
+        result = where(missing[..., None], np.nan, result)
+    # (slices...) + q's axes -> q's axes + the reduced shape
+    result = reshape(result, rest + q_value.shape)
+    result = moveaxis(result, tuple(range(len(rest), len(rest) + q_value.ndim)), tuple(range(q_value.ndim)))
+    return reshape(result, q_value.shape + _reduced_shape(shape, axes, keepdims))
+
+
+def _weighted_position(weights: Any, x: Any, axis: Any, value: np.ndarray, counts: Any, q: np.ndarray,
+                       method: str) -> np.ndarray:  # fmt: skip
+    """NumPy's weighted ``inverted_cdf``: per slice, the first sorted position whose share of the total
+    weight reaches q (``value`` is ``x`` with the reduced axes last, merged)."""
+    if method != "inverted_cdf":
+        raise ValueError(f"Only method 'inverted_cdf' supports weights. Got: {method}.")
+    shape = shape_of(x)
+    w = np.asarray(primal(weights))
+    if w.shape != shape:  # weights along the reduced axes only, in the order the axes were given
+        if axis is None:
+            raise TypeError("Axis must be specified when shapes of a and weights differ.")
+        given = [operator.index(k) % len(shape) for k in ((axis,) if np.ndim(axis) == 0 else axis)]
+        if w.shape != tuple(shape[k] for k in given):
+            raise ValueError("Shape of weights must be consistent with shape of a along specified axis.")
+        w = w.transpose(np.argsort(given)).reshape(tuple(n if k in given else 1 for k, n in enumerate(shape)))
+    if np.any(w < 0):
+        raise ValueError("Weights must be non-negative.")
+    w = primal(_to_last_axis(np.broadcast_to(w, shape), axis)[0])
+    if counts is not None:
+        w = np.where(np.isnan(value), 0.0, w)  # nan and its weight are left out
+    cdf = np.cumsum(np.take_along_axis(w, _sort_order(value), axis=-1), axis=-1, dtype=np.float64)
+    with np.errstate(**({} if counts is None else {"divide": "ignore", "invalid": "ignore"})):
+        cdf = cdf / cdf[..., -1:]  # (NumPy's warning for weights that are all zero, before its error)
+    if np.isnan(cdf[..., -1] if counts is None else cdf[..., -1][counts > 0]).any():
+        raise ValueError("Weights included NaN, inf or were all zero.")
+    if q.dtype.kind == "f":
+        cdf = cdf.astype(q.dtype)
+    cdf[cdf == 0] = -1  # leading zero weights are never chosen, not even for q = 0
+    chosen = np.sum(cdf[..., None, :] < q.ravel()[:, None], axis=-1)  # searchsorted, side="left"
+    last = shape_of(value)[-1] - 1 if counts is None else np.maximum(counts - 1, 0)[..., None]
+    return np.minimum(chosen, last)
+
+
+def ptp(x: Any, axis: Any = None, keepdims: bool = False) -> Any:
+    """Peak to peak, ``max(x) - min(x)`` over ``axis``; the derivative goes to the extreme elements.
+
+    >>> import numpy as np
+    >>> adkit.ptp(adkit.Dual(np.array([3.0, 1.0, 2.0]), np.array([1.0, 0.0, 0.0])))
+    Dual(2.000, 1.000)
+    """
+    return max(x, axis, keepdims) - min(x, axis, keepdims)
+
+
+# -- running products ------------------------------------------------------------------------------
+# cumprod's derivative without dividing (exact where entries are zero): the product rule gives the
+# linear recurrences  d out_i = x_i d out_{i-1} + t_i out_{i-1}  (forward) and
+# s_j = ct_j + x_{j+1} s_{j+1}, ct_x_j = out_{j-1} s_j  (backward), solved in log2(n) doubling steps
+# of adkit's operations (as an associative scan), so they nest.
+
+
+def _shifted(x: Any, by: int, axis: int) -> Any:
+    """``x`` moved ``by`` places forward along ``axis`` (negative), zeros coming in at the start."""
+    shape = shape_of(x)
+    n = shape[axis]
+    after = (slice(None),) * (-axis - 1)
+    body = getitem_p(x, index=(Ellipsis, slice(0, n - by)) + after)
+    return index_add_p(body, index=(Ellipsis, slice(by, n)) + after, shape=shape)
+
+
+def _head(n: int, by: int, axis: int) -> np.ndarray:
+    """True at the first ``by`` positions along ``axis``, shaped to broadcast."""
+    return (np.arange(n) < by).reshape((n,) + (1,) * (-axis - 1))
+
+
+def _linear_recurrence(a: Any, b: Any, axis: int) -> Any:
+    """``h`` with ``h_i = a_i h_{i-1} + b_i`` along ``axis`` (negative), ``h_{-1} = 0``, in log2(n) steps.
+
+    Each step composes every element with the one ``by`` places before it (Hillis and Steele's scan of
+    affine maps); the elements that have reached the start keep their values (selected, not multiplied).
+    """
+    n = shape_of(b)[axis]
+    by = 1
+    while by < n:
+        head = _head(n, by, axis)
+        b = where(head, b, b + a * _shifted(b, by, axis))
+        if 2 * by < n:
+            a = where(head, a, a * _shifted(a, by, axis))
+        by *= 2
+    return b
+
+
+def _exclusive(out: Any, axis: int) -> Any:
+    """The products before each position: ``out`` shifted by one, 1 at the start."""
+    return where(_head(shape_of(out)[axis], 1, axis), 1.0, _shifted(out, 1, axis))
+
+
+def _cumprod_jvp(t: Any, out: Any, x: Any, *, axis: int) -> Any:
+    return _linear_recurrence(x, t * _exclusive(out, axis), axis)
+
+
+def _cumprod_vjp(ct: Any, out: Any, x: Any, *, axis: int) -> Any:
+    following = _shifted(_reverse_along(x, axis), 1, axis)  # x_{j+1}, read from the end
+    s = _reverse_along(_linear_recurrence(following, _reverse_along(ct, axis), axis), axis)
+    return s * _exclusive(out, axis)
+
+
+def _cumprod_impl(x: Any, *, axis: int) -> Any:
+    return np.cumprod(x, axis=axis)
+
+
+def _with_zeros(rng: np.random.Generator, shape: tuple[int, ...]) -> tuple[np.ndarray]:
+    x = rng.uniform(0.5, 1.5, size=shape) * rng.choice([-1.0, 1.0], size=shape)
+    x.flat[:: 3] = 0.0  # every third entry zero: the derivatives are exact there too
+    return (x,)
+
+
+cumprod_p = Primitive("cumprod", _cumprod_impl,
+                      cases=(Case(((5,),), {"axis": -1}), Case(((3, 4),), {"axis": -2}),
+                             Case(((6,),), {"axis": -1}, make=lambda rng: _with_zeros(rng, (6,))),
+                             Case(((2, 5),), {"axis": -1}, make=lambda rng: _with_zeros(rng, (2, 5)))),
+                      domain=(NONZERO,), flops=_input_size, residuals=("out", 0), symbol="cumprod",
+                      jvps=(_cumprod_jvp,), vjps=(_cumprod_vjp,),
+                      doc="Running product along an axis; d out_i = sum_{j <= i} dx_j prod_{k <= i, k != j} "
+                          "x_k, computed without dividing (exact where entries are zero).")  # fmt: skip
+
+
+def cumprod(x: Any, axis: int | None = None) -> Any:
+    """Running product along ``axis`` (flattened when None): d out_i / d x_j = prod_{k <= i, k != j} x_k.
+
+    Exact where entries are zero (no division).
+
+    >>> import numpy as np
+    >>> adkit.cumprod(adkit.Dual(np.array([2.0, 0.0, 3.0]), np.array([0.0, 1.0, 0.0])))
+    Dual(array([2., 0., 0.]), array([0., 2., 6.]))
+    """
+    if axis is None:
+        x, axis = reshape(x, -1), 0
+    return cumprod_p(x, axis=normalize_axes(axis, ndim_of(x))[0])
+
+
 # -- the table, for the engines' fast paths, the NumPy bridge and the tests -------------------------
 
 #: Every primitive, by name. Tests iterate over it, so a rule added here is tested.
@@ -2279,6 +3044,7 @@ PRIMITIVES: dict[str, Primitive] = {
         reshape_p, squeeze_p, expand_dims_p, transpose_p, broadcast_to_p, concatenate_p, stack_p,
         astype_p, getitem_p, index_add_p,
         matmul, inv, det, cofactor_p, cofactor_jvp_p, logabsdet, solve_p, norm_p,
+        einsum_p, cumprod_p,
     )
 }  # fmt: skip
 
