@@ -1521,8 +1521,9 @@ def astype(x: Any, dtype: Any) -> Any:
 
 def _zeros_for(tangents: Sequence[Any], operands: Sequence[Any]) -> list[Any]:
     """Tangents with explicit zeros (of the right batch shape) for constants."""
-    batch = next(shape_of(t)[: batch_ndim(t, x)] for t, x in zip(tangents, operands) if t is not None)
-    return [np.zeros(batch + shape_of(x)) if t is None else t for t, x in zip(tangents, operands)]
+    batch, dtype = next((shape_of(t)[: batch_ndim(t, x)], np.result_type(primal(t)))
+                        for t, x in zip(tangents, operands) if t is not None)  # fmt: skip
+    return [np.zeros(batch + shape_of(x), dtype) if t is None else t for t, x in zip(tangents, operands)]
 
 
 def _concatenate_jvp(tangents: Sequence[Any], out: Any, *xs: Any, axis: int) -> Any:
