@@ -794,11 +794,16 @@ def _primals(obj: Any) -> Any:
     return primal(obj)
 
 
-def _assemble(obj: Any) -> Any:
-    """A (nested) list or tuple mixing traced values and numbers as one traced array, stacked by levels."""
+def _assemble(obj: Any, dtype: np.dtype | None = None) -> Any:
+    """A (nested) list or tuple mixing traced values and numbers as one traced array, stacked by levels.
+
+    With a floating ``dtype`` each element is cast before it is stacked, so that a float32 element
+    of a float32 result gets float32 cotangents back.
+    """
     if isinstance(obj, Box) or not isinstance(obj, (list, tuple)) or not _holds_box(obj):
-        return obj if isinstance(obj, Box) else np.asarray(obj)
-    parts = [_assemble(x) for x in obj]
+        leaf = obj if isinstance(obj, Box) else np.asarray(obj)
+        return leaf if dtype is None else _in_type(leaf, dtype)
+    parts = [_assemble(x, dtype) for x in obj]
     shapes = {shape_of(p) for p in parts}
     if len(shapes) > 1:
         raise ValueError(f"setting an array element with a sequence. The requested array has an "
@@ -806,11 +811,22 @@ def _assemble(obj: Any) -> Any:
     return rules.stack(parts)
 
 
-def _array_like(x: Any) -> Any:
-    """A traced value itself; a list or tuple holding traced ones assembled (:func:`array`); else NumPy's."""
-    if isinstance(x, Box):
+def _array_like(x: Any, dtype: np.dtype | None = None) -> Any:
+    """A traced value itself; a list or tuple holding traced ones assembled (:func:`array`); else NumPy's.
+
+    With ``dtype``, in that floating type (NumPy casting the values it writes into an array).
+    """
+    if isinstance(x, Box) or _holds_box(x):
+        return _assemble(x, dtype)
+    return np.asanyarray(x) if dtype is None else np.asarray(x, dtype)
+
+
+def _in_type(x: Any, dtype: np.dtype) -> Any:
+    """``x`` (traced, or a plain array) in the floating type ``dtype``: NumPy casts values it writes into
+    an array of that type; casting them before they are joined keeps float32 cotangents float32."""
+    if np.result_type(primal(x)) == dtype:
         return x
-    return _assemble(x) if _holds_box(x) else np.asanyarray(x)
+    return rules.astype(x, dtype) if isinstance(x, Box) else np.asarray(x, dtype)
 
 
 def _as_numpy_gives(what: str, result: Any, plain: np.ndarray) -> Any:
@@ -857,7 +873,7 @@ def array(object: Any, dtype: Any = None, *, copy: Any = True, order: Any = "K",
         _refuse("array", "dtype", "the result would be an object array holding traced values, "
                                   "which NumPy would compute with one at a time, outside adkit. "
                                   "Leave it out.")  # fmt: skip
-    result = _assemble(object)
+    result = _assemble(object, plain.dtype if dtype is not None and plain.dtype.kind == "f" else None)
     result = _as_numpy_gives("array", result, plain)
     if isinstance(result, Box) and shape_of(result) != plain.shape:  # ndmin's leading unit axes
         result = rules.reshape(result, plain.shape)
@@ -1064,8 +1080,8 @@ def _insert(arr: Any, obj: Any, values: Any, axis: Any = None) -> Any:
     plain = np.insert(primal(arr), obj, primal(values), axis)
     if plain.dtype.kind != "f":
         return plain
-    result = _rearranged(lambda a, v: np.insert(a, obj, v, axis), arr, values)
-    return _as_numpy_gives("insert", result, plain)
+    values = _array_like(values, plain.dtype)  # cast before joining: each keeps its cotangents' type
+    return _rearranged(lambda a, v: np.insert(a, obj, v, axis), _in_type(arr, plain.dtype), values)
 
 
 @implements(np.delete)
@@ -1148,8 +1164,8 @@ def _pad(array: Any, pad_width: Any, mode: Any = "constant", **kwargs: Any) -> A
     if plain.dtype.kind != "f":
         return plain
     # the constant values' positions go into NumPy's padding as the constants themselves
-    result = _rearranged(lambda v, p: np.pad(p, pad_width, mode, constant_values=v, **kwargs), values, array)
-    return _as_numpy_gives("pad", result, plain)
+    values = _array_like(values, plain.dtype)
+    return _rearranged(lambda v, p: np.pad(p, pad_width, mode, constant_values=v, **kwargs), values, array)
 
 
 _PAD_MODES = ("constant", "edge", "reflect", "symmetric", "wrap")
@@ -1361,7 +1377,7 @@ def _linspace(start: Any, stop: Any, num: Any = 50, endpoint: Any = True, retste
         step, y = math.nan, steps * delta
     y = y + start
     if endpoint and num > 1:
-        last = rules.reshape(rules.broadcast_to(stop, shape_of(y)[1:]), (1,) + shape_of(y)[1:])
+        last = rules.reshape(rules.broadcast_to(_in_type(stop, dt), shape_of(y)[1:]), (1,) + shape_of(y)[1:])
         y = rules.concatenate([rules.getitem(y, slice(None, -1)), last], axis=0)
     if axis != 0:
         y = rules.moveaxis(y, 0, axis)

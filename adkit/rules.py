@@ -1597,9 +1597,12 @@ def astype(x: Any, dtype: Any) -> Any:
 
 
 def _zeros_for(tangents: Sequence[Any], operands: Sequence[Any]) -> list[Any]:
-    """Tangents with explicit zeros (of the right batch shape) for constants."""
-    batch = next(shape_of(t)[: batch_ndim(t, x)] for t, x in zip(tangents, operands) if t is not None)
-    return [np.zeros(batch + shape_of(x)) if t is None else t for t, x in zip(tangents, operands)]
+    """Tangents with explicit zeros for constants, of the right batch shape and of the type the constant
+    and a tangent make (a float32 tangent beside a float32 constant stays float32)."""
+    batch, kind = next((shape_of(t)[: batch_ndim(t, x)], primal(t))
+                       for t, x in zip(tangents, operands) if t is not None)  # fmt: skip
+    return [np.zeros(batch + shape_of(x), np.result_type(kind, primal(x))) if t is None else t
+            for t, x in zip(tangents, operands)]  # fmt: skip
 
 
 def _concatenate_jvp(tangents: Sequence[Any], out: Any, *xs: Any, axis: int) -> Any:
