@@ -43,7 +43,10 @@ Conventions at kinks and edges (each tested in ``tests/test_conventions.py``):
 * ``copysign(x, y)``: d/dx = 0 at x = 0, as ``abs'(0)`` (PyTorch; JAX gives
   +-1), and d/dy = 0 (also at y = 0, where the sign flips);
 * ``remainder``/``fmod`` at a jump (x / y an integer): the derivatives of the
-  piece that starts there, with NumPy's own quotient (``floor_divide``).
+  piece that starts there, with NumPy's own quotient (``floor_divide``);
+* ``heaviside(x, h)``: d/dx = 0 (at the step too), d/dh = 1 where x = 0;
+* ``sinc``'s derivatives of every order are exact at 0 (Maclaurin series),
+  where the quotient sin(pi x)/(pi x) is 0/0.
 """
 
 from __future__ import annotations

@@ -295,3 +295,42 @@ def test_float32_stays_as_numpy_keeps_it(c):
         for mode in ("forward", "reverse"):
             jacobian = adkit.jacobian(f, mode=mode)(z)
             assert jacobian.dtype == (np.float32 if want.dtype == np.float32 else np.float64), mode
+
+
+# -- np.array of traced values: what works, and what says what to do ------------------------------
+
+
+@pytest.mark.parametrize("build", [lambda x: np.array([x[0] * x[1], np.sin(x[1])]), lambda x: np.asarray(x),
+                                   lambda x: np.array([[x[0], 1.0], [2.0, x[1]]], dtype=float)])
+@pytest.mark.parametrize("mode", ["forward", "reverse"])
+def test_plain_np_array_of_traced_values_says_to_write_adkit_array(build, mode):
+    """NumPy builds a plain array from the elements without asking adkit: the error names what works."""
+    ways = r"np\.array\(\[x, y\]\).*adkit\.array\(\[x, y\]\).*np\.stack.*like=x"
+    with pytest.raises(TypeError, match=ways):
+        adkit.jacobian(build, mode=mode)(np.array([1.0, 2.0]))
+
+
+@pytest.mark.parametrize("mode", ["forward", "reverse"])
+def test_writing_a_traced_value_into_a_plain_array_stays_refused(mode):
+    def f(x):
+        a = np.zeros(2)
+        a[0] = x[0]
+        return a
+
+    with pytest.raises(TypeError, match=r"a = np\.zeros\(3\); a\[0\] = x"):
+        adkit.jacobian(f, mode=mode)(np.array([1.0, 2.0]))
+
+
+def test_the_ways_that_work_agree():
+    """adkit.array, np.array(..., like=x) and np.stack give the same values and derivatives; so does a Var."""
+    x = np.array([0.3, -1.2])
+    ways = [lambda x: adkit.array([x[0] * x[1], np.sin(x[1]), 2.0]),
+            lambda x: np.array([x[0] * x[1], np.sin(x[1]), 2.0], like=x),
+            lambda x: np.stack([x[0] * x[1], np.sin(x[1]), 2.0])]  # fmt: skip
+    want = np.array([[x[1], x[0]], [0.0, np.cos(x[1])], [0.0, 0.0]])
+    for way in ways:
+        for mode in ("forward", "reverse"):
+            np.testing.assert_allclose(adkit.jacobian(way, mode=mode)(x), want, rtol=1e-15)
+    v = adkit.Var(x)
+    adkit.array([[v[0] * 2.0, 1.0], [v[1], v[0]]]).sum().backward()
+    np.testing.assert_array_equal(v.grad, [3.0, 1.0])
