@@ -1394,6 +1394,22 @@ UFUNCS.update({
 })  # fmt: skip
 
 
+def _modf(x: Any) -> tuple[Any, Any]:
+    """``np.modf``: the fractional part (d/dx = 1 between the integers) and the integral part (piecewise
+    constant: traced, derivative 0), with NumPy's values: the fraction has x's sign (-0.0 too), ±0 at ±inf."""
+    whole = rules.trunc(x)
+    value = primal(x)
+    negative = np.signbit(value)  # x - whole, written so that a zero fraction keeps the sign of x
+    with np.errstate(invalid="ignore"):  # inf - inf, replaced below
+        fraction = rules.where(negative, -(whole - x), x - whole)
+    if np.isinf(value).any():
+        fraction = rules.where(np.isinf(value), np.copysign(0.0, value), fraction)
+    return fraction, whole
+
+
+UFUNCS[np.modf] = _modf
+
+
 @implements(np.sinc)
 def _sinc(x: Any) -> Any:
     return rules.sinc(x)
