@@ -626,7 +626,7 @@ def _concatenate(arrays: Any, /, axis: Any = 0, out: Any = None, *, dtype: Any =
                  casting: Any = "same_kind") -> Any:  # fmt: skip
     """``np.concatenate``; ``axis=None`` joins the flattened arrays."""
     _no_out("concatenate", out)
-    arrays = list(arrays)
+    arrays = [_array_like(x) for x in arrays]  # (lists holding traced values too)
     _stacking_checks("concatenate", np.concatenate, arrays, dtype, casting, axis=axis)
     if axis is None:
         arrays, axis = [rules.ravel(x) for x in arrays], 0
@@ -637,7 +637,7 @@ def _concatenate(arrays: Any, /, axis: Any = 0, out: Any = None, *, dtype: Any =
 def _stack(arrays: Any, axis: Any = 0, out: Any = None, *, dtype: Any = None,
            casting: Any = "same_kind") -> Any:  # fmt: skip
     _no_out("stack", out)
-    arrays = list(arrays)
+    arrays = [_array_like(x) for x in arrays]
     _stacking_checks("stack", np.stack, arrays, dtype, casting, axis=axis)
     return rules.stack(arrays, axis)
 
@@ -645,7 +645,7 @@ def _stack(arrays: Any, axis: Any = 0, out: Any = None, *, dtype: Any = None,
 @implements(np.hstack)
 def _hstack(tup: Any, *, dtype: Any = None, casting: Any = "same_kind") -> Any:
     """``np.hstack``: along the first axis for 1-D arrays, the second otherwise."""
-    arrays = [rules.reshape(x, (1,)) if ndim_of(x) == 0 else x for x in tup]
+    arrays = [rules.reshape(x, (1,)) if ndim_of(x) == 0 else x for x in map(_array_like, tup)]
     _stacking_checks("hstack", np.hstack, arrays, dtype, casting)
     return rules.concatenate(arrays, axis=1 if arrays and ndim_of(arrays[0]) != 1 else 0)
 
@@ -653,14 +653,14 @@ def _hstack(tup: Any, *, dtype: Any = None, casting: Any = "same_kind") -> Any:
 @implements(np.vstack)
 def _vstack(tup: Any, *, dtype: Any = None, casting: Any = "same_kind") -> Any:
     """``np.vstack``: along the first axis, 1-D arrays as rows."""
-    arrays = [rules.reshape(x, (1, -1)) if ndim_of(x) < 2 else x for x in tup]
+    arrays = [rules.reshape(x, (1, -1)) if ndim_of(x) < 2 else x for x in map(_array_like, tup)]
     _stacking_checks("vstack", np.vstack, arrays, dtype, casting)
     return rules.concatenate(arrays, axis=0)
 
 
 @implements(np.atleast_1d)
 def _atleast_1d(*arys: Any) -> Any:
-    out = tuple(rules.reshape(x, (1,)) if ndim_of(x) == 0 else x for x in arys)
+    out = tuple(rules.reshape(x, (1,)) if ndim_of(x) == 0 else x for x in map(_array_like, arys))
     return out[0] if len(out) == 1 else out
 
 

@@ -322,11 +322,14 @@ def test_writing_a_traced_value_into_a_plain_array_stays_refused(mode):
 
 
 def test_the_ways_that_work_agree():
-    """adkit.array, np.array(..., like=x) and np.stack give the same values and derivatives; so does a Var."""
+    """adkit.array, np.array(..., like=x), np.stack and np.concatenate of lists holding traced values give
+    the same values and derivatives; so does a Var."""
     x = np.array([0.3, -1.2])
     ways = [lambda x: adkit.array([x[0] * x[1], np.sin(x[1]), 2.0]),
             lambda x: np.array([x[0] * x[1], np.sin(x[1]), 2.0], like=x),
-            lambda x: np.stack([x[0] * x[1], np.sin(x[1]), 2.0])]  # fmt: skip
+            lambda x: np.stack([x[0] * x[1], np.sin(x[1]), 2.0]),
+            lambda x: np.concatenate([x[:1] * x[1], [np.sin(x[1]), 2.0]]),
+            lambda x: np.hstack([x[0] * x[1], [np.sin(x[1]), 2.0]])]  # fmt: skip
     want = np.array([[x[1], x[0]], [0.0, np.cos(x[1])], [0.0, 0.0]])
     for way in ways:
         for mode in ("forward", "reverse"):
