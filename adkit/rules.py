@@ -845,18 +845,15 @@ _SINC_SERIES_BELOW = 4.0
 _SINC_TERMS = 30
 
 
-def _sinc_impl(x: Any, *, order: int) -> Any:
-    """The ``order``-th derivative of sinc(x) = sin(pi x)/(pi x), computed without cancellation.
+def _sinc_derivative_impl(x: Any, *, order: int) -> Any:
+    """The ``order``-th derivative (``order`` >= 1) of sinc(x) = sin(pi x)/(pi x), without cancellation.
 
-    ``order`` 0 is NumPy's own ``np.sinc``. Higher ones are pi^k g^(k)(pi x),
-    g(y) = sin(y)/y: by the Maclaurin series sum_n (-1)^n y^(2n)/(2n+1)!,
-    differentiated term by term, for |y| < 4 (exact at y = 0, where the
-    quotient is 0/0), and above by y g^(k) = sin^(k)(y) - k g^(k-1), which
-    loses nothing there (each step multiplies errors by k/|y| < 1 for k < 4).
+    It is pi^k g^(k)(pi x), g(y) = sin(y)/y: by the Maclaurin series
+    sum_n (-1)^n y^(2n)/(2n+1)!, differentiated term by term, for |y| < 4
+    (exact at y = 0, where the quotient is 0/0), and above by
+    y g^(k) = sin^(k)(y) - k g^(k-1), which loses nothing there (each step
+    multiplies errors by k/|y| < 1 for k < 4).
     """
-    if order == 0:
-        out = np.sinc(x)
-        return float(out) if type(x) is float else out
     value = np.asarray(x)
     y = np.pi * value.astype(np.float64)
     small = np.abs(y) < _SINC_SERIES_BELOW
@@ -876,28 +873,23 @@ def _sinc_impl(x: Any, *, order: int) -> Any:
     return float(out) if type(x) is float else out[()]
 
 
-def _sinc_partial(out: Any, x: Any, *, order: int) -> Any:
-    return sinc_p(x, order=order + 1)
+def _sinc_derivative_partial(out: Any, x: Any, *, order: int) -> Any:
+    return sinc_derivative_p(x, order=order + 1)
 
 
-sinc_p = Primitive("sinc", _sinc_impl, partials=(_sinc_partial,), domain=(REAL,),
-                   cases=(Case(((),), {"order": 0}), Case(((3,),), {"order": 0}),
-                          Case(((2, 3),), {"order": 1}), Case(((4,),), {"order": 2})),
-                   flops=20.0, residuals=(0,), label="sinc^({order})({0})",
-                   doc="The order-th derivative of sinc(x) = sin(pi x)/(pi x); its derivative is the next "
-                       "order's, exact at every x (0 included) and order.")
-
-
-def sinc(x: Any) -> Any:
-    """Normalized sinc sin(pi x)/(pi x), 1 at 0: d/dx = (cos(pi x) - sinc x)/x, 0 at x = 0.
-
-    Every derivative is exact at every point, 0 included (where the quotient
-    is 0/0: sinc''(0) = -pi^2/3), as ``np.sinc``'s values are.
-
-    >>> adkit.sinc(adkit.Dual(0.5, 1.0))
-    Dual(0.637, -1.273)
-    """
-    return sinc_p(x, order=0)
+sinc_derivative_p = Primitive(
+    "sinc_derivative", _sinc_derivative_impl, partials=(_sinc_derivative_partial,), domain=(REAL,),
+    cases=(Case(((),), {"order": 1}), Case(((2, 3),), {"order": 1}), Case(((4,),), {"order": 2}),
+           Case(((3,),), {"order": 3})),
+    flops=40.0, residuals=(0,), symbol="sinc'", label="sinc^({order})({0})",
+    doc="The order-th derivative of sinc(x) = sin(pi x)/(pi x) (order >= 1); its derivative is the next "
+        "order's, exact at every x, 0 included, and every order.",
+)  # fmt: skip
+sinc = elementwise(np.sinc, _on_floats(np.sinc), (lambda out, x: sinc_derivative_p(x, order=1),),
+                   domain=(REAL,), flops=20.0, residuals=(0,),
+                   doc="Normalized sinc sin(pi x)/(pi x), 1 at 0; d/dx = (cos(pi x) - sinc x)/x, 0 at 0. "
+                       "Every derivative is exact at every point, 0 included (sinc''(0) = -pi^2/3).",
+                   example=("adkit.sinc(adkit.Dual(0.5, 1.0))", "Dual(0.637, -1.273)"))
 
 
 # -- piecewise operations -----------------------------------------------------------
@@ -2380,7 +2372,7 @@ PRIMITIVES: dict[str, Primitive] = {
         reshape_p, squeeze_p, expand_dims_p, transpose_p, broadcast_to_p, concatenate_p, stack_p,
         astype_p, getitem_p, index_add_p,
         matmul, inv, det, cofactor_p, cofactor_jvp_p, logabsdet, solve_p, norm_p,
-        exp2, logaddexp2, deg2rad, rad2deg, heaviside, sinc_p,
+        exp2, logaddexp2, deg2rad, rad2deg, heaviside, sinc, sinc_derivative_p,
     )
 }  # fmt: skip
 

@@ -240,7 +240,7 @@ def test_sinc_derivatives_near_zero_agree_with_sympy():
         dk = sympy.diff(sympy.sin(sympy.pi * s) / (sympy.pi * s), s, k)
         for x in (1e-8, 0.01, 4 / math.pi - 1e-9, 4 / math.pi + 1e-9, -2.7):
             want = float(dk.subs(s, sympy.Float(x, 80)).evalf(80))
-            got = adkit.rules.sinc_p(x, order=k)
+            got = adkit.rules.sinc_derivative_p(x, order=k)
             assert got == pytest.approx(want, rel=1e-11, abs=1e-12), (k, x)
 
 
