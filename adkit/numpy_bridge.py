@@ -774,7 +774,7 @@ def _imag(val: Any) -> Any:
 
 
 def _holds_box(obj: Any) -> bool:
-    """Whether ``obj`` is traced or a (nested) list or tuple holding a traced value."""
+    """Whether ``obj`` is traced or a (nested) list, tuple or object array holding a traced value."""
     pending = [obj]
     while pending:
         x = pending.pop()
@@ -782,11 +782,19 @@ def _holds_box(obj: Any) -> bool:
             return True
         if isinstance(x, (list, tuple)):
             pending.extend(x)
+        elif type(x) is np.ndarray and x.dtype.kind == "O":  # a = np.empty(2, dtype=object); a[0] = x
+            pending.extend(x.ravel().tolist())
     return False
+
+
+def _nested(obj: Any) -> Any:
+    """An object array as the nested lists of its elements (which may be traced); anything else as it is."""
+    return obj.tolist() if type(obj) is np.ndarray and obj.dtype.kind == "O" else obj
 
 
 def _primals(obj: Any) -> Any:
     """``obj`` with every traced value replaced by its plain value (lists stay lists, tuples tuples)."""
+    obj = _nested(obj)
     if isinstance(obj, list):
         return [_primals(x) for x in obj]
     if isinstance(obj, tuple):
@@ -800,6 +808,7 @@ def _assemble(obj: Any, dtype: np.dtype | None = None) -> Any:
     With a floating ``dtype`` each element is cast before it is stacked, so that a float32 element
     of a float32 result gets float32 cotangents back.
     """
+    obj = _nested(obj)
     if isinstance(obj, Box) or not isinstance(obj, (list, tuple)) or not _holds_box(obj):
         leaf = obj if isinstance(obj, Box) else np.asarray(obj)
         return leaf if dtype is None else _in_type(leaf, dtype)
@@ -836,8 +845,9 @@ def _as_numpy_gives(what: str, result: Any, plain: np.ndarray) -> Any:
     if kind in "biu":
         return plain
     if kind != "f":
-        _refuse(what, "dtype", f"the result would be {plain.dtype}; adkit differentiates real functions, "
-                               "of a floating type (integer types give constants).")  # fmt: skip
+        _refuse(what, "dtype", f"the result would be {plain.dtype}; adkit differentiates real-valued "
+                               "functions (floating types carry the derivative, integer types give "
+                               "constants).")  # fmt: skip
     if np.result_type(primal(result)) != plain.dtype:
         return rules.astype(result, plain.dtype)
     return result
@@ -870,9 +880,9 @@ def array(object: Any, dtype: Any = None, *, copy: Any = True, order: Any = "K",
     # NumPy's own checks, type and shape, from the plain values
     plain = np.array(_primals(object), dtype, copy=copy, order=order, subok=subok, ndmin=ndmin, **more)
     if plain.dtype.kind == "O":  # (``object`` is NumPy's parameter here, not the builtin)
-        _refuse("array", "dtype", "the result would be an object array holding traced values, "
-                                  "which NumPy would compute with one at a time, outside adkit. "
-                                  "Leave it out.")  # fmt: skip
+        _refuse("array", "dtype", "the result would be an object array of traced values, which NumPy "
+                                  "computes with outside adkit, one element at a time. Leave dtype "
+                                  "out.")  # fmt: skip
     result = _assemble(object, plain.dtype if dtype is not None and plain.dtype.kind == "f" else None)
     result = _as_numpy_gives("array", result, plain)
     if isinstance(result, Box) and shape_of(result) != plain.shape:  # ndmin's leading unit axes
