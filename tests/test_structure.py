@@ -337,3 +337,18 @@ def test_the_ways_that_work_agree():
     v = adkit.Var(x)
     adkit.array([[v[0] * 2.0, 1.0], [v[1], v[0]]]).sum().backward()
     np.testing.assert_array_equal(v.grad, [3.0, 1.0])
+
+
+def _object_array(x):
+    a = np.empty(2, dtype=object)
+    a[0], a[1] = x[0] * 2.0, 1.0
+    return a
+
+
+@pytest.mark.parametrize("mode", ["forward", "reverse"])
+def test_an_object_array_of_traced_values_is_refused_as_a_result_and_taken_by_adkit_array(mode):
+    """Read as a constant, an object array's traced elements would get derivative 0: refused, with the fix."""
+    with pytest.raises(TypeError, match=r"returned an object array.*adkit\.array\(a\)"):
+        adkit.jacobian(_object_array, mode=mode)(np.array([1.0, 2.0]))
+    jacobian = adkit.jacobian(lambda x: adkit.array(_object_array(x)), mode=mode)(np.array([1.0, 2.0]))
+    np.testing.assert_array_equal(jacobian, [[2.0, 0.0], [0.0, 0.0]])
