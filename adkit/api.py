@@ -243,6 +243,12 @@ def _output_leaves(out: Any, fname: str) -> tuple[list[Any], TreeDef]:
             else "c")  # fmt: skip
         if kind == "c":
             raise TypeError(f"{fname} returned a complex value; adkit differentiates real functions only")
+        if kind == "O":  # read as a constant, its traced elements would get derivative 0, silently
+            raise TypeError(
+                f"{fname} returned an object array; adkit needs numbers or arrays of a floating type. An "
+                "object array of traced values (a = np.empty(n, dtype=object); a[i] = x) is outside adkit: "
+                "return adkit.array(a), or build the array with adkit.array([...]) or np.stack."
+            )
         if kind in "biu":
             what = "a bool" if kind == "b" else "an integer"
             raise TypeError(

@@ -633,7 +633,7 @@ def _concatenate(arrays: Any, /, axis: Any = 0, out: Any = None, *, dtype: Any =
                  casting: Any = "same_kind") -> Any:  # fmt: skip
     """``np.concatenate``; ``axis=None`` joins the flattened arrays."""
     _no_out("concatenate", out)
-    arrays = list(arrays)
+    arrays = [_array_like(x) for x in arrays]  # (lists holding traced values too)
     _stacking_checks("concatenate", np.concatenate, arrays, dtype, casting, axis=axis)
     if axis is None:
         arrays, axis = [rules.ravel(x) for x in arrays], 0
@@ -644,7 +644,7 @@ def _concatenate(arrays: Any, /, axis: Any = 0, out: Any = None, *, dtype: Any =
 def _stack(arrays: Any, axis: Any = 0, out: Any = None, *, dtype: Any = None,
            casting: Any = "same_kind") -> Any:  # fmt: skip
     _no_out("stack", out)
-    arrays = list(arrays)
+    arrays = [_array_like(x) for x in arrays]
     _stacking_checks("stack", np.stack, arrays, dtype, casting, axis=axis)
     return rules.stack(arrays, axis)
 
@@ -652,7 +652,7 @@ def _stack(arrays: Any, axis: Any = 0, out: Any = None, *, dtype: Any = None,
 @implements(np.hstack)
 def _hstack(tup: Any, *, dtype: Any = None, casting: Any = "same_kind") -> Any:
     """``np.hstack``: along the first axis for 1-D arrays, the second otherwise."""
-    arrays = [rules.reshape(x, (1,)) if ndim_of(x) == 0 else x for x in tup]
+    arrays = [rules.reshape(x, (1,)) if ndim_of(x) == 0 else x for x in map(_array_like, tup)]
     _stacking_checks("hstack", np.hstack, arrays, dtype, casting)
     return rules.concatenate(arrays, axis=1 if arrays and ndim_of(arrays[0]) != 1 else 0)
 
@@ -660,14 +660,14 @@ def _hstack(tup: Any, *, dtype: Any = None, casting: Any = "same_kind") -> Any:
 @implements(np.vstack)
 def _vstack(tup: Any, *, dtype: Any = None, casting: Any = "same_kind") -> Any:
     """``np.vstack``: along the first axis, 1-D arrays as rows."""
-    arrays = [rules.reshape(x, (1, -1)) if ndim_of(x) < 2 else x for x in tup]
+    arrays = [rules.reshape(x, (1, -1)) if ndim_of(x) < 2 else x for x in map(_array_like, tup)]
     _stacking_checks("vstack", np.vstack, arrays, dtype, casting)
     return rules.concatenate(arrays, axis=0)
 
 
 @implements(np.atleast_1d)
 def _atleast_1d(*arys: Any) -> Any:
-    out = tuple(rules.reshape(x, (1,)) if ndim_of(x) == 0 else x for x in arys)
+    out = tuple(rules.reshape(x, (1,)) if ndim_of(x) == 0 else x for x in map(_array_like, arys))
     return out[0] if len(out) == 1 else out
 
 
@@ -1215,6 +1215,701 @@ UFUNC_METHODS[("accumulate", np.multiply)] = _multiply_accumulate
 UFUNC_METHODS[("reduce", np.logaddexp)] = _logaddexp_reduce
 
 
+# -- building arrays from traced values (issue 13) ------------------------------------------------
+# np.array([x, y]) with traced x, y cannot return a traced value: np.array is NumPy's C constructor,
+# which consults no protocol unless it is given like= (NEP 35), and builds a plain ndarray from
+# each element's __array__. An ndarray can hold a traced value only as an object array, which
+# NumPy then computes with element by element, outside adkit (and the API would read it as a
+# constant). So __array__ refuses, saying to write adkit.array([x, y]) (this handler), np.stack,
+# or np.array([x, y], like=x), which reaches it through the protocol.
+
+
+def _holds_box(obj: Any) -> bool:
+    """Whether ``obj`` is traced or a (nested) list, tuple or object array holding a traced value."""
+    pending = [obj]
+    while pending:
+        x = pending.pop()
+        if isinstance(x, Box):
+            return True
+        if isinstance(x, (list, tuple)):
+            pending.extend(x)
+        elif type(x) is np.ndarray and x.dtype.kind == "O":  # a = np.empty(2, dtype=object); a[0] = x
+            pending.extend(x.ravel().tolist())
+    return False
+
+
+def _nested(obj: Any) -> Any:
+    """An object array as the nested lists of its elements (which may be traced); anything else as it is."""
+    return obj.tolist() if type(obj) is np.ndarray and obj.dtype.kind == "O" else obj
+
+
+def _primals(obj: Any) -> Any:
+    """``obj`` with every traced value replaced by its plain value (lists stay lists, tuples tuples)."""
+    obj = _nested(obj)
+    if isinstance(obj, list):
+        return [_primals(x) for x in obj]
+    if isinstance(obj, tuple):
+        return tuple(_primals(x) for x in obj)
+    return primal(obj)
+
+
+def _assemble(obj: Any, dtype: np.dtype | None = None) -> Any:
+    """A (nested) list or tuple mixing traced values and numbers as one traced array, stacked by levels.
+
+    With a floating ``dtype`` each element is cast before it is stacked, so that a float32 element
+    of a float32 result gets float32 cotangents back.
+    """
+    obj = _nested(obj)
+    if isinstance(obj, Box) or not isinstance(obj, (list, tuple)) or not _holds_box(obj):
+        leaf = obj if isinstance(obj, Box) else np.asarray(obj)
+        return leaf if dtype is None else _in_type(leaf, dtype)
+    parts = [_assemble(x, dtype) for x in obj]
+    shapes = {shape_of(p) for p in parts}
+    if len(shapes) > 1:
+        raise ValueError(f"setting an array element with a sequence. The requested array has an "
+                         f"inhomogeneous shape: its elements have the shapes {sorted(shapes)}")  # fmt: skip
+    return rules.stack(parts)
+
+
+def _array_like(x: Any, dtype: np.dtype | None = None) -> Any:
+    """A traced value itself; a list or tuple holding traced ones assembled (:func:`array`); else NumPy's.
+
+    With ``dtype``, in that floating type (NumPy casting the values it writes into an array).
+    """
+    if isinstance(x, Box) or _holds_box(x):
+        return _assemble(x, dtype)
+    return np.asanyarray(x) if dtype is None else np.asarray(x, dtype)
+
+
+def _in_type(x: Any, dtype: np.dtype) -> Any:
+    """``x`` (traced, or a plain array) in the floating type ``dtype``: NumPy casts values it writes into
+    an array of that type; casting them before they are joined keeps float32 cotangents float32."""
+    if np.result_type(primal(x)) == dtype:
+        return x
+    return rules.astype(x, dtype) if isinstance(x, Box) else np.asarray(x, dtype)
+
+
+def _as_numpy_gives(what: str, result: Any, plain: np.ndarray) -> Any:
+    """``result`` in the type NumPy's own ``plain`` result has: a float type carries the derivative (cast);
+    an integer or bool one is piecewise constant (NumPy's values, no derivative, as ``astype``)."""
+    kind = plain.dtype.kind
+    if kind in "biu":
+        return plain
+    if kind != "f":
+        _refuse(what, "dtype", f"the result would be {plain.dtype}; adkit differentiates real-valued "
+                               "functions (floating types carry the derivative, integer types give "
+                               "constants).")  # fmt: skip
+    if np.result_type(primal(result)) != plain.dtype:
+        return rules.astype(result, plain.dtype)
+    return result
+
+
+@implements(np.array)
+def array(object: Any, dtype: Any = None, *, copy: Any = True, order: Any = "K", subok: Any = False,
+          ndmin: Any = 0, ndmax: Any = 0, like: Any = None) -> Any:  # fmt: skip
+    """``np.array`` for values that may be traced: nested lists and tuples mixing traced values and numbers.
+
+    The parts are stacked level by level, so the result is traced and its
+    derivative is the parts' derivatives, side by side: d array([x, y]) =
+    [dx, dy]. Plain NumPy's ``np.array([x, y])`` cannot do this (it builds
+    a plain array without asking adkit); ``np.array([x, y], like=x)`` with a
+    traced ``x`` comes here. Every parameter is NumPy's: ``dtype`` of a
+    floating type casts (the derivative too), of an integer type gives a
+    constant; ``ndmin`` adds leading axes; ``ndmax`` is checked by NumPy;
+    ``order``, ``subok`` and ``copy`` concern memory (a traced value is
+    immutable: ``copy=False`` gives it back itself).
+
+    >>> x = adkit.Dual(2.0, 1.0)
+    >>> adkit.array([[x, 1.0], [x * x, 0.0]])
+    Dual(array([[2., 1.],
+           [4., 0.]]), array([[1., 0.],
+           [4., 0.]]))
+    """
+    more = {"ndmax": ndmax} if ndmax else {}  # (NumPy 2.4's)
+    if not _holds_box(object):
+        return np.array(object, dtype, copy=copy, order=order, subok=subok, ndmin=ndmin, **more)
+    # NumPy's own checks, type and shape, from the plain values
+    plain = np.array(_primals(object), dtype, copy=copy, order=order, subok=subok, ndmin=ndmin, **more)
+    if plain.dtype.kind == "O":  # (``object`` is NumPy's parameter here, not the builtin)
+        _refuse("array", "dtype", "the result would be an object array of traced values, which NumPy "
+                                  "computes with outside adkit, one element at a time. Leave dtype "
+                                  "out.")  # fmt: skip
+    result = _assemble(object, plain.dtype if dtype is not None and plain.dtype.kind == "f" else None)
+    result = _as_numpy_gives("array", result, plain)
+    if isinstance(result, Box) and shape_of(result) != plain.shape:  # ndmin's leading unit axes
+        result = rules.reshape(result, plain.shape)
+    return result
+
+
+@implements(np.asarray)
+def _asarray(a: Any, dtype: Any = None, order: Any = None, *, device: Any = None, copy: Any = None,
+             like: Any = None) -> Any:  # fmt: skip
+    """``np.asarray(..., like=x)``: :func:`array` without a copy (``device`` is checked by NumPy)."""
+    np.asarray(_primals(a), dtype, order, device=device, copy=copy)  # NumPy's checks
+    return array(a, dtype, copy=copy, order="K" if order is None else order)
+
+
+@implements(np.asanyarray)
+def _asanyarray(a: Any, dtype: Any = None, order: Any = None, *, device: Any = None, copy: Any = None,
+                like: Any = None) -> Any:  # fmt: skip
+    """``np.asanyarray(..., like=x)``: traced values are no ndarray subclass, so :func:`_asarray`."""
+    return _asarray(a, dtype, order, device=device, copy=copy)
+
+
+@implements(np.ascontiguousarray)
+def _ascontiguousarray(a: Any, dtype: Any = None, *, like: Any = None) -> Any:
+    """``np.ascontiguousarray(..., like=x)``: at least one axis, as NumPy (memory layout does not matter)."""
+    return array(a, dtype, copy=None, ndmin=1)
+
+
+@implements(np.asfortranarray)
+def _asfortranarray(a: Any, dtype: Any = None, *, like: Any = None) -> Any:
+    """``np.asfortranarray(..., like=x)``: at least one axis, as NumPy (memory layout does not matter)."""
+    return array(a, dtype, copy=None, order="F", ndmin=1)
+
+
+# -- shape and structure (issue 13) ----------------------------------------------------------------
+# Functions that only move elements (pad, roll, tile, insert, delete, take, block ...) are computed
+# by asking NumPy itself where each element goes: the same function applied to integer *positions*
+# (labels) says, for every place of the result, which element of the inputs lands there, and the
+# result gathers those elements (one indexing, linear, whose transpose adds back, so an element
+# copied twice gets both cotangents). NumPy thereby also checks every parameter and raises its own
+# errors, and its conventions (pad's corners, insert's broadcasting) hold by construction.
+
+
+def _positions(shape: tuple[int, ...], offset: int = 0) -> np.ndarray:
+    return offset + np.arange(math.prod(shape), dtype=np.intp).reshape(shape)
+
+
+def _gather(source: Any, labels: Any) -> Any:
+    """``source.ravel()[labels]``, traced: a linear map whose transpose adds back into zeros."""
+    return rules.getitem(rules.ravel(source), np.asarray(labels, dtype=np.intp))
+
+
+def _rearranged(place: Callable[..., Any], *sources: Any) -> Any:
+    """What ``place`` (NumPy moving elements around) does to ``sources``, with derivatives.
+
+    ``place`` gets one integer array per source, the positions of its
+    elements among all sources' (flattened, joined); it returns an array of
+    positions, or a list of them (``split``).
+    """
+    sources = tuple(_array_like(s) for s in sources)
+    labels, offset = [], 0
+    for s in sources:
+        labels.append(_positions(shape_of(s), offset))
+        offset += labels[-1].size
+    where_from = place(*labels)
+    joined = sources[0] if len(sources) == 1 else rules.concatenate([rules.ravel(s) for s in sources])
+    if isinstance(where_from, (list, tuple)):
+        return type(where_from)(_gather(joined, w) for w in where_from)
+    return _gather(joined, where_from)
+
+
+def _permuted(place: Callable[[np.ndarray], np.ndarray], a: Any) -> Any:
+    """``a`` with its axes permuted as ``place`` (``np.rollaxis`` ...) permutes them: a transpose.
+
+    ``place`` gets a stand-in array without memory whose axes have distinct
+    lengths, so the shape it returns names the permutation.
+    """
+    n = ndim_of(a)
+    stand_in = np.lib.stride_tricks.as_strided(np.empty(1), shape=tuple(range(2, n + 2)), strides=(0,) * n)
+    return rules.transpose(a, tuple(length - 2 for length in place(stand_in).shape))
+
+
+def _constant_indices(what: str, indices: Any) -> Any:
+    if _holds_box(indices):
+        raise TypeError(f"{what}: the indices must be constants (integers or integer arrays), not traced "
+                        "values; select by a traced condition with np.where.")  # fmt: skip
+    return indices
+
+
+def _one_or_tuple(results: list[Any]) -> Any:
+    return results[0] if len(results) == 1 else tuple(results)
+
+
+@implements(np.diag)
+def _diag(v: Any, k: Any = 0) -> Any:
+    """``np.diag``: the k-th diagonal of a matrix, or a square matrix with ``v`` on its k-th diagonal."""
+    n = ndim_of(v)
+    if n == 2:
+        return rules.diagonal(v, k)
+    if n != 1:
+        raise ValueError("Input must be 1- or 2-d.")
+    k = int(np.asarray(k))
+    i = np.arange(shape_of(v)[0])
+    size = i.size + abs(k)
+    rows, cols = (i, i + k) if k >= 0 else (i - k, i)
+    return rules.index_add_p(v, index=(rows, cols), shape=(size, size))
+
+
+@implements(np.diagflat)
+def _diagflat(v: Any, k: Any = 0) -> Any:
+    """``np.diagflat``: :func:`_diag` of the flattened input."""
+    return _diag(rules.ravel(_array_like(v)), k)
+
+
+@implements(np.tril)
+def _tril(m: Any, k: Any = 0) -> Any:
+    """``np.tril``: zeros above the k-th diagonal of the last two axes (a selection)."""
+    return rules.where(np.tri(*shape_of(m)[-2:], k=k, dtype=bool), m, 0.0)
+
+
+@implements(np.triu)
+def _triu(m: Any, k: Any = 0) -> Any:
+    """``np.triu``: zeros below the k-th diagonal of the last two axes (a selection)."""
+    return rules.where(np.tri(*shape_of(m)[-2:], k=k - 1, dtype=bool), 0.0, m)
+
+
+@implements(np.tile)
+def _tile(A: Any, reps: Any) -> Any:
+    return _rearranged(lambda p: np.tile(p, _constant_indices("tile", reps)), A)
+
+
+@implements(np.roll)
+def _roll(a: Any, shift: Any, axis: Any = None) -> Any:
+    return _rearranged(lambda p: np.roll(p, _constant_indices("roll", shift), axis), a)
+
+
+@implements(np.rot90)
+def _rot90(m: Any, k: Any = 1, axes: Any = (0, 1)) -> Any:
+    return _rearranged(lambda p: np.rot90(p, k, axes), m)
+
+
+@implements(np.flip)
+def _flip(m: Any, axis: Any = None) -> Any:
+    """``np.flip``: the elements in reverse order along ``axis`` (all axes when None), by slicing."""
+    n = ndim_of(m)
+    axes = range(n) if axis is None else [a + n for a in rules.normalize_axes(axis, n)]
+    return rules.getitem(m, tuple(slice(None, None, -1) if i in axes else slice(None) for i in range(n)))
+
+
+@implements(np.fliplr)
+def _fliplr(m: Any) -> Any:
+    if ndim_of(m) < 2:
+        raise ValueError("Input must be >= 2-d.")
+    return _flip(m, 1)
+
+
+@implements(np.flipud)
+def _flipud(m: Any) -> Any:
+    if ndim_of(m) < 1:
+        raise ValueError("Input must be >= 1-d.")
+    return _flip(m, 0)
+
+
+@implements(np.rollaxis)
+def _rollaxis(a: Any, axis: Any, start: Any = 0) -> Any:
+    return _permuted(lambda p: np.rollaxis(p, axis, start), a)
+
+
+@implements(np.split)
+def _split(ary: Any, indices_or_sections: Any, axis: Any = 0) -> Any:
+    return _rearranged(lambda p: np.split(p, indices_or_sections, axis), ary)
+
+
+@implements(np.array_split)
+def _array_split(ary: Any, indices_or_sections: Any, axis: Any = 0) -> Any:
+    return _rearranged(lambda p: np.array_split(p, indices_or_sections, axis), ary)
+
+
+@implements(np.hsplit)
+def _hsplit(ary: Any, indices_or_sections: Any) -> Any:
+    return _rearranged(lambda p: np.hsplit(p, indices_or_sections), ary)
+
+
+@implements(np.vsplit)
+def _vsplit(ary: Any, indices_or_sections: Any) -> Any:
+    return _rearranged(lambda p: np.vsplit(p, indices_or_sections), ary)
+
+
+@implements(np.dsplit)
+def _dsplit(ary: Any, indices_or_sections: Any) -> Any:
+    return _rearranged(lambda p: np.dsplit(p, indices_or_sections), ary)
+
+
+@implements(np.unstack)
+def _unstack(x: Any, /, *, axis: Any = 0) -> Any:
+    return _rearranged(lambda p: np.unstack(p, axis=axis), x)
+
+
+@implements(np.insert)
+def _insert(arr: Any, obj: Any, values: Any, axis: Any = None) -> Any:
+    """``np.insert``: values take ``arr``'s type, as in NumPy (a traced ``values`` in an integer ``arr`` is
+    truncated: a constant)."""
+    arr, values = _array_like(arr), _array_like(values)
+    obj = _constant_indices("insert", obj)
+    plain = np.insert(primal(arr), obj, primal(values), axis)
+    if plain.dtype.kind != "f":
+        return plain
+    values = _array_like(values, plain.dtype)  # cast before joining: each keeps its cotangents' type
+    return _rearranged(lambda a, v: np.insert(a, obj, v, axis), _in_type(arr, plain.dtype), values)
+
+
+@implements(np.delete)
+def _delete(arr: Any, obj: Any, axis: Any = None) -> Any:
+    return _rearranged(lambda p: np.delete(p, _constant_indices("delete", obj), axis), arr)
+
+
+@implements(np.append)
+def _append(arr: Any, values: Any, axis: Any = None) -> Any:
+    """``np.append``: a concatenation (of the flattened arrays when ``axis`` is None)."""
+    arr, values = _array_like(arr), _array_like(values)
+    if axis is None:
+        arr = arr if ndim_of(arr) == 1 else rules.ravel(arr)
+        values, axis = rules.ravel(values), ndim_of(arr) - 1
+    return rules.concatenate([arr, values], axis)
+
+
+@implements(np.take)
+def _take(a: Any, indices: Any, axis: Any = None, out: Any = None, mode: Any = "raise") -> Any:
+    """``np.take``: indexing along an axis, with NumPy's ``mode`` (raise, wrap, clip) for the indices."""
+    _no_out("take", out)
+    indices = _constant_indices("take", indices)
+    return _rearranged(lambda p: np.take(p, indices, axis, mode=mode), a)
+
+
+@implements(np.take_along_axis)
+def _take_along_axis(arr: Any, indices: Any, axis: Any = -1) -> Any:
+    indices = _constant_indices("take_along_axis", indices)
+    return _rearranged(lambda p: np.take_along_axis(p, indices, axis), arr)
+
+
+@implements(np.block)
+def _block(arrays: Any) -> Any:
+    """``np.block``: NumPy assembles the blocks' positions (and checks the nesting), adkit gathers."""
+    leaves: list[Any] = []
+
+    def collect(x: Any) -> Any:
+        if type(x) is list:
+            return [collect(e) for e in x]
+        if isinstance(x, tuple):
+            return x  # NumPy refuses tuples in a block, with its own message
+        leaves.append(_array_like(x))
+        return leaves[-1]
+
+    tree = collect(arrays)
+    return _rearranged(lambda *labels: np.block(_replace_leaves(tree, iter(labels))), *leaves)
+
+
+def _replace_leaves(tree: Any, labels: Iterator[np.ndarray]) -> Any:
+    if type(tree) is list:
+        return [_replace_leaves(e, labels) for e in tree]
+    return tree if isinstance(tree, tuple) else next(labels)
+
+
+@implements(np.pad)
+def _pad(array: Any, pad_width: Any, mode: Any = "constant", **kwargs: Any) -> Any:
+    """``np.pad`` with the modes that place copies of elements or constants: constant (traced
+    ``constant_values`` too), edge, reflect and symmetric (``reflect_type="even"``), wrap.
+
+    NumPy pads the positions of the elements (and of the constant values), so its corners and
+    its reading of ``pad_width`` and ``constant_values`` hold as they are.
+    """
+    if callable(mode) or mode not in _PAD_MODES:
+        named = ", ".join(f"{k}=" for k in kwargs)
+        raise UnsupportedParameterError(
+            f"adkit does not support pad(..., mode={mode!r}{', ' + named if named else ''}): that mode "
+            f"computes the padding from the values or leaves it uninitialised; adkit pads with copies of "
+            f"elements or constants (mode={', '.join(map(repr, _PAD_MODES))}). Write other padding with "
+            "np.concatenate."
+        )
+    if kwargs.get("reflect_type", "even") != "even":
+        _refuse("pad", "reflect_type", "reflect_type='odd' pads with 2 * edge - mirrored values; adkit pads "
+                                       "with copies (reflect_type='even'). Write the odd reflection with "
+                                       "np.concatenate.")  # fmt: skip
+    array = _array_like(array)
+    if mode != "constant":
+        return _rearranged(lambda p: np.pad(p, pad_width, mode, **kwargs), array)
+    values = kwargs.pop("constant_values", 0)
+    plain = np.pad(primal(array), pad_width, mode, constant_values=_primals(values), **kwargs)
+    if plain.dtype.kind != "f":
+        return plain
+    # the constant values' positions go into NumPy's padding as the constants themselves
+    values = _array_like(values, plain.dtype)
+    return _rearranged(lambda v, p: np.pad(p, pad_width, mode, constant_values=v, **kwargs), values, array)
+
+
+_PAD_MODES = ("constant", "edge", "reflect", "symmetric", "wrap")
+
+
+@implements(np.column_stack)
+def _column_stack(tup: Any) -> Any:
+    """``np.column_stack``: 1-D arrays (and numbers) as columns, joined along the second axis."""
+    arrays = [_array_like(x) for x in tup]
+    return rules.concatenate([rules.reshape(x, (-1, 1)) if ndim_of(x) < 2 else x for x in arrays], axis=1)
+
+
+@implements(np.dstack)
+def _dstack(tup: Any) -> Any:
+    """``np.dstack``: joined along the third axis, after :func:`_atleast_3d`."""
+    arrays = _atleast_3d(*tup)
+    return rules.concatenate(list(arrays) if isinstance(arrays, tuple) else [arrays], axis=2)
+
+
+def _at_least(x: Any, shape_for: Callable[[tuple[int, ...]], tuple[int, ...]], numpy_function: Callable
+              ) -> Any:  # fmt: skip
+    if not isinstance(x, Box) and not _holds_box(x):
+        return numpy_function(x)
+    x = _array_like(x)
+    shape = shape_of(x)
+    return rules.reshape(x, shape_for(shape)) if len(shape_for(shape)) != len(shape) else x
+
+
+@implements(np.atleast_2d)
+def _atleast_2d(*arys: Any) -> Any:
+    """``np.atleast_2d``: a number becomes (1, 1), a vector a row (1, n)."""
+    return _one_or_tuple([_at_least(x, lambda s: (1,) * (2 - len(s)) + s if len(s) < 2 else s, np.atleast_2d)
+                          for x in arys])  # fmt: skip
+
+
+def _three_axes(shape: tuple[int, ...]) -> tuple[int, ...]:
+    return {0: (1, 1, 1), 1: (1, *shape, 1), 2: (*shape, 1)}.get(len(shape), shape)
+
+
+@implements(np.atleast_3d)
+def _atleast_3d(*arys: Any) -> Any:
+    """``np.atleast_3d``: a number becomes (1, 1, 1), a vector (1, n, 1), a matrix (m, n, 1)."""
+    return _one_or_tuple([_at_least(x, _three_axes, np.atleast_3d) for x in arys])
+
+
+@implements(np.broadcast_arrays)
+def _broadcast_arrays(*args: Any, subok: Any = False) -> Any:
+    """``np.broadcast_arrays``: each one broadcast to the common shape (``subok`` concerns subclasses)."""
+    arrays = [_array_like(a) for a in args]
+    shape = np.broadcast_shapes(*(shape_of(a) for a in arrays))
+    return tuple(a if shape_of(a) == shape else rules.broadcast_to(a, shape) if isinstance(a, Box)
+                 else np.broadcast_to(a, shape) for a in arrays)  # fmt: skip
+
+
+@implements(np.select)
+def _select(condlist: Any, choicelist: Any, default: Any = 0) -> Any:
+    """``np.select``: nested selections, the first condition that holds winning (conditions are constants)."""
+    conditions = [primal(c) for c in condlist]
+    choices = [_array_like(c) for c in choicelist]
+    default = _array_like(default)
+    plain = np.select(conditions, [primal(c) for c in choices], primal(default))  # NumPy's checks and type
+    if plain.dtype.kind != "f":
+        return plain
+    result = default
+    for condition, choice in zip(reversed(conditions), reversed(choices)):
+        result = rules.where(condition, choice, result)
+    if shape_of(result) != plain.shape:
+        result = rules.broadcast_to(result, plain.shape)
+    return _as_numpy_gives("select", result, plain)
+
+
+@implements(np.diff)
+def _diff(a: Any, n: Any = 1, axis: Any = -1, prepend: Any = _NoValue, append: Any = _NoValue) -> Any:
+    """``np.diff``: the n-th differences along ``axis``, after joining ``prepend`` and ``append``."""
+    if n == 0:
+        return a
+    if n < 0:
+        raise ValueError("order must be non-negative but got " + repr(n))
+    a = _array_like(a)
+    nd = ndim_of(a)
+    if nd == 0:
+        raise ValueError("diff requires input that is at least one dimensional")
+    axis = rules.normalize_axes(axis, nd)[0] + nd
+    combined = []
+    for extra in (prepend, None, append):
+        if extra is None:
+            combined.append(a)
+        elif extra is not _NoValue:
+            extra = _array_like(extra)
+            if ndim_of(extra) == 0:
+                shape = list(shape_of(a))
+                shape[axis] = 1
+                extra = rules.broadcast_to(extra, tuple(shape)) if isinstance(extra, Box) else \
+                    np.broadcast_to(extra, tuple(shape))  # fmt: skip
+            combined.append(extra)
+    if len(combined) > 1:
+        a = rules.concatenate(combined, axis)
+    before = (slice(None),) * axis
+    for _ in range(n):
+        a = rules.getitem(a, before + (slice(1, None),)) - rules.getitem(a, before + (slice(None, -1),))
+    return a
+
+
+@implements(np.gradient)
+def _gradient(f: Any, *varargs: Any, axis: Any = None, edge_order: Any = 1) -> Any:
+    """``np.gradient``: second-order central differences inside, one-sided ones (of ``edge_order``) at the
+    ends, as NumPy computes them; spacings may be traced too (they enter through the same formulas)."""
+    f = _array_like(f)
+    plain = np.gradient(primal(f), *(_primals(v) for v in varargs), axis=axis, edge_order=edge_order)
+    n = ndim_of(f)
+    # (checked by NumPy above; in the order given, as NumPy returns them)
+    axes = list(range(n)) if axis is None else [operator.index(a) % n for a in np.atleast_1d(axis)]
+    if not varargs:
+        spacings = [1.0] * len(axes)
+    elif len(varargs) == 1 and ndim_of(varargs[0]) == 0:
+        spacings = [varargs[0]] * len(axes)
+    else:
+        spacings = list(varargs)
+    results = [_gradient_along(f, k, _spacing(s), edge_order) for k, s in zip(axes, spacings)]
+    if isinstance(plain, np.ndarray):
+        return _as_numpy_gives("gradient", results[0], plain)
+    return tuple(_as_numpy_gives("gradient", r, p) for r, p in zip(results, plain))
+
+
+def _spacing(s: Any) -> Any:
+    """A spacing: a number, or the differences of coordinates (one number when they are all equal and
+    constant, as NumPy takes them)."""
+    if ndim_of(s) == 0:
+        return s
+    s = _array_like(s)
+    if not isinstance(s, Box) and s.dtype.kind in "iu":
+        s = s.astype(np.float64)
+    d = rules.getitem(s, slice(1, None)) - rules.getitem(s, slice(None, -1))
+    if not isinstance(d, Box) and (d == d[0]).all():
+        return d[0]
+    return d
+
+
+def _gradient_along(f: Any, axis: int, dx: Any, edge_order: int) -> Any:
+    """One axis of :func:`_gradient`, term by term NumPy's formulas (so the values are NumPy's)."""
+    n = ndim_of(f)
+
+    def at(i: int) -> Any:  # f[..., i, ...] along the axis, the axis kept
+        return rules.getitem(f, (slice(None),) * axis + (slice(i, i + 1 or None),))
+
+    def within(start: int | None, stop: int | None) -> Any:
+        return rules.getitem(f, (slice(None),) * axis + (slice(start, stop),))
+
+    def lined_up(c: Any) -> Any:  # coefficients of the interior points, along the axis
+        return rules.reshape(c, (-1,) + (1,) * (n - 1 - axis))
+
+    uniform = ndim_of(dx) == 0
+    if uniform:
+        inside = (within(2, None) - within(None, -2)) / (2.0 * dx)
+    else:
+        dx1, dx2 = rules.getitem(dx, slice(None, -1)), rules.getitem(dx, slice(1, None))
+        a = -(dx2) / (dx1 * (dx1 + dx2))
+        b = (dx2 - dx1) / (dx1 * dx2)
+        c = dx1 / (dx2 * (dx1 + dx2))
+        inside = lined_up(a) * within(None, -2) + lined_up(b) * within(1, -1) + lined_up(c) * within(2, None)
+
+    def step(i: int) -> Any:
+        return dx if uniform else rules.getitem(dx, i)
+
+    if edge_order == 1:
+        start = (at(1) - at(0)) / step(0)
+        end = (at(-1) - at(-2)) / step(-1)
+    else:
+        if uniform:
+            a, b, c = -1.5 / dx, 2.0 / dx, -0.5 / dx
+        else:
+            dx1, dx2 = step(0), step(1)
+            a = -(2.0 * dx1 + dx2) / (dx1 * (dx1 + dx2))
+            b = (dx1 + dx2) / (dx1 * dx2)
+            c = -dx1 / (dx2 * (dx1 + dx2))
+        start = a * at(0) + b * at(1) + c * at(2)
+        if uniform:
+            a, b, c = 0.5 / dx, -2.0 / dx, 1.5 / dx
+        else:
+            dx1, dx2 = step(-2), step(-1)
+            a = dx2 / (dx1 * (dx1 + dx2))
+            b = -(dx2 + dx1) / (dx1 * dx2)
+            c = (2.0 * dx2 + dx1) / (dx2 * (dx1 + dx2))
+        end = a * at(-3) + b * at(-2) + c * at(-1)
+    return rules.concatenate([start, inside, end], axis)
+
+
+@implements(np.linspace)
+def _linspace(start: Any, stop: Any, num: Any = 50, endpoint: Any = True, retstep: Any = False,
+              dtype: Any = None, axis: Any = 0, *, device: Any = None) -> Any:  # fmt: skip
+    """``np.linspace`` with traced endpoints: start + i (stop - start) / div, the last one ``stop`` itself
+    (with ``endpoint``), computed as NumPy computes it."""
+    start, stop = _array_like(start), _array_like(stop)
+    plain = np.linspace(primal(start), primal(stop), num, endpoint, retstep, dtype, axis, device=device)
+    values = plain[0] if retstep else plain
+    if values.dtype.kind != "f":  # an integer dtype: floored, piecewise constant
+        return plain
+    num = int(num)
+    div = (num - 1) if endpoint else num
+    dt = np.result_type(primal(start), primal(stop), 1.0)
+    delta = stop - start
+    if not isinstance(delta, Box) or np.result_type(primal(delta)) != dt:
+        delta = rules.astype(delta, dt) if isinstance(delta, Box) else np.asarray(delta, dt)
+    steps = np.arange(0, num, dtype=dt).reshape((-1,) + (1,) * ndim_of(delta))
+    if div > 0:
+        step = delta / div
+        y = steps / div * delta if np.any(primal(step) == 0) else steps * step
+    else:
+        step, y = math.nan, steps * delta
+    y = y + start
+    if endpoint and num > 1:
+        last = rules.reshape(rules.broadcast_to(_in_type(stop, dt), shape_of(y)[1:]), (1,) + shape_of(y)[1:])
+        y = rules.concatenate([rules.getitem(y, slice(None, -1)), last], axis=0)
+    if axis != 0:
+        y = rules.moveaxis(y, 0, axis)
+    y = _as_numpy_gives("linspace", y, values)
+    return (y, step) if retstep else y
+
+
+# -- elementwise functions (issue 13) --------------------------------------------------------------
+
+UFUNCS.update({
+    np.exp2: rules.exp2, np.logaddexp2: rules.logaddexp2, np.heaviside: rules.heaviside,
+    np.deg2rad: rules.deg2rad, np.radians: rules.deg2rad,
+    np.rad2deg: rules.rad2deg, np.degrees: rules.rad2deg,
+})  # fmt: skip
+
+
+def _modf(x: Any) -> tuple[Any, Any]:
+    """``np.modf``: the fractional part (d/dx = 1 between the integers) and the integral part (piecewise
+    constant: traced, derivative 0), with NumPy's values: the fraction has x's sign (-0.0 too), ±0 at ±inf."""
+    whole = rules.trunc(x)
+    value = primal(x)
+    negative = np.signbit(value)  # x - whole, written so that a zero fraction keeps the sign of x
+    with np.errstate(invalid="ignore"):  # inf - inf, replaced below
+        fraction = rules.where(negative, -(whole - x), x - whole)
+    if np.isinf(value).any():
+        fraction = rules.where(np.isinf(value), np.copysign(0.0, value), fraction)
+    return fraction, whole
+
+
+UFUNCS[np.modf] = _modf
+
+
+@implements(np.sinc)
+def _sinc(x: Any) -> Any:
+    return rules.sinc(x)
+
+
+@implements(np.nan_to_num)
+def _nan_to_num(x: Any, copy: Any = True, nan: Any = 0.0, posinf: Any = None, neginf: Any = None) -> Any:
+    """``np.nan_to_num``: nan, inf and -inf replaced (selections; traced replacements carry derivatives)."""
+    if not copy:
+        _refuse("nan_to_num", "copy", "copy=False replaces the values in place, and a traced value cannot "
+                                      "change. Use the returned value (leave copy out).")  # fmt: skip
+    value = primal(x)
+    dtype = np.result_type(value)
+    if dtype.kind != "f":
+        return np.nan_to_num(value, copy=True, nan=primal(nan), posinf=primal(posinf), neginf=primal(neginf))
+    info = np.finfo(dtype)
+    posinf = info.max if posinf is None else posinf
+    neginf = info.min if neginf is None else neginf
+    result = x
+    for mask, replacement in ((np.isnan(value), nan), (np.isposinf(value), posinf),
+                              (np.isneginf(value), neginf)):  # fmt: skip
+        if mask.any() or isinstance(replacement, Box):
+            result = rules.where(mask, replacement, result)
+    if isinstance(result, Box) and np.result_type(primal(result)) != dtype:
+        result = rules.astype(result, dtype)  # NumPy writes the replacements into x's own type
+    return result
+
+
+@implements(np.real_if_close)
+def _real_if_close(a: Any, tol: Any = 100) -> Any:
+    """``np.real_if_close`` of a real traced value: the value itself (``tol`` concerns imaginary parts)."""
+    np.real_if_close(primal(a), tol)  # NumPy's checks
+    return a
+
+
+for _func in (np.iscomplex, np.isreal, np.angle):  # of real values: constants
+    FUNCTIONS[_func] = _constant(_func)
+
+
 def array_function(func: Callable, args: tuple, kwargs: dict) -> Any:
     """Route a NumPy function call on traced values to the rule table."""
     handler = FUNCTIONS.get(func)
@@ -1237,10 +1932,22 @@ def _refuse_conversion(what: str) -> TypeError:
         f"adkit cannot convert a traced value to {what}: the derivative would be lost. "
         "This happens when a traced value is stored into a plain NumPy array "
         "(a = np.zeros(3); a[0] = x), passed to math.sin instead of np.sin, or given to "
-        "float()/np.asarray(). Build arrays functionally instead: np.stack([x, y]), "
+        "float()/np.asarray(). Build arrays functionally instead: adkit.array([x, y]), np.stack([x, y]), "
         "np.concatenate(...), np.where(mask, x, y); and use np.sin / adkit.sin, not math.sin. "
         "To read the number itself, use adkit.primal(x) or x.value."
     )
+
+
+#: what ``np.array([x, y])``, ``np.asarray(x)`` and ``np.zeros(3)[0] = x`` say for a traced ``x`` (NumPy
+#: calls ``__array__``, which cannot return a traced value: see "building arrays" above)
+_ARRAY_REFUSAL = (
+    "adkit cannot convert a traced value to a NumPy array: the derivative would be lost. np.array([x, y]) "
+    "and np.asarray(x) build a plain NumPy array without asking adkit. Write adkit.array([x, y]) instead "
+    "(nested lists mixing traced values and numbers, with np.array's parameters), np.stack([x, y]), or "
+    "np.array([x, y], like=x); x itself is already an array (leave np.asarray(x) out). A plain array "
+    "cannot hold a traced value either (a = np.zeros(3); a[0] = x): build the array functionally "
+    "(adkit.array, np.where(mask, x, a), np.concatenate). To read the number itself, use adkit.primal(x)."
+)
 
 
 def _on_primal(method: Callable) -> Callable:
@@ -1337,7 +2044,7 @@ class ArrayOps:
         return array_function(func, args, kwargs)
 
     def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
-        raise _refuse_conversion("a NumPy array")
+        raise TypeError(_ARRAY_REFUSAL)
 
     def __float__(self) -> float:
         raise _refuse_conversion("a float")
@@ -1381,7 +2088,6 @@ class ArrayOps:
     # no rule yet:
     choose = MissingAttribute()
     compress = MissingAttribute()
-    take = MissingAttribute()
 
     def item(self, *args: Any) -> Any:
         raise _refuse_conversion("a Python number with .item()")
@@ -1548,6 +2254,9 @@ class ArrayOps:
 
     def repeat(self, repeats: Any, axis: Any = None) -> Any:
         return rules.repeat(self, repeats, axis)
+
+    def take(self, indices: Any, axis: Any = None, out: Any = None, mode: Any = "raise") -> Any:
+        return _take(self, indices, axis, out, mode)
 
     def sum(self, axis: Any = None, dtype: Any = None, out: Any = None, keepdims: Any = _NoValue,
             initial: Any = _NoValue, where: Any = _NoValue) -> Any:  # fmt: skip

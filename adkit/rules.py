@@ -56,6 +56,9 @@ Conventions at kinks and edges (each tested in ``tests/test_conventions.py``):
   an all-nan slice (whose value is nan, with NumPy's warning);
 * ``logaddexp.reduce``: the softmax weights, 0 for ``-inf`` entries; it never
   overflows (shifted by the maximum, a constant).
+* ``heaviside(x, h)``: d/dx = 0 (at the step too), d/dh = 1 where x = 0;
+* ``sinc``'s derivatives of every order are exact at 0 (Maclaurin series),
+  where the quotient sin(pi x)/(pi x) is 0/0.
 """
 
 from __future__ import annotations
@@ -811,6 +814,97 @@ softplus = elementwise(lambda x: np.logaddexp(0.0, x), _float_softplus, (lambda 
                        doc="Softplus ln(1 + e^x), without overflow; d/dx = sigmoid(x).",
                        example=("adkit.softplus(adkit.Dual(0.0, 1.0))", "Dual(0.693, 0.500)"))
 
+# -- more exponentials, angles, steps and sinc (issue 13) ------------------------------------------
+
+_LN2 = math.log(2.0)
+
+exp2 = elementwise(np.exp2, _numpy_semantics(getattr(math, "exp2", lambda x: 2.0**x), np.exp2),
+                   (lambda out, x: out * _LN2,), domain=(REAL,), flops=6.0, residuals=("out",),
+                   label="2^{0}", latex="2^{{{0}}}", doc="Power of two 2^x; d/dx = 2^x ln 2.",
+                   example=("adkit.exp2(adkit.Dual(3.0, 1.0))", "Dual(8.000, 5.545)"))
+logaddexp2 = elementwise(np.logaddexp2, _on_floats(np.logaddexp2),
+                         (lambda out, x, y: exp2(x - out), lambda out, x, y: exp2(y - out)),
+                         domain=(REAL, REAL), flops=20.0, residuals=("out", 0, 1),
+                         doc="log2(2^x + 2^y) without overflow; d/dx = 2^(x - out).",
+                         example=("adkit.logaddexp2(adkit.Dual(0.0, 1.0), 0.0)", "Dual(1.000, 0.500)"))
+
+#: NumPy's (and Python's) factors: deg2rad(x) = x * (pi / 180), rad2deg(x) = x * (180 / pi)
+_RADIANS_PER_DEGREE = math.pi / 180.0
+_DEGREES_PER_RADIAN = 180.0 / math.pi
+
+deg2rad = elementwise(np.deg2rad, math.radians, (lambda out, x: _RADIANS_PER_DEGREE,), domain=(REAL,),
+                      residuals=(), doc="Degrees to radians, x pi / 180 (``np.radians``); d/dx = pi / 180.",
+                      example=("adkit.deg2rad(adkit.Dual(180.0, 1.0))", "Dual(3.142, 0.017)"))
+rad2deg = elementwise(np.rad2deg, math.degrees, (lambda out, x: _DEGREES_PER_RADIAN,), domain=(REAL,),
+                      residuals=(), doc="Radians to degrees, x 180 / pi (``np.degrees``); d/dx = 180 / pi.",
+                      example=("adkit.rad2deg(adkit.Dual(1.0, 1.0))", "Dual(57.296, 57.296)"))
+
+
+def _heaviside_dh(out: Any, x: Any, h: Any) -> Any:
+    """The value at the step is ``h``: its derivative is 1 where x = 0 and 0 elsewhere (a selection)."""
+    return primal(x) == 0
+
+
+heaviside = elementwise(np.heaviside, _on_floats(np.heaviside), (None, _heaviside_dh),
+                        domain=(NONZERO, REAL), selects=True, residuals=(0,), label="H({0}, {1})",
+                        doc="Heaviside step: 0 for x < 0, h at x = 0, 1 for x > 0; d/dx = 0 wherever it "
+                            "exists, d/dh = 1 at x = 0 (else 0).",
+                        example=("adkit.heaviside(adkit.Dual(2.0, 1.0), 0.5)", "1.0"))
+
+
+#: the Maclaurin series of sin(y)/y (and its derivatives) below this |y|, the recurrence above it
+_SINC_SERIES_BELOW = 4.0
+#: terms of the series: the next one is below 4^60 / 61! ~ 1e-48 of the first
+_SINC_TERMS = 30
+
+
+def _sinc_derivative_impl(x: Any, *, order: int) -> Any:
+    """The ``order``-th derivative (``order`` >= 1) of sinc(x) = sin(pi x)/(pi x), without cancellation.
+
+    It is pi^k g^(k)(pi x), g(y) = sin(y)/y: by the Maclaurin series
+    sum_n (-1)^n y^(2n)/(2n+1)!, differentiated term by term, for |y| < 4
+    (exact at y = 0, where the quotient is 0/0), and above by
+    y g^(k) = sin^(k)(y) - k g^(k-1), which loses nothing there (each step
+    multiplies errors by k/|y| < 1 for k < 4).
+    """
+    value = np.asarray(x)
+    y = np.pi * value.astype(np.float64)
+    small = np.abs(y) < _SINC_SERIES_BELOW
+    ys = np.where(small, y, 0.0)
+    series = np.zeros_like(y)
+    for n in range((order + 1) // 2, _SINC_TERMS):  # the terms with 2n >= k
+        coefficient = (-1.0) ** n * math.perm(2 * n, order) / math.factorial(2 * n + 1)
+        series += coefficient * ys ** (2 * n - order)
+    yl = np.where(small, 1.0, y)
+    sine = (np.sin(yl), np.cos(yl), -np.sin(yl), -np.cos(yl))
+    g = sine[0] / yl
+    for k in range(1, order + 1):
+        g = (sine[k % 4] - k * g) / yl
+    out = np.pi**order * np.where(small, series, g)
+    if value.dtype.kind == "f":
+        out = out.astype(value.dtype)
+    return float(out) if type(x) is float else out[()]
+
+
+def _sinc_derivative_partial(out: Any, x: Any, *, order: int) -> Any:
+    return sinc_derivative_p(x, order=order + 1)
+
+
+sinc_derivative_p = Primitive(
+    "sinc_derivative", _sinc_derivative_impl, partials=(_sinc_derivative_partial,), domain=(REAL,),
+    cases=(Case(((),), {"order": 1}), Case(((2, 3),), {"order": 1}), Case(((4,),), {"order": 2}),
+           Case(((3,),), {"order": 3})),
+    flops=40.0, residuals=(0,), symbol="sinc'", label="sinc^({order})({0})",
+    doc="The order-th derivative of sinc(x) = sin(pi x)/(pi x) (order >= 1); its derivative is the next "
+        "order's, exact at every x, 0 included, and every order.",
+)  # fmt: skip
+sinc = elementwise(np.sinc, _on_floats(np.sinc), (lambda out, x: sinc_derivative_p(x, order=1),),
+                   domain=(REAL,), flops=20.0, residuals=(0,),
+                   doc="Normalized sinc sin(pi x)/(pi x), 1 at 0; d/dx = (cos(pi x) - sinc x)/x, 0 at 0. "
+                       "Every derivative is exact at every point, 0 included (sinc''(0) = -pi^2/3).",
+                   example=("adkit.sinc(adkit.Dual(0.5, 1.0))", "Dual(0.637, -1.273)"))
+
+
 # -- piecewise operations -----------------------------------------------------------
 
 
@@ -1520,10 +1614,12 @@ def astype(x: Any, dtype: Any) -> Any:
 
 
 def _zeros_for(tangents: Sequence[Any], operands: Sequence[Any]) -> list[Any]:
-    """Tangents with explicit zeros (of the right batch shape) for constants."""
-    batch, dtype = next((shape_of(t)[: batch_ndim(t, x)], np.result_type(primal(t)))
-                        for t, x in zip(tangents, operands) if t is not None)  # fmt: skip
-    return [np.zeros(batch + shape_of(x), dtype) if t is None else t for t, x in zip(tangents, operands)]
+    """Tangents with explicit zeros for constants, of the right batch shape and of the type the constant
+    and a tangent make (a float32 tangent beside a float32 constant stays float32)."""
+    batch, kind = next((shape_of(t)[: batch_ndim(t, x)], primal(t))
+                       for t, x in zip(tangents, operands) if t is not None)  # fmt: skip
+    return [np.zeros(batch + shape_of(x), np.result_type(kind, primal(x))) if t is None else t
+            for t, x in zip(tangents, operands)]  # fmt: skip
 
 
 def _concatenate_jvp(tangents: Sequence[Any], out: Any, *xs: Any, axis: int) -> Any:
@@ -3046,6 +3142,7 @@ PRIMITIVES: dict[str, Primitive] = {
         astype_p, getitem_p, index_add_p,
         matmul, inv, det, cofactor_p, cofactor_jvp_p, logabsdet, solve_p, norm_p,
         einsum_p, cumprod_p,
+        exp2, logaddexp2, deg2rad, rad2deg, heaviside, sinc, sinc_derivative_p,
     )
 }  # fmt: skip
 

@@ -295,3 +295,36 @@ def test_logaddexp_reduce_gives_softmax_weights_and_zero_at_minus_inf(mode):
     x = np.array([0.0, np.log(3.0), -np.inf])
     d = adkit.jacobian(np.logaddexp.reduce, mode=mode)(x)
     np.testing.assert_allclose(d, [0.25, 0.75, 0.0], rtol=1e-15)
+# -- issue 13: sinc at 0 and the Heaviside step --------------------------------------------------
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_sinc_derivatives_at_zero_are_exact_to_every_order(mode):
+    """sin(pi x)/(pi x) is 0/0 at 0; its k-th derivative there is pi^k (-1)^(k/2)/(k + 1) (odd k: 0)."""
+    d = np.sinc
+    for k in range(5):
+        got = d(0.0)
+        d = adkit.diff(d, mode=mode)
+        want = 0.0 if k % 2 else math.pi**k * (-1) ** (k // 2) / (k + 1)
+        assert got == pytest.approx(want, rel=1e-12, abs=1e-12), k
+
+
+def test_sinc_derivatives_near_zero_agree_with_sympy():
+    """The series below |pi x| = 4 and the recurrence above it meet without a seam (sympy, 80 digits)."""
+    sympy = pytest.importorskip("sympy")
+    s = sympy.Symbol("x")
+    for k in range(1, 5):
+        dk = sympy.diff(sympy.sin(sympy.pi * s) / (sympy.pi * s), s, k)
+        for x in (1e-8, 0.01, 4 / math.pi - 1e-9, 4 / math.pi + 1e-9, -2.7):
+            want = float(dk.subs(s, sympy.Float(x, 80)).evalf(80))
+            got = adkit.rules.sinc_derivative_p(x, order=k)
+            assert got == pytest.approx(want, rel=1e-11, abs=1e-12), (k, x)
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_heaviside_passes_the_derivative_to_its_value_at_the_step(mode):
+    """heaviside(x, h) is 0, h, 1: d/dx = 0 wherever it exists, d/dh = 1 exactly where x = 0."""
+    step = adkit.diff(lambda x, h: np.heaviside(x, h), mode=mode, argnums=(0, 1))
+    dx, dh = step(np.array([-1.0, 0.0, 2.0]), np.full(3, 0.5))
+    np.testing.assert_array_equal(dx, np.zeros((3, 3)))
+    np.testing.assert_array_equal(dh, np.diag([0.0, 1.0, 0.0]))

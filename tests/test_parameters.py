@@ -470,6 +470,121 @@ AS_NUMPY_ERRORS += [
       for f in (np.cumulative_sum, np.cumulative_prod) if f in FUNCTIONS],
     ex(np.median, "axis", lambda a: np.median(a, axis=3), X),
 ]  # fmt: skip
+# -- issue 13: arrays from traced values, shape and structure, elementwise --------------------------
+# (np.array and friends reach adkit through like=; adkit.array is the same handler)
+INFS = np.array([[1.5, np.nan, np.inf], [-np.inf, 0.5, -2.0]])
+COORDINATES = np.array([0.0, 0.4, 1.1, 1.3])
+IMPLEMENTED += [
+    ex(np.array, "object", lambda a, b: np.array([[a[0, 0] * b[1], 2.0], [np.sin(a[1, 2]), b[0]]], like=a),
+       X, V),
+    ex(np.array, "object", lambda a: np.array(([a[0], a[1] * 2], [a[2], 1.0 + a[0]]), like=a), X),
+    ex(np.array, "dtype ndmin", lambda a: np.array([a[0], a[1] * 2], dtype=np.float64, ndmin=4, like=a), X),
+    ex(np.array, "dtype", lambda a: np.array([a[0], a[1]], dtype=np.int64, like=a) + a[0], X),
+    ex(np.array, "copy order subok",
+       lambda a: np.array(a, copy=False, order="A", subok=True, like=a) * 2.0, X),
+    ex(np.array, "ndmax", lambda a: np.array([a[0], a[1]], ndmax=2, like=a), X),
+    *[ex(f, "a dtype order device copy",
+         lambda a, f=f: f([a[0], a[1]], np.float64, "F", device="cpu", copy=True, like=a), X)
+      for f in (np.asarray, np.asanyarray)],
+    ex(np.ascontiguousarray, "a dtype", lambda a: np.ascontiguousarray(a[0, 0], dtype=np.float64, like=a), X),
+    ex(np.asfortranarray, "a dtype", lambda a: np.asfortranarray([a[0, 0], a[1, 1]], np.float64, like=a), X),
+    # shape and structure
+    ex(np.diag, "v k", lambda a: np.diag(a, k=-2), V),
+    ex(np.diag, "v k", lambda a: np.diag(a, 1), X),
+    ex(np.diagflat, "v k", lambda a: np.diagflat(a[:2, :2], k=1), X),
+    ex(np.tril, "m k", lambda a: np.tril(a, k=1), X),
+    ex(np.tril, "m", lambda a: np.tril(a), CUBE),
+    ex(np.triu, "m k", lambda a: np.triu(a, -1), CUBE),
+    ex(np.tile, "A reps", lambda a: np.tile(a, (2, 1, 2)), X),
+    ex(np.roll, "a shift axis", lambda a: np.roll(a, (1, -2), axis=(0, 1)), X),
+    ex(np.roll, "shift", lambda a: np.roll(a, 5), X),
+    ex(np.rot90, "m k axes", lambda a: np.rot90(a, k=-1, axes=(2, 0)), CUBE),
+    ex(np.flip, "m axis", lambda a: np.flip(a, axis=(0, -1)), CUBE),
+    ex(np.flip, "m", lambda a: np.flip(a), X),
+    ex(np.fliplr, "m", lambda a: np.fliplr(a), X),
+    ex(np.flipud, "m", lambda a: np.flipud(a), V),
+    ex(np.rollaxis, "a axis start", lambda a: np.rollaxis(a, 2, start=1), CUBE),
+    ex(np.split, "ary indices_or_sections axis", lambda a: np.split(a, [1, 3], axis=1)[1], X),
+    ex(np.split, "indices_or_sections", lambda a: np.stack(np.split(a, 3)), X),
+    ex(np.array_split, "ary indices_or_sections axis", lambda a: np.array_split(a, 3, axis=1)[0], X),
+    ex(np.hsplit, "ary indices_or_sections", lambda a: np.hsplit(a, 2)[1], X),
+    ex(np.vsplit, "ary indices_or_sections", lambda a: np.vsplit(a, [2])[0], X),
+    ex(np.dsplit, "ary indices_or_sections", lambda a: np.dsplit(a, [1, 3])[1], CUBE),
+    ex(np.unstack, "x axis", lambda a: np.unstack(a, axis=1)[2], CUBE),
+    ex(np.insert, "arr obj values axis", lambda a, b: np.insert(a, [1, 3], b[:, :2], axis=1), X, Y),
+    ex(np.insert, "obj values", lambda a, v: np.insert(a, 2, v), X, W),
+    ex(np.delete, "arr obj axis", lambda a: np.delete(a, [0, 2], axis=1), X),
+    ex(np.delete, "obj", lambda a: np.delete(a, slice(1, 8, 3)), X),
+    ex(np.append, "arr values axis", lambda a, b: np.append(a, b[:1], axis=0), X, Y),
+    ex(np.append, "values", lambda a, v: np.append(a, v), X, V),
+    ex(np.take, "a indices axis mode", lambda a: np.take(a, [[0, 5], [-1, 2]], axis=1, mode="wrap"), X),
+    ex(np.take, "indices mode", lambda a: np.take(a, [0, 15, 3], mode="clip"), X),
+    ex(np.take_along_axis, "arr indices axis",
+       lambda a: np.take_along_axis(a, np.argsort(a, axis=0), axis=0), X),
+    ex(np.take_along_axis, "axis", lambda a: np.take_along_axis(a, np.array([5, 0, 11]), axis=None), X),
+    ex(np.block, "arrays", lambda a, b: np.block([[a, b[:, :1]], [b[:1], 2.0]]), X, Y),
+    ex(np.pad, "array pad_width mode kwargs:constant_values",
+       lambda a, c: np.pad(a, ((1, 2), (0, 1)), mode="constant", constant_values=((c, 2.0), (-1.0, c * 3))),
+       X, 0.5),
+    ex(np.pad, "pad_width", lambda a: np.pad(a, 1), X),
+    *[ex(np.pad, "mode", lambda a, m=m: np.pad(a, ((2, 0), (3, 5)), mode=m), X)
+      for m in ("edge", "reflect", "symmetric", "wrap")],
+    ex(np.pad, "kwargs:reflect_type", lambda a: np.pad(a, (3, 1), mode="symmetric", reflect_type="even"), X),
+    ex(np.column_stack, "tup", lambda a, v: np.column_stack((v, a.T)), X, V),
+    ex(np.dstack, "tup", lambda a, b: np.dstack([a, b]), X, Y),
+    ex(np.atleast_2d, "arys", lambda a, v: np.atleast_2d(a, v)[1] * 2 + np.atleast_2d(a[0, 0]), X, V),
+    ex(np.atleast_3d, "arys", lambda a, v: np.atleast_3d(a, v)[0] + np.atleast_3d(v).sum(), X, V),
+    ex(np.broadcast_arrays, "args subok", lambda a, v: np.broadcast_arrays(a, v, subok=True)[1] * 2, X, V),
+    ex(np.select, "condlist choicelist default",
+       lambda a, b: np.select([MASK, a > 0.5], [a, b ** 2], default=b[0]), X, Y),
+    ex(np.diff, "a n axis prepend append",
+       lambda a, b: np.diff(a, n=2, axis=0, prepend=b[0, 0], append=b[:1]), X, Y),
+    ex(np.gradient, "f varargs axis edge_order", lambda a, c: np.gradient(a, c, axis=1, edge_order=2),
+       X, COORDINATES),
+    ex(np.gradient, "varargs", lambda a: np.stack(np.gradient(a, 0.5, COORDINATES)), X),
+    ex(np.gradient, "f", lambda a: np.gradient(a), V),
+    ex(np.linspace, "start stop num endpoint retstep dtype axis device",
+       lambda a, b: (lambda r: r[0] * r[1][..., None])(
+           np.linspace(a, b, 5, endpoint=False, retstep=True, dtype=np.float64, axis=-1, device="cpu")),
+       V, Y),
+    ex(np.linspace, "dtype", lambda a, b: np.linspace(a, b, 4, dtype=np.int64) + a, W, W + 3.0),
+    # elementwise
+    ex(np.sinc, "x", lambda a: np.sinc(a), X),
+    ex(np.nan_to_num, "x nan posinf neginf",
+       lambda a, r: np.nan_to_num(a[:2, :3] + INFS, nan=r, posinf=2.0, neginf=-r * 3), X, 0.25),
+    ex(np.real_if_close, "a tol", lambda a: np.real_if_close(a, tol=1000) * 2, X),
+    ex("ndarray.take", "indices axis mode", lambda a: a.take([3, -1], axis=1, mode="clip"), X),
+]  # fmt: skip
+REFUSED += [
+    ex(np.array, "dtype", lambda a: np.array([a[0]], dtype=np.complex128, like=a), X),
+    ex(np.array, "dtype", lambda a: np.array([a[0], 1.0], dtype=object, like=a), X),
+    ex(np.pad, "mode", lambda a: np.pad(a, 1, mode="mean"), X),
+    ex(np.pad, "kwargs:stat_length", lambda a: np.pad(a, 1, mode="maximum", stat_length=2), X),
+    ex(np.pad, "kwargs:end_values", lambda a: np.pad(a, 1, mode="linear_ramp", end_values=1.0), X),
+    ex(np.pad, "kwargs:reflect_type", lambda a: np.pad(a, 1, mode="reflect", reflect_type="odd"), X),
+    ex(np.take, "out", lambda a: np.take(a, [0, 1], out=np.empty(2)), X),
+    ex("ndarray.take", "out", lambda a: a.take([0, 1], out=np.empty(2)), X),
+    ex(np.nan_to_num, "copy", lambda a: np.nan_to_num(a, copy=False), X),
+]  # fmt: skip
+AS_NUMPY_ERRORS += [
+    ex(np.array, "copy", lambda a: np.array([a[0], a[1]], copy=False, like=a), X),
+    ex(np.array, "ndmax", lambda a: np.array([a[0], a[1]], ndmax=1, like=a), X),
+    ex(np.array, "object", lambda a: np.array([a[0], a[1, :2]], like=a), X),
+    ex(np.pad, "kwargs:constant_values", lambda a: np.pad(a, 1, mode="edge", constant_values=1.0), X),
+    ex(np.split, "indices_or_sections", lambda a: np.split(a, 5, axis=1), X),
+    ex(np.diag, "v", lambda a: np.diag(a), CUBE),
+    ex(np.take, "mode", lambda a: np.take(a, [0], mode="nearest"), X),
+    ex(np.take, "indices", lambda a: np.take(a, [12]), X),
+    ex(np.linspace, "num", lambda a: np.linspace(a, a + 1, -1), V),
+    ex(np.gradient, "edge_order", lambda a: np.gradient(a, edge_order=3), V),
+    ex(np.gradient, "varargs", lambda a: np.gradient(a, np.ones(3)), V),
+    ex(np.rot90, "axes", lambda a: np.rot90(a, axes=(0, 0)), X),
+    ex(np.block, "arrays", lambda a: np.block((a, a)), X),
+    ex(np.fliplr, "m", lambda a: np.fliplr(a), V),
+    ex(np.diff, "n", lambda a: np.diff(a, -1), V),
+    ex(np.select, "condlist", lambda a: np.select([a], [a]), X),
+    ex(np.insert, "values", lambda a: np.insert(a, [0, 1], a[:3], axis=1), X),
+]  # fmt: skip
 
 #: methods that refuse every call (they would lose the derivative), whatever the parameters
 ALWAYS_REFUSED = {"item", "tolist"}
@@ -517,8 +632,12 @@ def ufunc_call_keywords() -> list[str]:
 CALL_KEYWORDS = [n for n in docstring_parameters(np.add.__doc__) if n not in ("x1", "x2", "out")]
 
 
-#: functions whose ``**kwargs`` are keywords of their own (as their docstrings list them), not a ufunc's
-OWN_KEYWORDS = {np.einsum: ["dtype", "order", "casting"]}
+#: the keywords other functions' ``**kwargs`` stand for, as NumPy documents them
+KWARGS_OF = {np.einsum: ["dtype", "order", "casting"],
+             np.pad: ["stat_length", "constant_values", "end_values", "reflect_type"]}
+
+#: NumPy's dispatch consumes ``like=`` (NEP 35): it picks the implementation and never reaches a handler
+CONSUMED_BY_DISPATCH = {"like"}
 
 
 def _expand_kwargs(names: list[str], keywords: list[str] = CALL_KEYWORDS) -> list[str]:
@@ -527,7 +646,7 @@ def _expand_kwargs(names: list[str], keywords: list[str] = CALL_KEYWORDS) -> lis
     for name in names:
         if name.startswith("**"):
             result += [f"{name[2:]}:{k}" for k in keywords]
-        else:
+        elif name not in CONSUMED_BY_DISPATCH:
             result.append(name)
     return result
 
@@ -546,7 +665,7 @@ def targets() -> dict[Any, list[str]]:
     for func, handler in FUNCTIONS.items():
         if getattr(handler, "__wrapped__", None) is func:
             continue  # passed to NumPy itself on the primal values: audited by the test below
-        result[func] = _expand_kwargs(numpy_function_parameters(func), OWN_KEYWORDS.get(func, CALL_KEYWORDS))
+        result[func] = _expand_kwargs(numpy_function_parameters(func), KWARGS_OF.get(func, CALL_KEYWORDS))
     for name in ndarray_methods():
         if name in ALWAYS_REFUSED or getattr(vars(ArrayOps)[name], "__wrapped__", None) is not None:
             continue
@@ -815,6 +934,10 @@ PASSED_THROUGH += [  # issue 13: the order of a contraction, positions by rank
     (np.nanargmin, lambda a: np.nanargmin(np.where(MASK, a, np.nan), 0), X),
     (np.searchsorted, lambda a, v: np.searchsorted(a, v, side="right", sorter=np.argsort(a)), V, W),
     ("ndarray.searchsorted", lambda a, v: np.sort(a).searchsorted(v, "right"), V, W),
+]  # fmt: skip
+PASSED_THROUGH += [  # issue 13: of real values, constants
+    (np.iscomplex, lambda a: np.iscomplex(a), X), (np.isreal, lambda a: np.isreal(a), X),
+    (np.angle, lambda a: np.angle(a, deg=True), X),
 ]  # fmt: skip
 
 
