@@ -725,7 +725,167 @@ def _solve(a: Any, b: Any) -> Any:
 
 @implements(np.linalg.norm)
 def _norm(x: Any, ord: Any = None, axis: Any = None, keepdims: Any = False) -> Any:
+    """``np.linalg.norm``: every ``ord`` of vectors and matrices, over ``axis``."""
     return rules.norm(x, ord, axis, keepdims)
+
+
+# linear algebra: decompositions, norms and the array API's names
+
+
+@implements(np.linalg.svd)
+def _svd(a: Any, full_matrices: Any = True, compute_uv: Any = True, hermitian: Any = False) -> Any:
+    """``np.linalg.svd``: the vectors need distinct singular values (else NotDifferentiableError); the
+    extra columns of a full decomposition of a non-square matrix are NumPy's, carried along."""
+    return rules.svd(a, full_matrices, compute_uv, hermitian)
+
+
+@implements(np.linalg.eigh)
+def _eigh(a: Any, UPLO: Any = "L") -> Any:
+    """``np.linalg.eigh``: reads the triangle ``UPLO``; the vectors need distinct eigenvalues."""
+    return rules.eigh(a, UPLO)
+
+
+@implements(np.linalg.eigvalsh)
+def _eigvalsh(a: Any, UPLO: Any = "L") -> Any:
+    """``np.linalg.eigvalsh``: reads the triangle ``UPLO``; first derivatives also at repeated eigenvalues."""
+    return rules.eigvalsh(a, UPLO)
+
+
+@implements(np.linalg.qr)
+def _qr(a: Any, mode: Any = "reduced") -> Any:
+    """``np.linalg.qr``: ``mode`` reduced, complete or r; needs full rank (NotDifferentiableError)."""
+    if mode in ("raw", "e", "economic"):
+        _refuse("linalg.qr", "mode", f"mode={mode!r} gives LAPACK's Householder reflectors, an internal "
+                                     "form with no derivative to speak of. Use mode='reduced' or "
+                                     "'complete'.")  # fmt: skip
+    return rules.qr(a, mode)
+
+
+@implements(np.linalg.matrix_power)
+def _matrix_power(a: Any, n: Any) -> Any:
+    """``np.linalg.matrix_power``: NumPy's products (binary powers), ``inv`` for a negative ``n``."""
+    return rules.matrix_power(a, n)
+
+
+@implements(np.linalg.lstsq)
+def _lstsq(a: Any, b: Any, rcond: Any = None) -> Any:
+    """``np.linalg.lstsq``: ``x = pinv(a) b`` with lstsq's cutoff ``rcond``; residuals and s traced too."""
+    return rules.lstsq(a, b, primal(rcond))
+
+
+@implements(np.linalg.cond)
+def _cond(x: Any, p: Any = None) -> Any:
+    """``np.linalg.cond``: extreme singular values for ``p`` None, 2, -2; else ``norm(x) norm(inv(x))``."""
+    return rules.cond(x, p)
+
+
+if hasattr(np.linalg, "vector_norm"):  # NumPy 2: the array API's names
+
+    @implements(np.linalg.cholesky)
+    def _cholesky(a: Any, /, *, upper: Any = False) -> Any:
+        """``np.linalg.cholesky``: reads the lower triangle (the upper one with ``upper=True``)."""
+        return rules.cholesky(a, upper)
+
+    @implements(np.linalg.pinv)
+    def _pinv(a: Any, rcond: Any = None, hermitian: Any = False, *, rtol: Any = _NoValue) -> Any:
+        """``np.linalg.pinv``: the cutoff from ``rcond`` or ``rtol`` as NumPy; exact where the rank holds."""
+        if rcond is None:
+            if rtol is _NoValue:
+                rcond = 1e-15
+            elif rtol is None:
+                rcond = max(shape_of(a)[-2:]) * np.finfo(np.result_type(primal(a))).eps
+            else:
+                rcond = rtol
+        elif rtol is not _NoValue:
+            raise ValueError("`rtol` and `rcond` can't be both set.")
+        return rules.pinv(a, primal(rcond), hermitian)
+
+    @implements(np.linalg.svdvals)
+    def _svdvals(x: Any, /) -> Any:
+        """``np.linalg.svdvals``: first derivatives also at repeated singular values (symmetric functions)."""
+        return rules.svdvals(x)
+
+    @implements(np.linalg.vector_norm)
+    def _vector_norm(x: Any, /, *, axis: Any = None, keepdims: Any = False, ord: Any = 2) -> Any:
+        """``np.linalg.vector_norm``: every ``ord``, over any axes."""
+        return rules.vector_norm(x, axis, keepdims, ord)
+
+    @implements(np.linalg.matrix_norm)
+    def _matrix_norm(x: Any, /, *, keepdims: Any = False, ord: Any = "fro") -> Any:
+        """``np.linalg.matrix_norm``: every ``ord`` (fro, nuc, 1, 2, inf and their negatives)."""
+        return rules.matrix_norm(x, keepdims, ord)
+
+    @implements(np.linalg.trace)
+    def _linalg_trace(x: Any, /, *, offset: Any = 0, dtype: Any = None) -> Any:
+        """``np.linalg.trace``: the trace of each matrix of a stack (the last two axes)."""
+        return _trace(x, offset, -2, -1, dtype)
+
+    @implements(np.linalg.diagonal)
+    def _linalg_diagonal(x: Any, /, *, offset: Any = 0) -> Any:
+        """``np.linalg.diagonal``: the diagonal of each matrix of a stack (the last two axes)."""
+        return rules.diagonal(x, offset, -2, -1)
+
+    @implements(np.linalg.vecdot)
+    def _linalg_vecdot(x1: Any, x2: Any, /, *, axis: Any = -1) -> Any:
+        """``np.linalg.vecdot``: Σ x1 x2 along ``axis``, broadcasting the other axes."""
+        return rules.vecdot(x1, x2, axis)
+
+    @implements(np.linalg.matmul)
+    def _linalg_matmul(x1: Any, x2: Any, /) -> Any:
+        """``np.linalg.matmul``: ``x1 @ x2``."""
+        return rules.matmul(x1, x2)
+
+    @implements(np.linalg.matrix_transpose)
+    def _matrix_transpose(x: Any, /) -> Any:
+        """``np.linalg.matrix_transpose``: the last two axes swapped."""
+        return rules.swapaxes(x, -1, -2)
+
+    @implements(np.linalg.outer)
+    def _linalg_outer(x1: Any, x2: Any, /) -> Any:
+        """``np.linalg.outer`` of two vectors."""
+        if ndim_of(x1) != 1 or ndim_of(x2) != 1:
+            raise ValueError(f"Input arrays must be one-dimensional, but they are x1.ndim={ndim_of(x1)} and "
+                             f"x2.ndim={ndim_of(x2)}.")  # fmt: skip
+        return rules.outer(x1, x2)
+
+
+@implements(np.linalg.tensorinv)
+def _tensorinv(a: Any, ind: Any = 2) -> Any:
+    """``np.linalg.tensorinv``: ``inv`` of ``a`` reshaped to a square matrix, reshaped back."""
+    shape = shape_of(a)
+    if ind <= 0:
+        raise ValueError("Invalid ind argument.")
+    rows = math.prod(shape[ind:])
+    return rules.reshape(rules.inv(rules.reshape(a, (rows, -1))), shape[ind:] + shape[:ind])
+
+
+@implements(np.linalg.tensorsolve)
+def _tensorsolve(a: Any, b: Any, axes: Any = None) -> Any:
+    """``np.linalg.tensorsolve``: ``solve`` of ``a`` reshaped to a square matrix and ``b`` flattened."""
+    n = ndim_of(a)
+    if axes is not None:
+        order = list(range(n))
+        for k in axes:
+            order.remove(k)
+            order.insert(n, k)
+        a = rules.transpose(a, order)
+    shape = shape_of(a)[-(n - ndim_of(b)):]
+    size = math.prod(shape)
+    if math.prod(shape_of(a)) != size**2:
+        raise np.linalg.LinAlgError("Input arrays must satisfy the requirement prod(a.shape[b.ndim:]) == "
+                                    "prod(a.shape[:b.ndim])")  # fmt: skip
+    return rules.reshape(rules.solve(rules.reshape(a, (size, size)), rules.ravel(b)), shape)
+
+
+FUNCTIONS[np.linalg.matrix_rank] = _constant(np.linalg.matrix_rank)
+
+#: NumPy functions adkit refuses on purpose, with the reason its error gives
+REFUSALS: dict[Callable, str] = {
+    np.linalg.eig: "a non-symmetric matrix can have complex eigenvalues and eigenvectors, and adkit "
+                   "differentiates real functions. For a symmetric matrix use np.linalg.eigh.",
+    np.linalg.eigvals: "a non-symmetric matrix can have complex eigenvalues, and adkit differentiates real "
+                       "functions. For a symmetric matrix use np.linalg.eigvalsh.",
+}  # fmt: skip
 
 
 # values that are the argument itself

@@ -305,6 +305,140 @@ AS_NUMPY_ERRORS = [
     ex(np.transpose, "axes", lambda a: np.transpose(a, (0, 2)), X),
 ]  # fmt: skip
 
+# -- linear algebra (issue 13, item 6): decompositions on inputs where their derivatives exist ------
+_la = np.random.default_rng(1313)
+_Q3, _Q4 = np.linalg.qr(_la.normal(size=(3, 3)))[0], np.linalg.qr(_la.normal(size=(4, 4)))[0]
+SYM = _Q3 @ np.diag([-2.1, 0.6, 1.4]) @ _Q3.T  # distinct eigenvalues, and distinct |eigenvalues|
+SKEWED = SYM + np.triu(_la.normal(size=(3, 3)), 1)  # eigh and cholesky read the lower triangle only
+SPD = SYM + 3.0 * np.eye(3)
+TALL = _Q4[:, :3] @ np.diag([3.0, 1.9, 0.7]) @ _Q3  # distinct singular values
+WIDE = TALL.T
+B4 = _la.normal(size=4)
+CUBE_SQUARE = _la.normal(size=(2, 3, 3)) + 3.0 * np.eye(3)
+
+
+def _svd_invariants(a, **kw):
+    """What the decomposition determines: the reconstruction, and u uᵀ of the leading singular vector."""
+    u, s, vh = np.linalg.svd(a, **kw)
+    k = s.shape[-1]
+    return np.concatenate([np.ravel((u[..., :k] * s[..., None, :]) @ vh[..., :k, :]),
+                           np.ravel(u[..., :1] @ np.swapaxes(u[..., :1], -1, -2)), np.ravel(s)])
+
+
+def _null_projectors(a):
+    """The full decomposition's extra columns and rows, as projectors (all they determine)."""
+    u, _, vh = np.linalg.svd(a)
+    k = min(a.shape[-2:])
+    v = np.swapaxes(vh, -1, -2)
+    return np.concatenate([np.ravel(u[..., k:] @ np.swapaxes(u[..., k:], -1, -2)),
+                           np.ravel(v[..., k:] @ np.swapaxes(v[..., k:], -1, -2)), np.ravel(u[..., :k])])
+
+
+def _eigh_invariants(a, **kw):
+    w, v = np.linalg.eigh(a, **kw)
+    return np.concatenate([w, np.ravel((v * w) @ v.T), np.ravel(np.outer(v[:, 0], v[:, 0]))])
+
+
+def _qr_pieces(a, mode):
+    q, r = np.linalg.qr(a, mode=mode)
+    k = min(a.shape)
+    return np.concatenate([np.ravel(q[:, :k]), np.ravel(q[:, k:] @ q[:, k:].T), np.ravel(r)])
+
+
+def _lstsq_all(a, b, **kw):
+    x, residuals, _, s = np.linalg.lstsq(a, b, **kw)
+    return np.concatenate([np.ravel(x), residuals, s])
+
+
+IMPLEMENTED += [
+    ex(np.linalg.svd, "a full_matrices", lambda a: _svd_invariants(a, full_matrices=False), TALL),
+    ex(np.linalg.svd, "a", _null_projectors, TALL),
+    ex(np.linalg.svd, "a", _null_projectors, WIDE),
+    ex(np.linalg.svd, "a", lambda a: _svd_invariants(a), CUBE_SQUARE),
+    ex(np.linalg.svd, "compute_uv", lambda a: np.linalg.svd(a, compute_uv=False), WIDE),
+    ex(np.linalg.svd, "hermitian", lambda a: _svd_invariants(a, hermitian=True), SKEWED),
+    ex(np.linalg.svd, "compute_uv hermitian", lambda a: np.linalg.svd(a, compute_uv=False, hermitian=True),
+       SKEWED),
+    ex(np.linalg.eigh, "a", _eigh_invariants, SKEWED),
+    ex(np.linalg.eigh, "UPLO", lambda a: _eigh_invariants(a, UPLO="U"), SKEWED.T),
+    ex(np.linalg.eigvalsh, "a UPLO", lambda a: np.linalg.eigvalsh(a, UPLO="U"), SKEWED.T),
+    ex(np.linalg.eigvalsh, "a", lambda a: np.linalg.eigvalsh(a), SKEWED),
+    ex(np.linalg.cholesky, "a", lambda a: np.linalg.cholesky(a), SPD + np.triu(SKEWED, 1)),
+    ex(np.linalg.cholesky, "upper", lambda a: np.linalg.cholesky(a, upper=True), SPD + np.tril(SKEWED, -1)),
+    ex(np.linalg.qr, "a", lambda a: _qr_pieces(a, "reduced"), TALL),
+    ex(np.linalg.qr, "mode", lambda a: _qr_pieces(a, "complete"), TALL),
+    ex(np.linalg.qr, "mode", lambda a: _qr_pieces(a, "reduced"), X),
+    ex(np.linalg.qr, "mode", lambda a: np.linalg.qr(a, mode="r"), TALL),
+    ex(np.linalg.matrix_power, "a n", lambda a: np.linalg.matrix_power(a, 5), S),
+    ex(np.linalg.matrix_power, "n", lambda a: np.linalg.matrix_power(a, -3), CUBE_SQUARE),
+    ex(np.linalg.matrix_power, "n", lambda a: np.linalg.matrix_power(a, 0) + a, S),
+    ex(np.linalg.lstsq, "a b", lambda a, b: _lstsq_all(a, b), TALL, B4),
+    ex(np.linalg.lstsq, "rcond", lambda a, b: _lstsq_all(a, b, rcond=1e-8), TALL, np.c_[B4, B4 + 1.0]),
+    ex(np.linalg.lstsq, "rcond", lambda a, b: _lstsq_all(a, b, rcond=0.5), TALL, B4),  # drops 0.7 < 0.5 * 3
+    ex(np.linalg.lstsq, "a b", lambda a, b: _lstsq_all(a, b), WIDE, W),
+    ex(np.linalg.cond, "x", lambda a: np.linalg.cond(a), TALL),
+    *[ex(np.linalg.cond, "p", lambda a, p=p: np.linalg.cond(a, p), CUBE_SQUARE)
+      for p in (2, -2, "fro", "nuc", 1, -1, np.inf, -np.inf)],
+    ex(np.linalg.pinv, "a", lambda a: np.linalg.pinv(a), WIDE),
+    ex(np.linalg.pinv, "rcond", lambda a: np.linalg.pinv(a, rcond=0.5), TALL),  # rank 2: 0.7 dropped
+    ex(np.linalg.pinv, "hermitian", lambda a: np.linalg.pinv(a, hermitian=True), SKEWED),
+    ex(np.linalg.pinv, "rtol", lambda a: np.linalg.pinv(a, rtol=None), CUBE_SQUARE),
+    ex(np.linalg.pinv, "rtol", lambda a: np.linalg.pinv(a, rtol=0.3), TALL),
+    ex(np.linalg.svdvals, "x", lambda a: np.linalg.svdvals(a), CUBE),
+    ex(np.linalg.vector_norm, "x axis keepdims ord",
+       lambda a: np.linalg.vector_norm(a, axis=(0, 2), keepdims=True, ord=3), CUBE),
+    *[ex(np.linalg.vector_norm, "ord", lambda a, p=p: np.linalg.vector_norm(a, axis=-1, ord=p), X)
+      for p in (1, -1, -2.5, 0, np.inf, -np.inf, 0.5)],
+    ex(np.linalg.vector_norm, "axis", lambda a: np.linalg.vector_norm(a, axis=1), CUBE),
+    ex(np.linalg.matrix_norm, "x keepdims ord", lambda a: np.linalg.matrix_norm(a, keepdims=True, ord="nuc"),
+       CUBE),
+    *[ex(np.linalg.matrix_norm, "ord", lambda a, p=p: np.linalg.matrix_norm(a, ord=p), CUBE)
+      for p in (2, -2, 1, -1, np.inf, -np.inf, "fro")],
+    *[ex(np.linalg.norm, "x ord axis keepdims", lambda a, p=p: np.linalg.norm(a, p, (2, 0), True), CUBE)
+      for p in ("nuc", 2, -2, 1, -1, np.inf, -np.inf, "fro", "f")],
+    *[ex(np.linalg.norm, "ord axis", lambda a, p=p: np.linalg.norm(a, p, axis=-1), X)
+      for p in (0, -1, -np.inf, -2.5, np.inf, 1, 2, 0.5)],
+    ex(np.linalg.norm, "ord", lambda a: np.linalg.norm(a, "nuc"), X),
+    ex(np.linalg.norm, "ord", lambda a: np.linalg.norm(a, -np.inf), V),
+    ex(np.linalg.trace, "x offset dtype", lambda a: np.linalg.trace(a, offset=1, dtype=np.float64), CUBE),
+    ex(np.linalg.diagonal, "x offset", lambda a: np.linalg.diagonal(a, offset=-1), CUBE),
+    ex(np.linalg.vecdot, "x1 x2 axis", lambda a, b: np.linalg.vecdot(a, b, axis=0), X, Y),
+    ex(np.linalg.vecdot, "x1 x2", lambda a, b: np.linalg.vecdot(a, b), CUBE, V),
+    ex(np.linalg.matmul, "x1 x2", lambda a, b: np.linalg.matmul(a, b), CUBE, X.T),
+    ex(np.linalg.matrix_transpose, "x", lambda a: np.linalg.matrix_transpose(a) * 2.0, CUBE),
+    ex(np.linalg.outer, "x1 x2", lambda a, b: np.linalg.outer(a, b), V, W),
+    ex(np.linalg.tensorinv, "a ind", lambda a: np.linalg.tensorinv(a, ind=1), S),
+    ex(np.linalg.tensorinv, "a", lambda a: np.linalg.tensorinv(a), np.reshape(_la.normal(size=(6, 6)) + 4.0
+                                                                              * np.eye(6), (2, 3, 6))),
+    ex(np.linalg.tensorsolve, "a b axes", lambda a, b: np.linalg.tensorsolve(a, b, axes=(0,)),
+       np.transpose(np.reshape(_la.normal(size=(6, 6)) + 4.0 * np.eye(6), (6, 2, 3)), (2, 0, 1)),
+       X.ravel()[:6]),
+    ex(np.linalg.tensorsolve, "a b", lambda a, b: np.linalg.tensorsolve(a, b),
+       np.reshape(_la.normal(size=(6, 6)) + 4.0 * np.eye(6), (2, 3, 2, 3)), X[:2, :3]),
+]  # fmt: skip
+REFUSED += [
+    ex(np.linalg.qr, "mode", lambda a: np.linalg.qr(a, mode="raw")[0], TALL),
+    ex(np.linalg.qr, "mode", lambda a: np.linalg.qr(a, mode="economic"), TALL),  # (deprecated by NumPy)
+]
+AS_NUMPY_ERRORS += [
+    ex(np.linalg.eigh, "UPLO", lambda a: np.linalg.eigh(a, UPLO="X"), SYM),
+    ex(np.linalg.eigvalsh, "UPLO", lambda a: np.linalg.eigvalsh(a, UPLO="lower"), SYM),
+    ex(np.linalg.qr, "mode", lambda a: np.linalg.qr(a, mode="full"), TALL),  # a DeprecationWarning
+    ex(np.linalg.qr, "mode", lambda a: np.linalg.qr(a, mode="wrong"), TALL),
+    ex(np.linalg.pinv, "rtol", lambda a: np.linalg.pinv(a, rcond=0.1, rtol=0.1), TALL),
+    ex(np.linalg.matrix_power, "n", lambda a: np.linalg.matrix_power(a, 1.5), S),
+    ex(np.linalg.matrix_power, "a", lambda a: np.linalg.matrix_power(a, 2), X),
+    ex(np.linalg.norm, "ord", lambda a: np.linalg.norm(a, "nuc", axis=0), X),
+    ex(np.linalg.norm, "ord", lambda a: np.linalg.norm(a, 3, axis=(0, 1)), X),
+    ex(np.linalg.norm, "axis", lambda a: np.linalg.norm(a, axis=(0, 1, 2)), CUBE),
+    ex(np.linalg.norm, "axis", lambda a: np.linalg.norm(a, axis=(1, 1)), X),
+    ex(np.linalg.norm, "axis", lambda a: np.linalg.norm(a, axis=[0]), X),
+    ex(np.linalg.lstsq, "b", lambda a, b: np.linalg.lstsq(a, b), TALL, W),
+    ex(np.linalg.cond, "p", lambda a: np.linalg.cond(a, 1), X),
+    ex(np.linalg.tensorinv, "ind", lambda a: np.linalg.tensorinv(a, ind=0), S),
+    ex(np.linalg.outer, "x1", lambda a, b: np.linalg.outer(a, b), X, V),
+]  # fmt: skip
+
 #: methods that refuse every call (they would lose the derivative), whatever the parameters
 ALWAYS_REFUSED = {"item", "tolist"}
 
@@ -637,6 +771,9 @@ PASSED_THROUGH = [
     ("ndarray.all", lambda a: a.all(axis=0, keepdims=True, where=MASK), X),
     ("ndarray.any", lambda a: a.any(1, keepdims=True, where=MASK), X),
 ]  # fmt: skip
+PASSED_THROUGH += [
+    (np.linalg.matrix_rank, lambda a: np.linalg.matrix_rank(a, tol=0.5, hermitian=False, rtol=None), TALL),
+]
 
 
 def test_every_pass_through_is_to_numpy_itself_and_has_an_example():
