@@ -17,8 +17,10 @@ fails for a handler or a parameter it has no example for.
 
 from __future__ import annotations
 
+import functools
 import inspect
 import math
+import sys
 import warnings
 from collections.abc import Callable, Iterator, Sequence
 from functools import wraps
@@ -105,11 +107,15 @@ def _masked(a: Any, mask: np.ndarray | None, fill: float) -> Any:
     return a if mask is None else rules.where(mask, a, fill)
 
 
-def _no_rule_message(name: str) -> str:
+#: where a user reads what adkit supports (the page is generated from these tables by the docs build)
+SUPPORTED = "`python -m adkit.supported`, or the documentation's page docs/supported.md"
+
+
+def _no_rule_message(name: str, module: str = "numpy") -> str:
     return (
-        f"adkit has no derivative rule for numpy.{name}. Rewrite the expression with "
+        f"adkit has no derivative rule for {module}.{name}. Rewrite the expression with "
         f"supported operations, or register your own with @adkit.primitive and give it "
-        f".defjvp / .defvjp rules (see adkit.primitive's docstring)."
+        f".defjvp / .defvjp rules (see adkit.primitive's docstring). What adkit supports: {SUPPORTED}."
     )
 
 
@@ -212,8 +218,9 @@ _UFUNC_REFUSALS = {
     "subok": "traced values are not ndarray subclasses; leave subok out.",
     "signature": "adkit computes in the values' own type; leave the loop signature out.",
     "sig": "adkit computes in the values' own type; leave the loop signature out.",
-    "axes": "matmul over other axes: move them with np.moveaxis first.",
-    "axis": "matmul over other axes: move them with np.moveaxis first.",
+    "axes": "matmul (vecdot, matvec, vecmat) over other axes: move them with np.moveaxis first.",
+    "axis": "matmul (vecdot, matvec, vecmat) over other axes: move them with np.moveaxis first "
+            "(np.linalg.vecdot takes axis=).",
     "keepdims": "matmul with kept axes: reshape the result instead.",
 }  # fmt: skip
 
@@ -305,7 +312,9 @@ def array_ufunc(ufunc: np.ufunc, method: str, *inputs: Any, **kwargs: Any) -> An
     if method in ("__call__", "outer"):
         op = UFUNCS.get(ufunc)
         if op is None:
-            raise NotImplementedError(_no_rule_message(what))
+            op = special_rule(ufunc)
+        if op is None:
+            raise NotImplementedError(_no_rule_message(what, _ufunc_module(ufunc)))
         if kwargs:
             primals = [primal(x) for x in inputs]
             _ufunc_keywords(what, lambda **kw: getattr(ufunc, method)(*primals, **kw), kwargs)
@@ -316,8 +325,47 @@ def array_ufunc(ufunc: np.ufunc, method: str, *inputs: Any, **kwargs: Any) -> An
         return op(*inputs)
     handler = UFUNC_METHODS.get((method, ufunc))
     if handler is None:
-        raise NotImplementedError(_no_rule_message(what))
+        raise NotImplementedError(_no_rule_message(what, _ufunc_module(ufunc)))
     return handler(*inputs, **kwargs)
+
+
+# scipy.special's ufuncs: NumPy's protocol brings them here like NumPy's own. SciPy is optional and
+# never imported by adkit: a user who calls scipy.special.erf has imported it, so it is looked up in
+# sys.modules, and the functions are matched by identity, not by name.
+
+#: scipy.special ufunc name -> the adkit operation that differentiates it
+SPECIAL_UFUNCS: dict[str, Callable[..., Any]] = {
+    "erf": rules.erf, "erfc": rules.erfc, "erfinv": rules.erfinv, "ndtr": rules.ndtr, "ndtri": rules.ndtri,
+    "log_ndtr": rules.log_ndtr, "expit": rules.expit, "log_expit": rules.log_expit, "logit": rules.logit,
+    "digamma": rules.digamma, "psi": rules.digamma, "gammaln": rules.gammaln, "gamma": rules.gamma,
+    "xlogy": rules.xlogy, "xlog1py": rules.xlog1py,
+}  # fmt: skip
+
+
+def special_rule(ufunc: np.ufunc) -> Callable[..., Any] | None:
+    """The adkit operation for a scipy.special ufunc, or None (also when SciPy was never imported)."""
+    special = sys.modules.get("scipy.special")
+    return None if special is None else _special_rules(special).get(ufunc)
+
+
+@functools.cache
+def _special_rules(special: Any) -> dict[np.ufunc, Callable[..., Any]]:
+    return {getattr(special, name): op for name, op in SPECIAL_UFUNCS.items() if hasattr(special, name)}
+
+
+def _ufunc_module(ufunc: np.ufunc) -> str:
+    """Where a ufunc lives, for messages: ``numpy`` or ``scipy.special``."""
+    special = sys.modules.get("scipy.special")
+    name = ufunc.__name__
+    if getattr(np, name, None) is not ufunc and getattr(special, name, None) is ufunc:
+        return "scipy.special"
+    return "numpy"
+
+
+# NumPy 2's generalized ufuncs of vectors (the axis= and axes= keywords are refused, as for matmul)
+for _name, _op in (("vecdot", rules.vecdot), ("matvec", rules.matvec), ("vecmat", rules.vecmat)):
+    if isinstance(getattr(np, _name, None), np.ufunc):
+        UFUNCS[getattr(np, _name)] = _op
 
 
 # -- array functions ---------------------------------------------------------------
@@ -927,6 +975,9 @@ def array_function(func: Callable, args: tuple, kwargs: dict) -> Any:
     """Route a NumPy function call on traced values to the rule table."""
     handler = FUNCTIONS.get(func)
     if handler is None:
+        if func in REFUSALS:
+            raise NotImplementedError(f"adkit does not differentiate numpy.{_qualified_name(func)}: "
+                                      f"{REFUSALS[func]} What adkit supports: {SUPPORTED}.")  # fmt: skip
         raise NotImplementedError(_no_rule_message(_qualified_name(func)))
     return handler(*args, **kwargs)
 
@@ -947,6 +998,8 @@ def _refuse_conversion(what: str) -> TypeError:
         "(a = np.zeros(3); a[0] = x), passed to math.sin instead of np.sin, or given to "
         "float()/np.asarray(). Build arrays functionally instead: np.stack([x, y]), "
         "np.concatenate(...), np.where(mask, x, y); and use np.sin / adkit.sin, not math.sin. "
+        "SciPy's functions that are not ufuncs convert their inputs this way too: for "
+        "scipy.special.logsumexp use adkit.logsumexp, for scipy.linalg use np.linalg. "
         "To read the number itself, use adkit.primal(x) or x.value."
     )
 

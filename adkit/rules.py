@@ -3327,6 +3327,189 @@ def _last_axis(x: Any, i: int) -> Any:
     return getitem_p(x, index=(Ellipsis, i))
 
 
+# -- special functions (scipy.special) --------------------------------------------------------------
+# SciPy is optional: these primitives compute with scipy.special, imported when first evaluated (a
+# user who calls scipy.special.erf on a traced value has imported it already). Their values are
+# SciPy's own; NumPy's protocol brings scipy.special's ufuncs here (numpy_bridge.SPECIAL_UFUNCS).
+
+
+def _special() -> Any:
+    """``scipy.special``, imported on first use."""
+    try:
+        import scipy.special
+    except ImportError:  # pragma: no cover (SciPy is in the test extra)
+        raise ImportError(
+            "adkit's special functions (erf, gammaln, logit ...) compute with SciPy, which is not "
+            "installed: pip install scipy"
+        ) from None
+    return scipy.special
+
+
+def _scipy(name: str) -> tuple[Callable[..., Any], Callable[..., float]]:
+    """scipy.special's ``name`` for arrays, and for Python floats (a Python float back)."""
+
+    def impl(*xs: Any) -> Any:
+        return getattr(_special(), name)(*xs)
+
+    def scalar_impl(*xs: float) -> float:
+        with np.errstate(all="ignore"):
+            return float(getattr(_special(), name)(*xs))
+
+    impl.__name__ = scalar_impl.__name__ = name
+    return impl, scalar_impl
+
+
+_TWO_OVER_SQRT_PI = 2.0 / math.sqrt(math.pi)
+_LOG_SQRT_TWO_PI = 0.5 * math.log(2.0 * math.pi)
+_UNIT = ((0.05, 0.95),)
+_ORDERS = ((0.5, 3.5),)  # polygamma's order n, an integer in the tests' cases
+
+
+def _special_doc(maths: str, call: str, result: str) -> dict[str, Any]:
+    return {"doc": f"{maths} (scipy.special's values; SciPy needed).", "example": (call, result)}
+
+
+erf = elementwise(*_scipy("erf"), (lambda out, x: _TWO_OVER_SQRT_PI * exp(-(x * x)),), name="erf",
+                  domain=(REAL,), flops=20.0, residuals=(0,),
+                  **_special_doc("Error function erf x; d/dx = 2/sqrt(pi) exp(-x^2)",
+                                 "adkit.erf(adkit.Dual(0.0, 1.0))", "Dual(0.000, 1.128)"))
+erfc = elementwise(*_scipy("erfc"), (lambda out, x: -_TWO_OVER_SQRT_PI * exp(-(x * x)),), name="erfc",
+                   domain=(REAL,), flops=20.0, residuals=(0,),
+                   **_special_doc("Complementary error function 1 - erf x; d/dx = -2/sqrt(pi) exp(-x^2)",
+                                  "adkit.erfc(adkit.Dual(0.0, 1.0))", "Dual(1.000, -1.128)"))
+erfinv = elementwise(*_scipy("erfinv"), (lambda out, x: (0.5 * math.sqrt(math.pi)) * exp(out * out),),
+                     name="erfinv", domain=(OPEN_UNIT,), flops=30.0, residuals=("out",),
+                     **_special_doc("Inverse error function; d/dx = sqrt(pi)/2 exp(erfinv(x)^2)",
+                                    "adkit.erfinv(adkit.Dual(0.0, 1.0))", "Dual(0.000, 0.886)"))
+ndtr = elementwise(*_scipy("ndtr"), (lambda out, x: exp(-0.5 * (x * x) - _LOG_SQRT_TWO_PI),), name="ndtr",
+                   domain=(REAL,), flops=20.0, residuals=(0,),
+                   **_special_doc("Standard normal CDF Φ(x); d/dx = φ(x) = exp(-x^2/2)/sqrt(2 pi)",
+                                  "adkit.ndtr(adkit.Dual(0.0, 1.0))", "Dual(0.500, 0.399)"))
+ndtri = elementwise(*_scipy("ndtri"), (lambda out, x: exp(0.5 * (out * out) + _LOG_SQRT_TWO_PI),),
+                    name="ndtri", domain=(_UNIT,), flops=30.0, residuals=("out",),
+                    **_special_doc("Inverse of the standard normal CDF; d/dx = 1/φ(ndtri(x))",
+                                   "adkit.ndtri(adkit.Dual(0.5, 1.0))", "Dual(0.000, 2.507)"))
+log_ndtr = elementwise(*_scipy("log_ndtr"), (lambda out, x: exp(-0.5 * (x * x) - _LOG_SQRT_TWO_PI - out),),
+                       name="log_ndtr", domain=(((-6.0, 3.0),),), flops=30.0, residuals=("out", 0),
+                       **_special_doc("log Φ(x), accurate far into the lower tail; d/dx = φ(x)/Φ(x), "
+                                      "computed as exp(log φ(x) - log Φ(x))",
+                                      "adkit.log_ndtr(adkit.Dual(0.0, 1.0))", "Dual(-0.693, 0.798)"))
+expit = elementwise(*_scipy("expit"), (lambda out, x: out * (1.0 - out),), name="expit", domain=(REAL,),
+                    flops=12.0, residuals=("out",),
+                    **_special_doc("Logistic sigmoid 1/(1 + e^-x); d/dx = s (1 - s)",
+                                   "adkit.expit(adkit.Dual(0.0, 1.0))", "Dual(0.500, 0.250)"))
+log_expit = elementwise(*_scipy("log_expit"), (lambda out, x: expit(-x),), name="log_expit", domain=(REAL,),
+                        flops=20.0, residuals=(0,),
+                        **_special_doc("log expit(x) = -log(1 + e^-x); d/dx = expit(-x)",
+                                       "adkit.log_expit(adkit.Dual(0.0, 1.0))", "Dual(-0.693, 0.500)"))
+logit = elementwise(*_scipy("logit"), (quietly(lambda out, x: reciprocal(x * (1.0 - x))),), name="logit",
+                    domain=(_UNIT,), singular=True, flops=10.0, residuals=(0,),
+                    **_special_doc("log(p / (1 - p)), the inverse of expit; d/dp = 1/(p (1 - p)), inf at 0 "
+                                   "and 1", "adkit.logit(adkit.Dual(0.5, 1.0))", "Dual(0.000, 4.000)"))
+
+
+def _polygamma_dx(out: Any, n: Any, x: Any) -> Any:
+    return polygamma(n + 1, x)
+
+
+def _polygamma_impl(n: Any, x: Any) -> Any:
+    """SciPy's ``polygamma`` (a Python function, in float64) in ``x``'s own floating type."""
+    return np.asarray(_special().polygamma(n, x), dtype=_float_type(x))[()]
+
+
+polygamma = elementwise(_polygamma_impl, _scipy("polygamma")[1], (None, _polygamma_dx), name="polygamma",
+                        domain=(_ORDERS, POSITIVE), flops=60.0, residuals=(0, 1),
+                        cases=(Case(((3,), (3,)), make=lambda rng: (np.array([0, 1, 3]),
+                                                                    rng.uniform(0.3, 3.0, 3))),
+                               Case(((), (2, 2)), make=lambda rng: (2, rng.uniform(0.3, 3.0, (2, 2))))),
+                        **_special_doc("The n-th derivative of the digamma function (n an integer, not "
+                                       "differentiated); d/dx = polygamma(n + 1, x)",
+                                       "adkit.polygamma(1, adkit.Dual(1.0, 1.0))", "Dual(1.645, -2.404)"))
+digamma = elementwise(*_scipy("digamma"), (lambda out, x: polygamma(1, x),), name="digamma",
+                      domain=(POSITIVE,), flops=40.0, residuals=(0,),
+                      **_special_doc("Digamma function ψ(x) = d/dx ln Γ(x); d/dx = polygamma(1, x)",
+                                     "adkit.digamma(adkit.Dual(1.0, 1.0))", "Dual(-0.577, 1.645)"))
+gammaln = elementwise(*_scipy("gammaln"), (lambda out, x: digamma(x),), name="gammaln", domain=(POSITIVE,),
+                      flops=40.0, residuals=(0,),
+                      **_special_doc("ln |Γ(x)|; d/dx = ψ(x) (digamma)",
+                                     "adkit.gammaln(adkit.Dual(1.0, 1.0))", "Dual(0.000, -0.577)"))
+gamma = elementwise(*_scipy("gamma"), (lambda out, x: out * digamma(x),), name="gamma", domain=(POSITIVE,),
+                    flops=40.0, residuals=("out", 0),
+                    **_special_doc("Gamma function Γ(x); d/dx = Γ(x) ψ(x)",
+                                   "adkit.gamma(adkit.Dual(1.0, 1.0))", "Dual(1.000, -0.577)"))
+
+
+@quietly
+def _x_over(out: Any, x: Any, y: Any, shift: float = 0.0) -> Any:
+    """``x / (y + shift)``, and 0 where ``x`` is 0 (where ``xlogy`` is 0 whatever ``y``)."""
+    if type(x) is float and type(y) is float:  # the float route: NumPy's inf where y + shift is 0
+        with np.errstate(all="ignore"):
+            return 0.0 if x == 0.0 else float(np.divide(x, y + shift))
+    return where_p(primal(x) == 0, 0.0, x / (y + shift))
+
+
+xlogy = elementwise(*_scipy("xlogy"), (quietly(lambda out, x, y: log(y)), _x_over), name="xlogy",
+                    domain=(REAL, POSITIVE), singular=True, flops=10.0, residuals=(0, 1),
+                    **_special_doc("x log y, 0 where x = 0; d/dx = log y, d/dy = x / y (0 where x = 0)",
+                                   "adkit.xlogy(adkit.Dual(2.0, 1.0), 1.0)", "Dual(0.000, 0.000)"))
+xlog1py = elementwise(*_scipy("xlog1py"), (quietly(lambda out, x, y: log1p(y)),
+                                           lambda out, x, y: _x_over(out, x, y, 1.0)),
+                      name="xlog1py", domain=(REAL, POSITIVE), singular=True, flops=10.0, residuals=(0, 1),
+                      **_special_doc("x log(1 + y), 0 where x = 0; d/dx = log1p(y), d/dy = x / (1 + y)",
+                                     "adkit.xlog1py(adkit.Dual(2.0, 1.0), 0.0)", "Dual(0.000, 0.000)"))
+psi = digamma
+
+
+def logsumexp(a: Any, axis: Any = None, b: Any = None, keepdims: bool = False,
+              return_sign: bool = False) -> Any:  # fmt: skip
+    """``log Σ b e^a`` as ``scipy.special.logsumexp`` (which is not a ufunc, so NumPy's protocol cannot bring
+    it here: call this one): d/da_i = b_i e^(a_i - out), the softmax.
+
+    SciPy's algorithm and values (the largest terms apart, ``log1p`` of the
+    rest), with the shift taken as a constant, so every derivative is exact;
+    SciPy is not needed. ``b`` weights the terms (``b = 0`` drops one, even an
+    infinite one), ``return_sign`` gives ``(log |Σ b e^a|, sign)``.
+
+    >>> import numpy as np
+    >>> adkit.logsumexp(adkit.Dual(np.zeros(2), np.array([1.0, 0.0])))
+    Dual(0.693, 0.500)
+    """
+    if b is not None:
+        shape = np.broadcast_shapes(shape_of(a), shape_of(b))
+        a = a if shape_of(a) == shape else broadcast_to(a, shape)
+        b = b if shape_of(b) == shape else broadcast_to(b, shape)
+    if ndim_of(a) == 0:
+        a = reshape_p(a, shape=(1,))
+        b = None if b is None else reshape_p(b, shape=(1,))
+    axes = normalize_axes(axis, ndim_of(a))
+    kept = keepdims_shape(shape_of(a), axes)
+    result_shape = kept if keepdims else tuple(n for i, n in enumerate(kept) if i - len(kept) not in axes)
+    if size_of(a) == 0:
+        out = np.full(result_shape, -np.inf, _float_type(a))
+        return (out, np.sign(out)) if return_sign else out
+    if b is not None:
+        a = where_p(primal(b) == 0, -np.inf, a)  # SciPy's: a zero weight drops the term
+    with np.errstate(invalid="ignore"):
+        shift = np.max(primal(a), axis=axes, keepdims=True)  # a constant: the derivative is untouched
+        at_max = primal(a) == shift
+        terms = exp(a - shift) if b is None else b * exp(a - shift)
+        m = sum(where_p(at_max, terms, 0.0), axis=axes, keepdims=True)
+        s = sum(where_p(at_max, 0.0, terms), axis=axes, keepdims=True)
+        s = where_p(primal(s) == 0, s, s / m)
+        sign = np.sign(primal(s) + 1) * np.sign(primal(m))
+        s = where_p(primal(s) < -1, -s - 2.0, s)
+        out = log1p(s) + log(absolute(m)) + shift
+    if not np.all(np.isfinite(primal(out))):  # SciPy's: where infinite, the direct computation
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            total = sum(exp(a) if b is None else b * exp(a), axis=axes, keepdims=True)
+            direct = log(absolute(total))
+        finite = np.isfinite(primal(out))
+        out = where_p(finite, out, direct)
+        sign = np.where(finite, sign, np.sign(primal(total)))
+    out = reshape_p(out, shape=result_shape)
+    return (out, np.reshape(sign, result_shape)[()]) if return_sign else out
+
+
 # -- the table, for the engines' fast paths, the NumPy bridge and the tests -------------------------
 
 #: Every primitive, by name. Tests iterate over it, so a rule added here is tested.
@@ -3347,6 +3530,12 @@ PRIMITIVES: dict[str, Primitive] = {
 }  # fmt: skip
 PRIMITIVES.update((p.name, p) for p in (svd_p, svdvals_p, eigh_p, eigvalsh_p, cholesky_p, qr_p, pinv_p,
                                          lstsq_p))  # fmt: skip
+#: the special functions, computed by scipy.special (SciPy is optional)
+SPECIAL: dict[str, Primitive] = {
+    p.name: p for p in (erf, erfc, erfinv, ndtr, ndtri, log_ndtr, expit, log_expit, logit, polygamma, digamma,
+                        gammaln, gamma, xlogy, xlog1py)
+}  # fmt: skip
+PRIMITIVES.update(SPECIAL)
 
 #: Docstrings of the primitives, collected so that doctest runs their examples.
 __test__ = {name: p.__doc__ for name, p in PRIMITIVES.items() if ">>>" in (p.__doc__ or "")}

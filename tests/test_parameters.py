@@ -22,6 +22,8 @@ from __future__ import annotations
 import ast
 import contextlib
 import inspect
+import subprocess
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -439,6 +441,24 @@ AS_NUMPY_ERRORS += [
     ex(np.linalg.outer, "x1", lambda a, b: np.linalg.outer(a, b), X, V),
 ]  # fmt: skip
 
+# -- scipy.special (issue 13, item 7): its ufuncs take the ufunc keywords, checked as NumPy's --------
+try:
+    import scipy.special as special
+except ImportError:  # SciPy is optional: without it, its functions are neither reachable nor tested
+    special = None
+
+if special is not None:
+    IMPLEMENTED += [
+        ex(UFUNC_CALL, "x1 x2", lambda a, b: special.xlogy(a, np.abs(b) + 0.5), X, Y),
+        ex(UFUNC_CALL, "dtype order", lambda a: special.erf(a, dtype=np.float64, order="F"), X),
+        ex(UFUNC_CALL, "casting", lambda a: special.gammaln(np.abs(a) + 0.5, casting="no"), X),
+    ]
+    REFUSED += [
+        ex(UFUNC_CALL, "where", lambda a: special.expit(a, where=MASK), X),
+        ex(UFUNC_CALL, "out", lambda a: special.erfc(a, out=np.empty((3, 4))), X),
+        ex(UFUNC_CALL, "dtype", lambda a: special.log_ndtr(a, dtype=np.float32), X),
+    ]
+
 #: methods that refuse every call (they would lose the derivative), whatever the parameters
 ALWAYS_REFUSED = {"item", "tolist"}
 
@@ -853,9 +873,8 @@ def _outputs(result: Any) -> tuple[Any, ...]:
 @pytest.mark.parametrize("ufunc", ALL_UFUNCS, ids=lambda u: u.__name__)
 def test_every_numpy_ufunc_has_a_rule_is_piecewise_constant_or_is_refused(ufunc):
     """A ufunc NumPy adds later lands in one of the three, never silently in none."""
-    if ufunc is np.matmul:
-        a, b = rng.normal(size=(3, 3)), rng.normal(size=3)
-        np.testing.assert_allclose(adkit.primal(np.matmul(adkit.Var(a), b)), a @ b)
+    if ufunc.signature is not None:  # matmul, vecdot, matvec, vecmat: test_generalized_ufuncs
+        assert ufunc in numpy_bridge.UFUNCS
         return
     operands = _sample(ufunc, seed=len(ufunc.__name__))
     duals = [adkit.Dual(x, np.zeros_like(x)) for x in operands]
@@ -894,3 +913,74 @@ def test_a_ufunc_in_place_or_by_segments_is_refused():
         np.add.reduceat(x, [0, 2])
     with pytest.raises(NotImplementedError, match=r"no derivative rule for numpy\.multiply\.accumulate"):
         np.multiply.accumulate(x)
+
+
+#: the generalized ufuncs (signatures over vectors and matrices), with operands of stacked shapes
+GUFUNC_OPERANDS = {"matmul": ((2, 3, 4), (4, 2)), "vecdot": ((2, 3, 4), (3, 4)), "matvec": ((2, 3, 4), (4,)),
+                   "vecmat": ((3,), (2, 3, 4))}  # fmt: skip
+#: each one's core axes, as its axes= keyword names them (adkit refuses axes=)
+GUFUNC_AXES = {"matmul": [(-2, -1)] * 3, "vecdot": [(-1,), (-1,), ()], "matvec": [(-2, -1), (-1,), (-1,)],
+               "vecmat": [(-1,), (-2, -1), (-1,)]}  # fmt: skip
+
+
+@pytest.mark.parametrize("ufunc", [u for u in ALL_UFUNCS if u.signature], ids=lambda u: u.__name__)
+def test_generalized_ufuncs_give_numpys_values_and_derivatives(ufunc):
+    local = np.random.default_rng(3)
+    operands = tuple(local.normal(size=shape) for shape in GUFUNC_OPERANDS[ufunc.__name__])
+    for mode in ("forward", "reverse"):
+        value = adkit.primal(ufunc(*(adkit.Var(x) for x in operands)))
+        np.testing.assert_allclose(value, ufunc(*operands), rtol=1e-13)
+        jacobians = adkit.jacobian(ufunc, mode=mode, argnums=(0, 1))(*operands)
+        for k in (0, 1):
+            want = central_jacobian(ufunc, operands, k)
+            np.testing.assert_allclose(jacobians[k], want, rtol=1e-6, atol=1e-8)
+    ufunc(*operands, axes=GUFUNC_AXES[ufunc.__name__])  # NumPy takes these axes ...
+    with pytest.raises(UnsupportedParameterError, match="axes="):  # ... and adkit refuses them by name
+        ufunc(*(adkit.Var(x) for x in operands), axes=GUFUNC_AXES[ufunc.__name__])
+
+
+# -- every ufunc of scipy.special: a rule, or refused ---------------------------------------------
+
+SPECIAL_UFUNCS = sorted({f for f in vars(special).values() if isinstance(f, np.ufunc)},
+                        key=lambda u: u.__name__) if special is not None else []  # fmt: skip
+
+
+@pytest.mark.parametrize("ufunc", SPECIAL_UFUNCS, ids=lambda u: u.__name__)
+def test_every_scipy_special_ufunc_has_a_rule_or_is_refused(ufunc):
+    """scipy.special's ufuncs reach adkit by NumPy's protocol: each has a rule or names itself refused."""
+    op = numpy_bridge.special_rule(ufunc)
+    if op is None:
+        duals = [adkit.Dual(np.full(3, 0.5), np.ones(3)) for _ in range(ufunc.nin)]
+        refused = rf"no derivative rule for scipy\.special\.{ufunc.__name__}\b"
+        with pytest.raises(NotImplementedError, match=refused):
+            ufunc(*duals)
+        return
+    local = np.random.default_rng(len(ufunc.__name__))
+    operands = []
+    for intervals in op.domain:
+        lows, highs = np.array(intervals)[local.integers(len(intervals), size=40)].T
+        operands.append(lows + (highs - lows) * local.random(40))
+    for box in (lambda x: adkit.Dual(x, np.zeros_like(x)), adkit.Var):
+        np.testing.assert_array_equal(adkit.primal(ufunc(*(box(x) for x in operands))), ufunc(*operands))
+    for k in range(ufunc.nin):  # elementwise: the diagonal of the Jacobian, against central differences
+        step = 1e-6 * np.maximum(1.0, np.abs(operands[k]))
+        hi, lo = list(operands), list(operands)
+        hi[k], lo[k] = operands[k] + step, operands[k] - step
+        tangents = tuple(np.ones_like(x) if i == k else np.zeros_like(x) for i, x in enumerate(operands))
+        _, tangent = adkit.jvp(ufunc, tuple(operands), tangents)
+        np.testing.assert_allclose(tangent, (ufunc(*hi) - ufunc(*lo)) / (2 * step), rtol=1e-6, atol=1e-8,
+                                   err_msg=f"scipy.special.{ufunc.__name__}, operand {k}")  # fmt: skip
+
+
+@pytest.mark.skipif(special is None, reason="SciPy is not installed")
+def test_the_special_functions_issue_13_asks_for_have_rules():
+    for name in ("erf", "erfc", "expit", "logit", "gammaln", "digamma", "xlogy", "log_ndtr"):
+        assert numpy_bridge.special_rule(getattr(special, name)) is numpy_bridge.SPECIAL_UFUNCS[name], name
+
+
+def test_adkit_never_imports_scipy_itself():
+    """Without scipy.special in sys.modules no rule is looked up: a user's own import brings it."""
+    code = ("import sys, adkit, numpy as np; adkit.grad(lambda x: np.linalg.norm(x, 'nuc'))(np.eye(2)); "
+            "print(*sys.modules)")
+    modules = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert not [name for name in modules.split() if name == "scipy" or name.startswith("scipy.")]
