@@ -355,10 +355,11 @@ def _special_rules(special: Any) -> dict[np.ufunc, Callable[..., Any]]:
 
 def _ufunc_module(ufunc: np.ufunc) -> str:
     """Where a ufunc lives, for messages: ``numpy`` or ``scipy.special``."""
-    special = sys.modules.get("scipy.special")
     name = ufunc.__name__
-    if getattr(np, name, None) is not ufunc and getattr(special, name, None) is ufunc:
-        return "scipy.special"
+    if getattr(np, name, None) is not ufunc:
+        for module in ("scipy.special", "scipy.special._ufuncs"):  # (scipy.special.zeta calls _ufuncs._zeta)
+            if getattr(sys.modules.get(module), name, None) is ufunc:
+                return "scipy.special"
     return "numpy"
 
 

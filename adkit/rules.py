@@ -2263,9 +2263,7 @@ def _matrix_norm(x: Any, ord: Any, rows: int, columns: int) -> Any:
     n = ndim_of(x)
     if ord in (2, -2, "nuc"):
         s = svdvals_p(moveaxis(x, (rows, columns), (-2, -1)))
-        if ord == 2:
-            return max(s, axis=-1)
-        return min(s, axis=-1) if ord == -2 else sum(s, axis=-1)
+        return sum(s, axis=-1) if ord == "nuc" else _extreme_singular_value(s, largest=ord == 2)
     if ord in (1, -1):
         extreme = max if ord == 1 else min
         sums = sum(absolute(x), axis=rows)
@@ -2277,6 +2275,22 @@ def _matrix_norm(x: Any, ord: Any, rows: int, columns: int) -> Any:
     if ord in (None, "fro", "f"):
         return norm_p(x, axis=normalize_axes((rows, columns), n), keepdims=False)
     raise ValueError("Invalid norm order for matrices.")
+
+
+def _extreme_singular_value(s: Any, largest: bool) -> Any:
+    """The largest (smallest) singular value; singular values equal to it up to rounding are ties.
+
+    Computed singular values are rarely exactly equal where the true ones are
+    (an orthogonal matrix's are 1 up to rounding), so a tie is what is within
+    rounding of the extreme one; ties share the derivative evenly, as for
+    ``max``: ``‖Q‖₂`` of an orthogonal ``Q`` has the gradient ``Q / n``.
+    """
+    value = np.max(primal(s), axis=-1) if largest else np.min(primal(s), axis=-1)
+    tied = np.abs(primal(s) - value[..., None]) <= _tolerance(primal(s))[..., None]
+    if np.all(np.sum(tied, axis=-1) == 1):
+        return max(s, axis=-1) if largest else min(s, axis=-1)
+    shared = sum(where_p(tied, s, 0.0), axis=-1) / np.sum(tied, axis=-1)
+    return shared - primal(shared) + value  # NumPy's value, the derivative split among the ties
 
 
 def vector_norm(x: Any, axis: Any = None, keepdims: bool = False, ord: Any = 2) -> Any:
