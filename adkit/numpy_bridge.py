@@ -927,6 +927,33 @@ def _tensorsolve(a: Any, b: Any, axes: Any = None) -> Any:
 
 
 FUNCTIONS[np.linalg.matrix_rank] = _constant(np.linalg.matrix_rank)
+if hasattr(np, "matrix_transpose"):
+    FUNCTIONS[np.matrix_transpose] = _matrix_transpose
+
+_VECTORS = "any where the values are distinct (NotDifferentiableError where they repeat)"
+_VALUES = "1 everywhere, 2 and higher where the values are distinct"
+#: where higher derivatives stop, for the page of what adkit supports (others: any order)
+ORDER_LIMITS: dict[Callable, str] = {
+    np.linalg.det: "2 at every matrix; 3 and higher where the condition number is below 1e4",
+    np.linalg.svd: f"vectors: {_VECTORS}; values alone: {_VALUES}",
+    np.linalg.eigh: f"vectors: {_VECTORS}; values alone: {_VALUES}",
+    np.linalg.eigvalsh: _VALUES, np.linalg.cond: _VALUES,
+    np.linalg.norm: f"ord 2, -2, 'nuc': {_VALUES}; others any",
+    np.linalg.qr: "any at full rank (NotDifferentiableError elsewhere)",
+    np.linalg.pinv: "any where the rank does not change",
+    np.linalg.lstsq: "any where the rank does not change",
+}  # fmt: skip
+if hasattr(np.linalg, "svdvals"):
+    ORDER_LIMITS[np.linalg.svdvals] = _VALUES
+    ORDER_LIMITS[np.linalg.matrix_norm] = ORDER_LIMITS[np.linalg.norm]
+
+_CONSTANT = ("its result is integers or booleans, which carry no derivative: call it on the plain values, "
+             "adkit.primal(x)")  # fmt: skip
+_IN_PLACE = ("it writes into an existing array, which cannot hold a traced value (adkit's values are "
+             "immutable): build the result with np.where, np.concatenate or indexing")  # fmt: skip
+_COMPLEX = "its values are complex, and adkit differentiates real functions"
+_TEXT = "it writes text or files, not numbers: use adkit.primal(x)"
+_DATES = "it works on dates, not real numbers"
 
 #: NumPy functions adkit refuses on purpose, with the reason its error gives
 REFUSALS: dict[Callable, str] = {
@@ -934,6 +961,19 @@ REFUSALS: dict[Callable, str] = {
                    "differentiates real functions. For a symmetric matrix use np.linalg.eigh.",
     np.linalg.eigvals: "a non-symmetric matrix can have complex eigenvalues, and adkit differentiates real "
                        "functions. For a symmetric matrix use np.linalg.eigvalsh.",
+    **{f: _CONSTANT for f in (np.all, np.any, np.argpartition, np.argwhere, np.array_equiv, np.bincount,
+                              np.can_cast, np.common_type, np.count_nonzero, np.digitize, np.flatnonzero,
+                              np.iscomplex, np.isin, np.isneginf, np.isposinf, np.isreal, np.lexsort,
+                              np.may_share_memory, np.min_scalar_type, np.nanargmax, np.nanargmin,
+                              np.nonzero, np.searchsorted, np.shares_memory, np.unravel_index,
+                              np.ravel_multi_index, np.diag_indices_from, np.tril_indices_from,
+                              np.triu_indices_from, np.packbits, np.unpackbits)},
+    **{f: _IN_PLACE for f in (np.copyto, np.place, np.put, np.put_along_axis, np.putmask, np.fill_diagonal)},
+    **{f: _COMPLEX for f in (np.angle, np.sort_complex, np.real_if_close, *(
+        getattr(np.fft, n) for n in dir(np.fft) if hasattr(getattr(np.fft, n), "_implementation")))},
+    **{f: _TEXT for f in (np.save, np.savez, np.savez_compressed, np.savetxt, np.array2string, np.array_repr,
+                          np.array_str)},
+    **{f: _DATES for f in (np.busday_count, np.busday_offset, np.is_busday, np.datetime_as_string)},
 }  # fmt: skip
 
 
@@ -1047,7 +1087,7 @@ def _missing_attribute(kind: str, name: str) -> str:
     else:
         why = (f"adkit has no rule for ndarray.{name}. Write it with supported operations, register a "
                f"rule with @adkit.primitive, or use adkit.primal(x).{name} for the plain values (no "
-               "derivative).")  # fmt: skip
+               f"derivative). What adkit supports: {SUPPORTED}.")  # fmt: skip
     return f"{kind} has no attribute {name!r}: {why}"
 
 

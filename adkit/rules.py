@@ -43,7 +43,15 @@ Conventions at kinks and edges (each tested in ``tests/test_conventions.py``):
 * ``copysign(x, y)``: d/dx = 0 at x = 0, as ``abs'(0)`` (PyTorch; JAX gives
   +-1), and d/dy = 0 (also at y = 0, where the sign flips);
 * ``remainder``/``fmod`` at a jump (x / y an integer): the derivatives of the
-  piece that starts there, with NumPy's own quotient (``floor_divide``).
+  piece that starts there, with NumPy's own quotient (``floor_divide``);
+* singular values and eigenvalues alone differentiate also where they repeat,
+  along NumPy's vectors (exact for symmetric functions of a repeated group, as
+  the nuclear norm); the spectral norm's ties (to rounding) share the
+  derivative as ``max``'s do; singular vectors and eigenvectors raise
+  ``NotDifferentiableError`` where their values repeat, QR where the rank is
+  deficient; the extra columns of a full SVD or QR move by the smallest rotation;
+* vector norms: ``ord=0`` counts (derivative 0), a negative order is 0 with
+  derivative 0 where an element is 0; ``xlogy(0, y)`` has d/dy = 0.
 """
 
 from __future__ import annotations
@@ -3445,7 +3453,7 @@ digamma = elementwise(*_scipy("digamma"), (lambda out, x: polygamma(1, x),), nam
                                      "adkit.digamma(adkit.Dual(1.0, 1.0))", "Dual(-0.577, 1.645)"))
 gammaln = elementwise(*_scipy("gammaln"), (lambda out, x: digamma(x),), name="gammaln", domain=(POSITIVE,),
                       flops=40.0, residuals=(0,),
-                      **_special_doc("ln |Γ(x)|; d/dx = ψ(x) (digamma)",
+                      **_special_doc("``ln |Γ(x)|``; d/dx = ψ(x) (digamma)",
                                      "adkit.gammaln(adkit.Dual(1.0, 1.0))", "Dual(0.000, -0.577)"))
 gamma = elementwise(*_scipy("gamma"), (lambda out, x: out * digamma(x),), name="gamma", domain=(POSITIVE,),
                     flops=40.0, residuals=("out", 0),
