@@ -1017,8 +1017,11 @@ def array_function(func: Callable, args: tuple, kwargs: dict) -> Any:
     handler = FUNCTIONS.get(func)
     if handler is None:
         if func in REFUSALS:
-            raise NotImplementedError(f"adkit does not differentiate numpy.{_qualified_name(func)}: "
-                                      f"{REFUSALS[func]} What adkit supports: {SUPPORTED}.")  # fmt: skip
+            raise NotImplementedError(
+                f"adkit does not differentiate numpy.{_qualified_name(func)}: {REFUSALS[func].rstrip('.')}. "
+                f"(A function of your own can have a rule: @adkit.primitive with .defjvp / .defvjp.) What "
+                f"adkit supports: {SUPPORTED}."
+            )
         raise NotImplementedError(_no_rule_message(_qualified_name(func)))
     return handler(*args, **kwargs)
 
@@ -1026,7 +1029,10 @@ def array_function(func: Callable, args: tuple, kwargs: dict) -> Any:
 def _qualified_name(func: Callable) -> str:
     module = getattr(func, "__module__", "") or ""
     name = getattr(func, "__name__", repr(func))
-    return f"linalg.{name}" if "linalg" in module else name
+    for namespace in ("linalg", "fft"):
+        if namespace in module.split("."):
+            return f"{namespace}.{name}"
+    return name
 
 
 # -- the array-like behaviour of Dual and Var -----------------------------------------

@@ -408,6 +408,8 @@ IMPLEMENTED += [
     ex(np.linalg.vecdot, "x1 x2", lambda a, b: np.linalg.vecdot(a, b), CUBE, V),
     ex(np.linalg.matmul, "x1 x2", lambda a, b: np.linalg.matmul(a, b), CUBE, X.T),
     ex(np.linalg.matrix_transpose, "x", lambda a: np.linalg.matrix_transpose(a) * 2.0, CUBE),
+    *[ex(np.matrix_transpose, "x", lambda a: np.matrix_transpose(a) * a[..., ::-1, :].mT, CUBE)
+      for _ in range(hasattr(np, "matrix_transpose"))],
     ex(np.linalg.outer, "x1 x2", lambda a, b: np.linalg.outer(a, b), V, W),
     ex(np.linalg.tensorinv, "a ind", lambda a: np.linalg.tensorinv(a, ind=1), S),
     ex(np.linalg.tensorinv, "a", lambda a: np.linalg.tensorinv(a), np.reshape(_la.normal(size=(6, 6)) + 4.0
