@@ -17,9 +17,11 @@ fails for a handler or a parameter it has no example for.
 
 from __future__ import annotations
 
+import functools
 import inspect
 import math
 import operator
+import sys
 import warnings
 from collections.abc import Callable, Iterator, Sequence
 from functools import wraps
@@ -112,11 +114,15 @@ def _masked(a: Any, mask: np.ndarray | None, fill: float) -> Any:
     return a if mask is None else rules.where(mask, a, fill)
 
 
-def _no_rule_message(name: str) -> str:
+#: where a user reads what adkit supports (the page is generated from these tables by the docs build)
+SUPPORTED = "`python -m adkit.supported`, or the documentation's page docs/supported.md"
+
+
+def _no_rule_message(name: str, module: str = "numpy") -> str:
     return (
-        f"adkit has no derivative rule for numpy.{name}. Rewrite the expression with "
+        f"adkit has no derivative rule for {module}.{name}. Rewrite the expression with "
         f"supported operations, or register your own with @adkit.primitive and give it "
-        f".defjvp / .defvjp rules (see adkit.primitive's docstring)."
+        f".defjvp / .defvjp rules (see adkit.primitive's docstring). What adkit supports: {SUPPORTED}."
     )
 
 
@@ -219,8 +225,9 @@ _UFUNC_REFUSALS = {
     "subok": "traced values are not ndarray subclasses; leave subok out.",
     "signature": "adkit computes in the values' own type; leave the loop signature out.",
     "sig": "adkit computes in the values' own type; leave the loop signature out.",
-    "axes": "matmul over other axes: move them with np.moveaxis first.",
-    "axis": "matmul over other axes: move them with np.moveaxis first.",
+    "axes": "matmul (vecdot, matvec, vecmat) over other axes: move them with np.moveaxis first.",
+    "axis": "matmul (vecdot, matvec, vecmat) over other axes: move them with np.moveaxis first "
+            "(np.linalg.vecdot takes axis=).",
     "keepdims": "matmul with kept axes: reshape the result instead.",
 }  # fmt: skip
 
@@ -312,7 +319,9 @@ def array_ufunc(ufunc: np.ufunc, method: str, *inputs: Any, **kwargs: Any) -> An
     if method in ("__call__", "outer"):
         op = UFUNCS.get(ufunc)
         if op is None:
-            raise NotImplementedError(_no_rule_message(what))
+            op = special_rule(ufunc)
+        if op is None:
+            raise NotImplementedError(_no_rule_message(what, _ufunc_module(ufunc)))
         if kwargs:
             primals = [primal(x) for x in inputs]
             _ufunc_keywords(what, lambda **kw: getattr(ufunc, method)(*primals, **kw), kwargs)
@@ -323,8 +332,48 @@ def array_ufunc(ufunc: np.ufunc, method: str, *inputs: Any, **kwargs: Any) -> An
         return op(*inputs)
     handler = UFUNC_METHODS.get((method, ufunc))
     if handler is None:
-        raise NotImplementedError(_no_rule_message(what))
+        raise NotImplementedError(_no_rule_message(what, _ufunc_module(ufunc)))
     return handler(*inputs, **kwargs)
+
+
+# scipy.special's ufuncs: NumPy's protocol brings them here like NumPy's own. SciPy is optional and
+# never imported by adkit: a user who calls scipy.special.erf has imported it, so it is looked up in
+# sys.modules, and the functions are matched by identity, not by name.
+
+#: scipy.special ufunc name -> the adkit operation that differentiates it
+SPECIAL_UFUNCS: dict[str, Callable[..., Any]] = {
+    "erf": rules.erf, "erfc": rules.erfc, "erfinv": rules.erfinv, "ndtr": rules.ndtr, "ndtri": rules.ndtri,
+    "log_ndtr": rules.log_ndtr, "expit": rules.expit, "log_expit": rules.log_expit, "logit": rules.logit,
+    "digamma": rules.digamma, "psi": rules.digamma, "gammaln": rules.gammaln, "gamma": rules.gamma,
+    "xlogy": rules.xlogy, "xlog1py": rules.xlog1py,
+}  # fmt: skip
+
+
+def special_rule(ufunc: np.ufunc) -> Callable[..., Any] | None:
+    """The adkit operation for a scipy.special ufunc, or None (also when SciPy was never imported)."""
+    special = sys.modules.get("scipy.special")
+    return None if special is None else _special_rules(special).get(ufunc)
+
+
+@functools.cache
+def _special_rules(special: Any) -> dict[np.ufunc, Callable[..., Any]]:
+    return {getattr(special, name): op for name, op in SPECIAL_UFUNCS.items() if hasattr(special, name)}
+
+
+def _ufunc_module(ufunc: np.ufunc) -> str:
+    """Where a ufunc lives, for messages: ``numpy`` or ``scipy.special``."""
+    name = ufunc.__name__
+    if getattr(np, name, None) is not ufunc:
+        for module in ("scipy.special", "scipy.special._ufuncs"):  # (scipy.special.zeta calls _ufuncs._zeta)
+            if getattr(sys.modules.get(module), name, None) is ufunc:
+                return "scipy.special"
+    return "numpy"
+
+
+# NumPy 2's generalized ufuncs of vectors (the axis= and axes= keywords are refused, as for matmul)
+for _name, _op in (("vecdot", rules.vecdot), ("matvec", rules.matvec), ("vecmat", rules.vecmat)):
+    if isinstance(getattr(np, _name, None), np.ufunc):
+        UFUNCS[getattr(np, _name)] = _op
 
 
 # -- array functions ---------------------------------------------------------------
@@ -733,7 +782,207 @@ def _solve(a: Any, b: Any) -> Any:
 
 @implements(np.linalg.norm)
 def _norm(x: Any, ord: Any = None, axis: Any = None, keepdims: Any = False) -> Any:
+    """``np.linalg.norm``: every ``ord`` of vectors and matrices, over ``axis``."""
     return rules.norm(x, ord, axis, keepdims)
+
+
+# linear algebra: decompositions, norms and the array API's names
+
+
+@implements(np.linalg.svd)
+def _svd(a: Any, full_matrices: Any = True, compute_uv: Any = True, hermitian: Any = False) -> Any:
+    """``np.linalg.svd``: the vectors need distinct singular values (else NotDifferentiableError); the
+    extra columns of a full decomposition of a non-square matrix are NumPy's, carried along."""
+    return rules.svd(a, full_matrices, compute_uv, hermitian)
+
+
+@implements(np.linalg.eigh)
+def _eigh(a: Any, UPLO: Any = "L") -> Any:
+    """``np.linalg.eigh``: reads the triangle ``UPLO``; the vectors need distinct eigenvalues."""
+    return rules.eigh(a, UPLO)
+
+
+@implements(np.linalg.eigvalsh)
+def _eigvalsh(a: Any, UPLO: Any = "L") -> Any:
+    """``np.linalg.eigvalsh``: reads the triangle ``UPLO``; first derivatives also at repeated eigenvalues."""
+    return rules.eigvalsh(a, UPLO)
+
+
+@implements(np.linalg.qr)
+def _qr(a: Any, mode: Any = "reduced") -> Any:
+    """``np.linalg.qr``: ``mode`` reduced, complete or r; needs full rank (NotDifferentiableError)."""
+    if mode in ("raw", "e", "economic"):
+        _refuse("linalg.qr", "mode", f"mode={mode!r} gives LAPACK's Householder reflectors, an internal "
+                                     "form with no derivative to speak of. Use mode='reduced' or "
+                                     "'complete'.")  # fmt: skip
+    return rules.qr(a, mode)
+
+
+@implements(np.linalg.matrix_power)
+def _matrix_power(a: Any, n: Any) -> Any:
+    """``np.linalg.matrix_power``: NumPy's products (binary powers), ``inv`` for a negative ``n``."""
+    return rules.matrix_power(a, n)
+
+
+@implements(np.linalg.lstsq)
+def _lstsq(a: Any, b: Any, rcond: Any = None) -> Any:
+    """``np.linalg.lstsq``: ``x = pinv(a) b`` with lstsq's cutoff ``rcond``; residuals and s traced too."""
+    return rules.lstsq(a, b, primal(rcond))
+
+
+@implements(np.linalg.cond)
+def _cond(x: Any, p: Any = None) -> Any:
+    """``np.linalg.cond``: extreme singular values for ``p`` None, 2, -2; else ``norm(x) norm(inv(x))``."""
+    return rules.cond(x, p)
+
+
+if hasattr(np.linalg, "vector_norm"):  # NumPy 2: the array API's names
+
+    @implements(np.linalg.cholesky)
+    def _cholesky(a: Any, /, *, upper: Any = False) -> Any:
+        """``np.linalg.cholesky``: reads the lower triangle (the upper one with ``upper=True``)."""
+        return rules.cholesky(a, upper)
+
+    @implements(np.linalg.pinv)
+    def _pinv(a: Any, rcond: Any = None, hermitian: Any = False, *, rtol: Any = _NoValue) -> Any:
+        """``np.linalg.pinv``: the cutoff from ``rcond`` or ``rtol`` as NumPy; exact where the rank holds."""
+        if rcond is None:
+            if rtol is _NoValue:
+                rcond = 1e-15
+            elif rtol is None:
+                rcond = max(shape_of(a)[-2:]) * np.finfo(np.result_type(primal(a))).eps
+            else:
+                rcond = rtol
+        elif rtol is not _NoValue:
+            raise ValueError("`rtol` and `rcond` can't be both set.")
+        return rules.pinv(a, primal(rcond), hermitian)
+
+    @implements(np.linalg.svdvals)
+    def _svdvals(x: Any, /) -> Any:
+        """``np.linalg.svdvals``: first derivatives also at repeated singular values (symmetric functions)."""
+        return rules.svdvals(x)
+
+    @implements(np.linalg.vector_norm)
+    def _vector_norm(x: Any, /, *, axis: Any = None, keepdims: Any = False, ord: Any = 2) -> Any:
+        """``np.linalg.vector_norm``: every ``ord``, over any axes."""
+        return rules.vector_norm(x, axis, keepdims, ord)
+
+    @implements(np.linalg.matrix_norm)
+    def _matrix_norm(x: Any, /, *, keepdims: Any = False, ord: Any = "fro") -> Any:
+        """``np.linalg.matrix_norm``: every ``ord`` (fro, nuc, 1, 2, inf and their negatives)."""
+        return rules.matrix_norm(x, keepdims, ord)
+
+    @implements(np.linalg.trace)
+    def _linalg_trace(x: Any, /, *, offset: Any = 0, dtype: Any = None) -> Any:
+        """``np.linalg.trace``: the trace of each matrix of a stack (the last two axes)."""
+        return _trace(x, offset, -2, -1, dtype)
+
+    @implements(np.linalg.diagonal)
+    def _linalg_diagonal(x: Any, /, *, offset: Any = 0) -> Any:
+        """``np.linalg.diagonal``: the diagonal of each matrix of a stack (the last two axes)."""
+        return rules.diagonal(x, offset, -2, -1)
+
+    @implements(np.linalg.vecdot)
+    def _linalg_vecdot(x1: Any, x2: Any, /, *, axis: Any = -1) -> Any:
+        """``np.linalg.vecdot``: Σ x1 x2 along ``axis``, broadcasting the other axes."""
+        return rules.vecdot(x1, x2, axis)
+
+    @implements(np.linalg.matmul)
+    def _linalg_matmul(x1: Any, x2: Any, /) -> Any:
+        """``np.linalg.matmul``: ``x1 @ x2``."""
+        return rules.matmul(x1, x2)
+
+    @implements(np.linalg.matrix_transpose)
+    def _matrix_transpose(x: Any, /) -> Any:
+        """``np.linalg.matrix_transpose``: the last two axes swapped."""
+        return rules.swapaxes(x, -1, -2)
+
+    @implements(np.linalg.outer)
+    def _linalg_outer(x1: Any, x2: Any, /) -> Any:
+        """``np.linalg.outer`` of two vectors."""
+        if ndim_of(x1) != 1 or ndim_of(x2) != 1:
+            raise ValueError(f"Input arrays must be one-dimensional, but they are x1.ndim={ndim_of(x1)} and "
+                             f"x2.ndim={ndim_of(x2)}.")  # fmt: skip
+        return rules.outer(x1, x2)
+
+
+@implements(np.linalg.tensorinv)
+def _tensorinv(a: Any, ind: Any = 2) -> Any:
+    """``np.linalg.tensorinv``: ``inv`` of ``a`` reshaped to a square matrix, reshaped back."""
+    shape = shape_of(a)
+    if ind <= 0:
+        raise ValueError("Invalid ind argument.")
+    rows = math.prod(shape[ind:])
+    return rules.reshape(rules.inv(rules.reshape(a, (rows, -1))), shape[ind:] + shape[:ind])
+
+
+@implements(np.linalg.tensorsolve)
+def _tensorsolve(a: Any, b: Any, axes: Any = None) -> Any:
+    """``np.linalg.tensorsolve``: ``solve`` of ``a`` reshaped to a square matrix and ``b`` flattened."""
+    n = ndim_of(a)
+    if axes is not None:
+        order = list(range(n))
+        for k in axes:
+            order.remove(k)
+            order.insert(n, k)
+        a = rules.transpose(a, order)
+    shape = shape_of(a)[-(n - ndim_of(b)):]
+    size = math.prod(shape)
+    if math.prod(shape_of(a)) != size**2:
+        raise np.linalg.LinAlgError("Input arrays must satisfy the requirement prod(a.shape[b.ndim:]) == "
+                                    "prod(a.shape[:b.ndim])")  # fmt: skip
+    return rules.reshape(rules.solve(rules.reshape(a, (size, size)), rules.ravel(b)), shape)
+
+
+FUNCTIONS[np.linalg.matrix_rank] = _constant(np.linalg.matrix_rank)
+if hasattr(np, "matrix_transpose"):
+    FUNCTIONS[np.matrix_transpose] = _matrix_transpose
+
+_VECTORS = "any where the values are distinct (NotDifferentiableError where they repeat)"
+_VALUES = "1 everywhere, 2 and higher where the values are distinct"
+#: where higher derivatives stop, for the page of what adkit supports (others: any order)
+ORDER_LIMITS: dict[Callable, str] = {
+    np.linalg.det: "2 at every matrix; 3 and higher where the condition number is below 1e4",
+    np.linalg.svd: f"vectors: {_VECTORS}; values alone: {_VALUES}",
+    np.linalg.eigh: f"vectors: {_VECTORS}; values alone: {_VALUES}",
+    np.linalg.eigvalsh: _VALUES, np.linalg.cond: _VALUES,
+    np.linalg.norm: f"ord 2, -2, 'nuc': {_VALUES}; others any",
+    np.linalg.qr: "any at full rank (NotDifferentiableError elsewhere)",
+    np.linalg.pinv: "any where the rank does not change",
+    np.linalg.lstsq: "any where the rank does not change",
+}  # fmt: skip
+if hasattr(np.linalg, "svdvals"):
+    ORDER_LIMITS[np.linalg.svdvals] = _VALUES
+    ORDER_LIMITS[np.linalg.matrix_norm] = ORDER_LIMITS[np.linalg.norm]
+
+_CONSTANT = ("its result is integers or booleans, which carry no derivative: call it on the plain values, "
+             "adkit.primal(x)")  # fmt: skip
+_IN_PLACE = ("it writes into an existing array, which cannot hold a traced value (adkit's values are "
+             "immutable): build the result with np.where, np.concatenate or indexing")  # fmt: skip
+_COMPLEX = "its values are complex, and adkit differentiates real functions"
+_TEXT = "it writes text or files, not numbers: use adkit.primal(x)"
+_DATES = "it works on dates, not real numbers"
+
+#: NumPy functions adkit refuses on purpose, with the reason its error gives
+REFUSALS: dict[Callable, str] = {
+    np.linalg.eig: "a non-symmetric matrix can have complex eigenvalues and eigenvectors, and adkit "
+                   "differentiates real functions. For a symmetric matrix use np.linalg.eigh.",
+    np.linalg.eigvals: "a non-symmetric matrix can have complex eigenvalues, and adkit differentiates real "
+                       "functions. For a symmetric matrix use np.linalg.eigvalsh.",
+    **{f: _CONSTANT for f in (np.all, np.any, np.argpartition, np.argwhere, np.array_equiv, np.bincount,
+                              np.can_cast, np.common_type, np.count_nonzero, np.digitize, np.flatnonzero,
+                              np.iscomplex, np.isin, np.isneginf, np.isposinf, np.isreal, np.lexsort,
+                              np.may_share_memory, np.min_scalar_type, np.nanargmax, np.nanargmin,
+                              np.nonzero, np.searchsorted, np.shares_memory, np.unravel_index,
+                              np.ravel_multi_index, np.diag_indices_from, np.tril_indices_from,
+                              np.triu_indices_from, np.packbits, np.unpackbits)},
+    **{f: _IN_PLACE for f in (np.copyto, np.place, np.put, np.put_along_axis, np.putmask, np.fill_diagonal)},
+    **{f: _COMPLEX for f in (np.angle, np.sort_complex, np.real_if_close, *(
+        getattr(np.fft, n) for n in dir(np.fft) if hasattr(getattr(np.fft, n), "_implementation")))},
+    **{f: _TEXT for f in (np.save, np.savez, np.savez_compressed, np.savetxt, np.array2string, np.array_repr,
+                          np.array_str)},
+    **{f: _DATES for f in (np.busday_count, np.busday_offset, np.is_busday, np.datetime_as_string)},
+}  # fmt: skip
 
 
 # values that are the argument itself
@@ -1914,6 +2163,12 @@ def array_function(func: Callable, args: tuple, kwargs: dict) -> Any:
     """Route a NumPy function call on traced values to the rule table."""
     handler = FUNCTIONS.get(func)
     if handler is None:
+        if func in REFUSALS:
+            raise NotImplementedError(
+                f"adkit does not differentiate numpy.{_qualified_name(func)}: {REFUSALS[func].rstrip('.')}. "
+                f"(A function of your own can have a rule: @adkit.primitive with .defjvp / .defvjp.) What "
+                f"adkit supports: {SUPPORTED}."
+            )
         raise NotImplementedError(_no_rule_message(_qualified_name(func)))
     return handler(*args, **kwargs)
 
@@ -1921,7 +2176,10 @@ def array_function(func: Callable, args: tuple, kwargs: dict) -> Any:
 def _qualified_name(func: Callable) -> str:
     module = getattr(func, "__module__", "") or ""
     name = getattr(func, "__name__", repr(func))
-    return f"linalg.{name}" if "linalg" in module else name
+    for namespace in ("linalg", "fft"):
+        if namespace in module.split("."):
+            return f"{namespace}.{name}"
+    return name
 
 
 # -- the array-like behaviour of Dual and Var -----------------------------------------
@@ -1934,6 +2192,8 @@ def _refuse_conversion(what: str) -> TypeError:
         "(a = np.zeros(3); a[0] = x), passed to math.sin instead of np.sin, or given to "
         "float()/np.asarray(). Build arrays functionally instead: adkit.array([x, y]), np.stack([x, y]), "
         "np.concatenate(...), np.where(mask, x, y); and use np.sin / adkit.sin, not math.sin. "
+        "SciPy's functions that are not ufuncs convert their inputs this way too: for "
+        "scipy.special.logsumexp use adkit.logsumexp, for scipy.linalg use np.linalg. "
         "To read the number itself, use adkit.primal(x) or x.value."
     )
 
@@ -1997,7 +2257,7 @@ def _missing_attribute(kind: str, name: str) -> str:
     else:
         why = (f"adkit has no rule for ndarray.{name}. Write it with supported operations, register a "
                f"rule with @adkit.primitive, or use adkit.primal(x).{name} for the plain values (no "
-               "derivative).")  # fmt: skip
+               f"derivative). What adkit supports: {SUPPORTED}.")  # fmt: skip
     return f"{kind} has no attribute {name!r}: {why}"
 
 

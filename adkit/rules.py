@@ -59,6 +59,14 @@ Conventions at kinks and edges (each tested in ``tests/test_conventions.py``):
 * ``heaviside(x, h)``: d/dx = 0 (at the step too), d/dh = 1 where x = 0;
 * ``sinc``'s derivatives of every order are exact at 0 (Maclaurin series),
   where the quotient sin(pi x)/(pi x) is 0/0.
+* singular values and eigenvalues alone differentiate also where they repeat,
+  along NumPy's vectors (exact for symmetric functions of a repeated group, as
+  the nuclear norm); the spectral norm's ties (to rounding) share the
+  derivative as ``max``'s do; singular vectors and eigenvectors raise
+  ``NotDifferentiableError`` where their values repeat, QR where the rank is
+  deficient; the extra columns of a full SVD or QR move by the smallest rotation;
+* vector norms: ``ord=0`` counts (derivative 0), a negative order is 0 with
+  derivative 0 where an element is 0; ``xlogy(0, y)`` has d/dy = 0.
 """
 
 from __future__ import annotations
@@ -2319,36 +2327,175 @@ norm_p = Primitive("norm", _norm_impl, domain=(NONZERO,), cases=_REDUCE_CASES, f
 
 
 def norm(x: Any, ord: Any = None, axis: Any = None, keepdims: bool = False) -> Any:
-    """Vector or matrix norm as ``np.linalg.norm``: d‖x‖₂ = <x, dx>/‖x‖₂.
+    """Vector or matrix norm as ``np.linalg.norm``, every ``ord``: d‖x‖₂ = <x, dx>/‖x‖₂.
 
-    The 2-norm of vectors and the Frobenius norm of matrices are primitives;
-    vector norms of other orders are built from ``abs``, ``sum`` and ``max``.
+    Vectors (one axis): ``ord`` 2 (the default), 1, ``inf``, ``-inf``, 0
+    (the count of nonzero elements: piecewise constant, derivative 0) and any
+    other p, negative ones included ((Σ|x|ᵖ)^(1/p); 0 with derivative 0 where
+    an element is 0, for p < 0). Matrices (two axes): ``"fro"`` (the
+    default), ``"nuc"`` (the sum of the singular values), 2 and -2 (the
+    largest and smallest), 1, -1, ``inf``, ``-inf`` (extreme column and row
+    sums of ``|x|``). At kinks: ``‖0‖₂' = 0``, ``abs'(0) = 0``, ties of max and
+    min split evenly; the singular values' derivatives as :func:`svdvals`.
 
     >>> import numpy as np
     >>> adkit.norm(adkit.Dual(np.array([3.0, 4.0]), np.array([1.0, 0.0])))
     Dual(5.000, 0.600)
+    >>> adkit.norm(adkit.Dual(np.diag([3.0, 1.0]), np.eye(2)), "nuc")
+    Dual(4.000, 2.000)
     """
     n = ndim_of(x)
-    axes = normalize_axes(axis, n)
-    vector = len(axes) == 1 or (axis is None and n == 1)
-    if ord is None or (ord == 2 and vector) or (ord == "fro" and not vector):
-        if axis is None and n > 2 and ord is not None:
-            raise ValueError("Improper number of dimensions to norm.")
-        return norm_p(x, axis=axes, keepdims=bool(keepdims))
-    if (vector and ord in (1, np.inf, -np.inf)) or (vector and isinstance(ord, (int, float)) and ord > 0):
-        magnitude = absolute(x)
-        if ord == np.inf:
-            return max(magnitude, axis=axes, keepdims=keepdims)
-        if ord == -np.inf:
-            return min(magnitude, axis=axes, keepdims=keepdims)
-        if ord == 1:
-            return sum(magnitude, axis=axes, keepdims=keepdims)
+    if axis is None:
+        if ord is None or (ord in ("f", "fro") and n == 2) or (ord == 2 and n == 1):
+            return norm_p(x, axis=normalize_axes(None, n), keepdims=bool(keepdims))
+        axis = tuple(range(n))
+    elif not isinstance(axis, tuple):
+        try:
+            axis = (int(axis),)  # as NumPy: int(1.5) is 1
+        except TypeError as error:
+            raise TypeError("'axis' must be None, an integer or a tuple of integers") from error
+    if len(axis) == 1:
+        return _vector_norm(x, ord, normalize_axes(axis, n), bool(keepdims))
+    if len(axis) == 2:
+        rows, columns = _axis_list(axis[0], n), _axis_list(axis[1], n)
+        if rows == columns:
+            raise ValueError("Duplicate axes given.")
+        result = _matrix_norm(x, ord, rows[0], columns[0])
+        if keepdims:
+            result = reshape(result, keepdims_shape(shape_of(x), normalize_axes(axis, n)))
+        return result
+    raise ValueError("Improper number of dimensions to norm.")
+
+
+def _vector_norm(x: Any, ord: Any, axes: tuple[int, ...], keepdims: bool) -> Any:
+    if isinstance(ord, str):
+        raise ValueError(f"Invalid norm order '{ord}' for vectors")
+    if ord is None or ord == 2:
+        return norm_p(x, axis=axes, keepdims=keepdims)
+    magnitude = absolute(x)
+    if ord == math.inf:
+        return max(magnitude, axis=axes, keepdims=keepdims)
+    if ord == -math.inf:
+        return min(magnitude, axis=axes, keepdims=keepdims)
+    if ord == 0:  # the count of nonzero elements, traced with derivative 0
+        return sum(where_p(primal(x) != 0, 1.0, 0.0 * x), axis=axes, keepdims=keepdims)
+    if ord == 1:
+        return sum(magnitude, axis=axes, keepdims=keepdims)
+    if ord > 0:
         return power(sum(power(magnitude, ord), axis=axes, keepdims=keepdims), 1.0 / ord)
-    raise NotImplementedError(
-        f"adkit has no rule for np.linalg.norm with ord={ord!r} over axis={axis!r}; supported: "
-        "the 2-norm and other p-norms of vectors, and the Frobenius norm of matrices. Register "
-        "your own with adkit.primitive."
-    )
+    # p < 0: an element 0 makes the norm 0 (Σ|x|ᵖ is infinite); it stays 0 nearby, derivative 0
+    zero = primal(magnitude) == 0
+    if not np.any(zero):
+        return power(sum(power(magnitude, ord), axis=axes, keepdims=keepdims), 1.0 / ord)
+    safe = where_p(zero, 1.0, magnitude)
+    result = power(sum(power(safe, ord), axis=axes, keepdims=keepdims), 1.0 / ord)
+    return where_p(np.any(zero, axis=axes, keepdims=keepdims), 0.0, result)
+
+
+def _matrix_norm(x: Any, ord: Any, rows: int, columns: int) -> Any:
+    """A matrix norm over the axes ``rows`` and ``columns`` (non-negative, distinct), without kept axes."""
+    n = ndim_of(x)
+    if ord in (2, -2, "nuc"):
+        s = svdvals_p(moveaxis(x, (rows, columns), (-2, -1)))
+        return sum(s, axis=-1) if ord == "nuc" else _extreme_singular_value(s, largest=ord == 2)
+    if ord in (1, -1):
+        extreme = max if ord == 1 else min
+        sums = sum(absolute(x), axis=rows)
+        return extreme(sums, axis=columns - 1 if columns > rows else columns)
+    if ord in (math.inf, -math.inf):
+        extreme = max if ord == math.inf else min
+        sums = sum(absolute(x), axis=columns)
+        return extreme(sums, axis=rows - 1 if rows > columns else rows)
+    if ord in (None, "fro", "f"):
+        return norm_p(x, axis=normalize_axes((rows, columns), n), keepdims=False)
+    raise ValueError("Invalid norm order for matrices.")
+
+
+def _extreme_singular_value(s: Any, largest: bool) -> Any:
+    """The largest (smallest) singular value; singular values equal to it up to rounding are ties.
+
+    Computed singular values are rarely exactly equal where the true ones are
+    (an orthogonal matrix's are 1 up to rounding), so a tie is what is within
+    rounding of the extreme one; ties share the derivative evenly, as for
+    ``max``: ``‖Q‖₂`` of an orthogonal ``Q`` has the gradient ``Q / n``.
+    """
+    value = np.max(primal(s), axis=-1) if largest else np.min(primal(s), axis=-1)
+    tied = np.abs(primal(s) - value[..., None]) <= _tolerance(primal(s))[..., None]
+    if np.all(np.sum(tied, axis=-1) == 1):
+        return max(s, axis=-1) if largest else min(s, axis=-1)
+    shared = sum(where_p(tied, s, 0.0), axis=-1) / np.sum(tied, axis=-1)
+    return shared - primal(shared) + value  # NumPy's value, the derivative split among the ties
+
+
+def vector_norm(x: Any, axis: Any = None, keepdims: bool = False, ord: Any = 2) -> Any:
+    """``np.linalg.vector_norm``: the norm of order ``ord`` over ``axis`` (any number of axes, flattened).
+
+    >>> import numpy as np
+    >>> adkit.vector_norm(adkit.Dual(np.array([[3.0], [4.0]]), np.ones((2, 1))))
+    Dual(5.000, 1.400)
+    """
+    shape = shape_of(x)
+    n = len(shape)
+    if axis is None:
+        flat, over = ravel(x), 0
+    elif isinstance(axis, tuple):
+        chosen = _axis_list(axis, n)
+        rest = [i for i in range(n) if i not in chosen]
+        flat = reshape(transpose(x, chosen + rest), (math.prod(shape[i] for i in chosen),) + tuple(
+            shape[i] for i in rest))  # fmt: skip
+        over = 0
+    else:
+        flat, over = x, axis
+    result = norm(flat, ord, axis=over)
+    if keepdims:
+        kept = _axis_list(range(n) if axis is None else axis, n)
+        result = reshape(result, tuple(1 if i in kept else s for i, s in enumerate(shape)))
+    return result
+
+
+def matrix_norm(x: Any, keepdims: bool = False, ord: Any = "fro") -> Any:
+    """``np.linalg.matrix_norm``: the matrix norm of order ``ord`` of each matrix (the last two axes).
+
+    >>> import numpy as np
+    >>> adkit.matrix_norm(adkit.Dual(np.diag([3.0, 4.0]), np.eye(2)), ord=2)
+    Dual(4.000, 1.000)
+    """
+    return norm(x, ord, axis=(-2, -1), keepdims=keepdims)
+
+
+def vecdot(a: Any, b: Any, axis: int = -1) -> Any:
+    """The dot product of vectors along ``axis``, broadcasting the others: Σ_k a_k b_k (real values).
+
+    >>> import numpy as np
+    >>> adkit.vecdot(adkit.Dual(np.array([1.0, 2.0]), np.array([1.0, 0.0])), np.array([3.0, 4.0]))
+    Dual(11.000, 3.000)
+    """
+    shape_a, shape_b = shape_of(a), shape_of(b)
+    (i,), (j,) = _axis_list(axis, len(shape_a)), _axis_list(axis, len(shape_b))
+    if shape_a[i] != shape_b[j]:
+        raise ValueError(f"vecdot: vectors of lengths {shape_a[i]} and {shape_b[j]} along axis {axis}")
+    a, b = moveaxis(a, i, -1), moveaxis(b, j, -1)
+    return sum(multiply(a, b), axis=-1)
+
+
+def matvec(a: Any, v: Any) -> Any:
+    """Matrix times vector over stacks, as ``np.matvec``: out_i = Σ_j a_ij v_j.
+
+    >>> import numpy as np
+    >>> adkit.matvec(np.eye(2), adkit.Dual(np.array([1.0, 2.0]), np.array([1.0, 0.0])))
+    Dual(array([1., 2.]), array([1., 0.]))
+    """
+    return getitem_p(matmul(a, expand_dims(v, -1)), index=(Ellipsis, 0))
+
+
+def vecmat(v: Any, a: Any) -> Any:
+    """Vector times matrix over stacks, as ``np.vecmat``: out_j = Σ_i v_i a_ij (real values).
+
+    >>> import numpy as np
+    >>> adkit.vecmat(adkit.Dual(np.array([1.0, 2.0]), np.array([1.0, 0.0])), np.eye(2))
+    Dual(array([1., 2.]), array([1., 0.]))
+    """
+    return getitem_p(matmul(expand_dims(v, -2), a), index=(Ellipsis, 0, slice(None)))
 
 
 def matrix_trace(x: Any) -> Any:
@@ -3123,6 +3270,1129 @@ def cumprod(x: Any, axis: int | None = None) -> Any:
     if axis is None:
         x, axis = reshape(x, -1), 0
     return cumprod_p(x, axis=normalize_axes(axis, ndim_of(x))[0])
+# -- linear algebra: decompositions --------------------------------------------------------------
+# svd, eigh, qr and cholesky give several arrays. Each is one primitive whose output packs them into
+# one array (U, V and the singular values as rows of one stack of matrices), unpacked by indexing, so
+# that each keeps one JVP and one VJP and the engines need nothing new. The rules read the packed
+# output, so second derivatives flow through U, s and V themselves. Where a derivative does not exist
+# (repeated singular values or eigenvalues for the vectors, rank deficiency), the rules raise
+# NotDifferentiableError naming the condition, instead of returning inf or nan.
+
+
+class NotDifferentiableError(np.linalg.LinAlgError):
+    """The derivative asked for does not exist at this matrix (repeated eigenvalues, a deficient rank).
+
+    A ``numpy.linalg.LinAlgError`` (so also a ``ValueError``), raised by the
+    rules of :func:`svd`, :func:`eigh` and :func:`qr` where their conditions
+    fail; the message names the condition and what to differentiate instead.
+
+    >>> import numpy as np
+    >>> adkit.grad(lambda a: np.linalg.eigh(a)[1][0, 0])(np.eye(2))
+    Traceback (most recent call last):
+    ...
+    adkit.rules.NotDifferentiableError: the eigenvectors of np.linalg.eigh have a derivative only where ...
+    """
+
+
+def _eps(x: Any) -> float:
+    return float(np.finfo(_float_type(x)).eps)
+
+
+def _where_in_stack(bad: np.ndarray) -> str:
+    """`` (matrix [i, j] of the stack)`` for the first bad matrix of a stack; nothing for one matrix."""
+    if bad.ndim == 0:
+        return ""
+    return f" (matrix {[int(i) for i in np.argwhere(bad)[0]]} of the stack)"
+
+
+def _first(values: np.ndarray, bad: np.ndarray) -> np.ndarray:
+    return values if bad.ndim == 0 else values[tuple(np.argwhere(bad)[0])]
+
+
+def _tolerance(values: np.ndarray) -> np.ndarray:
+    """Below this, a gap between computed eigen- or singular values is rounding (LAPACK's error bound)."""
+    k = builtins.max(values.shape[-1], 1)
+    return 16 * k * _eps(values) * np.max(np.abs(values), axis=-1, initial=0.0)
+
+
+def _require_distinct(values: Any, what: str, instead: str, nonzero: bool = False) -> None:
+    """Raise NotDifferentiableError where two sorted ``values`` (..., k) are equal to rounding.
+
+    ``nonzero`` also refuses a zero value (a non-square matrix's singular vectors need full rank).
+    """
+    v = np.asarray(primal(values))
+    tol = _tolerance(v)
+    tied = np.any(np.abs(np.diff(v, axis=-1)) <= tol[..., None], axis=-1)
+    zero = np.min(np.abs(v), axis=-1, initial=np.inf) <= tol if nonzero else np.zeros_like(tied)
+    if not (np.any(tied) or np.any(zero)):
+        return
+    bad = tied | zero
+    shown = np.array2string(_first(v, bad), precision=6)
+    condition = "distinct and nonzero" if nonzero else "distinct"
+    raise NotDifferentiableError(
+        f"the {what} have a derivative only where the values are {condition}; this matrix"
+        f"{_where_in_stack(bad)} has {shown} (equal to rounding), where they are not determined (any "
+        f"rotation of the vectors of a repeated value is as good). {instead}"
+    )
+
+
+def _rows(x: Any, start: int, stop: int) -> Any:
+    return getitem_p(x, index=(Ellipsis, slice(start, stop), slice(None)))
+
+
+def _row(x: Any, i: int) -> Any:
+    return getitem_p(x, index=(Ellipsis, i, slice(None)))
+
+
+def _as_row(v: Any) -> Any:
+    """``v[..., None, :]``."""
+    shape = shape_of(v)
+    return reshape_p(v, shape=shape[:-1] + (1,) + shape[-1:])
+
+
+def _as_column(v: Any) -> Any:
+    """``v[..., :, None]``."""
+    return reshape_p(v, shape=shape_of(v) + (1,))
+
+
+def _eye(n: int, x: Any) -> np.ndarray:
+    return np.eye(n, dtype=_float_type(x))
+
+
+def _diagonal_of(x: Any) -> Any:
+    """The diagonals of a stack of square matrices, ``(..., k, k) -> (..., k)``."""
+    k = shape_of(x)[-1]
+    return getitem_p(x, index=(Ellipsis, np.arange(k), np.arange(k)))
+
+
+def _diagonal_matrix(v: Any) -> Any:
+    """``(..., k) -> (..., k, k)`` with ``v`` on the diagonal."""
+    return _as_column(v) * _eye(shape_of(v)[-1], v)
+
+
+def _inverse_gaps(values: Any) -> Any:
+    """``F[..., i, j] = 1 / (values_j - values_i)`` off the diagonal, 0 on it (the values are distinct)."""
+    eye = _eye(shape_of(values)[-1], values)
+    return reciprocal(_as_row(values) - _as_column(values) + eye) - eye
+
+
+def _is_zero(x: Any) -> bool:
+    """A plain array of zeros (an output nobody used): its terms can be skipped."""
+    return type(x) is np.ndarray and not x.any()
+
+
+def _masks(n: int, lower: bool) -> tuple[np.ndarray, np.ndarray]:
+    """The triangle NumPy reads (diagonal included) and its strict part."""
+    tri = np.tril(np.ones((n, n), bool)) if lower else np.triu(np.ones((n, n), bool))
+    return tri, tri & ~np.eye(n, dtype=bool)
+
+
+def _symmetric_from(t: Any, lower: bool) -> Any:
+    """The symmetric matrix NumPy's eigh and cholesky see: one triangle of ``t``, mirrored."""
+    tri, strict = _masks(shape_of(t)[-1], lower)
+    return where_p(tri, t, 0.0) + _swap_last(where_p(strict, t, 0.0))
+
+
+def _symmetric_from_transpose(g: Any, lower: bool) -> Any:
+    """The transpose of :func:`_symmetric_from`: what a cotangent of the mirrored matrix gives ``t``."""
+    tri, strict = _masks(shape_of(g)[-1], lower)
+    return where_p(tri, g, 0.0) + where_p(strict, _swap_last(g), 0.0)
+
+
+def _decomposition_flops(factor: float) -> Callable[..., float]:
+    def flops(out: Any, a: Any, *_: Any, **__: Any) -> float:
+        m, n = shape_of(a)[-2:]
+        return factor * m * n * builtins.min(m, n) * (size_of(a) // builtins.max(m * n, 1))
+
+    return flops
+
+
+def _orthonormal_columns(rng: np.random.Generator, rows: int, cols: int, stack: tuple) -> np.ndarray:
+    return np.linalg.qr(rng.normal(size=(*stack, rows, cols)))[0]
+
+
+def _spread_values(rng: np.random.Generator, k: int, stack: tuple[int, ...], low: float) -> np.ndarray:
+    """k values from ``low`` up, at least 0.4 apart (distinct, so vectors have derivatives)."""
+    return low + np.arange(k)[::-1] + 0.6 * rng.random((*stack, k))
+
+
+def _with_singular_values(rng: np.random.Generator, m: int, n: int, stack: tuple[int, ...] = ()) -> tuple:
+    k = builtins.min(m, n)
+    u, v = _orthonormal_columns(rng, m, k, stack), _orthonormal_columns(rng, n, k, stack)
+    s = _spread_values(rng, k, stack, 0.8)
+    return (np.matmul(u * s[..., None, :], np.swapaxes(v, -1, -2)),)
+
+
+# svd -----------------------------------------------------------------------------------------------
+
+_SVD_INSTEAD = ("Functions of the singular values alone (np.linalg.svd(a, compute_uv=False), "
+                "np.linalg.norm(a, 'nuc')) have first derivatives there.")  # fmt: skip
+
+
+def _svd_impl(a: Any, *, full_matrices: bool) -> np.ndarray:
+    u, s, vh = np.linalg.svd(a, full_matrices=full_matrices)
+    k = s.shape[-1]
+    return np.concatenate([u[..., :k], np.swapaxes(vh[..., :k, :], -1, -2), s[..., None, :]], axis=-2)
+
+
+def _svd_parts(packed: Any, m: int, n: int) -> tuple[Any, Any, Any]:
+    """``U (..., m, k)``, ``V (..., n, k)`` and ``s (..., k)`` from the packed output ``[U; V; s]``."""
+    return _rows(packed, 0, m), _rows(packed, m, m + n), _row(packed, m + n)
+
+
+def _require_svd_vectors(s: Any, m: int, n: int) -> None:
+    _require_distinct(s, "singular vectors of np.linalg.svd", _SVD_INSTEAD, nonzero=m != n)
+
+
+def _svd_jvp(t: Any, out: Any, a: Any, *, full_matrices: bool) -> Any:
+    """dU = U (F ∘ (dS S + S dSᵀ)) (+ (I - UUᵀ) dA V S⁻¹), dV likewise, ds = diag(dS), dS = Uᵀ dA V."""
+    m, n = shape_of(a)[-2:]
+    u, v, s = _svd_parts(out, m, n)
+    _require_svd_vectors(s, m, n)
+    ds = matmul(matmul(_swap_last(u), t), v)
+    f = _inverse_gaps(s * s)
+    s_row, s_column = _as_row(s), _as_column(s)
+    dss, sds = ds * s_row, s_column * ds
+    du = matmul(u, f * (dss + _swap_last(dss)))
+    dv = matmul(v, f * (sds + _swap_last(sds)))
+    if m > n:
+        dav = matmul(t, v)
+        du = du + (dav - matmul(u, matmul(_swap_last(u), dav))) / s_row
+    elif n > m:
+        dau = matmul(_swap_last(t), u)
+        dv = dv + (dau - matmul(v, matmul(_swap_last(v), dau))) / s_row
+    return concatenate_p(du, dv, _as_row(_diagonal_of(ds)), axis=-2)
+
+
+def _svd_vjp(ct: Any, out: Any, a: Any, *, full_matrices: bool) -> Any:
+    """Ā = U (diag(s̄) + (J + Jᵀ) S + S (K + Kᵀ)) Vᵀ (+ the parts off the span), J = F ∘ UᵀŪ, K = F ∘ VᵀV̄."""
+    m, n = shape_of(a)[-2:]
+    u, v, s = _svd_parts(out, m, n)
+    cu, cv, cs = _svd_parts(ct, m, n)
+    g = _diagonal_matrix(cs)
+    if not (_is_zero(cu) and _is_zero(cv)):  # only s was used: its rule needs no distinct values
+        _require_svd_vectors(s, m, n)
+        f = _inverse_gaps(s * s)
+        j = f * matmul(_swap_last(u), cu)
+        k = f * matmul(_swap_last(v), cv)
+        g = g + (j + _swap_last(j)) * _as_row(s) + _as_column(s) * (k + _swap_last(k))
+    ca = matmul(matmul(u, g), _swap_last(v))
+    if m > n and not _is_zero(cu):
+        ca = ca + matmul((cu - matmul(u, matmul(_swap_last(u), cu))) / _as_row(s), _swap_last(v))
+    elif n > m and not _is_zero(cv):
+        ca = ca + matmul(u, _swap_last((cv - matmul(v, matmul(_swap_last(v), cv))) / _as_row(s)))
+    return ca
+
+
+_SVD_CASES = (Case(((3, 3),), {"full_matrices": False}, make=lambda rng: _with_singular_values(rng, 3, 3)),
+              Case(((4, 3),), {"full_matrices": False}, make=lambda rng: _with_singular_values(rng, 4, 3)),
+              Case(((3, 4),), {"full_matrices": True}, make=lambda rng: _with_singular_values(rng, 3, 4)),
+              Case(((2, 4, 2),), {"full_matrices": False},
+                   make=lambda rng: _with_singular_values(rng, 4, 2, (2,))))  # fmt: skip
+
+svd_p = Primitive("svd", _svd_impl, cases=_SVD_CASES, flops=_decomposition_flops(12.0), residuals=("out",),
+                  label="svd({0})", jvps=(_svd_jvp,), vjps=(_svd_vjp,),
+                  doc="The singular value decomposition A = U diag(s) Vᵀ (the first min(m, n) singular "
+                      "vectors), packed as the rows [U; V; s]. The vectors' derivative needs distinct "
+                      "singular values (and nonzero ones when A is not square): NotDifferentiableError "
+                      "where they are not.")
+
+
+def _svdvals_impl(a: Any) -> np.ndarray:
+    return np.linalg.svd(a, compute_uv=False)
+
+
+def _singular_vectors(a: Any) -> tuple[Any, Any]:
+    m, n = shape_of(a)[-2:]
+    u, v, _ = _svd_parts(svd_p(a, full_matrices=False), m, n)
+    return u, v
+
+
+def _svdvals_jvp(t: Any, out: Any, a: Any) -> Any:
+    u, v = _singular_vectors(a)
+    return sum_p(u * matmul(t, v), axis=(-2,), keepdims=False)  # diag(Uᵀ dA V)
+
+
+def _svdvals_vjp(ct: Any, out: Any, a: Any) -> Any:
+    u, v = _singular_vectors(a)
+    return matmul(u * _as_row(ct), _swap_last(v))
+
+
+svdvals_p = Primitive("svdvals", _svdvals_impl,
+                      cases=(Case(((3, 3),), make=lambda rng: _with_singular_values(rng, 3, 3)),
+                             Case(((3, 5),), make=lambda rng: _with_singular_values(rng, 3, 5)),
+                             Case(((2, 4, 3),), make=lambda rng: _with_singular_values(rng, 4, 3, (2,)))),
+                      flops=_decomposition_flops(4.0), residuals=(0,), symbol="σ", label="svdvals({0})",
+                      jvps=(_svdvals_jvp,), vjps=(_svdvals_vjp,),
+                      doc="Singular values, largest first; ds_i = u_iᵀ dA v_i. Where singular values "
+                          "repeat, each one alone has no derivative; adkit gives the one along NumPy's "
+                          "singular vectors, exact for every symmetric function of a repeated group (their "
+                          "sum, the nuclear norm). Second derivatives need distinct values.")
+
+
+class SVDResult(NamedTuple):
+    """``(U, S, Vh)`` as ``np.linalg.svd`` returns them."""
+
+    U: Any
+    S: Any
+    Vh: Any
+
+
+def _complement(q: Any, basis: np.ndarray) -> Any:
+    """The columns completing ``q`` to an orthogonal matrix: NumPy's ``basis`` here, carried along smoothly.
+
+    They are not determined by the matrix (any orthonormal basis of the
+    complement is as good), so adkit takes NumPy's at this point and moves it
+    with ``q``: the projection of ``basis`` onto the complement of ``q``'s
+    columns, orthonormalized (Cholesky). Its first derivative is the smallest
+    rotation, ``-q dqᵀ basis``; every function of the complement as a whole
+    (the projector ``I - q qᵀ``) is exact at every order.
+    """
+    if not isinstance(q, Box) or shape_of(basis)[-1] == 0:
+        return basis
+    m = basis - matmul(q, matmul(_swap_last(q), basis))
+    chol = cholesky_p(matmul(_swap_last(m), m), upper=False)
+    moved = _swap_last(solve_p(chol, _swap_last(m)))
+    return moved - primal(moved) + basis  # NumPy's values exactly, the derivative of `moved`
+
+
+def svd(a: Any, full_matrices: bool = True, compute_uv: bool = True, hermitian: bool = False) -> Any:
+    """Singular value decomposition ``A = U diag(S) Vh``, as ``np.linalg.svd``, on a matrix or a stack.
+
+    Maths: ``dS = diag(Uᵀ dA V)``; ``dU = U (F ∘ (Uᵀ dA V S + S Vᵀ dAᵀ U)) + (I - U Uᵀ) dA V S⁻¹`` with
+    ``F_ij = 1 / (s_j² - s_i²)``, and ``dV`` likewise.
+
+    Conditions: the singular vectors have a derivative where the singular
+    values are distinct (and nonzero, for a non-square matrix), else
+    :class:`NotDifferentiableError`; the singular values alone (``compute_uv=False``)
+    have first derivatives everywhere (see :func:`svdvals`). The signs of the
+    vectors are NumPy's; functions that do not depend on them
+    (``U diag(S) Vh``, ``u uᵀ``) are what to differentiate. With
+    ``full_matrices=True`` and a non-square matrix, the extra columns of ``U``
+    (rows of ``Vh``) are any orthonormal basis of the complement: adkit
+    carries NumPy's along (:func:`_complement`), so functions of that
+    subspace as a whole are exact, the columns themselves a convention.
+    ``hermitian=True`` reads the lower triangle and decomposes with ``eigh``,
+    as NumPy does.
+
+    >>> import numpy as np
+    >>> a = adkit.Dual(np.diag([3.0, 1.0]), np.array([[1.0, 0.0], [0.0, 0.0]]))
+    >>> adkit.svd(a, compute_uv=False)
+    Dual(array([3., 1.]), array([1., 0.]))
+    """
+    if hermitian:
+        return _svd_hermitian(a, compute_uv)
+    if not compute_uv:
+        return svdvals_p(a)
+    m, n = shape_of(a)[-2:]
+    u, v, s = _svd_parts(svd_p(a, full_matrices=bool(full_matrices)), m, n)
+    if full_matrices and m != n:
+        u_full, _, vh_full = np.linalg.svd(primal(a), full_matrices=True)
+        k = builtins.min(m, n)
+        if m > n:
+            u = concatenate_p(u, _complement(u, u_full[..., k:]), axis=-1)
+        else:
+            v = concatenate_p(v, _complement(v, np.swapaxes(vh_full[..., k:, :], -1, -2)), axis=-1)
+    return SVDResult(u, s, _swap_last(v))
+
+
+def _take_along_last(x: Any, order: np.ndarray) -> Any:
+    """``np.take_along_axis`` on the last axis, one ``order`` per vector (per matrix: its columns)."""
+    stack = order.shape[:-1]
+    grids = np.meshgrid(*(np.arange(n) for n in stack), indexing="ij") if stack else []
+    if ndim_of(x) == order.ndim:
+        return getitem_p(x, index=tuple(g[..., None] for g in grids) + (order,))
+    rows = np.arange(shape_of(x)[-2])[:, None]
+    return getitem_p(x, index=tuple(g[..., None, None] for g in grids) + (rows, order[..., None, :]))
+
+
+def _svd_hermitian(a: Any, compute_uv: bool) -> Any:
+    """NumPy's ``svd(a, hermitian=True)``: from ``eigh``, singular values ``|w|`` largest first."""
+    if not compute_uv:
+        s = absolute(eigvalsh(a))
+        return _take_along_last(s, np.argsort(primal(s), axis=-1)[..., ::-1])
+    w, u = eigh(a)
+    order = np.argsort(np.abs(primal(w)), axis=-1)[..., ::-1]
+    signs = np.take_along_axis(np.sign(primal(w)), order, axis=-1)
+    s = _take_along_last(absolute(w), order)
+    u = _take_along_last(u, order)
+    return SVDResult(u, s, _swap_last(u * signs[..., None, :]))
+
+
+def svdvals(x: Any) -> Any:
+    """The singular values of a matrix or a stack, largest first: ``ds_i = u_iᵀ dA v_i``.
+
+    At repeated singular values each one alone is not differentiable; the
+    derivative given is the one along NumPy's singular vectors, which is exact
+    for every symmetric function of the repeated group (their sum, as in the
+    nuclear norm; their maximum splits evenly, as ``max`` does at ties).
+
+    >>> import numpy as np
+    >>> adkit.svdvals(adkit.Dual(np.diag([3.0, 1.0]), np.eye(2)))
+    Dual(array([3., 1.]), array([1., 1.]))
+    """
+    return svdvals_p(x)
+
+
+# eigh ----------------------------------------------------------------------------------------------
+
+_EIGH_INSTEAD = ("Functions of the eigenvalues alone (np.linalg.eigvalsh, np.trace) have first "
+                 "derivatives there.")  # fmt: skip
+
+
+def _eigh_impl(a: Any, *, lower: bool) -> np.ndarray:
+    w, v = np.linalg.eigh(a, UPLO="L" if lower else "U")
+    return np.concatenate([v, w[..., None, :]], axis=-2)
+
+
+def _eigh_parts(packed: Any, n: int) -> tuple[Any, Any]:
+    """Eigenvalues ``(..., n)`` and eigenvectors ``(..., n, n)`` from the packed ``[V; w]``."""
+    return _row(packed, n), _rows(packed, 0, n)
+
+
+def _eigh_jvp(t: Any, out: Any, a: Any, *, lower: bool) -> Any:
+    """dw = diag(Vᵀ dA V), dV = V (F ∘ Vᵀ dA V) with F_ij = 1 / (w_j - w_i), dA the mirrored triangle."""
+    n = shape_of(a)[-1]
+    w, v = _eigh_parts(out, n)
+    _require_distinct(w, "eigenvectors of np.linalg.eigh", _EIGH_INSTEAD)
+    vdv = matmul(matmul(_swap_last(v), _symmetric_from(t, lower)), v)
+    return concatenate_p(matmul(v, _inverse_gaps(w) * vdv), _as_row(_diagonal_of(vdv)), axis=-2)
+
+
+def _eigh_vjp(ct: Any, out: Any, a: Any, *, lower: bool) -> Any:
+    n = shape_of(a)[-1]
+    w, v = _eigh_parts(out, n)
+    cw, cv = _eigh_parts(ct, n)
+    g = _diagonal_matrix(cw)
+    if not _is_zero(cv):
+        _require_distinct(w, "eigenvectors of np.linalg.eigh", _EIGH_INSTEAD)
+        g = g + _inverse_gaps(w) * matmul(_swap_last(v), cv)
+    return _symmetric_from_transpose(matmul(matmul(v, g), _swap_last(v)), lower)
+
+
+def _with_eigenvalues(rng: np.random.Generator, n: int = 3, stack: tuple[int, ...] = ()) -> tuple:
+    q = _orthonormal_columns(rng, n, n, stack)
+    w = _spread_values(rng, n, stack, -1.2)
+    return (np.matmul(q * w[..., None, :], np.swapaxes(q, -1, -2)),)
+
+
+_EIGH_CASES = (Case(((3, 3),), {"lower": True}, make=_with_eigenvalues),
+               Case(((3, 3),), {"lower": False}, make=_with_eigenvalues),
+               Case(((2, 3, 3),), {"lower": True},
+                    make=lambda rng: _with_eigenvalues(rng, 3, (2,))))  # fmt: skip
+
+eigh_p = Primitive("eigh", _eigh_impl, cases=_EIGH_CASES, flops=_decomposition_flops(9.0), residuals=("out",),
+                   label="eigh({0})", jvps=(_eigh_jvp,), vjps=(_eigh_vjp,),
+                   doc="Eigenvalues and eigenvectors of a symmetric matrix (the triangle NumPy reads, "
+                       "mirrored), packed as the rows [V; w]. The eigenvectors' derivative needs distinct "
+                       "eigenvalues: NotDifferentiableError where they repeat.")
+
+
+def _eigvalsh_impl(a: Any, *, lower: bool) -> np.ndarray:
+    return np.linalg.eigvalsh(a, UPLO="L" if lower else "U")
+
+
+def _eigenvectors(a: Any, lower: bool) -> Any:
+    return _eigh_parts(eigh_p(a, lower=lower), shape_of(a)[-1])[1]
+
+
+def _eigvalsh_jvp(t: Any, out: Any, a: Any, *, lower: bool) -> Any:
+    v = _eigenvectors(a, lower)
+    return sum_p(v * matmul(_symmetric_from(t, lower), v), axis=(-2,), keepdims=False)
+
+
+def _eigvalsh_vjp(ct: Any, out: Any, a: Any, *, lower: bool) -> Any:
+    v = _eigenvectors(a, lower)
+    return _symmetric_from_transpose(matmul(v * _as_row(ct), _swap_last(v)), lower)
+
+
+eigvalsh_p = Primitive("eigvalsh", _eigvalsh_impl, cases=_EIGH_CASES, flops=_decomposition_flops(4.0),
+                       residuals=(0,), symbol="λ", label="eigvalsh({0})", jvps=(_eigvalsh_jvp,),
+                       vjps=(_eigvalsh_vjp,),
+                       doc="Eigenvalues of a symmetric matrix, ascending; dw_i = v_iᵀ dA v_i. Where "
+                           "eigenvalues repeat, each alone has no derivative; adkit gives the one along "
+                           "NumPy's eigenvectors, exact for every symmetric function of a repeated group. "
+                           "Second derivatives need distinct eigenvalues.")
+
+
+class EighResult(NamedTuple):
+    """``(eigenvalues, eigenvectors)`` as ``np.linalg.eigh`` returns them."""
+
+    eigenvalues: Any
+    eigenvectors: Any
+
+
+def _lower(uplo: str) -> bool:
+    if uplo not in ("L", "U"):
+        raise ValueError("UPLO argument must be 'L' or 'U'")
+    return uplo == "L"
+
+
+def eigh(a: Any, UPLO: str = "L") -> EighResult:
+    """Eigenvalues (ascending) and eigenvectors of a symmetric matrix or stack, as ``np.linalg.eigh``.
+
+    Maths: ``dw = diag(Vᵀ dA V)``, ``dV = V (F ∘ Vᵀ dA V)`` with ``F_ij = 1 / (w_j - w_i)``.
+
+    Only the triangle ``UPLO`` names is read (the other is ignored, as by
+    NumPy), so the derivative with respect to the other triangle is zero and
+    an off-diagonal element of the read one counts twice. The eigenvectors
+    have a derivative where the eigenvalues are distinct, else
+    :class:`NotDifferentiableError`; their signs are NumPy's, so
+    differentiate functions that do not depend on them (``v vᵀ``,
+    ``V diag(w) Vᵀ``).
+
+    >>> import numpy as np
+    >>> adkit.eigh(adkit.Dual(np.diag([1.0, 2.0]), np.diag([1.0, 0.0]))).eigenvalues
+    Dual(array([1., 2.]), array([1., 0.]))
+    """
+    n = shape_of(a)[-1]
+    w, v = _eigh_parts(eigh_p(a, lower=_lower(UPLO)), n)
+    return EighResult(w, v)
+
+
+def eigvalsh(a: Any, UPLO: str = "L") -> Any:
+    """Eigenvalues of a symmetric matrix or stack, ascending: ``dw_i = v_iᵀ dA v_i``.
+
+    Reads one triangle, as :func:`eigh`. Where eigenvalues repeat, each one
+    alone is not differentiable; the derivative given is the one along
+    NumPy's eigenvectors, exact for symmetric functions of the group.
+
+    >>> import numpy as np
+    >>> adkit.eigvalsh(adkit.Dual(np.diag([1.0, 2.0]), np.eye(2)))
+    Dual(array([1., 2.]), array([1., 1.]))
+    """
+    return eigvalsh_p(a, lower=_lower(UPLO))
+
+
+# cholesky ------------------------------------------------------------------------------------------
+
+
+def _lower_half(x: Any) -> Any:
+    """Φ(X): the strict lower triangle and half the diagonal (a constant mask)."""
+    n = shape_of(x)[-1]
+    mask = np.tril(np.ones((n, n)), -1) + 0.5 * np.eye(n)
+    return x * mask.astype(_float_type(x))
+
+
+def _cholesky_jvp(t: Any, out: Any, a: Any, *, upper: bool) -> Any:
+    """dL = L Φ(L⁻¹ dA L⁻ᵀ)."""
+    chol = _swap_last(out) if upper else out
+    e = _symmetric_from(t, lower=not upper)
+    x = solve_p(chol, _swap_last(solve_p(chol, e)))
+    dl = matmul(chol, _lower_half(x))
+    return _swap_last(dl) if upper else dl
+
+
+def _cholesky_vjp(ct: Any, out: Any, a: Any, *, upper: bool) -> Any:
+    """Ā = L⁻ᵀ Φ(Lᵀ L̄) L⁻¹, given back to the triangle NumPy reads."""
+    chol = _swap_last(out) if upper else out
+    cl = _swap_last(ct) if upper else ct
+    y = solve_p(_swap_last(chol), _lower_half(matmul(_swap_last(chol), cl)))
+    return _symmetric_from_transpose(_swap_last(solve_p(_swap_last(chol), _swap_last(y))), lower=not upper)
+
+
+def _positive_definite(rng: np.random.Generator, n: int = 3, stack: tuple[int, ...] = ()) -> tuple:
+    b = rng.normal(size=(*stack, n, n))
+    return (np.matmul(b, np.swapaxes(b, -1, -2)) + n * np.eye(n),)
+
+
+def _cholesky_impl(a: Any, *, upper: bool) -> np.ndarray:
+    return np.linalg.cholesky(a, upper=True) if upper else np.linalg.cholesky(a)
+
+
+cholesky_p = Primitive("cholesky", _cholesky_impl,
+                       cases=(Case(((3, 3),), {"upper": False}, make=_positive_definite),
+                              Case(((3, 3),), {"upper": True}, make=_positive_definite),
+                              Case(((2, 3, 3),), {"upper": False},
+                                   make=lambda rng: _positive_definite(rng, 3, (2,)))),
+                       flops=_decomposition_flops(1.0 / 3.0), residuals=("out",), label="cholesky({0})",
+                       jvps=(_cholesky_jvp,), vjps=(_cholesky_vjp,),
+                       doc="Cholesky factor of a symmetric positive definite matrix (the triangle NumPy "
+                           "reads); dL = L Φ(L⁻¹ dA L⁻ᵀ), Φ the lower triangle with half the diagonal.")
+
+
+def cholesky(a: Any, upper: bool = False) -> Any:
+    """The Cholesky factor ``L`` with ``A = L Lᵀ`` (``upper=True``: ``R = Lᵀ``), as ``np.linalg.cholesky``.
+
+    Maths: ``dL = L Φ(L⁻¹ dA L⁻ᵀ)``, Φ the strictly lower triangle plus half the diagonal.
+
+    Reads the lower triangle (the upper one with ``upper=True``), as NumPy;
+    defined and differentiable wherever ``A`` is positive definite.
+
+    >>> import numpy as np
+    >>> adkit.cholesky(adkit.Dual(np.array([[4.0]]), np.array([[1.0]])))
+    Dual(array([[2.]]), array([[0.25]]))
+    """
+    return cholesky_p(a, upper=bool(upper))
+
+
+# qr ------------------------------------------------------------------------------------------------
+
+
+def _qr_impl(a: Any, *, complete: bool) -> np.ndarray:
+    q, r = np.linalg.qr(a, mode="complete" if complete else "reduced")
+    m, n = np.shape(a)[-2:]
+    k = builtins.min(m, n)
+    return np.concatenate([np.swapaxes(q[..., :, :k], -1, -2), r[..., :k, :]], axis=-1)
+
+
+def _qr_parts(packed: Any, m: int) -> tuple[Any, Any]:
+    """``Q (..., m, k)`` and ``R (..., k, n)`` from the packed ``[Qᵀ | R]``."""
+    return (_swap_last(getitem_p(packed, index=(Ellipsis, slice(0, m)))),
+            getitem_p(packed, index=(Ellipsis, slice(m, None))))  # fmt: skip
+
+
+def _require_full_rank(r: Any, m: int, n: int) -> None:
+    diagonal = np.abs(np.diagonal(np.asarray(primal(r)), axis1=-2, axis2=-1))
+    small = np.min(diagonal, axis=-1, initial=np.inf) <= _tolerance(diagonal)
+    if np.any(small):
+        rank = "full column rank" if m >= n else f"its first {m} columns independent"
+        raise NotDifferentiableError(
+            f"np.linalg.qr has a derivative only for a matrix with {rank}; this one{_where_in_stack(small)} "
+            f"has R's diagonal {np.array2string(_first(diagonal, small), precision=6)} (a zero, to rounding)."
+        )
+
+
+def _right_solve(x: Any, r: Any) -> Any:
+    """``x r⁻¹``."""
+    return _swap_last(solve_p(_swap_last(r), _swap_last(x)))
+
+
+def _qr_square_jvp(q: Any, r: Any, t: Any) -> tuple[Any, Any]:
+    """dQ, dR of A = QR, R square (m >= n): C = dA R⁻¹, Z = Qᵀ C, Ω = tril(Z, -1) - tril(Z, -1)ᵀ."""
+    c = _right_solve(t, r)
+    z = matmul(_swap_last(q), c)
+    below = where_p(np.tril(np.ones(shape_of(r)[-2:], bool), -1), z, 0.0)
+    omega = below - _swap_last(below)
+    return matmul(q, omega - z) + c, matmul(z - omega, r)
+
+
+def _qr_square_vjp(q: Any, r: Any, cq: Any, cr: Any) -> Any:
+    """Ā = (Q̄ + Q W) R⁻ᵀ with M = QᵀQ̄ - R̄Rᵀ and W = tril(M - Mᵀ, -1) - M."""
+    m = matmul(_swap_last(q), cq) - matmul(cr, _swap_last(r))
+    w = where_p(np.tril(np.ones(shape_of(r)[-2:], bool), -1), m - _swap_last(m), 0.0) - m
+    return _swap_last(solve_p(r, _swap_last(cq + matmul(q, w))))
+
+
+def _qr_jvp(t: Any, out: Any, a: Any, *, complete: bool) -> Any:
+    m, n = shape_of(a)[-2:]
+    q, r = _qr_parts(out, m)
+    _require_full_rank(r, m, n)
+    if m >= n:
+        dq, dr = _qr_square_jvp(q, r, t)
+    else:  # A = [A1 A2] = Q [R1 R2]: Q and R1 from A1, R2 = Qᵀ A2
+        left, right = (Ellipsis, slice(0, m)), (Ellipsis, slice(m, None))
+        dq, dr1 = _qr_square_jvp(q, getitem_p(r, index=left), getitem_p(t, index=left))
+        a2 = getitem_p(a, index=right)
+        dr2 = matmul(_swap_last(dq), a2) + matmul(_swap_last(q), getitem_p(t, index=right))
+        dr = concatenate_p(dr1, dr2, axis=-1)
+    return concatenate_p(_swap_last(dq), dr, axis=-1)
+
+
+def _qr_vjp(ct: Any, out: Any, a: Any, *, complete: bool) -> Any:
+    m, n = shape_of(a)[-2:]
+    q, r = _qr_parts(out, m)
+    cq, cr = _qr_parts(ct, m)
+    _require_full_rank(r, m, n)
+    if m >= n:
+        return _qr_square_vjp(q, r, cq, cr)
+    left, right = (Ellipsis, slice(0, m)), (Ellipsis, slice(m, None))
+    cr2 = getitem_p(cr, index=right)
+    cq = cq + matmul(getitem_p(a, index=right), _swap_last(cr2))
+    ca1 = _qr_square_vjp(q, getitem_p(r, index=left), cq, getitem_p(cr, index=left))
+    return concatenate_p(ca1, matmul(q, cr2), axis=-1)
+
+
+def _full_rank(rng: np.random.Generator, m: int, n: int, stack: tuple[int, ...] = ()) -> tuple:
+    return (rng.normal(size=(*stack, m, n)) + 2.0 * np.eye(m, n),)
+
+
+qr_p = Primitive("qr", _qr_impl,
+                 cases=(Case(((3, 3),), {"complete": False}, make=lambda rng: _full_rank(rng, 3, 3)),
+                        Case(((4, 3),), {"complete": False}, make=lambda rng: _full_rank(rng, 4, 3)),
+                        Case(((4, 3),), {"complete": True}, make=lambda rng: _full_rank(rng, 4, 3)),
+                        Case(((3, 5),), {"complete": False}, make=lambda rng: _full_rank(rng, 3, 5)),
+                        Case(((2, 4, 2),), {"complete": False},
+                             make=lambda rng: _full_rank(rng, 4, 2, (2,)))),
+                 flops=_decomposition_flops(4.0), residuals=("out", 0), label="qr({0})", jvps=(_qr_jvp,),
+                 vjps=(_qr_vjp,),
+                 doc="QR decomposition A = QR (the first min(m, n) columns of Q and rows of R), packed as "
+                     "[Qᵀ | R]; needs full column rank (the first m columns independent when A is wide): "
+                     "NotDifferentiableError where R has a zero on its diagonal.")
+
+
+class QRResult(NamedTuple):
+    """``(Q, R)`` as ``np.linalg.qr`` returns them."""
+
+    Q: Any
+    R: Any
+
+
+def qr(a: Any, mode: str = "reduced") -> Any:
+    """The QR decomposition ``A = QR`` of a matrix or a stack, as ``np.linalg.qr``.
+
+    Maths (``m >= n``): with ``C = dA R⁻¹``, ``Z = Qᵀ C`` and ``Ω = tril(Z, -1) - tril(Z, -1)ᵀ``:
+    ``dQ = Q (Ω - Z) + C``, ``dR = (Z - Ω) R``; a wide ``A = [A1 A2]`` factors ``A1`` and ``R2 = Qᵀ A2``.
+
+    ``mode`` is ``"reduced"``, ``"complete"`` or ``"r"``; the condition is full
+    rank (else :class:`NotDifferentiableError`). R's signs are NumPy's (not
+    necessarily positive). ``"complete"`` on a tall matrix adds columns to Q
+    that are any basis of the complement: NumPy's here, carried along as in
+    :func:`svd`. ``"raw"`` (LAPACK's Householder reflectors) is refused.
+
+    >>> import numpy as np
+    >>> adkit.qr(adkit.Dual(np.array([[2.0]]), np.array([[1.0]]))).R
+    Dual(array([[2.]]), array([[1.]]))
+    """
+    if mode in ("f", "full"):
+        warnings.warn("The 'full' option is deprecated in favor of 'reduced'.\nFor backward compatibility "
+                      "let mode default.", DeprecationWarning, stacklevel=3)  # NumPy's warning
+        mode = "reduced"
+    if mode not in ("reduced", "complete", "r", "raw", "e", "economic"):
+        raise ValueError(f"Unrecognized mode '{mode}'")
+    if mode in ("raw", "e", "economic"):
+        raise NotImplementedError(
+            f"adkit does not differentiate np.linalg.qr(a, mode={mode!r}): its result is LAPACK's internal "
+            "form (Householder reflectors), not a function with a derivative to speak of. Use "
+            "mode='reduced' or 'complete'."
+        )
+    m, n = shape_of(a)[-2:]
+    complete = mode == "complete"
+    q, r = _qr_parts(qr_p(a, complete=complete), m)
+    if mode == "r":
+        return r
+    if complete and m > n:
+        q_full = np.linalg.qr(primal(a), mode="complete")[0]
+        q = concatenate_p(q, _complement(q, q_full[..., n:]), axis=-1)
+        zeros = np.zeros(shape_of(r)[:-2] + (m - n, n), _float_type(r))
+        r = concatenate_p(r, zeros, axis=-2)
+    return QRResult(q, r)
+
+
+# pseudo-inverse and least squares --------------------------------------------------------------------
+
+
+def _pinv_impl(a: Any, *, rcond: Any, hermitian: bool) -> np.ndarray:
+    return np.linalg.pinv(a, rcond=rcond, hermitian=hermitian)
+
+
+def _read(a: Any, hermitian: bool) -> Any:
+    """The matrix NumPy's pinv sees: with ``hermitian`` only the lower triangle, mirrored."""
+    return _symmetric_from(a, lower=True) if hermitian else a
+
+
+def _pinv_jvp(t: Any, out: Any, a: Any, *, rcond: Any, hermitian: bool) -> Any:
+    """dA⁺ = -A⁺ dA A⁺ + A⁺ A⁺ᵀ dAᵀ (I - A A⁺) + (I - A⁺ A) dAᵀ A⁺ᵀ A⁺ (Golub and Pereyra)."""
+    p, a, t = out, _read(a, hermitian), _read(t, hermitian)
+    tt = _swap_last(t)
+    return (-matmul(matmul(p, t), p)
+            + matmul(matmul(p, _swap_last(p)), tt - matmul(matmul(tt, a), p))
+            + matmul(tt - matmul(p, matmul(a, tt)), matmul(_swap_last(p), p)))  # fmt: skip
+
+
+def _pinv_vjp(ct: Any, out: Any, a: Any, *, rcond: Any, hermitian: bool) -> Any:
+    p, a, ctt = out, _read(a, hermitian), _swap_last(ct)
+    ca = (-matmul(matmul(_swap_last(p), ct), _swap_last(p))
+          + matmul(ctt - matmul(a, matmul(p, ctt)), matmul(p, _swap_last(p)))
+          + matmul(matmul(_swap_last(p), p), ctt - matmul(matmul(ctt, p), a)))  # fmt: skip
+    return _symmetric_from_transpose(ca, lower=True) if hermitian else ca
+
+
+pinv_p = Primitive("pinv", _pinv_impl,
+                   cases=(Case(((3, 3),), {"rcond": 1e-15, "hermitian": False},
+                               make=lambda rng: _with_singular_values(rng, 3, 3)),
+                          Case(((4, 3),), {"rcond": 1e-15, "hermitian": False},
+                               make=lambda rng: _with_singular_values(rng, 4, 3)),
+                          Case(((2, 3, 4),), {"rcond": 1e-15, "hermitian": False},
+                               make=lambda rng: _with_singular_values(rng, 3, 4, (2,))),
+                          Case(((3, 3),), {"rcond": 1e-15, "hermitian": True}, make=_with_eigenvalues)),
+                   flops=_decomposition_flops(14.0), residuals=("out", 0), symbol="A⁺", label="pinv({0})",
+                   jvps=(_pinv_jvp,), vjps=(_pinv_vjp,),
+                   doc="Moore-Penrose pseudo-inverse (singular values at or below rcond times the largest "
+                       "count as zero; with hermitian, of the lower triangle mirrored); the derivative of "
+                       "Golub and Pereyra, exact where the rank does not change (no singular value at the "
+                       "cutoff).")
+
+
+def pinv(a: Any, rcond: Any = 1e-15, hermitian: bool = False) -> Any:
+    """The pseudo-inverse ``A⁺`` of a matrix or a stack, as ``np.linalg.pinv``.
+
+    Maths: ``dA⁺ = -A⁺ dA A⁺ + A⁺ A⁺ᵀ dAᵀ (I - A A⁺) + (I - A⁺ A) dAᵀ A⁺ᵀ A⁺``.
+
+    Singular values at or below ``rcond`` times the largest are treated as
+    zero, as by NumPy. Where those are zero (to rounding: full rank, or a
+    rank-deficient matrix), the formula above is the derivative (for changes
+    small enough that the dropped singular values stay below the cutoff); a
+    cutoff that drops nonzero singular values makes ``A⁺`` a function of the
+    leading singular vectors, differentiated through :func:`svd` (distinct
+    singular values needed there). ``hermitian=True`` reads the lower
+    triangle, as NumPy.
+
+    >>> import numpy as np
+    >>> adkit.pinv(adkit.Dual(np.array([[2.0, 0.0]]), np.array([[1.0, 0.0]])))
+    Dual(array([[0.5],
+           [0. ]]), array([[-0.25],
+           [ 0.  ]]))
+    """
+    if isinstance(a, Box) and _drops_nonzero(_read(primal(a), hermitian), rcond):
+        return _pinv_by_svd(a, rcond, hermitian)
+    return pinv_p(a, rcond=rcond, hermitian=bool(hermitian))
+
+
+def _drops_nonzero(a: np.ndarray, rcond: Any) -> bool:
+    """Whether the cutoff ``rcond`` times the largest singular value drops one that is not zero."""
+    s = np.linalg.svd(a, compute_uv=False)
+    cutoff = np.asarray(rcond)[..., None] * np.max(s, axis=-1, keepdims=True, initial=0.0)
+    return bool(np.any((s <= cutoff) & (s > _tolerance(s)[..., None])))
+
+
+def _pinv_by_svd(a: Any, rcond: Any, hermitian: bool) -> Any:
+    """NumPy's own computation of the truncated pseudo-inverse, ``V diag(1/s) Uᵀ`` over the kept values."""
+    u, s, vh = svd(a, full_matrices=False, hermitian=hermitian)
+    kept = primal(s) > np.asarray(rcond)[..., None] * np.max(primal(s), axis=-1, keepdims=True)
+    inverse = where_p(kept, reciprocal(where_p(kept, s, 1.0)), 0.0)
+    return matmul(_swap_last(vh), _as_column(inverse) * _swap_last(u))
+
+
+def _lstsq_impl(a: Any, b: Any, *, rcond: Any) -> np.ndarray:
+    return np.linalg.lstsq(a, b, rcond=rcond)[0]
+
+
+def _lstsq_pieces(out: Any, a: Any, b: Any, rcond: Any) -> tuple[Any, Any, Any, bool]:
+    """``A⁺``, the solution and the residual ``b - A x`` as columns, and whether b is a vector."""
+    vector = ndim_of(b) == 1
+    x = _column(out, vector)
+    return _lstsq_pinv(a, rcond), x, _column(b, vector) - matmul(a, x), vector
+
+
+def _lstsq_pinv(a: Any, rcond: Any) -> Any:
+    """``A⁺`` with lstsq's cutoff (by default the precision times the larger dimension)."""
+    if rcond is None:
+        rcond = _eps(a) * builtins.max(shape_of(a)[-2:])
+    return pinv_p(a, rcond=rcond, hermitian=False)
+
+
+def _lstsq_jvp_a(t: Any, out: Any, a: Any, b: Any, *, rcond: Any) -> Any:
+    """dx = dA⁺ b = -A⁺ dA x + A⁺ A⁺ᵀ dAᵀ r + (I - A⁺ A) dAᵀ A⁺ᵀ x, with r = b - A x."""
+    p, x, r, vector = _lstsq_pieces(out, a, b, rcond)
+    tt = _swap_last(t)
+    y = matmul(tt, matmul(_swap_last(p), x))
+    dx = (-matmul(p, matmul(t, x)) + matmul(matmul(p, _swap_last(p)), matmul(tt, r))
+          + y - matmul(p, matmul(a, y)))  # fmt: skip
+    return _uncolumn(dx, vector)
+
+
+def _lstsq_jvp_b(t: Any, out: Any, a: Any, b: Any, *, rcond: Any) -> Any:
+    vector = ndim_of(b) == 1
+    return _uncolumn(matmul(_lstsq_pinv(a, rcond), _column(t, vector)), vector)
+
+
+def _lstsq_vjp_a(ct: Any, out: Any, a: Any, b: Any, *, rcond: Any) -> Any:
+    p, x, r, vector = _lstsq_pieces(out, a, b, rcond)
+    c = _column(ct, vector)
+    ct_t = _swap_last(c)
+    return (-matmul(matmul(_swap_last(p), c), _swap_last(x))
+            + matmul(matmul(r, ct_t), matmul(p, _swap_last(p)))
+            + matmul(matmul(_swap_last(p), x), ct_t - matmul(matmul(ct_t, p), a)))  # fmt: skip
+
+
+def _lstsq_vjp_b(ct: Any, out: Any, a: Any, b: Any, *, rcond: Any) -> Any:
+    vector = ndim_of(b) == 1
+    return _uncolumn(matmul(_swap_last(_lstsq_pinv(a, rcond)), _column(ct, vector)), vector)
+
+
+def _system(rng: np.random.Generator, m: int, n: int, rhs: tuple[int, ...]) -> tuple:
+    return _with_singular_values(rng, m, n) + (rng.normal(size=rhs),)
+
+
+lstsq_p = Primitive("lstsq", _lstsq_impl,
+                    cases=(Case(((4, 3), (4,)), {"rcond": None}, make=lambda rng: _system(rng, 4, 3, (4,))),
+                           Case(((4, 3), (4, 2)), {"rcond": None},
+                                make=lambda rng: _system(rng, 4, 3, (4, 2))),
+                           Case(((3, 4), (3,)), {"rcond": 1e-10}, make=lambda rng: _system(rng, 3, 4, (3,)))),
+                    flops=_decomposition_flops(14.0), residuals=("out", 0, 1), label="lstsq({0}, {1})",
+                    jvps=(_lstsq_jvp_a, _lstsq_jvp_b), vjps=(_lstsq_vjp_a, _lstsq_vjp_b),
+                    doc="The least-squares solution of A x = b of least norm, x = A⁺ b (NumPy's values); "
+                        "its derivative is that of A⁺ b, where the rank does not change.")
+
+
+def lstsq(a: Any, b: Any, rcond: Any = None) -> tuple[Any, Any, int, Any]:
+    """``(x, residuals, rank, s)`` as ``np.linalg.lstsq``: ``x = A⁺ b``, ``dx = dA⁺ b + A⁺ db``.
+
+    ``x`` and its derivative are those of :func:`pinv` (singular values at
+    or below ``rcond`` times the largest count as zero); ``residuals`` (the
+    squared norms of ``b - A x``, when A has full column rank and more rows
+    than columns) and ``s`` (:func:`svdvals`) are traced too; ``rank`` is an
+    integer.
+
+    >>> import numpy as np
+    >>> adkit.lstsq(np.ones((2, 1)), adkit.Dual(np.array([1.0, 3.0]), np.array([1.0, 0.0])))[0]
+    Dual(array([2.]), array([0.5]))
+    """
+    if ndim_of(a) != 2 or ndim_of(b) not in (1, 2):
+        raise np.linalg.LinAlgError(f"{ndim_of(a) if ndim_of(a) != 2 else ndim_of(b)}-dimensional array "
+                                    "given. Array must be two-dimensional")  # fmt: skip
+    x_np, residuals_np, rank, _ = np.linalg.lstsq(primal(a), primal(b), rcond=rcond)
+    m, n = shape_of(a)
+    cutoff = _eps(a) * builtins.max(m, n) if rcond is None else rcond
+    if isinstance(a, Box) and _drops_nonzero(primal(a), cutoff):  # a truncation through the svd
+        x = _column(b, ndim_of(b) == 1)
+        x = _uncolumn(matmul(_pinv_by_svd(a, cutoff, False), x), ndim_of(b) == 1)
+        x = x - primal(x) + x_np  # NumPy's values, the derivative of the truncated A⁺ b
+    else:
+        x = lstsq_p(a, b, rcond=rcond)
+    if rank == n and m > n:
+        vector = ndim_of(b) == 1
+        r = _column(b, vector) - matmul(a, _column(x, vector))
+        residuals = sum_p(r * r, axis=(-2,), keepdims=False)
+    else:
+        residuals = residuals_np
+    return x, residuals, int(rank), svdvals_p(a)
+
+
+# powers, condition numbers --------------------------------------------------------------------------
+
+
+def matrix_power(a: Any, n: int) -> Any:
+    """``A`` to the integer power ``n`` (``inv(A)`` to ``-n`` when negative), by NumPy's own products.
+
+    The products are those of ``np.linalg.matmul_power`` (binary powers), so
+    values match NumPy's bit for bit; ``n = 0`` gives the identity, a
+    constant.
+
+    >>> import numpy as np
+    >>> adkit.matrix_power(adkit.Dual(np.array([[2.0]]), np.array([[1.0]])), 3)
+    Dual(array([[8.]]), array([[12.]]))
+    """
+    shape = shape_of(a)
+    if len(shape) < 2 or shape[-1] != shape[-2]:
+        raise np.linalg.LinAlgError("Last 2 dimensions of the array must be square")
+    try:
+        n = operator.index(n)
+    except TypeError as error:
+        raise TypeError("exponent must be an integer") from error
+    if n == 0:
+        return np.broadcast_to(_eye(shape[-1], a), shape).copy()
+    if n < 0:
+        a, n = inv(a), -n
+    if n <= 3:
+        return a if n == 1 else matmul(a, a) if n == 2 else matmul(matmul(a, a), a)
+    z = result = None
+    while n > 0:
+        z = a if z is None else matmul(z, z)
+        n, bit = divmod(n, 2)
+        if bit:
+            result = z if result is None else matmul(result, z)
+    return result
+
+
+def cond(x: Any, p: Any = None) -> Any:
+    """The condition number of a matrix or a stack, as ``np.linalg.cond``: ``‖A‖ ‖A⁻¹‖`` in the norm ``p``.
+
+    ``p`` None, 2 or -2: the ratio of extreme singular values (:func:`svdvals`);
+    other orders: ``norm(A, p) * norm(inv(A), p)`` (:func:`norm`).
+
+    >>> import numpy as np
+    >>> adkit.cond(adkit.Dual(np.diag([4.0, 2.0]), np.diag([1.0, 0.0])))
+    Dual(2.000, 0.500)
+    """
+    if size_of(x) == 0:
+        raise np.linalg.LinAlgError("cond is not defined on empty arrays")
+    if p is None or p in (2, -2):
+        s = svdvals_p(x)
+        first, last = _last_axis(s, 0), _last_axis(s, -1)
+        return last / first if p == -2 else first / last
+    shape = shape_of(x)
+    if shape[-1] != shape[-2]:
+        raise np.linalg.LinAlgError("Last 2 dimensions of the array must be square")
+    return norm(x, p, axis=(-2, -1)) * norm(inv(x), p, axis=(-2, -1))
+
+
+def _last_axis(x: Any, i: int) -> Any:
+    return getitem_p(x, index=(Ellipsis, i))
+
+
+# -- special functions (scipy.special) --------------------------------------------------------------
+# SciPy is optional: these primitives compute with scipy.special, imported when first evaluated (a
+# user who calls scipy.special.erf on a traced value has imported it already). Their values are
+# SciPy's own; NumPy's protocol brings scipy.special's ufuncs here (numpy_bridge.SPECIAL_UFUNCS).
+
+
+def _special() -> Any:
+    """``scipy.special``, imported on first use."""
+    try:
+        import scipy.special
+    except ImportError:  # pragma: no cover (SciPy is in the test extra)
+        raise ImportError(
+            "adkit's special functions (erf, gammaln, logit ...) compute with SciPy, which is not "
+            "installed: pip install scipy"
+        ) from None
+    return scipy.special
+
+
+def _scipy(name: str) -> tuple[Callable[..., Any], Callable[..., float]]:
+    """scipy.special's ``name`` for arrays, and for Python floats (a Python float back)."""
+
+    def impl(*xs: Any) -> Any:
+        return getattr(_special(), name)(*xs)
+
+    def scalar_impl(*xs: float) -> float:
+        with np.errstate(all="ignore"):
+            return float(getattr(_special(), name)(*xs))
+
+    impl.__name__ = scalar_impl.__name__ = name
+    return impl, scalar_impl
+
+
+_TWO_OVER_SQRT_PI = 2.0 / math.sqrt(math.pi)
+_LOG_SQRT_TWO_PI = 0.5 * math.log(2.0 * math.pi)
+_UNIT = ((0.05, 0.95),)
+_ORDERS = ((0.5, 3.5),)  # polygamma's order n, an integer in the tests' cases
+
+
+def _special_doc(maths: str, call: str, result: str) -> dict[str, Any]:
+    return {"doc": f"{maths} (scipy.special's values; SciPy needed).", "example": (call, result)}
+
+
+erf = elementwise(*_scipy("erf"), (lambda out, x: _TWO_OVER_SQRT_PI * exp(-(x * x)),), name="erf",
+                  domain=(REAL,), flops=20.0, residuals=(0,),
+                  **_special_doc("Error function erf x; d/dx = 2/sqrt(pi) exp(-x^2)",
+                                 "adkit.erf(adkit.Dual(0.0, 1.0))", "Dual(0.000, 1.128)"))
+erfc = elementwise(*_scipy("erfc"), (lambda out, x: -_TWO_OVER_SQRT_PI * exp(-(x * x)),), name="erfc",
+                   domain=(REAL,), flops=20.0, residuals=(0,),
+                   **_special_doc("Complementary error function 1 - erf x; d/dx = -2/sqrt(pi) exp(-x^2)",
+                                  "adkit.erfc(adkit.Dual(0.0, 1.0))", "Dual(1.000, -1.128)"))
+erfinv = elementwise(*_scipy("erfinv"), (lambda out, x: (0.5 * math.sqrt(math.pi)) * exp(out * out),),
+                     name="erfinv", domain=(OPEN_UNIT,), flops=30.0, residuals=("out",),
+                     **_special_doc("Inverse error function; d/dx = sqrt(pi)/2 exp(erfinv(x)^2)",
+                                    "adkit.erfinv(adkit.Dual(0.0, 1.0))", "Dual(0.000, 0.886)"))
+ndtr = elementwise(*_scipy("ndtr"), (lambda out, x: exp(-0.5 * (x * x) - _LOG_SQRT_TWO_PI),), name="ndtr",
+                   domain=(REAL,), flops=20.0, residuals=(0,),
+                   **_special_doc("Standard normal CDF Φ(x); d/dx = φ(x) = exp(-x^2/2)/sqrt(2 pi)",
+                                  "adkit.ndtr(adkit.Dual(0.0, 1.0))", "Dual(0.500, 0.399)"))
+ndtri = elementwise(*_scipy("ndtri"), (lambda out, x: exp(0.5 * (out * out) + _LOG_SQRT_TWO_PI),),
+                    name="ndtri", domain=(_UNIT,), flops=30.0, residuals=("out",),
+                    **_special_doc("Inverse of the standard normal CDF; d/dx = 1/φ(ndtri(x))",
+                                   "adkit.ndtri(adkit.Dual(0.5, 1.0))", "Dual(0.000, 2.507)"))
+log_ndtr = elementwise(*_scipy("log_ndtr"), (lambda out, x: exp(-0.5 * (x * x) - _LOG_SQRT_TWO_PI - out),),
+                       name="log_ndtr", domain=(((-6.0, 3.0),),), flops=30.0, residuals=("out", 0),
+                       **_special_doc("log Φ(x), accurate far into the lower tail; d/dx = φ(x)/Φ(x), "
+                                      "computed as exp(log φ(x) - log Φ(x))",
+                                      "adkit.log_ndtr(adkit.Dual(0.0, 1.0))", "Dual(-0.693, 0.798)"))
+expit = elementwise(*_scipy("expit"), (lambda out, x: out * (1.0 - out),), name="expit", domain=(REAL,),
+                    flops=12.0, residuals=("out",),
+                    **_special_doc("Logistic sigmoid 1/(1 + e^-x); d/dx = s (1 - s)",
+                                   "adkit.expit(adkit.Dual(0.0, 1.0))", "Dual(0.500, 0.250)"))
+log_expit = elementwise(*_scipy("log_expit"), (lambda out, x: expit(-x),), name="log_expit", domain=(REAL,),
+                        flops=20.0, residuals=(0,),
+                        **_special_doc("log expit(x) = -log(1 + e^-x); d/dx = expit(-x)",
+                                       "adkit.log_expit(adkit.Dual(0.0, 1.0))", "Dual(-0.693, 0.500)"))
+logit = elementwise(*_scipy("logit"), (quietly(lambda out, x: reciprocal(x * (1.0 - x))),), name="logit",
+                    domain=(_UNIT,), singular=True, flops=10.0, residuals=(0,),
+                    **_special_doc("log(p / (1 - p)), the inverse of expit; d/dp = 1/(p (1 - p)), inf at 0 "
+                                   "and 1", "adkit.logit(adkit.Dual(0.5, 1.0))", "Dual(0.000, 4.000)"))
+
+
+def _polygamma_dx(out: Any, n: Any, x: Any) -> Any:
+    return polygamma(n + 1, x)
+
+
+def _polygamma_impl(n: Any, x: Any) -> Any:
+    """SciPy's ``polygamma`` (a Python function, in float64) in ``x``'s own floating type."""
+    return np.asarray(_special().polygamma(n, x), dtype=_float_type(x))[()]
+
+
+polygamma = elementwise(_polygamma_impl, _scipy("polygamma")[1], (None, _polygamma_dx), name="polygamma",
+                        domain=(_ORDERS, POSITIVE), flops=60.0, residuals=(0, 1),
+                        cases=(Case(((3,), (3,)), make=lambda rng: (np.array([0, 1, 3]),
+                                                                    rng.uniform(0.3, 3.0, 3))),
+                               Case(((), (2, 2)), make=lambda rng: (2, rng.uniform(0.3, 3.0, (2, 2))))),
+                        **_special_doc("The n-th derivative of the digamma function (n an integer, not "
+                                       "differentiated); d/dx = polygamma(n + 1, x)",
+                                       "adkit.polygamma(1, adkit.Dual(1.0, 1.0))", "Dual(1.645, -2.404)"))
+digamma = elementwise(*_scipy("digamma"), (lambda out, x: polygamma(1, x),), name="digamma",
+                      domain=(POSITIVE,), flops=40.0, residuals=(0,),
+                      **_special_doc("Digamma function ψ(x) = d/dx ln Γ(x); d/dx = polygamma(1, x)",
+                                     "adkit.digamma(adkit.Dual(1.0, 1.0))", "Dual(-0.577, 1.645)"))
+gammaln = elementwise(*_scipy("gammaln"), (lambda out, x: digamma(x),), name="gammaln", domain=(POSITIVE,),
+                      flops=40.0, residuals=(0,),
+                      **_special_doc("``ln |Γ(x)|``; d/dx = ψ(x) (digamma)",
+                                     "adkit.gammaln(adkit.Dual(1.0, 1.0))", "Dual(0.000, -0.577)"))
+gamma = elementwise(*_scipy("gamma"), (lambda out, x: out * digamma(x),), name="gamma", domain=(POSITIVE,),
+                    flops=40.0, residuals=("out", 0),
+                    **_special_doc("Gamma function Γ(x); d/dx = Γ(x) ψ(x)",
+                                   "adkit.gamma(adkit.Dual(1.0, 1.0))", "Dual(1.000, -0.577)"))
+
+
+@quietly
+def _x_over(out: Any, x: Any, y: Any, shift: float = 0.0) -> Any:
+    """``x / (y + shift)``, and 0 where ``x`` is 0 (where ``xlogy`` is 0 whatever ``y``)."""
+    if type(x) is float and type(y) is float:  # the float route: NumPy's inf where y + shift is 0
+        with np.errstate(all="ignore"):
+            return 0.0 if x == 0.0 else float(np.divide(x, y + shift))
+    return where_p(primal(x) == 0, 0.0, x / (y + shift))
+
+
+xlogy = elementwise(*_scipy("xlogy"), (quietly(lambda out, x, y: log(y)), _x_over), name="xlogy",
+                    domain=(REAL, POSITIVE), singular=True, flops=10.0, residuals=(0, 1),
+                    **_special_doc("x log y, 0 where x = 0; d/dx = log y, d/dy = x / y (0 where x = 0)",
+                                   "adkit.xlogy(adkit.Dual(2.0, 1.0), 1.0)", "Dual(0.000, 0.000)"))
+xlog1py = elementwise(*_scipy("xlog1py"), (quietly(lambda out, x, y: log1p(y)),
+                                           lambda out, x, y: _x_over(out, x, y, 1.0)),
+                      name="xlog1py", domain=(REAL, POSITIVE), singular=True, flops=10.0, residuals=(0, 1),
+                      **_special_doc("x log(1 + y), 0 where x = 0; d/dx = log1p(y), d/dy = x / (1 + y)",
+                                     "adkit.xlog1py(adkit.Dual(2.0, 1.0), 0.0)", "Dual(0.000, 0.000)"))
+psi = digamma
+
+
+def logsumexp(a: Any, axis: Any = None, b: Any = None, keepdims: bool = False,
+              return_sign: bool = False) -> Any:  # fmt: skip
+    """``log Σ b e^a`` as ``scipy.special.logsumexp`` (which is not a ufunc, so NumPy's protocol cannot bring
+    it here: call this one): d/da_i = b_i e^(a_i - out), the softmax.
+
+    SciPy's algorithm and values (the largest terms apart, ``log1p`` of the
+    rest), with the shift taken as a constant, so every derivative is exact;
+    SciPy is not needed. ``b`` weights the terms (``b = 0`` drops one, even an
+    infinite one), ``return_sign`` gives ``(log |Σ b e^a|, sign)``.
+
+    >>> import numpy as np
+    >>> adkit.logsumexp(adkit.Dual(np.zeros(2), np.array([1.0, 0.0])))
+    Dual(0.693, 0.500)
+    """
+    if b is not None:
+        shape = np.broadcast_shapes(shape_of(a), shape_of(b))
+        a = a if shape_of(a) == shape else broadcast_to(a, shape)
+        b = b if shape_of(b) == shape else broadcast_to(b, shape)
+    if ndim_of(a) == 0:
+        a = reshape_p(a, shape=(1,))
+        b = None if b is None else reshape_p(b, shape=(1,))
+    axes = normalize_axes(axis, ndim_of(a))
+    kept = keepdims_shape(shape_of(a), axes)
+    result_shape = kept if keepdims else tuple(n for i, n in enumerate(kept) if i - len(kept) not in axes)
+    if size_of(a) == 0:
+        out = np.full(result_shape, -np.inf, _float_type(a))
+        return (out, np.sign(out)) if return_sign else out
+    if b is not None:
+        a = where_p(primal(b) == 0, -np.inf, a)  # SciPy's: a zero weight drops the term
+    with np.errstate(invalid="ignore"):
+        shift = np.max(primal(a), axis=axes, keepdims=True)  # a constant: the derivative is untouched
+        at_max = primal(a) == shift
+        terms = exp(a - shift) if b is None else b * exp(a - shift)
+        m = sum(where_p(at_max, terms, 0.0), axis=axes, keepdims=True)
+        s = sum(where_p(at_max, 0.0, terms), axis=axes, keepdims=True)
+        s = where_p(primal(s) == 0, s, s / m)
+        sign = np.sign(primal(s) + 1) * np.sign(primal(m))
+        s = where_p(primal(s) < -1, -s - 2.0, s)
+        out = log1p(s) + log(absolute(m)) + shift
+    if not np.all(np.isfinite(primal(out))):  # SciPy's: where infinite, the direct computation
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            total = sum(exp(a) if b is None else b * exp(a), axis=axes, keepdims=True)
+            direct = log(absolute(total))
+        finite = np.isfinite(primal(out))
+        out = where_p(finite, out, direct)
+        sign = np.where(finite, sign, np.sign(primal(total)))
+    out = reshape_p(out, shape=result_shape)
+    return (out, np.reshape(sign, result_shape)[()]) if return_sign else out
 
 
 # -- the table, for the engines' fast paths, the NumPy bridge and the tests -------------------------
@@ -3145,6 +4415,14 @@ PRIMITIVES: dict[str, Primitive] = {
         exp2, logaddexp2, deg2rad, rad2deg, heaviside, sinc, sinc_derivative_p,
     )
 }  # fmt: skip
+PRIMITIVES.update((p.name, p) for p in (svd_p, svdvals_p, eigh_p, eigvalsh_p, cholesky_p, qr_p, pinv_p,
+                                         lstsq_p))  # fmt: skip
+#: the special functions, computed by scipy.special (SciPy is optional)
+SPECIAL: dict[str, Primitive] = {
+    p.name: p for p in (erf, erfc, erfinv, ndtr, ndtri, log_ndtr, expit, log_expit, logit, polygamma, digamma,
+                        gammaln, gamma, xlogy, xlog1py)
+}  # fmt: skip
+PRIMITIVES.update(SPECIAL)
 
 #: Docstrings of the primitives, collected so that doctest runs their examples.
 __test__ = {name: p.__doc__ for name, p in PRIMITIVES.items() if ">>>" in (p.__doc__ or "")}

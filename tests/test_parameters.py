@@ -22,6 +22,8 @@ from __future__ import annotations
 import ast
 import contextlib
 import inspect
+import subprocess
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -585,6 +587,159 @@ AS_NUMPY_ERRORS += [
     ex(np.select, "condlist", lambda a: np.select([a], [a]), X),
     ex(np.insert, "values", lambda a: np.insert(a, [0, 1], a[:3], axis=1), X),
 ]  # fmt: skip
+# -- linear algebra (issue 13, item 6): decompositions on inputs where their derivatives exist ------
+_la = np.random.default_rng(1313)
+_Q3, _Q4 = np.linalg.qr(_la.normal(size=(3, 3)))[0], np.linalg.qr(_la.normal(size=(4, 4)))[0]
+SYM = _Q3 @ np.diag([-2.1, 0.6, 1.4]) @ _Q3.T  # distinct eigenvalues, and distinct |eigenvalues|
+SKEWED = SYM + np.triu(_la.normal(size=(3, 3)), 1)  # eigh and cholesky read the lower triangle only
+SPD = SYM + 3.0 * np.eye(3)
+TALL = _Q4[:, :3] @ np.diag([3.0, 1.9, 0.7]) @ _Q3  # distinct singular values
+WIDE = TALL.T
+B4 = _la.normal(size=4)
+CUBE_SQUARE = _la.normal(size=(2, 3, 3)) + 3.0 * np.eye(3)
+
+
+def _svd_invariants(a, **kw):
+    """What the decomposition determines: the reconstruction, and u uᵀ of the leading singular vector."""
+    u, s, vh = np.linalg.svd(a, **kw)
+    k = s.shape[-1]
+    return np.concatenate([np.ravel((u[..., :k] * s[..., None, :]) @ vh[..., :k, :]),
+                           np.ravel(u[..., :1] @ np.swapaxes(u[..., :1], -1, -2)), np.ravel(s)])
+
+
+def _null_projectors(a):
+    """The full decomposition's extra columns and rows, as projectors (all they determine)."""
+    u, _, vh = np.linalg.svd(a)
+    k = min(a.shape[-2:])
+    v = np.swapaxes(vh, -1, -2)
+    return np.concatenate([np.ravel(u[..., k:] @ np.swapaxes(u[..., k:], -1, -2)),
+                           np.ravel(v[..., k:] @ np.swapaxes(v[..., k:], -1, -2)), np.ravel(u[..., :k])])
+
+
+def _eigh_invariants(a, **kw):
+    w, v = np.linalg.eigh(a, **kw)
+    return np.concatenate([w, np.ravel((v * w) @ v.T), np.ravel(np.outer(v[:, 0], v[:, 0]))])
+
+
+def _qr_pieces(a, mode):
+    q, r = np.linalg.qr(a, mode=mode)
+    k = min(a.shape)
+    return np.concatenate([np.ravel(q[:, :k]), np.ravel(q[:, k:] @ q[:, k:].T), np.ravel(r)])
+
+
+def _lstsq_all(a, b, **kw):
+    x, residuals, _, s = np.linalg.lstsq(a, b, **kw)
+    return np.concatenate([np.ravel(x), residuals, s])
+
+
+IMPLEMENTED += [
+    ex(np.linalg.svd, "a full_matrices", lambda a: _svd_invariants(a, full_matrices=False), TALL),
+    ex(np.linalg.svd, "a", _null_projectors, TALL),
+    ex(np.linalg.svd, "a", _null_projectors, WIDE),
+    ex(np.linalg.svd, "a", lambda a: _svd_invariants(a), CUBE_SQUARE),
+    ex(np.linalg.svd, "compute_uv", lambda a: np.linalg.svd(a, compute_uv=False), WIDE),
+    ex(np.linalg.svd, "hermitian", lambda a: _svd_invariants(a, hermitian=True), SKEWED),
+    ex(np.linalg.svd, "compute_uv hermitian", lambda a: np.linalg.svd(a, compute_uv=False, hermitian=True),
+       SKEWED),
+    ex(np.linalg.eigh, "a", _eigh_invariants, SKEWED),
+    ex(np.linalg.eigh, "UPLO", lambda a: _eigh_invariants(a, UPLO="U"), SKEWED.T),
+    ex(np.linalg.eigvalsh, "a UPLO", lambda a: np.linalg.eigvalsh(a, UPLO="U"), SKEWED.T),
+    ex(np.linalg.eigvalsh, "a", lambda a: np.linalg.eigvalsh(a), SKEWED),
+    ex(np.linalg.cholesky, "a", lambda a: np.linalg.cholesky(a), SPD + np.triu(SKEWED, 1)),
+    ex(np.linalg.cholesky, "upper", lambda a: np.linalg.cholesky(a, upper=True), SPD + np.tril(SKEWED, -1)),
+    ex(np.linalg.qr, "a", lambda a: _qr_pieces(a, "reduced"), TALL),
+    ex(np.linalg.qr, "mode", lambda a: _qr_pieces(a, "complete"), TALL),
+    ex(np.linalg.qr, "mode", lambda a: _qr_pieces(a, "reduced"), X),
+    ex(np.linalg.qr, "mode", lambda a: np.linalg.qr(a, mode="r"), TALL),
+    ex(np.linalg.matrix_power, "a n", lambda a: np.linalg.matrix_power(a, 5), S),
+    ex(np.linalg.matrix_power, "n", lambda a: np.linalg.matrix_power(a, -3), CUBE_SQUARE),
+    ex(np.linalg.matrix_power, "n", lambda a: np.linalg.matrix_power(a, 0) + a, S),
+    ex(np.linalg.lstsq, "a b", lambda a, b: _lstsq_all(a, b), TALL, B4),
+    ex(np.linalg.lstsq, "rcond", lambda a, b: _lstsq_all(a, b, rcond=1e-8), TALL, np.c_[B4, B4 + 1.0]),
+    ex(np.linalg.lstsq, "rcond", lambda a, b: _lstsq_all(a, b, rcond=0.5), TALL, B4),  # drops 0.7 < 0.5 * 3
+    ex(np.linalg.lstsq, "a b", lambda a, b: _lstsq_all(a, b), WIDE, W),
+    ex(np.linalg.cond, "x", lambda a: np.linalg.cond(a), TALL),
+    *[ex(np.linalg.cond, "p", lambda a, p=p: np.linalg.cond(a, p), CUBE_SQUARE)
+      for p in (2, -2, "fro", "nuc", 1, -1, np.inf, -np.inf)],
+    ex(np.linalg.pinv, "a", lambda a: np.linalg.pinv(a), WIDE),
+    ex(np.linalg.pinv, "rcond", lambda a: np.linalg.pinv(a, rcond=0.5), TALL),  # rank 2: 0.7 dropped
+    ex(np.linalg.pinv, "hermitian", lambda a: np.linalg.pinv(a, hermitian=True), SKEWED),
+    ex(np.linalg.pinv, "rtol", lambda a: np.linalg.pinv(a, rtol=None), CUBE_SQUARE),
+    ex(np.linalg.pinv, "rtol", lambda a: np.linalg.pinv(a, rtol=0.3), TALL),
+    ex(np.linalg.svdvals, "x", lambda a: np.linalg.svdvals(a), CUBE),
+    ex(np.linalg.vector_norm, "x axis keepdims ord",
+       lambda a: np.linalg.vector_norm(a, axis=(0, 2), keepdims=True, ord=3), CUBE),
+    *[ex(np.linalg.vector_norm, "ord", lambda a, p=p: np.linalg.vector_norm(a, axis=-1, ord=p), X)
+      for p in (1, -1, -2.5, 0, np.inf, -np.inf, 0.5)],
+    ex(np.linalg.vector_norm, "axis", lambda a: np.linalg.vector_norm(a, axis=1), CUBE),
+    ex(np.linalg.matrix_norm, "x keepdims ord", lambda a: np.linalg.matrix_norm(a, keepdims=True, ord="nuc"),
+       CUBE),
+    *[ex(np.linalg.matrix_norm, "ord", lambda a, p=p: np.linalg.matrix_norm(a, ord=p), CUBE)
+      for p in (2, -2, 1, -1, np.inf, -np.inf, "fro")],
+    *[ex(np.linalg.norm, "x ord axis keepdims", lambda a, p=p: np.linalg.norm(a, p, (2, 0), True), CUBE)
+      for p in ("nuc", 2, -2, 1, -1, np.inf, -np.inf, "fro", "f")],
+    *[ex(np.linalg.norm, "ord axis", lambda a, p=p: np.linalg.norm(a, p, axis=-1), X)
+      for p in (0, -1, -np.inf, -2.5, np.inf, 1, 2, 0.5)],
+    ex(np.linalg.norm, "ord", lambda a: np.linalg.norm(a, "nuc"), X),
+    ex(np.linalg.norm, "ord", lambda a: np.linalg.norm(a, -np.inf), V),
+    ex(np.linalg.trace, "x offset dtype", lambda a: np.linalg.trace(a, offset=1, dtype=np.float64), CUBE),
+    ex(np.linalg.diagonal, "x offset", lambda a: np.linalg.diagonal(a, offset=-1), CUBE),
+    ex(np.linalg.vecdot, "x1 x2 axis", lambda a, b: np.linalg.vecdot(a, b, axis=0), X, Y),
+    ex(np.linalg.vecdot, "x1 x2", lambda a, b: np.linalg.vecdot(a, b), CUBE, V),
+    ex(np.linalg.matmul, "x1 x2", lambda a, b: np.linalg.matmul(a, b), CUBE, X.T),
+    ex(np.linalg.matrix_transpose, "x", lambda a: np.linalg.matrix_transpose(a) * 2.0, CUBE),
+    *[ex(np.matrix_transpose, "x", lambda a: np.matrix_transpose(a) * a[..., ::-1, :].mT, CUBE)
+      for _ in range(hasattr(np, "matrix_transpose"))],
+    ex(np.linalg.outer, "x1 x2", lambda a, b: np.linalg.outer(a, b), V, W),
+    ex(np.linalg.tensorinv, "a ind", lambda a: np.linalg.tensorinv(a, ind=1), S),
+    ex(np.linalg.tensorinv, "a", lambda a: np.linalg.tensorinv(a), np.reshape(_la.normal(size=(6, 6)) + 4.0
+                                                                              * np.eye(6), (2, 3, 6))),
+    ex(np.linalg.tensorsolve, "a b axes", lambda a, b: np.linalg.tensorsolve(a, b, axes=(0,)),
+       np.transpose(np.reshape(_la.normal(size=(6, 6)) + 4.0 * np.eye(6), (6, 2, 3)), (2, 0, 1)),
+       X.ravel()[:6]),
+    ex(np.linalg.tensorsolve, "a b", lambda a, b: np.linalg.tensorsolve(a, b),
+       np.reshape(_la.normal(size=(6, 6)) + 4.0 * np.eye(6), (2, 3, 2, 3)), X[:2, :3]),
+]  # fmt: skip
+REFUSED += [
+    ex(np.linalg.qr, "mode", lambda a: np.linalg.qr(a, mode="raw")[0], TALL),
+    ex(np.linalg.qr, "mode", lambda a: np.linalg.qr(a, mode="economic"), TALL),  # (deprecated by NumPy)
+]
+AS_NUMPY_ERRORS += [
+    ex(np.linalg.eigh, "UPLO", lambda a: np.linalg.eigh(a, UPLO="X"), SYM),
+    ex(np.linalg.eigvalsh, "UPLO", lambda a: np.linalg.eigvalsh(a, UPLO="lower"), SYM),
+    ex(np.linalg.qr, "mode", lambda a: np.linalg.qr(a, mode="full"), TALL),  # a DeprecationWarning
+    ex(np.linalg.qr, "mode", lambda a: np.linalg.qr(a, mode="wrong"), TALL),
+    ex(np.linalg.pinv, "rtol", lambda a: np.linalg.pinv(a, rcond=0.1, rtol=0.1), TALL),
+    ex(np.linalg.matrix_power, "n", lambda a: np.linalg.matrix_power(a, 1.5), S),
+    ex(np.linalg.matrix_power, "a", lambda a: np.linalg.matrix_power(a, 2), X),
+    ex(np.linalg.norm, "ord", lambda a: np.linalg.norm(a, "nuc", axis=0), X),
+    ex(np.linalg.norm, "ord", lambda a: np.linalg.norm(a, 3, axis=(0, 1)), X),
+    ex(np.linalg.norm, "axis", lambda a: np.linalg.norm(a, axis=(0, 1, 2)), CUBE),
+    ex(np.linalg.norm, "axis", lambda a: np.linalg.norm(a, axis=(1, 1)), X),
+    ex(np.linalg.norm, "axis", lambda a: np.linalg.norm(a, axis=[0]), X),
+    ex(np.linalg.lstsq, "b", lambda a, b: np.linalg.lstsq(a, b), TALL, W),
+    ex(np.linalg.cond, "p", lambda a: np.linalg.cond(a, 1), X),
+    ex(np.linalg.tensorinv, "ind", lambda a: np.linalg.tensorinv(a, ind=0), S),
+    ex(np.linalg.outer, "x1", lambda a, b: np.linalg.outer(a, b), X, V),
+]  # fmt: skip
+
+# -- scipy.special (issue 13, item 7): its ufuncs take the ufunc keywords, checked as NumPy's --------
+try:
+    import scipy.special as special
+except ImportError:  # SciPy is optional: without it, its functions are neither reachable nor tested
+    special = None
+
+if special is not None:
+    IMPLEMENTED += [
+        ex(UFUNC_CALL, "x1 x2", lambda a, b: special.xlogy(a, np.abs(b) + 0.5), X, Y),
+        ex(UFUNC_CALL, "dtype order", lambda a: special.erf(a, dtype=np.float64, order="F"), X),
+        ex(UFUNC_CALL, "casting", lambda a: special.gammaln(np.abs(a) + 0.5, casting="no"), X),
+    ]
+    REFUSED += [
+        ex(UFUNC_CALL, "where", lambda a: special.expit(a, where=MASK), X),
+        ex(UFUNC_CALL, "out", lambda a: special.erfc(a, out=np.empty((3, 4))), X),
+        ex(UFUNC_CALL, "dtype", lambda a: special.log_ndtr(a, dtype=np.float32), X),
+    ]
 
 #: methods that refuse every call (they would lose the derivative), whatever the parameters
 ALWAYS_REFUSED = {"item", "tolist"}
@@ -939,6 +1094,9 @@ PASSED_THROUGH += [  # issue 13: of real values, constants
     (np.iscomplex, lambda a: np.iscomplex(a), X), (np.isreal, lambda a: np.isreal(a), X),
     (np.angle, lambda a: np.angle(a, deg=True), X),
 ]  # fmt: skip
+PASSED_THROUGH += [
+    (np.linalg.matrix_rank, lambda a: np.linalg.matrix_rank(a, tol=0.5, hermitian=False, rtol=None), TALL),
+]
 
 
 def test_every_pass_through_is_to_numpy_itself_and_has_an_example():
@@ -1015,23 +1173,11 @@ def _outputs(result: Any) -> tuple[Any, ...]:
     return result if type(result) is tuple else (result,)
 
 
-def _core_operands(ufunc: np.ufunc) -> list[np.ndarray]:
-    """Operands for a generalized ufunc: its signature's core axes (length 3), behind a stack of 2."""
-    inputs = ufunc.signature.split("->")[0]
-    cores = [core.strip("()") for core in inputs.split("),(")]
-    local = np.random.default_rng(len(ufunc.__name__))
-    return [local.normal(size=(2,) + (3,) * len([c for c in core.split(",") if c])) for core in cores]
-
-
 @pytest.mark.parametrize("ufunc", ALL_UFUNCS, ids=lambda u: u.__name__)
 def test_every_numpy_ufunc_has_a_rule_is_piecewise_constant_or_is_refused(ufunc):
     """A ufunc NumPy adds later lands in one of the three, never silently in none."""
-    if ufunc.signature is not None and ufunc in numpy_bridge.UFUNCS:  # matmul, matvec ...: by the signature
-        operands = _core_operands(ufunc)
-        got = adkit.primal(ufunc(*map(adkit.Var, operands)))
-        np.testing.assert_allclose(got, ufunc(*operands), rtol=1e-14)
-        for k, jac in enumerate(adkit.jacobian(ufunc, argnums=tuple(range(ufunc.nin)))(*operands)):
-            np.testing.assert_allclose(jac, central_jacobian(ufunc, operands, k), rtol=1e-6, atol=1e-8)
+    if ufunc.signature is not None:  # matmul, vecdot, matvec, vecmat: test_generalized_ufuncs
+        assert ufunc in numpy_bridge.UFUNCS
         return
     operands = _sample(ufunc, seed=len(ufunc.__name__))
     duals = [adkit.Dual(x, np.zeros_like(x)) for x in operands]
@@ -1070,3 +1216,75 @@ def test_a_ufunc_in_place_or_by_segments_is_refused():
         np.add.reduceat(x, [0, 2])
     with pytest.raises(NotImplementedError, match=r"no derivative rule for numpy\.subtract\.accumulate"):
         np.subtract.accumulate(x)
+
+
+
+#: the generalized ufuncs (signatures over vectors and matrices), with operands of stacked shapes
+GUFUNC_OPERANDS = {"matmul": ((2, 3, 4), (4, 2)), "vecdot": ((2, 3, 4), (3, 4)), "matvec": ((2, 3, 4), (4,)),
+                   "vecmat": ((3,), (2, 3, 4))}  # fmt: skip
+#: each one's core axes, as its axes= keyword names them (adkit refuses axes=)
+GUFUNC_AXES = {"matmul": [(-2, -1)] * 3, "vecdot": [(-1,), (-1,), ()], "matvec": [(-2, -1), (-1,), (-1,)],
+               "vecmat": [(-1,), (-2, -1), (-1,)]}  # fmt: skip
+
+
+@pytest.mark.parametrize("ufunc", [u for u in ALL_UFUNCS if u.signature], ids=lambda u: u.__name__)
+def test_generalized_ufuncs_give_numpys_values_and_derivatives(ufunc):
+    local = np.random.default_rng(3)
+    operands = tuple(local.normal(size=shape) for shape in GUFUNC_OPERANDS[ufunc.__name__])
+    for mode in ("forward", "reverse"):
+        value = adkit.primal(ufunc(*(adkit.Var(x) for x in operands)))
+        np.testing.assert_allclose(value, ufunc(*operands), rtol=1e-13)
+        jacobians = adkit.jacobian(ufunc, mode=mode, argnums=(0, 1))(*operands)
+        for k in (0, 1):
+            want = central_jacobian(ufunc, operands, k)
+            np.testing.assert_allclose(jacobians[k], want, rtol=1e-6, atol=1e-8)
+    ufunc(*operands, axes=GUFUNC_AXES[ufunc.__name__])  # NumPy takes these axes ...
+    with pytest.raises(UnsupportedParameterError, match="axes="):  # ... and adkit refuses them by name
+        ufunc(*(adkit.Var(x) for x in operands), axes=GUFUNC_AXES[ufunc.__name__])
+
+
+# -- every ufunc of scipy.special: a rule, or refused ---------------------------------------------
+
+SPECIAL_UFUNCS = sorted({f for f in vars(special).values() if isinstance(f, np.ufunc)},
+                        key=lambda u: u.__name__) if special is not None else []  # fmt: skip
+
+
+@pytest.mark.parametrize("ufunc", SPECIAL_UFUNCS, ids=lambda u: u.__name__)
+def test_every_scipy_special_ufunc_has_a_rule_or_is_refused(ufunc):
+    """scipy.special's ufuncs reach adkit by NumPy's protocol: each has a rule or names itself refused."""
+    op = numpy_bridge.special_rule(ufunc)
+    if op is None:
+        duals = [adkit.Dual(np.full(3, 0.5), np.ones(3)) for _ in range(ufunc.nin)]
+        refused = rf"no derivative rule for scipy\.special\.{ufunc.__name__}\b"
+        with pytest.raises(NotImplementedError, match=refused):
+            ufunc(*duals)
+        return
+    local = np.random.default_rng(len(ufunc.__name__))
+    operands = []
+    for intervals in op.domain:
+        lows, highs = np.array(intervals)[local.integers(len(intervals), size=40)].T
+        operands.append(lows + (highs - lows) * local.random(40))
+    for box in (lambda x: adkit.Dual(x, np.zeros_like(x)), adkit.Var):
+        np.testing.assert_array_equal(adkit.primal(ufunc(*(box(x) for x in operands))), ufunc(*operands))
+    for k in range(ufunc.nin):  # elementwise: the diagonal of the Jacobian, against central differences
+        step = 1e-6 * np.maximum(1.0, np.abs(operands[k]))
+        hi, lo = list(operands), list(operands)
+        hi[k], lo[k] = operands[k] + step, operands[k] - step
+        tangents = tuple(np.ones_like(x) if i == k else np.zeros_like(x) for i, x in enumerate(operands))
+        _, tangent = adkit.jvp(ufunc, tuple(operands), tangents)
+        np.testing.assert_allclose(tangent, (ufunc(*hi) - ufunc(*lo)) / (2 * step), rtol=1e-6, atol=1e-8,
+                                   err_msg=f"scipy.special.{ufunc.__name__}, operand {k}")  # fmt: skip
+
+
+@pytest.mark.skipif(special is None, reason="SciPy is not installed")
+def test_the_special_functions_issue_13_asks_for_have_rules():
+    for name in ("erf", "erfc", "expit", "logit", "gammaln", "digamma", "xlogy", "log_ndtr"):
+        assert numpy_bridge.special_rule(getattr(special, name)) is numpy_bridge.SPECIAL_UFUNCS[name], name
+
+
+def test_adkit_never_imports_scipy_itself():
+    """Without scipy.special in sys.modules no rule is looked up: a user's own import brings it."""
+    code = ("import sys, adkit, numpy as np; adkit.grad(lambda x: np.linalg.norm(x, 'nuc'))(np.eye(2)); "
+            "print(*sys.modules)")
+    modules = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert not [name for name in modules.split() if name == "scipy" or name.startswith("scipy.")]
