@@ -65,6 +65,8 @@ def _normalize_argnums(argnums: Any, nargs: int, fname: str) -> tuple[tuple[int,
 
 def _as_differentiable(x: Any, where: str) -> Any:
     """A leaf to differentiate with respect to, promoted to float (:func:`adkit.core.as_real`)."""
+    if type(x) is float or (type(x) is np.ndarray and x.dtype.kind == "f"):
+        return x  # (as_real's answer for the common cases, without its call)
     if isinstance(x, (numbers.Number, np.ndarray, np.generic, Box)):
         return as_real(x, where)
     raise TypeError(
@@ -95,31 +97,33 @@ class _Inputs:
     requested: tuple[int, ...] = ()  # argnums as asked for (JAX allows repeats: argnums=(0, 0))
     kwargs: dict[str, Any] = field(default_factory=dict)  # passed through, never differentiated
     levels: frozenset = frozenset()  # levels of the traced values passed in
+    caller: tuple = ()  # the caller's arrays among the arguments (results must not alias them: _finish)
     origin: str = "adkit"  # the differentiation, as errors name it ("adkit.grad(loss)")
 
     @classmethod
     def of(cls, args: tuple, argnums: tuple[int, ...], fname: str,
            kwargs: dict[str, Any] | None = None) -> _Inputs:  # fmt: skip
         unique = tuple(dict.fromkeys(argnums))
-        flat = {a: flatten(args[a]) for a in unique}
-        treedefs, leaves, counts, levels = [], [], [], set()
+        flat = [flatten(x) if type(x) is not np.ndarray else ([x], None) for x in args]
+        treedefs, leaves, counts, levels, caller = [], [], [], set(), []
         for a in unique:
             arg_leaves, treedef = flat[a]
             if not arg_leaves:
                 raise TypeError(f"argument {a} of {fname} holds no numbers to differentiate")
-            treedefs.append(treedef)
+            treedefs.append(treedef or flatten(args[a])[1])
             counts.append(len(arg_leaves))
             leaves += [_as_differentiable(x, f"argument {a} of {fname}") for x in arg_leaves]
-        for i, x in enumerate(args):  # traced values passed in, differentiated or not
-            if type(x) is float or type(x) is np.ndarray:
-                continue
-            for leaf in flat[i][0] if i in flat else flatten(x)[0]:
-                for box, level in _box_levels(leaf):
-                    if level.retired:
-                        raise escaped(box)
-                    levels.add(level)
+        for arg_leaves, _ in flat:  # the arguments, differentiated or not: traced values and arrays
+            for leaf in arg_leaves:
+                if type(leaf) is np.ndarray:
+                    caller.append(leaf)
+                elif isinstance(leaf, Box):
+                    for box, level in _box_levels(leaf):
+                        if level.retired:
+                            raise escaped(box)
+                        levels.add(level)
         return cls(tuple(args), unique, treedefs, leaves, counts, tuple(argnums), kwargs or {},
-                   frozenset(levels))  # fmt: skip
+                   frozenset(levels), tuple(caller))  # fmt: skip
 
     def call(self, f: Callable, new_leaves: Sequence[Any]) -> Any:
         args = list(self.args)
@@ -158,6 +162,8 @@ class _Inputs:
         retired level escaped, and any other one was closed over.
         """
         for leaf in flatten(results)[0]:
+            if not isinstance(leaf, Box):
+                continue
             for box, level in _box_levels(leaf):
                 if level in self.levels or (level.kind == "transform" and not level.retired):
                     continue
@@ -170,11 +176,6 @@ class _Inputs:
                     "with respect to their arguments: pass it as an argument (argnums=...), or use "
                     "adkit.stop_gradient(x) (x.detach() for a Var) to use its value as a constant."
                 )
-
-    @property
-    def caller_arrays(self) -> list[np.ndarray]:
-        """The caller's arrays among the inputs (results must not alias them)."""
-        return [x for a in self.args for x in flatten(a)[0] if type(x) is np.ndarray]
 
     @property
     def signature(self) -> tuple:
@@ -233,6 +234,9 @@ def _output_leaves(out: Any, fname: str) -> tuple[list[Any], TreeDef]:
     leaves, treedef = flatten(out)
     for x in leaves:
         p = primal(x)
+        t = type(p)
+        if t is float or ((t is np.ndarray or t is np.float64) and p.dtype.kind == "f"):
+            continue  # the common cases, without the general check below
         if not isinstance(p, (numbers.Number, np.ndarray, np.generic)):
             raise TypeError(
                 f"{fname} returned a {type(p).__name__}; adkit needs numbers or arrays as outputs"
@@ -242,6 +246,12 @@ def _output_leaves(out: Any, fname: str) -> tuple[list[Any], TreeDef]:
             else "c")  # fmt: skip
         if kind == "c":
             raise TypeError(f"{fname} returned a complex value; adkit differentiates real functions only")
+        if kind == "O":  # read as a constant, its traced elements would get derivative 0, silently
+            raise TypeError(
+                f"{fname} returned an object array; adkit needs numbers or arrays of a floating type. An "
+                "object array of traced values (a = np.empty(n, dtype=object); a[i] = x) is outside adkit: "
+                "return adkit.array(a), or build the array with adkit.array([...]) or np.stack."
+            )
         if kind in "biu":
             what = "a bool" if kind == "b" else "an integer"
             raise TypeError(
@@ -284,8 +294,7 @@ def _finish(x: Any, caller: Sequence[np.ndarray] = ()) -> Any:
     into a result never changes the caller's data or fails.
     """
     if type(x) is np.ndarray and x.ndim:
-        if not x.flags.writeable or any(x is c for c in caller) or (
-                x.base is not None and any(np.may_share_memory(x, c) for c in caller)):  # fmt: skip
+        if not x.flags.writeable or (caller and _aliases(x, caller)):
             return x.copy()
         return x
     if isinstance(x, Box):
@@ -293,6 +302,15 @@ def _finish(x: Any, caller: Sequence[np.ndarray] = ()) -> Any:
     if np.ndim(x) == 0:  # (+ 0 turns IEEE -0.0, from a zero seed times a negative partial, into 0.0)
         return np.float32(x) + np.float32(0) if np.result_type(x) == np.float32 else float(x) + 0.0
     return x
+
+
+def _aliases(x: np.ndarray, caller: Sequence[np.ndarray]) -> bool:
+    """Whether ``x`` is one of the caller's arrays or a view that may share memory with one."""
+    view = x.base is not None
+    for c in caller:  # noqa: SIM110 (a loop: no generator per result on the hot path)
+        if x is c or (view and np.may_share_memory(x, c)):
+            return True
+    return False
 
 
 def _origin(api: str, f: Callable) -> str:
@@ -314,7 +332,7 @@ def _strip(x: Any, level: int) -> Any:
 # -- forward mode ---------------------------------------------------------------------
 
 
-def _basis(leaves: list[Any], start: int, stop: int) -> list[np.ndarray]:
+def _identity_rows(leaves: list[Any], start: int, stop: int) -> list[np.ndarray]:
     """Seed tangents for columns ``start:stop`` of the Jacobian: rows of the identity, in each leaf's type."""
     seeds, offset = [], 0
     for x in leaves:
@@ -358,7 +376,7 @@ def _forward_jacobian(f: Callable, inputs: _Inputs, chunk: int | None) -> tuple[
     for start in range(0, max(n, 1), chunk):
         stop = min(n, start + chunk)
         level = new_level("transform", inputs.origin)
-        seeds = _basis(inputs.leaves, start, stop)
+        seeds = _identity_rows(inputs.leaves, start, stop)
         boxed = [Dual.of_level(x, t, level) for x, t in zip(inputs.leaves, seeds)]
         out_leaves, out_tree = _output_leaves(inputs.trace(f, boxed, level), _name(f))
         if not columns:
@@ -401,7 +419,7 @@ def _reverse_jacobian(f: Callable, inputs: _Inputs, chunk: int | None,
     rows: list[list[Any]] = [[] for _ in inputs.leaves]  # per input leaf, (k, n_l) chunks
     for start in range(0, max(m, 1), chunk):
         stop = min(m, start + chunk)
-        seeds = _basis(out_leaves, start, stop)
+        seeds = _identity_rows(out_leaves, start, stop)
         last = stop >= m  # the last sweep may release the tape as it goes
         adjoints = _sweep_outputs(tape, out_leaves, seeds, level, keep=len(inputs.leaves), consume=last)
         for i in range(len(inputs.leaves)):  # _on_tape puts the inputs first on the tape
@@ -443,7 +461,7 @@ def _sweep_outputs(tape: Tape, out_leaves: list[Any], seeds: list[Any], level: i
 def _assemble(blocks: list[list[Any]], out_tree: TreeDef, inputs: _Inputs, single: bool) -> Any:
     """Jacobian blocks into the nested structure JAX returns."""
     per_output = []
-    caller = inputs.caller_arrays
+    caller = inputs.caller
     for row in blocks:
         per_arg = inputs.regroup([_finish(b, caller) for b in row])
         per_output.append(per_arg[0] if single else per_arg)
@@ -508,7 +526,7 @@ def jvp(f: Callable, primals: Sequence[Any], tangents: Sequence[Any]) -> tuple[A
     boxed = [Dual.of_level(x, t, level) for x, t in zip(inputs.leaves, tangent_leaves)]
     out_leaves, out_tree = _output_leaves(inputs.trace(f, boxed, level), _name(f))
     bshape = next(iter(batch)) if batch else ()
-    caller = inputs.caller_arrays + [t for t in tangent_leaves if type(t) is np.ndarray]
+    caller = list(inputs.caller) + [t for t in tangent_leaves if type(t) is np.ndarray]
     values = [_finish(_strip(y, level), caller) for y in out_leaves]
     tans = [y.tangent if isinstance(y, Dual) and y.level == level else _zeros(bshape + shape_of(y), y)
             for y in out_leaves]  # fmt: skip
@@ -548,7 +566,7 @@ def vjp(f: Callable, *primals: Any) -> tuple[Any, Callable[[Any], tuple]]:
     tape, out = _on_tape(f, inputs)
     level = tape.level
     out_leaves, out_tree = _output_leaves(out, _name(f))
-    out_value = unflatten(out_tree, [_finish(_strip(y, level), inputs.caller_arrays) for y in out_leaves])
+    out_value = unflatten(out_tree, [_finish(_strip(y, level), inputs.caller) for y in out_leaves])
     inputs.check_results(out_value, inputs.origin)
     shapes = [shape_of(y) for y in out_leaves]
 
@@ -570,7 +588,7 @@ def vjp(f: Callable, *primals: Any) -> tuple[Any, Callable[[Any], tuple]]:
             )
         batch = batches.pop()
         adjoints = _sweep_outputs(tape, out_leaves, cts, level, keep=len(inputs.leaves))
-        caller = inputs.caller_arrays + [c for c in ct_leaves if type(c) is np.ndarray]
+        caller = list(inputs.caller) + [c for c in ct_leaves if type(c) is np.ndarray]
         per_leaf = []
         for i, x in enumerate(inputs.leaves):
             g = adjoints[i] if adjoints is not None and i < len(adjoints) else None
@@ -615,7 +633,7 @@ def value_and_grad(f: Callable, argnums: int | Sequence[int] = 0) -> Callable[..
         traced = isinstance(out, Var) and out.level == level
         # one sweep, then the tape is done with: release it while sweeping
         adjoints = sweep(tape, {out.index: 1.0}, keep=len(inputs.leaves), consume=True) if traced else []
-        caller = inputs.caller_arrays
+        caller = inputs.caller
         per_leaf = []
         for i, x in enumerate(inputs.leaves):
             g = adjoints[i] if i < len(adjoints) else None

@@ -191,8 +191,8 @@ class Tape:
 
     def leaf(self, value: Any) -> Var:
         """Record an input and return its traced value."""
-        for box in _boxes(value):
-            self.outer.add(box._level)
+        if isinstance(value, Box):  # a tape built around traced values: their levels are outer here
+            self.outer.update(box._level for box in _boxes(value))
         return _push(self, self.level, value, (None, value, (), (), None, None))
 
     def leaves(self, values: Sequence[Any]) -> list[Var]:
@@ -671,7 +671,8 @@ def _record(prim: Primitive, tape: Tape, level: Level, out: Any, parents: tuple[
     ``plain``: the operands hold no boxes (plain NumPy values), so a
     first-order sweep may use the primitive's ``fast_vjp``.
     """
-    refuse_complex(prim, out)
+    if type(out) is not float and not (type(out) is np.ndarray and out.dtype.kind == "f"):
+        refuse_complex(prim, out)  # (only values that are not plainly real need the check)
     fast = prim.fast_vjp
     if fast is None and prim.partials is None and prim.vjps is None:
         raise NotImplementedError(

@@ -43,14 +43,39 @@ Conventions at kinks and edges (each tested in ``tests/test_conventions.py``):
 * ``copysign(x, y)``: d/dx = 0 at x = 0, as ``abs'(0)`` (PyTorch; JAX gives
   +-1), and d/dy = 0 (also at y = 0, where the sign flips);
 * ``remainder``/``fmod`` at a jump (x / y an integer): the derivatives of the
-  piece that starts there, with NumPy's own quotient (``floor_divide``).
+  piece that starts there, with NumPy's own quotient (``floor_divide``);
+* ``sort``, ``partition``, ``median`` and the quantiles at ties: each sorted
+  position takes the tangent of one element, the one the *stable* argsort
+  puts there (first occurrence first), as JAX's ``sort``: the derivative of
+  ``np.median([2., 2., 2.])`` is ``[0, 1, 0]``. (``max`` splits evenly at a
+  tie, so ``np.max(x)`` and ``np.sort(x)[-1]`` differ there.)
+* ``prod`` and ``cumprod`` where entries are zero: exact at every order (the
+  product of the other elements, from running products, no division);
+* the nan-skipping reductions (``nansum``, ``nanmean``, ``nanmax`` ...
+  ``nanquantile``): a nan element gets derivative 0, as does every element of
+  an all-nan slice (whose value is nan, with NumPy's warning);
+* ``logaddexp.reduce``: the softmax weights, 0 for ``-inf`` entries; it never
+  overflows (shifted by the maximum, a constant).
+* ``heaviside(x, h)``: d/dx = 0 (at the step too), d/dh = 1 where x = 0;
+* ``sinc``'s derivatives of every order are exact at 0 (Maclaurin series),
+  where the quotient sin(pi x)/(pi x) is 0/0.
+* singular values and eigenvalues alone differentiate also where they repeat,
+  along NumPy's vectors (exact for symmetric functions of a repeated group, as
+  the nuclear norm); the spectral norm's ties (to rounding) share the
+  derivative as ``max``'s do; singular vectors and eigenvectors raise
+  ``NotDifferentiableError`` where their values repeat, QR where the rank is
+  deficient; the extra columns of a full SVD or QR move by the smallest rotation;
+* vector norms: ``ord=0`` counts (derivative 0), a negative order is 0 with
+  derivative 0 where an element is 0; ``xlogy(0, y)`` has d/dy = 0.
 """
 
 from __future__ import annotations
 
 import builtins
+import functools
 import math
 import operator
+import warnings
 from collections.abc import Callable, Sequence
 from functools import wraps
 from typing import Any, NamedTuple
@@ -369,7 +394,6 @@ def _numpy_semantics(math_fn: Callable[..., float], numpy_fn: Callable[..., Any]
             with np.errstate(all="ignore"):
                 return float(numpy_fn(*xs))
 
-    scalar_impl.raising = math_fn  # type: ignore[attr-defined]  # the float short path's float_impl
     return scalar_impl
 
 
@@ -433,11 +457,11 @@ def elementwise(ufunc: Callable, scalar_impl: Callable | None, partials: Sequenc
     ``name`` does); ``scalar_impl`` the one for Python floats; ``partials``
     one function ``d(out, *operands)`` per operand. The first-order reverse
     rule on plain arrays, ``fast_vjp``, comes from the partials unless given.
-    A scalar implementation made by :func:`_numpy_semantics` lends its raising
-    ``math`` function to the scalar route (``float_impl``). Everything else is
-    a field of :class:`~adkit.core.Primitive`.
+    A scalar implementation made by :func:`_numpy_semantics` lends the raising
+    ``math`` function it wraps (``__wrapped__``) to the scalar route
+    (``float_impl``). Everything else is a field of :class:`~adkit.core.Primitive`.
     """
-    declaration.setdefault("float_impl", getattr(scalar_impl, "raising", None))
+    declaration.setdefault("float_impl", getattr(scalar_impl, "__wrapped__", None))
     fast = declaration.pop("fast_vjp", None)
     singular, selects = declaration.get("singular", False), declaration.get("selects", False)
     return Primitive(
@@ -503,7 +527,7 @@ def _power_dx(out: Any, x: Any, y: Any) -> Any:
             return ONE
         if y == 2:
             return 2.0 * x
-        if type(x) is float:  # the float short path of reverse mode: same value, no dispatch
+        if type(x) is float:  # a Python float: the same value without a dispatch
             return y * _float_power(x, y - 1)
     elif not isinstance(y, Box) and not np.any(y):
         return ZERO
@@ -798,6 +822,97 @@ softplus = elementwise(lambda x: np.logaddexp(0.0, x), _float_softplus, (lambda 
                        doc="Softplus ln(1 + e^x), without overflow; d/dx = sigmoid(x).",
                        example=("adkit.softplus(adkit.Dual(0.0, 1.0))", "Dual(0.693, 0.500)"))
 
+# -- more exponentials, angles, steps and sinc (issue 13) ------------------------------------------
+
+_LN2 = math.log(2.0)
+
+exp2 = elementwise(np.exp2, _numpy_semantics(getattr(math, "exp2", lambda x: 2.0**x), np.exp2),
+                   (lambda out, x: out * _LN2,), domain=(REAL,), flops=6.0, residuals=("out",),
+                   label="2^{0}", latex="2^{{{0}}}", doc="Power of two 2^x; d/dx = 2^x ln 2.",
+                   example=("adkit.exp2(adkit.Dual(3.0, 1.0))", "Dual(8.000, 5.545)"))
+logaddexp2 = elementwise(np.logaddexp2, _on_floats(np.logaddexp2),
+                         (lambda out, x, y: exp2(x - out), lambda out, x, y: exp2(y - out)),
+                         domain=(REAL, REAL), flops=20.0, residuals=("out", 0, 1),
+                         doc="log2(2^x + 2^y) without overflow; d/dx = 2^(x - out).",
+                         example=("adkit.logaddexp2(adkit.Dual(0.0, 1.0), 0.0)", "Dual(1.000, 0.500)"))
+
+#: NumPy's (and Python's) factors: deg2rad(x) = x * (pi / 180), rad2deg(x) = x * (180 / pi)
+_RADIANS_PER_DEGREE = math.pi / 180.0
+_DEGREES_PER_RADIAN = 180.0 / math.pi
+
+deg2rad = elementwise(np.deg2rad, math.radians, (lambda out, x: _RADIANS_PER_DEGREE,), domain=(REAL,),
+                      residuals=(), doc="Degrees to radians, x pi / 180 (``np.radians``); d/dx = pi / 180.",
+                      example=("adkit.deg2rad(adkit.Dual(180.0, 1.0))", "Dual(3.142, 0.017)"))
+rad2deg = elementwise(np.rad2deg, math.degrees, (lambda out, x: _DEGREES_PER_RADIAN,), domain=(REAL,),
+                      residuals=(), doc="Radians to degrees, x 180 / pi (``np.degrees``); d/dx = 180 / pi.",
+                      example=("adkit.rad2deg(adkit.Dual(1.0, 1.0))", "Dual(57.296, 57.296)"))
+
+
+def _heaviside_dh(out: Any, x: Any, h: Any) -> Any:
+    """The value at the step is ``h``: its derivative is 1 where x = 0 and 0 elsewhere (a selection)."""
+    return primal(x) == 0
+
+
+heaviside = elementwise(np.heaviside, _on_floats(np.heaviside), (None, _heaviside_dh),
+                        domain=(NONZERO, REAL), selects=True, residuals=(0,), label="H({0}, {1})",
+                        doc="Heaviside step: 0 for x < 0, h at x = 0, 1 for x > 0; d/dx = 0 wherever it "
+                            "exists, d/dh = 1 at x = 0 (else 0).",
+                        example=("adkit.heaviside(adkit.Dual(2.0, 1.0), 0.5)", "1.0"))
+
+
+#: the Maclaurin series of sin(y)/y (and its derivatives) below this |y|, the recurrence above it
+_SINC_SERIES_BELOW = 4.0
+#: terms of the series: the next one is below 4^60 / 61! ~ 1e-48 of the first
+_SINC_TERMS = 30
+
+
+def _sinc_derivative_impl(x: Any, *, order: int) -> Any:
+    """The ``order``-th derivative (``order`` >= 1) of sinc(x) = sin(pi x)/(pi x), without cancellation.
+
+    It is pi^k g^(k)(pi x), g(y) = sin(y)/y: by the Maclaurin series
+    sum_n (-1)^n y^(2n)/(2n+1)!, differentiated term by term, for |y| < 4
+    (exact at y = 0, where the quotient is 0/0), and above by
+    y g^(k) = sin^(k)(y) - k g^(k-1), which loses nothing there (each step
+    multiplies errors by k/|y| < 1 for k < 4).
+    """
+    value = np.asarray(x)
+    y = np.pi * value.astype(np.float64)
+    small = np.abs(y) < _SINC_SERIES_BELOW
+    ys = np.where(small, y, 0.0)
+    series = np.zeros_like(y)
+    for n in range((order + 1) // 2, _SINC_TERMS):  # the terms with 2n >= k
+        coefficient = (-1.0) ** n * math.perm(2 * n, order) / math.factorial(2 * n + 1)
+        series += coefficient * ys ** (2 * n - order)
+    yl = np.where(small, 1.0, y)
+    sine = (np.sin(yl), np.cos(yl), -np.sin(yl), -np.cos(yl))
+    g = sine[0] / yl
+    for k in range(1, order + 1):
+        g = (sine[k % 4] - k * g) / yl
+    out = np.pi**order * np.where(small, series, g)
+    if value.dtype.kind == "f":
+        out = out.astype(value.dtype)
+    return float(out) if type(x) is float else out[()]
+
+
+def _sinc_derivative_partial(out: Any, x: Any, *, order: int) -> Any:
+    return sinc_derivative_p(x, order=order + 1)
+
+
+sinc_derivative_p = Primitive(
+    "sinc_derivative", _sinc_derivative_impl, partials=(_sinc_derivative_partial,), domain=(REAL,),
+    cases=(Case(((),), {"order": 1}), Case(((2, 3),), {"order": 1}), Case(((4,),), {"order": 2}),
+           Case(((3,),), {"order": 3})),
+    flops=40.0, residuals=(0,), symbol="sinc'", label="sinc^({order})({0})",
+    doc="The order-th derivative of sinc(x) = sin(pi x)/(pi x) (order >= 1); its derivative is the next "
+        "order's, exact at every x, 0 included, and every order.",
+)  # fmt: skip
+sinc = elementwise(np.sinc, _on_floats(np.sinc), (lambda out, x: sinc_derivative_p(x, order=1),),
+                   domain=(REAL,), flops=20.0, residuals=(0,),
+                   doc="Normalized sinc sin(pi x)/(pi x), 1 at 0; d/dx = (cos(pi x) - sinc x)/x, 0 at 0. "
+                       "Every derivative is exact at every point, 0 included (sinc''(0) = -pi^2/3).",
+                   example=("adkit.sinc(adkit.Dual(0.5, 1.0))", "Dual(0.637, -1.273)"))
+
+
 # -- piecewise operations -----------------------------------------------------------
 
 
@@ -1058,16 +1173,22 @@ def mean(x: Any, axis: Any = None, keepdims: bool = False) -> Any:
 
 @quietly
 def _prod_partial(out: Any, x: Any, axis: tuple) -> Any:
-    """d prod / d x_i = product of the other elements, also where some x_j = 0."""
-    px = primal(x)
-    is_zero = px == 0
-    zeros = np.sum(is_zero, axis=axis, keepdims=True)
-    out_k = reshape_p(out, shape=keepdims_shape(shape_of(x), axis))
-    if not np.any(zeros):
-        return out_k / x
-    others = prod_p(where_p(is_zero, 1.0, x), axis=axis, keepdims=True)
-    safe_x = where_p(is_zero, 1.0, x)
-    return where_p(zeros == 0, out_k / safe_x, where_p(is_zero & (zeros == 1), others, 0.0))
+    """d prod / d x_i = the product of the other elements, exact where some x_j = 0, at every order.
+
+    Without zeros, ``out / x``; with them, the products before and after each element (running products
+    from both ends, no division): their own derivatives hold too, so a second derivative where two
+    elements are zero is the product of the rest, not 0.
+    """
+    if np.all(primal(x) != 0):
+        return reshape_p(out, shape=keepdims_shape(shape_of(x), axis)) / x
+    shape = shape_of(x)
+    n = len(shape)
+    order = [k for k in range(n) if k - n not in axis] + [a + n for a in axis]
+    merged = reshape(transpose(x, order), tuple(shape[k] for k in order[: n - len(axis)]) + (-1,))
+    before = _exclusive(cumprod_p(merged, axis=-1), -1)
+    after = _reverse_along(_exclusive(cumprod_p(_reverse_along(merged, -1), axis=-1), -1), -1)
+    others = reshape(before * after, tuple(shape[k] for k in order))
+    return transpose(others, [int(k) for k in np.argsort(order)])
 
 
 def _prod_jvp(t: Any, out: Any, x: Any, *, axis: tuple, keepdims: bool) -> Any:
@@ -1078,9 +1199,12 @@ def _prod_vjp(ct: Any, out: Any, x: Any, *, axis: tuple, keepdims: bool) -> Any:
     return _expand_reduced(ct, x, axis, keepdims) * _prod_partial(out, x, axis)
 
 
-prod_p = Primitive("prod", _reduction(np.prod), domain=(NONZERO,), cases=_REDUCE_CASES, flops=_input_size,
-                   residuals=("out", 0), symbol="Π", label="prod({0})", jvps=(_prod_jvp,), vjps=(_prod_vjp,),
-                   doc="Product over axes; d/dx_i = product of the others (exact with zeros too).")
+_TWO_ZEROS = Case(((2, 5),), {"axis": (-1,), "keepdims": False}, make=lambda rng: _with_zeros(rng, (2, 5)))
+prod_p = Primitive("prod", _reduction(np.prod), domain=(NONZERO,), cases=(*_REDUCE_CASES, _TWO_ZEROS),
+                   flops=_input_size, residuals=("out", 0), symbol="Π", label="prod({0})", jvps=(_prod_jvp,),
+                   vjps=(_prod_vjp,),
+                   doc="Product over axes; d/dx_i = product of the others (exact with zeros too, at every "
+                       "order).")
 
 
 def prod(x: Any, axis: Any = None, keepdims: bool = False) -> Any:
@@ -1498,9 +1622,12 @@ def astype(x: Any, dtype: Any) -> Any:
 
 
 def _zeros_for(tangents: Sequence[Any], operands: Sequence[Any]) -> list[Any]:
-    """Tangents with explicit zeros (of the right batch shape) for constants."""
-    batch = next(shape_of(t)[: batch_ndim(t, x)] for t, x in zip(tangents, operands) if t is not None)
-    return [np.zeros(batch + shape_of(x)) if t is None else t for t, x in zip(tangents, operands)]
+    """Tangents with explicit zeros for constants, of the right batch shape and of the type the constant
+    and a tangent make (a float32 tangent beside a float32 constant stays float32)."""
+    batch, kind = next((shape_of(t)[: batch_ndim(t, x)], primal(t))
+                       for t, x in zip(tangents, operands) if t is not None)  # fmt: skip
+    return [np.zeros(batch + shape_of(x), np.result_type(kind, primal(x))) if t is None else t
+            for t, x in zip(tangents, operands)]  # fmt: skip
 
 
 def _concatenate_jvp(tangents: Sequence[Any], out: Any, *xs: Any, axis: int) -> Any:
@@ -1793,20 +1920,23 @@ matmul = Primitive("matmul", np.matmul,
 
 
 def dot(a: Any, b: Any) -> Any:
-    """``np.dot`` for arrays of at most two axes (a product or a matrix product).
+    """``np.dot``: a product for a scalar, a matrix product for up to two axes, else the sum over the last
+    axis of ``a`` and the second-to-last of ``b`` (its only one, for a vector).
 
     >>> import numpy as np
     >>> adkit.dot(adkit.Dual(np.array([1.0, 2.0]), np.array([1.0, 0.0])), np.array([3.0, 4.0]))
     Dual(11.000, 3.000)
     """
-    if ndim_of(a) == 0 or ndim_of(b) == 0:
+    a_shape, b_shape = shape_of(a), shape_of(b)
+    if not a_shape or not b_shape:
         return multiply(a, b)
-    if ndim_of(a) > 2 or ndim_of(b) > 2:
-        raise NotImplementedError(
-            "adkit's dot handles arrays of at most two axes; for stacks of matrices use "
-            "np.matmul (the @ operator), which broadcasts over the leading axes."
-        )
-    return matmul(a, b)
+    if len(a_shape) <= 2 and len(b_shape) <= 2:
+        return matmul(a, b)
+    k = -2 if len(b_shape) > 1 else -1
+    if a_shape[-1] != b_shape[k]:
+        raise ValueError(f"shapes {a_shape} and {b_shape} not aligned: {a_shape[-1]} (dim "
+                         f"{len(a_shape) - 1}) != {b_shape[k]} (dim {len(b_shape) + k})")  # fmt: skip
+    return tensordot(a, b, axes=([-1], [k]))
 
 
 def outer(a: Any, b: Any) -> Any:
@@ -1860,7 +1990,12 @@ def _inv_vjp(ct: Any, out: Any, x: Any) -> Any:
 
 
 def _well_conditioned(rng: np.random.Generator, n: int = 3, stack: tuple[int, ...] = ()) -> np.ndarray:
-    return rng.normal(size=(*stack, n, n)) + 3.0 * np.eye(n)
+    """A test matrix (or stack) with condition number below 20, so finite differences of its
+    second derivatives stay accurate (normal + 3 I alone is near singular once in a few thousand)."""
+    while True:
+        a = rng.normal(size=(*stack, n, n)) + 3.0 * np.eye(n)
+        if np.all(np.linalg.cond(a) < 20.0):
+            return a
 
 
 #: square matrices, one and a stack of two (linear algebra broadcasts over leading axes)
@@ -2192,36 +2327,175 @@ norm_p = Primitive("norm", _norm_impl, domain=(NONZERO,), cases=_REDUCE_CASES, f
 
 
 def norm(x: Any, ord: Any = None, axis: Any = None, keepdims: bool = False) -> Any:
-    """Vector or matrix norm as ``np.linalg.norm``: d‖x‖₂ = <x, dx>/‖x‖₂.
+    """Vector or matrix norm as ``np.linalg.norm``, every ``ord``: d‖x‖₂ = <x, dx>/‖x‖₂.
 
-    The 2-norm of vectors and the Frobenius norm of matrices are primitives;
-    vector norms of other orders are built from ``abs``, ``sum`` and ``max``.
+    Vectors (one axis): ``ord`` 2 (the default), 1, ``inf``, ``-inf``, 0
+    (the count of nonzero elements: piecewise constant, derivative 0) and any
+    other p, negative ones included ((Σ|x|ᵖ)^(1/p); 0 with derivative 0 where
+    an element is 0, for p < 0). Matrices (two axes): ``"fro"`` (the
+    default), ``"nuc"`` (the sum of the singular values), 2 and -2 (the
+    largest and smallest), 1, -1, ``inf``, ``-inf`` (extreme column and row
+    sums of ``|x|``). At kinks: ``‖0‖₂' = 0``, ``abs'(0) = 0``, ties of max and
+    min split evenly; the singular values' derivatives as :func:`svdvals`.
 
     >>> import numpy as np
     >>> adkit.norm(adkit.Dual(np.array([3.0, 4.0]), np.array([1.0, 0.0])))
     Dual(5.000, 0.600)
+    >>> adkit.norm(adkit.Dual(np.diag([3.0, 1.0]), np.eye(2)), "nuc")
+    Dual(4.000, 2.000)
     """
     n = ndim_of(x)
-    axes = normalize_axes(axis, n)
-    vector = len(axes) == 1 or (axis is None and n == 1)
-    if ord is None or (ord == 2 and vector) or (ord == "fro" and not vector):
-        if axis is None and n > 2 and ord is not None:
-            raise ValueError("Improper number of dimensions to norm.")
-        return norm_p(x, axis=axes, keepdims=bool(keepdims))
-    if (vector and ord in (1, np.inf, -np.inf)) or (vector and isinstance(ord, (int, float)) and ord > 0):
-        magnitude = absolute(x)
-        if ord == np.inf:
-            return max(magnitude, axis=axes, keepdims=keepdims)
-        if ord == -np.inf:
-            return min(magnitude, axis=axes, keepdims=keepdims)
-        if ord == 1:
-            return sum(magnitude, axis=axes, keepdims=keepdims)
+    if axis is None:
+        if ord is None or (ord in ("f", "fro") and n == 2) or (ord == 2 and n == 1):
+            return norm_p(x, axis=normalize_axes(None, n), keepdims=bool(keepdims))
+        axis = tuple(range(n))
+    elif not isinstance(axis, tuple):
+        try:
+            axis = (int(axis),)  # as NumPy: int(1.5) is 1
+        except TypeError as error:
+            raise TypeError("'axis' must be None, an integer or a tuple of integers") from error
+    if len(axis) == 1:
+        return _vector_norm(x, ord, normalize_axes(axis, n), bool(keepdims))
+    if len(axis) == 2:
+        rows, columns = _axis_list(axis[0], n), _axis_list(axis[1], n)
+        if rows == columns:
+            raise ValueError("Duplicate axes given.")
+        result = _matrix_norm(x, ord, rows[0], columns[0])
+        if keepdims:
+            result = reshape(result, keepdims_shape(shape_of(x), normalize_axes(axis, n)))
+        return result
+    raise ValueError("Improper number of dimensions to norm.")
+
+
+def _vector_norm(x: Any, ord: Any, axes: tuple[int, ...], keepdims: bool) -> Any:
+    if isinstance(ord, str):
+        raise ValueError(f"Invalid norm order '{ord}' for vectors")
+    if ord is None or ord == 2:
+        return norm_p(x, axis=axes, keepdims=keepdims)
+    magnitude = absolute(x)
+    if ord == math.inf:
+        return max(magnitude, axis=axes, keepdims=keepdims)
+    if ord == -math.inf:
+        return min(magnitude, axis=axes, keepdims=keepdims)
+    if ord == 0:  # the count of nonzero elements, traced with derivative 0
+        return sum(where_p(primal(x) != 0, 1.0, 0.0 * x), axis=axes, keepdims=keepdims)
+    if ord == 1:
+        return sum(magnitude, axis=axes, keepdims=keepdims)
+    if ord > 0:
         return power(sum(power(magnitude, ord), axis=axes, keepdims=keepdims), 1.0 / ord)
-    raise NotImplementedError(
-        f"adkit has no rule for np.linalg.norm with ord={ord!r} over axis={axis!r}; supported: "
-        "the 2-norm and other p-norms of vectors, and the Frobenius norm of matrices. Register "
-        "your own with adkit.primitive."
-    )
+    # p < 0: an element 0 makes the norm 0 (Σ|x|ᵖ is infinite); it stays 0 nearby, derivative 0
+    zero = primal(magnitude) == 0
+    if not np.any(zero):
+        return power(sum(power(magnitude, ord), axis=axes, keepdims=keepdims), 1.0 / ord)
+    safe = where_p(zero, 1.0, magnitude)
+    result = power(sum(power(safe, ord), axis=axes, keepdims=keepdims), 1.0 / ord)
+    return where_p(np.any(zero, axis=axes, keepdims=keepdims), 0.0, result)
+
+
+def _matrix_norm(x: Any, ord: Any, rows: int, columns: int) -> Any:
+    """A matrix norm over the axes ``rows`` and ``columns`` (non-negative, distinct), without kept axes."""
+    n = ndim_of(x)
+    if ord in (2, -2, "nuc"):
+        s = svdvals_p(moveaxis(x, (rows, columns), (-2, -1)))
+        return sum(s, axis=-1) if ord == "nuc" else _extreme_singular_value(s, largest=ord == 2)
+    if ord in (1, -1):
+        extreme = max if ord == 1 else min
+        sums = sum(absolute(x), axis=rows)
+        return extreme(sums, axis=columns - 1 if columns > rows else columns)
+    if ord in (math.inf, -math.inf):
+        extreme = max if ord == math.inf else min
+        sums = sum(absolute(x), axis=columns)
+        return extreme(sums, axis=rows - 1 if rows > columns else rows)
+    if ord in (None, "fro", "f"):
+        return norm_p(x, axis=normalize_axes((rows, columns), n), keepdims=False)
+    raise ValueError("Invalid norm order for matrices.")
+
+
+def _extreme_singular_value(s: Any, largest: bool) -> Any:
+    """The largest (smallest) singular value; singular values equal to it up to rounding are ties.
+
+    Computed singular values are rarely exactly equal where the true ones are
+    (an orthogonal matrix's are 1 up to rounding), so a tie is what is within
+    rounding of the extreme one; ties share the derivative evenly, as for
+    ``max``: ``‖Q‖₂`` of an orthogonal ``Q`` has the gradient ``Q / n``.
+    """
+    value = np.max(primal(s), axis=-1) if largest else np.min(primal(s), axis=-1)
+    tied = np.abs(primal(s) - value[..., None]) <= _tolerance(primal(s))[..., None]
+    if np.all(np.sum(tied, axis=-1) == 1):
+        return max(s, axis=-1) if largest else min(s, axis=-1)
+    shared = sum(where_p(tied, s, 0.0), axis=-1) / np.sum(tied, axis=-1)
+    return shared - primal(shared) + value  # NumPy's value, the derivative split among the ties
+
+
+def vector_norm(x: Any, axis: Any = None, keepdims: bool = False, ord: Any = 2) -> Any:
+    """``np.linalg.vector_norm``: the norm of order ``ord`` over ``axis`` (any number of axes, flattened).
+
+    >>> import numpy as np
+    >>> adkit.vector_norm(adkit.Dual(np.array([[3.0], [4.0]]), np.ones((2, 1))))
+    Dual(5.000, 1.400)
+    """
+    shape = shape_of(x)
+    n = len(shape)
+    if axis is None:
+        flat, over = ravel(x), 0
+    elif isinstance(axis, tuple):
+        chosen = _axis_list(axis, n)
+        rest = [i for i in range(n) if i not in chosen]
+        flat = reshape(transpose(x, chosen + rest), (math.prod(shape[i] for i in chosen),) + tuple(
+            shape[i] for i in rest))  # fmt: skip
+        over = 0
+    else:
+        flat, over = x, axis
+    result = norm(flat, ord, axis=over)
+    if keepdims:
+        kept = _axis_list(range(n) if axis is None else axis, n)
+        result = reshape(result, tuple(1 if i in kept else s for i, s in enumerate(shape)))
+    return result
+
+
+def matrix_norm(x: Any, keepdims: bool = False, ord: Any = "fro") -> Any:
+    """``np.linalg.matrix_norm``: the matrix norm of order ``ord`` of each matrix (the last two axes).
+
+    >>> import numpy as np
+    >>> adkit.matrix_norm(adkit.Dual(np.diag([3.0, 4.0]), np.eye(2)), ord=2)
+    Dual(4.000, 1.000)
+    """
+    return norm(x, ord, axis=(-2, -1), keepdims=keepdims)
+
+
+def vecdot(a: Any, b: Any, axis: int = -1) -> Any:
+    """The dot product of vectors along ``axis``, broadcasting the others: Σ_k a_k b_k (real values).
+
+    >>> import numpy as np
+    >>> adkit.vecdot(adkit.Dual(np.array([1.0, 2.0]), np.array([1.0, 0.0])), np.array([3.0, 4.0]))
+    Dual(11.000, 3.000)
+    """
+    shape_a, shape_b = shape_of(a), shape_of(b)
+    (i,), (j,) = _axis_list(axis, len(shape_a)), _axis_list(axis, len(shape_b))
+    if shape_a[i] != shape_b[j]:
+        raise ValueError(f"vecdot: vectors of lengths {shape_a[i]} and {shape_b[j]} along axis {axis}")
+    a, b = moveaxis(a, i, -1), moveaxis(b, j, -1)
+    return sum(multiply(a, b), axis=-1)
+
+
+def matvec(a: Any, v: Any) -> Any:
+    """Matrix times vector over stacks, as ``np.matvec``: out_i = Σ_j a_ij v_j.
+
+    >>> import numpy as np
+    >>> adkit.matvec(np.eye(2), adkit.Dual(np.array([1.0, 2.0]), np.array([1.0, 0.0])))
+    Dual(array([1., 2.]), array([1., 0.]))
+    """
+    return getitem_p(matmul(a, expand_dims(v, -1)), index=(Ellipsis, 0))
+
+
+def vecmat(v: Any, a: Any) -> Any:
+    """Vector times matrix over stacks, as ``np.vecmat``: out_j = Σ_i v_i a_ij (real values).
+
+    >>> import numpy as np
+    >>> adkit.vecmat(adkit.Dual(np.array([1.0, 2.0]), np.array([1.0, 0.0])), np.eye(2))
+    Dual(array([1., 2.]), array([1., 0.]))
+    """
+    return getitem_p(matmul(expand_dims(v, -2), a), index=(Ellipsis, 0, slice(None)))
 
 
 def matrix_trace(x: Any) -> Any:
@@ -2259,6 +2533,1868 @@ def std(x: Any, axis: Any = None, keepdims: bool = False, ddof: int = 0) -> Any:
     return sqrt(var(x, axis=axis, keepdims=keepdims, ddof=ddof))
 
 
+# -- contractions: einsum, and the products written with it -------------------------------------------
+# One primitive contracts operands named by subscripts, as JAX derives its rules: the JVP puts
+# each operand's tangent in its place, and an operand's cotangent contracts the output's
+# cotangent with the other operands; both are einsums, so they nest. Batch axes of tangents and
+# cotangents get letters of their own. The primitive takes subscripts in a *normal form*: an
+# explicit output, no ellipsis, no letter twice in one operand, and every letter of an operand
+# also in another operand or in the output. Then each operand's cotangent is an einsum too.
+# :func:`einsum` brings any subscripts NumPy accepts to it: ellipses become letters, diagonals
+# (``ii``) are taken first by indexing, axes of length one are broadcast, and letters of one
+# operand alone are summed first; with ``optimize``, the contraction runs pairwise in the order
+# NumPy's ``einsum_path`` chooses, so the tape holds the intermediates and reverse mode costs
+# what the forward contraction costs.
+
+#: einsum's letters, in NumPy's order for sublist labels (0-25 are A-Z, 26-51 a-z)
+EINSUM_LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+
+
+def _einsum_terms(subscripts: str) -> tuple[list[str], str]:
+    inputs, output = subscripts.split("->")
+    return inputs.split(","), output
+
+
+def _fresh_letters(used: str, count: int) -> str:
+    """``count`` letters that ``used`` does not contain."""
+    free = [c for c in EINSUM_LETTERS if c not in used]
+    if len(free) < count:
+        raise ValueError(
+            f"einsum needs {len(used) + count} distinct subscript letters here (with the axes of "
+            "ellipses and of batched derivatives), but there are only 52. Reshape operands to fewer axes."
+        )
+    return "".join(free[:count])
+
+
+@functools.lru_cache(maxsize=512)
+def _check_normal_form(subscripts: str) -> None:
+    terms, output = _einsum_terms(subscripts)
+    for term in terms:
+        if len(set(term)) != len(term):
+            raise ValueError(f"einsum_p takes no letter twice in one operand: {subscripts!r}; use "
+                             "adkit.einsum")  # fmt: skip
+        for c in term:
+            if c not in output and builtins.sum(c in t for t in terms) < 2:
+                raise ValueError(f"einsum_p: the letter {c!r} of {subscripts!r} is in one operand only; "
+                                 "sum it first, or use adkit.einsum")  # fmt: skip
+
+
+def _einsum_impl(*operands: Any, subscripts: str, optimize: bool) -> Any:
+    _check_normal_form(subscripts)
+    return np.einsum(subscripts, *operands, optimize=optimize)
+
+
+def _einsum_jvp(tangents: Sequence[Any], out: Any, *operands: Any, subscripts: str, optimize: bool) -> Any:
+    terms, output = _einsum_terms(subscripts)
+    total = None
+    for i, t in enumerate(tangents):
+        if t is None:
+            continue
+        batch = _fresh_letters(subscripts, ndim_of(t) - len(terms[i]))
+        spec = ",".join(batch + s if k == i else s for k, s in enumerate(terms)) + "->" + batch + output
+        term = einsum_p(*operands[:i], t, *operands[i + 1 :], subscripts=spec, optimize=optimize)
+        total = term if total is None else total + term
+    return total
+
+
+def _einsum_vjp(i: int, ct: Any, out: Any, *operands: Any, subscripts: str, optimize: bool) -> Any:
+    terms, output = _einsum_terms(subscripts)
+    batch = _fresh_letters(subscripts, ndim_of(ct) - len(output))
+    others = [s for k, s in enumerate(terms) if k != i]
+    spec = ",".join([batch + output, *others]) + "->" + batch + terms[i]
+    return einsum_p(ct, *operands[:i], *operands[i + 1 :], subscripts=spec, optimize=optimize)
+
+
+def _einsum_flops(out: Any, *operands: Any, subscripts: str, optimize: bool) -> float:
+    """A multiply and an add for every combination of the letters' values (per pair of operands)."""
+    terms, _ = _einsum_terms(subscripts)
+    sizes = {c: n for term, x in zip(terms, operands) for c, n in zip(term, shape_of(x))}
+    return 2.0 * builtins.max(1, len(operands) - 1) * math.prod(sizes.values())
+
+
+def _einsum_case(subscripts: str, *shapes: tuple[int, ...], optimize: bool = False) -> Case:
+    return Case(shapes, {"subscripts": subscripts, "optimize": optimize})
+
+
+einsum_p = Primitive(
+    "einsum", _einsum_impl,
+    cases=(_einsum_case("ij,jk->ik", (2, 3), (3, 4)),
+           _einsum_case("ij,jk->ki", (2, 3), (3, 4), optimize=True),
+           _einsum_case("i,j->ij", (3,), (2,)), _einsum_case("bij,bjk->bik", (2, 2, 3), (2, 3, 2)),
+           _einsum_case("ij,jk,kl->li", (2, 3), (3, 2), (2, 2)), _einsum_case("ij,ij->", (2, 3), (2, 3)),
+           _einsum_case(",ij->ji", (), (2, 3)), _einsum_case("ijk,kj->ik", (2, 3, 2), (2, 3))),
+    flops=_einsum_flops, residuals=tuple(range(len(EINSUM_LETTERS))), label="einsum({subscripts}, {args})",
+    jvps=_einsum_jvp, vjps=_einsum_vjp,
+    doc="Contraction of operands named by subscripts in normal form (see adkit.einsum); multilinear: "
+        "each operand's tangent and cotangent is an einsum of the same shape.",
+)  # fmt: skip
+
+
+def _letter_sizes(terms: Sequence[str], shapes: Sequence[tuple[int, ...]]) -> dict[str, int]:
+    """Each letter's length, axes of length one broadcasting against the others (as NumPy's einsum)."""
+    sizes: dict[str, int] = {}
+    for k, (term, shape) in enumerate(zip(terms, shapes)):
+        for c, n in zip(term, shape):
+            if sizes.get(c, 1) == 1:
+                sizes[c] = n
+            elif n not in (1, sizes[c]):
+                raise ValueError(f"einsum: the subscript {c!r} has length {sizes[c]} in one operand and {n} "
+                                 f"in operand {k}; lengths must agree (or be 1, to broadcast)")  # fmt: skip
+    return sizes
+
+
+def _parse_einsum(subscripts: str, shapes: Sequence[tuple[int, ...]],
+                 sum_ellipsis: bool = False) -> tuple[list[str], str]:  # fmt: skip
+    """NumPy's einsum subscripts as explicit terms without ellipsis: ``("i...,i", [(2, 3), (2,)])`` gives
+    ``(["iA", "i"], "A")``.
+
+    An ellipsis becomes letters the subscripts do not use, one per broadcast axis (right-aligned, as
+    NumPy broadcasts). Without ``->`` the output is the ellipsis' axes, then the letters used once, in
+    alphabetical order (capitals first), as NumPy's implicit mode. ``sum_ellipsis``: an explicit output
+    without ``...`` sums the ellipsis' axes (NumPy's einsum does so with ``optimize``, and refuses
+    without).
+    """
+    spec = subscripts.replace(" ", "")
+    for c in spec:
+        if c not in EINSUM_LETTERS and c not in ",.->":
+            raise ValueError(f"Character {c} is not a valid symbol.")
+    if spec.count("->") > 1 or spec.replace("->", "").count("-") or spec.replace("->", "").count(">"):
+        raise ValueError("Subscripts can only contain one '->'.")
+    lhs, output = spec.split("->") if "->" in spec else (spec, None)
+    terms = lhs.split(",")
+    if len(terms) != len(shapes):
+        raise ValueError(f"einsum: the subscripts {subscripts!r} name {len(terms)} operands, but "
+                         f"{len(shapes)} were given")  # fmt: skip
+    for term in [*terms, output or ""]:
+        if "." in term and (term.count(".") != 3 or "..." not in term):
+            raise ValueError("Invalid Ellipses.")
+    broadcast = []
+    for k, (term, shape) in enumerate(zip(terms, shapes)):
+        named = len(term.replace("...", ""))
+        extra = len(shape) - named if "..." in term else 0
+        if extra < 0 or ("..." not in term and named != len(shape)):
+            raise ValueError(f"einsum: operand {k} has {len(shape)} axes, but its subscripts {term!r} name "
+                             f"{named}")  # fmt: skip
+        broadcast.append(extra)
+    width = builtins.max(broadcast, default=0)
+    ellipsis = _fresh_letters(spec, width)
+    terms = [term.replace("...", ellipsis[width - extra :]) for term, extra in zip(terms, broadcast)]
+    letters = "".join(terms)
+    if output is None:
+        named = sorted(c for c in set(letters) if c not in ellipsis and letters.count(c) == 1)
+        return terms, ellipsis + "".join(named)
+    if "..." in output:
+        output = output.replace("...", ellipsis)
+    elif width and not sum_ellipsis:
+        raise ValueError("output has more dimensions than subscripts given in einstein sum, but no '...' "
+                         "ellipsis provided to broadcast the extra dimensions.")  # fmt: skip
+    for c in output:
+        if output.count(c) > 1:
+            raise ValueError(f"einstein sum subscripts string includes output subscript '{c}' multiple times")
+        if c not in letters:
+            raise ValueError(f"einstein sum subscripts string included output subscript '{c}' which never "
+                             "appeared in an input")  # fmt: skip
+    return terms, output
+
+
+def _take_diagonals(x: Any, term: str) -> tuple[Any, str]:
+    """``x`` with the axes of a repeated letter replaced by their diagonal: ``iij`` -> ``ji``."""
+    while True:
+        repeated = next((c for c in term if term.count(c) > 1), None)
+        if repeated is None:
+            return x, term
+        first = term.index(repeated)
+        second = term.index(repeated, first + 1)
+        n1, n2 = shape_of(x)[first], shape_of(x)[second]
+        if n1 != n2:
+            raise ValueError(f"dimensions in operand for collapsing index '{repeated}' don't match "
+                             f"({n1} != {n2})")  # fmt: skip
+        x = diagonal(x, 0, first, second)  # the two axes go, their diagonal comes last
+        term = "".join(c for k, c in enumerate(term) if k not in (first, second)) + repeated
+
+
+def _contract(operands: Sequence[Any], terms: Sequence[str], output: str, optimize: Any = False,
+              path: Sequence[tuple[int, ...]] | None = None) -> Any:  # fmt: skip
+    """The contraction ``terms -> output`` of explicit terms (no ellipsis), as :func:`einsum` computes it.
+
+    Brings the terms to the primitive's normal form (diagonals, broadcasting, letters of one operand
+    summed first), then contracts all at once, or pairwise along ``path`` (a list of tuples of operand
+    positions, as ``np.einsum_path`` gives), keeping each intermediate's letters in NumPy's order.
+    """
+    operands, terms = list(operands), list(terms)
+    for k in range(len(operands)):
+        operands[k], terms[k] = _take_diagonals(operands[k], terms[k])
+    sizes = _letter_sizes(terms, [shape_of(x) for x in operands])
+    for k, (x, term) in enumerate(zip(operands, terms)):
+        full = tuple(sizes[c] for c in term)
+        if shape_of(x) != full:
+            operands[k] = broadcast_to(x, full)
+        lone = [j for j, c in enumerate(term) if c not in output and builtins.sum(c in t for t in terms) == 1]
+        if lone:
+            operands[k] = sum(operands[k], axis=tuple(lone))
+            terms[k] = "".join(c for j, c in enumerate(term) if j not in lone)
+    if path is None or len(operands) < 3:
+        return _contract_normal(operands, terms, output, optimize is not False)
+    for step, chosen in enumerate(path):
+        picked = sorted(chosen, reverse=True)
+        ops = [operands.pop(k) for k in picked]
+        subs = [terms.pop(k) for k in picked]
+        if step == len(path) - 1:
+            result = output
+        else:  # the letters still needed, ordered as NumPy orders them (by length, then letter)
+            later = "".join(terms) + output
+            kept = {c for s in subs for c in s if c in later}
+            result = "".join(sorted(kept, key=lambda c: (sizes[c], c)))
+        operands.append(_contract_normal(ops, subs, result, True))
+        terms.append(result)
+    return operands[0]
+
+
+def _contract_normal(operands: Sequence[Any], terms: Sequence[str], output: str, optimize: bool) -> Any:
+    if len(operands) == 1:  # every letter is in the output: a permutation
+        (x,), (term,) = operands, terms
+        return x if term == output else transpose(x, [term.index(c) for c in output])
+    return einsum_p(*operands, subscripts=",".join(terms) + "->" + output, optimize=optimize)
+
+
+def einsum(subscripts: str, *operands: Any, optimize: Any = False) -> Any:
+    """Einstein summation, as ``np.einsum``: the sum over repeated letters of the products of the operands.
+
+    ``optimize`` as NumPy's (``False``, ``True``, ``"greedy"``, ``"optimal"``, a path from
+    ``np.einsum_path``): with it, three or more operands are contracted pairwise in the order NumPy
+    chooses (or the path given), and the derivatives follow the same order. d einsum = the sum over
+    operands of the einsum with that operand's tangent in its place.
+
+    >>> import numpy as np
+    >>> a = adkit.Dual(np.array([[1.0, 2.0], [3.0, 4.0]]), np.eye(2))
+    >>> adkit.einsum("ii", a)
+    Dual(5.000, 2.000)
+    >>> adkit.einsum("ij,j->i", a, np.ones(2))
+    Dual(array([3., 7.]), array([1., 1.]))
+    """
+    if not isinstance(subscripts, str):
+        raise TypeError("einsum's first argument is the subscripts, a string such as 'ij,jk->ik'")
+    terms, output = _parse_einsum(subscripts, [shape_of(x) for x in operands], optimize is not False)
+    path = None
+    if optimize is not False and len(operands) > 2:
+        path = np.einsum_path(subscripts, *(primal(x) for x in operands), optimize=optimize)[0][1:]
+    return _contract(operands, terms, output, optimize, path)
+
+
+def tensordot(a: Any, b: Any, axes: Any = 2) -> Any:
+    """Sum of products over the given axes, as ``np.tensordot``: the last ``axes`` of ``a`` with the first of
+    ``b``, or the pairs ``(axes_a, axes_b)``. Bilinear, computed as an einsum.
+
+    >>> import numpy as np
+    >>> adkit.tensordot(adkit.Dual(np.ones((2, 3)), np.ones((2, 3))), np.ones((3, 4)), axes=1).shape
+    (2, 4)
+    """
+    a_shape, b_shape = shape_of(a), shape_of(b)
+    try:
+        axes_a, axes_b = axes
+    except TypeError:
+        n = operator.index(axes)
+        axes_a, axes_b = list(range(-n, 0)), list(range(n))
+    axes_a = [axes_a] if isinstance(axes_a, (int, np.integer)) else list(axes_a)
+    axes_b = [axes_b] if isinstance(axes_b, (int, np.integer)) else list(axes_b)
+    if len(axes_a) != len(axes_b) or any(
+            a_shape[i] != b_shape[j] for i, j in zip(axes_a, axes_b)):  # fmt: skip
+        raise ValueError("shape-mismatch for sum")
+    letters = EINSUM_LETTERS[: len(a_shape) + len(b_shape)]
+    term_a = list(letters[: len(a_shape)])
+    term_b = list(letters[len(a_shape) :])
+    for i, j in zip(axes_a, axes_b):
+        term_b[j] = term_a[i]
+    contracted = {term_a[i] for i in axes_a}
+    output = [c for c in term_a if c not in contracted] + [c for c in term_b if c not in contracted]
+    return _contract((a, b), ("".join(term_a), "".join(term_b)), "".join(output), True)
+
+
+def kron(a: Any, b: Any) -> Any:
+    """Kronecker product, as ``np.kron``: blocks ``a[i, j] * b``. A product of interleaved axes, reshaped.
+
+    >>> import numpy as np
+    >>> adkit.kron(adkit.Dual(np.array([1.0, 2.0]), np.array([1.0, 0.0])), np.array([1.0, 10.0]))
+    Dual(array([ 1., 10.,  2., 20.]), array([ 1., 10.,  0.,  0.]))
+    """
+    a_shape, b_shape = shape_of(a), shape_of(b)
+    if not a_shape or not b_shape:
+        return multiply(a, b)
+    nd = builtins.max(len(a_shape), len(b_shape))
+    a_shape = (1,) * (nd - len(a_shape)) + a_shape
+    b_shape = (1,) * (nd - len(b_shape)) + b_shape
+    a_axes = reshape(a, tuple(n for s in a_shape for n in (s, 1)))
+    b_axes = reshape(b, tuple(n for s in b_shape for n in (1, s)))
+    return reshape(multiply(a_axes, b_axes), tuple(m * n for m, n in zip(a_shape, b_shape)))
+
+
+def cross(a: Any, b: Any, axisa: int = -1, axisb: int = -1, axisc: int = -1, axis: int | None = None) -> Any:
+    """Cross product of 3-vectors (or 2-vectors, as NumPy) along the given axes, as ``np.cross``.
+
+    Bilinear: built from indexing, products and differences.
+
+    >>> import numpy as np
+    >>> x = adkit.Dual(np.array([1.0, 0.0, 0.0]), np.array([0.0, 1.0, 0.0]))
+    >>> adkit.cross(x, np.array([0.0, 1.0, 0.0]))
+    Dual(array([0., 0., 1.]), array([0., 0., 0.]))
+    """
+    if axis is not None:
+        axisa = axisb = axisc = axis
+    if ndim_of(a) < 1 or ndim_of(b) < 1:
+        raise ValueError("At least one array has zero dimension")
+    a = moveaxis(a, _axis_list(axisa, ndim_of(a), "axisa")[0], -1)
+    b = moveaxis(b, _axis_list(axisb, ndim_of(b), "axisb")[0], -1)
+    na, nb = shape_of(a)[-1], shape_of(b)[-1]
+    if na not in (2, 3) or nb not in (2, 3):
+        raise ValueError("incompatible dimensions for cross product\n(dimension must be 2 or 3)")
+    if na == 2 or nb == 2:
+        warnings.warn("Arrays of 2-dimensional vectors are deprecated. Use arrays of 3-dimensional vectors "
+                      "instead. (deprecated in NumPy 2.0)", DeprecationWarning, stacklevel=3)  # fmt: skip
+    a0, a1, b0, b1 = (getitem(v, (Ellipsis, k)) for v, k in ((a, 0), (a, 1), (b, 0), (b, 1)))
+    z = a0 * b1 - a1 * b0
+    if na == 2 and nb == 2:
+        return z
+    a2 = getitem(a, (Ellipsis, 2)) if na == 3 else None
+    b2 = getitem(b, (Ellipsis, 2)) if nb == 3 else None
+    if a2 is None:
+        x, y = a1 * b2, -(a0 * b2)
+    elif b2 is None:
+        x, y = -(a2 * b1), a2 * b0
+    else:
+        x, y = a1 * b2 - a2 * b1, a2 * b0 - a0 * b2
+    shape = np.broadcast_shapes(shape_of(x), shape_of(y), shape_of(z))
+    result = stack([broadcast_to(v, shape) for v in (x, y, z)], axis=-1)
+    return moveaxis(result, -1, _axis_list(axisc, len(shape) + 1, "axisc")[0])
+
+
+def _chain_order(dims: Sequence[int]) -> list[list[int]]:
+    """The cheapest order of a matrix chain (NumPy's ``multi_dot``: the textbook dynamic programme, the
+    first best split at ties); ``split[i][j]`` is where the product of matrices i..j splits."""
+    n = len(dims) - 1
+    cost = [[0.0] * n for _ in range(n)]
+    split = [[0] * n for _ in range(n)]
+    for length in range(1, n):
+        for i in range(n - length):
+            j = i + length
+            cost[i][j] = math.inf
+            for k in range(i, j):
+                c = cost[i][k] + cost[k + 1][j] + dims[i] * dims[k + 1] * dims[j + 1]
+                if c < cost[i][j]:
+                    cost[i][j], split[i][j] = c, k
+    return split
+
+
+def multi_dot(arrays: Sequence[Any]) -> Any:
+    """The product of a chain of matrices in the cheapest order, as ``np.linalg.multi_dot`` (the first
+    may be a row vector, the last a column vector, each given as 1-D).
+
+    >>> import numpy as np
+    >>> adkit.multi_dot([adkit.Dual(np.ones(2), np.ones(2)), np.ones((2, 3)), np.ones(3)])
+    Dual(6.000, 6.000)
+    """
+    arrays = list(arrays)
+    if len(arrays) < 2:
+        raise ValueError("Expecting at least two arrays.")
+    if len(arrays) == 2:
+        return dot(arrays[0], arrays[1])
+    first, last = ndim_of(arrays[0]), ndim_of(arrays[-1])
+    if first == 1:
+        arrays[0] = reshape(arrays[0], (1, -1))
+    if last == 1:
+        arrays[-1] = reshape(arrays[-1], (-1, 1))
+    for x in arrays:
+        if ndim_of(x) != 2:
+            raise np.linalg.LinAlgError(f"{ndim_of(x)}-dimensional array given. Array must be "
+                                        "two-dimensional")  # fmt: skip
+    if len(arrays) == 3:
+        (m, k), (_, n), (_, p) = (shape_of(x) for x in arrays)
+        left_first = m * n * (k + p) < k * p * (m + n)  # (AB)C against A(BC)
+        a, b, c = arrays
+        result = matmul(matmul(a, b), c) if left_first else matmul(a, matmul(b, c))
+    else:
+        dims = [shape_of(x)[0] for x in arrays] + [shape_of(arrays[-1])[1]]
+        split = _chain_order(dims)
+
+        def product(i: int, j: int) -> Any:
+            return arrays[i] if i == j else matmul(product(i, split[i][j]), product(split[i][j] + 1, j))
+
+        result = product(0, len(arrays) - 1)
+    if first == 1 and last == 1:
+        return getitem(result, (0, 0))
+    if first == 1 or last == 1:
+        return ravel(result)
+    return result
+
+
+# -- order statistics: sorting, and what selects by rank ----------------------------------------------
+# Sorting is a permutation that depends on the values only through their order, so its derivative is
+# the tangent permuted the same way: ``sort(x)`` is ``x`` indexed by ``argsort(x)``, a linear map
+# (indexing; its transpose scatters back). Ties take the order of the *stable* argsort (first
+# occurrence first), as JAX's sort: at a tie each sorted position gets the tangent of one element,
+# not a share. ``partition``, ``median`` and the quantiles select by rank the same way.
+
+
+def _sort_order(x: Any, axis: int = -1) -> np.ndarray:
+    """The stable argsort of ``x``'s values along ``axis`` (nan last): the permutation ``sort`` applies."""
+    return np.argsort(primal(x), axis=axis, kind="stable")
+
+
+def _take_by_index(x: Any, picked: np.ndarray, axis: int = -1) -> Any:
+    """``x``'s elements at the integer positions ``picked`` along ``axis`` (``np.take_along_axis``), by
+    indexing: linear, its transpose scatter-adds. ``picked`` has ``x``'s shape except along ``axis``.
+    """
+    shape = shape_of(x)
+    n = len(shape)
+    axis = _axis_list(axis, n)[0]
+    index = tuple(picked if k == axis else np.arange(shape[k]).reshape((-1,) + (1,) * (n - 1 - k))
+                  for k in range(n))  # fmt: skip
+    return getitem_p(x, index=index)
+
+
+def sort(x: Any, axis: int | None = -1) -> Any:
+    """``x`` sorted along ``axis`` (flattened when None): d sort(x) = dx permuted by the stable argsort.
+
+    >>> import numpy as np
+    >>> adkit.sort(adkit.Dual(np.array([3.0, 1.0, 2.0]), np.array([1.0, 0.0, 0.0])))
+    Dual(array([1., 2., 3.]), array([0., 0., 1.]))
+    """
+    if axis is None:
+        x, axis = ravel(x), -1
+    return _take_by_index(x, _sort_order(x, axis), axis)
+
+
+def partition(x: Any, kth: Any, axis: int | None = -1) -> Any:
+    """``np.partition``'s arrangement of ``x``: the ``kth`` elements where sorting puts them, smaller ones
+    before, larger after (NumPy's values). Differentiated as a permutation; the element at position ``k``
+    gets the tangent ``sort`` gives it (ties in stable order).
+
+    >>> import numpy as np
+    >>> adkit.partition(adkit.Dual(np.array([3.0, 1.0, 2.0]), np.array([1.0, 0.0, 0.0])), 2)[2]
+    Dual(3.000, 1.000)
+    """
+    if axis is None:
+        x, axis = ravel(x), -1
+    value = primal(x)
+    arranged = np.partition(value, kth, axis=axis)
+    # the permutation with x[perm] == arranged: matching ranks, ties in stable order on both sides
+    perm = np.empty_like(_sort_order(value, axis))
+    np.put_along_axis(perm, np.argsort(arranged, axis=axis, kind="stable"), _sort_order(value, axis), axis)
+    return _take_by_index(x, perm, axis)
+
+
+def _to_last_axis(x: Any, axis: Any) -> tuple[Any, tuple[int, ...], tuple[int, ...]]:
+    """``x`` with the axes ``axis`` moved to the end and merged into one; also the other axes' shape and the
+    normalized axes (for ``keepdims``)."""
+    shape = shape_of(x)
+    axes = normalize_axes(axis, len(shape))
+    rest = [k for k in range(len(shape)) if k - len(shape) not in axes]
+    moved = transpose(x, rest + [a + len(shape) for a in axes])
+    kept = tuple(shape[k] for k in rest)
+    return reshape(moved, kept + (math.prod(shape[a] for a in axes),)), kept, axes
+
+
+def _reduced_shape(shape: tuple[int, ...], axes: tuple[int, ...], keepdims: bool) -> tuple[int, ...]:
+    return keepdims_shape(shape, axes) if keepdims else tuple(
+        n for k, n in enumerate(shape) if k - len(shape) not in axes)  # fmt: skip
+
+
+def _nan_slices(y: np.ndarray, counts: Any) -> Any:
+    """Slices (along the last axis) a plain median or quantile gives nan for: those holding a nan."""
+    return np.isnan(y).any(axis=-1) if counts is None else counts == 0
+
+
+def median(x: Any, axis: Any = None, keepdims: bool = False, *, skip_nan: bool = False) -> Any:
+    """The median over ``axis``, as ``np.median`` (``np.nanmedian`` with ``skip_nan``): the middle element,
+    or the mean of the two middle ones; its derivative goes to them (ties in stable sorted order).
+
+    >>> import numpy as np
+    >>> adkit.median(adkit.Dual(np.array([3.0, 1.0, 2.0, 4.0]), np.array([1.0, 0.0, 0.0, 0.0])))
+    Dual(2.500, 0.500)
+    """
+    shape = shape_of(x)
+    y, rest, axes = _to_last_axis(x, axis)
+    value = primal(y)
+    n = shape_of(y)[-1]
+    order = _sort_order(value)
+    counts = np.sum(~np.isnan(value), axis=-1) if skip_nan else None
+    if n == 0:  # nothing to take the middle of: nan, as NumPy's mean of an empty slice
+        warnings.warn("Mean of empty slice.", RuntimeWarning, stacklevel=3)
+        return np.full(_reduced_shape(shape, axes, keepdims), np.nan)
+    count = np.full(rest, n) if counts is None else counts
+    middle = np.stack([np.maximum(count - 1, 0) // 2, count // 2], axis=-1)  # the same element for odd counts
+    picked = _take_by_index(y, np.take_along_axis(order, middle, axis=-1))
+    result = mean(picked, axis=-1)
+    missing = _nan_slices(value, counts)
+    if np.any(missing):
+        if skip_nan:
+            warnings.warn("All-NaN slice encountered", RuntimeWarning, stacklevel=3)
+        result = where(missing, np.nan, result)
+    return reshape(result, _reduced_shape(shape, axes, keepdims))
+
+
+def _virtual_index(n: Any, q: Any, alpha: float, beta: float) -> Any:
+    """Hyndman and Fan's position of the quantile ``q`` in ``n`` sorted values (0-based), NumPy's formula."""
+    return n * q + (alpha + q * (1 - alpha - beta)) - 1
+
+
+def _discrete_boundary(index: np.ndarray, take_previous: Callable[..., np.ndarray]) -> np.ndarray:
+    """NumPy's discrete methods: the lower or the upper neighbour of a position, as ``take_previous`` says."""
+    previous = np.floor(index)
+    chosen = np.where(take_previous(index - previous, index), previous, previous + 1).astype(np.intp)
+    return np.maximum(chosen, 0)
+
+
+#: NumPy's quantile methods: (the position for counts n and probabilities q, how the interpolation weight
+#: gamma is fixed; None: the position is an index, no interpolation). Continuous positions are written with
+#: adkit's operations, so a traced q is differentiated too.
+QUANTILE_METHODS: dict[str, tuple[Callable[[Any, Any], Any], Callable | None]] = {
+    "inverted_cdf": (lambda n, q: _discrete_boundary(n * q - 1, lambda g, _: g == 0), None),
+    "averaged_inverted_cdf": (lambda n, q: n * q - 1, lambda g, _: np.where(g == 0, 0.5, 1.0)),
+    "closest_observation": (lambda n, q: _discrete_boundary(
+        n * q - 1 - 0.5, lambda g, i: (g == 0) & (np.floor(i) % 2 == 1)), None),
+    "interpolated_inverted_cdf": (lambda n, q: _virtual_index(n, q, 0, 1), lambda g, _: g),
+    "hazen": (lambda n, q: _virtual_index(n, q, 0.5, 0.5), lambda g, _: g),
+    "weibull": (lambda n, q: _virtual_index(n, q, 0, 0), lambda g, _: g),
+    "linear": (lambda n, q: (n - 1) * q, lambda g, _: g),
+    "median_unbiased": (lambda n, q: _virtual_index(n, q, 1 / 3.0, 1 / 3.0), lambda g, _: g),
+    "normal_unbiased": (lambda n, q: _virtual_index(n, q, 3 / 8.0, 3 / 8.0), lambda g, _: g),
+    "lower": (lambda n, q: np.floor((n - 1) * q).astype(np.intp), None),
+    "higher": (lambda n, q: np.ceil((n - 1) * q).astype(np.intp), None),
+    "midpoint": (lambda n, q: 0.5 * (np.floor((n - 1) * q) + np.ceil((n - 1) * q)),
+                 lambda g, i: np.where(i % 1 == 0, 0.0, 0.5)),
+    "nearest": (lambda n, q: np.around((n - 1) * q).astype(np.intp), None),
+}  # fmt: skip
+#: methods whose interpolation weight is the fractional part of the position: it varies with q
+_CONTINUOUS = frozenset({"interpolated_inverted_cdf", "hazen", "weibull", "linear", "median_unbiased",
+                         "normal_unbiased"})  # fmt: skip
+
+
+def _lerp(a: Any, b: Any, t: Any) -> Any:
+    """``a + (b - a) t``, as NumPy's quantiles compute it (from ``b`` where ``t >= 0.5``)."""
+    step = b - a
+    return where(primal(t) >= 0.5, b - step * (1 - t), a + step * t)
+
+
+def quantile(x: Any, q: Any, axis: Any = None, method: str = "linear", keepdims: bool = False, *,
+             skip_nan: bool = False, weights: Any = None) -> Any:  # fmt: skip
+    """The ``q``-quantiles over ``axis`` by one of NumPy's methods (``np.quantile``; ``np.nanquantile``
+    with ``skip_nan``): the sorted values at the method's position, interpolated linearly between the two
+    around it. d/dx goes to those two elements (weights 1 - g and g; ties in stable sorted order), d/dq is
+    the slope between them for the continuous methods. ``weights`` (with ``method="inverted_cdf"``, as
+    NumPy) weigh the elements; the result is piecewise constant in them (derivative 0).
+
+    >>> import numpy as np
+    >>> adkit.quantile(adkit.Dual(np.array([1.0, 2.0, 3.0, 4.0]), np.ones(4)), 0.5)
+    Dual(2.500, 1.000)
+    """
+    if method not in QUANTILE_METHODS:
+        raise ValueError(f"{method!r} is not a valid method. Use one of: {QUANTILE_METHODS.keys()}")
+    q_value = np.asarray(primal(q))
+    if q_value.ndim > 2:
+        raise ValueError("q must be a scalar or 1d")
+    if not (np.all(q_value >= 0) and np.all(q_value <= 1)):
+        raise ValueError("Quantiles must be in the range [0, 1]")
+    shape = shape_of(x)
+    y, rest, axes = _to_last_axis(x, axis)
+    value = primal(y)
+    n = shape_of(y)[-1]
+    counts = np.sum(~np.isnan(value), axis=-1) if skip_nan else None
+    count = n if counts is None else counts[..., None]  # positions are (slices...) + (len(q),) or (len(q),)
+    flat_q = ravel(q) if isinstance(q, Box) else q_value.ravel()
+    position, fix_gamma = QUANTILE_METHODS[method]
+    if weights is not None:
+        below = _weighted_position(weights, x, axis, value, counts, q_value, method)
+        above = None
+    elif fix_gamma is None or (method == "linear" and q_value.dtype.kind in "iub"):
+        below = np.asarray(position(count, q_value.ravel()))
+        above = None
+    else:
+        traced_q = isinstance(q, Box) and method in _CONTINUOUS
+        index = position(count, flat_q if traced_q else q_value.ravel())
+        where_at = np.asarray(primal(index))
+        below = np.floor(where_at)
+        above = below + 1
+        top = where_at >= count - 1
+        below, above = np.where(top, count - 1, below), np.where(top, count - 1, above)
+        bottom = where_at < 0
+        below, above = np.where(bottom, 0, below), np.where(bottom, 0, above)
+        below, above = below.astype(np.intp), above.astype(np.intp)
+        # NumPy's weight: the position less the (clipped) lower index, as numbers (top: -1 for n - 1)
+        previous = np.where(top, -1, np.where(bottom, 0, np.floor(where_at)))
+        gamma = index - previous if traced_q else fix_gamma(where_at - previous, where_at)
+    order = _sort_order(value)
+    width = (q_value.size,)
+    below = np.broadcast_to(np.maximum(below, 0), rest + width)
+    result = _take_by_index(y, np.take_along_axis(order, below, axis=-1))
+    if above is not None:
+        upper = _take_by_index(y, np.take_along_axis(order, np.broadcast_to(above, rest + width), axis=-1))
+        if type(q) in (int, float) and np.size(gamma) == 1:  # a Python number: NumPy's weak promotion
+            gamma = float(np.ravel(gamma)[0])
+        result = _lerp(result, upper, gamma)
+    missing = _nan_slices(value, counts)
+    if np.any(missing):
+        if skip_nan:
+            warnings.warn("All-NaN slice encountered", RuntimeWarning, stacklevel=3)
+        result = where(missing[..., None], np.nan, result)
+    # (slices...) + q's axes -> q's axes + the reduced shape
+    result = reshape(result, rest + q_value.shape)
+    result = moveaxis(result, tuple(range(len(rest), len(rest) + q_value.ndim)), tuple(range(q_value.ndim)))
+    return reshape(result, q_value.shape + _reduced_shape(shape, axes, keepdims))
+
+
+def _weighted_position(weights: Any, x: Any, axis: Any, value: np.ndarray, counts: Any, q: np.ndarray,
+                       method: str) -> np.ndarray:  # fmt: skip
+    """NumPy's weighted ``inverted_cdf``: per slice, the first sorted position whose share of the total
+    weight reaches q (``value`` is ``x`` with the reduced axes last, merged)."""
+    if method != "inverted_cdf":
+        raise ValueError(f"Only method 'inverted_cdf' supports weights. Got: {method}.")
+    shape = shape_of(x)
+    w = np.asarray(primal(weights))
+    if w.shape != shape:  # weights along the reduced axes only, in the order the axes were given
+        if axis is None:
+            raise TypeError("Axis must be specified when shapes of a and weights differ.")
+        given = [operator.index(k) % len(shape) for k in ((axis,) if np.ndim(axis) == 0 else axis)]
+        if w.shape != tuple(shape[k] for k in given):
+            raise ValueError("Shape of weights must be consistent with shape of a along specified axis.")
+        w = w.transpose(np.argsort(given)).reshape(tuple(n if k in given else 1 for k, n in enumerate(shape)))
+    if np.any(w < 0):
+        raise ValueError("Weights must be non-negative.")
+    w = primal(_to_last_axis(np.broadcast_to(w, shape), axis)[0])
+    if counts is not None:
+        w = np.where(np.isnan(value), 0.0, w)  # nan and its weight are left out
+    cdf = np.cumsum(np.take_along_axis(w, _sort_order(value), axis=-1), axis=-1, dtype=np.float64)
+    with np.errstate(**({} if counts is None else {"divide": "ignore", "invalid": "ignore"})):
+        cdf = cdf / cdf[..., -1:]  # (NumPy's warning for weights that are all zero, before its error)
+    if np.isnan(cdf[..., -1] if counts is None else cdf[..., -1][counts > 0]).any():
+        raise ValueError("Weights included NaN, inf or were all zero.")
+    if q.dtype.kind == "f":
+        cdf = cdf.astype(q.dtype)
+    cdf[cdf == 0] = -1  # leading zero weights are never chosen, not even for q = 0
+    chosen = np.sum(cdf[..., None, :] < q.ravel()[:, None], axis=-1)  # searchsorted, side="left"
+    last = shape_of(value)[-1] - 1 if counts is None else np.maximum(counts - 1, 0)[..., None]
+    return np.minimum(chosen, last)
+
+
+def ptp(x: Any, axis: Any = None, keepdims: bool = False) -> Any:
+    """Peak to peak, ``max(x) - min(x)`` over ``axis``; the derivative goes to the extreme elements.
+
+    >>> import numpy as np
+    >>> adkit.ptp(adkit.Dual(np.array([3.0, 1.0, 2.0]), np.array([1.0, 0.0, 0.0])))
+    Dual(2.000, 1.000)
+    """
+    return max(x, axis, keepdims) - min(x, axis, keepdims)
+
+
+# -- running products ------------------------------------------------------------------------------
+# cumprod's derivative without dividing (exact where entries are zero): the product rule gives the
+# linear recurrences  d out_i = x_i d out_{i-1} + t_i out_{i-1}  (forward) and
+# s_j = ct_j + x_{j+1} s_{j+1}, ct_x_j = out_{j-1} s_j  (backward), solved in log2(n) doubling steps
+# of adkit's operations (as an associative scan), so they nest.
+
+
+def _shifted(x: Any, by: int, axis: int) -> Any:
+    """``x`` moved ``by`` places forward along ``axis`` (negative), zeros coming in at the start."""
+    shape = shape_of(x)
+    n = shape[axis]
+    after = (slice(None),) * (-axis - 1)
+    body = getitem_p(x, index=(Ellipsis, slice(0, n - by)) + after)
+    return index_add_p(body, index=(Ellipsis, slice(by, n)) + after, shape=shape)
+
+
+def _head(n: int, by: int, axis: int) -> np.ndarray:
+    """True at the first ``by`` positions along ``axis``, shaped to broadcast."""
+    return (np.arange(n) < by).reshape((n,) + (1,) * (-axis - 1))
+
+
+def _linear_recurrence(a: Any, b: Any, axis: int) -> Any:
+    """``h`` with ``h_i = a_i h_{i-1} + b_i`` along ``axis`` (negative), ``h_{-1} = 0``, in log2(n) steps.
+
+    Each step composes every element with the one ``by`` places before it (Hillis and Steele's scan of
+    affine maps); the elements that have reached the start keep their values (selected, not multiplied).
+    """
+    n = shape_of(b)[axis]
+    by = 1
+    while by < n:
+        head = _head(n, by, axis)
+        b = where(head, b, b + a * _shifted(b, by, axis))
+        if 2 * by < n:
+            a = where(head, a, a * _shifted(a, by, axis))
+        by *= 2
+    return b
+
+
+def _exclusive(out: Any, axis: int) -> Any:
+    """The products before each position: ``out`` shifted by one, 1 at the start."""
+    return where(_head(shape_of(out)[axis], 1, axis), 1.0, _shifted(out, 1, axis))
+
+
+def _cumprod_jvp(t: Any, out: Any, x: Any, *, axis: int) -> Any:
+    return _linear_recurrence(x, t * _exclusive(out, axis), axis)
+
+
+def _cumprod_vjp(ct: Any, out: Any, x: Any, *, axis: int) -> Any:
+    following = _shifted(_reverse_along(x, axis), 1, axis)  # x_{j+1}, read from the end
+    s = _reverse_along(_linear_recurrence(following, _reverse_along(ct, axis), axis), axis)
+    return s * _exclusive(out, axis)
+
+
+def _cumprod_impl(x: Any, *, axis: int) -> Any:
+    return np.cumprod(x, axis=axis)
+
+
+def _with_zeros(rng: np.random.Generator, shape: tuple[int, ...]) -> tuple[np.ndarray]:
+    x = rng.uniform(0.5, 1.5, size=shape) * rng.choice([-1.0, 1.0], size=shape)
+    x.flat[:: 3] = 0.0  # every third entry zero: the derivatives are exact there too
+    return (x,)
+
+
+cumprod_p = Primitive("cumprod", _cumprod_impl,
+                      cases=(Case(((5,),), {"axis": -1}), Case(((3, 4),), {"axis": -2}),
+                             Case(((6,),), {"axis": -1}, make=lambda rng: _with_zeros(rng, (6,))),
+                             Case(((2, 5),), {"axis": -1}, make=lambda rng: _with_zeros(rng, (2, 5)))),
+                      domain=(NONZERO,), flops=_input_size, residuals=("out", 0), symbol="cumprod",
+                      jvps=(_cumprod_jvp,), vjps=(_cumprod_vjp,),
+                      doc="Running product along an axis; d out_i = sum_{j <= i} dx_j prod_{k <= i, k != j} "
+                          "x_k, computed without dividing (exact where entries are zero).")  # fmt: skip
+
+
+def cumprod(x: Any, axis: int | None = None) -> Any:
+    """Running product along ``axis`` (flattened when None): d out_i / d x_j = prod_{k <= i, k != j} x_k.
+
+    Exact where entries are zero (no division).
+
+    >>> import numpy as np
+    >>> adkit.cumprod(adkit.Dual(np.array([2.0, 0.0, 3.0]), np.array([0.0, 1.0, 0.0])))
+    Dual(array([2., 0., 0.]), array([0., 2., 6.]))
+    """
+    if axis is None:
+        x, axis = reshape(x, -1), 0
+    return cumprod_p(x, axis=normalize_axes(axis, ndim_of(x))[0])
+# -- linear algebra: decompositions --------------------------------------------------------------
+# svd, eigh, qr and cholesky give several arrays. Each is one primitive whose output packs them into
+# one array (U, V and the singular values as rows of one stack of matrices), unpacked by indexing, so
+# that each keeps one JVP and one VJP and the engines need nothing new. The rules read the packed
+# output, so second derivatives flow through U, s and V themselves. Where a derivative does not exist
+# (repeated singular values or eigenvalues for the vectors, rank deficiency), the rules raise
+# NotDifferentiableError naming the condition, instead of returning inf or nan.
+
+
+class NotDifferentiableError(np.linalg.LinAlgError):
+    """The derivative asked for does not exist at this matrix (repeated eigenvalues, a deficient rank).
+
+    A ``numpy.linalg.LinAlgError`` (so also a ``ValueError``), raised by the
+    rules of :func:`svd`, :func:`eigh` and :func:`qr` where their conditions
+    fail; the message names the condition and what to differentiate instead.
+
+    >>> import numpy as np
+    >>> adkit.grad(lambda a: np.linalg.eigh(a)[1][0, 0])(np.eye(2))
+    Traceback (most recent call last):
+    ...
+    adkit.rules.NotDifferentiableError: the eigenvectors of np.linalg.eigh have a derivative only where ...
+    """
+
+
+def _eps(x: Any) -> float:
+    return float(np.finfo(_float_type(x)).eps)
+
+
+def _where_in_stack(bad: np.ndarray) -> str:
+    """`` (matrix [i, j] of the stack)`` for the first bad matrix of a stack; nothing for one matrix."""
+    if bad.ndim == 0:
+        return ""
+    return f" (matrix {[int(i) for i in np.argwhere(bad)[0]]} of the stack)"
+
+
+def _first(values: np.ndarray, bad: np.ndarray) -> np.ndarray:
+    return values if bad.ndim == 0 else values[tuple(np.argwhere(bad)[0])]
+
+
+def _tolerance(values: np.ndarray) -> np.ndarray:
+    """Below this, a gap between computed eigen- or singular values is rounding (LAPACK's error bound)."""
+    k = builtins.max(values.shape[-1], 1)
+    return 16 * k * _eps(values) * np.max(np.abs(values), axis=-1, initial=0.0)
+
+
+def _require_distinct(values: Any, what: str, instead: str, nonzero: bool = False) -> None:
+    """Raise NotDifferentiableError where two sorted ``values`` (..., k) are equal to rounding.
+
+    ``nonzero`` also refuses a zero value (a non-square matrix's singular vectors need full rank).
+    """
+    v = np.asarray(primal(values))
+    tol = _tolerance(v)
+    tied = np.any(np.abs(np.diff(v, axis=-1)) <= tol[..., None], axis=-1)
+    zero = np.min(np.abs(v), axis=-1, initial=np.inf) <= tol if nonzero else np.zeros_like(tied)
+    if not (np.any(tied) or np.any(zero)):
+        return
+    bad = tied | zero
+    shown = np.array2string(_first(v, bad), precision=6)
+    condition = "distinct and nonzero" if nonzero else "distinct"
+    raise NotDifferentiableError(
+        f"the {what} have a derivative only where the values are {condition}; this matrix"
+        f"{_where_in_stack(bad)} has {shown} (equal to rounding), where they are not determined (any "
+        f"rotation of the vectors of a repeated value is as good). {instead}"
+    )
+
+
+def _rows(x: Any, start: int, stop: int) -> Any:
+    return getitem_p(x, index=(Ellipsis, slice(start, stop), slice(None)))
+
+
+def _row(x: Any, i: int) -> Any:
+    return getitem_p(x, index=(Ellipsis, i, slice(None)))
+
+
+def _as_row(v: Any) -> Any:
+    """``v[..., None, :]``."""
+    shape = shape_of(v)
+    return reshape_p(v, shape=shape[:-1] + (1,) + shape[-1:])
+
+
+def _as_column(v: Any) -> Any:
+    """``v[..., :, None]``."""
+    return reshape_p(v, shape=shape_of(v) + (1,))
+
+
+def _eye(n: int, x: Any) -> np.ndarray:
+    return np.eye(n, dtype=_float_type(x))
+
+
+def _diagonal_of(x: Any) -> Any:
+    """The diagonals of a stack of square matrices, ``(..., k, k) -> (..., k)``."""
+    k = shape_of(x)[-1]
+    return getitem_p(x, index=(Ellipsis, np.arange(k), np.arange(k)))
+
+
+def _diagonal_matrix(v: Any) -> Any:
+    """``(..., k) -> (..., k, k)`` with ``v`` on the diagonal."""
+    return _as_column(v) * _eye(shape_of(v)[-1], v)
+
+
+def _inverse_gaps(values: Any) -> Any:
+    """``F[..., i, j] = 1 / (values_j - values_i)`` off the diagonal, 0 on it (the values are distinct)."""
+    eye = _eye(shape_of(values)[-1], values)
+    return reciprocal(_as_row(values) - _as_column(values) + eye) - eye
+
+
+def _is_zero(x: Any) -> bool:
+    """A plain array of zeros (an output nobody used): its terms can be skipped."""
+    return type(x) is np.ndarray and not x.any()
+
+
+def _masks(n: int, lower: bool) -> tuple[np.ndarray, np.ndarray]:
+    """The triangle NumPy reads (diagonal included) and its strict part."""
+    tri = np.tril(np.ones((n, n), bool)) if lower else np.triu(np.ones((n, n), bool))
+    return tri, tri & ~np.eye(n, dtype=bool)
+
+
+def _symmetric_from(t: Any, lower: bool) -> Any:
+    """The symmetric matrix NumPy's eigh and cholesky see: one triangle of ``t``, mirrored."""
+    tri, strict = _masks(shape_of(t)[-1], lower)
+    return where_p(tri, t, 0.0) + _swap_last(where_p(strict, t, 0.0))
+
+
+def _symmetric_from_transpose(g: Any, lower: bool) -> Any:
+    """The transpose of :func:`_symmetric_from`: what a cotangent of the mirrored matrix gives ``t``."""
+    tri, strict = _masks(shape_of(g)[-1], lower)
+    return where_p(tri, g, 0.0) + where_p(strict, _swap_last(g), 0.0)
+
+
+def _decomposition_flops(factor: float) -> Callable[..., float]:
+    def flops(out: Any, a: Any, *_: Any, **__: Any) -> float:
+        m, n = shape_of(a)[-2:]
+        return factor * m * n * builtins.min(m, n) * (size_of(a) // builtins.max(m * n, 1))
+
+    return flops
+
+
+def _orthonormal_columns(rng: np.random.Generator, rows: int, cols: int, stack: tuple) -> np.ndarray:
+    return np.linalg.qr(rng.normal(size=(*stack, rows, cols)))[0]
+
+
+def _spread_values(rng: np.random.Generator, k: int, stack: tuple[int, ...], low: float) -> np.ndarray:
+    """k values from ``low`` up, at least 0.4 apart (distinct, so vectors have derivatives)."""
+    return low + np.arange(k)[::-1] + 0.6 * rng.random((*stack, k))
+
+
+def _with_singular_values(rng: np.random.Generator, m: int, n: int, stack: tuple[int, ...] = ()) -> tuple:
+    k = builtins.min(m, n)
+    u, v = _orthonormal_columns(rng, m, k, stack), _orthonormal_columns(rng, n, k, stack)
+    s = _spread_values(rng, k, stack, 0.8)
+    return (np.matmul(u * s[..., None, :], np.swapaxes(v, -1, -2)),)
+
+
+# svd -----------------------------------------------------------------------------------------------
+
+_SVD_INSTEAD = ("Functions of the singular values alone (np.linalg.svd(a, compute_uv=False), "
+                "np.linalg.norm(a, 'nuc')) have first derivatives there.")  # fmt: skip
+
+
+def _svd_impl(a: Any, *, full_matrices: bool) -> np.ndarray:
+    u, s, vh = np.linalg.svd(a, full_matrices=full_matrices)
+    k = s.shape[-1]
+    return np.concatenate([u[..., :k], np.swapaxes(vh[..., :k, :], -1, -2), s[..., None, :]], axis=-2)
+
+
+def _svd_parts(packed: Any, m: int, n: int) -> tuple[Any, Any, Any]:
+    """``U (..., m, k)``, ``V (..., n, k)`` and ``s (..., k)`` from the packed output ``[U; V; s]``."""
+    return _rows(packed, 0, m), _rows(packed, m, m + n), _row(packed, m + n)
+
+
+def _require_svd_vectors(s: Any, m: int, n: int) -> None:
+    _require_distinct(s, "singular vectors of np.linalg.svd", _SVD_INSTEAD, nonzero=m != n)
+
+
+def _svd_jvp(t: Any, out: Any, a: Any, *, full_matrices: bool) -> Any:
+    """dU = U (F ∘ (dS S + S dSᵀ)) (+ (I - UUᵀ) dA V S⁻¹), dV likewise, ds = diag(dS), dS = Uᵀ dA V."""
+    m, n = shape_of(a)[-2:]
+    u, v, s = _svd_parts(out, m, n)
+    _require_svd_vectors(s, m, n)
+    ds = matmul(matmul(_swap_last(u), t), v)
+    f = _inverse_gaps(s * s)
+    s_row, s_column = _as_row(s), _as_column(s)
+    dss, sds = ds * s_row, s_column * ds
+    du = matmul(u, f * (dss + _swap_last(dss)))
+    dv = matmul(v, f * (sds + _swap_last(sds)))
+    if m > n:
+        dav = matmul(t, v)
+        du = du + (dav - matmul(u, matmul(_swap_last(u), dav))) / s_row
+    elif n > m:
+        dau = matmul(_swap_last(t), u)
+        dv = dv + (dau - matmul(v, matmul(_swap_last(v), dau))) / s_row
+    return concatenate_p(du, dv, _as_row(_diagonal_of(ds)), axis=-2)
+
+
+def _svd_vjp(ct: Any, out: Any, a: Any, *, full_matrices: bool) -> Any:
+    """Ā = U (diag(s̄) + (J + Jᵀ) S + S (K + Kᵀ)) Vᵀ (+ the parts off the span), J = F ∘ UᵀŪ, K = F ∘ VᵀV̄."""
+    m, n = shape_of(a)[-2:]
+    u, v, s = _svd_parts(out, m, n)
+    cu, cv, cs = _svd_parts(ct, m, n)
+    g = _diagonal_matrix(cs)
+    if not (_is_zero(cu) and _is_zero(cv)):  # only s was used: its rule needs no distinct values
+        _require_svd_vectors(s, m, n)
+        f = _inverse_gaps(s * s)
+        j = f * matmul(_swap_last(u), cu)
+        k = f * matmul(_swap_last(v), cv)
+        g = g + (j + _swap_last(j)) * _as_row(s) + _as_column(s) * (k + _swap_last(k))
+    ca = matmul(matmul(u, g), _swap_last(v))
+    if m > n and not _is_zero(cu):
+        ca = ca + matmul((cu - matmul(u, matmul(_swap_last(u), cu))) / _as_row(s), _swap_last(v))
+    elif n > m and not _is_zero(cv):
+        ca = ca + matmul(u, _swap_last((cv - matmul(v, matmul(_swap_last(v), cv))) / _as_row(s)))
+    return ca
+
+
+_SVD_CASES = (Case(((3, 3),), {"full_matrices": False}, make=lambda rng: _with_singular_values(rng, 3, 3)),
+              Case(((4, 3),), {"full_matrices": False}, make=lambda rng: _with_singular_values(rng, 4, 3)),
+              Case(((3, 4),), {"full_matrices": True}, make=lambda rng: _with_singular_values(rng, 3, 4)),
+              Case(((2, 4, 2),), {"full_matrices": False},
+                   make=lambda rng: _with_singular_values(rng, 4, 2, (2,))))  # fmt: skip
+
+svd_p = Primitive("svd", _svd_impl, cases=_SVD_CASES, flops=_decomposition_flops(12.0), residuals=("out",),
+                  label="svd({0})", jvps=(_svd_jvp,), vjps=(_svd_vjp,),
+                  doc="The singular value decomposition A = U diag(s) Vᵀ (the first min(m, n) singular "
+                      "vectors), packed as the rows [U; V; s]. The vectors' derivative needs distinct "
+                      "singular values (and nonzero ones when A is not square): NotDifferentiableError "
+                      "where they are not.")
+
+
+def _svdvals_impl(a: Any) -> np.ndarray:
+    return np.linalg.svd(a, compute_uv=False)
+
+
+def _singular_vectors(a: Any) -> tuple[Any, Any]:
+    m, n = shape_of(a)[-2:]
+    u, v, _ = _svd_parts(svd_p(a, full_matrices=False), m, n)
+    return u, v
+
+
+def _svdvals_jvp(t: Any, out: Any, a: Any) -> Any:
+    u, v = _singular_vectors(a)
+    return sum_p(u * matmul(t, v), axis=(-2,), keepdims=False)  # diag(Uᵀ dA V)
+
+
+def _svdvals_vjp(ct: Any, out: Any, a: Any) -> Any:
+    u, v = _singular_vectors(a)
+    return matmul(u * _as_row(ct), _swap_last(v))
+
+
+svdvals_p = Primitive("svdvals", _svdvals_impl,
+                      cases=(Case(((3, 3),), make=lambda rng: _with_singular_values(rng, 3, 3)),
+                             Case(((3, 5),), make=lambda rng: _with_singular_values(rng, 3, 5)),
+                             Case(((2, 4, 3),), make=lambda rng: _with_singular_values(rng, 4, 3, (2,)))),
+                      flops=_decomposition_flops(4.0), residuals=(0,), symbol="σ", label="svdvals({0})",
+                      jvps=(_svdvals_jvp,), vjps=(_svdvals_vjp,),
+                      doc="Singular values, largest first; ds_i = u_iᵀ dA v_i. Where singular values "
+                          "repeat, each one alone has no derivative; adkit gives the one along NumPy's "
+                          "singular vectors, exact for every symmetric function of a repeated group (their "
+                          "sum, the nuclear norm). Second derivatives need distinct values.")
+
+
+class SVDResult(NamedTuple):
+    """``(U, S, Vh)`` as ``np.linalg.svd`` returns them."""
+
+    U: Any
+    S: Any
+    Vh: Any
+
+
+def _complement(q: Any, basis: np.ndarray) -> Any:
+    """The columns completing ``q`` to an orthogonal matrix: NumPy's ``basis`` here, carried along smoothly.
+
+    They are not determined by the matrix (any orthonormal basis of the
+    complement is as good), so adkit takes NumPy's at this point and moves it
+    with ``q``: the projection of ``basis`` onto the complement of ``q``'s
+    columns, orthonormalized (Cholesky). Its first derivative is the smallest
+    rotation, ``-q dqᵀ basis``; every function of the complement as a whole
+    (the projector ``I - q qᵀ``) is exact at every order.
+    """
+    if not isinstance(q, Box) or shape_of(basis)[-1] == 0:
+        return basis
+    m = basis - matmul(q, matmul(_swap_last(q), basis))
+    chol = cholesky_p(matmul(_swap_last(m), m), upper=False)
+    moved = _swap_last(solve_p(chol, _swap_last(m)))
+    return moved - primal(moved) + basis  # NumPy's values exactly, the derivative of `moved`
+
+
+def svd(a: Any, full_matrices: bool = True, compute_uv: bool = True, hermitian: bool = False) -> Any:
+    """Singular value decomposition ``A = U diag(S) Vh``, as ``np.linalg.svd``, on a matrix or a stack.
+
+    Maths: ``dS = diag(Uᵀ dA V)``; ``dU = U (F ∘ (Uᵀ dA V S + S Vᵀ dAᵀ U)) + (I - U Uᵀ) dA V S⁻¹`` with
+    ``F_ij = 1 / (s_j² - s_i²)``, and ``dV`` likewise.
+
+    Conditions: the singular vectors have a derivative where the singular
+    values are distinct (and nonzero, for a non-square matrix), else
+    :class:`NotDifferentiableError`; the singular values alone (``compute_uv=False``)
+    have first derivatives everywhere (see :func:`svdvals`). The signs of the
+    vectors are NumPy's; functions that do not depend on them
+    (``U diag(S) Vh``, ``u uᵀ``) are what to differentiate. With
+    ``full_matrices=True`` and a non-square matrix, the extra columns of ``U``
+    (rows of ``Vh``) are any orthonormal basis of the complement: adkit
+    carries NumPy's along (:func:`_complement`), so functions of that
+    subspace as a whole are exact, the columns themselves a convention.
+    ``hermitian=True`` reads the lower triangle and decomposes with ``eigh``,
+    as NumPy does.
+
+    >>> import numpy as np
+    >>> a = adkit.Dual(np.diag([3.0, 1.0]), np.array([[1.0, 0.0], [0.0, 0.0]]))
+    >>> adkit.svd(a, compute_uv=False)
+    Dual(array([3., 1.]), array([1., 0.]))
+    """
+    if hermitian:
+        return _svd_hermitian(a, compute_uv)
+    if not compute_uv:
+        return svdvals_p(a)
+    m, n = shape_of(a)[-2:]
+    u, v, s = _svd_parts(svd_p(a, full_matrices=bool(full_matrices)), m, n)
+    if full_matrices and m != n:
+        u_full, _, vh_full = np.linalg.svd(primal(a), full_matrices=True)
+        k = builtins.min(m, n)
+        if m > n:
+            u = concatenate_p(u, _complement(u, u_full[..., k:]), axis=-1)
+        else:
+            v = concatenate_p(v, _complement(v, np.swapaxes(vh_full[..., k:, :], -1, -2)), axis=-1)
+    return SVDResult(u, s, _swap_last(v))
+
+
+def _take_along_last(x: Any, order: np.ndarray) -> Any:
+    """``np.take_along_axis`` on the last axis, one ``order`` per vector (per matrix: its columns)."""
+    stack = order.shape[:-1]
+    grids = np.meshgrid(*(np.arange(n) for n in stack), indexing="ij") if stack else []
+    if ndim_of(x) == order.ndim:
+        return getitem_p(x, index=tuple(g[..., None] for g in grids) + (order,))
+    rows = np.arange(shape_of(x)[-2])[:, None]
+    return getitem_p(x, index=tuple(g[..., None, None] for g in grids) + (rows, order[..., None, :]))
+
+
+def _svd_hermitian(a: Any, compute_uv: bool) -> Any:
+    """NumPy's ``svd(a, hermitian=True)``: from ``eigh``, singular values ``|w|`` largest first."""
+    if not compute_uv:
+        s = absolute(eigvalsh(a))
+        return _take_along_last(s, np.argsort(primal(s), axis=-1)[..., ::-1])
+    w, u = eigh(a)
+    order = np.argsort(np.abs(primal(w)), axis=-1)[..., ::-1]
+    signs = np.take_along_axis(np.sign(primal(w)), order, axis=-1)
+    s = _take_along_last(absolute(w), order)
+    u = _take_along_last(u, order)
+    return SVDResult(u, s, _swap_last(u * signs[..., None, :]))
+
+
+def svdvals(x: Any) -> Any:
+    """The singular values of a matrix or a stack, largest first: ``ds_i = u_iᵀ dA v_i``.
+
+    At repeated singular values each one alone is not differentiable; the
+    derivative given is the one along NumPy's singular vectors, which is exact
+    for every symmetric function of the repeated group (their sum, as in the
+    nuclear norm; their maximum splits evenly, as ``max`` does at ties).
+
+    >>> import numpy as np
+    >>> adkit.svdvals(adkit.Dual(np.diag([3.0, 1.0]), np.eye(2)))
+    Dual(array([3., 1.]), array([1., 1.]))
+    """
+    return svdvals_p(x)
+
+
+# eigh ----------------------------------------------------------------------------------------------
+
+_EIGH_INSTEAD = ("Functions of the eigenvalues alone (np.linalg.eigvalsh, np.trace) have first "
+                 "derivatives there.")  # fmt: skip
+
+
+def _eigh_impl(a: Any, *, lower: bool) -> np.ndarray:
+    w, v = np.linalg.eigh(a, UPLO="L" if lower else "U")
+    return np.concatenate([v, w[..., None, :]], axis=-2)
+
+
+def _eigh_parts(packed: Any, n: int) -> tuple[Any, Any]:
+    """Eigenvalues ``(..., n)`` and eigenvectors ``(..., n, n)`` from the packed ``[V; w]``."""
+    return _row(packed, n), _rows(packed, 0, n)
+
+
+def _eigh_jvp(t: Any, out: Any, a: Any, *, lower: bool) -> Any:
+    """dw = diag(Vᵀ dA V), dV = V (F ∘ Vᵀ dA V) with F_ij = 1 / (w_j - w_i), dA the mirrored triangle."""
+    n = shape_of(a)[-1]
+    w, v = _eigh_parts(out, n)
+    _require_distinct(w, "eigenvectors of np.linalg.eigh", _EIGH_INSTEAD)
+    vdv = matmul(matmul(_swap_last(v), _symmetric_from(t, lower)), v)
+    return concatenate_p(matmul(v, _inverse_gaps(w) * vdv), _as_row(_diagonal_of(vdv)), axis=-2)
+
+
+def _eigh_vjp(ct: Any, out: Any, a: Any, *, lower: bool) -> Any:
+    n = shape_of(a)[-1]
+    w, v = _eigh_parts(out, n)
+    cw, cv = _eigh_parts(ct, n)
+    g = _diagonal_matrix(cw)
+    if not _is_zero(cv):
+        _require_distinct(w, "eigenvectors of np.linalg.eigh", _EIGH_INSTEAD)
+        g = g + _inverse_gaps(w) * matmul(_swap_last(v), cv)
+    return _symmetric_from_transpose(matmul(matmul(v, g), _swap_last(v)), lower)
+
+
+def _with_eigenvalues(rng: np.random.Generator, n: int = 3, stack: tuple[int, ...] = ()) -> tuple:
+    q = _orthonormal_columns(rng, n, n, stack)
+    w = _spread_values(rng, n, stack, -1.2)
+    return (np.matmul(q * w[..., None, :], np.swapaxes(q, -1, -2)),)
+
+
+_EIGH_CASES = (Case(((3, 3),), {"lower": True}, make=_with_eigenvalues),
+               Case(((3, 3),), {"lower": False}, make=_with_eigenvalues),
+               Case(((2, 3, 3),), {"lower": True},
+                    make=lambda rng: _with_eigenvalues(rng, 3, (2,))))  # fmt: skip
+
+eigh_p = Primitive("eigh", _eigh_impl, cases=_EIGH_CASES, flops=_decomposition_flops(9.0), residuals=("out",),
+                   label="eigh({0})", jvps=(_eigh_jvp,), vjps=(_eigh_vjp,),
+                   doc="Eigenvalues and eigenvectors of a symmetric matrix (the triangle NumPy reads, "
+                       "mirrored), packed as the rows [V; w]. The eigenvectors' derivative needs distinct "
+                       "eigenvalues: NotDifferentiableError where they repeat.")
+
+
+def _eigvalsh_impl(a: Any, *, lower: bool) -> np.ndarray:
+    return np.linalg.eigvalsh(a, UPLO="L" if lower else "U")
+
+
+def _eigenvectors(a: Any, lower: bool) -> Any:
+    return _eigh_parts(eigh_p(a, lower=lower), shape_of(a)[-1])[1]
+
+
+def _eigvalsh_jvp(t: Any, out: Any, a: Any, *, lower: bool) -> Any:
+    v = _eigenvectors(a, lower)
+    return sum_p(v * matmul(_symmetric_from(t, lower), v), axis=(-2,), keepdims=False)
+
+
+def _eigvalsh_vjp(ct: Any, out: Any, a: Any, *, lower: bool) -> Any:
+    v = _eigenvectors(a, lower)
+    return _symmetric_from_transpose(matmul(v * _as_row(ct), _swap_last(v)), lower)
+
+
+eigvalsh_p = Primitive("eigvalsh", _eigvalsh_impl, cases=_EIGH_CASES, flops=_decomposition_flops(4.0),
+                       residuals=(0,), symbol="λ", label="eigvalsh({0})", jvps=(_eigvalsh_jvp,),
+                       vjps=(_eigvalsh_vjp,),
+                       doc="Eigenvalues of a symmetric matrix, ascending; dw_i = v_iᵀ dA v_i. Where "
+                           "eigenvalues repeat, each alone has no derivative; adkit gives the one along "
+                           "NumPy's eigenvectors, exact for every symmetric function of a repeated group. "
+                           "Second derivatives need distinct eigenvalues.")
+
+
+class EighResult(NamedTuple):
+    """``(eigenvalues, eigenvectors)`` as ``np.linalg.eigh`` returns them."""
+
+    eigenvalues: Any
+    eigenvectors: Any
+
+
+def _lower(uplo: str) -> bool:
+    if uplo not in ("L", "U"):
+        raise ValueError("UPLO argument must be 'L' or 'U'")
+    return uplo == "L"
+
+
+def eigh(a: Any, UPLO: str = "L") -> EighResult:
+    """Eigenvalues (ascending) and eigenvectors of a symmetric matrix or stack, as ``np.linalg.eigh``.
+
+    Maths: ``dw = diag(Vᵀ dA V)``, ``dV = V (F ∘ Vᵀ dA V)`` with ``F_ij = 1 / (w_j - w_i)``.
+
+    Only the triangle ``UPLO`` names is read (the other is ignored, as by
+    NumPy), so the derivative with respect to the other triangle is zero and
+    an off-diagonal element of the read one counts twice. The eigenvectors
+    have a derivative where the eigenvalues are distinct, else
+    :class:`NotDifferentiableError`; their signs are NumPy's, so
+    differentiate functions that do not depend on them (``v vᵀ``,
+    ``V diag(w) Vᵀ``).
+
+    >>> import numpy as np
+    >>> adkit.eigh(adkit.Dual(np.diag([1.0, 2.0]), np.diag([1.0, 0.0]))).eigenvalues
+    Dual(array([1., 2.]), array([1., 0.]))
+    """
+    n = shape_of(a)[-1]
+    w, v = _eigh_parts(eigh_p(a, lower=_lower(UPLO)), n)
+    return EighResult(w, v)
+
+
+def eigvalsh(a: Any, UPLO: str = "L") -> Any:
+    """Eigenvalues of a symmetric matrix or stack, ascending: ``dw_i = v_iᵀ dA v_i``.
+
+    Reads one triangle, as :func:`eigh`. Where eigenvalues repeat, each one
+    alone is not differentiable; the derivative given is the one along
+    NumPy's eigenvectors, exact for symmetric functions of the group.
+
+    >>> import numpy as np
+    >>> adkit.eigvalsh(adkit.Dual(np.diag([1.0, 2.0]), np.eye(2)))
+    Dual(array([1., 2.]), array([1., 1.]))
+    """
+    return eigvalsh_p(a, lower=_lower(UPLO))
+
+
+# cholesky ------------------------------------------------------------------------------------------
+
+
+def _lower_half(x: Any) -> Any:
+    """Φ(X): the strict lower triangle and half the diagonal (a constant mask)."""
+    n = shape_of(x)[-1]
+    mask = np.tril(np.ones((n, n)), -1) + 0.5 * np.eye(n)
+    return x * mask.astype(_float_type(x))
+
+
+def _cholesky_jvp(t: Any, out: Any, a: Any, *, upper: bool) -> Any:
+    """dL = L Φ(L⁻¹ dA L⁻ᵀ)."""
+    chol = _swap_last(out) if upper else out
+    e = _symmetric_from(t, lower=not upper)
+    x = solve_p(chol, _swap_last(solve_p(chol, e)))
+    dl = matmul(chol, _lower_half(x))
+    return _swap_last(dl) if upper else dl
+
+
+def _cholesky_vjp(ct: Any, out: Any, a: Any, *, upper: bool) -> Any:
+    """Ā = L⁻ᵀ Φ(Lᵀ L̄) L⁻¹, given back to the triangle NumPy reads."""
+    chol = _swap_last(out) if upper else out
+    cl = _swap_last(ct) if upper else ct
+    y = solve_p(_swap_last(chol), _lower_half(matmul(_swap_last(chol), cl)))
+    return _symmetric_from_transpose(_swap_last(solve_p(_swap_last(chol), _swap_last(y))), lower=not upper)
+
+
+def _positive_definite(rng: np.random.Generator, n: int = 3, stack: tuple[int, ...] = ()) -> tuple:
+    b = rng.normal(size=(*stack, n, n))
+    return (np.matmul(b, np.swapaxes(b, -1, -2)) + n * np.eye(n),)
+
+
+def _cholesky_impl(a: Any, *, upper: bool) -> np.ndarray:
+    return np.linalg.cholesky(a, upper=True) if upper else np.linalg.cholesky(a)
+
+
+cholesky_p = Primitive("cholesky", _cholesky_impl,
+                       cases=(Case(((3, 3),), {"upper": False}, make=_positive_definite),
+                              Case(((3, 3),), {"upper": True}, make=_positive_definite),
+                              Case(((2, 3, 3),), {"upper": False},
+                                   make=lambda rng: _positive_definite(rng, 3, (2,)))),
+                       flops=_decomposition_flops(1.0 / 3.0), residuals=("out",), label="cholesky({0})",
+                       jvps=(_cholesky_jvp,), vjps=(_cholesky_vjp,),
+                       doc="Cholesky factor of a symmetric positive definite matrix (the triangle NumPy "
+                           "reads); dL = L Φ(L⁻¹ dA L⁻ᵀ), Φ the lower triangle with half the diagonal.")
+
+
+def cholesky(a: Any, upper: bool = False) -> Any:
+    """The Cholesky factor ``L`` with ``A = L Lᵀ`` (``upper=True``: ``R = Lᵀ``), as ``np.linalg.cholesky``.
+
+    Maths: ``dL = L Φ(L⁻¹ dA L⁻ᵀ)``, Φ the strictly lower triangle plus half the diagonal.
+
+    Reads the lower triangle (the upper one with ``upper=True``), as NumPy;
+    defined and differentiable wherever ``A`` is positive definite.
+
+    >>> import numpy as np
+    >>> adkit.cholesky(adkit.Dual(np.array([[4.0]]), np.array([[1.0]])))
+    Dual(array([[2.]]), array([[0.25]]))
+    """
+    return cholesky_p(a, upper=bool(upper))
+
+
+# qr ------------------------------------------------------------------------------------------------
+
+
+def _qr_impl(a: Any, *, complete: bool) -> np.ndarray:
+    q, r = np.linalg.qr(a, mode="complete" if complete else "reduced")
+    m, n = np.shape(a)[-2:]
+    k = builtins.min(m, n)
+    return np.concatenate([np.swapaxes(q[..., :, :k], -1, -2), r[..., :k, :]], axis=-1)
+
+
+def _qr_parts(packed: Any, m: int) -> tuple[Any, Any]:
+    """``Q (..., m, k)`` and ``R (..., k, n)`` from the packed ``[Qᵀ | R]``."""
+    return (_swap_last(getitem_p(packed, index=(Ellipsis, slice(0, m)))),
+            getitem_p(packed, index=(Ellipsis, slice(m, None))))  # fmt: skip
+
+
+def _require_full_rank(r: Any, m: int, n: int) -> None:
+    diagonal = np.abs(np.diagonal(np.asarray(primal(r)), axis1=-2, axis2=-1))
+    small = np.min(diagonal, axis=-1, initial=np.inf) <= _tolerance(diagonal)
+    if np.any(small):
+        rank = "full column rank" if m >= n else f"its first {m} columns independent"
+        raise NotDifferentiableError(
+            f"np.linalg.qr has a derivative only for a matrix with {rank}; this one{_where_in_stack(small)} "
+            f"has R's diagonal {np.array2string(_first(diagonal, small), precision=6)} (a zero, to rounding)."
+        )
+
+
+def _right_solve(x: Any, r: Any) -> Any:
+    """``x r⁻¹``."""
+    return _swap_last(solve_p(_swap_last(r), _swap_last(x)))
+
+
+def _qr_square_jvp(q: Any, r: Any, t: Any) -> tuple[Any, Any]:
+    """dQ, dR of A = QR, R square (m >= n): C = dA R⁻¹, Z = Qᵀ C, Ω = tril(Z, -1) - tril(Z, -1)ᵀ."""
+    c = _right_solve(t, r)
+    z = matmul(_swap_last(q), c)
+    below = where_p(np.tril(np.ones(shape_of(r)[-2:], bool), -1), z, 0.0)
+    omega = below - _swap_last(below)
+    return matmul(q, omega - z) + c, matmul(z - omega, r)
+
+
+def _qr_square_vjp(q: Any, r: Any, cq: Any, cr: Any) -> Any:
+    """Ā = (Q̄ + Q W) R⁻ᵀ with M = QᵀQ̄ - R̄Rᵀ and W = tril(M - Mᵀ, -1) - M."""
+    m = matmul(_swap_last(q), cq) - matmul(cr, _swap_last(r))
+    w = where_p(np.tril(np.ones(shape_of(r)[-2:], bool), -1), m - _swap_last(m), 0.0) - m
+    return _swap_last(solve_p(r, _swap_last(cq + matmul(q, w))))
+
+
+def _qr_jvp(t: Any, out: Any, a: Any, *, complete: bool) -> Any:
+    m, n = shape_of(a)[-2:]
+    q, r = _qr_parts(out, m)
+    _require_full_rank(r, m, n)
+    if m >= n:
+        dq, dr = _qr_square_jvp(q, r, t)
+    else:  # A = [A1 A2] = Q [R1 R2]: Q and R1 from A1, R2 = Qᵀ A2
+        left, right = (Ellipsis, slice(0, m)), (Ellipsis, slice(m, None))
+        dq, dr1 = _qr_square_jvp(q, getitem_p(r, index=left), getitem_p(t, index=left))
+        a2 = getitem_p(a, index=right)
+        dr2 = matmul(_swap_last(dq), a2) + matmul(_swap_last(q), getitem_p(t, index=right))
+        dr = concatenate_p(dr1, dr2, axis=-1)
+    return concatenate_p(_swap_last(dq), dr, axis=-1)
+
+
+def _qr_vjp(ct: Any, out: Any, a: Any, *, complete: bool) -> Any:
+    m, n = shape_of(a)[-2:]
+    q, r = _qr_parts(out, m)
+    cq, cr = _qr_parts(ct, m)
+    _require_full_rank(r, m, n)
+    if m >= n:
+        return _qr_square_vjp(q, r, cq, cr)
+    left, right = (Ellipsis, slice(0, m)), (Ellipsis, slice(m, None))
+    cr2 = getitem_p(cr, index=right)
+    cq = cq + matmul(getitem_p(a, index=right), _swap_last(cr2))
+    ca1 = _qr_square_vjp(q, getitem_p(r, index=left), cq, getitem_p(cr, index=left))
+    return concatenate_p(ca1, matmul(q, cr2), axis=-1)
+
+
+def _full_rank(rng: np.random.Generator, m: int, n: int, stack: tuple[int, ...] = ()) -> tuple:
+    return (rng.normal(size=(*stack, m, n)) + 2.0 * np.eye(m, n),)
+
+
+qr_p = Primitive("qr", _qr_impl,
+                 cases=(Case(((3, 3),), {"complete": False}, make=lambda rng: _full_rank(rng, 3, 3)),
+                        Case(((4, 3),), {"complete": False}, make=lambda rng: _full_rank(rng, 4, 3)),
+                        Case(((4, 3),), {"complete": True}, make=lambda rng: _full_rank(rng, 4, 3)),
+                        Case(((3, 5),), {"complete": False}, make=lambda rng: _full_rank(rng, 3, 5)),
+                        Case(((2, 4, 2),), {"complete": False},
+                             make=lambda rng: _full_rank(rng, 4, 2, (2,)))),
+                 flops=_decomposition_flops(4.0), residuals=("out", 0), label="qr({0})", jvps=(_qr_jvp,),
+                 vjps=(_qr_vjp,),
+                 doc="QR decomposition A = QR (the first min(m, n) columns of Q and rows of R), packed as "
+                     "[Qᵀ | R]; needs full column rank (the first m columns independent when A is wide): "
+                     "NotDifferentiableError where R has a zero on its diagonal.")
+
+
+class QRResult(NamedTuple):
+    """``(Q, R)`` as ``np.linalg.qr`` returns them."""
+
+    Q: Any
+    R: Any
+
+
+def qr(a: Any, mode: str = "reduced") -> Any:
+    """The QR decomposition ``A = QR`` of a matrix or a stack, as ``np.linalg.qr``.
+
+    Maths (``m >= n``): with ``C = dA R⁻¹``, ``Z = Qᵀ C`` and ``Ω = tril(Z, -1) - tril(Z, -1)ᵀ``:
+    ``dQ = Q (Ω - Z) + C``, ``dR = (Z - Ω) R``; a wide ``A = [A1 A2]`` factors ``A1`` and ``R2 = Qᵀ A2``.
+
+    ``mode`` is ``"reduced"``, ``"complete"`` or ``"r"``; the condition is full
+    rank (else :class:`NotDifferentiableError`). R's signs are NumPy's (not
+    necessarily positive). ``"complete"`` on a tall matrix adds columns to Q
+    that are any basis of the complement: NumPy's here, carried along as in
+    :func:`svd`. ``"raw"`` (LAPACK's Householder reflectors) is refused.
+
+    >>> import numpy as np
+    >>> adkit.qr(adkit.Dual(np.array([[2.0]]), np.array([[1.0]]))).R
+    Dual(array([[2.]]), array([[1.]]))
+    """
+    if mode in ("f", "full"):
+        warnings.warn("The 'full' option is deprecated in favor of 'reduced'.\nFor backward compatibility "
+                      "let mode default.", DeprecationWarning, stacklevel=3)  # NumPy's warning
+        mode = "reduced"
+    if mode not in ("reduced", "complete", "r", "raw", "e", "economic"):
+        raise ValueError(f"Unrecognized mode '{mode}'")
+    if mode in ("raw", "e", "economic"):
+        raise NotImplementedError(
+            f"adkit does not differentiate np.linalg.qr(a, mode={mode!r}): its result is LAPACK's internal "
+            "form (Householder reflectors), not a function with a derivative to speak of. Use "
+            "mode='reduced' or 'complete'."
+        )
+    m, n = shape_of(a)[-2:]
+    complete = mode == "complete"
+    q, r = _qr_parts(qr_p(a, complete=complete), m)
+    if mode == "r":
+        return r
+    if complete and m > n:
+        q_full = np.linalg.qr(primal(a), mode="complete")[0]
+        q = concatenate_p(q, _complement(q, q_full[..., n:]), axis=-1)
+        zeros = np.zeros(shape_of(r)[:-2] + (m - n, n), _float_type(r))
+        r = concatenate_p(r, zeros, axis=-2)
+    return QRResult(q, r)
+
+
+# pseudo-inverse and least squares --------------------------------------------------------------------
+
+
+def _pinv_impl(a: Any, *, rcond: Any, hermitian: bool) -> np.ndarray:
+    return np.linalg.pinv(a, rcond=rcond, hermitian=hermitian)
+
+
+def _read(a: Any, hermitian: bool) -> Any:
+    """The matrix NumPy's pinv sees: with ``hermitian`` only the lower triangle, mirrored."""
+    return _symmetric_from(a, lower=True) if hermitian else a
+
+
+def _pinv_jvp(t: Any, out: Any, a: Any, *, rcond: Any, hermitian: bool) -> Any:
+    """dA⁺ = -A⁺ dA A⁺ + A⁺ A⁺ᵀ dAᵀ (I - A A⁺) + (I - A⁺ A) dAᵀ A⁺ᵀ A⁺ (Golub and Pereyra)."""
+    p, a, t = out, _read(a, hermitian), _read(t, hermitian)
+    tt = _swap_last(t)
+    return (-matmul(matmul(p, t), p)
+            + matmul(matmul(p, _swap_last(p)), tt - matmul(matmul(tt, a), p))
+            + matmul(tt - matmul(p, matmul(a, tt)), matmul(_swap_last(p), p)))  # fmt: skip
+
+
+def _pinv_vjp(ct: Any, out: Any, a: Any, *, rcond: Any, hermitian: bool) -> Any:
+    p, a, ctt = out, _read(a, hermitian), _swap_last(ct)
+    ca = (-matmul(matmul(_swap_last(p), ct), _swap_last(p))
+          + matmul(ctt - matmul(a, matmul(p, ctt)), matmul(p, _swap_last(p)))
+          + matmul(matmul(_swap_last(p), p), ctt - matmul(matmul(ctt, p), a)))  # fmt: skip
+    return _symmetric_from_transpose(ca, lower=True) if hermitian else ca
+
+
+pinv_p = Primitive("pinv", _pinv_impl,
+                   cases=(Case(((3, 3),), {"rcond": 1e-15, "hermitian": False},
+                               make=lambda rng: _with_singular_values(rng, 3, 3)),
+                          Case(((4, 3),), {"rcond": 1e-15, "hermitian": False},
+                               make=lambda rng: _with_singular_values(rng, 4, 3)),
+                          Case(((2, 3, 4),), {"rcond": 1e-15, "hermitian": False},
+                               make=lambda rng: _with_singular_values(rng, 3, 4, (2,))),
+                          Case(((3, 3),), {"rcond": 1e-15, "hermitian": True}, make=_with_eigenvalues)),
+                   flops=_decomposition_flops(14.0), residuals=("out", 0), symbol="A⁺", label="pinv({0})",
+                   jvps=(_pinv_jvp,), vjps=(_pinv_vjp,),
+                   doc="Moore-Penrose pseudo-inverse (singular values at or below rcond times the largest "
+                       "count as zero; with hermitian, of the lower triangle mirrored); the derivative of "
+                       "Golub and Pereyra, exact where the rank does not change (no singular value at the "
+                       "cutoff).")
+
+
+def pinv(a: Any, rcond: Any = 1e-15, hermitian: bool = False) -> Any:
+    """The pseudo-inverse ``A⁺`` of a matrix or a stack, as ``np.linalg.pinv``.
+
+    Maths: ``dA⁺ = -A⁺ dA A⁺ + A⁺ A⁺ᵀ dAᵀ (I - A A⁺) + (I - A⁺ A) dAᵀ A⁺ᵀ A⁺``.
+
+    Singular values at or below ``rcond`` times the largest are treated as
+    zero, as by NumPy. Where those are zero (to rounding: full rank, or a
+    rank-deficient matrix), the formula above is the derivative (for changes
+    small enough that the dropped singular values stay below the cutoff); a
+    cutoff that drops nonzero singular values makes ``A⁺`` a function of the
+    leading singular vectors, differentiated through :func:`svd` (distinct
+    singular values needed there). ``hermitian=True`` reads the lower
+    triangle, as NumPy.
+
+    >>> import numpy as np
+    >>> adkit.pinv(adkit.Dual(np.array([[2.0, 0.0]]), np.array([[1.0, 0.0]])))
+    Dual(array([[0.5],
+           [0. ]]), array([[-0.25],
+           [ 0.  ]]))
+    """
+    if isinstance(a, Box) and _drops_nonzero(_read(primal(a), hermitian), rcond):
+        return _pinv_by_svd(a, rcond, hermitian)
+    return pinv_p(a, rcond=rcond, hermitian=bool(hermitian))
+
+
+def _drops_nonzero(a: np.ndarray, rcond: Any) -> bool:
+    """Whether the cutoff ``rcond`` times the largest singular value drops one that is not zero."""
+    s = np.linalg.svd(a, compute_uv=False)
+    cutoff = np.asarray(rcond)[..., None] * np.max(s, axis=-1, keepdims=True, initial=0.0)
+    return bool(np.any((s <= cutoff) & (s > _tolerance(s)[..., None])))
+
+
+def _pinv_by_svd(a: Any, rcond: Any, hermitian: bool) -> Any:
+    """NumPy's own computation of the truncated pseudo-inverse, ``V diag(1/s) Uᵀ`` over the kept values."""
+    u, s, vh = svd(a, full_matrices=False, hermitian=hermitian)
+    kept = primal(s) > np.asarray(rcond)[..., None] * np.max(primal(s), axis=-1, keepdims=True)
+    inverse = where_p(kept, reciprocal(where_p(kept, s, 1.0)), 0.0)
+    return matmul(_swap_last(vh), _as_column(inverse) * _swap_last(u))
+
+
+def _lstsq_impl(a: Any, b: Any, *, rcond: Any) -> np.ndarray:
+    return np.linalg.lstsq(a, b, rcond=rcond)[0]
+
+
+def _lstsq_pieces(out: Any, a: Any, b: Any, rcond: Any) -> tuple[Any, Any, Any, bool]:
+    """``A⁺``, the solution and the residual ``b - A x`` as columns, and whether b is a vector."""
+    vector = ndim_of(b) == 1
+    x = _column(out, vector)
+    return _lstsq_pinv(a, rcond), x, _column(b, vector) - matmul(a, x), vector
+
+
+def _lstsq_pinv(a: Any, rcond: Any) -> Any:
+    """``A⁺`` with lstsq's cutoff (by default the precision times the larger dimension)."""
+    if rcond is None:
+        rcond = _eps(a) * builtins.max(shape_of(a)[-2:])
+    return pinv_p(a, rcond=rcond, hermitian=False)
+
+
+def _lstsq_jvp_a(t: Any, out: Any, a: Any, b: Any, *, rcond: Any) -> Any:
+    """dx = dA⁺ b = -A⁺ dA x + A⁺ A⁺ᵀ dAᵀ r + (I - A⁺ A) dAᵀ A⁺ᵀ x, with r = b - A x."""
+    p, x, r, vector = _lstsq_pieces(out, a, b, rcond)
+    tt = _swap_last(t)
+    y = matmul(tt, matmul(_swap_last(p), x))
+    dx = (-matmul(p, matmul(t, x)) + matmul(matmul(p, _swap_last(p)), matmul(tt, r))
+          + y - matmul(p, matmul(a, y)))  # fmt: skip
+    return _uncolumn(dx, vector)
+
+
+def _lstsq_jvp_b(t: Any, out: Any, a: Any, b: Any, *, rcond: Any) -> Any:
+    vector = ndim_of(b) == 1
+    return _uncolumn(matmul(_lstsq_pinv(a, rcond), _column(t, vector)), vector)
+
+
+def _lstsq_vjp_a(ct: Any, out: Any, a: Any, b: Any, *, rcond: Any) -> Any:
+    p, x, r, vector = _lstsq_pieces(out, a, b, rcond)
+    c = _column(ct, vector)
+    ct_t = _swap_last(c)
+    return (-matmul(matmul(_swap_last(p), c), _swap_last(x))
+            + matmul(matmul(r, ct_t), matmul(p, _swap_last(p)))
+            + matmul(matmul(_swap_last(p), x), ct_t - matmul(matmul(ct_t, p), a)))  # fmt: skip
+
+
+def _lstsq_vjp_b(ct: Any, out: Any, a: Any, b: Any, *, rcond: Any) -> Any:
+    vector = ndim_of(b) == 1
+    return _uncolumn(matmul(_swap_last(_lstsq_pinv(a, rcond)), _column(ct, vector)), vector)
+
+
+def _system(rng: np.random.Generator, m: int, n: int, rhs: tuple[int, ...]) -> tuple:
+    return _with_singular_values(rng, m, n) + (rng.normal(size=rhs),)
+
+
+lstsq_p = Primitive("lstsq", _lstsq_impl,
+                    cases=(Case(((4, 3), (4,)), {"rcond": None}, make=lambda rng: _system(rng, 4, 3, (4,))),
+                           Case(((4, 3), (4, 2)), {"rcond": None},
+                                make=lambda rng: _system(rng, 4, 3, (4, 2))),
+                           Case(((3, 4), (3,)), {"rcond": 1e-10}, make=lambda rng: _system(rng, 3, 4, (3,)))),
+                    flops=_decomposition_flops(14.0), residuals=("out", 0, 1), label="lstsq({0}, {1})",
+                    jvps=(_lstsq_jvp_a, _lstsq_jvp_b), vjps=(_lstsq_vjp_a, _lstsq_vjp_b),
+                    doc="The least-squares solution of A x = b of least norm, x = A⁺ b (NumPy's values); "
+                        "its derivative is that of A⁺ b, where the rank does not change.")
+
+
+def lstsq(a: Any, b: Any, rcond: Any = None) -> tuple[Any, Any, int, Any]:
+    """``(x, residuals, rank, s)`` as ``np.linalg.lstsq``: ``x = A⁺ b``, ``dx = dA⁺ b + A⁺ db``.
+
+    ``x`` and its derivative are those of :func:`pinv` (singular values at
+    or below ``rcond`` times the largest count as zero); ``residuals`` (the
+    squared norms of ``b - A x``, when A has full column rank and more rows
+    than columns) and ``s`` (:func:`svdvals`) are traced too; ``rank`` is an
+    integer.
+
+    >>> import numpy as np
+    >>> adkit.lstsq(np.ones((2, 1)), adkit.Dual(np.array([1.0, 3.0]), np.array([1.0, 0.0])))[0]
+    Dual(array([2.]), array([0.5]))
+    """
+    if ndim_of(a) != 2 or ndim_of(b) not in (1, 2):
+        raise np.linalg.LinAlgError(f"{ndim_of(a) if ndim_of(a) != 2 else ndim_of(b)}-dimensional array "
+                                    "given. Array must be two-dimensional")  # fmt: skip
+    x_np, residuals_np, rank, _ = np.linalg.lstsq(primal(a), primal(b), rcond=rcond)
+    m, n = shape_of(a)
+    cutoff = _eps(a) * builtins.max(m, n) if rcond is None else rcond
+    if isinstance(a, Box) and _drops_nonzero(primal(a), cutoff):  # a truncation through the svd
+        x = _column(b, ndim_of(b) == 1)
+        x = _uncolumn(matmul(_pinv_by_svd(a, cutoff, False), x), ndim_of(b) == 1)
+        x = x - primal(x) + x_np  # NumPy's values, the derivative of the truncated A⁺ b
+    else:
+        x = lstsq_p(a, b, rcond=rcond)
+    if rank == n and m > n:
+        vector = ndim_of(b) == 1
+        r = _column(b, vector) - matmul(a, _column(x, vector))
+        residuals = sum_p(r * r, axis=(-2,), keepdims=False)
+    else:
+        residuals = residuals_np
+    return x, residuals, int(rank), svdvals_p(a)
+
+
+# powers, condition numbers --------------------------------------------------------------------------
+
+
+def matrix_power(a: Any, n: int) -> Any:
+    """``A`` to the integer power ``n`` (``inv(A)`` to ``-n`` when negative), by NumPy's own products.
+
+    The products are those of ``np.linalg.matmul_power`` (binary powers), so
+    values match NumPy's bit for bit; ``n = 0`` gives the identity, a
+    constant.
+
+    >>> import numpy as np
+    >>> adkit.matrix_power(adkit.Dual(np.array([[2.0]]), np.array([[1.0]])), 3)
+    Dual(array([[8.]]), array([[12.]]))
+    """
+    shape = shape_of(a)
+    if len(shape) < 2 or shape[-1] != shape[-2]:
+        raise np.linalg.LinAlgError("Last 2 dimensions of the array must be square")
+    try:
+        n = operator.index(n)
+    except TypeError as error:
+        raise TypeError("exponent must be an integer") from error
+    if n == 0:
+        return np.broadcast_to(_eye(shape[-1], a), shape).copy()
+    if n < 0:
+        a, n = inv(a), -n
+    if n <= 3:
+        return a if n == 1 else matmul(a, a) if n == 2 else matmul(matmul(a, a), a)
+    z = result = None
+    while n > 0:
+        z = a if z is None else matmul(z, z)
+        n, bit = divmod(n, 2)
+        if bit:
+            result = z if result is None else matmul(result, z)
+    return result
+
+
+def cond(x: Any, p: Any = None) -> Any:
+    """The condition number of a matrix or a stack, as ``np.linalg.cond``: ``‖A‖ ‖A⁻¹‖`` in the norm ``p``.
+
+    ``p`` None, 2 or -2: the ratio of extreme singular values (:func:`svdvals`);
+    other orders: ``norm(A, p) * norm(inv(A), p)`` (:func:`norm`).
+
+    >>> import numpy as np
+    >>> adkit.cond(adkit.Dual(np.diag([4.0, 2.0]), np.diag([1.0, 0.0])))
+    Dual(2.000, 0.500)
+    """
+    if size_of(x) == 0:
+        raise np.linalg.LinAlgError("cond is not defined on empty arrays")
+    if p is None or p in (2, -2):
+        s = svdvals_p(x)
+        first, last = _last_axis(s, 0), _last_axis(s, -1)
+        return last / first if p == -2 else first / last
+    shape = shape_of(x)
+    if shape[-1] != shape[-2]:
+        raise np.linalg.LinAlgError("Last 2 dimensions of the array must be square")
+    return norm(x, p, axis=(-2, -1)) * norm(inv(x), p, axis=(-2, -1))
+
+
+def _last_axis(x: Any, i: int) -> Any:
+    return getitem_p(x, index=(Ellipsis, i))
+
+
+# -- special functions (scipy.special) --------------------------------------------------------------
+# SciPy is optional: these primitives compute with scipy.special, imported when first evaluated (a
+# user who calls scipy.special.erf on a traced value has imported it already). Their values are
+# SciPy's own; NumPy's protocol brings scipy.special's ufuncs here (numpy_bridge.SPECIAL_UFUNCS).
+
+
+def _special() -> Any:
+    """``scipy.special``, imported on first use."""
+    try:
+        import scipy.special
+    except ImportError:  # pragma: no cover (SciPy is in the test extra)
+        raise ImportError(
+            "adkit's special functions (erf, gammaln, logit ...) compute with SciPy, which is not "
+            "installed: pip install scipy"
+        ) from None
+    return scipy.special
+
+
+def _scipy(name: str) -> tuple[Callable[..., Any], Callable[..., float]]:
+    """scipy.special's ``name`` for arrays, and for Python floats (a Python float back)."""
+
+    def impl(*xs: Any) -> Any:
+        return getattr(_special(), name)(*xs)
+
+    def scalar_impl(*xs: float) -> float:
+        with np.errstate(all="ignore"):
+            return float(getattr(_special(), name)(*xs))
+
+    impl.__name__ = scalar_impl.__name__ = name
+    return impl, scalar_impl
+
+
+_TWO_OVER_SQRT_PI = 2.0 / math.sqrt(math.pi)
+_LOG_SQRT_TWO_PI = 0.5 * math.log(2.0 * math.pi)
+_UNIT = ((0.05, 0.95),)
+_ORDERS = ((0.5, 3.5),)  # polygamma's order n, an integer in the tests' cases
+
+
+def _special_doc(maths: str, call: str, result: str) -> dict[str, Any]:
+    return {"doc": f"{maths} (scipy.special's values; SciPy needed).", "example": (call, result)}
+
+
+erf = elementwise(*_scipy("erf"), (lambda out, x: _TWO_OVER_SQRT_PI * exp(-(x * x)),), name="erf",
+                  domain=(REAL,), flops=20.0, residuals=(0,),
+                  **_special_doc("Error function erf x; d/dx = 2/sqrt(pi) exp(-x^2)",
+                                 "adkit.erf(adkit.Dual(0.0, 1.0))", "Dual(0.000, 1.128)"))
+erfc = elementwise(*_scipy("erfc"), (lambda out, x: -_TWO_OVER_SQRT_PI * exp(-(x * x)),), name="erfc",
+                   domain=(REAL,), flops=20.0, residuals=(0,),
+                   **_special_doc("Complementary error function 1 - erf x; d/dx = -2/sqrt(pi) exp(-x^2)",
+                                  "adkit.erfc(adkit.Dual(0.0, 1.0))", "Dual(1.000, -1.128)"))
+erfinv = elementwise(*_scipy("erfinv"), (lambda out, x: (0.5 * math.sqrt(math.pi)) * exp(out * out),),
+                     name="erfinv", domain=(OPEN_UNIT,), flops=30.0, residuals=("out",),
+                     **_special_doc("Inverse error function; d/dx = sqrt(pi)/2 exp(erfinv(x)^2)",
+                                    "adkit.erfinv(adkit.Dual(0.0, 1.0))", "Dual(0.000, 0.886)"))
+ndtr = elementwise(*_scipy("ndtr"), (lambda out, x: exp(-0.5 * (x * x) - _LOG_SQRT_TWO_PI),), name="ndtr",
+                   domain=(REAL,), flops=20.0, residuals=(0,),
+                   **_special_doc("Standard normal CDF Φ(x); d/dx = φ(x) = exp(-x^2/2)/sqrt(2 pi)",
+                                  "adkit.ndtr(adkit.Dual(0.0, 1.0))", "Dual(0.500, 0.399)"))
+ndtri = elementwise(*_scipy("ndtri"), (lambda out, x: exp(0.5 * (out * out) + _LOG_SQRT_TWO_PI),),
+                    name="ndtri", domain=(_UNIT,), flops=30.0, residuals=("out",),
+                    **_special_doc("Inverse of the standard normal CDF; d/dx = 1/φ(ndtri(x))",
+                                   "adkit.ndtri(adkit.Dual(0.5, 1.0))", "Dual(0.000, 2.507)"))
+log_ndtr = elementwise(*_scipy("log_ndtr"), (lambda out, x: exp(-0.5 * (x * x) - _LOG_SQRT_TWO_PI - out),),
+                       name="log_ndtr", domain=(((-6.0, 3.0),),), flops=30.0, residuals=("out", 0),
+                       **_special_doc("log Φ(x), accurate far into the lower tail; d/dx = φ(x)/Φ(x), "
+                                      "computed as exp(log φ(x) - log Φ(x))",
+                                      "adkit.log_ndtr(adkit.Dual(0.0, 1.0))", "Dual(-0.693, 0.798)"))
+expit = elementwise(*_scipy("expit"), (lambda out, x: out * (1.0 - out),), name="expit", domain=(REAL,),
+                    flops=12.0, residuals=("out",),
+                    **_special_doc("Logistic sigmoid 1/(1 + e^-x); d/dx = s (1 - s)",
+                                   "adkit.expit(adkit.Dual(0.0, 1.0))", "Dual(0.500, 0.250)"))
+log_expit = elementwise(*_scipy("log_expit"), (lambda out, x: expit(-x),), name="log_expit", domain=(REAL,),
+                        flops=20.0, residuals=(0,),
+                        **_special_doc("log expit(x) = -log(1 + e^-x); d/dx = expit(-x)",
+                                       "adkit.log_expit(adkit.Dual(0.0, 1.0))", "Dual(-0.693, 0.500)"))
+logit = elementwise(*_scipy("logit"), (quietly(lambda out, x: reciprocal(x * (1.0 - x))),), name="logit",
+                    domain=(_UNIT,), singular=True, flops=10.0, residuals=(0,),
+                    **_special_doc("log(p / (1 - p)), the inverse of expit; d/dp = 1/(p (1 - p)), inf at 0 "
+                                   "and 1", "adkit.logit(adkit.Dual(0.5, 1.0))", "Dual(0.000, 4.000)"))
+
+
+def _polygamma_dx(out: Any, n: Any, x: Any) -> Any:
+    return polygamma(n + 1, x)
+
+
+def _polygamma_impl(n: Any, x: Any) -> Any:
+    """SciPy's ``polygamma`` (a Python function, in float64) in ``x``'s own floating type."""
+    return np.asarray(_special().polygamma(n, x), dtype=_float_type(x))[()]
+
+
+polygamma = elementwise(_polygamma_impl, _scipy("polygamma")[1], (None, _polygamma_dx), name="polygamma",
+                        domain=(_ORDERS, POSITIVE), flops=60.0, residuals=(0, 1),
+                        cases=(Case(((3,), (3,)), make=lambda rng: (np.array([0, 1, 3]),
+                                                                    rng.uniform(0.3, 3.0, 3))),
+                               Case(((), (2, 2)), make=lambda rng: (2, rng.uniform(0.3, 3.0, (2, 2))))),
+                        **_special_doc("The n-th derivative of the digamma function (n an integer, not "
+                                       "differentiated); d/dx = polygamma(n + 1, x)",
+                                       "adkit.polygamma(1, adkit.Dual(1.0, 1.0))", "Dual(1.645, -2.404)"))
+digamma = elementwise(*_scipy("digamma"), (lambda out, x: polygamma(1, x),), name="digamma",
+                      domain=(POSITIVE,), flops=40.0, residuals=(0,),
+                      **_special_doc("Digamma function ψ(x) = d/dx ln Γ(x); d/dx = polygamma(1, x)",
+                                     "adkit.digamma(adkit.Dual(1.0, 1.0))", "Dual(-0.577, 1.645)"))
+gammaln = elementwise(*_scipy("gammaln"), (lambda out, x: digamma(x),), name="gammaln", domain=(POSITIVE,),
+                      flops=40.0, residuals=(0,),
+                      **_special_doc("``ln |Γ(x)|``; d/dx = ψ(x) (digamma)",
+                                     "adkit.gammaln(adkit.Dual(1.0, 1.0))", "Dual(0.000, -0.577)"))
+gamma = elementwise(*_scipy("gamma"), (lambda out, x: out * digamma(x),), name="gamma", domain=(POSITIVE,),
+                    flops=40.0, residuals=("out", 0),
+                    **_special_doc("Gamma function Γ(x); d/dx = Γ(x) ψ(x)",
+                                   "adkit.gamma(adkit.Dual(1.0, 1.0))", "Dual(1.000, -0.577)"))
+
+
+@quietly
+def _x_over(out: Any, x: Any, y: Any, shift: float = 0.0) -> Any:
+    """``x / (y + shift)``, and 0 where ``x`` is 0 (where ``xlogy`` is 0 whatever ``y``)."""
+    if type(x) is float and type(y) is float:  # the float route: NumPy's inf where y + shift is 0
+        with np.errstate(all="ignore"):
+            return 0.0 if x == 0.0 else float(np.divide(x, y + shift))
+    return where_p(primal(x) == 0, 0.0, x / (y + shift))
+
+
+xlogy = elementwise(*_scipy("xlogy"), (quietly(lambda out, x, y: log(y)), _x_over), name="xlogy",
+                    domain=(REAL, POSITIVE), singular=True, flops=10.0, residuals=(0, 1),
+                    **_special_doc("x log y, 0 where x = 0; d/dx = log y, d/dy = x / y (0 where x = 0)",
+                                   "adkit.xlogy(adkit.Dual(2.0, 1.0), 1.0)", "Dual(0.000, 0.000)"))
+xlog1py = elementwise(*_scipy("xlog1py"), (quietly(lambda out, x, y: log1p(y)),
+                                           lambda out, x, y: _x_over(out, x, y, 1.0)),
+                      name="xlog1py", domain=(REAL, POSITIVE), singular=True, flops=10.0, residuals=(0, 1),
+                      **_special_doc("x log(1 + y), 0 where x = 0; d/dx = log1p(y), d/dy = x / (1 + y)",
+                                     "adkit.xlog1py(adkit.Dual(2.0, 1.0), 0.0)", "Dual(0.000, 0.000)"))
+psi = digamma
+
+
+def logsumexp(a: Any, axis: Any = None, b: Any = None, keepdims: bool = False,
+              return_sign: bool = False) -> Any:  # fmt: skip
+    """``log Σ b e^a`` as ``scipy.special.logsumexp`` (which is not a ufunc, so NumPy's protocol cannot bring
+    it here: call this one): d/da_i = b_i e^(a_i - out), the softmax.
+
+    SciPy's algorithm and values (the largest terms apart, ``log1p`` of the
+    rest), with the shift taken as a constant, so every derivative is exact;
+    SciPy is not needed. ``b`` weights the terms (``b = 0`` drops one, even an
+    infinite one), ``return_sign`` gives ``(log |Σ b e^a|, sign)``.
+
+    >>> import numpy as np
+    >>> adkit.logsumexp(adkit.Dual(np.zeros(2), np.array([1.0, 0.0])))
+    Dual(0.693, 0.500)
+    """
+    if b is not None:
+        shape = np.broadcast_shapes(shape_of(a), shape_of(b))
+        a = a if shape_of(a) == shape else broadcast_to(a, shape)
+        b = b if shape_of(b) == shape else broadcast_to(b, shape)
+    if ndim_of(a) == 0:
+        a = reshape_p(a, shape=(1,))
+        b = None if b is None else reshape_p(b, shape=(1,))
+    axes = normalize_axes(axis, ndim_of(a))
+    kept = keepdims_shape(shape_of(a), axes)
+    result_shape = kept if keepdims else tuple(n for i, n in enumerate(kept) if i - len(kept) not in axes)
+    if size_of(a) == 0:
+        out = np.full(result_shape, -np.inf, _float_type(a))
+        return (out, np.sign(out)) if return_sign else out
+    if b is not None:
+        a = where_p(primal(b) == 0, -np.inf, a)  # SciPy's: a zero weight drops the term
+    with np.errstate(invalid="ignore"):
+        shift = np.max(primal(a), axis=axes, keepdims=True)  # a constant: the derivative is untouched
+        at_max = primal(a) == shift
+        terms = exp(a - shift) if b is None else b * exp(a - shift)
+        m = sum(where_p(at_max, terms, 0.0), axis=axes, keepdims=True)
+        s = sum(where_p(at_max, 0.0, terms), axis=axes, keepdims=True)
+        s = where_p(primal(s) == 0, s, s / m)
+        sign = np.sign(primal(s) + 1) * np.sign(primal(m))
+        s = where_p(primal(s) < -1, -s - 2.0, s)
+        out = log1p(s) + log(absolute(m)) + shift
+    if not np.all(np.isfinite(primal(out))):  # SciPy's: where infinite, the direct computation
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            total = sum(exp(a) if b is None else b * exp(a), axis=axes, keepdims=True)
+            direct = log(absolute(total))
+        finite = np.isfinite(primal(out))
+        out = where_p(finite, out, direct)
+        sign = np.where(finite, sign, np.sign(primal(total)))
+    out = reshape_p(out, shape=result_shape)
+    return (out, np.reshape(sign, result_shape)[()]) if return_sign else out
+
+
 # -- the table, for the engines' fast paths, the NumPy bridge and the tests -------------------------
 
 #: Every primitive, by name. Tests iterate over it, so a rule added here is tested.
@@ -2275,8 +4411,18 @@ PRIMITIVES: dict[str, Primitive] = {
         reshape_p, squeeze_p, expand_dims_p, transpose_p, broadcast_to_p, concatenate_p, stack_p,
         astype_p, getitem_p, index_add_p,
         matmul, inv, det, cofactor_p, cofactor_jvp_p, logabsdet, solve_p, norm_p,
+        einsum_p, cumprod_p,
+        exp2, logaddexp2, deg2rad, rad2deg, heaviside, sinc, sinc_derivative_p,
     )
 }  # fmt: skip
+PRIMITIVES.update((p.name, p) for p in (svd_p, svdvals_p, eigh_p, eigvalsh_p, cholesky_p, qr_p, pinv_p,
+                                         lstsq_p))  # fmt: skip
+#: the special functions, computed by scipy.special (SciPy is optional)
+SPECIAL: dict[str, Primitive] = {
+    p.name: p for p in (erf, erfc, erfinv, ndtr, ndtri, log_ndtr, expit, log_expit, logit, polygamma, digamma,
+                        gammaln, gamma, xlogy, xlog1py)
+}  # fmt: skip
+PRIMITIVES.update(SPECIAL)
 
 #: Docstrings of the primitives, collected so that doctest runs their examples.
 __test__ = {name: p.__doc__ for name, p in PRIMITIVES.items() if ">>>" in (p.__doc__ or "")}

@@ -13,7 +13,9 @@ Coleman and Moré 1983):
    of Python control flow the evaluation took, and a superset where a rule
    is conservative (``np.where`` depends on both branches; ``max`` on its
    whole group; a primitive without a structure rule, such as ``solve``, on
-   every element of its operands).
+   every element of its operands: ``DENSE_FALLBACK``). ``np.sort``,
+   ``np.median``, ``np.quantile`` and indexing by ``x > 0`` pick elements by
+   value: like an ``if``, their pattern is the one of the order seen.
 2. **The colouring.** Two columns that share a nonzero row must get
    different tangent directions; the columns' conflict graph is coloured
    with networkx's greedy colouring, ``p`` colours (rows and cotangents
@@ -168,8 +170,8 @@ def _reduction(node: Any, operands: list[Any], n: int) -> Any:
     return (_ones(groups, np.arange(size_of(x)), (size_of(node.value), size_of(x))) @ pattern).tocsr()
 
 
-def _cumsum(node: Any, operands: list[Any], n: int) -> Any:
-    """A running sum: element ``k`` along the axis depends on elements ``0..k``."""
+def _running(node: Any, operands: list[Any], n: int) -> Any:
+    """A running sum or product: element ``k`` along the axis depends on elements ``0..k``."""
     (pattern,) = operands
     x = node.operands[0]
     shape = shape_of(x)
@@ -206,6 +208,34 @@ def _matmul(node: Any, operands: list[Any], n: int) -> Any:
     return _union(parts, size_of(node.value), n)
 
 
+def _einsum(node: Any, operands: list[Any], n: int) -> Any:
+    """``einsum``: an output element depends on the elements of each operand whose letters it shares.
+
+    For each traced operand, every assignment of values to the letters of the
+    output and of that operand pairs one output element with one operand
+    element (an operand's axis of length one, broadcast, is element 0); the
+    letters summed over in other operands only multiply.
+    """
+    terms, output = node.params["subscripts"].split("->")
+    terms = terms.split(",")
+    shapes = [shape_of(x) for x in node.operands]
+    sizes = rules._letter_sizes(terms, shapes)
+    out_shape, out_size = shape_of(node.value), size_of(node.value)
+    parts = []
+    for pattern, term, shape in zip(operands, terms, shapes):
+        if pattern is None:
+            continue
+        letters = list(dict.fromkeys(output + term))
+        grid = tuple(sizes[c] for c in letters)
+        value = dict(zip(letters, np.indices(grid)))
+        zero = np.zeros(grid, dtype=np.intp)
+        out_index = np.ravel_multi_index([value[c] for c in output], out_shape) if output else zero
+        axes = [zero if length == 1 else value[c] for c, length in zip(term, shape)]  # 1: broadcast
+        in_index = np.ravel_multi_index(axes, shape) if term else zero
+        parts.append((_ones(out_index, in_index, (out_size, math.prod(shape))) @ pattern).tocsr())
+    return _union(parts, out_size, n)
+
+
 def _everything(node: Any, operands: list[Any], n: int) -> Any:
     """No structure rule: every output element depends on every element of every traced operand."""
     mask = np.zeros(n, dtype=bool)
@@ -222,11 +252,34 @@ def _everything(node: Any, operands: list[Any], n: int) -> Any:
 _BY_INDICES = (rules.reshape_p, rules.squeeze_p, rules.expand_dims_p, rules.transpose_p, rules.broadcast_to_p,
                rules.getitem_p, rules.concatenate_p, rules.stack_p)  # fmt: skip
 _REDUCTIONS = (rules.sum_p, rules.mean_p, rules.prod_p, rules.max_p, rules.min_p, rules.norm_p)
+_OTHERS = {rules.cumsum_p: _running, rules.cumprod_p: _running, rules.index_add_p: _index_add,
+           rules.matmul: _matmul, rules.einsum_p: _einsum}  # fmt: skip
+
+#: The primitives of the rule table without a structure rule, on purpose, and why: each output element
+#: is taken to depend on every element of every traced operand (a superset, never a missed nonzero),
+#: and the info names them. A user's own primitive (``adkit.primitive``) and ``adkit.checkpoint``'s are
+#: treated so too. tests/test_sparse.py checks that every primitive has a rule or is listed here.
+DENSE_FALLBACK: dict[str, str] = {
+    "inv": "the inverse of a general matrix is dense",
+    "det": "a determinant depends on every entry",
+    "logabsdet": "a determinant depends on every entry",
+    "cofactor": "cofactors (the determinant's derivative) depend on every other entry",
+    "cofactor_jvp": "cofactors (the determinant's derivative) depend on every other entry",
+    "solve": "the solution of a general system depends on every entry of the matrix and the right side",
+    "svd": "a decomposition of a general matrix depends on every entry",
+    "svdvals": "a decomposition of a general matrix depends on every entry",
+    "eigh": "a decomposition of a general matrix depends on every entry",
+    "eigvalsh": "a decomposition of a general matrix depends on every entry",
+    "cholesky": "a decomposition of a general matrix depends on every entry",
+    "qr": "a decomposition of a general matrix depends on every entry",
+    "pinv": "the pseudo-inverse of a general matrix is dense",
+    "lstsq": "a least-squares solution depends on every entry of the matrix and the right side",
+}
 
 
 def structure_rule(prim: Any) -> Callable[[Any, list[Any], int], Any] | None:
     """How ``prim`` maps its operands' index sets to its output's; ``None``: no rule (then every output
-    element is taken to depend on every element of every traced operand).
+    element is taken to depend on every element of every traced operand: ``DENSE_FALLBACK``).
 
     A rule is ``rule(node, operand_patterns, n)`` for a tape node, each
     pattern a boolean ``(operand size, n)`` matrix (``None`` for a constant).
@@ -245,7 +298,7 @@ def structure_rule(prim: Any) -> Callable[[Any, list[Any], int], Any] | None:
         return _by_indices
     if prim in _REDUCTIONS:
         return _reduction
-    return {rules.cumsum_p: _cumsum, rules.index_add_p: _index_add, rules.matmul: _matmul}.get(prim)
+    return _OTHERS.get(prim)
 
 
 @dataclass(frozen=True, eq=False)
@@ -821,9 +874,11 @@ class SparseJacobian:
         mode, reason, fwd, rev = _choose(self.mode, _count(columns) if columns is not None else None,
                                          _count(rows) if rows is not None else None, n, m, pattern.workload)
         if pattern.conservative:
+            own = "a primitive of its own, with no structure rule"
+            why = "; ".join(f"{name}: {DENSE_FALLBACK.get(name, own)}" for name in pattern.conservative)
             reason += (f" The pattern is a superset where it went through {', '.join(pattern.conservative)}, "
-                       "which adkit has no structure rule for (every output element counted as depending on "
-                       "every input element).")  # fmt: skip
+                       "each output element of which is counted as depending on every element of its "
+                       f"operands ({why}).")  # fmt: skip
         info = SparsityInfo(matrix, pattern.in_shape, pattern.out_shape, mode, reason, columns, rows,
                             pattern.conservative, self.strategy, fwd, rev)  # fmt: skip
         plan = _plan(info)

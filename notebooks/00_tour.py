@@ -275,7 +275,7 @@ explorer.draw()  # the widget's current picture, as a static figure
 # For $g(x, y) = x^2 y + y^3$, compute the gradient at $(1, 2)$ by hand, then with
 # `adkit.grad(g, argnums=(0, 1))` and with `Var` leaves and `backward()`.
 
-# %% tags=["solution", "hide-input"] jupyter={"source_hidden": true}
+# %% jupyter={"source_hidden": true} tags=["solution", "hide-input"]
 def g(x, y):
     return x**2 * y + y**3
 
@@ -293,7 +293,7 @@ print("gradient of g at (1, 2):", by_hand)
 # In the trace of section 4, one variable has adjoint $-1$. Which one, and why, from the
 # definitions alone? Check your answer on `trace`.
 
-# %% tags=["solution", "hide-input"] jupyter={"source_hidden": true}
+# %% jupyter={"source_hidden": true} tags=["solution", "hide-input"]
 # v3 = sin(v0) enters the output as y = v5 = v4 - v3, so ∂y/∂v3 = -1
 minus_one = [row.name for row in trace.rows if row.adjoint == -1]
 assert minus_one == ["v3"] and trace["v3"].definition == "sin(v0)"
@@ -307,7 +307,7 @@ print("v3 = sin(v0), and y = v4 - v3: its adjoint is -1")
 # vectors of 2 (with $v$ fixed), then check with `adkit.jacobian`. Which entry is
 # $\partial h_0 / \partial M_{01}$, and what is its value?
 
-# %% tags=["solution", "hide-input"] jupyter={"source_hidden": true}
+# %% jupyter={"source_hidden": true} tags=["solution", "hide-input"]
 v = np.array([3.0, -1.0])
 J = adkit.jacobian(lambda M: M @ v)(np.eye(2))
 assert J.shape == (2,) + (2, 2)  # f(x).shape + x.shape

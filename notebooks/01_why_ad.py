@@ -353,7 +353,7 @@ print(f"{'complex step at its best h':28} {study.min_error('complex') / ulp:12,.
 # $h^* = \sqrt[3]{3\varepsilon |f| / |f'''|}$ (here $f = f''' = e^x$), then measure it with
 # `adkit.numerical.error_vs_step(np.exp, 1.0, exact=np.e)`. Do they agree within a factor of 10?
 
-# %% tags=["solution", "hide-input"] jupyter={"source_hidden": true}
+# %% jupyter={"source_hidden": true} tags=["solution", "hide-input"]
 predicted = (3 * eps) ** (1 / 3)  # |f| / |f'''| = 1 for the exponential
 measured = adkit.numerical.error_vs_step(np.exp, 1.0, exact=np.e).optimal_step["central"]
 assert 0.1 < measured / predicted < 10
@@ -366,7 +366,7 @@ print(f"predicted h* = {predicted:.1e}, measured h* = {measured:.1e}")
 # `np.abs` of a complex number is its modulus, a real number), then compare it with
 # `adkit.numerical.complex_step(g, 0.3)` and with `adkit.derivative(g)(0.3)`.
 
-# %% tags=["solution", "hide-input"] jupyter={"source_hidden": true}
+# %% jupyter={"source_hidden": true} tags=["solution", "hide-input"]
 def g(x):
     return x * np.abs(x)
 
@@ -385,7 +385,7 @@ print(f"complex step: {adkit.numerical.complex_step(g, 0.3):g} (wrong), AD: {adk
 # input, one row per operation, and the output `y`) and the derivative at $x = 0.3$ against
 # `adkit.derivative`.
 
-# %% tags=["solution", "hide-input"] jupyter={"source_hidden": true}
+# %% jupyter={"source_hidden": true} tags=["solution", "hide-input"]
 f20 = adkit.symbolic.logistic_map(20)
 trace20 = adkit.trace(f20, 0.3)
 operations = sum(row.kind == "intermediate" for row in trace20.rows)

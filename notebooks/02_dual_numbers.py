@@ -314,7 +314,7 @@ print(f"by hand: (2xy, x² + cos y) = ({2 * 1.5 * 2.0:g}, {1.5**2 + np.cos(2.0):
 # Compute $(2 + 3\varepsilon)(4 - \varepsilon)$ and $(2 + 3\varepsilon)/(4 - \varepsilon)$ on
 # paper, then check with `adkit.Dual`.
 
-# %% tags=["solution", "hide-input"] jupyter={"source_hidden": true}
+# %% jupyter={"source_hidden": true} tags=["solution", "hide-input"]
 u, v = adkit.Dual(2.0, 3.0), adkit.Dual(4.0, -1.0)
 # product: ac + (ad + bc) ε = 8 + (-2 + 12) ε;  quotient: a/c + (bc - ad)/c² ε = 0.5 + (12 + 2)/16 ε
 assert (u * v).real == 8 and (u * v).dual == 10
@@ -327,7 +327,7 @@ print("(2 + 3ε)(4 - ε) =", show(u * v), "   (2 + 3ε)/(4 - ε) =", show(u / v)
 # Find $c$ in $\sqrt{a + b\varepsilon} = \sqrt a + c\,\varepsilon$ by squaring both sides
 # (and dropping $\varepsilon^2$). Check your rule on `np.sqrt(adkit.Dual(4.0, 1.0))`.
 
-# %% tags=["solution", "hide-input"] jupyter={"source_hidden": true}
+# %% jupyter={"source_hidden": true} tags=["solution", "hide-input"]
 # (√a + c ε)² = a + 2 √a c ε, so 2 √a c = b and c = b / (2 √a): the derivative of √x times b
 a, b = 4.0, 1.0
 root = np.sqrt(adkit.Dual(a, b))
@@ -340,7 +340,7 @@ print("sqrt(4 + ε) =", show(root))
 # Evaluate the damped oscillation $h$ at $1 + \varepsilon_1 + \varepsilon_2$ as in the section
 # on second derivatives, read off $h''(1)$, and compare with `adkit.derivative(h, order=2)(1.0)`.
 
-# %% tags=["solution", "hide-input"] jupyter={"source_hidden": true}
+# %% jupyter={"source_hidden": true} tags=["solution", "hide-input"]
 H = h(adkit.Dual(adkit.Dual(1.0, 1.0), adkit.Dual(1.0, 0.0)))
 assert abs(H.dual.dual - adkit.derivative(h, order=2)(1.0)) < 1e-14
 assert H.real.dual == H.dual.real  # both are h'(1)

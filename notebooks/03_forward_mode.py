@@ -327,7 +327,7 @@ print("\n".join(lines))
 #
 # Then compare with `adkit.trace(g, 2.0, 0.0, seed=(0.0, 1.0))`.
 
-# %% tags=["solution", "hide-input"] jupyter={"source_hidden": true}
+# %% jupyter={"source_hidden": true} tags=["solution", "hide-input"]
 by_hand = {  # name: (value, tangent)
     "v-1": (2.0, 0.0),
     "v0": (0.0, 1.0),
@@ -347,7 +347,7 @@ print(f"the table agrees with adkit.trace; ∂g/∂y at (2, 0) = x e^y - 1 = {tr
 # Jacobian by hand, then build it at $x = (1, 2)$ from two `adkit.jvp` calls with the basis
 # seeds, and from one call with the identity as seed (vector mode).
 
-# %% tags=["solution", "hide-input"] jupyter={"source_hidden": true}
+# %% jupyter={"source_hidden": true} tags=["solution", "hide-input"]
 def G(x):
     return np.stack([x[0] * x[1], x[0] + x[1], np.sin(x[0])])
 
@@ -366,7 +366,7 @@ print(J_by_hand)
 # basis seed, with `adkit.jacobian(G, mode="forward")` (vector mode), and with
 # `adkit.jacobian(G, mode="forward", chunk=1)` (one direction per pass).
 
-# %% tags=["solution", "hide-input"] jupyter={"source_hidden": true}
+# %% jupyter={"source_hidden": true} tags=["solution", "hide-input"]
 runs = {"G": 0}
 
 

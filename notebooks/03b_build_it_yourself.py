@@ -444,7 +444,7 @@ assert np.allclose(gradient, adkit.grad(f, argnums=(0, 1))(2.0, 5.0), rtol=1e-15
 # $g(x) = x / (1 + x^2)$ at $x = 2$ against `adkit.derivative`, and against
 # the hand derivative $g'(x) = (1 - x^2)/(1 + x^2)^2 = -0.12$.
 
-# %% tags=["solution", "hide-input"] jupyter={"source_hidden": true}
+# %% jupyter={"source_hidden": true} tags=["solution", "hide-input"]
 def dual_truediv(self, other):
     other = lift(other)
     return Dual(self.value / other.value,
@@ -472,7 +472,7 @@ print(f"g'(2) = {toy:.6g}: the toy, adkit and the hand derivative agree")
 # Add the `Node` case, record $h(x) = e^{x \sin x}$ at $x = 0.7$, and check
 # `backprop` against `adkit.grad`. By hand, $h'(x) = e^{x \sin x}(\sin x + x \cos x)$.
 
-# %% tags=["solution", "hide-input"] jupyter={"source_hidden": true}
+# %% jupyter={"source_hidden": true} tags=["solution", "hide-input"]
 def exp(x):  # noqa: F811
     if isinstance(x, Node):
         e = math.exp(x.value)
@@ -500,7 +500,7 @@ print(f"h'(0.7) = {by_tape:.6g} from the toy tape, as adkit.grad and the hand de
 # returning $(y, \dot y)$, and check it against `adkit.jvp` along
 # $(\dot x_1, \dot x_2) = (1, 0)$, $(0, 1)$ and $(0.3, -2)$.
 
-# %% tags=["solution", "hide-input"] jupyter={"source_hidden": true}
+# %% jupyter={"source_hidden": true} tags=["solution", "hide-input"]
 def f_and_tangent(x1, x2, x1_dot, x2_dot):
     v_1, v_1d = x1, x1_dot
     v0, v0d = x2, x2_dot

@@ -831,7 +831,7 @@ print("x.grad =", xv.grad)
 # installment), $\bar v_1, \bar v_{-1}$ (second), $\bar v_0$. Then compare with
 # `adkit.trace(g, 1.0, 2.0)`.
 
-# %% tags=["solution", "hide-input"] jupyter={"source_hidden": true}
+# %% jupyter={"source_hidden": true} tags=["solution", "hide-input"]
 x, y = 1.0, 2.0
 by_hand = {"v3": 1.0}
 by_hand["v2"] = by_hand["v3"] * 1  # v3 = v2 + v-1
@@ -855,7 +855,7 @@ print("x̄ = 1 + 2 cos 2 = {:.5g}, ȳ = cos 2 = {:.5g}: as the trace".format(by_
 # Then check your counts with a multiplication that counts itself, and the
 # gradient against `adkit.grad`.
 
-# %% tags=["solution", "hide-input"] jupyter={"source_hidden": true}
+# %% jupyter={"source_hidden": true} tags=["solution", "hide-input"]
 count = {"multiplications": 0}
 
 
@@ -902,7 +902,7 @@ print(f"forward mode: {forward_count} multiplications, reverse mode: {reverse_co
 # a random $x$ and for three random pairs $(u, v)$, using `adkit.jvp` and
 # `adkit.vjp`. Then check that $J^{\mathsf T}u = W^{\mathsf T}\big((1 - \tanh^2(Wx)) \odot u\big)$.
 
-# %% tags=["solution", "hide-input"] jupyter={"source_hidden": true}
+# %% jupyter={"source_hidden": true} tags=["solution", "hide-input"]
 W = rng.normal(size=(4, 3))
 x = rng.normal(size=3)
 

@@ -364,7 +364,7 @@ plt.show()
 # what is the product of partials along each? Their sum is $h'(x)$. Check the paths and the sum
 # with `adkit.graph(h, 0.7).nx` and `networkx`, and the result with `adkit.derivative`.
 
-# %% tags=["solution", "hide-input"] jupyter={"source_hidden": true}
+# %% jupyter={"source_hidden": true} tags=["solution", "hide-input"]
 def h(x):
     return x * np.sin(x)
 
@@ -385,7 +385,7 @@ print(f"{len(paths)} paths; products {[f'{p:.4g}' for p in products]}; sum = h'(
 # For `diamonds(x, stages=5)`, predict the number of nodes, of edges and of paths from the input
 # to the output before asking `adkit.graph`. Then the same for 30 stages (the section above).
 
-# %% tags=["solution", "hide-input"] jupyter={"source_hidden": true}
+# %% jupyter={"source_hidden": true} tags=["solution", "hide-input"]
 def graph_size(stages):
     small = adkit.graph(lambda x: diamonds(x, stages), 0.5).nx
     count = len(list(nx.all_simple_paths(small, 0, max(small))))
@@ -404,7 +404,7 @@ print("5 stages: (nodes, edges, paths) =", graph_size(5), "; 30 stages:", (1 + 3
 # tangent along the seed $(\dot x_1, \dot x_2) = (0, 1)$ with the forward rule, in topological
 # order. Compare with `adkit.trace(f, 2.0, 5.0, seed=(0.0, 1.0))`.
 
-# %% tags=["solution", "hide-input"] jupyter={"source_hidden": true}
+# %% jupyter={"source_hidden": true} tags=["solution", "hide-input"]
 tangent = {}
 for node in nx.topological_sort(G):
     if G.nodes[node]["kind"] == "input":

@@ -512,7 +512,7 @@ for n, m in ((1024, 1), (1, 1024)):
 # (`adkit.diff(g).explain(x).mode`, with `g, x = dense_layers(n, m)`), and move the explorer's
 # sliders to the same shapes to see the measured times.
 
-# %% tags=["solution", "hide-input"] jupyter={"source_hidden": true}
+# %% jupyter={"source_hidden": true} tags=["solution", "hide-input"]
 predictions = {(512, 2): "reverse", (2, 512): "forward"}  # 2 sweeps against 512 passes, and back
 for (n, m), expected in predictions.items():
     g, x0 = dense_layers(n, m)
@@ -529,7 +529,7 @@ print("the model agrees: (512, 2) reverse, (2, 512) forward, (1, 1) forward")
 # (`adkit.vjp`) and the third column with one forward pass (`adkit.jvp`), and check both against
 # `J_by_hand`.
 
-# %% tags=["solution", "hide-input"] jupyter={"source_hidden": true}
+# %% jupyter={"source_hidden": true} tags=["solution", "hide-input"]
 _, pullback = adkit.vjp(f, x)
 (row_2,) = pullback(np.array([0.0, 1.0]))
 _, column_3 = adkit.jvp(f, (x,), (np.array([0.0, 0.0, 1.0]),))
@@ -544,7 +544,7 @@ print("row 2:", row_2, "  column 3:", column_3)
 # (start it, `reset_peak()`, run, read `get_traced_memory()[1]`), and check that both give the
 # same Jacobian.
 
-# %% tags=["solution", "hide-input"] jupyter={"source_hidden": true}
+# %% jupyter={"source_hidden": true} tags=["solution", "hide-input"]
 def peak_bytes(run):
     tracemalloc.start()
     try:

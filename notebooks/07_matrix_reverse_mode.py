@@ -378,7 +378,7 @@ plt.show()
 # `adkit.check_grads(logsumexp, x, modes=("reverse",))` (reverse mode only: you gave no JVP).
 # Then break the rule on purpose and see the check fail.
 
-# %% tags=["solution", "hide-input"] jupyter={"source_hidden": true}
+# %% jupyter={"source_hidden": true} tags=["solution", "hide-input"]
 @adkit.primitive
 def logsumexp(x):
     m = np.max(x)
@@ -406,7 +406,7 @@ print("the softmax rule passes check_grads; the wrong one is caught")
 # show that $\nabla R = \dfrac{2\,(Sx - R(x)\,x)}{x^\top x}$, and check it against `adkit.grad` at
 # a random $x$. Why does it vanish at an eigenvector?
 
-# %% tags=["solution", "hide-input"] jupyter={"source_hidden": true}
+# %% jupyter={"source_hidden": true} tags=["solution", "hide-input"]
 S = rng.normal(size=(4, 4))
 S = S + S.T
 

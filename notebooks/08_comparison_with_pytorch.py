@@ -430,7 +430,7 @@ else:
 # x.grad
 # ```
 
-# %% tags=["solution", "hide-input"] jupyter={"source_hidden": true}
+# %% jupyter={"source_hidden": true} tags=["solution", "hide-input"]
 def loss_fn(x):
     return np.sum(x**2) + np.sin(x[0])
 
@@ -449,7 +449,7 @@ print("x.grad =", x_var.grad)
 # a forward-mode Jacobian of the reverse-mode gradient, for `rosenbrock` at $x$, and compare it
 # with `adkit.hessian(rosenbrock)(x)` and with the reverse-over-reverse composition.
 
-# %% tags=["solution", "hide-input"] jupyter={"source_hidden": true}
+# %% jupyter={"source_hidden": true} tags=["solution", "hide-input"]
 forward_over_reverse = adkit.jacobian(adkit.grad(rosenbrock), mode="forward")(x)
 reverse_over_reverse = adkit.jacobian(adkit.grad(rosenbrock), mode="reverse")(x)
 assert np.allclose(forward_over_reverse, adkit.hessian(rosenbrock)(x), rtol=1e-14)
@@ -463,7 +463,7 @@ print(forward_over_reverse)
 # before a step. Do it with one `adkit.Var`, for $L_1 = \sum x_i^2$ and $L_2 = \sum \sin x_i$
 # at $x = (0.5, -1)$, and check that the accumulated `.grad` is the gradient of $L_1 + L_2$.
 
-# %% tags=["solution", "hide-input"] jupyter={"source_hidden": true}
+# %% jupyter={"source_hidden": true} tags=["solution", "hide-input"]
 point = np.array([0.5, -1.0])
 x_var = adkit.Var(point)
 np.sum(x_var**2).backward()

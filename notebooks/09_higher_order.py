@@ -776,7 +776,7 @@ print(f"dy/da at a = 2: {adkit.derivative(square_root)(2.0):.15f}  (1/(2√2) = 
 # with `adkit.hvp` and with the Hessian by hand,
 # $\nabla^2 f = \operatorname{diag}(12 x_i^2) - (E_{01} + E_{10})$.
 
-# %% tags=["solution", "hide-input"] jupyter={"source_hidden": true}
+# %% jupyter={"source_hidden": true} tags=["solution", "hide-input"]
 def quartic(x):
     return np.sum(x**4) - x[0] * x[1]
 
@@ -796,7 +796,7 @@ print("H v =", H_by_hand @ v, "by both compositions, adkit.hvp and by hand")
 # `adkit.derivative(np.tan, order=3)` at ten points of $(-1.2, 1.2)$, and
 # count (with a tape, as in section 4) the operations on numbers it takes.
 
-# %% tags=["solution", "hide-input"] jupyter={"source_hidden": true}
+# %% jupyter={"source_hidden": true} tags=["solution", "hide-input"]
 xs = np.linspace(-1.2, 1.2, 10)
 third = adkit.derivative(np.tan, order=3)(xs)
 assert np.allclose(third, 2 / np.cos(xs) ** 2 * (1 + 3 * np.tan(xs) ** 2), rtol=1e-13)
@@ -812,7 +812,7 @@ print(f"tan''' agrees with the closed form at ten points; it took {len(tape.node
 # $x = 3$ is not 6, and explain why. (Then find one whose AD derivative is
 # wrong at *no* point although it contains an `if`.)
 
-# %% tags=["solution", "hide-input"] jupyter={"source_hidden": true}
+# %% jupyter={"source_hidden": true} tags=["solution", "hide-input"]
 def square_with_a_shortcut(x):
     return 9.0 if x == 3 else x * x  # the value is right; the branch taken at 3 is a constant
 

@@ -30,9 +30,11 @@ as doctests too, so the first thing a reader copies works.
 from __future__ import annotations
 
 import doctest
+import os
 import re
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import jupytext
@@ -591,10 +593,17 @@ def _python3_kernelspec() -> dict:
 
 @pytest.mark.parametrize("suffix", [".ipynb", ".py"])
 @pytest.mark.parametrize("path", STORED, ids=_ids(STORED))
-def test_saving_a_tutorial_unchanged_changes_no_file(path, suffix, tmp_path):
-    """Opening the notebook (or its script, as a notebook) and saving it leaves both files as stored."""
+@pytest.mark.parametrize("newer", [".ipynb", ".py"])
+def test_saving_a_tutorial_unchanged_changes_no_file(path, suffix, newer, tmp_path):
+    """Opening the notebook (or its script, as a notebook) and saving it leaves both files as stored.
+
+    Either file may be the newer one (a checkout writes them in any order); jupytext refuses to open
+    a pair whose newer file differs from the other, and JupyterLab then starts no kernel.
+    """
     for pair in (path, path.with_suffix(".py")):
         (tmp_path / pair.name).write_bytes(pair.read_bytes())
+    later = time.time() + 5
+    os.utime(tmp_path / (path.stem + newer), (later, later))
     _resave_through_jupytext(tmp_path, path.stem + suffix, _python3_kernelspec())
     changed = [
         p.name for p in (path, path.with_suffix(".py")) if (tmp_path / p.name).read_bytes() != p.read_bytes()

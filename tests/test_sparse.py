@@ -16,10 +16,11 @@ import pytest
 import scipy.sparse as sp
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from test_rules import CASES, differentiable, operands_for
 
 import adkit
 from adkit import numerical, rules
-from adkit.sparse import SparseJacobian, color_columns, color_rows, sparsity
+from adkit.sparse import DENSE_FALLBACK, SparseJacobian, color_columns, color_rows, sparsity, structure_rule
 
 RNG = np.random.default_rng(15)
 
@@ -239,6 +240,10 @@ STRUCTURES = {
     "prod": (lambda x: np.prod(x.reshape(2, 6), axis=1), True),
     "norm": (lambda x: np.linalg.norm(x.reshape(3, 4), axis=-1), True),
     "cumsum": (lambda x: np.cumsum(x.reshape(3, 4), axis=1), True),
+    "cumprod": (lambda x: np.cumprod(x.reshape(3, 4), axis=0), True),
+    "einsum, a contraction": (lambda x: np.einsum("ij,jk->ki", x[:6].reshape(2, 3), x[6:].reshape(3, 2)),
+                              True),
+    "einsum, a broadcast": (lambda x: np.einsum("bi,bi->b", x[:8].reshape(4, 2), x[10:].reshape(1, 2)), True),
     "reshape, transpose": (lambda x: x.reshape(3, 4).T.reshape(-1) ** 2, True),
     "basic indexing": (lambda x: x.reshape(3, 4)[1:, ::2] * 2.0, True),
     "advanced indexing": (lambda x: x.reshape(3, 4)[INDEX, 1:] ** 2, True),
@@ -274,15 +279,50 @@ def test_eachstructure_rule_gives_the_true_pattern_or_a_superset(name):
         assert (detected & ~here).any(), "a conservative rule here should show extra entries"
 
 
-def test_every_primitive_has_astructure_rule_or_is_conservative_on_purpose():
-    """A primitive added to the table gets a structure rule, or joins this list with its reason."""
-    from adkit.sparse import structure_rule
+def test_every_primitive_has_a_structure_rule_or_the_named_dense_fallback():
+    """A primitive added to the table gets a structure rule, or joins DENSE_FALLBACK with its reason."""
+    without = {name for name, prim in rules.PRIMITIVES.items() if structure_rule(prim) is None}
+    assert without == set(DENSE_FALLBACK), (
+        f"no structure rule and not in DENSE_FALLBACK: {sorted(without - set(DENSE_FALLBACK))}; "
+        f"in DENSE_FALLBACK but with a rule (or gone): {sorted(set(DENSE_FALLBACK) - without)}"
+    )
 
-    conservative = {
-        "inv", "det", "cofactor", "cofactor_jvp", "logabsdet", "solve",  # dense for general matrices
-    }  # fmt: skip
-    missing = {name for name, prim in rules.PRIMITIVES.items() if structure_rule(prim) is None}
-    assert missing == conservative
+
+def _flat_call(prim, operands, params):
+    """``prim`` as a function of one vector: its float operands' elements, concatenated."""
+    floats = differentiable(operands)
+    if not floats:
+        pytest.skip("no float operand")
+    shapes = [np.shape(operands[i]) for i in floats]
+    offsets = np.cumsum([0] + [int(np.prod(s)) for s in shapes])
+
+    def f(x):
+        args = list(operands)
+        for k, i in enumerate(floats):
+            args[i] = x[offsets[k] : offsets[k + 1]].reshape(shapes[k])
+        return prim(*args, **params)
+
+    x = np.concatenate([np.ravel(operands[i]).astype(float) for i in floats])
+    return f, x
+
+
+@pytest.mark.parametrize(("prim", "shapes", "params", "make"), CASES)
+def test_each_primitive_s_pattern_contains_every_nonzero_of_its_jacobian(prim, shapes, params, make):
+    """Over the rule table's own cases: the detected pattern holds each nonzero of the dense Jacobian
+    (at several random points), and a primitive without a rule gives the dense pattern and is named."""
+    rng = np.random.default_rng(15)
+    f, x = _flat_call(prim, operands_for(prim, shapes, make, rng), params)
+    detected = sparsity(f, x).toarray()
+    for _ in range(4):
+        f, x = _flat_call(prim, operands_for(prim, shapes, make, rng), params)
+        with np.errstate(all="ignore"):
+            jac = np.asarray(adkit.jacobian(f, mode="forward")(x)).reshape(detected.shape)
+        missed = (jac != 0) & np.isfinite(jac) & ~detected
+        assert not missed.any(), f"{prim.name}: the pattern misses nonzeros at {np.argwhere(missed)[:5]}"
+    if structure_rule(prim) is None:
+        assert detected.all(), f"{prim.name}: the dense fallback is not dense"
+        info = adkit.jacobian(f, sparse=True).explain(x)
+        assert prim.name in info.conservative and DENSE_FALLBACK[prim.name] in info.reason
 
 
 def test_a_pattern_through_np_where_is_a_superset_and_stays_right_where_the_branch_flips():
