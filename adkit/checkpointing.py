@@ -187,7 +187,8 @@ def schedule(steps: int, snapshots: int) -> Schedule:
 def _check_counts(steps: Any, snapshots: Any) -> tuple[int, int]:
     for name, value, least in (("steps", steps, 0), ("snapshots", snapshots, 1)):
         if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < least:
-            raise ValueError(f"{name} must be an integer >= {least}, got {value!r}")
+            raise ValueError(f"{name} must be an integer >= {least}, got {value!r}: "
+                             "checkpoint(step, steps=T, snapshots=s) with whole numbers T >= 0, s >= 1")
     return int(steps), int(snapshots)
 
 
@@ -457,6 +458,7 @@ def checkpoint(g: Callable, *, steps: int | None = None, snapshots: int | None =
             raise ValueError("snapshots= is for a loop: checkpoint(step, steps=T, snapshots=s)")
         wrapped = Checkpointed(g, _name(g))
     else:
+        steps, _ = _check_counts(steps, 1)
         steps, snapshots = _check_counts(steps, max(1, math.isqrt(max(steps, 1) - 1) + 1)
                                          if snapshots is None else snapshots)  # fmt: skip
         wrapped = CheckpointedLoop(g, steps, snapshots, _name(g))

@@ -393,7 +393,8 @@ def _output(out: Any, f: Callable, level: Any) -> Any:
         )
     value = primal(out)
     if not isinstance(value, (float, int, np.ndarray, np.generic)) or np.result_type(value).kind not in "fiu":
-        raise TypeError(f"{_name(f)} returned a {type(value).__name__}; sparse=True needs a real array")
+        raise TypeError(f"{_name(f)} returned a {type(value).__name__}; sparse=True needs a number or an "
+                        "array of real numbers: return a NumPy array of floats")
     return out
 
 
@@ -744,7 +745,9 @@ def _draw_spy(info: SparsityInfo, ax: Any, mode: str, compressed: bool) -> Figur
         raise ValueError(f"mode must be 'forward' or 'reverse', got {mode!r}")
     colors = info.column_colors if mode == "forward" else info.row_colors
     if colors is None:
-        raise ValueError(f"the {mode} colouring was not computed (mode={info.mode!r} was requested)")
+        raise ValueError(f"the {mode} colouring was not computed: mode={info.mode!r} was requested. "
+                         "Ask for both with adkit.jacobian(f, sparse=True) (mode='auto'), or for this one "
+                         f"with mode={mode!r}")
     coo = info.pattern.tocoo()
     rows, cols = np.asarray(coo.row), np.asarray(coo.col)
     groups = colors[cols] if mode == "forward" else colors[rows]
@@ -818,6 +821,8 @@ class SparseJacobian:
             raise ValueError(f"strategy must be one of {', '.join(STRATEGIES)}; got {strategy!r}")
         if chunk is not None and (not isinstance(chunk, (int, np.integer)) or chunk < 1):
             raise ValueError(f"chunk must be a positive integer or None, got {chunk!r}")
+        if not isinstance(check, bool):
+            raise TypeError(f"check must be True (check a reused pattern) or False, got {check!r}")
         sp = _scipy_sparse()
         self.f, self.mode, self.argnums, self.chunk, self.strategy = f, mode, argnums, chunk, strategy
         self.check = check
@@ -923,6 +928,11 @@ class SparseJacobian:
         return sp.csr_array(entries, shape=(info.m, info.n))
 
     def _check_size(self, m: int, info: SparsityInfo) -> None:
+        if m != info.m and self._given is not None:
+            raise ValueError(
+                f"the pattern given has {info.m} rows but {_name(self.f)} returned {m} elements: give a "
+                "pattern of shape (f(x).size, x.size), one row per output element in C order"
+            )
         if m != info.m:
             raise ValueError(
                 f"{_name(self.f)} returned {m} elements here but {info.m} when its pattern was "

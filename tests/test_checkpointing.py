@@ -104,6 +104,8 @@ def test_what_checkpoint_refuses():
         adkit.checkpoint(step, steps=-1)
     with pytest.raises(ValueError, match="snapshots must be an integer >= 1"):
         adkit.checkpoint(step, steps=10, snapshots=0)
+    with pytest.raises(ValueError, match=r"integer >= 0, got 2\.5: checkpoint\(step, steps=T"):
+        adkit.checkpoint(step, steps=2.5)
     pair = adkit.checkpoint(lambda x: (x, x))
     with pytest.raises(TypeError, match="must return one number or array"):
         adkit.grad(lambda x: pair(x)[0].sum())(np.ones(2))

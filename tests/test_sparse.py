@@ -384,6 +384,19 @@ def test_bad_calls_are_refused_with_the_fix():
         SparseJacobian(f, pattern=np.eye(3, dtype=bool))(np.ones(2))
     with pytest.raises(TypeError, match="function"):
         SparseJacobian(3.0)
+    with pytest.raises(TypeError, match="check must be True"):
+        SparseJacobian(f, check="no")
+    with pytest.raises(ValueError, match=r"has 2 rows but <lambda> returned 3 elements: give a pattern"):
+        SparseJacobian(f, pattern=np.eye(2, 3, dtype=bool))(np.ones(3))
+    with pytest.raises(TypeError, match="return a NumPy array of floats"):
+        adkit.jacobian(lambda x: "text", sparse=True)(np.ones(2))
+    with pytest.raises(TypeError, match="number or an array"):
+        adkit.jacobian(f, sparse=True)("abc")
+    with pytest.raises(ValueError, match="argnums=3 but"):
+        adkit.jacobian(f, sparse=True, argnums=3)(np.ones(2))
+    info = adkit.jacobian(f, mode="forward", sparse=True).explain(np.ones(3))
+    with pytest.raises(ValueError, match=r"reverse colouring was not computed.*mode='reverse'"):
+        info.spy(mode="reverse")
 
 
 def test_an_output_whose_size_depends_on_the_values_is_refused():
