@@ -130,6 +130,22 @@ def test_a_gradient_goes_to_reverse_mode_and_a_tangent_to_forward_mode():
     np.testing.assert_allclose(curve(0.3).toarray().ravel(), np.arange(50.0) * np.cos(0.3 * np.arange(50.0)))
 
 
+def test_auto_mode_compares_colour_counts_not_n_and_m():
+    """Where n and m point one way and the colourings the other, sparse=True follows the colourings."""
+    wide = lambda x: x[0::2] * x[1::2] + np.sin(x[0])  # m = n / 2, but x[0] in every row: rows all conflict
+    x = RNG.normal(size=2000)
+    assert adkit.diff(wide).explain(x).mode == "reverse"  # dense: fewer outputs than inputs
+    info = adkit.jacobian(wide, sparse=True).explain(x)
+    assert (info.mode, info.p_forward, info.p_reverse) == ("forward", 3, 1000)
+    assert "3 colours" in info.reason and "1000" in info.reason
+    tall = lambda x: np.concatenate([np.sum(x**2, keepdims=True), np.sin(x), x[1:] * x[:-1]])  # a dense row
+    x = RNG.normal(size=1000)
+    assert adkit.diff(tall).explain(x).mode == "forward"  # dense: m = 2n outputs
+    info = adkit.jacobian(tall, sparse=True).explain(x)
+    assert (info.mode, info.p_forward, info.p_reverse) == ("reverse", 1000, 4)
+    np.testing.assert_allclose(adkit.jacobian(tall, sparse=True)(x).toarray(), adkit.jacobian(tall)(x))
+
+
 def test_a_matrix_input_and_output_are_flattened_in_c_order():
     f = lambda x: np.sin(x.T) * 2.0
     x = RNG.normal(size=(2, 3))
