@@ -219,7 +219,11 @@ def _einsum(node: Any, operands: list[Any], n: int) -> Any:
     terms, output = node.params["subscripts"].split("->")
     terms = terms.split(",")
     shapes = [shape_of(x) for x in node.operands]
-    sizes = rules._letter_sizes(terms, shapes)
+    sizes: dict[str, int] = {}  # each letter's length; an axis of length one broadcasts
+    for term, shape in zip(terms, shapes):
+        for c, length in zip(term, shape):
+            if sizes.get(c, 1) == 1:
+                sizes[c] = length
     out_shape, out_size = shape_of(node.value), size_of(node.value)
     parts = []
     for pattern, term, shape in zip(operands, terms, shapes):
