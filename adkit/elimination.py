@@ -86,6 +86,13 @@ class LinearizedGraph:
     read by a later operation, is an input, or is returned twice gets an
     output vertex of its own (``("y", k)``, an edge of partial 1 from the
     variable), so that outputs are never eliminated.
+
+    >>> def f(x1, x2):
+    ...     u = x1 * x2                             # v1: an output, and read by v2
+    ...     return u, u + x1
+    >>> g = linearize(f, 2.0, 5.0)
+    >>> g.n, g.m, g.intermediates, g.outputs        # v1 is eliminated; y0 stands for it
+    (2, 2, (1,), (('y', 0), 2))
     """
 
     vertices: dict[Any, Vertex]
@@ -99,10 +106,12 @@ class LinearizedGraph:
 
     @property
     def n(self) -> int:
+        """The number of inputs (independent variables)."""
         return len(self.inputs)
 
     @property
     def m(self) -> int:
+        """The number of outputs (dependent variables)."""
         return len(self.outputs)
 
     def __repr__(self) -> str:
@@ -188,6 +197,10 @@ class EliminationStep:
     ``created`` are the edges made by this step (fill-in), ``updated`` the
     edges it added a product to; ``edges`` is the whole graph's edges after
     the step.
+
+    >>> first = eliminate(linearize(lambda x1, x2: np.sin(x1 * x2), 2.0, 5.0), "forward").steps[0]
+    >>> first.vertex, first.predecessors, first.successors, first.multiplications, first.created
+    (1, (-1, 0), (2,), 2, ((-1, 2), (0, 2)))
     """
 
     index: int  # 1-based
@@ -203,7 +216,17 @@ class EliminationStep:
 
 @dataclass(frozen=True)
 class Elimination:
-    """All intermediate vertices eliminated in one order: the steps, the multiplications, the Jacobian."""
+    """All intermediate vertices eliminated in one order: the steps, the multiplications, the Jacobian.
+
+    ``v1 = x1 x2, v2 = sin v1, v3 = v2 + x1``; reverse order eliminates
+    ``v2`` (1 x 1, making the edge v1 → v3), then ``v1`` ({x1, x2} x {v3}):
+
+    >>> result = eliminate(linearize(lambda x1, x2: np.sin(x1 * x2) + x1, 2.0, 5.0), "reverse")
+    >>> result.sequence, result.multiplications, result.fill_in
+    ((2, 1), 3, 2)
+    >>> result.jacobian                         # [x2 cos(x1 x2) + 1, x1 cos(x1 x2)]
+    array([[-3.19535765, -1.67814306]])
+    """
 
     graph: LinearizedGraph
     order: str
@@ -212,6 +235,7 @@ class Elimination:
 
     @property
     def multiplications(self) -> int:
+        """Multiplications of all steps: the sum of ``|P(v)| · |S(v)|`` over the vertices eliminated."""
         return self.steps[-1].total if self.steps else 0
 
     @property
@@ -310,6 +334,12 @@ class Comparison:
     """The elimination orders side by side: ``counts`` (multiplications), ``results``, a plot, the steps.
 
     ``jacobian`` is the ``m x n`` Jacobian (the same from every order).
+
+    >>> comparison = compare(lambda x1, x2: np.log(x1) + x1 * x2 - np.sin(x2), 2.0, 5.0)
+    >>> comparison.counts, comparison.best
+    ({'forward': 6, 'reverse': 6, 'markowitz': 6}, 'forward')
+    >>> comparison.jacobian                     # [1/x1 + x2, x1 - cos x2]
+    array([[5.5       , 1.71633781]])
     """
 
     graph: LinearizedGraph
@@ -317,10 +347,12 @@ class Comparison:
 
     @property
     def counts(self) -> dict[str, int]:
+        """The multiplications of each order, by name."""
         return {name: e.multiplications for name, e in self.results.items()}
 
     @property
     def jacobian(self) -> np.ndarray:
+        """The ``m x n`` Jacobian (every order gives the same, up to rounding)."""
         return next(iter(self.results.values())).jacobian
 
     @property
