@@ -151,6 +151,12 @@ class Schedule:
     forward pass's ``steps`` and the ``steps`` taped ones not counted);
     ``peak_states``: the most states held at once (snapshots, ``x_0`` and
     the working state), besides one step's tape.
+
+    ``repetitions`` is revolve's ``r``: the smallest with
+    ``C(s + r, s) >= T`` (:func:`repetitions`), here ``C(9, 5) = 126 >= 100``:
+
+    >>> schedule(100, 5)
+    Schedule(steps=100, snapshots=5, repetitions=4, recomputed=217, peak_states=6)
     """
 
     steps: int
@@ -194,7 +200,14 @@ def _check_counts(steps: Any, snapshots: Any) -> tuple[int, int]:
 
 @dataclass(frozen=True)
 class Tradeoff:
-    """Schedules of one loop for several numbers of snapshots: memory against recomputation."""
+    """Schedules of one loop for several numbers of snapshots: memory against recomputation.
+
+    >>> tradeoff(100, [2, 5, 100])
+     snapshots  peak states  recomputed steps  per step
+             2            3               746      7.46
+             5            6               217      2.17
+           100          100                 0      0.00
+    """
 
     schedules: tuple[Schedule, ...]
 
@@ -211,6 +224,10 @@ class Tradeoff:
         ``(peak bytes / bytes of a state, steps recomputed)``, drawn beside
         the schedule's counts (a measured peak also holds one step's tape and
         the sweep's own arrays).
+
+        >>> ax = tradeoff(100, [2, 5, 100]).plot(measured={5: (7.5, 217)})
+        >>> [line.get_label() for line in ax.lines]
+        ['binomial schedule (counted)', 'measured peak (tracemalloc), in states']
         """
         import matplotlib.pyplot as plt
 
@@ -275,6 +292,13 @@ class Checkpointed(Primitive):
     The backward sweep re-runs ``g`` on a tape of its own, sweeps that tape
     and drops it. Forward mode differentiates ``g`` directly. ``g`` must be
     deterministic (checked: a recomputation that differs raises).
+
+    >>> import numpy as np, adkit
+    >>> block = adkit.checkpoint(np.sin)
+    >>> block
+    <adkit primitive checkpoint(sin)>
+    >>> adkit.grad(lambda x: block(x) * x)(1.0)      # cos 1 + sin 1
+    1.3817732906760363
     """
 
     def __init__(self, g: Callable, name: str):
@@ -285,6 +309,12 @@ class Checkpointed(Primitive):
         self.function_name = name
 
     def __call__(self, *args: Any, **params: Any) -> Any:
+        """``g(*args, **params)``, on the tape as one entry (see the class).
+
+        >>> import numpy as np, adkit
+        >>> float(adkit.checkpoint(np.sin)(0.5)), float(np.sin(0.5))
+        (0.479425538604203, 0.479425538604203)
+        """
         return bind(self, args, params)
 
     def _evaluate(self, *args: Any, **params: Any) -> Any:
@@ -337,6 +367,15 @@ class CheckpointedLoop(Primitive):
     the first descent's snapshots and the last state. The reverse rule runs
     the schedule: at most ``snapshots`` states held at once and one step's
     tape. ``plain(x0, *params)`` is the same loop without checkpointing.
+    ``recomputed`` counts the plain steps the last backward sweep evaluated
+    again (:func:`schedule` predicts it).
+
+    >>> import numpy as np, adkit
+    >>> loop = adkit.checkpoint(lambda x: x + 0.1 * np.sin(x), steps=100, snapshots=5)
+    >>> x = np.array([0.5, 1.0])
+    >>> g = adkit.grad(lambda x: loop(x).sum())(x)
+    >>> np.allclose(g, adkit.grad(lambda x: loop.plain(x).sum())(x)), loop.recomputed
+    (True, 217)
     """
 
     def __init__(self, step: Callable, steps: int, snapshots: int, name: str):
@@ -350,10 +389,24 @@ class CheckpointedLoop(Primitive):
         self.recomputed = 0
 
     def __call__(self, x0: Any, *params: Any, **kwargs: Any) -> Any:
+        """``x_T``: ``step`` applied ``T`` times to ``x0`` (with ``params``), one entry on a tape.
+
+        >>> import numpy as np, adkit
+        >>> adkit.checkpoint(lambda x: 2.0 * x, steps=3)(np.ones(2))
+        array([8., 8.])
+        """
         return bind(self, (x0, *params), {"kwargs": kwargs, "store": _Snapshots()})
 
     def plain(self, x0: Any, *params: Any, **kwargs: Any) -> Any:
-        """The same loop, every step on the tape (what checkpointing saves memory against)."""
+        """The same loop, every step on the tape (what checkpointing saves memory against).
+
+        >>> import numpy as np, adkit
+        >>> tape = adkit.Tape()
+        >>> with tape:
+        ...     out = adkit.checkpoint(np.sin, steps=4).plain(tape.leaf(1.0))
+        >>> len(tape.nodes)           # the input and four sin
+        5
+        """
         return self._advance(x0, params, kwargs, self.steps)
 
     def _advance(self, x: Any, params: tuple, kwargs: dict, k: int) -> Any:
