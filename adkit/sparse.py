@@ -635,6 +635,13 @@ class SparsityInfo:
     pushed through ``f``, in place of ``n`` (or ``m``). ``conservative``
     names the primitives without a structure rule the pattern went through
     (their outputs depend on all of their operands: a superset).
+
+    >>> import numpy as np, adkit
+    >>> info = adkit.jacobian(lambda x: x[1:] * x[:-1], sparse=True).explain(np.ones(5))
+    >>> info.m, info.n, info.nnz, info.p_forward, info.p_reverse
+    (4, 5, 8, 2, 2)
+    >>> print(info.colors[0] != info.colors[1], info.colors[0] == info.colors[2])  # columns 0, 2 share no row
+    True True
     """
 
     pattern: Any
@@ -651,10 +658,12 @@ class SparsityInfo:
 
     @property
     def n(self) -> int:
+        """Columns: the size of the input."""
         return self.pattern.shape[1]
 
     @property
     def m(self) -> int:
+        """Rows: the size of the output."""
         return self.pattern.shape[0]
 
     @property
@@ -674,10 +683,12 @@ class SparsityInfo:
 
     @property
     def p_forward(self) -> int | None:
+        """The colours of the columns: forward mode's tangent directions (None: not computed)."""
         return None if self.column_colors is None else _count(self.column_colors)
 
     @property
     def p_reverse(self) -> int | None:
+        """The colours of the rows: reverse mode's cotangents (None: not computed)."""
         return None if self.row_colors is None else _count(self.row_colors)
 
     def __repr__(self) -> str:
@@ -702,6 +713,11 @@ class SparsityInfo:
         row per colour. No two nonzeros land on one entry of it: that is
         why each can be read back. With ``ax`` (or ``compressed=False``)
         only the pattern is drawn. Returns the Figure.
+
+        >>> import numpy as np, adkit
+        >>> figure = adkit.jacobian(lambda x: x[1:] * x[:-1], sparse=True).explain(np.ones(5)).spy()
+        >>> [ax.get_title().split(":")[0] for ax in figure.axes]
+        ['pattern of J (4 × 5, 8 nonzeros)', 'J S (4 × 2)']
         """
         return _draw_spy(self, ax, mode or self.mode, compressed)
 
@@ -840,6 +856,7 @@ class SparseJacobian:
 
     @property
     def origin(self) -> str:
+        """How error messages name this Jacobian: ``adkit.jacobian(f, sparse=True)``."""
         return f"adkit.jacobian({_name(self.f)}, sparse=True)"
 
     def _key(self, args: tuple, kwargs: dict[str, Any]) -> tuple:
@@ -897,6 +914,13 @@ class SparseJacobian:
         return info, plan, recorded
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        """The Jacobian at ``args``: an ``(m, n)`` ``scipy.sparse.csr_array`` (see the class).
+
+        >>> import numpy as np, adkit
+        >>> J = adkit.jacobian(lambda x: np.sin(x) * 2.0, sparse=True)(np.zeros(3))
+        >>> type(J).__name__, J.nnz, J.diagonal()
+        ('csr_array', 3, array([2., 2., 2.]))
+        """
         sp = _scipy_sparse()
         info, plan, recorded = self._info(args, kwargs)
         position, x = _argument(self.f, args, self.argnums)

@@ -67,6 +67,7 @@ class FramePlayer(widgets.VBox):
 
     @property
     def frame(self) -> int:
+        """The frame shown (the slider's value)."""
         return self.slider.value
 
     def __repr__(self) -> str:
