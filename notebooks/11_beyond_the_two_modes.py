@@ -389,7 +389,7 @@ for name, g in (("plain", heat_step), ("checkpointed", block)):
 # forward mode need, for $n = 50$ and for $n = 5000$? Check with `explain`,
 # and check the sparse Jacobian against the dense one.
 
-# %% tags=["solution", "hide-input"] jupyter={"source_hidden": true}
+# %% jupyter={"source_hidden": true} tags=["solution", "hide-input"]
 def five_point(x):
     padded = np.concatenate([np.zeros(2), x, np.zeros(2)])
     return padded[:-4] - 4 * padded[1:-3] + 6 * x - 4 * padded[3:-1] + padded[4:] + x**3
@@ -412,7 +412,7 @@ print("5 colours at both sizes")
 # and say which order Markowitz's rule picks. Check with
 # `adkit.elimination.compare`.
 
-# %% tags=["solution", "hide-input"] jupyter={"source_hidden": true}
+# %% jupyter={"source_hidden": true} tags=["solution", "hide-input"]
 # forward: v1 has P = {x1, x2} and S = {v2, v3}: 4; then v2 has P = {x1, x2}, S = {v3}: 2. Total 6.
 # reverse: v2 has P = {v1}, S = {v3}: 1; then v1 has P = {x1, x2}, S = {v3}: 2. Total 3.
 # Markowitz: v2 (1 x 1) before v1 (2 x 2), the reverse order: 3.
@@ -434,7 +434,7 @@ print(counts)
 # recomputed in the backward sweep for $T = 10\,000$ and $s = 10$, and check
 # with `adkit.checkpointing.schedule`.
 
-# %% tags=["solution", "hide-input"] jupyter={"source_hidden": true}
+# %% jupyter={"source_hidden": true} tags=["solution", "hide-input"]
 steps, snapshots = 10_000, 10
 r = 0
 while math.comb(snapshots + r, snapshots) < steps:
