@@ -68,7 +68,8 @@ from adkit.reverse import Tape, Var, sweep
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
-__all__ = ["SparseJacobian", "SparsityInfo", "color_columns", "color_rows", "sparsity", "structure_rule"]
+__all__ = ["DENSE_FALLBACK", "SparseJacobian", "SparsityInfo", "color_columns", "color_rows", "sparsity",
+           "structure_rule"]
 
 #: Colouring strategies of ``networkx.coloring.greedy_color`` that need no random state.
 STRATEGIES = ("largest_first", "smallest_last", "independent_set", "connected_sequential_bfs",
