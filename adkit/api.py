@@ -224,6 +224,10 @@ def call_user(f: Callable, args: Sequence[Any], kwargs: dict[str, Any] | None = 
         raise
 
 
+#: NumPy's kind letters of Python's own numbers (np.result_type cannot take an int beyond 64 bits)
+_PYTHON_KINDS = {bool: "b", int: "i", float: "f", complex: "c"}
+
+
 def _output_leaves(out: Any, fname: str) -> tuple[list[Any], TreeDef]:
     """The leaves of ``f``'s output, each a floating-point number or array (traced or not)."""
     if out is None:
@@ -241,9 +245,7 @@ def _output_leaves(out: Any, fname: str) -> tuple[list[Any], TreeDef]:
             raise TypeError(
                 f"{fname} returned a {type(p).__name__}; adkit needs numbers or arrays as outputs"
             )
-        kind = np.result_type(p).kind if not isinstance(p, (bool, int, float, complex)) else (
-            "b" if isinstance(p, bool) else "i" if isinstance(p, int) else "f" if isinstance(p, float)
-            else "c")  # fmt: skip
+        kind = _PYTHON_KINDS.get(type(p)) or np.result_type(p).kind
         if kind == "c":
             raise TypeError(f"{fname} returned a complex value; adkit differentiates real functions only")
         if kind == "O":  # read as a constant, its traced elements would get derivative 0, silently
