@@ -3676,6 +3676,13 @@ def _with_eigenvalues(rng: np.random.Generator, n: int = 3, stack: tuple[int, ..
     return (np.matmul(q * w[..., None, :], np.swapaxes(q, -1, -2)),)
 
 
+def _eigenvalues_off_zero(rng: np.random.Generator, n: int = 3) -> tuple:
+    """A symmetric matrix with eigenvalues of both signs, each at least 0.8 from zero (small inverse)."""
+    q = _orthonormal_columns(rng, n, n, ())
+    w = _spread_values(rng, n, (), 0.8) * (-1.0) ** np.arange(n)
+    return (np.matmul(q * w[..., None, :], np.swapaxes(q, -1, -2)),)
+
+
 _EIGH_CASES = (Case(((3, 3),), {"lower": True}, make=_with_eigenvalues),
                Case(((3, 3),), {"lower": False}, make=_with_eigenvalues),
                Case(((2, 3, 3),), {"lower": True},
@@ -4005,7 +4012,7 @@ pinv_p = Primitive("pinv", _pinv_impl,
                                make=lambda rng: _with_singular_values(rng, 4, 3)),
                           Case(((2, 3, 4),), {"rcond": 1e-15, "hermitian": False},
                                make=lambda rng: _with_singular_values(rng, 3, 4, (2,))),
-                          Case(((3, 3),), {"rcond": 1e-15, "hermitian": True}, make=_with_eigenvalues)),
+                          Case(((3, 3),), {"rcond": 1e-15, "hermitian": True}, make=_eigenvalues_off_zero)),
                    flops=_decomposition_flops(14.0), residuals=("out", 0), symbol="A⁺", label="pinv({0})",
                    jvps=(_pinv_jvp,), vjps=(_pinv_vjp,),
                    doc="Moore-Penrose pseudo-inverse (singular values at or below rcond times the largest "
