@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from adkit import rules
-from adkit.core import Box, Level, escaped, new_level, primal, shape_of
+from adkit.core import Box, Level, carries_derivative, escaped, new_level, primal, shape_of
 from adkit.forward import Dual
 from adkit.modes import ModeChoice, probe
 from adkit.pytree import TreeDef, flatten, unflatten
@@ -173,7 +173,7 @@ class _Inputs:
         """
         for leaf in flatten(results)[0]:
             for box, level in _box_levels(leaf):
-                if level in self.levels or (level.kind == "transform" and not level.retired):
+                if level in self.levels or (level.kind in ("transform", "staging") and not level.retired):
                     continue
                 if level.retired:
                     raise escaped(box)
@@ -303,7 +303,7 @@ def _finish(x: Any, caller: Sequence[np.ndarray] = ()) -> Any:
             return x.copy()
         return x
     if isinstance(x, Box):
-        return x
+        return x._returned(caller)
     if np.ndim(x) == 0:  # (+ 0 turns IEEE -0.0, from a zero seed times a negative partial, into 0.0)
         return np.float32(x) + np.float32(0) if np.result_type(x) == np.float32 else float(x) + 0.0
     return x
@@ -394,7 +394,7 @@ def _forward_jacobian(f: Callable, inputs: _Inputs, chunk: int | None) -> tuple[
             block = _reshape(_transpose(part), shape_of(y) + shape)
             # a contiguous copy instead of a transposed view, and zero seeds times
             # negative partials leave -0.0, which reads wrong: IEEE -0 + 0 = +0
-            row.append(block if isinstance(block, Box) else block + 0.0)
+            row.append(block if carries_derivative(block) else block + 0.0)
             offset += size
         blocks.append(row)
     return unflatten(out_tree, out_value), blocks, out_tree

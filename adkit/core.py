@@ -47,8 +47,9 @@ class Level(int):
     """A level of differentiation: an int (inner differentiations are higher) that knows its origin.
 
     ``kind`` is ``"transform"`` for a call of the functional API (``grad``,
-    ``jvp``, a Jacobian's pass ...), ``"tape"`` for an imperative ``Tape``
-    and ``"user"`` for hand-made duals; ``origin`` names it in error
+    ``jvp``, a Jacobian's pass ...), ``"tape"`` for an imperative ``Tape``,
+    ``"user"`` for hand-made duals and ``"staging"`` for ``adkit.compile``
+    recording a program (no derivative: see :class:`Symbolic`); ``origin`` names it in error
     messages. A transform's level is *retired* when its call returns: a box
     of a retired level has escaped the differentiation that made it (kept in
     a list or a global), and using it again raises :class:`EscapedTracerError`
@@ -103,6 +104,40 @@ class Box:
     def _apply_one(self, prim: Primitive, params: dict[str, Any]) -> Any:
         """``prim(self, **params)`` (a reduction, a reshape); engines may override with a short path."""
         return bind(prim, (self,), params)
+
+    def _returned(self, caller: Sequence[Any]) -> Any:
+        """The value a transformation hands back for this box: itself (a staged value records the step)."""
+        return self
+
+
+class Symbolic:
+    """Base of the values that stand for a plain number or array while ``adkit.compile`` stages a function.
+
+    A staged value (``adkit.staging``) holds the example it is traced with in
+    ``_example``. Where a rule takes its path by the type of a plain value
+    (``type(x) is np.ndarray``), it asks :func:`is_array` or :func:`is_float`,
+    so that a staged value takes the path its value would; and it asks
+    :func:`carries_derivative` rather than ``isinstance(x, Box)`` where a plain
+    value takes a shortcut that a traced one must not.
+    """
+
+    __slots__ = ()
+    _example: Any
+
+
+def is_array(x: Any) -> bool:
+    """``x`` is an ndarray, or a staged value standing for one."""
+    return type(x) is np.ndarray or (isinstance(x, Symbolic) and type(x._example) is np.ndarray)
+
+
+def is_float(x: Any) -> bool:
+    """``x`` is a Python float, or a staged value standing for one."""
+    return type(x) is float or (isinstance(x, Symbolic) and type(x._example) is float)
+
+
+def carries_derivative(x: Any) -> bool:
+    """``x`` is traced by a differentiation (a staged value stands for a plain one: it carries none)."""
+    return isinstance(x, Box) and x._level.kind != "staging"
 
 
 _level_counter = itertools.count(1)
@@ -490,7 +525,7 @@ def scale_keeping_zeros(t: Any, d: Any) -> Any:
     entries of ``jacobian(np.sqrt)(zeros)`` zero and the gradient through
     ``np.where(x > 0, np.sqrt(x), 0)`` at 0 finite.
     """
-    if type(t) is float and type(d) is float:
+    if is_float(t) and is_float(d):
         return 0.0 if t == 0.0 else t * d
     with np.errstate(invalid="ignore"):
         product = t * d
@@ -511,11 +546,11 @@ def select(t: Any, weight: Any) -> Any:
     number, computed from primal values).
     """
     weight = primal(weight)
-    if type(weight) is np.ndarray:
+    if is_array(weight):
         kind = np.result_type(primal(t))
         if weight.dtype.kind == "f" and kind.kind == "f" and weight.dtype != kind:
             weight = weight.astype(kind)  # a float32 tangent stays float32
-        if type(t) is np.ndarray:  # plain values (first order): the product, mended only if needed
+        if is_array(t):  # plain values (first order): the product, mended only if needed
             product = t * weight
             if np.isnan(product).any():  # 0 * inf or a nan: keep it only where selected
                 product = np.where(weight != 0, product, 0.0)
@@ -525,7 +560,7 @@ def select(t: Any, weight: Any) -> Any:
         return _ops().where_p(weight != 0, t, 0.0) * weight
     if weight == 0:  # a constant zero of t's shape (Dual(5, 1) clipped to [0, 1] is Dual(1, 0))
         p = primal(t)
-        return 0.0 if type(p) is float else np.zeros(np.shape(p), np.result_type(p))
+        return 0.0 if is_float(p) else np.zeros(np.shape(p), np.result_type(p))
     return t if weight == 1 else t * weight
 
 

@@ -66,6 +66,8 @@ from adkit.core import (
     Primitive,
     align_batched,
     batch_ndim,
+    carries_derivative,
+    is_array,
     ndim_of,
     primal,
     pull_back,
@@ -266,7 +268,7 @@ def _power_dx(out: Any, x: Any, y: Any) -> Any:
             return 2.0 * x
         if type(x) is float:  # the float short path of reverse mode: same value, no dispatch
             return y * _float_power(x, y - 1)
-    elif not isinstance(y, Box) and not np.any(y):
+    elif not carries_derivative(y) and not np.any(y):
         return ZERO
     return y * power(x, y - 1)
 
@@ -906,7 +908,7 @@ def _mean_jvp(t: Any, out: Any, x: Any, *, axis: tuple, keepdims: bool) -> Any:
 def _float_type(x: Any) -> np.dtype:
     """The floating-point type of an operand (a Python float is float64)."""
     p = primal(x)
-    return p.dtype if type(p) is np.ndarray and p.dtype.kind == "f" else np.dtype(np.float64)
+    return p.dtype if is_array(p) and p.dtype.kind == "f" else np.dtype(np.float64)
 
 
 def _mean_vjp(ct: Any, out: Any, x: Any, *, axis: tuple, keepdims: bool) -> Any:
@@ -1109,7 +1111,7 @@ def _memory_order(x: Any, order: Any, allowed: str, what: str) -> str:
     if order in ("C", "F"):
         return order
     value = primal(x)
-    if type(value) is not np.ndarray or value.flags.c_contiguous:
+    if not is_array(value) or value.flags.c_contiguous:
         return "C"
     if value.flags.f_contiguous:
         return "F"
