@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from adkit import rules
-from adkit.core import Box, Level, carries_derivative, escaped, new_level, primal, shape_of
+from adkit.core import Box, Level, Symbolic, carries_derivative, escaped, new_level, primal, shape_of
 from adkit.forward import Dual
 from adkit.modes import ModeChoice, probe
 from adkit.pytree import TreeDef, flatten, unflatten
@@ -247,7 +247,7 @@ def _output_leaves(out: Any, fname: str) -> tuple[list[Any], TreeDef]:
     leaves, treedef = flatten(out)
     for x in leaves:
         p = primal(x)
-        if not isinstance(p, (numbers.Number, np.ndarray, np.generic)):
+        if not isinstance(p, (numbers.Number, np.ndarray, np.generic, Symbolic)):
             raise TypeError(
                 f"{fname} returned a {type(p).__name__}; adkit needs numbers or arrays as outputs"
             )
