@@ -246,6 +246,12 @@ __all__ = [
 ]  # fmt: skip
 
 # Seeing the computation: evaluation traces, graph drawings, sweeps to step through (adkit/views/).
+# Staged programs: adkit.compile turns f, or any transformation of it, into generated NumPy code
+# (adkit/staging.py records the program, adkit/codegen.py writes and caches the code).
+from adkit.codegen import Compiled, compile
+from adkit.staging import Program, StagingError
 from adkit.views import Graph, Trace, graph, trace
 
 __all__ += ["Graph", "Trace", "graph", "trace"]
+__all__ += ["Compiled", "Program", "StagingError", "compile"]
+

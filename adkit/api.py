@@ -302,7 +302,7 @@ def _finish(x: Any, caller: Sequence[np.ndarray] = ()) -> Any:
                 x.base is not None and any(np.may_share_memory(x, c) for c in caller)):  # fmt: skip
             return x.copy()
         return x
-    if isinstance(x, Box):
+    if isinstance(x, (Box, Symbolic)):
         return x._returned(caller)
     if np.ndim(x) == 0:  # (+ 0 turns IEEE -0.0, from a zero seed times a negative partial, into 0.0)
         return np.float32(x) + np.float32(0) if np.result_type(x) == np.float32 else float(x) + 0.0

@@ -1,0 +1,857 @@
+"""``adkit.compile``: a staged program as straight-line Python, optimized, cached and guarded.
+
+The function is staged once per input structure (``adkit.staging``); the
+program is optimized (common subexpressions, exact simplifications such as
+``x * 1.0``, dead code) and emitted as Python source: one line per equation,
+NumPy calls for arrays, ``math`` for Python floats, each array released
+(``del``) after its last use, and an elementwise result written into a
+temporary that dies there (``np.multiply(a, b, out=a)``) instead of a fresh
+array. The source is compiled with Python's own ``compile`` and cached,
+keyed on the arguments' structure, types, shapes and dtypes (and the values
+of the arguments that are not staged: integers, strings, integer arrays).
+
+Every line computes what eager adkit computes, by the same function on the
+same values: a primitive on Python floats by its float implementation (with
+``math``), on arrays by its NumPy implementation. Python floats take the
+functions that may raise (``math.log(0.0)``) first; where one raises, the
+call is repeated with the functions that give NumPy's ``inf`` or ``nan``, as
+eager reverse mode does. Guards raise :class:`GuardFailed`; the compiled
+function then tries its other variants and stages the function again for
+the new values, keeping at most ``max_variants``, after which it runs
+eagerly for that input structure.
+"""
+
+from __future__ import annotations
+
+import builtins
+import functools
+import html
+import keyword
+import math
+import operator
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from adkit.core import Box, Primitive
+from adkit.pytree import TreeDef, flatten
+from adkit.staging import (
+    OPERATOR_SYMBOLS,
+    Attribute,
+    Equation,
+    Method,
+    Program,
+    Ref,
+    StagingError,
+    finish,
+    is_dynamic,
+    stage,
+)
+
+
+class GuardFailed(Exception):
+    """A guard of a compiled program failed: these values take another branch than the staged ones."""
+
+
+# -- optimization ---------------------------------------------------------------------------------
+
+
+def optimize(program: Program) -> Program:
+    """The program with exact simplifications, common subexpressions and dead code removed.
+
+    Each change keeps every value bit for bit: ``x * 1.0``, ``x / 1.0`` and
+    ``x - 0.0`` become ``x`` (not ``x + 0.0``, which turns ``-0.0`` into
+    ``0.0``); two equations of the same operation on the same operands
+    become one; equations no output and no guard needs are dropped.
+    """
+    subst: dict[int, Ref] = {}
+    seen: dict[Any, Ref] = {}
+    guards: set[tuple[int, bool]] = set()
+    equations: list[Equation] = []
+
+    def sub(x: Any) -> Any:
+        t = type(x)
+        if t is Ref:
+            return subst.get(x.id, x)
+        if t is tuple or t is list:
+            return t(sub(v) for v in x)
+        if t is dict:
+            return {k: sub(v) for k, v in x.items()}
+        return x
+
+    for eq in program.equations:
+        args = sub(eq.args)
+        params = sub(eq.params) if eq.params else eq.params
+        if eq.kind == "guard":
+            key = (args[0].id, eq.params["expect"])
+            if key not in guards:
+                guards.add(key)
+                equations.append(Equation(eq.op, eq.kind, args, params, None, eq.errstate, eq.site))
+            continue
+        same = _identity_of(eq, args)
+        if same is not None:
+            subst[eq.out.id] = same
+            continue
+        key = None if eq.op is finish else _cse_key(eq.op, eq.kind, args, params)
+        if key is not None:
+            earlier = seen.get(key)
+            if earlier is not None and _same_kind(earlier, eq.out):
+                subst[eq.out.id] = earlier
+                continue
+            seen[key] = eq.out
+        equations.append(Equation(eq.op, eq.kind, args, params, eq.out, eq.errstate, eq.site))
+    outputs = [sub(o) for o in program.outputs]
+    equations = _live(equations, outputs)
+    replaced = {o.id for o in program.outputs if type(o) is Ref and o.id in subst}
+    result = Program(program.name, program.in_tree, program.inputs, program.statics, equations, outputs,
+                     program.out_tree, program.arg_names, program.ambient)  # fmt: skip
+    result.replaced_outputs = replaced  # type: ignore[attr-defined]
+    return result
+
+
+_MULTIPLY = {operator.mul, np.multiply}
+_SUBTRACT = {operator.sub, np.subtract}
+_DIVIDE = {operator.truediv, np.divide}
+
+
+def _identity_of(eq: Equation, args: tuple) -> Ref | None:
+    """The operand an equation gives back unchanged (``x * 1.0``), if it does, keeping the type."""
+    if len(args) != 2 or eq.params:
+        return None
+    op = eq.op
+    if isinstance(op, Primitive):
+        if eq.kind != "primitive":
+            return None
+        op = {"multiply": operator.mul, "subtract": operator.sub, "divide": operator.truediv}.get(op.name)
+    a, b = args
+    candidate = None
+    if op in _MULTIPLY:
+        candidate = b if _is_literal(a, 1) else a if _is_literal(b, 1) else None
+    elif op in _SUBTRACT or op in _DIVIDE:
+        candidate = a if _is_literal(b, 0 if op in _SUBTRACT else 1) else None
+    if type(candidate) is Ref and _same_kind(candidate, eq.out):
+        return candidate
+    return None
+
+
+def _is_literal(x: Any, value: int) -> bool:
+    if type(x) is not float and type(x) is not int:
+        return False
+    return x == value and not (value == 0 and math.copysign(1, x) < 0)  # x - (-0.0) is not x at x = -0.0
+
+
+def _same_kind(a: Ref, b: Ref) -> bool:
+    return a.kind is b.kind and a.shape == b.shape and a.dtype == b.dtype
+
+
+def _cse_key(op: Any, kind: str, args: tuple, params: dict) -> Any:
+    try:
+        return (kind, op, _key(args), _key(params))
+    except TypeError:  # an operation that cannot be hashed: kept as it is
+        return None
+
+
+def _key(x: Any) -> Any:
+    t = type(x)
+    if t is Ref:
+        return ("ref", x.id)
+    if t is tuple or t is list:
+        return (t.__name__, tuple(_key(v) for v in x))
+    if t is dict:
+        return ("dict", tuple((k, _key(v)) for k, v in sorted(x.items())))
+    if t is float or t is int or t is bool or t is str or x is None or t is complex:
+        return (t.__name__, repr(x))
+    if t is slice:
+        return ("slice", _key((x.start, x.stop, x.step)))
+    return ("object", id(x))
+
+
+def _live(equations: list[Equation], outputs: list[Any]) -> list[Equation]:
+    """The equations an output or a guard needs, in order."""
+    needed: set[int] = {o.id for o in outputs if type(o) is Ref}
+    kept: list[Equation] = []
+    for eq in reversed(equations):
+        if eq.kind == "guard" or eq.out.id in needed:
+            kept.append(eq)
+            needed.update(r.id for r in eq.refs())
+    kept.reverse()
+    return kept
+
+
+# -- emission ------------------------------------------------------------------------------------
+
+
+#: primitives on Python floats written as operators (exactly the float implementation: ``operator.add``)
+FLOAT_OPERATORS = {"add": "{0} + {1}", "subtract": "{0} - {1}", "multiply": "{0} * {1}", "negative": "-{0}"}
+#: the same for the float functions that may raise (the second try calls the guarded ones)
+RAISING_OPERATORS = {"divide": "{0} / {1}", "reciprocal": "1.0 / {0}"}
+#: array primitives whose implementation is exactly a NumPy method call on an ndarray
+_VIEW_PRIMITIVES = {"reshape", "transpose", "squeeze", "expand_dims", "broadcast_to", "getitem"}
+
+
+@dataclass
+class Generated:
+    """The source of one variant and the function it defines."""
+
+    source: str
+    function: Callable[..., Any]
+    names: dict[int, str]
+
+
+def generate(program: Program, safe: bool = False) -> Generated:
+    """Python source for ``program`` and the function compiled from it.
+
+    ``safe``: Python floats take the functions that give NumPy's inf or nan
+    rather than raise (the second try after a ``math`` error).
+    """
+    return _Emitter(program, safe).run()
+
+
+class _Emitter:
+    def __init__(self, program: Program, safe: bool) -> None:
+        self.program = program
+        self.safe = safe
+        self.ns: dict[str, Any] = {"np": np, "math": math, "GuardFailed": GuardFailed}
+        self.consts: dict[int, str] = {}
+        self.names: dict[int, str] = {}
+        self.lines: list[str] = []
+
+    # -- names
+    def run(self) -> Generated:
+        p = self.program
+        params = self._name_inputs()
+        number = 0
+        for eq in p.equations:
+            if eq.out is not None:
+                number += 1
+                self.names[eq.out.id] = f"v{number}"
+        for ref in p.inputs:
+            ref.name = self.names[ref.id]
+        fname = _identifier(p.name, "compiled")
+        body = self._body()
+        header = [f"def {fname}({', '.join(params)}):"]
+        doc = f'    """{p.name}: {len(p.equations)} equations, {len(p.guards)} guards (adkit.compile)."""'
+        source = "\n".join(header + [doc] + body) + "\n"
+        code = builtins.compile(source, f"<adkit.compile {p.name}>", "exec")
+        exec(code, self.ns)
+        return Generated(source, self.ns[fname], dict(self.names))
+
+    def _name_inputs(self) -> list[str]:
+        p = self.program
+        taken = {"np", "math", "GuardFailed"}
+        dynamic_names = [n for n, s in zip(p.arg_names, p.statics) if s is None]
+        params = []
+        for ref, base in zip(p.inputs, dynamic_names or [""] * len(p.inputs)):
+            name = _identifier(base, "x")
+            while name in taken:
+                name = name + "_"
+            taken.add(name)
+            self.names[ref.id] = name
+            params.append(name)
+        return params
+
+    # -- the body
+    def _body(self) -> list[str]:
+        p = self.program
+        last_use = _last_uses(p)
+        roots, owned = _roots(p)
+        block: tuple | None = None
+        out: list[str] = []
+        outputs = {o.id for o in p.outputs if type(o) is Ref}
+        for i, eq in enumerate(p.equations):
+            state = eq.errstate
+            if state != "any" and state != block:
+                block = state
+                if state is not None:
+                    d, o, u, v = state
+                    out.append(f"    with np.errstate(divide={d!r}, over={o!r}, under={u!r}, invalid={v!r}):")
+            indent = "        " if block is not None else "    "
+            if eq.kind == "guard":
+                name = self._arg(eq.args[0])
+                test = f"not {name}" if eq.params["expect"] else name
+                out.append(f"{indent}if {test}:  # {eq.site}")
+                out.append(f"{indent}    raise GuardFailed({eq.site!r})")
+            else:
+                target = self._in_place_target(eq, i, last_use, roots, owned, outputs)
+                out.append(f"{indent}{self.names[eq.out.id]} = {self._expression(eq, target)}")
+            dead = [r for r in _unique(eq.refs()) if last_use.get(r.id) == i and r.kind is np.ndarray
+                    and r.id not in outputs and r.id in self.names and r not in p.inputs]  # fmt: skip
+            if dead:
+                out.append(f"{indent}del {', '.join(self.names[r.id] for r in dead)}")
+        out.append(f"    return {self._outputs()}")
+        return out
+
+    def _outputs(self) -> str:
+        p = self.program
+        replaced = getattr(p, "replaced_outputs", set())
+        exprs = []
+        counts: dict[int, int] = {}
+        for o in p.outputs:
+            if type(o) is Ref:
+                counts[o.id] = counts.get(o.id, 0) + 1
+        for o in p.outputs:
+            if type(o) is Ref:
+                name = self.names[o.id]
+                fresh = o.kind is np.ndarray and (counts[o.id] > 1 or o.id in replaced)
+                exprs.append(f"{name}.copy()" if fresh else name)
+            elif type(o) is np.ndarray:
+                exprs.append(f"{self._const(o)}.copy()")  # eager makes it afresh on every call
+            else:
+                exprs.append(self._literal(o))
+        return _rebuild(p.out_tree, exprs, self)
+
+    # -- one equation
+    def _expression(self, eq: Equation, target: Ref | None) -> str:
+        if eq.kind == "primitive":
+            return self._primitive(eq, target)
+        return self._call(eq, target)
+
+    def _primitive(self, eq: Equation, target: Ref | None) -> str:
+        prim: Primitive = eq.op
+        args = [self._arg(a) for a in eq.args]
+        kinds = [a.kind if type(a) is Ref else type(a) for a in eq.args]
+        if prim.scalar_impl is not None and not eq.params and all(k is float or k is int for k in kinds):
+            return self._float_primitive(prim, eq.args, args)
+        impl = prim.impl
+        out = f", out={self.names[target.id]}" if target is not None else ""
+        if isinstance(impl, np.ufunc) and not eq.params and _resolves(f"np.{impl.__name__}", impl):
+            return f"np.{impl.__name__}({', '.join(args)}{out})"
+        first = eq.args[0] if eq.args else None
+        array = type(first) is Ref and first.kind is np.ndarray
+        params = eq.params
+        if array and prim.name in ("sum", "mean") and first.dtype == np.float64:
+            reduce = f"np.add.reduce({args[0]}, axis={params['axis']!r}, keepdims={params['keepdims']!r})"
+            if prim.name == "sum":
+                return reduce
+            count = math.prod(first.shape[a] for a in params["axis"])
+            return f"{reduce} / {count}"
+        if array and prim.name in ("reshape",):
+            return f"{args[0]}.reshape({params['shape']!r})"
+        if array and prim.name == "transpose":
+            return f"{args[0]}.transpose({params['axes']!r})"
+        if prim.name == "broadcast_to":
+            return f"np.broadcast_to({args[0]}, {params['shape']!r})"
+        if prim.name == "where":
+            return f"np.where({', '.join(args)})[()]"
+        if array and prim.name == "getitem":
+            return f"{args[0]}[{self._index(params['index'])}]"
+        call = ", ".join(args + [f"{k}={self._literal(v)}" for k, v in params.items()])
+        return f"{self._function(impl, f'{prim.name}_impl')}({call})"
+
+    def _float_primitive(self, prim: Primitive, raw: tuple, args: list[str]) -> str:
+        if prim.name in FLOAT_OPERATORS:
+            return FLOAT_OPERATORS[prim.name].format(*(_wrap(a) for a in args))
+        if self.safe:
+            return f"{self._function(prim.scalar_impl, f'{prim.name}_float')}({', '.join(args)})"
+        if prim.name in RAISING_OPERATORS:
+            return RAISING_OPERATORS[prim.name].format(*(_wrap(a) for a in args))
+        if prim.name == "power" and type(raw[1]) is int:
+            return f"{_wrap(args[0])} ** {_wrap(args[1])}"
+        fast = prim.float_impl
+        name = getattr(fast, "__name__", "")
+        if getattr(math, name, None) is fast:
+            return f"math.{name}({', '.join(args)})"
+        return f"{self._function(fast, f'{prim.name}_float')}({', '.join(args)})"
+
+    def _call(self, eq: Equation, target: Ref | None) -> str:
+        op = eq.op
+        args = eq.args
+        if op is finish:
+            return self._finish(eq)
+        symbol = OPERATOR_SYMBOLS.get(op)
+        if symbol is not None and not eq.params:
+            if target is not None and op in _UFUNC_OF_OPERATOR:
+                return f"np.{_UFUNC_OF_OPERATOR[op].__name__}({', '.join(self._arg(a) for a in args)}, " \
+                       f"out={self.names[target.id]})"  # fmt: skip
+            if op is operator.getitem:
+                return f"{self._arg(args[0])}[{self._index(args[1])}]"
+            if op is operator.contains:
+                return f"{_wrap(self._arg(args[1]))} in {_wrap(self._arg(args[0]))}"
+            if len(args) == 1:
+                operand = self._arg(args[0])
+                if op is operator.abs:
+                    return f"abs({operand})"
+                return {"neg": "-", "pos": "+"}.get(symbol, symbol) + _wrap(operand)
+            return f"{_wrap(self._arg(args[0]))} {symbol} {_wrap(self._arg(args[1]))}"
+        if type(op) is Method:
+            rest = self._arguments(args[1:], eq.params)
+            return f"{_wrap(self._arg(args[0]))}.{op.name}({rest})"
+        if type(op) is Attribute:
+            return f"{_wrap(self._arg(args[0]))}.{op.name}"
+        params = dict(eq.params)
+        if target is not None:
+            params["out"] = _Raw(self.names[target.id])
+        return f"{self._callable(op)}({self._arguments(args, params)})"
+
+    def _finish(self, eq: Equation) -> str:
+        x = eq.args[0]
+        name = self._arg(x)
+        kind, dtype = (x.kind, x.dtype) if type(x) is Ref else (type(x), None)
+        if kind is float:
+            return f"{name} + 0.0"
+        scalar = kind is not np.ndarray or x.shape == ()
+        if scalar and dtype is not None and dtype.kind == "f":
+            if dtype == np.float32:
+                return f"np.float32({name}) + np.float32(0)"
+            return f"float({name}) + 0.0"
+        caller = ", ".join(self._arg(a) for a in eq.args[1:])
+        return f"{self._function(finish, 'finish')}({name}{', ' if caller else ''}{caller})"
+
+    # -- operands
+    def _arg(self, x: Any) -> str:
+        if type(x) is Ref:
+            return self.names[x.id]
+        return self._literal(x)
+
+    def _arguments(self, args: tuple, params: dict) -> str:
+        parts = [self._value(a) for a in args]
+        parts += [f"{k}={self._value(v)}" for k, v in params.items()]
+        return ", ".join(parts)
+
+    def _value(self, x: Any) -> str:
+        t = type(x)
+        if t is _Raw:
+            return x.text
+        if t is Ref:
+            return self.names[x.id]
+        if t is tuple:
+            inner = ", ".join(self._value(v) for v in x)
+            return f"({inner},)" if len(x) == 1 else f"({inner})"
+        if t is list:
+            return "[" + ", ".join(self._value(v) for v in x) + "]"
+        if t is dict and all(type(k) is str for k in x):
+            return "{" + ", ".join(f"{k!r}: {self._value(v)}" for k, v in x.items()) + "}"
+        return self._literal(x)
+
+    def _literal(self, x: Any) -> str:
+        t = type(x)
+        if t is float:
+            if math.isfinite(x):
+                return repr(x)
+            return "math.nan" if x != x else "math.inf" if x > 0 else "-math.inf"
+        if t is int or t is bool or x is None or t is str:
+            return repr(x)
+        if x is Ellipsis:
+            return "..."
+        if t is tuple and all(_simple(v) for v in x):
+            return self._value(x)
+        if t is slice and all(_simple(v) for v in (x.start, x.stop, x.step)):
+            return f"slice({x.start!r}, {x.stop!r}, {x.step!r})"
+        return self._const(x)
+
+    def _index(self, index: Any) -> str:
+        if type(index) is not tuple:
+            return self._index_item(index)
+        if not index:
+            return "()"
+        items = [self._index_item(i) for i in index]
+        return items[0] + "," if len(items) == 1 else ", ".join(items)
+
+    def _index_item(self, i: Any) -> str:
+        if type(i) is slice and all(_simple(v) for v in (i.start, i.stop, i.step)):
+            text = f"{'' if i.start is None else i.start}:{'' if i.stop is None else i.stop}"
+            return text + (f":{i.step}" if i.step is not None else "")
+        if type(i) is Ref:
+            return self.names[i.id]
+        return self._literal(i)
+
+    def _const(self, x: Any) -> str:
+        name = self.consts.get(id(x))
+        if name is None:
+            name = self.consts[id(x)] = f"c{len(self.consts)}"
+            self.ns[name] = x
+        return name
+
+    def _function(self, fn: Any, hint: str) -> str:
+        name = self.consts.get(id(fn))
+        if name is None:
+            name = _identifier(hint, "f")
+            while name in self.ns and self.ns[name] is not fn:
+                name += "_"
+            self.consts[id(fn)] = name
+            self.ns[name] = fn
+        return name
+
+    def _callable(self, op: Any) -> str:
+        if isinstance(op, np.ufunc) and _resolves(f"np.{op.__name__}", op):
+            return f"np.{op.__name__}"
+        owner = getattr(op, "__self__", None)
+        if isinstance(owner, np.ufunc) and _resolves(f"np.{owner.__name__}", owner):
+            return f"np.{owner.__name__}.{op.__name__}"
+        name = getattr(op, "__name__", "")
+        for path in (f"np.{name}", f"np.linalg.{name}"):
+            if name and _resolves(path, op):
+                return path
+        return self._function(op, name or "f")
+
+    # -- in place: an elementwise result written into a temporary that dies here
+    def _in_place_target(self, eq: Equation, i: int, last_use: dict[int, int], roots: dict[int, frozenset],
+                         owned: set[int], outputs: set[int]) -> Ref | None:  # fmt: skip
+        out = eq.out
+        if out is None or out.kind is not np.ndarray or eq.params:
+            return None
+        if eq.kind == "primitive":
+            impl = eq.op.impl
+            if not isinstance(impl, np.ufunc) or not _resolves(f"np.{getattr(impl, '__name__', '')}", impl):
+                return None
+        elif eq.op not in _UFUNC_OF_OPERATOR and not (isinstance(eq.op, np.ufunc) and eq.op.nout == 1):
+            return None
+        for a in eq.args:
+            if type(a) is not Ref or a.kind is not np.ndarray or not _same_kind(a, out):
+                continue
+            if a.id not in owned or a.id in outputs:
+                continue
+            group_end = max((last_use.get(r, -1) for r, rs in roots.items() if a.id in rs), default=-1)
+            if group_end == i and all(a.id not in roots.get(o, ()) for o in outputs):
+                return a
+        return None
+
+
+class _Raw:
+    """Source text placed as it is (an ``out=`` target)."""
+
+    __slots__ = ("text",)
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+
+_UFUNC_OF_OPERATOR = {operator.add: np.add, operator.sub: np.subtract, operator.mul: np.multiply,
+                      operator.truediv: np.divide, operator.pow: np.power}  # fmt: skip
+
+
+def _simple(x: Any) -> bool:
+    return x is None or type(x) in (int, bool, str) or x is Ellipsis
+
+
+def _wrap(text: str) -> str:
+    """An operand in an infix expression: negative numbers and expressions in parentheses."""
+    return f"({text})" if text.startswith("-") or " " in text else text
+
+
+def _resolves(path: str, obj: Any) -> bool:
+    parts = path.split(".")
+    target: Any = {"np": np}.get(parts[0])
+    for part in parts[1:]:
+        target = getattr(target, part, None)
+    return target is obj
+
+
+def _identifier(text: str, fallback: str) -> str:
+    name = "".join(c if c.isalnum() or c == "_" else "_" for c in text).strip("_") or fallback
+    if name[0].isdigit() or keyword.iskeyword(name):
+        name = f"{fallback}_{name}"
+    return name
+
+
+def _unique(refs: list[Ref]) -> list[Ref]:
+    seen: dict[int, Ref] = {}
+    for r in refs:
+        seen.setdefault(r.id, r)
+    return list(seen.values())
+
+
+def _last_uses(program: Program) -> dict[int, int]:
+    last: dict[int, int] = {}
+    for i, eq in enumerate(program.equations):
+        for r in eq.refs():
+            last[r.id] = i
+    end = len(program.equations)
+    for o in program.outputs:
+        if type(o) is Ref:
+            last[o.id] = end
+    return last
+
+
+def _roots(program: Program) -> tuple[dict[int, frozenset], set[int]]:
+    """For each variable, the temporaries whose memory it may share; the temporaries this program owns."""
+    roots: dict[int, frozenset] = {r.id: frozenset() for r in program.inputs}
+    owned: set[int] = set()
+    for eq in program.equations:
+        if eq.out is None:
+            continue
+        if getattr(eq.out, "owned", False):
+            owned.add(eq.out.id)
+            roots[eq.out.id] = frozenset({eq.out.id})
+        else:
+            shared: set[int] = set()
+            for r in eq.refs():
+                shared |= roots.get(r.id, frozenset())
+            roots[eq.out.id] = frozenset(shared)
+    return roots, owned
+
+
+def _rebuild(tree: TreeDef, exprs: list[str], emitter: _Emitter) -> str:
+    """A Python expression building the output's structure around the leaves' expressions."""
+    values: list[str] = []
+    i = 0
+    for node in tree:
+        kind, n, meta = node
+        if kind == "leaf":
+            values.append(exprs[i])
+            i += 1
+            continue
+        if kind == "none":
+            values.append("None")
+            continue
+        children = values[len(values) - n :]
+        del values[len(values) - n :]
+        if kind == "tuple":
+            values.append(f"({children[0]},)" if n == 1 else f"({', '.join(children)})")
+        elif kind == "list":
+            values.append(f"[{', '.join(children)}]")
+        elif kind == "namedtuple":
+            values.append(f"{emitter._function(meta, meta.__name__)}({', '.join(children)})")
+        else:
+            values.append("{" + ", ".join(f"{k!r}: {c}" for k, c in zip(meta, children)) + "}")
+    return values[0]
+
+
+# -- the compiled function --------------------------------------------------------------------------
+
+
+@dataclass(eq=False)
+class Variant:
+    """One staging of the function: its program, the generated code, and how often it ran."""
+
+    program: Program
+    generated: Generated
+    safe: Callable[..., Any] | None = None
+    calls: int = 0
+
+    @property
+    def source(self) -> str:
+        return self.generated.source
+
+
+@dataclass(eq=False)
+class _Entry:
+    """What one input structure compiled to: variants, or the reason it runs eagerly."""
+
+    signature: str
+    variants: list[Variant] = field(default_factory=list)
+    eager: str | None = None
+    statics: list[Any] = field(default_factory=list)
+    retraces: int = 0
+
+
+class Compiled:
+    """``adkit.compile(fn)``: ``fn`` staged on first call per input structure, then generated code.
+
+    Call it as ``fn``. ``source(*args)`` gives the generated code for those
+    arguments, ``program(*args)`` the staged program, ``explain()`` what each
+    input structure compiled to (or why it runs eagerly).
+    """
+
+    def __init__(self, fn: Callable[..., Any], max_variants: int = 8, max_structures: int = 64) -> None:
+        if not callable(fn):
+            raise TypeError(f"adkit.compile needs a function, got {type(fn).__name__}")
+        if not isinstance(max_variants, int) or max_variants < 1:
+            raise ValueError(f"max_variants must be a positive integer, got {max_variants!r}")
+        self.fn = fn
+        self.max_variants = max_variants
+        self.max_structures = max_structures
+        self._entries: dict[Any, _Entry] = {}
+        functools.update_wrapper(self, fn, updated=())
+
+    def __repr__(self) -> str:
+        name = getattr(self.fn, "__name__", self.fn)
+        return f"<adkit.compile of {name!r}: {len(self._entries)} input structure(s)>"
+
+    def __get__(self, obj: Any, objtype: Any = None) -> Any:
+        return self if obj is None else functools.partial(self, obj)
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        leaves, tree = flatten((args, kwargs))
+        key = _key_of(tree, leaves)
+        if key is None:  # a traced value: inside a differentiation, the function runs as it is
+            return self.fn(*args, **kwargs)
+        entry = self._entries.get(key)
+        if entry is None:
+            entry = self._new_entry(key, leaves)
+        if entry.eager is None:
+            dynamic = [x for x in leaves if is_dynamic(x)]
+            for variant in entry.variants:
+                try:
+                    return self._run(variant, dynamic)
+                except GuardFailed:
+                    continue
+            variant = self._stage(entry, args, kwargs)
+            if variant is not None:
+                return self._run(variant, dynamic)
+        return self.fn(*args, **kwargs)
+
+    def _run(self, variant: Variant, dynamic: list[Any]) -> Any:
+        variant.calls += 1
+        try:
+            return variant.generated.function(*dynamic)
+        except (ValueError, OverflowError, ZeroDivisionError):  # math raised where NumPy gives inf or nan
+            if variant.safe is None:
+                variant.safe = generate(variant.program, safe=True).function
+            return variant.safe(*dynamic)
+
+    def _new_entry(self, key: Any, leaves: list[Any]) -> _Entry:
+        if len(self._entries) >= self.max_structures:
+            self._entries.pop(next(iter(self._entries)))  # the oldest structure goes
+        entry = _Entry(_signature(leaves), statics=[_kept(x) for x in leaves if not is_dynamic(x)])
+        self._entries[key] = entry
+        return entry
+
+    def _stage(self, entry: _Entry, args: tuple, kwargs: dict) -> Variant | None:
+        """Stage for these arguments and add the variant; on failure mark the entry eager and say why."""
+        if len(entry.variants) >= self.max_variants:
+            entry.eager = (f"its guards failed for each of the {self.max_variants} variants staged; runs "
+                           "eagerly for this input structure")  # fmt: skip
+            return None
+        try:
+            program = stage(self.fn, args, kwargs, getattr(self.fn, "__name__", ""))
+            variant = Variant(optimize(program), None)  # type: ignore[arg-type]
+            variant.generated = generate(variant.program)
+        except StagingError as err:
+            entry.eager = str(err)
+            return None
+        except Exception as err:  # the function fails on these values: eager code raises it again
+            entry.eager = f"staging raised {type(err).__name__}: {_first_line(err)}"
+            return None
+        if entry.variants:
+            entry.retraces += 1
+        entry.variants.append(variant)
+        return variant
+
+    # -- looking inside
+    def _entry_for(self, args: tuple, kwargs: dict) -> _Entry:
+        leaves, tree = flatten((args, kwargs))
+        key = _key_of(tree, leaves)
+        if key is None:
+            raise TypeError("adkit.compile(...).source() needs plain arguments, not traced values")
+        entry = self._entries.get(key)
+        if entry is None:
+            entry = self._new_entry(key, leaves)
+        if entry.eager is None and not entry.variants:
+            self._stage(entry, args, kwargs)
+        return entry
+
+    def source(self, *args: Any, **kwargs: Any) -> str:
+        """The generated Python source for these arguments (staging the function if needed).
+
+        >>> import numpy as np
+        >>> print(compile(lambda x: np.sin(x) * x).source(0.5))  # doctest: +ELLIPSIS
+        def lambda_(x):
+        ...
+            v1 = np.sin(x)
+            v2 = v1 * x
+            return v2
+        <BLANKLINE>
+        """
+        entry = self._entry_for(args, kwargs)
+        if entry.eager is not None:
+            return f"# {getattr(self.fn, '__name__', 'the function')} runs eagerly: {entry.eager}\n"
+        return entry.variants[-1].source
+
+    def program(self, *args: Any, **kwargs: Any) -> Program:
+        """The staged (optimized) program for these arguments."""
+        entry = self._entry_for(args, kwargs)
+        if entry.eager is not None:
+            raise StagingError(entry.eager)
+        return entry.variants[-1].program
+
+    def explain(self) -> str:
+        """What each input structure seen so far compiled to, or why it runs eagerly (one line each)."""
+        name = getattr(self.fn, "__name__", "the function")
+        if not self._entries:
+            return f"adkit.compile({name}): not called yet"
+        lines = [f"adkit.compile({name}):"]
+        for entry in self._entries.values():
+            if entry.eager is not None:
+                lines.append(f"  {entry.signature}: runs eagerly: {entry.eager}")
+                continue
+            sizes = "; ".join(f"{len(v.program)} equations, {len(v.program.guards)} guards"
+                              for v in entry.variants)  # fmt: skip
+            again = f", staged again {entry.retraces} time(s) where a guard failed" if entry.retraces else ""
+            lines.append(f"  {entry.signature}: compiled, {len(entry.variants)} variant(s) ({sizes}){again}")
+        return "\n".join(lines)
+
+    def _repr_html_(self) -> str:
+        return f"<pre>{html.escape(self.explain())}</pre>"
+
+
+def _first_line(err: BaseException) -> str:
+    text = str(err).strip().splitlines()
+    return text[0] if text else type(err).__name__
+
+
+def _key_of(tree: TreeDef, leaves: list[Any]) -> Any:
+    """The cache key of a call: structure, and per leaf its type, shape, dtype and layout, or its value."""
+    parts = []
+    for x in leaves:
+        t = type(x)
+        if t is float:
+            parts.append(float)
+        elif t is np.ndarray:
+            if x.dtype.kind == "f":
+                layout = "C" if x.flags.c_contiguous else "F" if x.flags.f_contiguous else "N"
+                parts.append((x.dtype, x.shape, layout))
+            else:
+                parts.append(("array", x.dtype, x.shape, x.tobytes()))
+        elif isinstance(x, Box):
+            return None
+        elif isinstance(x, np.floating):
+            parts.append(t)
+        else:
+            try:
+                hash(x)
+                parts.append(("value", t, x))
+            except TypeError:
+                parts.append(("object", t, id(x)))
+    return tree, tuple(parts)
+
+
+def _kept(x: Any) -> Any:
+    """A non-staged argument as the cache keeps it: arrays copied (the caller's array is not kept alive)."""
+    return x.copy() if type(x) is np.ndarray else x
+
+
+def _signature(leaves: list[Any]) -> str:
+    parts = []
+    for x in leaves:
+        if type(x) is np.ndarray:
+            constant = "" if is_dynamic(x) else " (constant)"
+            parts.append(f"{x.dtype}[{', '.join(map(str, x.shape))}]{constant}")
+        elif is_dynamic(x):
+            parts.append(type(x).__name__)
+        else:
+            parts.append(f"{x!r:.20}")
+    return "(" + ", ".join(parts) + ")"
+
+
+def compile(fn: Callable[..., Any] | None = None, *, max_variants: int = 8) -> Any:
+    """Stage ``fn`` (any function, or a transformation such as ``grad(f)``) into generated NumPy code.
+
+    The first call for an input structure (types, shapes and dtypes of the
+    numbers and floating arrays, values of the other arguments) records
+    ``fn`` on staged values, optimizes the program and compiles Python
+    source for it; later calls run that code. A transformation's derivative
+    is staged with it: ``compile(grad(f))`` is the gradient's own code,
+    sweep included. Python ``if`` on values becomes a guard, checked on each
+    call (a failed guard stages again, at most ``max_variants`` times per
+    structure); what cannot be staged runs eagerly, and ``explain()`` says
+    why. Results equal eager adkit's.
+
+    Values read from outside the arguments (globals, closures) are read when
+    the function is staged: arrays by reference, numbers as constants.
+
+    >>> import numpy as np
+    >>> import adkit
+    >>> f = lambda x: np.sum(np.tanh(x) ** 2)
+    >>> grad_f = adkit.compile(adkit.grad(f))
+    >>> grad_f(np.array([0.5, -1.0]))
+    array([ 0.7121...
+    """
+    if fn is None:
+        return functools.partial(compile, max_variants=max_variants)
+    return Compiled(fn, max_variants=max_variants)
+
+
+__all__ = ["Compiled", "GuardFailed", "compile", "generate", "optimize"]
