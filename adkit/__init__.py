@@ -245,9 +245,9 @@ __all__ = [
     "widgets",
 ]  # fmt: skip
 
-# Seeing the computation: evaluation traces, graph drawings, sweeps to step through (adkit/views/).
 # Staged programs: adkit.compile turns f, or any transformation of it, into generated NumPy code
 # (adkit/staging.py records the program, adkit/codegen.py writes and caches the code).
+# Seeing the computation: evaluation traces, graph drawings, sweeps to step through (adkit/views/).
 from adkit.codegen import Compiled, compile
 from adkit.staging import Program, StagingError
 from adkit.views import Graph, Trace, graph, trace
