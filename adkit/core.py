@@ -123,6 +123,7 @@ class Symbolic:
 
     __slots__ = ()
     _example: Any
+    _shape: tuple[int, ...]
 
 
 def is_array(x: Any) -> bool:
@@ -193,6 +194,8 @@ def shape_of(x: Any) -> tuple[int, ...]:
         return ()
     if isinstance(x, Box):
         return shape_of(primal(x))
+    if isinstance(x, Symbolic):  # a staged value (adkit.compile): the shape it is staged with
+        return x._shape
     return _shape_of(x)
 
 
