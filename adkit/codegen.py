@@ -81,8 +81,14 @@ def optimize(program: Program) -> Program:
             return {k: sub(v) for k, v in x.items()}
         return x
 
+    def sub_args(args: tuple) -> tuple:
+        for x in args:
+            if type(x) is not Ref and type(x) is not float and type(x) is not int:
+                return sub(args)
+        return tuple(subst.get(x.id, x) if type(x) is Ref else x for x in args)
+
     for eq in program.equations:
-        args = sub(eq.args)
+        args = sub_args(eq.args)
         params = sub(eq.params) if eq.params else eq.params
         if eq.kind == "guard":
             key = (args[0].id, eq.params["expect"])
@@ -148,24 +154,27 @@ def _same_kind(a: Ref, b: Ref) -> bool:
 
 def _cse_key(op: Any, kind: str, args: tuple, params: dict) -> Any:
     try:
-        return (kind, op, _key(args), _key(params))
+        return (kind, op, tuple(_key(x) for x in args), _key(params) if params else None)
     except TypeError:  # an operation that cannot be hashed: kept as it is
         return None
 
 
 def _key(x: Any) -> Any:
+    """A hashable stand-in for an operand: variables by identity, literals by type, value and zero sign."""
     t = type(x)
     if t is Ref:
-        return ("ref", x.id)
+        return x
+    if t is float:
+        return (float, x, math.copysign(1.0, x))  # (nan is unequal to itself: never merged)
+    if t is int or t is bool or t is str or x is None or t is complex:
+        return (t, x)
     if t is tuple or t is list:
-        return (t.__name__, tuple(_key(v) for v in x))
+        return (t, tuple(_key(v) for v in x))
     if t is dict:
-        return ("dict", tuple((k, _key(v)) for k, v in sorted(x.items())))
-    if t is float or t is int or t is bool or t is str or x is None or t is complex:
-        return (t.__name__, repr(x))
+        return (dict, tuple((k, _key(v)) for k, v in sorted(x.items())))
     if t is slice:
-        return ("slice", _key((x.start, x.stop, x.step)))
-    return ("object", id(x))
+        return (slice, _key((x.start, x.stop, x.step)))
+    return (object, id(x))
 
 
 def _live(equations: list[Equation], outputs: list[Any]) -> list[Equation]:
@@ -175,7 +184,7 @@ def _live(equations: list[Equation], outputs: list[Any]) -> list[Equation]:
     for eq in reversed(equations):
         if eq.kind == "guard" or eq.out.id in needed:
             kept.append(eq)
-            needed.update(r.id for r in eq.refs())
+            needed.update(r.id for r in eq.reads)
     kept.reverse()
     return kept
 
@@ -260,6 +269,7 @@ class _Emitter:
         block: tuple | None = None
         out: list[str] = []
         outputs = {o.id for o in p.outputs if type(o) is Ref}
+        inputs = {r.id for r in p.inputs}
         for i, eq in enumerate(p.equations):
             state = eq.errstate
             if state != "any" and state != block:
@@ -276,8 +286,8 @@ class _Emitter:
             else:
                 target = self._in_place_target(eq, i, last_use, roots, owned, outputs)
                 out.append(f"{indent}{self.names[eq.out.id]} = {self._expression(eq, target)}")
-            dead = [r for r in _unique(eq.refs()) if last_use.get(r.id) == i and r.kind is np.ndarray
-                    and r.id not in outputs and r.id in self.names and r not in p.inputs]  # fmt: skip
+            dead = [r for r in _unique(eq.reads) if r.kind is np.ndarray and last_use.get(r.id) == i
+                    and r.id not in outputs and r.id not in inputs]  # fmt: skip
             if dead:
                 out.append(f"{indent}del {', '.join(self.names[r.id] for r in dead)}")
         out.append(f"    return {self._outputs()}")
@@ -556,7 +566,7 @@ def _unique(refs: list[Ref]) -> list[Ref]:
 def _last_uses(program: Program) -> dict[int, int]:
     last: dict[int, int] = {}
     for i, eq in enumerate(program.equations):
-        for r in eq.refs():
+        for r in eq.reads:
             last[r.id] = i
     end = len(program.equations)
     for o in program.outputs:
@@ -577,7 +587,7 @@ def _roots(program: Program) -> tuple[dict[int, frozenset], set[int]]:
             roots[eq.out.id] = frozenset({eq.out.id})
         else:
             shared: set[int] = set()
-            for r in eq.refs():
+            for r in eq.reads:
                 shared |= roots.get(r.id, frozenset())
             roots[eq.out.id] = frozenset(shared)
     return roots, owned

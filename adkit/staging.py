@@ -16,11 +16,14 @@ Two kinds of staged values:
   *primitive* equations. Because the rules are written with adkit's own
   operations, a staged ``grad(f)`` records the derivative program itself,
   the backward sweep included, with no new rule.
-* :class:`Shadow` is what ``primal(x)`` gives for a staged ``x``: the plain
-  value, not a box, as the rules read it (masks of ``maximum``, the
-  finiteness test of ``scale_keeping_zeros``). Operations on it are recorded
-  too, as *calls* of the NumPy function or Python operator that eager code
-  would have applied to the plain value.
+* :class:`Shadow` is what ``primal(x)`` gives for a staged ``x``: the same
+  variable, not a box, as the rules read a plain value (masks of
+  ``maximum``, the finiteness test of ``scale_keeping_zeros``).
+
+Operators, NumPy functions and methods applied to either are recorded as
+*calls* of the function or Python operator that eager code applies to the
+plain value, and give a :class:`Staged` value again, so that a primitive
+applied to a mask later is recorded as a primitive too.
 
 Every way a plain value's numbers can be read is observable on a staged
 value, and each is decided:
@@ -68,7 +71,8 @@ class Ref:
     def __init__(self, id: int, example: Any) -> None:
         self.id = id
         self.kind = type(example)
-        self.shape = np.shape(example) if isinstance(example, (np.ndarray, np.generic)) else ()
+        self.shape = example.shape if isinstance(example, (np.ndarray, np.generic)) else \
+            () if isinstance(example, (float, int)) else np.shape(example)  # fmt: skip
         self.dtype = example.dtype if isinstance(example, (np.ndarray, np.generic)) else None
         #: the name the generated code gives it (set by the code generator)
         self.name = ""
@@ -112,13 +116,21 @@ class Equation:
     #: for a guard: where the decision was taken (the line of the user's code, or the rule)
     site: str = ""
 
-    def refs(self) -> list[Ref]:
-        """The variables the step reads, in order."""
+    def __post_init__(self) -> None:
         found: list[Ref] = []
-        _collect_refs(self.args, found)
+        for x in self.args:
+            if type(x) is Ref:
+                found.append(x)
+            elif type(x) is not float and type(x) is not int:
+                _collect_refs(x, found)
         if self.params:
             _collect_refs(tuple(self.params.values()), found)
-        return found
+        #: the variables the step reads, in order
+        self.reads: tuple[Ref, ...] = tuple(found)
+
+    def refs(self) -> tuple[Ref, ...]:
+        """The variables the step reads, in order."""
+        return self.reads
 
     @property
     def name(self) -> str:
@@ -318,8 +330,9 @@ class Builder:
 
     def _push(self, op: Any, kind: str, args: tuple, params: dict, example: Any, boxed: bool,
               raw: Sequence[Any] = ()) -> Any:  # fmt: skip
-        state: Any = "any"  # Python floats: NumPy's error state does not apply
-        if type(example) is not float:
+        state: Any = "any"  # Python numbers: NumPy's error state does not apply
+        t = type(example)
+        if t is not float and t is not bool and t is not int:
             state = _errstate()
             if state == self.ambient:
                 state = None
@@ -327,7 +340,7 @@ class Builder:
         if type(example) is np.ndarray and example.base is None and example.flags.writeable:
             ref.owned = all(example is not x for x in raw)
         self.equations.append(Equation(op, kind, args, params, ref, state))
-        return Staged(ref, example, self) if boxed else Shadow(ref, example, self)
+        return Staged(ref, example, self)
 
     def primitive(self, prim: Primitive, args: tuple, params: dict, example: Any,
                   raw: Sequence[Any]) -> Staged:  # fmt: skip
@@ -349,6 +362,23 @@ class Builder:
 
     def _unpack(self, obj: Any, op: Any) -> tuple[Any, Any, bool]:
         """``obj`` with staged values replaced by their refs, and by their examples; whether one was a box."""
+        if type(obj) is tuple:  # the common case: a flat tuple of staged values and numbers
+            refs, raw, boxed = [], [], False
+            for x in obj:
+                t = type(x)
+                if t is Staged or t is Shadow:
+                    if x._builder is not self:
+                        break
+                    boxed = boxed or t is Staged
+                    refs.append(x._ref)
+                    raw.append(x._example)
+                elif t is float or t is int or t is bool:
+                    refs.append(x)
+                    raw.append(x)
+                else:
+                    break
+            else:
+                return tuple(refs), tuple(raw), boxed
         boxed = False
 
         def walk(x: Any) -> tuple[Any, Any]:
@@ -501,6 +531,10 @@ class _Values(Symbolic):
 
     __hash__ = object.__hash__
 
+    @property
+    def _shape(self) -> tuple[int, ...]:
+        return self._ref.shape
+
     def _returned(self, caller: Sequence[Any]) -> Any:
         """What a transformation hands back (``api._finish``), recorded: copies, 0-d results made floats."""
         builder = self._builder
@@ -520,6 +554,12 @@ class _Values(Symbolic):
     # -- operations
     def _binary(self, op: Callable, x: Any, y: Any) -> Any:
         other = y if x is self else x
+        t = type(other)
+        if t is float or t is int or t is bool:  # the common case, without the general walk
+            builder = self._builder
+            args = (self._ref, other) if x is self else (other, self._ref)
+            raw = (self._example, other) if x is self else (other, self._example)
+            return builder._push(op, "call", args, {}, op(*raw), type(self) is Staged, raw)
         if isinstance(other, Box) and not isinstance(other, _Values):
             return NotImplemented  # a differentiation's box handles it (its level is higher)
         return self._builder.call(op, (x, y), {})
@@ -546,10 +586,14 @@ class _Values(Symbolic):
         return self._builder.call(op, inputs, kwargs)
 
     def __array_function__(self, func: Callable, types: Any, args: tuple, kwargs: dict) -> Any:
+        if func in STRUCTURAL_FUNCTIONS and len(args) == 1 and not kwargs:
+            return func(self._example)
         for t in types:
             if not (issubclass(t, _Values) or t is np.ndarray):
                 return NotImplemented  # a differentiation's box (or another array type) handles it
         if func in STRUCTURAL_FUNCTIONS or func in LIKE_FUNCTIONS:
+            if len(args) == 1 and not kwargs:
+                return func(args[0]._example if isinstance(args[0], _Values) else args[0])
             return func(*_examples(args), **_examples(kwargs))
         name = op_name(func)
         if func not in FUNCTIONS:
@@ -776,7 +820,8 @@ def stage(fn: Callable, args: tuple, kwargs: dict, name: str = "") -> Program:
         if is_dynamic(leaf):
             staged.append(builder.input(leaf))
             statics.append(None)
-        else:
+        else:  # a constant of the program; an array is copied, so that the program does not keep the caller's
+            leaf = leaf.copy() if type(leaf) is np.ndarray else leaf
             staged.append(leaf)
             statics.append(leaf)
     sargs, skwargs = unflatten(in_tree, staged)
