@@ -635,6 +635,10 @@ class Variant:
     def source(self) -> str:
         return self.generated.source
 
+    @property
+    def function(self) -> Callable[..., Any]:
+        return self.generated.function
+
 
 @dataclass(eq=False)
 class _Entry:
@@ -645,6 +649,8 @@ class _Entry:
     eager: str | None = None
     statics: list[Any] = field(default_factory=list)
     retraces: int = 0
+    #: generated: ``check(args, kwargs)`` gives the staged leaves when a call has this structure, else None
+    check: Callable[[tuple, dict], Any] | None = None
 
 
 class Compiled:
@@ -664,6 +670,7 @@ class Compiled:
         self.max_variants = max_variants
         self.max_structures = max_structures
         self._entries: dict[Any, _Entry] = {}
+        self._last: _Entry | None = None
         functools.update_wrapper(self, fn, updated=())
 
     def __repr__(self) -> str:
@@ -674,6 +681,20 @@ class Compiled:
         return self if obj is None else functools.partial(self, obj)
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        last = self._last
+        if last is not None:  # the structure of the last call: its generated check, then its code
+            dynamic = last.check(args, kwargs)
+            if dynamic is not None:
+                variant = last.variants[-1]
+                try:
+                    return variant.function(*dynamic)
+                except GuardFailed:
+                    pass
+                except (ValueError, OverflowError, ZeroDivisionError):
+                    return self._safe(variant, dynamic)
+        return self._call(args, kwargs)
+
+    def _call(self, args: tuple, kwargs: dict) -> Any:
         leaves, tree = flatten((args, kwargs))
         key = _key_of(tree, leaves)
         if key is None:  # a traced value: inside a differentiation, the function runs as it is
@@ -683,28 +704,46 @@ class Compiled:
             entry = self._new_entry(key, leaves)
         if entry.eager is None:
             dynamic = [x for x in leaves if is_dynamic(x)]
-            for variant in entry.variants:
+            for variant in reversed(entry.variants):
                 try:
-                    return self._run(variant, dynamic)
+                    result = self._run(variant, dynamic)
                 except GuardFailed:
                     continue
+                self._use(entry, variant, args, kwargs)
+                return result
             variant = self._stage(entry, args, kwargs)
             if variant is not None:
-                return self._run(variant, dynamic)
+                result = self._run(variant, dynamic)
+                self._use(entry, variant, args, kwargs)
+                return result
+        self._last = None
         return self.fn(*args, **kwargs)
+
+    def _use(self, entry: _Entry, variant: Variant, args: tuple, kwargs: dict) -> None:
+        """Make ``variant`` the one the next call tries first, through ``entry``'s generated check."""
+        if entry.variants[-1] is not variant:
+            entry.variants.remove(variant)
+            entry.variants.append(variant)
+        if entry.check is None:
+            entry.check = _entry_check(args, kwargs)
+        self._last = entry if entry.check is not None else None
 
     def _run(self, variant: Variant, dynamic: list[Any]) -> Any:
         variant.calls += 1
         try:
             return variant.generated.function(*dynamic)
         except (ValueError, OverflowError, ZeroDivisionError):  # math raised where NumPy gives inf or nan
-            if variant.safe is None:
-                variant.safe = generate(variant.program, safe=True).function
-            return variant.safe(*dynamic)
+            return self._safe(variant, dynamic)
+
+    def _safe(self, variant: Variant, dynamic: Any) -> Any:
+        if variant.safe is None:
+            variant.safe = generate(variant.program, safe=True).function
+        return variant.safe(*dynamic)
 
     def _new_entry(self, key: Any, leaves: list[Any]) -> _Entry:
         if len(self._entries) >= self.max_structures:
             self._entries.pop(next(iter(self._entries)))  # the oldest structure goes
+            self._last = None
         entry = _Entry(_signature(leaves), statics=[_kept(x) for x in leaves if not is_dynamic(x)])
         self._entries[key] = entry
         return entry
@@ -816,6 +855,72 @@ def _key_of(tree: TreeDef, leaves: list[Any]) -> Any:
             except TypeError:
                 parts.append(("object", t, id(x)))
     return tree, tuple(parts)
+
+
+def _entry_check(args: tuple, kwargs: dict) -> Callable[[tuple, dict], Any] | None:
+    """Generated code telling whether a call has the structure of ``(args, kwargs)``: the key, checked fast.
+
+    It returns the staged leaves (numbers and floating arrays, in order), or
+    None where a type, length, shape, dtype, layout or constant differs.
+    None when the structure holds other containers than tuples, lists,
+    dicts and named tuples (those calls take the general way).
+    """
+    ns: dict[str, Any] = {"ndarray": np.ndarray, "float": float}
+    lines = ["def check(args, kwargs):", f"    if len(args) != {len(args)} or len(kwargs) != {len(kwargs)}:",
+             "        return None"]  # fmt: skip
+    leaves: list[str] = []
+    counter = [0]
+
+    def const(value: Any) -> str:
+        name = f"k{len(ns)}"
+        ns[name] = value
+        return name
+
+    def walk(value: Any, expr: str, depth: int) -> bool:
+        t = type(value)
+        if depth > 50:
+            return False
+        if t is tuple or t is list or (isinstance(value, tuple) and hasattr(t, "_fields")):
+            lines.append(f"    if type({expr}) is not {const(t)} or len({expr}) != {len(value)}:")
+            lines.append("        return None")
+            return all(walk(v, f"{expr}[{i}]", depth + 1) for i, v in enumerate(value))
+        if t is dict:
+            if not all(type(k) is str for k in value):
+                return False
+            lines.append(f"    if type({expr}) is not dict or {expr}.keys() != {const(set(value))}:")
+            lines.append("        return None")
+            return all(walk(value[k], f"{expr}[{k!r}]", depth + 1) for k in sorted(value))
+        if value is None:
+            lines.append(f"    if {expr} is not None:")
+        elif is_dynamic(value):
+            counter[0] += 1
+            name = f"a{counter[0]}"
+            lines.append(f"    {name} = {expr}")
+            leaves.append(name)
+            if t is np.ndarray:
+                dtype, shape, strides = const(value.dtype), value.shape, value.strides
+                lines.append(f"    if type({name}) is not ndarray or {name}.dtype != {dtype} or "
+                             f"{name}.shape != {shape!r} or {name}.strides != {strides!r}:")  # fmt: skip
+            else:
+                lines.append(f"    if type({name}) is not {const(t)}:")
+        elif t is np.ndarray:
+            lines.append(f"    if type({expr}) is not ndarray or {expr}.dtype != {const(value.dtype)} or "
+                         f"{expr}.shape != {value.shape!r} or {expr}.tobytes() != {const(value.tobytes())}:")
+        elif t in (int, bool, str, bytes, complex):
+            lines.append(f"    if type({expr}) is not {const(t)} or {expr} != {const(value)}:")
+        else:
+            return False  # another object: compared by the general way
+        lines.append("        return None")
+        return True
+
+    for i, a in enumerate(args):
+        if not walk(a, f"args[{i}]", 0):
+            return None
+    if kwargs and not walk(kwargs, "kwargs", 0):
+        return None
+    lines.append(f"    return ({''.join(f'{x}, ' for x in leaves)})")
+    exec(builtins.compile("\n".join(lines), "<adkit.compile check>", "exec"), ns)
+    return ns["check"]
 
 
 def _kept(x: Any) -> Any:

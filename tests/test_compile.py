@@ -386,3 +386,37 @@ def test_compiled_random_programs_equal_eager_on_new_values(pid):
             check_compiled(fn, samples)
         except AssertionError as err:
             raise AssertionError(f"{name}: {err}\n{program.source()}") from None
+
+
+def test_the_fast_check_of_the_last_structure_misses_what_the_key_tells_apart():
+    """A call is checked against the last structure's generated check first; every difference misses it."""
+    from collections import namedtuple
+
+    Pair = namedtuple("Pair", "w b")
+
+    def model(params, x, *, scale, mode="a"):
+        out = params["layer"].w @ x + params["layer"].b
+        return np.sum(np.tanh(out) * scale) if mode == "a" else np.sum(out)
+
+    eager = adkit.grad(model)
+    compiled = adkit.compile(eager)
+    rng = np.random.default_rng(0)
+    params = {"layer": Pair(rng.normal(size=(2, 3)), rng.normal(size=2))}
+    calls = [
+        (params, rng.normal(size=3), {"scale": 2.0}),
+        (params, rng.normal(size=3), {"scale": 3.0}),  # a hit
+        (params, rng.normal(size=(3, 2)), {"scale": 2.0}),  # another shape of x
+        (params, np.asfortranarray(rng.normal(size=(3, 2))), {"scale": 2.0}),  # another layout
+        (params, rng.normal(size=3), {"scale": 2.0, "mode": "b"}),  # another constant
+        ({"layer": Pair(params["layer"].w.astype(np.float32), params["layer"].b)}, rng.normal(size=3),
+         {"scale": 2.0}),  # another dtype
+        ({"layer": (params["layer"].w, params["layer"].b)}, rng.normal(size=3), {"scale": 2.0}),  # a tuple
+        (params, rng.normal(size=3), {"scale": np.float64(2.0)}),  # a NumPy scalar
+        (params, rng.normal(size=3), {"scale": 2.0}),  # the first structure again
+    ]  # fmt: skip
+    for params_, x, kwargs in calls:
+        if type(params_["layer"]) is tuple:
+            with pytest.raises(AttributeError):
+                compiled(params_, x, **kwargs)
+            continue
+        assert_same(compiled(params_, x, **kwargs), eager(params_, x, **kwargs))
