@@ -420,3 +420,13 @@ def test_the_fast_check_of_the_last_structure_misses_what_the_key_tells_apart():
                 compiled(params_, x, **kwargs)
             continue
         assert_same(compiled(params_, x, **kwargs), eager(params_, x, **kwargs))
+
+
+def test_memory_layout_is_part_of_the_structure():
+    """ravel(order="K") reads the layout while staging (rules._memory_order): a Fortran array is another key."""
+    w = np.arange(6.0)
+    eager = adkit.grad(lambda x: np.sum(x.ravel(order="K") * w))
+    compiled = adkit.compile(eager)
+    c_order = np.arange(6.0).reshape(2, 3)
+    for x in (c_order, np.asfortranarray(c_order), c_order, np.asfortranarray(c_order)):
+        assert_same(compiled(x), eager(x))
