@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import builtins
 import functools
+import gc
 import html
 import keyword
 import math
@@ -143,6 +144,8 @@ def _identity_of(eq: Equation, args: tuple) -> Ref | None:
 
 
 def _is_literal(x: Any, value: int) -> bool:
+    if type(x) is np.ndarray:  # a read-only constant adkit made (a seed broadcast): all ones
+        return value == 1 and not x.flags.writeable and x.dtype.kind == "f" and bool(np.all(x == 1.0))
     if type(x) is not float and type(x) is not int:
         return False
     return x == value and not (value == 0 and math.copysign(1, x) < 0)  # x - (-0.0) is not x at x = -0.0
@@ -231,21 +234,100 @@ class _Emitter:
     def run(self) -> Generated:
         p = self.program
         params = self._name_inputs()
-        number = 0
-        for eq in p.equations:
-            if eq.out is not None:
-                number += 1
-                self.names[eq.out.id] = f"v{number}"
+        self.last_use = _last_uses(p)
+        self._name_equations()
         for ref in p.inputs:
             ref.name = self.names[ref.id]
         fname = _identifier(p.name, "compiled")
         body = self._body()
         header = [f"def {fname}({', '.join(params)}):"]
         doc = f'    """{p.name}: {len(p.equations)} equations, {len(p.guards)} guards (adkit.compile)."""'
+        if p.inputs:
+            survey = ", ".join(f"{self.names[r.id]} = {self.survey[r.id]}" for r in p.inputs)
+            doc += f"\n    # inputs: {survey}"
         source = "\n".join(header + [doc] + body) + "\n"
         code = builtins.compile(source, f"<adkit.compile {p.name}>", "exec")
         exec(code, self.ns)
         return Generated(source, self.ns[fname], dict(self.names))
+
+    def _name_equations(self) -> None:
+        """The survey's names: values ``v1, v2 ...``, adjoints ``v̄``, tangents ``v̇``, other steps ``t1 ...``.
+
+        Values are numbered in evaluation order after the inputs (the survey's
+        ``v₋₁, v₀`` for two inputs). A step of a reverse sweep that gives an
+        operand's contribution to its adjoint, or adds contributions up, is
+        named as that adjoint (``x̄1``, ``v̄3``; a name is used again for a
+        running sum once its previous value is dead); the last step of the
+        forward engine's rule is the output's tangent (``v̇3``).
+        """
+        p = self.program
+        n_in = len(p.inputs)
+        self.survey: dict[int, str] = {r.id: f"v{_subscript(i - n_in + 1)}" for i, r in enumerate(p.inputs)}
+        self.comments: dict[int, str] = {}
+        # a group's result: its last step read outside the group (by a later step, a sum or the output)
+        group_of = {eq.out.id: eq.out.role[1] for eq in p.equations if eq.out is not None
+                    and eq.out.role is not None and eq.out.role[0] in ("adjoint", "tangent")}  # fmt: skip
+        used_outside = {o.id for o in p.outputs if type(o) is Ref}
+        for eq in p.equations:
+            if eq.kind == "guard":
+                continue
+            mine = group_of.get(eq.out.id) if eq.out is not None else None
+            for r in eq.reads:
+                if r.id in group_of and group_of[r.id] != mine:
+                    used_outside.add(r.id)
+        last_of_group: dict[Any, int] = {}
+        for i, eq in enumerate(p.equations):
+            if eq.out is not None and eq.out.id in group_of and eq.out.id in used_outside:
+                last_of_group[group_of[eq.out.id]] = i
+        # values are numbered as the views number them: by topological generation, then evaluation order
+        generation: dict[int, int] = {r.id: 0 for r in p.inputs}
+        values = []
+        for i, eq in enumerate(p.equations):
+            if eq.out is not None and eq.out.role is None and eq.op is not finish:
+                generation[eq.out.id] = 1 + max((generation.get(r.id, 0) for r in eq.reads), default=0)
+                values.append((generation[eq.out.id], i, eq.out.id))
+        number_of = {ref_id: k + 1 for k, (_, _, ref_id) in enumerate(sorted(values))}
+        holders: dict[str, Ref] = {}  # name -> the variable holding it now
+        temporaries = 0
+        for i, eq in enumerate(p.equations):
+            out = eq.out
+            if out is None:
+                continue
+            role = out.role
+            wanted = None
+            if eq.op is finish:  # the value as returned: the name of what it finishes
+                first = eq.args[0]
+                wanted = self.names.get(first.id) if type(first) is Ref else None
+            elif role is None:
+                number = number_of[out.id]
+                wanted = f"v{number}"
+                self.survey[out.id] = f"v{_subscript(number)}"
+                if eq.kind == "primitive":
+                    shown = [self.survey.get(a.id, "?") if type(a) is Ref else _short_literal(a)
+                             for a in eq.args]  # fmt: skip
+                    self.comments[i] = f"{self.survey[out.id]} = {eq.op.format(shown, eq.params)}"
+            elif role[0] == "sum" or last_of_group.get(role[1]) == i:
+                of = role[2] if role[0] != "sum" else role[1]
+                base = self.names.get(of.id) if role[0] == "sum" or of.id in self.survey else None
+                if base is not None and of.id in self.survey:
+                    mark = "\u0307" if role[0] == "tangent" else "\u0304"
+                    wanted = base[0] + mark + base[1:]
+                    if role[0] == "adjoint":
+                        entry = role[3]
+                        if entry.id in self.survey:
+                            v, w = self.survey[of.id], self.survey[entry.id]
+                            self.comments[i] = f"{_bar(v)} += {_bar(w)} ∂{w}/∂{v}"
+                    elif role[0] == "tangent":
+                        self.comments[i] = f"tangent of {self.survey[of.id]}"
+            if wanted is not None:
+                holder = holders.get(wanted)
+                if holder is not None and self.last_use.get(holder.id, -1) > i:
+                    wanted = None  # its value is still needed: this step takes a temporary
+            if wanted is None:
+                temporaries += 1
+                wanted = f"t{temporaries}"
+            holders[wanted] = out
+            self.names[out.id] = wanted
 
     def _name_inputs(self) -> list[str]:
         p = self.program
@@ -281,13 +363,20 @@ class _Emitter:
             if eq.kind == "guard":
                 name = self._arg(eq.args[0])
                 test = f"not {name}" if eq.params["expect"] else name
-                out.append(f"{indent}if {test}:  # {eq.site}")
+                out.append(f"{indent}if {test}:  # {' '.join(eq.site.split())}")
                 out.append(f"{indent}    raise GuardFailed({eq.site!r})")
             else:
                 target = self._in_place_target(eq, i, last_use, roots, owned, outputs)
-                out.append(f"{indent}{self.names[eq.out.id]} = {self._expression(eq, target)}")
+                line = f"{indent}{self.names[eq.out.id]} = {self._expression(eq, target)}"
+                comment = self.comments.get(i)
+                if comment:
+                    comment = " ".join(comment.split())  # (an array's repr has new lines)
+                    line += f"  # {comment if len(comment) <= 80 else comment[:77] + '...'}"
+                out.append(line)
+            reassigned = self.names[eq.out.id] if eq.out is not None else None
             dead = [r for r in _unique(eq.reads) if r.kind is np.ndarray and last_use.get(r.id) == i
-                    and r.id not in outputs and r.id not in inputs]  # fmt: skip
+                    and r.id not in outputs and r.id not in inputs
+                    and self.names[r.id] != reassigned]  # fmt: skip
             if dead:
                 out.append(f"{indent}del {', '.join(self.names[r.id] for r in dead)}")
         out.append(f"    return {self._outputs()}")
@@ -337,7 +426,7 @@ class _Emitter:
                 return reduce
             count = math.prod(first.shape[a] for a in params["axis"])
             return f"{reduce} / {count}"
-        if array and prim.name in ("reshape",):
+        if array and prim.name in ("reshape", "squeeze", "expand_dims"):
             return f"{args[0]}.reshape({params['shape']!r})"
         if array and prim.name == "transpose":
             return f"{args[0]}.transpose({params['axes']!r})"
@@ -517,6 +606,26 @@ class _Emitter:
             if group_end == i and all(a.id not in roots.get(o, ()) for o in outputs):
                 return a
         return None
+
+
+_SUBSCRIPTS = str.maketrans("0123456789-", "₀₁₂₃₄₅₆₇₈₉₋")
+
+
+def _bar(name: str) -> str:
+    """``v̄₃`` from ``v₃``: the adjoint's name (a combining macron after the first letter)."""
+    return name[0] + "\u0304" + name[1:]
+
+
+def _subscript(n: int) -> str:
+    return str(n).translate(_SUBSCRIPTS)
+
+
+def _short_literal(x: Any) -> str:
+    if type(x) is float:
+        return f"{x:.6g}"
+    if isinstance(x, np.ndarray):
+        return f"array{x.shape}"
+    return repr(x)
 
 
 class _Raw:
@@ -754,6 +863,10 @@ class Compiled:
             entry.eager = (f"its guards failed for each of the {self.max_variants} variants staged; runs "
                            "eagerly for this input structure")  # fmt: skip
             return None
+        # Staging makes many objects that live until the code is generated: the cyclic garbage
+        # collector would walk them again and again (40 % of the time of a 10^4-step program).
+        collecting = gc.isenabled()
+        gc.disable()
         try:
             program = stage(self.fn, args, kwargs, getattr(self.fn, "__name__", ""))
             variant = Variant(optimize(program), None)  # type: ignore[arg-type]
@@ -764,6 +877,9 @@ class Compiled:
         except Exception as err:  # the function fails on these values: eager code raises it again
             entry.eager = f"staging raised {type(err).__name__}: {_first_line(err)}"
             return None
+        finally:
+            if collecting:
+                gc.enable()
         if entry.variants:
             entry.retraces += 1
         entry.variants.append(variant)

@@ -66,7 +66,7 @@ class StagingError(Exception):
 class Ref:
     """A variable of a program: its number and what the staging saw of it (type, shape, dtype)."""
 
-    __slots__ = ("dtype", "id", "kind", "name", "owned", "shape")
+    __slots__ = ("dtype", "id", "kind", "name", "owned", "role", "shape")
 
     def __init__(self, id: int, example: Any) -> None:
         self.id = id
@@ -78,6 +78,9 @@ class Ref:
         self.name = ""
         #: a fresh array of the program's own (its equation allocated it), which may be written in place
         self.owned = False
+        #: what it is in the derivative, for names: None (a value of the function), or
+        #: ``("tangent", group, of)``, ``("adjoint", group, of, entry)``, ``("sum", of)`` (see :func:`_role`)
+        self.role: tuple | None = None
 
     @property
     def is_array(self) -> bool:
@@ -339,6 +342,7 @@ class Builder:
         ref = self.ref(example)
         if type(example) is np.ndarray and example.base is None and example.flags.writeable:
             ref.owned = all(example is not x for x in raw)
+        ref.role = _role()
         self.equations.append(Equation(op, kind, args, params, ref, state))
         return Staged(ref, example, self)
 
@@ -404,6 +408,60 @@ class Builder:
 
         refs, raw = walk(obj)
         return refs, raw, boxed
+
+
+class _Engines:
+    """The code objects of the engines' loops, which :func:`_role` looks for on the stack."""
+
+    sweep = forward = add = None
+
+    @classmethod
+    def load(cls) -> None:
+        from adkit import forward, reverse
+
+        cls.sweep = reverse._sweep.__code__
+        cls.forward = forward.forward_process.__code__
+        cls.add = _Values.__add__.__code__
+
+
+def _role() -> tuple | None:
+    """What the equation being recorded computes in a derivative, read off the engine running it.
+
+    Inside the reverse sweep (``reverse._sweep``) processing entry ``k``: a
+    contribution to the adjoint of one of its operands (all the steps of one
+    ``prim.vjp`` call form a group), or the sum of two contributions
+    (``a + c``). Inside the forward engine's rule call: a step of the output's
+    tangent. Elsewhere (the function itself): a value, ``None``. Used for the
+    names of the generated code only: if the engines change, names fall back
+    to plain temporaries.
+    """
+    if _Engines.sweep is None:
+        _Engines.load()
+    frame = sys._getframe(3)
+    below = None
+    for _ in range(40):
+        if frame is None:
+            return None
+        code = frame.f_code
+        if code is _Engines.sweep:
+            local = frame.f_locals
+            entries, i, k = local.get("entries"), local.get("i"), local.get("k")
+            try:
+                of = entries[i][1]._ref
+                entry = entries[k][1]._ref
+            except (AttributeError, IndexError, KeyError, TypeError):
+                return None
+            if below is not None and below.f_code is _Engines.add:
+                return ("sum", of)
+            return ("adjoint", (id(entries), k, local.get("position")), of, entry)
+        if code is _Engines.forward:
+            local = frame.f_locals
+            out = local.get("out")
+            if out is not None:
+                return ("tangent", out._ref.id, out._ref) if type(out) is Staged else None
+        below = frame
+        frame = frame.f_back
+    return None
 
 
 def _site() -> str:

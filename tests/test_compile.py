@@ -423,7 +423,7 @@ def test_the_fast_check_of_the_last_structure_misses_what_the_key_tells_apart():
 
 
 def test_memory_layout_is_part_of_the_structure():
-    """ravel(order="K") reads the layout while staging (rules._memory_order): a Fortran array is another key."""
+    """ravel(order="K") reads the layout while staging (rules._memory_order): Fortran order is another key."""
     w = np.arange(6.0)
     eager = adkit.grad(lambda x: np.sum(x.ravel(order="K") * w))
     compiled = adkit.compile(eager)
