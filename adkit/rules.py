@@ -1630,6 +1630,8 @@ def _as_matrices(a: Any, b: Any) -> tuple[bool, bool]:
 
 def _matmul_jvp_a(t: Any, out: Any, a: Any, b: Any) -> Any:
     a_vec, b_vec = _as_matrices(a, b)
+    if a_vec and ndim_of(b) == 2 and ndim_of(t) == 2:  # k directions of a vector: one matrix product
+        return matmul(t, b)
     a2_ndim = builtins.max(ndim_of(a), 2)
     b2_ndim = builtins.max(ndim_of(b), 2)
     t2 = expand_dims_p(t, shape=shape_of(t)[:-1] + (1,) + shape_of(t)[-1:]) if a_vec else t
@@ -1640,6 +1642,8 @@ def _matmul_jvp_a(t: Any, out: Any, a: Any, b: Any) -> Any:
 
 def _matmul_jvp_b(t: Any, out: Any, a: Any, b: Any) -> Any:
     a_vec, b_vec = _as_matrices(a, b)
+    if b_vec and ndim_of(a) == 2 and ndim_of(t) == 2:  # k directions of a vector: (A t_i)_i = T Aᵀ
+        return matmul(t, transpose_p(a, axes=(1, 0)))
     a2_ndim = builtins.max(ndim_of(a), 2)
     b2_ndim = builtins.max(ndim_of(b), 2)
     a2 = reshape_p(a, shape=(1,) + shape_of(a)) if a_vec else a
@@ -1674,6 +1678,8 @@ def _matmul_vjp_a(ct: Any, out: Any, a: Any, b: Any) -> Any:
     a_ndim, b_ndim, ct_ndim = ndim_of(a), ndim_of(b), ndim_of(ct)
     if a_ndim == b_ndim == ct_ndim == 2:  # matrices, one cotangent: the common case, directly
         return matmul(ct, transpose_p(b, axes=(1, 0)))
+    if a_ndim == 1 and b_ndim == 2 and ct_ndim <= 2:  # a vector times a matrix: ct bᵀ, k cotangents at once
+        return matmul(ct, transpose_p(b, axes=(1, 0)))
     a_vec, b_vec = a_ndim == 1, b_ndim == 1
     nb = ct_ndim - ndim_of(out)
     b2 = reshape_p(b, shape=shape_of(b) + (1,)) if b_vec else b
@@ -1687,6 +1693,8 @@ def _matmul_vjp_b(ct: Any, out: Any, a: Any, b: Any) -> Any:
     a_ndim, b_ndim, ct_ndim = ndim_of(a), ndim_of(b), ndim_of(ct)
     if a_ndim == b_ndim == ct_ndim == 2:  # matrices, one cotangent: the common case, directly
         return matmul(transpose_p(a, axes=(1, 0)), ct)
+    if a_ndim == 2 and b_ndim == 1 and ct_ndim <= 2:  # a matrix times a vector: aᵀ ct = ct a, k at once
+        return matmul(ct, a)
     a_vec, b_vec = a_ndim == 1, b_ndim == 1
     nb = ct_ndim - ndim_of(out)
     a2 = reshape_p(a, shape=(1,) + shape_of(a)) if a_vec else a
