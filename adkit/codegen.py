@@ -97,7 +97,7 @@ def optimize(program: Program) -> Program:
                 guards.add(key)
                 equations.append(Equation(eq.op, eq.kind, args, params, None, eq.errstate, eq.site))
             continue
-        same = _identity_of(eq, args)
+        same = _identity_of(eq, args) or _same_shape_reshape(eq, args)
         if same is not None:
             subst[eq.out.id] = same
             continue
@@ -110,12 +110,39 @@ def optimize(program: Program) -> Program:
             seen[key] = eq.out
         equations.append(Equation(eq.op, eq.kind, args, params, eq.out, eq.errstate, eq.site))
     outputs = [sub(o) for o in program.outputs]
-    equations = _live(equations, outputs)
+    equations = _live(_fused_sums(equations, outputs), outputs)
     replaced = {o.id for o in program.outputs if type(o) is Ref and o.id in subst}
     result = Program(program.name, program.in_tree, program.inputs, program.statics, equations, outputs,
                      program.out_tree, program.arg_names, program.ambient)  # fmt: skip
     result.replaced_outputs = replaced  # type: ignore[attr-defined]
     return result
+
+
+def _fused_sums(equations: list[Equation], outputs: list[Any]) -> list[Equation]:
+    """``reshape(sum(x, keepdims=True))`` to the reduced shape is ``sum(x, keepdims=False)``: one step."""
+    uses: dict[int, int] = {o.id: 1 for o in outputs if type(o) is Ref}
+    for eq in equations:
+        for r in eq.reads:
+            uses[r.id] = uses.get(r.id, 0) + 1
+    sums = {eq.out.id: k for k, eq in enumerate(equations) if eq.kind == "primitive" and eq.op.name == "sum"
+            and eq.params.get("keepdims") is True and uses.get(eq.out.id) == 1}  # fmt: skip
+    if not sums:
+        return equations
+    result = list(equations)
+    for k, eq in enumerate(equations):
+        if eq.kind != "primitive" or eq.op.name != "reshape" or type(eq.args[0]) is not Ref:
+            continue
+        at = sums.get(eq.args[0].id)
+        if at is None:
+            continue
+        total = equations[at]
+        shape, axes = total.args[0].shape, total.params["axis"]
+        reduced = tuple(n for i, n in enumerate(shape) if i - len(shape) not in axes)
+        if eq.params["shape"] == reduced and eq.out.shape == reduced:
+            params = {"axis": axes, "keepdims": False}
+            result[at] = Equation(total.op, "primitive", total.args, params, eq.out, total.errstate)
+            result[k] = None  # type: ignore[call-overload]
+    return [eq for eq in result if eq is not None]
 
 
 _MULTIPLY = {operator.mul, np.multiply}
@@ -141,6 +168,17 @@ def _identity_of(eq: Equation, args: tuple) -> Ref | None:
     if type(candidate) is Ref and _same_kind(candidate, eq.out):
         return candidate
     return None
+
+
+_RESHAPES = ("reshape", "squeeze", "expand_dims")
+
+
+def _same_shape_reshape(eq: Equation, args: tuple) -> Ref | None:
+    """A reshape (or squeeze, or expand_dims) to the shape the array has: the array itself."""
+    x = args[0] if args else None
+    if eq.kind != "primitive" or eq.op.name not in _RESHAPES or type(x) is not Ref:
+        return None
+    return x if x.kind is np.ndarray and eq.params["shape"] == x.shape and _same_kind(x, eq.out) else None
 
 
 def _is_literal(x: Any, value: int) -> bool:
@@ -346,8 +384,8 @@ class _Emitter:
     # -- the body
     def _body(self) -> list[str]:
         p = self.program
-        last_use = _last_uses(p)
-        roots, owned = _roots(p)
+        last_use = self.last_use
+        roots, owned = self.roots, self.owned = _roots(p)
         block: tuple | None = None
         out: list[str] = []
         outputs = {o.id for o in p.outputs if type(o) is Ref}
@@ -367,7 +405,10 @@ class _Emitter:
                 out.append(f"{indent}    raise GuardFailed({eq.site!r})")
             else:
                 target = self._in_place_target(eq, i, last_use, roots, owned, outputs)
-                line = f"{indent}{self.names[eq.out.id]} = {self._expression(eq, target)}"
+                name, expression = self.names[eq.out.id], self._expression(eq, target)
+                if expression == name:  # returned as it is (a result no one else holds)
+                    continue
+                line = f"{indent}{name} = {expression}"
                 comment = self.comments.get(i)
                 if comment:
                     comment = " ".join(comment.split())  # (an array's repr has new lines)
@@ -429,6 +470,8 @@ class _Emitter:
         if array and prim.name in ("reshape", "squeeze", "expand_dims"):
             return f"{args[0]}.reshape({params['shape']!r})"
         if array and prim.name == "transpose":
+            if params["axes"] == (1, 0):
+                return f"{args[0]}.T"
             return f"{args[0]}.transpose({params['axes']!r})"
         if prim.name == "broadcast_to":
             return f"np.broadcast_to({args[0]}, {params['shape']!r})"
@@ -495,6 +538,8 @@ class _Emitter:
             if dtype == np.float32:
                 return f"np.float32({name}) + np.float32(0)"
             return f"float({name}) + 0.0"
+        if type(x) is Ref and x.writeable and self.roots.get(x.id) and self.roots[x.id] <= self.owned:
+            return name  # an array this call made, writeable and nobody else's: returned as it is
         caller = ", ".join(self._arg(a) for a in eq.args[1:])
         return f"{self._function(finish, 'finish')}({name}{', ' if caller else ''}{caller})"
 

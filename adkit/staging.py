@@ -66,7 +66,7 @@ class StagingError(Exception):
 class Ref:
     """A variable of a program: its number and what the staging saw of it (type, shape, dtype)."""
 
-    __slots__ = ("dtype", "id", "kind", "name", "owned", "role", "shape")
+    __slots__ = ("dtype", "id", "kind", "name", "owned", "role", "shape", "writeable")
 
     def __init__(self, id: int, example: Any) -> None:
         self.id = id
@@ -78,6 +78,8 @@ class Ref:
         self.name = ""
         #: a fresh array of the program's own (its equation allocated it), which may be written in place
         self.owned = False
+        #: an array that may be written (a broadcast view may not: a result that is one is copied)
+        self.writeable = type(example) is np.ndarray and example.flags.writeable
         #: what it is in the derivative, for names: None (a value of the function), or
         #: ``("tangent", group, of)``, ``("adjoint", group, of, entry)``, ``("sum", of)`` (see :func:`_role`)
         self.role: tuple | None = None
