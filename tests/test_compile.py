@@ -430,3 +430,127 @@ def test_memory_layout_is_part_of_the_structure():
     c_order = np.arange(6.0).reshape(2, 3)
     for x in (c_order, np.asfortranarray(c_order), c_order, np.asfortranarray(c_order)):
         assert_same(compiled(x), eager(x))
+
+
+# -- the tutorials' examples -----------------------------------------------------------------------
+
+
+def _tutorial_examples():
+    """The functions the tutorials differentiate (notebooks/0*.py), each with samples and transformations."""
+    rng = np.random.default_rng(7)
+
+    def running(x1, x2):  # 00, 03, 04, 05: Baydin et al.'s running example
+        return np.log(x1) + x1 * x2 - np.sin(x2)
+
+    def why_g(x):  # 01: AD differentiates the branch that runs
+        if x > 0:
+            return x * x
+        return -x
+
+    def p_horner(x):  # 02
+        return ((3 * x - 2) * x + 1) * x - 5
+
+    def h(x):  # 02
+        return np.exp(-(x**2) / 2) * np.sin(3 * x)
+
+    def polar(x):  # 03
+        r, theta = x
+        return np.stack([r * np.cos(theta), r * np.sin(theta), r**2])
+
+    def reverse_F(x):  # 04
+        return np.stack([x[0] * x[1], np.sin(x[0]), x[1] ** 2])
+
+    def reverse_g(x):  # 04
+        return np.sum(x**2 * np.sin(x))
+
+    def diamonds(x, stages=30):  # 05: 2^30 paths, 90 nodes
+        for _ in range(stages):
+            x = np.sin(x) + np.cos(x)
+        return x
+
+    W, b = np.array([[1.2, -2.0], [0.5, 1.5], [-1.0, 0.5]]), np.array([0.5, 0.2, 0.8])
+    w = np.array([1.0, -0.5, 2.0])
+
+    def network(x1, x2):  # 05: a neuron per hidden unit, written with Python lists
+        hidden = [np.tanh(W[j, 0] * x1 + W[j, 1] * x2 + b[j]) for j in range(len(b))]
+        return w @ np.stack(hidden)
+
+    def jac_f(x):  # 06
+        return np.stack([x[0] * x[1] + np.sin(x[2]), x[0] * x[2] + x[1] ** 2])
+
+    W1, W2 = rng.normal(size=(32, 8)) / np.sqrt(8), rng.normal(size=(4, 32)) / np.sqrt(32)
+
+    def dense(x):  # 06
+        return np.tanh(W2 @ np.tanh(W1 @ x))
+
+    A, B = rng.normal(size=(6, 3)), rng.normal(size=(6, 2))
+
+    def least_squares(W):  # 07
+        return np.sum((A @ W - B) ** 2)
+
+    def quadratic_form(x, M):  # 07
+        return x @ M @ x
+
+    points, signs = rng.normal(size=(20, 2)), np.where(rng.random(20) > 0.5, 1.0, -1.0)
+
+    def mlp_loss(params):  # 07: two moons
+        h = points
+        for Wk, bk in params[:-1]:
+            h = np.tanh(h @ Wk.T + bk)
+        Wk, bk = params[-1]
+        return np.mean(np.logaddexp(0.0, -signs * (h @ Wk.T + bk)[:, 0]))
+
+    def rosenbrock(x):  # 09
+        return (1 - x[0]) ** 2 + 100 * (x[1] - x[0] ** 2) ** 2
+
+    def rosenbrock_nd(x):  # 09
+        return np.sum(100 * (x[1:] - x[:-1] ** 2) ** 2 + (1 - x[:-1]) ** 2)
+
+    def sin_exp(x):  # 09
+        return np.sin(x) * np.exp(x)
+
+    def params_like(scale):
+        return [(scale * rng.normal(size=(8, 2)), np.zeros(8)), (rng.normal(size=(1, 8)), np.zeros(1))]
+
+    def matrices():
+        return rng.normal(size=(3, 3)) + 3.0 * np.eye(3)
+
+    vec = lambda n: [(rng.normal(size=n),) for _ in range(3)]
+    yield "running grad", adkit.grad(running, argnums=(0, 1)), [(2.0, 5.0), (1.5, -0.5), (0.7, 3.0)]
+    yield "running jvp", lambda a, b: adkit.jvp(running, (a, b), (0.0, 1.0)), [(2.0, 5.0), (1.5, -0.5)]
+    yield "running auto", adkit.diff(running, mode="auto", argnums=(0, 1)), [(2.0, 5.0), (1.5, -0.5)]
+    yield "branch", adkit.derivative(why_g), [(1.5,), (-2.0,), (0.5,), (-0.1,)]
+    yield "horner", adkit.derivative(p_horner, order=2), [(2.0,), (-1.0,)]
+    yield "h", adkit.derivative(h), [(0.3,), (1.7,)]
+    yield "h on a grid", adkit.derivative(h), [(np.linspace(-2.0, 2.0, 7),), (np.linspace(-1.0, 3.0, 7),)]
+    yield "polar", adkit.jacobian(polar, mode="forward"), [(np.array([1.5, 0.5]),), (np.array([2.0, -1.0]),)]
+    yield "polar jvp eye", lambda x: adkit.jvp(polar, (x,), (np.eye(2),)), [(np.array([1.5, 0.5]),)] * 2
+    yield "reverse F", adkit.jacobian(reverse_F, mode="reverse"), vec(2)
+    yield "reverse F vjp", lambda x: adkit.vjp(reverse_F, x)[1](np.eye(3)), vec(2)
+    yield "g grad", adkit.grad(reverse_g), vec(6)
+    yield "diamonds", adkit.grad(diamonds), [(0.5,), (-1.2,)]
+    yield "network", adkit.grad(network, argnums=(0, 1)), [(0.5, -1.0), (2.0, 0.3)]
+    yield "jac f", adkit.jacobian(jac_f), vec(3)
+    yield "dense forward", adkit.jacobian(dense, mode="forward"), vec(8)
+    yield "dense reverse", adkit.jacobian(dense, mode="reverse"), vec(8)
+    yield "least squares", adkit.grad(least_squares), [(rng.normal(size=(3, 2)),) for _ in range(3)]
+    yield "slogdet", adkit.grad(lambda X: np.linalg.slogdet(X)[1]), [(matrices(),) for _ in range(3)]
+    yield "logdet", adkit.grad(lambda X: np.log(np.linalg.det(X))), [(matrices(),) for _ in range(3)]
+    yield "quadratic form", adkit.grad(quadratic_form, argnums=(0, 1)), \
+        [(rng.normal(size=3), rng.normal(size=(3, 3))) for _ in range(3)]  # fmt: skip
+    yield "quadratic hessian", adkit.hessian(quadratic_form), \
+        [(rng.normal(size=3), rng.normal(size=(3, 3))) for _ in range(3)]  # fmt: skip
+    yield "two moons", adkit.value_and_grad(mlp_loss), [(params_like(1.0),), (params_like(0.3),)]
+    yield "rosenbrock hessian", adkit.hessian(rosenbrock), [(np.array([1.0, 1.0]),), (np.array([-0.5, 2.0]),)]
+    yield "rosenbrock_nd hvp", lambda x, v: adkit.hvp(rosenbrock_nd)(x, v), \
+        [(rng.normal(size=20), rng.normal(size=20)) for _ in range(3)]  # fmt: skip
+    yield "rosenbrock_nd hessian", adkit.hessian(rosenbrock_nd), vec(12)
+    yield "sin exp orders", adkit.derivative(sin_exp, order=4), [(0.5,), (-1.0,)]
+    for mode in ("forward", "reverse", "auto"):
+        yield f"sin exp {mode}", adkit.diff(sin_exp, mode=mode), [(0.5,), (2.0,)]
+
+
+@pytest.mark.parametrize(("name", "fn", "samples"), list(_tutorial_examples()), ids=lambda v: v if
+                         isinstance(v, str) else "")  # fmt: skip
+def test_compiled_tutorial_examples_equal_eager(name, fn, samples):
+    check_compiled(fn, samples)
