@@ -248,6 +248,8 @@ class Generated:
     source: str
     function: Callable[..., Any]
     names: dict[int, str]
+    #: the Python expression of each equation, by its position in the program
+    expressions: dict[int, str] = field(default_factory=dict)
 
 
 def generate(program: Program, safe: bool = False) -> Generated:
@@ -266,6 +268,7 @@ class _Emitter:
         self.ns: dict[str, Any] = {"np": np, "math": math, "GuardFailed": GuardFailed}
         self.consts: dict[int, str] = {}
         self.names: dict[int, str] = {}
+        self.expressions: dict[int, str] = {}
         self.lines: list[str] = []
 
     # -- names
@@ -286,7 +289,7 @@ class _Emitter:
         source = "\n".join(header + [doc] + body) + "\n"
         code = builtins.compile(source, f"<adkit.compile {p.name}>", "exec")
         exec(code, self.ns)
-        return Generated(source, self.ns[fname], dict(self.names))
+        return Generated(source, self.ns[fname], dict(self.names), self.expressions)
 
     def _name_equations(self) -> None:
         """The survey's names: values ``v1, v2 ...``, adjoints ``v̄``, tangents ``v̇``, other steps ``t1 ...``.
@@ -401,11 +404,13 @@ class _Emitter:
             if eq.kind == "guard":
                 name = self._arg(eq.args[0])
                 test = f"not {name}" if eq.params["expect"] else name
+                self.expressions[i] = f"{name} is {eq.params['expect']}"
                 out.append(f"{indent}if {test}:  # {' '.join(eq.site.split())}")
                 out.append(f"{indent}    raise GuardFailed({eq.site!r})")
             else:
                 target = self._in_place_target(eq, i, last_use, roots, owned, outputs)
                 name, expression = self.names[eq.out.id], self._expression(eq, target)
+                self.expressions[i] = expression
                 if expression == name:  # returned as it is (a result no one else holds)
                     continue
                 line = f"{indent}{name} = {expression}"

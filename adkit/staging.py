@@ -207,6 +207,25 @@ class Program:
     def __len__(self) -> int:
         return len(self.equations)
 
+    def source(self) -> str:
+        """The Python source ``adkit.compile`` generates for this program."""
+        from adkit.codegen import generate
+
+        return generate(self).source
+
+    def _repr_html_(self) -> str:
+        """The generated source, highlighted (with pygments where it is installed)."""
+        import html
+
+        source = self.source()
+        try:
+            from pygments import highlight
+            from pygments.formatters import HtmlFormatter
+            from pygments.lexers import PythonLexer
+        except ImportError:  # pragma: no cover - pygments comes with Jupyter
+            return f"<pre>{html.escape(source)}</pre>"
+        return highlight(source, PythonLexer(), HtmlFormatter(noclasses=True))
+
     def __repr__(self) -> str:
         lines = [f"program {self.name}({', '.join(map(repr, self.inputs))}):"]
         for eq in self.equations:

@@ -554,3 +554,48 @@ def _tutorial_examples():
                          isinstance(v, str) else "")  # fmt: skip
 def test_compiled_tutorial_examples_equal_eager(name, fn, samples):
     check_compiled(fn, samples)
+
+
+# -- showing the program ---------------------------------------------------------------------------
+
+
+def running_example(x1, x2):
+    return np.log(x1) + x1 * x2 - np.sin(x2)
+
+
+def test_the_source_is_named_as_in_the_survey():
+    """Values v1..v5 numbered as the trace numbers them (Baydin et al.'s), adjoints x̄1, x̄2."""
+    source = adkit.compile(adkit.value_and_grad(running_example, argnums=(0, 1))).source(2.0, 5.0)
+    for line in ("v1 = math.log(x1)  # v₁ = ln(v₋₁)", "v2 = x1 * x2  # v₂ = v₋₁ * v₀",
+                 "v3 = math.sin(x2)  # v₃ = sin(v₀)", "v4 = v1 + v2  # v₄ = v₁ + v₂",
+                 "v5 = v4 - v3  # v₅ = v₄ - v₃", "x̄2 = (-1.0) * t1  # v̄₀ += v̄₃ ∂v₃/∂v₀",
+                 "x̄1 = 1.0 / x1  # v̄₋₁ += v̄₁ ∂v₁/∂v₋₁", "return (v5, (x̄1, x̄2))"):  # fmt: skip
+        assert f"    {line}" in source, line
+    trace_names = [v.name for v in adkit.trace(running_example, 2.0, 5.0).computation.variables]
+    assert trace_names[2:] == ["v1", "v2", "v3", "v4", "v5"]
+    tangent = adkit.compile(lambda a, b: adkit.jvp(running_example, (a, b), (1.0, 0.0))).source(2.0, 5.0)
+    assert "v̇1 = 1.0 / a  # tangent of v₁" in tangent
+
+
+def test_the_source_releases_arrays_and_writes_temporaries_in_place():
+    source = adkit.compile(adkit.grad(lambda x: np.sum(np.tanh(x) ** 2))).source(np.ones(3))
+    assert "del " in source and "out=" in source
+    assert "math." not in source  # arrays: NumPy calls
+
+
+def test_a_program_shows_its_source_and_draws_its_graph():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    program = adkit.compile(adkit.value_and_grad(running_example, argnums=(0, 1))).program(2.0, 5.0)
+    html = program._repr_html_()
+    assert "x̄1" in html and "<span" in html  # highlighted
+    assert "log" in repr(program)
+    g = adkit.graph(program)
+    assert g.nx.number_of_nodes() == 2 + len(program.equations)
+    assert {d["kind"] for _, d in g.nx.nodes(data=True)} == {"input", "operation", "output"}
+    ax = g.draw()
+    assert len(ax.patches) >= g.nx.number_of_nodes()
+    assert g._repr_png_().startswith(b"\x89PNG")
+    big = adkit.compile(adkit.grad(lambda x: np.sum(np.cumsum(np.tanh(x)) ** 2))).program(np.ones(3))
+    assert "too many to draw" in adkit.graph(big).draw(max_nodes=3).texts[0].get_text()
