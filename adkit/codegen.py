@@ -328,6 +328,9 @@ class _Emitter:
                 generation[eq.out.id] = 1 + max((generation.get(r.id, 0) for r in eq.reads), default=0)
                 values.append((generation[eq.out.id], i, eq.out.id))
         number_of = {ref_id: k + 1 for k, (_, _, ref_id) in enumerate(sorted(values))}
+        # a contribution added to an adjoint's running sum (the c of a + c) is a temporary: the sum is named
+        added = {eq.args[1].id for eq in p.equations if eq.out is not None and eq.out.role is not None
+                 and eq.out.role[0] == "sum" and len(eq.args) == 2 and type(eq.args[1]) is Ref}  # fmt: skip
         holders: dict[str, Ref] = {}  # name -> the variable holding it now
         temporaries = 0
         for i, eq in enumerate(p.equations):
@@ -339,6 +342,8 @@ class _Emitter:
             if eq.op is finish:  # the value as returned: the name of what it finishes
                 first = eq.args[0]
                 wanted = self.names.get(first.id) if type(first) is Ref else None
+                zero = " (+ 0.0: -0.0 becomes 0.0)" if wanted and first.kind is float else ""
+                self.comments[i] = "as returned" + zero
             elif role is None:
                 number = number_of[out.id]
                 wanted = f"v{number}"
@@ -347,17 +352,18 @@ class _Emitter:
                     shown = [self.survey.get(a.id, "?") if type(a) is Ref else _short_literal(a)
                              for a in eq.args]  # fmt: skip
                     self.comments[i] = f"{self.survey[out.id]} = {eq.op.format(shown, eq.params)}"
-            elif role[0] == "sum" or last_of_group.get(role[1]) == i:
+            elif role[0] == "sum" or (last_of_group.get(role[1]) == i and out.id not in added):
                 of = role[2] if role[0] != "sum" else role[1]
                 base = self.names.get(of.id) if role[0] == "sum" or of.id in self.survey else None
                 if base is not None and of.id in self.survey:
                     mark = "\u0307" if role[0] == "tangent" else "\u0304"
                     wanted = base[0] + mark + base[1:]
-                    if role[0] == "adjoint":
-                        entry = role[3]
+                    if role[0] in ("adjoint", "sum"):
+                        entry = role[3] if role[0] == "adjoint" else role[2]
                         if entry.id in self.survey:
                             v, w = self.survey[of.id], self.survey[entry.id]
-                            self.comments[i] = f"{_bar(v)} += {_bar(w)} ∂{w}/∂{v}"
+                            step = "+=" if role[0] == "sum" else "="
+                            self.comments[i] = f"{_bar(v)} {step} {_bar(w)} ∂{w}/∂{v}"
                     elif role[0] == "tangent":
                         self.comments[i] = f"tangent of {self.survey[of.id]}"
             if wanted is not None:

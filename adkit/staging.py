@@ -81,7 +81,7 @@ class Ref:
         #: an array that may be written (a broadcast view may not: a result that is one is copied)
         self.writeable = type(example) is np.ndarray and example.flags.writeable
         #: what it is in the derivative, for names: None (a value of the function), or
-        #: ``("tangent", group, of)``, ``("adjoint", group, of, entry)``, ``("sum", of)`` (see :func:`_role`)
+        #: ``("tangent", group, of)``, ``("adjoint", group, of, entry)``, ``("sum", of, entry)``
         self.role: tuple | None = None
 
     @property
@@ -473,7 +473,7 @@ def _role() -> tuple | None:
             except (AttributeError, IndexError, KeyError, TypeError):
                 return None
             if below is not None and below.f_code is _Engines.add:
-                return ("sum", of)
+                return ("sum", of, entry)
             return ("adjoint", (id(entries), k, local.get("position")), of, entry)
         if code is _Engines.forward:
             local = frame.f_locals
