@@ -269,6 +269,9 @@ class _Emitter:
         self.consts: dict[int, str] = {}
         self.names: dict[int, str] = {}
         self.expressions: dict[int, str] = {}
+        #: math's functions the code calls by their bare names (bound once, at the top of the function)
+        self.math_used: set[str] = set()
+        self.taken: set[str] = set()
         self.lines: list[str] = []
 
     # -- names
@@ -280,12 +283,16 @@ class _Emitter:
         for ref in p.inputs:
             ref.name = self.names[ref.id]
         fname = _identifier(p.name, "compiled")
+        self.taken = set(self.names.values()) | set(params)
         body = self._body()
         header = [f"def {fname}({', '.join(params)}):"]
         doc = f'    """{p.name}: {len(p.equations)} equations, {len(p.guards)} guards (adkit.compile)."""'
         if p.inputs:
             survey = ", ".join(f"{self.names[r.id]} = {self.survey[r.id]}" for r in p.inputs)
             doc += f"\n    # inputs: {survey}"
+        if self.math_used:
+            used = sorted(self.math_used)
+            doc += f"\n    {', '.join(used)} = {', '.join(f'math.{u}' for u in used)}  # on Python floats"
         source = "\n".join(header + [doc] + body) + "\n"
         code = builtins.compile(source, f"<adkit.compile {p.name}>", "exec")
         exec(code, self.ns)
@@ -399,6 +406,12 @@ class _Emitter:
         out: list[str] = []
         outputs = {o.id for o in p.outputs if type(o) is Ref}
         inputs = {r.id for r in p.inputs}
+        readers: dict[int, int] = {}
+        for eq in p.equations:
+            for r in _unique(eq.reads):
+                readers[r.id] = readers.get(r.id, 0) + 1
+        tested: dict[int, str] = {}  # a value only a guard reads, right after it: tested in the `if`
+        waiting: list[Ref] = []  # arrays that die once that guard has tested them
         for i, eq in enumerate(p.equations):
             state = eq.errstate
             if state != "any" and state != block:
@@ -409,6 +422,8 @@ class _Emitter:
             indent = "        " if block is not None else "    "
             if eq.kind == "guard":
                 name = self._arg(eq.args[0])
+                if eq.args[0].id in tested:
+                    name = f"({tested[eq.args[0].id]})"
                 test = f"not {name}" if eq.params["expect"] else name
                 self.expressions[i] = f"{name} is {eq.params['expect']}"
                 out.append(f"{indent}if {test}:  # {' '.join(eq.site.split())}")
@@ -419,16 +434,26 @@ class _Emitter:
                 self.expressions[i] = expression
                 if expression == name:  # returned as it is (a result no one else holds)
                     continue
-                line = f"{indent}{name} = {expression}"
-                comment = self.comments.get(i)
-                if comment:
-                    comment = " ".join(comment.split())  # (an array's repr has new lines)
-                    line += f"  # {comment if len(comment) <= 80 else comment[:77] + '...'}"
-                out.append(line)
+                following = p.equations[i + 1] if i + 1 < len(p.equations) else None
+                if (following is not None and following.kind == "guard" and following.args[0] is eq.out
+                        and readers.get(eq.out.id) == 1 and eq.out.id not in outputs):  # fmt: skip
+                    tested[eq.out.id] = expression  # (its operands die after the guard's test)
+                else:
+                    line = f"{indent}{name} = {expression}"
+                    comment = self.comments.get(i)
+                    if comment:
+                        comment = " ".join(comment.split())  # (an array's repr has new lines)
+                        line += f"  # {comment if len(comment) <= 80 else comment[:77] + '...'}"
+                    out.append(line)
             reassigned = self.names[eq.out.id] if eq.out is not None else None
             dead = [r for r in _unique(eq.reads) if r.kind is np.ndarray and last_use.get(r.id) == i
                     and r.id not in outputs and r.id not in inputs
                     and self.names[r.id] != reassigned]  # fmt: skip
+            if eq.out is not None and eq.out.id in tested:
+                waiting = dead
+                continue
+            dead += waiting
+            waiting = []
             if dead:
                 out.append(f"{indent}del {', '.join(self.names[r.id] for r in dead)}")
         out.append(f"    return {self._outputs()}")
@@ -505,7 +530,10 @@ class _Emitter:
         fast = prim.float_impl
         name = getattr(fast, "__name__", "")
         if getattr(math, name, None) is fast:
-            return f"math.{name}({', '.join(args)})"
+            if name in self.taken:
+                return f"math.{name}({', '.join(args)})"
+            self.math_used.add(name)
+            return f"{name}({', '.join(args)})"
         return f"{self._function(fast, f'{prim.name}_float')}({', '.join(args)})"
 
     def _call(self, eq: Equation, target: Ref | None) -> str:
@@ -959,7 +987,7 @@ class Compiled:
 
         >>> import numpy as np
         >>> print(compile(lambda x: np.sin(x) * x).source(0.5))  # doctest: +ELLIPSIS
-        def lambda_(x):
+        def compiled_lambda(x):
         ...
             v1 = np.sin(x)
             v2 = v1 * x
@@ -1134,7 +1162,7 @@ def compile(fn: Callable[..., Any] | None = None, *, max_variants: int = 8) -> A
     >>> f = lambda x: np.sum(np.tanh(x) ** 2)
     >>> grad_f = adkit.compile(adkit.grad(f))
     >>> grad_f(np.array([0.5, -1.0]))
-    array([ 0.7121...
+    array([ 0.72686198, -0.63970001])
     """
     if fn is None:
         return functools.partial(compile, max_variants=max_variants)

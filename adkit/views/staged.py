@@ -25,7 +25,7 @@ class ProgramGraph:
     >>> program = adkit.compile(adkit.grad(lambda x: np.sin(x) * x)).program(1.0)
     >>> g = adkit.graph(program)
     >>> [g.nx.nodes[k]["definition"] for k in g.nx]
-    ['x', 'math.sin(x)', 'math.cos(x)', 'x * t1', 'v1 + x̄', 'x̄ + 0.0']
+    ['x', 'sin(x)', 'cos(x)', 'x * t1', 'v1 + t2', 'x̄ + 0.0']
     """
 
     def __init__(self, program: Program, names: dict[int, str], lines: dict[int, str]) -> None:
