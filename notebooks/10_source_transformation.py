@@ -207,6 +207,7 @@ eager_chain = adkit.value_and_grad(chain)
 compiled_chain = adkit.compile(eager_chain)
 
 
+# %% tags=["nbval-ignore-output"]
 def best_time(fn, *args, repeats=20):
     times = []
     for _ in range(repeats):
@@ -216,7 +217,6 @@ def best_time(fn, *args, repeats=20):
     return min(times)
 
 
-# %% tags=["nbval-ignore-output"]
 start = time.perf_counter()
 compiled_chain(0.5)  # the first call stages, generates and compiles
 first = time.perf_counter() - start
