@@ -1083,7 +1083,12 @@ def _entry_check(args: tuple, kwargs: dict) -> Callable[[tuple, dict], Any] | No
         if t is tuple or t is list or (isinstance(value, tuple) and hasattr(t, "_fields")):
             lines.append(f"    if type({expr}) is not {const(t)} or len({expr}) != {len(value)}:")
             lines.append("        return None")
-            return all(walk(v, f"{expr}[{i}]", depth + 1) for i, v in enumerate(value))
+            if not value:
+                return True
+            counter[0] += 1
+            parts = [f"p{counter[0]}_{i}" for i in range(len(value))]
+            lines.append(f"    {', '.join(parts)}{',' if len(parts) == 1 else ''} = {expr}")
+            return all(walk(v, part, depth + 1) for part, v in zip(parts, value))
         if t is dict:
             if not all(type(k) is str for k in value):
                 return False
@@ -1099,8 +1104,9 @@ def _entry_check(args: tuple, kwargs: dict) -> Callable[[tuple, dict], Any] | No
             leaves.append(name)
             if t is np.ndarray:
                 dtype, shape, strides = const(value.dtype), value.shape, value.strides
-                lines.append(f"    if type({name}) is not ndarray or {name}.dtype != {dtype} or "
-                             f"{name}.shape != {shape!r} or {name}.strides != {strides!r}:")  # fmt: skip
+                lines.append(f"    if type({name}) is not ndarray or ({name}.dtype is not {dtype} and "
+                             f"{name}.dtype != {dtype}) or {name}.shape != {shape!r} or "
+                             f"{name}.strides != {strides!r}:")  # fmt: skip
             else:
                 lines.append(f"    if type({name}) is not {const(t)}:")
         elif t is np.ndarray:
