@@ -819,10 +819,12 @@ def _rebuild(tree: TreeDef, exprs: list[str], emitter: _Emitter) -> str:
 class Variant:
     """One staging of the function: its program, the generated code, and how often it ran."""
 
-    program: Program
+    program: Program | None  # None for a long one, which is not kept
     generated: Generated
     safe: Callable[..., Any] | None = None
     calls: int = 0
+    equations: int = 0
+    guards: int = 0
 
     @property
     def source(self) -> str:
@@ -844,6 +846,11 @@ class _Entry:
     retraces: int = 0
     #: generated: ``check(args, kwargs)`` gives the staged leaves when a call has this structure, else None
     check: Callable[[tuple, dict], Any] | None = None
+
+
+#: programs of at most this many equations are kept with their code (for ``program()``, the graph, and
+#: the second try with NumPy's float functions); longer ones are staged again when one is needed
+KEEP_PROGRAMS = 5000
 
 
 class Compiled:
@@ -884,7 +891,7 @@ class Compiled:
                 except GuardFailed:
                     pass
                 except (ValueError, OverflowError, ZeroDivisionError):
-                    return self._safe(variant, dynamic)
+                    return self._safe(variant, dynamic, args, kwargs)
         return self._call(args, kwargs)
 
     def _call(self, args: tuple, kwargs: dict) -> Any:
@@ -899,14 +906,14 @@ class Compiled:
             dynamic = [x for x in leaves if is_dynamic(x)]
             for variant in reversed(entry.variants):
                 try:
-                    result = self._run(variant, dynamic)
+                    result = self._run(variant, dynamic, args, kwargs)
                 except GuardFailed:
                     continue
                 self._use(entry, variant, args, kwargs)
                 return result
             variant = self._stage(entry, args, kwargs)
             if variant is not None:
-                result = self._run(variant, dynamic)
+                result = self._run(variant, dynamic, args, kwargs)
                 self._use(entry, variant, args, kwargs)
                 return result
         self._last = None
@@ -921,16 +928,20 @@ class Compiled:
             entry.check = _entry_check(args, kwargs)
         self._last = entry if entry.check is not None else None
 
-    def _run(self, variant: Variant, dynamic: list[Any]) -> Any:
+    def _run(self, variant: Variant, dynamic: list[Any], args: tuple, kwargs: dict) -> Any:
         variant.calls += 1
         try:
             return variant.generated.function(*dynamic)
         except (ValueError, OverflowError, ZeroDivisionError):  # math raised where NumPy gives inf or nan
-            return self._safe(variant, dynamic)
+            return self._safe(variant, dynamic, args, kwargs)
 
-    def _safe(self, variant: Variant, dynamic: Any) -> Any:
+    def _safe(self, variant: Variant, dynamic: Any, args: tuple, kwargs: dict) -> Any:
+        """The variant with the float functions that give NumPy's inf or nan instead of raising."""
         if variant.safe is None:
-            variant.safe = generate(variant.program, safe=True).function
+            program = variant.program
+            if program is None:  # a long program is not kept: staged again (these values take its path)
+                program = optimize(stage(self.fn, args, kwargs, getattr(self.fn, "__name__", "")))
+            variant.safe = generate(program, safe=True).function
         return variant.safe(*dynamic)
 
     def _new_entry(self, key: Any, leaves: list[Any]) -> _Entry:
@@ -955,6 +966,10 @@ class Compiled:
             program = stage(self.fn, args, kwargs, getattr(self.fn, "__name__", ""))
             variant = Variant(optimize(program), None)  # type: ignore[arg-type]
             variant.generated = generate(variant.program)
+            variant.generated.names = variant.generated.expressions = {}  # (graphs generate their own)
+            variant.equations, variant.guards = len(variant.program), len(variant.program.guards)
+            if variant.equations > KEEP_PROGRAMS:  # memory: about 400 bytes an equation
+                variant.program = None
         except StagingError as err:
             entry.eager = str(err)
             return None
@@ -1004,7 +1019,10 @@ class Compiled:
         entry = self._entry_for(args, kwargs)
         if entry.eager is not None:
             raise StagingError(entry.eager)
-        return entry.variants[-1].program
+        program = entry.variants[-1].program
+        if program is None:  # a long program, not kept: staged again
+            program = optimize(stage(self.fn, args, kwargs, getattr(self.fn, "__name__", "")))
+        return program
 
     def explain(self) -> str:
         """What each input structure seen so far compiled to, or why it runs eagerly (one line each)."""
@@ -1016,7 +1034,7 @@ class Compiled:
             if entry.eager is not None:
                 lines.append(f"  {entry.signature}: runs eagerly: {entry.eager}")
                 continue
-            sizes = "; ".join(f"{len(v.program)} equations, {len(v.program.guards)} guards"
+            sizes = "; ".join(f"{v.equations} equations, {v.guards} guards"
                               for v in entry.variants)  # fmt: skip
             again = f", staged again {entry.retraces} time(s) where a guard failed" if entry.retraces else ""
             lines.append(f"  {entry.signature}: compiled, {len(entry.variants)} variant(s) ({sizes}){again}")

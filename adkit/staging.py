@@ -100,7 +100,7 @@ class Ref:
         return self.name or f"%{self.id}"
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True)
 class Equation:
     """One step of a program: ``out = op(*args, **params)``.
 
@@ -120,6 +120,8 @@ class Equation:
     errstate: tuple | None = None
     #: for a guard: where the decision was taken (the line of the user's code, or the rule)
     site: str = ""
+    #: the variables the step reads, in order (set from ``args`` and ``params``)
+    reads: tuple = ()
 
     def __post_init__(self) -> None:
         found: list[Ref] = []
@@ -130,8 +132,7 @@ class Equation:
                 _collect_refs(x, found)
         if self.params:
             _collect_refs(tuple(self.params.values()), found)
-        #: the variables the step reads, in order
-        self.reads: tuple[Ref, ...] = tuple(found)
+        self.reads = tuple(found)
 
     def refs(self) -> tuple[Ref, ...]:
         """The variables the step reads, in order."""

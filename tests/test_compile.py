@@ -601,3 +601,17 @@ def test_a_program_shows_its_source_and_draws_its_graph():
     assert g._repr_png_().startswith(b"\x89PNG")
     big = adkit.compile(adkit.grad(lambda x: np.sum(np.cumsum(np.tanh(x)) ** 2))).program(np.ones(3))
     assert "too many to draw" in adkit.graph(big).draw(max_nodes=3).texts[0].get_text()
+
+
+def test_a_long_program_is_not_kept_and_staged_again_when_needed(monkeypatch):
+    """Above KEEP_PROGRAMS equations the program is dropped after its code is made (memory)."""
+    import adkit.codegen
+
+    monkeypatch.setattr(adkit.codegen, "KEEP_PROGRAMS", 3)
+    f = adkit.value_and_grad(lambda x: adkit.log(x) + x * x)
+    compiled = adkit.compile(f)
+    assert_same(compiled(2.0), f(2.0))
+    (entry,) = compiled._entries.values()
+    assert entry.variants[0].program is None and "equations" in compiled.explain()
+    assert_same(compiled(0.0), f(0.0))  # math.log(0.0) raises: the second try stages the program again
+    assert len(compiled.program(2.0)) == entry.variants[0].equations
