@@ -94,7 +94,8 @@ $(VENV)/.stamp-dev: pyproject.toml | $(PY)
 	touch $@
 
 # ---- targets ----------------------------------------------------------------
-test: $(VENV)/.stamp-test
+# The docs extra too (when docs/conf.py exists): tests/test_offline.py builds the docs in a real browser.
+test: $(VENV)/.stamp-test $(if $(DOCS_CONF),$(VENV)/.stamp-docs)
 	rm -rf $(TEST_HOME) && mkdir -p $(TEST_HOME)
 	$(VENV)/bin/ruff check .
 	$(TEST_ENV) $(PY) -m pytest $(PYTEST_ARGS)

@@ -26,6 +26,7 @@ from typing import Any, NoReturn
 import numpy as np
 
 import adkit
+from adkit import formatting
 from adkit.expression import (
     CONSTANTS,
     FUNCTIONS,
@@ -34,9 +35,9 @@ from adkit.expression import (
     MAX_LENGTH,
     Expression,
     ExpressionError,
-    _snippet,
     parse,
 )
+from adkit.formatting import snippet
 
 #: Significant digits of every number printed.
 DIGITS = 6
@@ -50,7 +51,7 @@ def number(x: float) -> str:
     >>> number(11.652071455), number(5.5), number(1.7163378145), number(-0.0), number(1e-12)
     ('11.6521', '5.5', '1.71634', '0', '1e-12')
     """
-    return format(float(x) + 0.0, f".{DIGITS}g")  # + 0.0 turns -0.0 into 0.0
+    return formatting.number(x, DIGITS)
 
 
 def parse_at(specs: Sequence[str]) -> dict[str, float]:
@@ -80,13 +81,13 @@ def parse_at(specs: Sequence[str]) -> dict[str, float]:
             name, equals, text = (part.strip() for part in entry.partition("="))
             if not equals or not text:
                 raise ExpressionError(
-                    f"--at entry '{_snippet(entry)}' has no value: write name=value, as in --at x1=2,x2=5"
+                    f"--at entry '{snippet(entry)}' has no value: write name=value, as in --at x1=2,x2=5"
                 )
             if not name:
-                raise ExpressionError(f"--at entry '{_snippet(entry)}' has no name: write name=value")
+                raise ExpressionError(f"--at entry '{snippet(entry)}' has no name: write name=value")
             if not name.isidentifier():
                 raise ExpressionError(
-                    f"--at entry '{_snippet(entry)}': '{_snippet(name)}' is not a variable name"
+                    f"--at entry '{snippet(entry)}': '{snippet(name)}' is not a variable name"
                 )
             if name in values:
                 raise ExpressionError(f"--at gives {name} twice; give each variable one value")
@@ -110,7 +111,7 @@ def _split_top_level(spec: str) -> list[str]:
 
 
 def _value(name: str, text: str) -> float:
-    shown = f"--at {name}={_snippet(text)}"
+    shown = f"--at {name}={snippet(text)}"
     try:
         value = float(text)
     except ValueError:
@@ -120,7 +121,7 @@ def _value(name: str, text: str) -> float:
             formula = None
         if formula is None or formula.variables:
             raise ExpressionError(
-                f"{shown}: '{_snippet(text)}' is not a number; write a number or a formula without "
+                f"{shown}: '{snippet(text)}' is not a number; write a number or a formula without "
                 "variables, as in 2.5 or pi/4"
             ) from None
         value = float(formula())
@@ -141,28 +142,24 @@ def _arguments(formula: Expression, values: dict[str, float]) -> tuple[float, ..
             )
         raise ExpressionError(
             f"--at gives {name}, but the formula has no variable {name} "
-            f"(its variables: {_snippet(', '.join(formula.variables), 60)})"
+            f"(its variables: {snippet(', '.join(formula.variables), 60)})"
         )
     missing = [name for name in formula.variables if name not in values]
     if missing:
         wanted = ",".join(f"{name}=..." for name in formula.variables)
         raise ExpressionError(
-            f"--at gives no value for {_snippet(', '.join(missing), 60)}; give every variable a value: "
-            f"--at {_snippet(wanted, 60)}"
+            f"--at gives no value for {snippet(', '.join(missing), 60)}; give every variable a value: "
+            f"--at {snippet(wanted, 60)}"
         )
     return tuple(values[name] for name in formula.variables)
 
 
 def diff_command(args: argparse.Namespace) -> int:
     """``adkit diff``: print the value, the gradient, the mode and, with ``--trace``, the trace."""
-    if args.trace and not hasattr(adkit, "trace"):
-        raise ExpressionError(
-            "the trace view is not available in this version of adkit (no adkit.trace); run without --trace"
-        )
     formula = parse(args.formula)
     if not formula.variables:
         raise ExpressionError(
-            f"the formula '{_snippet(str(formula))}' has no variables: nothing to differentiate"
+            f"the formula '{snippet(str(formula))}' has no variables: nothing to differentiate"
         )
     point = _arguments(formula, parse_at(args.at))
     derivative = adkit.diff(formula, mode=args.mode, argnums=tuple(range(len(point))))
@@ -267,7 +264,18 @@ class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
         if "required: FORMULA" in message:  # argparse takes "-x**2" for an option
             message += " (a formula that starts with '-' needs '--' before it)"
-        self.exit(USAGE_ERROR, f"{self.prog}: error: {_snippet(message, 200)}; see {self.prog} --help\n")
+        self.exit(USAGE_ERROR, f"{self.prog}: error: {snippet(message, 200)}; see {self.prog} --help\n")
+
+
+class _Version(argparse.Action):
+    """``--version``: argparse's, but the version is read (from the installed metadata) only when asked."""
+
+    def __init__(self, option_strings: Sequence[str], dest: str = argparse.SUPPRESS, help: str | None = None):
+        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS, help=help)
+
+    def __call__(self, parser: argparse.ArgumentParser, *_: Any) -> NoReturn:
+        print(f"adkit {adkit.__version__}")
+        parser.exit()
 
 
 def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
@@ -283,7 +291,7 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
         epilog="Run 'adkit diff --help' for the formula syntax and examples. Exit status: 0 "
         "for a result, 2 for input adkit cannot use.",
     )
-    parser.add_argument("--version", action="version", version=f"adkit {adkit.__version__}")
+    parser.add_argument("--version", action=_Version, help="show adkit's version and exit")
     commands = parser.add_subparsers(title="commands", dest="command", required=True, metavar="COMMAND")
     diff = commands.add_parser(
         "diff",
@@ -338,5 +346,5 @@ def main(argv: Sequence[str] | None = None, prog: str | None = None) -> int:
     try:
         return args.run(args)
     except ExpressionError as error:
-        print(f"{parser.prog}: error: {_snippet(str(error), 1000)}", file=sys.stderr)
+        print(f"{parser.prog}: error: {snippet(str(error), 1000)}", file=sys.stderr)
         return USAGE_ERROR

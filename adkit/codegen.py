@@ -36,6 +36,7 @@ from typing import Any
 
 import numpy as np
 
+from adkit import staging
 from adkit.core import Box, Primitive
 from adkit.pytree import TreeDef, flatten
 from adkit.staging import (
@@ -260,6 +261,8 @@ def generate(program: Program, safe: bool = False) -> Generated:
     """
     return _Emitter(program, safe).run()
 
+
+staging.generator = generate  # Program.source() writes with it
 
 class _Emitter:
     def __init__(self, program: Program, safe: bool) -> None:

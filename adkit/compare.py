@@ -63,7 +63,8 @@ import numpy as np
 
 from adkit import numerical
 from adkit.api import diff, jacobian, jvp, vjp
-from adkit.core import shape_of
+from adkit.core import size_of
+from adkit.formatting import duration
 from adkit.modes import Workload, estimate, workload_of
 from adkit.reverse import Tape
 
@@ -265,10 +266,6 @@ def get_family(family: str | Family | Callable[..., Any]) -> Family:
 
 # -- counting operations -----------------------------------------------------------------
 
-def _size(x: Any) -> int:
-    return int(np.prod(shape_of(x), dtype=np.int64))
-
-
 @dataclass(frozen=True)
 class OperationCount:
     """One evaluation of ``f`` on a tape: its primitive operations and flop-equivalents."""
@@ -305,11 +302,11 @@ def operation_count(f: Callable[[Any], Any], x: Any) -> OperationCount:
 # -- the methods -------------------------------------------------------------------------
 
 
-def _basis(x: Any) -> list[Any]:
+def _unit_vectors(x: Any) -> list[Any]:
     """The unit vectors shaped like ``x`` (``[1.0]`` for a scalar)."""
     if np.ndim(x) == 0:
         return [1.0]
-    eye = np.eye(_size(x))
+    eye = np.eye(size_of(x))
     return [row.reshape(np.shape(x)) for row in eye]
 
 
@@ -318,7 +315,7 @@ def _forward(f: Callable, x: Any) -> Any:
 
 
 def _forward_passes(f: Callable, x: Any) -> Any:
-    return np.stack([np.ravel(jvp(f, (x,), (e,))[1]) for e in _basis(x)], axis=1)
+    return np.stack([np.ravel(jvp(f, (x,), (e,))[1]) for e in _unit_vectors(x)], axis=1)
 
 
 def _reverse(f: Callable, x: Any) -> Any:
@@ -327,7 +324,7 @@ def _reverse(f: Callable, x: Any) -> Any:
 
 def _reverse_sweeps(f: Callable, x: Any) -> Any:
     out, pullback = vjp(f, x)
-    return np.stack([np.ravel(pullback(e)[0]) for e in _basis(out)], axis=0)
+    return np.stack([np.ravel(pullback(e)[0]) for e in _unit_vectors(out)], axis=0)
 
 
 def _central(f: Callable, x: Any) -> Any:
@@ -473,7 +470,7 @@ def compare_modes(
         f, x = family(*sizes)
         count = operation_count(f, x)
         out = f(x)
-        n, m = _size(x), _size(out)
+        n, m = size_of(x), size_of(out)
         eval_time = _median_time(lambda f=f, x=x: f(x), max(repeats, 3))
         reference = None
         for method in methods:
@@ -512,13 +509,7 @@ def compare_modes(
 
 
 def _fmt_time(s: float | None) -> str:
-    if s is None or not math.isfinite(s):
-        return "–"
-    if s < 1e-3:
-        return f"{s * 1e6:.0f} µs"
-    if s < 1:
-        return f"{s * 1e3:.3g} ms"
-    return f"{s:.3g} s"
+    return "–" if s is None or not math.isfinite(s) else duration(s)
 
 
 def _fmt_bytes(b: float | None) -> str:

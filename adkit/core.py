@@ -18,6 +18,7 @@ confusion.
 from __future__ import annotations
 
 import itertools
+import math
 import numbers
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -35,13 +36,6 @@ NAMESPACE: dict[str, Dispatcher] = {}
 def _dispatcher(name: str) -> Dispatcher:
     NAMESPACE[name] = Dispatcher(name)
     return NAMESPACE[name]
-
-#: An operand's derivative is identically one / minus one / zero. Rules return
-#: these markers so engines skip a multiplication (or the whole term).
-ONE = 1
-MINUS_ONE = -1
-ZERO = 0
-
 
 class Level(int):
     """A level of differentiation: an int (inner differentiations are higher) that knows its origin.
@@ -97,6 +91,11 @@ class Box:
     value: Any
     _level: Level
 
+    @property
+    def level(self) -> Level:
+        """The differentiation this value is traced by (see :class:`Level`)."""
+        return self._level
+
     def _apply_unary(self, prim: Primitive) -> Any:
         """``prim(self)``; engines may override with a short path for floats."""
         return bind(prim, (self,), {})
@@ -104,10 +103,6 @@ class Box:
     def _apply_one(self, prim: Primitive, params: dict[str, Any]) -> Any:
         """``prim(self, **params)`` (a reduction, a reshape); engines may override with a short path."""
         return bind(prim, (self,), params)
-
-    def _returned(self, caller: Sequence[Any]) -> Any:
-        """The value a transformation hands back for this box: itself (a staged value records the step)."""
-        return self
 
 
 class Symbolic:
@@ -124,6 +119,10 @@ class Symbolic:
     __slots__ = ()
     _example: Any
     _shape: tuple[int, ...]
+
+    def returned(self, caller: Sequence[Any]) -> Any:
+        """What a transformation hands back for this value (``api.finish``), the step recorded."""
+        raise NotImplementedError
 
 
 def is_array(x: Any) -> bool:
@@ -182,9 +181,6 @@ _engines: dict[type, Callable[..., Any]] = {}
 
 # -- shapes of raw and boxed values ------------------------------------------
 
-_shape_of = _dispatcher("shape_of")
-
-
 def shape_of(x: Any) -> tuple[int, ...]:
     """The shape of a raw value or a box (of any level)."""
     t = type(x)
@@ -196,52 +192,54 @@ def shape_of(x: Any) -> tuple[int, ...]:
         return shape_of(primal(x))
     if isinstance(x, Symbolic):  # a staged value (adkit.compile): the shape it is staged with
         return x._shape
-    return _shape_of(x)
-
-
-@_shape_of.register(numbers.Number)
-def _shape_of_number(x: numbers.Number) -> tuple[int, ...]:
-    return ()
-
-
-@_shape_of.register(np.generic)
-def _shape_of_numpy_scalar(x: np.generic) -> tuple[int, ...]:
-    return ()
-
-
-@_shape_of.register(np.ndarray)
-def _shape_of_array(x: np.ndarray) -> tuple[int, ...]:
-    return x.shape
-
-
-@_shape_of.register(Box)
-def _shape_of_box(x: Box) -> tuple[int, ...]:
-    return shape_of(primal(x))
-
-
-@_shape_of.register(object)
-def _shape_of_other(x: object) -> tuple[int, ...]:
     return np.shape(x)
 
 
+def check_fits(what: str, given: tuple[int, ...], shape: tuple[int, ...], batched: bool) -> None:
+    """Refuse a tangent or cotangent whose shape does not fit its value's: ``shape``, or with
+    ``batched`` also ``(k,) + shape`` (k directions at once). ``what`` names it in the message."""
+    if given == shape or (batched and given[1:] == shape and len(given) == len(shape) + 1):
+        return
+    also = f", or (k,) + {shape} for k at once" if batched else ""
+    raise ValueError(f"{what} of shape {given} does not fit a value of shape {shape}: give shape "
+                     f"{shape}{also}")
+
+
+def size_of(x: Any) -> int:
+    """The number of elements of a raw value or a box."""
+    return math.prod(shape_of(x))
+
+
 def as_real(x: Any, what: str) -> Any:
-    """A number or array to trace: ints become floats; bools, complex and non-numbers are refused."""
-    if type(x) is float or isinstance(x, Box):
+    """A number or array to trace: ints become floats; bools, complex and non-numbers are refused.
+
+    The one check of every place that takes values to differentiate (``Dual``,
+    ``Var``, the functional API's arguments, the views); ``what`` names the
+    value in the message (``"argument 0 of f"``).
+    """
+    t = type(x)
+    if t is float or isinstance(x, Box) or (t is np.ndarray and x.dtype.kind == "f"):
         return x
     if isinstance(x, (bool, np.bool_)):
-        raise TypeError(f"{what} must be a real number or array, got a bool")
+        raise TypeError(f"{what} is a bool; adkit differentiates with respect to real numbers")
     if isinstance(x, int):
         return float(x)
     if isinstance(x, (np.ndarray, np.generic, list, tuple, numbers.Number)):
-        arr = np.asarray(x)
+        try:
+            arr = np.asarray(x)
+        except ValueError:  # a ragged list
+            arr = np.asarray(x, dtype=object)
         if arr.dtype.kind == "c":
-            raise TypeError(f"{what} is complex; adkit differentiates real functions only")
+            raise TypeError(
+                f"{what} is complex. adkit differentiates real functions of real inputs; split a complex "
+                "input into its real and imaginary parts (two real arguments)."
+            )
         if arr.dtype.kind not in "iuf":
-            raise TypeError(f"{what} must be numeric, got dtype {arr.dtype}")
+            raise TypeError(f"{what} is an array of dtype {arr.dtype}; adkit needs real numbers")
         if arr.dtype.kind != "f":
             arr = arr.astype(np.float64)
         return arr if isinstance(x, (np.ndarray, list, tuple)) else arr[()]
-    raise TypeError(f"{what} must be a number or a NumPy array, got {type(x).__name__}")
+    raise TypeError(f"{what} is a {type(x).__name__}; adkit needs a number or a NumPy array")
 
 
 def refuse_complex(prim: Primitive, out: Any) -> None:
@@ -266,6 +264,18 @@ def refuse_complex(prim: Primitive, out: Any) -> None:
 def ndim_of(x: Any) -> int:
     """Number of axes of a raw value or a box."""
     return len(shape_of(x))
+
+
+def short_repr(x: Any) -> str:
+    """A value as ``Dual`` and ``Var`` show it: ``2.000``, ``1.000e-07``, an array's repr."""
+    if isinstance(x, Box):
+        return repr(x)
+    if np.ndim(x) == 0:
+        v = float(x)
+        if v == 0 or 1e-3 <= abs(v) < 1e6 or not np.isfinite(v):
+            return f"{v:.3f}"
+        return f"{v:.3e}"
+    return repr(np.asarray(x))
 
 
 def primal(x: Any) -> Any:
@@ -326,14 +336,20 @@ class Primitive:
         impl: Callable[..., Any],
         *,
         scalar_impl: Callable[..., Any] | None = None,
+        float_impl: Callable[..., Any] | None = None,
         partials: Sequence[Callable[..., Any] | None] | None = None,
+        float_partials: Sequence[Callable[..., Any] | None] | None = None,
         jvps: Sequence[Callable[..., Any] | None] | Callable[..., Any] | None = None,
         vjps: Sequence[Callable[..., Any] | None] | Callable[..., Any] | None = None,
+        linear: bool = False,
+        fast_vjp: Callable[..., Sequence[Any]] | None = None,
         symbol: str | None = None,
         label: str | None = None,
+        latex: str | None = None,
         domain: Sequence[Sequence[tuple[float, float]]] | None = None,
         cases: Sequence[Case] = (),
         doc: str = "",
+        example: tuple[str, str] | None = None,
         numpy_name: str | None = None,
         singular: bool = False,
         selects: bool = False,
@@ -347,19 +363,23 @@ class Primitive:
         self.impl = impl
         self.scalar_impl = scalar_impl
         self.partials = tuple(partials) if partials is not None else None
-        #: for reverse mode's short path on Python floats: ``scalar_impl`` and
-        #: ``partials`` without their guards, which may raise ``ValueError``,
-        #: ``OverflowError`` or ``ZeroDivisionError`` where NumPy would give inf
-        #: or nan (the short path then calls the guarded ones); ``rules.py``
-        #: sets them where that saves calls, and tests check they agree
-        self.float_impl = scalar_impl
-        self.float_partials = self.partials
+        #: for reverse mode's scalar route: ``scalar_impl`` and ``partials``
+        #: without their guards, which may raise ``ValueError``, ``OverflowError``
+        #: or ``ZeroDivisionError`` where NumPy would give inf or nan (the route
+        #: then calls the guarded ones); about 9 % of W1's time, and tests check
+        #: they agree with the guarded ones wherever they do not raise
+        self.float_impl = float_impl or scalar_impl
+        self.float_partials = tuple(float_partials) if float_partials is not None else self.partials
+        if linear:  # a linear map of one operand whose parameters fit batched tangents: its JVP is itself
+            jvps = (self._linear_jvp,)
         self.jvps = jvps
         self.vjps = vjps
         #: the operator or short name shown in graphs (``"+"``, ``"sin"``)
         self.symbol = symbol or name
         #: how a trace writes the operation: ``"{0} + {1}"``, ``"sin({0})"``
         self.label = label or f"{self.symbol}(" + "{args})"
+        #: how a LaTeX trace writes it, when that differs from the label: ``r"\ln {0}"``
+        self.latex = latex
         #: where the tests sample each operand: a union of intervals per operand
         self.domain = tuple(tuple(d) for d in domain) if domain is not None else None
         self.cases = tuple(cases)
@@ -377,14 +397,20 @@ class Primitive:
         #: positions (``None``: everything). A lean tape keeps only these.
         self.residuals = None if residuals is None else frozenset(residuals)
         #: the reverse rule of all operands at once on plain NumPy values, for
-        #: first-order sweeps (``rules.py`` gives the built-in ones):
-        #: ``fast_vjp(ct, out, primals, params, parents)`` returns one cotangent
-        #: per operand, ``None`` where ``parents`` has ``None`` (a constant)
-        self.fast_vjp: Callable[..., Sequence[Any]] | None = None
+        #: first-order sweeps: ``fast_vjp(ct, out, primals, params, parents)``
+        #: returns one cotangent per operand, ``None`` where ``parents`` has
+        #: ``None`` (a constant)
+        self.fast_vjp = fast_vjp
+        if example is not None:
+            doc = (f"{doc}\n\nWorks on Python numbers, NumPy arrays, ``Dual`` and ``Var`` values alike.\n\n"
+                   f">>> {example[0]}\n{example[1]}\n")  # fmt: skip
         self.__doc__ = doc
         self.__name__ = name
         self.__qualname__ = name
         self.__module__ = "adkit"
+
+    def _linear_jvp(self, t: Any, out: Any, x: Any, **params: Any) -> Any:
+        return self(t, **params)
 
     @property
     def elementwise(self) -> bool:
@@ -421,232 +447,12 @@ class Primitive:
         """Estimated flop-equivalents of one evaluation (used by ``mode="auto"``)."""
         if callable(self.flops):
             return float(self.flops(out, *operands, **params))
-        size = 1
-        for n in shape_of(out):
-            size *= n
-        return self.flops * size
+        return self.flops * size_of(out)
 
     def format(self, args: Sequence[str], params: dict[str, Any]) -> str:
         """The operation written out for a trace, e.g. ``v1 * v2``."""
         return self.label.format(*args, args=", ".join(args), **_short_params(params))
 
-    # -- the two directions, read by the engines -------------------------------
-
-    def jvp(self, tangents: Sequence[Any], out: Any, primals: Sequence[Any], params: dict) -> Any:
-        """Output tangent from operand tangents (``None`` means zero).
-
-        Returns ``None`` when the output does not depend on any tangent.
-        """
-        total = None
-        if self.partials is not None:
-            out_ndim = ndim_of(out)
-            for i, t in enumerate(tangents):
-                if t is None:
-                    continue
-                rule = self.partials[i]
-                if rule is None:
-                    continue
-                d = rule(out, *primals, **params)
-                if type(d) is int and d == ZERO:
-                    continue
-                t = align_batched(t, ndim_of(primals[i]), out_ndim)
-                if type(d) is int and d == ONE:
-                    term = t
-                elif type(d) is int and d == MINUS_ONE:
-                    term = -t
-                elif self.selects:
-                    term = select(t, d)
-                else:
-                    term = scale_keeping_zeros(t, d) if self.singular else t * d
-                total = term if total is None else total + term
-        elif callable(self.jvps):
-            total = self.jvps(tangents, out, *primals, **params)
-        elif self.jvps is not None:
-            for i, t in enumerate(tangents):
-                if t is None or self.jvps[i] is None:
-                    continue
-                term = self.jvps[i](t, out, *primals, **params)
-                if term is None:
-                    continue
-                total = term if total is None else total + term
-        else:
-            raise NotImplementedError(
-                f"adkit has no forward-mode (JVP) rule for {self.name!r}. Give it one with "
-                f"adkit.primitive(...).defjvp(...), or use mode='reverse'."
-            )
-        if total is None:
-            return None
-        return fit_tangent(total, out)
-
-    def vjp(self, i: int, cotangent: Any, out: Any, primals: Sequence[Any], params: dict) -> Any:
-        """Cotangent of operand ``i`` (``None`` for zero) given the output's."""
-        if self.partials is not None:
-            rule = self.partials[i]
-            if rule is None:
-                return None
-            d = rule(out, *primals, **params)
-            return pull_back(cotangent, d, out, primals[i], self.singular, self.selects)
-        if self.vjps is None:
-            raise NotImplementedError(
-                f"adkit has no reverse-mode (VJP) rule for {self.name!r}. Give it one with "
-                f"adkit.primitive(...).defvjp(...), or use mode='forward'."
-            )
-        if callable(self.vjps):
-            return self.vjps(i, cotangent, out, *primals, **params)
-        rule = self.vjps[i]
-        if rule is None:
-            return None
-        return rule(cotangent, out, *primals, **params)
-
-
-def pull_back(cotangent: Any, d: Any, out: Any, x: Any, singular: bool, selects: bool = False) -> Any:
-    """An operand's cotangent from the output's and the local partial ``d``: ``unbroadcast(ct * d)``.
-
-    ``d`` may be one of the markers ``ZERO`` (giving ``None``), ``ONE`` or
-    ``MINUS_ONE``; ``singular`` asks for :func:`scale_keeping_zeros`,
-    ``selects`` for :func:`select`.
-    """
-    if selects:
-        ct = select(cotangent, d)
-    elif type(d) is int:
-        if d == ZERO:
-            return None
-        ct = cotangent if d == ONE else -cotangent if d == MINUS_ONE else cotangent * d
-    else:
-        ct = scale_keeping_zeros(cotangent, d) if singular else cotangent * d
-    if type(ct) is np.ndarray and type(x) is np.ndarray and ct.shape == x.shape:
-        return ct  # no broadcasting to undo (the common case)
-    return unbroadcast(ct, shape_of(x), ndim_of(cotangent) - ndim_of(out))
-
-
-def scale_keeping_zeros(t: Any, d: Any) -> Any:
-    """``t * d``, except that an exactly zero ``t`` gives zero even where ``d`` is infinite.
-
-    A zero tangent means "this input does not move in that direction" and a
-    zero cotangent "this output does not matter"; either way the product is
-    zero, not the nan of IEEE ``0 * inf``. This keeps the off-diagonal
-    entries of ``jacobian(np.sqrt)(zeros)`` zero and the gradient through
-    ``np.where(x > 0, np.sqrt(x), 0)`` at 0 finite.
-    """
-    if is_float(t) and is_float(d):
-        return 0.0 if t == 0.0 else t * d
-    with np.errstate(invalid="ignore"):
-        product = t * d
-        if np.isfinite(primal(d)).all():
-            return product
-        return _ops().where_p(primal(t) == 0, 0.0, product)
-
-
-def select(t: Any, weight: Any) -> Any:
-    """``t * weight`` for a selection weight: zero where the weight is, whatever ``t`` holds there.
-
-    ``maximum``, ``clip`` and the ``max`` reduction pass a tangent or
-    cotangent on where their operand is selected (weight 1, or its share at a
-    tie) and drop it elsewhere. Multiplying by a 0/1 mask instead would turn
-    an infinite or nan tangent of an unselected element into nan
-    (``0 * inf``): the forward derivative of ``np.cbrt(x).max()`` where some
-    unselected ``x`` is 0. The weight is a constant (a bool or float array or
-    number, computed from primal values).
-    """
-    weight = primal(weight)
-    if is_array(weight):
-        kind = np.result_type(primal(t))
-        if weight.dtype.kind == "f" and kind.kind == "f" and weight.dtype != kind:
-            weight = weight.astype(kind)  # a float32 tangent stays float32
-        if is_array(t):  # plain values (first order): the product, mended only if needed
-            product = t * weight
-            if np.isnan(product).any():  # 0 * inf or a nan: keep it only where selected
-                product = np.where(weight != 0, product, 0.0)
-            return product
-        if weight.dtype == bool:
-            return _ops().where_p(weight, t, 0.0)
-        return _ops().where_p(weight != 0, t, 0.0) * weight
-    if weight == 0:  # a constant zero of t's shape (Dual(5, 1) clipped to [0, 1] is Dual(1, 0))
-        p = primal(t)
-        return 0.0 if is_float(p) else np.zeros(np.shape(p), np.result_type(p))
-    return t if weight == 1 else t * weight
-
 
 def _short_params(params: dict[str, Any]) -> dict[str, str]:
     return {k: (f"array{np.shape(v)}" if isinstance(v, np.ndarray) else repr(v)) for k, v in params.items()}
-
-
-# -- batch-axis helpers used by the engines and the rules -----------------------
-# Imported lazily from rules because they apply primitives (sum, reshape,
-# broadcast_to) that rules.py defines; they are plain functions of shapes here.
-
-_rules = None
-
-
-def _ops():
-    global _rules
-    if _rules is None:
-        from adkit import rules
-
-        _rules = rules
-    return _rules
-
-
-def align_batched(t: Any, x_ndim: int, out_ndim: int) -> Any:
-    """Insert unit axes after ``t``'s batch axes so it broadcasts like its primal.
-
-    A tangent of shape ``(k, 3)`` for a primal of shape ``(3,)`` entering an
-    operation whose output has shape ``(2, 3)`` becomes ``(k, 1, 3)``; without
-    this, NumPy would align the batch axis ``k`` with the output's ``2``.
-    """
-    t_ndim = ndim_of(t)
-    nb = t_ndim - x_ndim
-    if nb == 0 or x_ndim >= out_ndim:
-        return t
-    shape = shape_of(t)
-    return _ops().reshape(t, shape=shape[:nb] + (1,) * (out_ndim - x_ndim) + shape[nb:])
-
-
-def fit_tangent(t: Any, out: Any) -> Any:
-    """Broadcast a tangent to ``batch + out.shape`` when a term was smaller.
-
-    Rules return terms whose shape is ``batch + s`` with ``s`` broadcastable
-    to the output's shape and of the same length (batched terms are aligned
-    by :func:`align_batched`), or any broadcastable shape when unbatched.
-    """
-    out_shape = shape_of(out)
-    t_shape = shape_of(t)
-    nb = max(0, len(t_shape) - len(out_shape))
-    target = t_shape[:nb] + out_shape
-    if t_shape == target:
-        return t
-    return _ops().broadcast_to(t, shape=target)
-
-
-def unbroadcast(ct: Any, shape: tuple[int, ...], nb: int) -> Any:
-    """Sum a cotangent over the axes that broadcasting added or stretched.
-
-    ``ct`` has shape ``batch + out_shape`` with ``nb`` batch axes; the result
-    has shape ``batch + shape``.
-    """
-    shape = tuple(shape)
-    if type(ct) is np.ndarray:  # raw values (first order) where nothing was stretched: only added axes
-        lead = ct.ndim - len(shape)
-        if ct.shape[lead:] == shape and (shape or nb):  # (a full sum below keeps a 0-d array)
-            return ct if lead == nb else np.add.reduce(ct, axis=tuple(range(nb, lead)))
-    ct_shape = shape_of(ct)
-    target = ct_shape[:nb] + shape
-    if ct_shape == target:
-        return ct
-    ndim = len(ct_shape)
-    extra = ndim - nb - len(shape)
-    axes = tuple(range(nb, nb + extra))
-    axes += tuple(nb + extra + i for i, n in enumerate(shape) if n == 1 and ct_shape[nb + extra + i] != 1)
-    if type(ct) is np.ndarray:  # raw values: one reduction over all the axes, then the shape
-        if axes:
-            ct = np.add.reduce(ct, axis=axes, keepdims=True)
-        return ct.reshape(target) if ct.shape != target else ct
-    ops = _ops()
-    if axes:  # the primitives directly: the axes are already normalized (negative, sorted)
-        ct = ops.sum_p(ct, axis=tuple(a - ndim for a in axes), keepdims=True)
-    return ops.reshape_p(ct, shape=target) if shape_of(ct) != target else ct
-
-
-def batch_ndim(t: Any, x: Any) -> int:
-    """Number of leading batch axes of a tangent or cotangent ``t`` of ``x``."""
-    return ndim_of(t) - ndim_of(x)

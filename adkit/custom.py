@@ -15,7 +15,8 @@ from typing import Any
 import numpy as np
 
 from adkit import rules
-from adkit.core import Primitive, Symbolic, batch_ndim, bind, ndim_of, primal, shape_of
+from adkit.core import Primitive, Symbolic, bind, ndim_of, primal, shape_of
+from adkit.rules import batch_ndim
 
 
 class UserPrimitive(Primitive):
@@ -53,10 +54,23 @@ class UserPrimitive(Primitive):
         at each call: a wrong shape or dtype raises an error naming the rule).
         Returns the primitive.
         """
-        self.jvps = tuple(
-            None if r is None else _checked_rule(self.name, r, i, "JVP")
-            for i, r in enumerate(rules_per_argument)
-        )
+        per_argument = tuple(None if r is None else _checked_rule(self.name, r, i, "JVP")
+                             for i, r in enumerate(rules_per_argument))  # fmt: skip
+        name = self.name
+
+        def jvps(tangents: Any, out: Any, *args: Any, **params: Any) -> Any:
+            """The sum of the given rules' terms (the variadic form of ``Primitive.jvps``)."""
+            _check_arity(name, "defjvp", per_argument, args)
+            total = None
+            for t, rule in zip(tangents, per_argument):
+                if t is None or rule is None:
+                    continue
+                term = rule(t, out, *args, **params)
+                if term is not None:
+                    total = term if total is None else total + term
+            return total
+
+        self.jvps = jvps
         return self
 
     def defvjp(self, *rules_per_argument: Callable | None) -> UserPrimitive:
@@ -77,25 +91,25 @@ class UserPrimitive(Primitive):
         ...
         ValueError: the VJP rule of the primitive 'halve' for argument 0 returned shape (), expected (3,): ...
         """
-        self.vjps = tuple(
-            None if r is None else _checked_rule(self.name, r, i, "VJP")
-            for i, r in enumerate(rules_per_argument)
-        )
+        per_argument = tuple(None if r is None else _checked_rule(self.name, r, i, "VJP")
+                             for i, r in enumerate(rules_per_argument))  # fmt: skip
+        name = self.name
+
+        def vjps(i: int, cotangent: Any, out: Any, *args: Any, **params: Any) -> Any:
+            """The given rule of argument ``i`` (the variadic form of ``Primitive.vjps``)."""
+            _check_arity(name, "defvjp", per_argument, args)
+            rule = per_argument[i]
+            return None if rule is None else rule(cotangent, out, *args, **params)
+
+        self.vjps = vjps
         return self
 
-    def jvp(self, tangents: Any, out: Any, primals: Any, params: dict) -> Any:
-        if self.jvps is not None and len(self.jvps) < len(primals):
-            raise TypeError(
-                f"{self.name} takes {len(primals)} arguments but defjvp gave {len(self.jvps)} rules"
-            )
-        return super().jvp(tangents, out, primals, params)
 
-    def vjp(self, i: int, cotangent: Any, out: Any, primals: Any, params: dict) -> Any:
-        if self.vjps is not None and len(self.vjps) < len(primals):  # type: ignore[arg-type]
-            raise TypeError(
-                f"{self.name} takes {len(primals)} arguments but defvjp gave {len(self.vjps)} rules"  # type: ignore[arg-type]
-            )
-        return super().vjp(i, cotangent, out, primals, params)
+def _check_arity(name: str, given_by: str, rules_per_argument: tuple, args: tuple) -> None:
+    if len(rules_per_argument) < len(args):
+        raise TypeError(
+            f"{name} takes {len(args)} arguments but {given_by} gave {len(rules_per_argument)} rules"
+        )
 
 
 def _checked_rule(name: str, rule: Callable, position: int, kind: str) -> Callable:

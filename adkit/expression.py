@@ -54,6 +54,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from adkit import rules
+from adkit.formatting import snippet
 
 #: Longest formula accepted, in characters.
 MAX_LENGTH = 10_000
@@ -141,14 +142,6 @@ class ExpressionError(ValueError):
     ...
     adkit.expression.ExpressionError: attribute access (a.b) cannot be used in a formula: 'x.__class__'; ...
     """
-
-
-def _snippet(text: str, limit: int = 40) -> str:
-    """``text`` made safe to show on one line: whitespace collapsed, control characters escaped."""
-    text = " ".join(text.split())
-    text = "".join(c if c.isprintable() else c.encode("unicode_escape", "backslashreplace").decode("ascii")
-                   for c in text)  # fmt: skip
-    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 @dataclass(frozen=True)
@@ -287,15 +280,15 @@ def parse(text: str) -> Expression:
         if product is not None:
             written, meant = product
             raise ExpressionError(
-                f"'{_snippet(written)}' is not a formula: a product needs '*' (write {_snippet(meant)})"
+                f"'{snippet(written)}' is not a formula: a product needs '*' (write {snippet(meant)})"
             ) from None
         rest = error.text[error.offset - 1 :] if error.text and error.offset else ""
-        near = f", near '{_snippet(rest, 20)}'" if rest.strip() else ""
-        raise ExpressionError(f"syntax error: {_snippet(str(error.msg), 80)}{near}") from None
+        near = f", near '{snippet(rest, 20)}'" if rest.strip() else ""
+        raise ExpressionError(f"syntax error: {snippet(str(error.msg), 80)}{near}") from None
     except (RecursionError, MemoryError):
         raise _too_deep() from None
     except ValueError as error:  # e.g. a lone surrogate that cannot be encoded
-        raise ExpressionError(f"the formula cannot be read: {_snippet(str(error), 80)}") from None
+        raise ExpressionError(f"the formula cannot be read: {snippet(str(error), 80)}") from None
     return _compile(tree.body, text)
 
 
@@ -377,7 +370,7 @@ def _check(node: ast.expr, text: str) -> list[ast.expr]:
 
 def _source(node: ast.expr, text: str) -> str:
     """The part of the formula ``node`` was read from, shortened to show in a message."""
-    return _snippet(ast.get_source_segment(text, node) or type(node).__name__)
+    return snippet(ast.get_source_segment(text, node) or type(node).__name__)
 
 
 def _refuse(what: str, node: ast.expr, text: str) -> ExpressionError:
@@ -409,9 +402,9 @@ def _check_call(node: ast.Call, text: str) -> list[ast.expr]:
     if name not in FUNCTIONS:
         close = difflib.get_close_matches(name, FUNCTIONS, n=1)
         hint = f"did you mean {close[0]}? " if close else ""
-        hint = f"for a product write {_snippet(product)}; " if product and not close else hint
+        hint = f"for a product write {snippet(product)}; " if product and not close else hint
         raise ExpressionError(
-            f"unknown function '{_snippet(name)}'; {hint}known: {', '.join(sorted(FUNCTIONS))}"
+            f"unknown function '{snippet(name)}'; {hint}known: {', '.join(sorted(FUNCTIONS))}"
         )
     if node.keywords:
         raise ExpressionError(

@@ -22,13 +22,16 @@ from adkit.core import (
     Primitive,
     as_real,
     bind,
+    check_fits,
     new_level,
     primal,
     process,
     refuse_complex,
     shape_of,
+    short_repr,
 )
 from adkit.numpy_bridge import ArrayOps
+from adkit.rules import apply_jvp
 
 #: Level of duals a user builds by hand: they all share one perturbation, so
 #: ``Dual(2, 1) * Dual(3, 0)`` is one first-order computation.
@@ -75,12 +78,7 @@ class Dual(ArrayOps, Box):
         if tangent is None:
             tangent = np.zeros(shape_of(value)) if shape_of(value) else 0.0
         tangent = as_real(tangent, "Dual tangent")
-        v_shape, t_shape = shape_of(value), shape_of(tangent)
-        if t_shape != v_shape and t_shape[1:] != v_shape:
-            raise ValueError(
-                f"Dual tangent of shape {t_shape} does not fit a value of shape {v_shape}: give a "
-                f"tangent of shape {v_shape}, or (k,) + {v_shape} for k directions at once"
-            )
+        check_fits("Dual tangent", shape_of(tangent), shape_of(value), batched=True)
         if tag is None:
             inner = [x._level for x in (value, tangent) if isinstance(x, Box)]
             # A dual built around traced values is a new perturbation outside them.
@@ -92,8 +90,8 @@ class Dual(ArrayOps, Box):
         self._level = tag
 
     @classmethod
-    def _make(cls, value: Any, tangent: Any, level: int) -> Dual:
-        # The engine's constructor: no checks, no conversions.
+    def of_level(cls, value: Any, tangent: Any, level: Level) -> Dual:
+        """The engines' and transformations' constructor: no checks, no conversions, a given level."""
         d = object.__new__(cls)
         d.value = value
         d.tangent = tangent
@@ -121,21 +119,10 @@ class Dual(ArrayOps, Box):
         return primal(self)
 
     def __repr__(self) -> str:
-        return f"Dual({_short(self.value)}, {_short(self.tangent)})"
+        return f"Dual({short_repr(self.value)}, {short_repr(self.tangent)})"
 
     def _repr_latex_(self) -> str:
         return f"${_latex(self.value)} + {_latex(self.tangent)}\\,\\varepsilon$"
-
-
-def _short(x: Any) -> str:
-    if isinstance(x, Box):
-        return repr(x)
-    if np.ndim(x) == 0:
-        v = float(x)
-        if v == 0 or 1e-3 <= abs(v) < 1e6 or not np.isfinite(v):
-            return f"{v:.3f}"
-        return f"{v:.3e}"
-    return repr(np.asarray(x))
 
 
 def _latex(x: Any) -> str:
@@ -144,7 +131,7 @@ def _latex(x: Any) -> str:
     if isinstance(x, Box):
         return _latex(x.value)
     if np.ndim(x) == 0:
-        return _short(x)
+        return short_repr(x)
     rows = np.atleast_2d(np.asarray(x))
     if rows.ndim > 2:
         return f"\\text{{array of shape }}{np.shape(x)}"
@@ -166,10 +153,10 @@ def forward_process(top: Dual, prim: Primitive, operands: tuple, params: dict) -
             tangents.append(None)
     out = bind(prim, primals, params)
     refuse_complex(prim, out)
-    tangent = prim.jvp(tangents, out, primals, params)
+    tangent = apply_jvp(prim, tangents, out, primals, params)
     if tangent is None:
         return out
-    return Dual._make(out, tangent, level)
+    return Dual.of_level(out, tangent, level)
 
 
 process.register(Dual, object, object, object)(forward_process)

@@ -29,7 +29,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from adkit.core import shape_of
+from adkit.core import size_of
+from adkit.formatting import duration
 from adkit.pytree import flatten
 
 
@@ -91,17 +92,10 @@ def workload_of(tape: Any) -> Workload:
             linear += 1.0
         elif prim.elementwise:
             traced = sum(p is not None for p in node.inputs)
-            linear += traced * _size(node.value)
+            linear += traced * size_of(node.value)
         else:
             linear += work
     return Workload(ops, flops, linear)
-
-
-def _size(x: Any) -> int:
-    size = 1
-    for d in shape_of(x):
-        size *= d
-    return size
 
 
 #: A typical small function (a few operations on arrays of a few hundred
@@ -197,13 +191,13 @@ class ModeChoice:
     def __repr__(self) -> str:
         return (
             f"ModeChoice(mode={self.mode!r}, n={self.n}, m={self.m}, "
-            f"cost_forward={_duration(self.cost_forward)}, cost_reverse={_duration(self.cost_reverse)})\n"
+            f"cost_forward={duration(self.cost_forward)}, cost_reverse={duration(self.cost_reverse)})\n"
             f"  {self.reason}"
         )
 
     def _repr_html_(self) -> str:
         crossover = "never" if self.reverse_from is None else f"n = {self.reverse_from}"
-        cells = (self.mode, self.n, self.m, _duration(self.cost_forward), _duration(self.cost_reverse),
+        cells = (self.mode, self.n, self.m, duration(self.cost_forward), duration(self.cost_reverse),
                  crossover)  # fmt: skip
         row = "".join(f"<td>{html.escape(str(c))}</td>" for c in cells)
         return (
@@ -211,14 +205,6 @@ class ModeChoice:
             "<th>est. forward</th><th>est. reverse</th><th>reverse cheaper from</th></tr>"
             f"<tr>{row}</tr></table><p>{html.escape(self.reason)}</p>"
         )
-
-
-def _duration(seconds: float) -> str:
-    """``82.3 µs``, ``7.53 ms``, ``1.2 s``."""
-    for scale, unit in ((1.0, "s"), (1e-3, "ms")):
-        if seconds >= scale:
-            return f"{seconds / scale:.3g} {unit}"
-    return f"{seconds * 1e6:.3g} µs"
 
 
 def _count(k: int, word: str) -> str:
@@ -253,8 +239,8 @@ def decide(n: int, m: int, work: Workload, requested: str = "auto") -> ModeChoic
     mode = "forward" if fwd <= rev else "reverse"
     ratio = max(fwd, rev) / max(min(fwd, rev), 1e-12)
     other = "reverse" if mode == "forward" else "forward"
-    head = (f"{mode} mode, about {ratio:.2g}x cheaper (estimated {_duration(min(fwd, rev))} against "
-            f"{_duration(max(fwd, rev))} for {other} mode). f has n = {_count(n, 'input')} and "
+    head = (f"{mode} mode, about {ratio:.2g}x cheaper (estimated {duration(min(fwd, rev))} against "
+            f"{duration(max(fwd, rev))} for {other} mode). f has n = {_count(n, 'input')} and "
             f"m = {_count(m, 'output')}: ")  # fmt: skip
     operations = _count(work.ops, "operation")
     size = f"{operations}, {work.flops:.3g} flops per evaluation"
@@ -285,10 +271,5 @@ def decide(n: int, m: int, work: Workload, requested: str = "auto") -> ModeChoic
 def probe(f: Callable, inputs: Any, record: Callable, requested: str = "auto") -> tuple[ModeChoice, Any]:
     """Evaluate ``f`` once on a tape and decide; the tape is returned for reuse."""
     tape, out = record(f, inputs)
-    m = 0
-    for y in flatten(out)[0]:
-        size = 1
-        for d in getattr(y, "shape", ()) or ():
-            size *= d
-        m += size
+    m = sum(size_of(y) for y in flatten(out)[0])
     return decide(inputs.n, m, workload_of(tape), requested), (tape, out)

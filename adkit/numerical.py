@@ -29,6 +29,8 @@ from typing import Any
 
 import numpy as np
 
+from adkit.api import derivative
+
 EPS = float(np.finfo(float).eps)
 
 #: The step the rules of thumb recommend, relative to ``max(1, |x|)``.
@@ -302,8 +304,6 @@ def error_vs_step(
     if hs.size < 2 or not np.all(np.isfinite(hs)) or np.any(hs <= 0):
         raise ValueError("steps must hold at least two positive finite numbers")
     if exact is None:
-        from adkit.api import derivative
-
         exact = derivative(f)(x)
     exact = float(exact)
     errors = {}

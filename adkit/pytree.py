@@ -20,7 +20,7 @@ structure) does not recurse either.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -141,10 +141,3 @@ def unflatten(tree: TreeDef, leaves: Sequence[Any]) -> Any:
     if i != len(leaves):
         raise ValueError(f"the structure {tree!r} holds {tree.num_leaves} leaves, not {len(leaves)}")
     return values[0]
-
-
-def tree_map(fn: Callable[..., Any], tree: Any, *rest: Any) -> Any:
-    """Apply ``fn`` to each leaf (and the matching leaves of ``rest``)."""
-    leaves, treedef = flatten(tree)
-    others = [flatten(r)[0] for r in rest]
-    return unflatten(treedef, [fn(leaf, *(o[i] for o in others)) for i, leaf in enumerate(leaves)])

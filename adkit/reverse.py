@@ -53,6 +53,7 @@ from adkit.core import (
     Primitive,
     as_real,
     bind,
+    check_fits,
     escaped_message,
     new_level,
     primal,
@@ -60,10 +61,11 @@ from adkit.core import (
     process,
     refuse_complex,
     shape_of,
+    short_repr,
 )
-from adkit.forward import _short
+from adkit.formatting import constant
 from adkit.numpy_bridge import UFUNCS, ArrayOps, array_ufunc
-from adkit.rules import RAISES
+from adkit.rules import RAISES, apply_vjp
 
 
 class FreedTapeError(RuntimeError):
@@ -108,19 +110,15 @@ class Node(NamedTuple):
 
     @property
     def label(self) -> str:
-        """The operation written with its operands' positions, e.g. ``v1 * v2``."""
+        """The operation written with its operands' tape positions, e.g. ``t1 * t2``.
+
+        (Tape positions, ``t``; the trace and the graph name values by the
+        survey's numbering, ``v``.)
+        """
         if self.primitive is None:
             return "input"
-        names = [f"v{i}" if i is not None else _constant(x) for i, x in zip(self.inputs, self.operands)]
+        names = [f"t{i}" if i is not None else constant(x) for i, x in zip(self.inputs, self.operands)]
         return self.primitive.format(names, self.params)
-
-
-def _constant(x: Any) -> str:
-    """A constant operand as a trace shows it: ``2``, ``0.5``, ``array(3, 4)``."""
-    x = primal(x)
-    if np.ndim(x) == 0:
-        return f"{float(x):.6g}"
-    return f"array{np.shape(x)}"
 
 
 #: how much recording the context's own tape allows between two collections of
@@ -141,7 +139,7 @@ class Tape:
     ...     x = Var(2.0)
     ...     y = x * x + 1.0
     >>> [node.label for node in tape.nodes]
-    ['input', 'v0 * v0', 'v1 + 1']
+    ['input', 't0 * t0', 't1 + 1']
     >>> y.backward()
     >>> x.grad
     4.0
@@ -193,8 +191,8 @@ class Tape:
 
     def leaf(self, value: Any) -> Var:
         """Record an input and return its traced value."""
-        for box in _boxes(value):
-            self.outer.add(box._level)
+        if isinstance(value, Box):  # a tape built around traced values: their levels are outer here
+            self.outer.update(box._level for box in _boxes(value))
         return _push(self, self.level, value, (None, value, (), (), None, None))
 
     def leaves(self, values: Sequence[Any]) -> list[Var]:
@@ -455,8 +453,8 @@ class Var(ArrayOps, Box):
                     "default to 1"
                 )
             cotangent = 1.0
-        elif shape_of(cotangent) != shape:
-            raise ValueError(f"cotangent of shape {shape_of(cotangent)} given for a value of shape {shape}")
+        else:
+            check_fits("backward(): the cotangent", shape_of(cotangent), shape, batched=False)
         adjoints = sweep(tape, {self._index: cotangent})
         for index, ref in list(tape._leaves.items()):
             leaf = ref()
@@ -475,8 +473,8 @@ class Var(ArrayOps, Box):
             free(tape)
 
     def __repr__(self) -> str:
-        grad = "" if self.grad is None else f", grad={_short(self.grad)}"
-        return f"Var({_short(self.value)}{grad})"
+        grad = "" if self.grad is None else f", grad={short_repr(self.grad)}"
+        return f"Var({short_repr(self.value)}{grad})"
 
     # -- the routes onto the tape. Operators, ufuncs and methods of one traced
     # value come here first: Python floats take the scalar route, anything else
@@ -673,7 +671,8 @@ def _record(prim: Primitive, tape: Tape, level: Level, out: Any, parents: tuple[
     ``plain``: the operands hold no boxes (plain NumPy values), so a
     first-order sweep may use the primitive's ``fast_vjp``.
     """
-    refuse_complex(prim, out)
+    if type(out) is not float and not (type(out) is np.ndarray and out.dtype.kind == "f"):
+        refuse_complex(prim, out)  # (only values that are not plainly real need the check)
     fast = prim.fast_vjp
     if fast is None and prim.partials is None and prim.vjps is None:
         raise NotImplementedError(
@@ -730,13 +729,13 @@ def sweep(tape: Tape, seeds: dict[int, Any], keep: int | None = None, consume: b
     page faults.
     """
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        adjoints = _sweep(tape._entries, seeds, len(tape._entries) if keep is None else keep, consume)
+        adjoints = sweep_entries(tape._entries, seeds, len(tape._entries) if keep is None else keep, consume)
     if consume:
         free(tape)
     return adjoints
 
 
-def _sweep(entries: list[tuple], seeds: dict[int, Any], keep: int, consume: bool) -> list[Any]:
+def sweep_entries(entries: list[tuple], seeds: dict[int, Any], keep: int, consume: bool) -> list[Any]:
     root = max(seeds)
     adjoints: list[Any] = [None] * (root + 1)
     for index, cotangent in seeds.items():
@@ -769,7 +768,7 @@ def _sweep(entries: list[tuple], seeds: dict[int, Any], keep: int, consume: bool
                 for position, i in enumerate(parents):
                     if i is None:
                         continue
-                    c = prim.vjp(position, g, out, primals, params)
+                    c = apply_vjp(prim, position, g, out, primals, params)
                     if c is None:
                         continue
                     a = adjoints[i]

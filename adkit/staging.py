@@ -52,8 +52,13 @@ from typing import Any
 
 import numpy as np
 
-from adkit.core import Box, Level, Primitive, Symbolic, _shape_of, new_level, process
+from adkit.core import Box, Level, Primitive, Symbolic, new_level, process
 from adkit.pytree import TreeDef, flatten, unflatten
+
+#: How a program is written as Python source: ``adkit.codegen.generate``, set when adkit.codegen is
+#: imported (which ``import adkit`` does). adkit.codegen is built on this module, so this one does not
+#: import it.
+generator: Callable[[Program], Any] | None = None
 
 
 class StagingError(Exception):
@@ -210,9 +215,9 @@ class Program:
 
     def source(self) -> str:
         """The Python source ``adkit.compile`` generates for this program."""
-        from adkit.codegen import generate
-
-        return generate(self).source
+        if generator is None:  # pragma: no cover - importing adkit imports adkit.codegen, which sets it
+            raise RuntimeError("adkit.codegen is not imported: it writes a program's source")
+        return generator(self).source
 
     def _repr_html_(self) -> str:
         """The generated source, highlighted (with pygments where it is installed)."""
@@ -237,18 +242,18 @@ class Program:
 
 
 def _listing(eq: Equation) -> str:
-    args = ", ".join(_show(a) for a in eq.args)
-    params = "".join(f", {k}={_show(v)}" for k, v in eq.params.items() if eq.kind != "guard")
+    args = ", ".join(show_value(a) for a in eq.args)
+    params = "".join(f", {k}={show_value(v)}" for k, v in eq.params.items() if eq.kind != "guard")
     if eq.kind == "guard":
-        return f"guard {'' if eq.params['expect'] else 'not '}{_show(eq.args[0])}    # {eq.site}"
+        return f"guard {'' if eq.params['expect'] else 'not '}{show_value(eq.args[0])}    # {eq.site}"
     return f"{eq.out!r} = {eq.name}({args}{params})"
 
 
-def _show(x: Any) -> str:
+def show_value(x: Any) -> str:
     if type(x) is Ref:
         return repr(x)
     if type(x) in (tuple, list):
-        inner = ", ".join(_show(v) for v in x)
+        inner = ", ".join(show_value(v) for v in x)
         return f"({inner},)" if type(x) is tuple and len(x) == 1 else f"({inner})" if type(x) is tuple \
             else f"[{inner}]"  # fmt: skip
     return _short(x)
@@ -441,7 +446,7 @@ class _Engines:
     def load(cls) -> None:
         from adkit import forward, reverse
 
-        cls.sweep = reverse._sweep.__code__
+        cls.sweep = reverse.sweep_entries.__code__
         cls.forward = forward.forward_process.__code__
         cls.add = _Values.__add__.__code__
 
@@ -449,7 +454,7 @@ class _Engines:
 def _role() -> tuple | None:
     """What the equation being recorded computes in a derivative, read off the engine running it.
 
-    Inside the reverse sweep (``reverse._sweep``) processing entry ``k``: a
+    Inside the reverse sweep (``reverse.sweep_entries``) processing entry ``k``: a
     contribution to the adjoint of one of its operands (all the steps of one
     ``prim.vjp`` call form a group), or the sum of two contributions
     (``a + c``). Inside the forward engine's rule call: a step of the output's
@@ -615,8 +620,8 @@ class _Values(Symbolic):
     def _shape(self) -> tuple[int, ...]:
         return self._ref.shape
 
-    def _returned(self, caller: Sequence[Any]) -> Any:
-        """What a transformation hands back (``api._finish``), recorded: copies, 0-d results made floats."""
+    def returned(self, caller: Sequence[Any]) -> Any:
+        """What a transformation hands back (``api.finish``), recorded: copies, 0-d results made floats."""
         builder = self._builder
         arrays = [c for c in caller if type(c) is np.ndarray]
         inputs = [x for x in builder.staged_inputs if x._ref.kind is np.ndarray]
@@ -794,10 +799,10 @@ class Shadow(_Values):
 
 
 def finish(x: Any, *caller: Any) -> Any:
-    """A transformation's result as the caller gets it (``api._finish``), the step a program repeats."""
-    from adkit.api import _finish
+    """A transformation's result as the caller gets it (``api.finish``), the step a program repeats."""
+    from adkit import api
 
-    return _finish(x, caller)
+    return api.finish(x, caller)
 
 
 def _examples(obj: Any) -> Any:
@@ -833,11 +838,6 @@ def _holds_staged(obj: Any) -> bool:
     if t is slice:
         return any(_holds_staged(v) for v in (obj.start, obj.stop, obj.step))
     return isinstance(obj, Box)
-
-
-@_shape_of.register(Shadow)
-def _shape_of_shadow(x: Shadow) -> tuple[int, ...]:
-    return np.shape(x._example)
 
 
 def staging_process(top: Staged, prim: Primitive, operands: Sequence[Any], params: dict) -> Any:

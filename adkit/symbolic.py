@@ -27,6 +27,8 @@ from typing import Any
 
 import numpy as np
 
+from adkit.reverse import Tape
+
 
 def _sympy() -> Any:
     """The sympy module, or an ImportError saying how to get it."""
@@ -332,8 +334,6 @@ def expression_swell(f_k: Callable[[int], Callable[[Any], Any]] = logistic_map,
     ([3, 6, 9, 12], [2, 21, 82, 264])
     """
     sp = _sympy()
-    from adkit.reverse import Tape
-
     if not callable(f_k):
         raise TypeError(f"f_k must be a function of k returning a function, got {type(f_k).__name__}")
     ks = list(ks)

@@ -18,7 +18,16 @@ from typing import Any
 
 import numpy as np
 
-from adkit.compare import COLORS, FAMILIES, LABELS, METHODS, ModeComparison, compare_modes, get_family
+from adkit.compare import (
+    COLORS,
+    FAMILIES,
+    LABELS,
+    METHODS,
+    ModeComparison,
+    compare_modes,
+    get_family,
+    operation_count,
+)
 from adkit.modes import estimate
 
 
@@ -288,8 +297,6 @@ class ModeExplorer:
         """Forward minus reverse estimated cost at the family's shapes (powers of two), cached."""
         name = self.family
         if name not in self._boundaries:
-            from adkit.compare import operation_count
-
             family = FAMILIES[name]
             exps = np.arange(self.max_exponent + 1)
             margin = np.full((len(exps), len(exps)), np.nan)

@@ -7,9 +7,10 @@ nbval checks that those outputs are current); they are copied into
 ``docs/tutorials/`` (git-ignored) when the build starts. The API reference
 comes from adkit's docstrings (autodoc + napoleon, Google style), one page per
 topic under ``docs/api/``; the elementary functions' table is generated from
-``adkit.__all__``, and the command line's help from its parser, into
-``docs/_generated/`` (git-ignored), and the build fails when a public name
-of adkit is documented nowhere.
+``adkit.__all__``, the page of what adkit supports from its rule table and the
+NumPy bridge's tables (``adkit.supported``), and the command line's help from
+its parser, into ``docs/_generated/`` (git-ignored), and the build fails when a
+public name of adkit is documented nowhere.
 
 Offline too: the pages load nothing from the internet. MathJax is served from
 ``_static/mathjax`` (a vendored copy, see its README.md), and a widget in a
@@ -121,7 +122,7 @@ def copy_tutorials(source: Path = NOTEBOOKS, target: Path = TUTORIALS) -> list[s
     re-read them) and copies whose notebook is gone are removed.
     """
     target.mkdir(exist_ok=True)
-    wanted = {p.name: p for p in sorted(source.glob("[0-9][0-9]_*.ipynb"))}
+    wanted = {p.name: p for p in sorted(source.glob("[0-9][0-9]*_*.ipynb"))}
     for stale in target.glob("*.ipynb"):
         if stale.name not in wanted:
             stale.unlink()
@@ -147,16 +148,20 @@ def _arguments(prim: adkit.Primitive) -> str:
     return {1: "x", 2: "x1, x2"}.get(arity, ", ".join(f"x{i + 1}" for i in range(arity)))
 
 
-def primitives_page(elementwise: bool) -> str:
-    """autodoc entries for the adkit.Primitive objects of ``__all__``, elementwise ones or the others.
+def primitives_page(elementwise: bool, special: bool = False) -> str:
+    """autodoc entries for the adkit.Primitive objects of ``__all__``: elementwise ones or the others,
+    those computed by scipy.special (``special``) or not.
 
     Primitives are callable objects, not functions: each gets its arguments
     written out (``sin(x)``, ``add(x1, x2)``) instead of ``(*operands, **params)``.
     """
+    from adkit.rules import SPECIAL
+
     lines = []
     for name in adkit.__all__:
         prim = getattr(adkit, name)
-        if isinstance(prim, adkit.Primitive) and (prim.partials is not None) == elementwise:
+        if (isinstance(prim, adkit.Primitive) and (prim.partials is not None) == elementwise
+                and (prim.name in SPECIAL) == special):  # fmt: skip
             lines += [f".. autofunction:: adkit.{name}({_arguments(prim)})", ""]
     return "\n".join(lines)
 
@@ -222,8 +227,12 @@ def cli_help() -> dict[str, str]:
 
 
 def setup(app):
+    from adkit import supported
+
     copy_tutorials()
+    write_if_changed(GENERATED / "supported.md", supported.page())
     write_if_changed(GENERATED / "elementwise.rst", primitives_page(elementwise=True))
+    write_if_changed(GENERATED / "special.rst", primitives_page(elementwise=True, special=True))
     write_if_changed(GENERATED / "matrix.rst", primitives_page(elementwise=False))
     for name, text in cli_help().items():
         write_if_changed(GENERATED / f"cli-{name}.txt", text)

@@ -31,6 +31,17 @@
 # $\partial y/\partial x_2 = x_1 - \cos x_2 \approx 1.716$.
 # The tutorials that follow take each idea slowly; this notebook shows them all at once.
 
+# %% [markdown]
+# ## Learning objectives
+#
+# After this tour you can
+#
+# * differentiate a NumPy function with adkit in forward mode (`Dual`, `jvp`) and reverse mode
+#   (`grad`, `Var` and `backward()`), and ask it to choose (`diff(f, mode="auto")`, `.explain`);
+# * read an evaluation trace and a computational graph of a small function;
+# * get a Jacobian, of JAX's shape `f(x).shape + x.shape`, and measure what the modes cost;
+# * find the tutorial that takes each idea further.
+
 # %%
 # %matplotlib inline
 import textwrap
@@ -242,10 +253,63 @@ explorer.draw()  # the widget's current picture, as a static figure
 #
 # 1. Why automatic differentiation? (against finite differences and symbolic differentiation)
 # 2. Dual numbers
-# 3. Forward mode
-# 4. Reverse mode: one sweep back gives the whole gradient
+# 3. Forward mode (and 3b, *build it yourself*: forward and reverse mode in under a hundred lines,
+#    and the ways to implement AD)
+# 4. Reverse mode: one sweep back gives the whole gradient, and what it costs in time and memory
 # 5. Computational graphs: seeing both sweeps
 # 6. Jacobians, and which mode to use
 # 7. Reverse mode on matrices
 # 8. adkit and PyTorch side by side
-# 9. Higher-order derivatives
+# 9. Higher-order derivatives, and where AD goes wrong
+#
+# Every tutorial ends with exercises. These are the tour's.
+#
+# ## Exercises
+#
+# Each exercise is followed by a collapsed cell with a solution that checks
+# itself: click it (or the "show" toggle on the documentation site) to reveal it.
+
+# %% [markdown]
+# ### Exercise 1: your own function
+#
+# For $g(x, y) = x^2 y + y^3$, compute the gradient at $(1, 2)$ by hand, then with
+# `adkit.grad(g, argnums=(0, 1))` and with `Var` leaves and `backward()`.
+
+# %% jupyter={"source_hidden": true} tags=["solution", "hide-input"]
+def g(x, y):
+    return x**2 * y + y**3
+
+
+by_hand = (2 * 1.0 * 2.0, 1.0**2 + 3 * 2.0**2)  # (2xy, x² + 3y²) = (4, 13)
+assert adkit.grad(g, argnums=(0, 1))(1.0, 2.0) == by_hand
+x, y = adkit.Var(1.0), adkit.Var(2.0)
+g(x, y).backward()
+assert (x.grad, y.grad) == by_hand
+print("gradient of g at (1, 2):", by_hand)
+
+# %% [markdown]
+# ### Exercise 2: read the trace
+#
+# In the trace of section 4, one variable has adjoint $-1$. Which one, and why, from the
+# definitions alone? Check your answer on `trace`.
+
+# %% jupyter={"source_hidden": true} tags=["solution", "hide-input"]
+# v3 = sin(v0) enters the output as y = v5 = v4 - v3, so ∂y/∂v3 = -1
+minus_one = [row.name for row in trace.rows if row.adjoint == -1]
+assert minus_one == ["v3"] and trace["v3"].definition == "sin(v0)"
+assert trace["v5"].definition == "v4 - v3"
+print("v3 = sin(v0), and y = v4 - v3: its adjoint is -1")
+
+# %% [markdown]
+# ### Exercise 3: shapes
+#
+# Predict the shape of the Jacobian of $h(M) = M v$, a map from $2 \times 2$ matrices $M$ to
+# vectors of 2 (with $v$ fixed), then check with `adkit.jacobian`. Which entry is
+# $\partial h_0 / \partial M_{01}$, and what is its value?
+
+# %% jupyter={"source_hidden": true} tags=["solution", "hide-input"]
+v = np.array([3.0, -1.0])
+J = adkit.jacobian(lambda M: M @ v)(np.eye(2))
+assert J.shape == (2,) + (2, 2)  # f(x).shape + x.shape
+assert J[0, 0, 1] == v[1]  # h_0 = M_00 v_0 + M_01 v_1, so ∂h_0/∂M_01 = v_1
+print("shape", J.shape, "; ∂h0/∂M01 =", J[0, 0, 1])

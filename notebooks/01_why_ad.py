@@ -32,8 +32,22 @@
 # It is built from $+$, $-$ and $\times$ only, so the numbers below come out the same, to the last bit,
 # on any computer.
 
+# %% [markdown]
+# ## Learning objectives
+#
+# After this notebook you can
+#
+# * explain why a finite difference loses half (forward) or a third (central) of the digits, and
+#   find its best step from the balance of truncation and round-off;
+# * use the complex step, and say when it does not apply;
+# * explain expression swell, measure it, and say why AD does not suffer from it;
+# * say how accurate AD is (the rounding of the derivative's own arithmetic) and what it costs
+#   (a few evaluations of the function).
+
 # %%
 # %matplotlib inline
+from itertools import pairwise
+
 import matplotlib.pyplot as plt
 import numpy as np
 import sympy
@@ -130,7 +144,8 @@ for method in ("forward", "central", "complex"):
 
 # %% [markdown]
 # How does that compare with the theory? The formulas for $h^*$ need $f''$ and $f'''$: we borrow
-# them from AD (`adkit.derivative(f, order=k)`, exact, as we will see at the end of this notebook).
+# them from AD (`adkit.derivative(f, order=k)`, exact up to rounding; notebook 2 shows how nested
+# dual numbers give a second derivative, notebook 9 how they give any order).
 
 # %%
 eps = adkit.numerical.EPS
@@ -160,6 +175,21 @@ plt.show()
 # has no V: once $h$ is small enough its error stays at the rounding of $f'$ itself, about
 # $10^{-15}$ (an error of exactly zero is drawn at the bottom of the plot).
 #
+# Where is the central difference on the right? Hidden under the complex step. This $f$ is a
+# polynomial of degree 4, so both Taylor series above stop after the $h^2$ term: the central
+# difference's error is exactly $+\tfrac{h^2}{6} f'''$ and the complex step's exactly
+# $-\tfrac{h^2}{6} f'''$. Their absolute values, which the plot shows, are the same until round-off
+# separates them:
+
+# %%
+central, complex_ = study.errors["central"], study.errors["complex"]
+large = study.steps >= 1e-4
+difference = np.max(np.abs(central[large] - complex_[large]) / complex_[large])
+print(f"for h >= 1e-4 the two errors differ by at most {difference:.0e} of their size")
+print(f"both are h² f'''/6 = {f3 / 6:.4g} h²:",
+      np.allclose(central[large], f3 / 6 * study.steps[large] ** 2, rtol=1e-4))
+
+# %% [markdown]
 # Two more costs hide behind the plot:
 #
 # * the best step depends on the function and the point, which we usually do not know;
@@ -204,12 +234,25 @@ swell.plot(ax=ax)
 plt.show()
 
 # %% [markdown]
-# On a log scale a straight line is exponential growth: the symbolic derivative multiplies its
-# size by almost 3 at every step ($k = 8$ already needs 13,824 operations and 54,218 printed
-# characters), while AD needs $3k$ operations, 24 at $k = 8$. Eliminating common subexpressions
-# recovers a polynomial size, and that is no coincidence: **AD is symbolic differentiation that
-# never forgets a shared value**, because it works on the program (where $\ell_i$ is computed
-# once and stored in a variable) rather than on a formula.
+# On a log scale a straight line is exponential growth. The formula of $f_k$ roughly doubles with
+# every step; its derivative grows faster, by the factors below (each step's size over the
+# previous one's):
+
+# %%
+print("k:                ", "  ".join(f"{k:>4}" for k in swell.ks[1:]))
+for name, sizes in (("formula growth:   ", swell.expression), ("derivative growth:", swell.derivative)):
+    print(name, "  ".join(f"{b / a:4.2f}" for a, b in pairwise(sizes)))
+
+# %% [markdown]
+# From $k = 4$ on, the derivative's growth factor falls, 3.2, 2.9, 2.7, 2.6, 2.5, slowly towards 2:
+# by the product rule each derivative contains the previous one twice plus copies of the formula,
+# which itself doubles, so its size grows like $k\,2^k$. At $k = 8$ it already takes 13,824
+# operations and 54,218 printed characters. AD records $3k$ elementary operations for $f_k$, 24 at
+# $k = 8$, and its derivative adds a few per operation (the tangent of a product is two
+# multiplications and an addition): linear in $k$.
+# Eliminating common subexpressions recovers a polynomial size, and that is no coincidence: **AD
+# is symbolic differentiation that never forgets a shared value**, because it works on the
+# program (where $\ell_i$ is computed once and stored in a variable) rather than on a formula.
 #
 # Symbolic differentiation also needs a closed formula to start from. A program with a branch
 # on its input has none; AD simply differentiates the branch that runs:
@@ -262,10 +305,25 @@ for name, value in candidates.items():
     print(f"{name:28} {value!r:22} error {abs(value - exact):.1e}")
 
 # %% [markdown]
-# AD is off by one unit in the last place ($8.9 \times 10^{-16}$), the rounding error of
-# evaluating the formula itself in floating point: nothing can do better in double precision.
-# The complex step comes close, because this $f$ is analytic and accepts complex numbers; most
-# programs (with `abs`, `max`, comparisons, or libraries written for real numbers) do not.
+# How far off is each, in units in the last place (ulps) of $f'(0.3)$?
+
+# %%
+ulp = np.spacing(abs(exact))
+print(f"one ulp of {exact} is {ulp:.2g}; the errors, in ulps:")
+for name, value in candidates.items():
+    print(f"{name:28} {abs(value - exact) / ulp:12,.0f}")
+print(f"{'complex step at its best h':28} {study.min_error('complex') / ulp:12,.0f}")
+
+# %% [markdown]
+# AD is off by one ulp. It evaluates the derivative's own arithmetic (the tangent rules) in
+# floating point, and each operation rounds: its error is the rounding of that arithmetic, not
+# of any approximation. The best any method can return in double precision is the correctly
+# rounded value, within half an ulp of the true derivative; here that is `exact` itself, the
+# double nearest to $-544/125$. The complex step, at its usual $h = 10^{-20}$, is 2 ulps off, and
+# at its best step (from the study above) it lands on the correctly rounded value: error 0. That
+# is luck of its roundings, not a better method. It also needs an analytic $f$ that accepts
+# complex numbers; most programs (with `abs`, `max`, comparisons, or libraries written for real
+# numbers) do not.
 #
 # And the cost? Each elementary operation is evaluated once with its derivative rule attached:
 # the product $uv$ also computes $\dot u v + u \dot v$, two multiplications and an addition. So
@@ -282,3 +340,55 @@ for name, value in candidates.items():
 #
 # The next notebook opens the box: **dual numbers**, the arithmetic that makes forward-mode AD
 # work.
+#
+# ## Exercises
+#
+# Each exercise is followed by a collapsed cell with a solution that checks
+# itself: click it (or the "show" toggle on the documentation site) to reveal it.
+
+# %% [markdown]
+# ### Exercise 1: the best step for another function
+#
+# For $f(x) = e^x$ at $x = 1$, predict the best step of the central difference from
+# $h^* = \sqrt[3]{3\varepsilon |f| / |f'''|}$ (here $f = f''' = e^x$), then measure it with
+# `adkit.numerical.error_vs_step(np.exp, 1.0, exact=np.e)`. Do they agree within a factor of 10?
+
+# %% jupyter={"source_hidden": true} tags=["solution", "hide-input"]
+predicted = (3 * eps) ** (1 / 3)  # |f| / |f'''| = 1 for the exponential
+measured = adkit.numerical.error_vs_step(np.exp, 1.0, exact=np.e).optimal_step["central"]
+assert 0.1 < measured / predicted < 10
+print(f"predicted h* = {predicted:.1e}, measured h* = {measured:.1e}")
+
+# %% [markdown]
+# ### Exercise 2: when the complex step fails
+#
+# $g(x) = x\,|x|$ has $g'(x) = 2|x|$. Predict what the complex step gives at $x = 0.3$ (hint:
+# `np.abs` of a complex number is its modulus, a real number), then compare it with
+# `adkit.numerical.complex_step(g, 0.3)` and with `adkit.derivative(g)(0.3)`.
+
+# %% jupyter={"source_hidden": true} tags=["solution", "hide-input"]
+def g(x):
+    return x * np.abs(x)
+
+
+# |0.3 + ih| = sqrt(0.09 + h²) is real, so Im g(0.3 + ih) / h = sqrt(0.09 + h²) ≈ 0.3: half the truth
+assert abs(adkit.numerical.complex_step(g, 0.3) - 0.3) < 1e-15
+assert adkit.derivative(g)(0.3) == 2 * 0.3
+print(f"complex step: {adkit.numerical.complex_step(g, 0.3):g} (wrong), AD: {adkit.derivative(g)(0.3):g}")
+
+# %% [markdown]
+# ### Exercise 3: no swell in AD
+#
+# How many elementary operations does AD record for $f_{20}$, the logistic map iterated 20 times,
+# and how long would the derivative's formula be, if its size kept growing by at least 2 per step
+# from $k = 8$ (13,824 operations)? Check the first number with `adkit.trace` (its rows are the
+# input, one row per operation, and the output `y`) and the derivative at $x = 0.3$ against
+# `adkit.derivative`.
+
+# %% jupyter={"source_hidden": true} tags=["solution", "hide-input"]
+f20 = adkit.symbolic.logistic_map(20)
+trace20 = adkit.trace(f20, 0.3)
+operations = sum(row.kind == "intermediate" for row in trace20.rows)
+assert operations == 3 * 20
+assert trace20["y"].tangent == adkit.derivative(f20)(0.3)
+print(f"AD: {operations} operations; the formula: at least 13,824 x 2^12 = {13_824 * 2**12:,} operations")

@@ -27,6 +27,17 @@
 # rules of differentiation are the rules of this arithmetic. That is all forward-mode
 # automatic differentiation is.
 
+# %% [markdown]
+# ## Learning objectives
+#
+# After this notebook you can
+#
+# * compute with dual numbers $a + b\,\varepsilon$, $\varepsilon^2 = 0$, by hand and with
+#   `adkit.Dual`, and read the sum, product, quotient and chain rules off their arithmetic;
+# * extend a function to dual numbers by its first-order Taylor expansion;
+# * get a derivative by evaluating at $x + \varepsilon$, a second derivative with duals of
+#   duals, and a gradient with a vector-valued dual part.
+
 # %%
 # %matplotlib inline
 import matplotlib.pyplot as plt
@@ -104,7 +115,7 @@ print(f"u / v = {show(u / v):14}  rule: a/c + (bc - ad)/c² ε     = {a / c:g} -
 print(f"u³    = {show(u**3):14}  rule: a³ + 3a²b ε               = {a**3:g} + {3 * a**2 * b:g} ε")
 
 # %% [markdown]
-# ## Functions: the Taylor series stops after one term
+# ## Functions: the Taylor series stops after the first-order term
 #
 # For a smooth function, Taylor's theorem at $a$ with the step $b\varepsilon$ gives
 #
@@ -237,7 +248,7 @@ print("dual part = hand derivative at all 301 points:", np.allclose(hx.dual, dh(
 #
 # The real and dual parts may themselves be dual numbers. Take two independent nudges,
 # $\varepsilon_1^2 = \varepsilon_2^2 = 0$ (but $\varepsilon_1 \varepsilon_2 \neq 0$), and evaluate
-# at $x + \varepsilon_1 + \varepsilon_2$. Taylor's series stops after the second term, with
+# at $x + \varepsilon_1 + \varepsilon_2$. Taylor's series stops after the second-order term, with
 # $(\varepsilon_1 + \varepsilon_2)^2 = 2\varepsilon_1\varepsilon_2$:
 #
 # $$f(x + \varepsilon_1 + \varepsilon_2) = f(x) + f'(x)\,\varepsilon_1 + f'(x)\,\varepsilon_2
@@ -291,3 +302,46 @@ print(f"by hand: (2xy, x² + cos y) = ({2 * 1.5 * 2.0:g}, {1.5**2 + np.cos(2.0):
 #   extends by its first-order Taylor expansion, $f(a + b\varepsilon) = f(a) + b f'(a)\,\varepsilon$.
 # * Evaluating a program on $x + \varepsilon$ returns $f(x) + f'(x)\,\varepsilon$: exact derivatives
 #   at the cost of a few extra operations per operation, with no step and no formula.
+#
+# ## Exercises
+#
+# Each exercise is followed by a collapsed cell with a solution that checks
+# itself: click it (or the "show" toggle on the documentation site) to reveal it.
+
+# %% [markdown]
+# ### Exercise 1: arithmetic by hand
+#
+# Compute $(2 + 3\varepsilon)(4 - \varepsilon)$ and $(2 + 3\varepsilon)/(4 - \varepsilon)$ on
+# paper, then check with `adkit.Dual`.
+
+# %% jupyter={"source_hidden": true} tags=["solution", "hide-input"]
+u, v = adkit.Dual(2.0, 3.0), adkit.Dual(4.0, -1.0)
+# product: ac + (ad + bc) ε = 8 + (-2 + 12) ε;  quotient: a/c + (bc - ad)/c² ε = 0.5 + (12 + 2)/16 ε
+assert (u * v).real == 8 and (u * v).dual == 10
+assert (u / v).real == 0.5 and (u / v).dual == 14 / 16
+print("(2 + 3ε)(4 - ε) =", show(u * v), "   (2 + 3ε)/(4 - ε) =", show(u / v))
+
+# %% [markdown]
+# ### Exercise 2: the square root of a dual number
+#
+# Find $c$ in $\sqrt{a + b\varepsilon} = \sqrt a + c\,\varepsilon$ by squaring both sides
+# (and dropping $\varepsilon^2$). Check your rule on `np.sqrt(adkit.Dual(4.0, 1.0))`.
+
+# %% jupyter={"source_hidden": true} tags=["solution", "hide-input"]
+# (√a + c ε)² = a + 2 √a c ε, so 2 √a c = b and c = b / (2 √a): the derivative of √x times b
+a, b = 4.0, 1.0
+root = np.sqrt(adkit.Dual(a, b))
+assert root.real == np.sqrt(a) and root.dual == b / (2 * np.sqrt(a))
+print("sqrt(4 + ε) =", show(root))
+
+# %% [markdown]
+# ### Exercise 3: a second derivative with duals of duals
+#
+# Evaluate the damped oscillation $h$ at $1 + \varepsilon_1 + \varepsilon_2$ as in the section
+# on second derivatives, read off $h''(1)$, and compare with `adkit.derivative(h, order=2)(1.0)`.
+
+# %% jupyter={"source_hidden": true} tags=["solution", "hide-input"]
+H = h(adkit.Dual(adkit.Dual(1.0, 1.0), adkit.Dual(1.0, 0.0)))
+assert abs(H.dual.dual - adkit.derivative(h, order=2)(1.0)) < 1e-14
+assert H.real.dual == H.dual.real  # both are h'(1)
+print(f"h''(1) = {H.dual.dual:.6g}, the coefficient of ε1 ε2")

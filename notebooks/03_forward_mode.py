@@ -25,8 +25,19 @@
 # the rate at which $v_i$ changes when the input moves in the direction $\dot x$ (the **seed**).
 # Tangents are computed in the same order as the values, each from the tangents of its operands
 # by one rule of calculus. At the end, $\dot y = J_f(x)\,\dot x$: the directional derivative of
-# $f$ along $\dot x$, one column of the Jacobian per seed. Evaluating the program on the dual
-# numbers of notebook 2, $x + \dot x\,\varepsilon$, does exactly this.
+# $f$ along $\dot x$, and, for a basis seed $\dot x = e_j$, the $j$-th column of the Jacobian.
+# Evaluating the program on the dual numbers of notebook 2, $x + \dot x\,\varepsilon$, does
+# exactly this.
+
+# %% [markdown]
+# ## Learning objectives
+#
+# After this notebook you can
+#
+# * write the tangent trace of a program line by line, and fill in its table by hand;
+# * compute a Jacobian-vector product with `adkit.jvp`, and a Jacobian column by column with
+#   basis seeds, or all columns in one pass (vector mode, `adkit.jacobian(f, mode="forward")`);
+# * say why forward mode's cost grows with the number of inputs.
 
 # %%
 # %matplotlib inline
@@ -80,7 +91,7 @@ print(f"f(3 + ε, 2) = {out.real:g} + {out.dual:g} ε")
 # %% [markdown]
 # `adkit.trace` records the program and prints this table for us: each variable with its
 # definition, its value (*primal*) and its *tangent* along `seed`. (The *adjoint* column is
-# reverse mode, the subject of the next notebook; ignore it for now.) The inputs are numbered
+# reverse mode, the subject of notebook 4; ignore it for now.) The inputs are numbered
 # $v_{-1}, v_0$, so that the intermediate variables start at $v_1$.
 
 # %%
@@ -141,7 +152,7 @@ for seed in [(1.0, 0.0), (0.0, 1.0), (1.0, 1.0)]:
 print(f"by hand: ∂y/∂x1 = 1/x1 + x2 = {1 / 2 + 5:.6g},  ∂y/∂x2 = x1 - cos x2 = {2 - np.cos(5.0):.6g}")
 
 # %% [markdown]
-# ## Jacobians, one column per seed
+# ## Jacobians, one column per basis seed
 #
 # For $F: \mathbb{R}^n \to \mathbb{R}^m$ the Jacobian $J$ is the $m \times n$ matrix of partial
 # derivatives $J_{ij} = \partial F_i / \partial x_j$. Seeding with the $j$-th basis vector $e_j$
@@ -291,5 +302,87 @@ print("\n".join(lines))
 #   each operation, in evaluation order; the seed $\dot x$ picks the direction.
 # * One pass gives one Jacobian-vector product $J\dot x$ (`adkit.jvp`); basis seeds $e_j$ give the
 #   columns of $J$; a tangent with a leading axis carries many directions in one pass (vector mode).
-# * The cost grows with the number of inputs. The next notebook runs the chain rule the other way:
-#   **reverse mode** gets a whole gradient from a single backward sweep.
+# * The cost grows with the number of inputs. Notebook 4 runs the chain rule the other way:
+#   **reverse mode** gets a whole gradient from a single backward sweep. (Notebook 3b first builds
+#   forward mode, and a tape, yourself.)
+#
+# ## Exercises
+#
+# Each exercise is followed by a collapsed cell with a solution that checks
+# itself: click it (or the "show" toggle on the documentation site) to reveal it.
+
+# %% [markdown]
+# ### Exercise 1: a tangent trace by hand
+#
+# For $g(x, y) = x\,e^y - y$ at $(x, y) = (2, 0)$ with the seed $(\dot x, \dot y) = (0, 1)$,
+# fill in the table on paper:
+#
+# | primal | value | tangent |
+# |---|---:|---:|
+# | $v_{-1} = x$ | | |
+# | $v_0 = y$ | | |
+# | $v_1 = e^{v_0}$ | | |
+# | $v_2 = v_{-1} v_1$ | | |
+# | $v_3 = v_2 - v_0$ | | |
+#
+# Then compare with `adkit.trace(g, 2.0, 0.0, seed=(0.0, 1.0))`.
+
+# %% jupyter={"source_hidden": true} tags=["solution", "hide-input"]
+by_hand = {  # name: (value, tangent)
+    "v-1": (2.0, 0.0),
+    "v0": (0.0, 1.0),
+    "v1": (1.0, 1.0),  # e^0 = 1; tangent e^{v0} * 1
+    "v2": (2.0, 2.0),  # 2 * 1; tangent 0 * 1 + 2 * 1
+    "v3": (2.0, 1.0),  # 2 - 0; tangent 2 - 1
+}
+trace_g = adkit.trace(lambda x, y: x * np.exp(y) - y, 2.0, 0.0, seed=(0.0, 1.0))
+for name, (value, tangent) in by_hand.items():
+    assert (trace_g[name].value, trace_g[name].tangent) == (value, tangent), name
+print(f"the table agrees with adkit.trace; ∂g/∂y at (2, 0) = x e^y - 1 = {trace_g.rows[-1].tangent:g}")
+
+# %% [markdown]
+# ### Exercise 2: a Jacobian, column by column
+#
+# $G(x) = (x_0 x_1,\; x_0 + x_1,\; \sin x_0)$ maps $\mathbb{R}^2$ to $\mathbb{R}^3$. Write its
+# Jacobian by hand, then build it at $x = (1, 2)$ from two `adkit.jvp` calls with the basis
+# seeds, and from one call with the identity as seed (vector mode).
+
+# %% jupyter={"source_hidden": true} tags=["solution", "hide-input"]
+def G(x):
+    return np.stack([x[0] * x[1], x[0] + x[1], np.sin(x[0])])
+
+
+x = np.array([1.0, 2.0])
+J_by_hand = np.array([[x[1], x[0]], [1.0, 1.0], [np.cos(x[0]), 0.0]])
+columns = np.stack([adkit.jvp(G, (x,), (e,))[1] for e in np.eye(2)], axis=1)
+_, all_at_once = adkit.jvp(G, (x,), (np.eye(2),))
+assert np.allclose(columns, J_by_hand, rtol=1e-15) and np.allclose(all_at_once.T, J_by_hand, rtol=1e-15)
+print(J_by_hand)
+
+# %% [markdown]
+# ### Exercise 3: counting passes
+#
+# With a counter in $G$, count how many times $G$ runs for its Jacobian: with a `jvp` per
+# basis seed, with `adkit.jacobian(G, mode="forward")` (vector mode), and with
+# `adkit.jacobian(G, mode="forward", chunk=1)` (one direction per pass).
+
+# %% jupyter={"source_hidden": true} tags=["solution", "hide-input"]
+runs = {"G": 0}
+
+
+def G_counted(x):
+    runs["G"] += 1
+    return G(x)
+
+
+def count(compute):
+    runs["G"] = 0
+    compute()
+    return runs["G"]
+
+
+one_per_seed = count(lambda: [adkit.jvp(G_counted, (x,), (e,)) for e in np.eye(2)])
+vector_mode = count(lambda: adkit.jacobian(G_counted, mode="forward")(x))
+chunks_of_one = count(lambda: adkit.jacobian(G_counted, mode="forward", chunk=1)(x))
+assert (one_per_seed, vector_mode, chunks_of_one) == (2, 1, 2)
+print(f"a jvp per seed: {one_per_seed} runs; vector mode: {vector_mode}; chunk=1: {chunks_of_one}")

@@ -34,6 +34,18 @@
 # graphs, exports them to Graphviz, draws a larger function, and steps through
 # both sweeps one variable at a time.
 
+# %% [markdown]
+# ## Learning objectives
+#
+# After this notebook you can
+#
+# * draw the computational graph of a function with its values, tangents, adjoints and local
+#   partial derivatives, and read it as a `networkx` graph;
+# * check the forward and reverse rules at every node of a graph;
+# * write a derivative as a sum over paths of products of partials, and explain why AD never
+#   enumerates the paths;
+# * step through both sweeps, one variable at a time.
+
 # %%
 # %matplotlib inline
 import base64
@@ -159,11 +171,11 @@ def diamonds(x, stages=30):
 
 
 D = adkit.graph(diamonds, 0.5).nx
-paths = {}
+paths_to = {}
 for node in nx.topological_sort(D):  # count the paths from the input to each node, layer by layer
-    paths[node] = sum(paths[p] for p in D.predecessors(node)) or 1
+    paths_to[node] = sum(paths_to[p] for p in D.predecessors(node)) or 1
 print(f"{D.number_of_nodes()} nodes, {D.number_of_edges()} edges")
-print(f"{paths[max(D.nodes)]:,} paths from the input to the output")
+print(f"{paths_to[max(D.nodes)]:,} paths from the input to the output")
 
 # %% [markdown]
 # Forward and reverse mode never enumerate paths. Each visits every edge once
@@ -339,3 +351,67 @@ plt.show()
 # * `.sweep_widget(mode="forward" | "reverse")` steps through a sweep;
 #   `.sweep_steps(mode)` gives the same steps as data, and `trace.draw(state=step)`
 #   and `.animate(mode)` give static pictures and animations of them.
+#
+# ## Exercises
+#
+# Each exercise is followed by a collapsed cell with a solution that checks
+# itself: click it (or the "show" toggle on the documentation site) to reveal it.
+
+# %% [markdown]
+# ### Exercise 1: a derivative as a sum over paths
+#
+# Draw the graph of $h(x) = x \sin x$ on paper: how many paths lead from $x$ to the output, and
+# what is the product of partials along each? Their sum is $h'(x)$. Check the paths and the sum
+# with `adkit.graph(h, 0.7).nx` and `networkx`, and the result with `adkit.derivative`.
+
+# %% jupyter={"source_hidden": true} tags=["solution", "hide-input"]
+def h(x):
+    return x * np.sin(x)
+
+
+H_graph = adkit.graph(h, 0.7).nx
+paths = list(nx.all_simple_paths(H_graph, 0, max(H_graph.nodes)))
+products = [np.prod([H_graph.edges[a, b]["partial"] for a, b in pairwise(path)]) for path in paths]
+# two paths: x -> v2 directly (partial sin x), and x -> sin x -> v2 (cos x times x)
+assert len(paths) == 2
+assert np.allclose(sorted(products), sorted([np.sin(0.7), 0.7 * np.cos(0.7)]), rtol=1e-15)
+assert abs(sum(products) - (np.sin(0.7) + 0.7 * np.cos(0.7))) < 1e-15
+assert abs(sum(products) - adkit.derivative(h)(0.7)) < 1e-15
+print(f"{len(paths)} paths; products {[f'{p:.4g}' for p in products]}; sum = h'(0.7) = {sum(products):.6g}")
+
+# %% [markdown]
+# ### Exercise 2: predict the size of a graph
+#
+# For `diamonds(x, stages=5)`, predict the number of nodes, of edges and of paths from the input
+# to the output before asking `adkit.graph`. Then the same for 30 stages (the section above).
+
+# %% jupyter={"source_hidden": true} tags=["solution", "hide-input"]
+def graph_size(stages):
+    small = adkit.graph(lambda x: diamonds(x, stages), 0.5).nx
+    count = len(list(nx.all_simple_paths(small, 0, max(small))))
+    return small.number_of_nodes(), small.number_of_edges(), count
+
+
+# each stage adds 3 nodes (sin, cos, +) and 4 edges, and doubles the paths
+assert graph_size(5) == (1 + 3 * 5, 4 * 5, 2**5)
+assert (D.number_of_nodes(), D.number_of_edges(), paths_to[max(D.nodes)]) == (1 + 3 * 30, 4 * 30, 2**30)
+print("5 stages: (nodes, edges, paths) =", graph_size(5), "; 30 stages:", (1 + 3 * 30, 4 * 30, 2**30))
+
+# %% [markdown]
+# ### Exercise 3: the forward rule for another seed
+#
+# Using only the graph `g.nx` of the running example (its partials), compute every node's
+# tangent along the seed $(\dot x_1, \dot x_2) = (0, 1)$ with the forward rule, in topological
+# order. Compare with `adkit.trace(f, 2.0, 5.0, seed=(0.0, 1.0))`.
+
+# %% jupyter={"source_hidden": true} tags=["solution", "hide-input"]
+tangent = {}
+for node in nx.topological_sort(G):
+    if G.nodes[node]["kind"] == "input":
+        tangent[node] = {-1: 0.0, 0: 1.0}[node]
+    else:
+        tangent[node] = sum(G.edges[i, node]["partial"] * tangent[i] for i in G.predecessors(node))
+trace_seed = adkit.trace(f, 2.0, 5.0, seed=(0.0, 1.0))
+for node, value in tangent.items():
+    assert abs(trace_seed[G.nodes[node]["name"]].tangent - value) < 1e-15
+print("tangents along (0, 1):", {G.nodes[n]["name"]: round(t, 4) for n, t in tangent.items()})

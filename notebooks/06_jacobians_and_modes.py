@@ -25,11 +25,25 @@
 # 2. how `adkit.diff(f, mode="auto")` chooses between them, and how
 #    `.explain(x)` tells you why;
 # 3. what the modes really cost on this machine: an interactive explorer, a
-#    measured heatmap and the crossover line where the two modes cost the same.
+#    measured heatmap and the crossover line where the two modes cost the same;
+# 4. what they cost in memory.
+
+# %% [markdown]
+# ## Learning objectives
+#
+# After this notebook you can
+#
+# * build a Jacobian column by column (forward mode, `jvp`) or row by row (reverse mode, `vjp`),
+#   or all at once in vector mode, and say what each costs;
+# * predict which mode is cheaper for a given shape $(n, m)$, and check your prediction with
+#   `adkit.diff(f).explain(x)` and with measurements (`adkit.compare_modes`, the mode explorer);
+# * read a measured heatmap and crossover, and say why the crossover is not the diagonal;
+# * say what a full Jacobian costs in memory in each mode, and how `chunk=` bounds it.
 
 # %%
 # %matplotlib inline
 import textwrap
+import tracemalloc
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -235,7 +249,7 @@ print(d)
 #
 # The model's estimates for the dense layers $x \mapsto \tanh(W_2\tanh(W_1 x))$
 # make the textbook picture: with one output, forward mode's cost grows with
-# $n$ while reverse mode's stays flat; with one input it is the other way
+# $n$ while reverse mode's stays nearly flat; with one input it is the other way
 # round. For small sizes both are flat: the fixed per-call and per-operation
 # costs dominate and the choice hardly matters.
 
@@ -440,3 +454,111 @@ plt.show()
 # for the derivative of a curve (one input) use forward mode, and for
 # anything in between ask `adkit.diff(f).explain(x)`, or measure with
 # `adkit.compare_modes`.
+
+# %% [markdown]
+# ## What the modes cost in memory
+#
+# With `memory=True` (the default), `compare_modes` also records the peak
+# memory of one run of each method (`tracemalloc`: what NumPy and Python
+# allocate during the call; tracing every allocation is slow, hence the
+# smaller grid). For the dense layers, with one output and with one input
+# (the runs are timed too, so nbval does not compare this cell; the facts it
+# shows are checked in the next one):
+
+# %% tags=["nbval-ignore-output"]
+with_one_output = adkit.compare_modes("dense", ns=sizes, ms=(1,), repeats=1,
+                                      methods=("forward", "reverse"), memory=True)  # fmt: skip
+with_one_input = adkit.compare_modes("dense", ns=(1,), ms=sizes, repeats=1,
+                                     methods=("forward", "reverse"), memory=True)  # fmt: skip
+fig, (left, right) = plt.subplots(1, 2, figsize=(10, 4), layout="constrained")
+with_one_output.plot("curves", ax=left, m=1, quantity="memory")
+with_one_input.plot("curves", ax=right, n=1, against="m", quantity="memory")
+plt.show()
+
+# %% [markdown]
+# In vector mode, memory follows the number of directions carried at once:
+# forward mode's grows with $n$, every intermediate carrying $n$ tangents,
+# and at large $n$ like $n^2$, since its seed alone is the $n \times n$
+# identity; reverse mode's grows in the same way with $m$, the number of
+# cotangents. The tape itself is small here, because the function is
+# only two layers deep; a tape's cost shows with depth, as notebook 4
+# measured (one array per layer for a gradient, nothing for a forward pass).
+# Memory does not depend on the machine's speed, so these facts are checked:
+
+# %%
+memory = {(r["n"], r["m"], r["method"]): r["memory"]
+          for r in with_one_output.records + with_one_input.records}  # fmt: skip
+for n, m in ((1024, 1), (1, 1024)):
+    forward, reverse = memory[n, m, "forward"], memory[n, m, "reverse"]
+    more, less = ("forward", "reverse") if forward > reverse else ("reverse", "forward")
+    print(f"(n, m) = ({n}, {m}): {more} mode needs more than 100 times the memory of {less} mode:",
+          max(forward, reverse) > 100 * min(forward, reverse))
+
+# %% [markdown]
+# When a Jacobian is too large to carry all its directions at once,
+# `adkit.jacobian(f, mode=..., chunk=k)` carries $k$ at a time: less memory,
+# more passes (exercise 3).
+#
+# ## Exercises
+#
+# Each exercise is followed by a collapsed cell with a solution that checks
+# itself: click it (or the "show" toggle on the documentation site) to reveal it.
+
+# %% [markdown]
+# ### Exercise 1: predict the faster mode, then move the sliders
+#
+# For the dense layers at $(n, m) = (512, 2)$, $(2, 512)$ and $(1, 1)$, write down which mode
+# you expect to be cheaper for the full Jacobian, and why. Then ask the cost model
+# (`adkit.diff(g).explain(x).mode`, with `g, x = dense_layers(n, m)`), and move the explorer's
+# sliders to the same shapes to see the measured times.
+
+# %% jupyter={"source_hidden": true} tags=["solution", "hide-input"]
+predictions = {(512, 2): "reverse", (2, 512): "forward"}  # 2 sweeps against 512 passes, and back
+for (n, m), expected in predictions.items():
+    g, x0 = dense_layers(n, m)
+    assert adkit.diff(g).explain(x0).mode == expected, (n, m)
+# (1, 1): one pass either way, and forward mode has no tape to record, so the model picks it
+g, x0 = dense_layers(1, 1)
+assert adkit.diff(g).explain(x0).mode == "forward"
+print("the model agrees: (512, 2) reverse, (2, 512) forward, (1, 1) forward")
+
+# %% [markdown]
+# ### Exercise 2: a row and a column
+#
+# For the worked example $f$ at $x = (1, 2, 0)$, get the second row of $J$ with one reverse sweep
+# (`adkit.vjp`) and the third column with one forward pass (`adkit.jvp`), and check both against
+# `J_by_hand`.
+
+# %% jupyter={"source_hidden": true} tags=["solution", "hide-input"]
+_, pullback = adkit.vjp(f, x)
+(row_2,) = pullback(np.array([0.0, 1.0]))
+_, column_3 = adkit.jvp(f, (x,), (np.array([0.0, 0.0, 1.0]),))
+assert np.array_equal(row_2, J_by_hand[1]) and np.array_equal(column_3, J_by_hand[:, 2])
+print("row 2:", row_2, "  column 3:", column_3)
+
+# %% [markdown]
+# ### Exercise 3: chunks bound the memory
+#
+# For the dense layers with $n = 1024$ inputs and one output, measure the peak memory of
+# `adkit.jacobian(g, mode="forward")` and of the same with `chunk=64`, with `tracemalloc`
+# (start it, `reset_peak()`, run, read `get_traced_memory()[1]`), and check that both give the
+# same Jacobian.
+
+# %% jupyter={"source_hidden": true} tags=["solution", "hide-input"]
+def peak_bytes(run):
+    tracemalloc.start()
+    try:
+        tracemalloc.reset_peak()
+        base = tracemalloc.get_traced_memory()[0]
+        result = run()
+        return tracemalloc.get_traced_memory()[1] - base, result
+    finally:
+        tracemalloc.stop()
+
+
+g, x0 = dense_layers(1024, 1)
+whole, J_whole = peak_bytes(lambda: adkit.jacobian(g, mode="forward")(x0))
+chunked, J_chunked = peak_bytes(lambda: adkit.jacobian(g, mode="forward", chunk=64)(x0))
+assert np.allclose(J_whole, J_chunked, rtol=1e-14, atol=1e-14)
+assert chunked < whole / 4
+print("64 directions at a time need less than a quarter of the memory of all 1024 at once")

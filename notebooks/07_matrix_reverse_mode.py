@@ -28,6 +28,17 @@
 #    parameters a list of `(W, b)` pairs and its gradient computed by
 #    `adkit.value_and_grad` in one reverse sweep.
 
+# %% [markdown]
+# ## Learning objectives
+#
+# After this notebook you can
+#
+# * find the gradient of a scalar function of a matrix from its differential,
+#   $dL = \operatorname{tr}(G^\top dW) \Rightarrow \nabla_W L = G$, and check it against adkit;
+# * read a tape of matrix operations backwards, each adjoint shaped like its value;
+# * write the VJP rule of your own primitive and check it with `adkit.check_grads`;
+# * train a small network with `adkit.value_and_grad` on a pytree of parameters.
+
 # %%
 # %matplotlib inline
 from itertools import pairwise
@@ -94,7 +105,7 @@ with adkit.Tape() as tape:
     W_var = adkit.Var(W)
     L = least_squares(W_var)
 for node in tape.nodes:
-    print(f"v{node.index}: {node.label:18} shape {node.shape}")
+    print(f"t{node.index}: {node.label:18} shape {node.shape}")
 L.backward()
 print("W_var.grad equals the closed form:", np.allclose(W_var.grad, grad_closed, rtol=1e-12, atol=1e-12))
 
@@ -302,7 +313,7 @@ print(f"training accuracy {accuracy(params, X_train, y_train):.3f}, "
 # separates the moons by a nearly straight line, which misclassifies their
 # tips. It falls again once the hidden units learn to bend the boundary. The
 # accuracy on the 1000 test points, which the network never saw, is a little
-# lower than on the training points, as it should be.
+# lower than on the training points, as expected.
 #
 # Each step costs one evaluation of the loss on the tape and one reverse
 # sweep, whatever the number of parameters: with $n = 337$ inputs and $m = 1$
@@ -351,3 +362,62 @@ plt.show()
 #   closed form, or against finite differences with `adkit.check_grads`.
 # * Gradients follow the structure of the parameters: a list of `(W, b)`
 #   pairs in, a list of `(∇W, ∇b)` pairs out, ready for a gradient step.
+#
+# ## Exercises
+#
+# Each exercise is followed by a collapsed cell with a solution that checks
+# itself: click it (or the "show" toggle on the documentation site) to reveal it.
+
+# %% [markdown]
+# ### Exercise 1: a VJP rule for logsumexp
+#
+# $\operatorname{logsumexp}(x) = \log \sum_i e^{x_i}$, computed stably as
+# $m + \log \sum_i e^{x_i - m}$ with $m = \max_i x_i$. Make it a primitive
+# (`@adkit.primitive`), derive its VJP (hint: $\partial/\partial x_i = e^{x_i - \text{out}}$, the
+# softmax), give it with `.defvjp(lambda ct, out, x: ...)`, and check it with
+# `adkit.check_grads(logsumexp, x, modes=("reverse",))` (reverse mode only: you gave no JVP).
+# Then break the rule on purpose and see the check fail.
+
+# %% jupyter={"source_hidden": true} tags=["solution", "hide-input"]
+@adkit.primitive
+def logsumexp(x):
+    m = np.max(x)
+    return m + np.log(np.sum(np.exp(x - m)))
+
+
+logsumexp.defvjp(lambda ct, out, x: ct * np.exp(x - out))  # the softmax, scaled by the cotangent
+x = np.array([1.0, -2.0, 3.0, 0.5])
+adkit.check_grads(logsumexp, x, modes=("reverse",))  # first and second order, against differences
+softmax = np.exp(x) / np.sum(np.exp(x))
+assert np.allclose(adkit.grad(logsumexp)(x), softmax, rtol=1e-14)
+
+logsumexp.defvjp(lambda ct, out, x: ct * np.exp(x))  # wrong: forgets to divide by the sum
+try:
+    adkit.check_grads(logsumexp, x, modes=("reverse",))
+    raise AssertionError("check_grads should have caught the wrong rule")
+except adkit.GradientCheckError:
+    pass
+print("the softmax rule passes check_grads; the wrong one is caught")
+
+# %% [markdown]
+# ### Exercise 2: the gradient of a Rayleigh quotient
+#
+# For a symmetric matrix $S$, $R(x) = \dfrac{x^\top S x}{x^\top x}$. From the differential,
+# show that $\nabla R = \dfrac{2\,(Sx - R(x)\,x)}{x^\top x}$, and check it against `adkit.grad` at
+# a random $x$. Why does it vanish at an eigenvector?
+
+# %% jupyter={"source_hidden": true} tags=["solution", "hide-input"]
+S = rng.normal(size=(4, 4))
+S = S + S.T
+
+
+def rayleigh(x):
+    return (x @ S @ x) / (x @ x)
+
+
+x = rng.normal(size=4)
+by_hand = 2 * (S @ x - rayleigh(x) * x) / (x @ x)
+assert np.allclose(adkit.grad(rayleigh)(x), by_hand, rtol=1e-12, atol=1e-12)
+eigenvector = np.linalg.eigh(S)[1][:, 0]  # S e = λ e and R(e) = λ, so S e - R(e) e = 0
+assert np.allclose(adkit.grad(rayleigh)(eigenvector), 0.0, atol=1e-12)
+print("∇R matches 2(Sx - R(x) x) / xᵀx, and vanishes at an eigenvector")

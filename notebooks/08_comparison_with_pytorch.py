@@ -26,6 +26,18 @@
 # and skips, and the adkit cells still run. (`pip install torch` to follow
 # along.)
 
+# %% [markdown]
+# ## Learning objectives
+#
+# After this notebook you can
+#
+# * translate between PyTorch's `torch.autograd` and `torch.func` and adkit's APIs, both the
+#   imperative (`.backward()`, `.grad`) and the functional (`grad`, `jvp`, `vjp`, `jacrev`,
+#   `hessian`) ones;
+# * explain how both libraries compose modes (`hessian` is forward over reverse) and accumulate
+#   gradients;
+# * say where the two differ: what they differentiate, who chooses the mode, what you can see.
+
 # %%
 # %matplotlib inline
 import functools
@@ -398,3 +410,64 @@ else:
 #   checkpointing and distributed training. adkit is built to be read and
 #   looked at; its rule table, both engines and the front end fit in an
 #   afternoon's reading.
+#
+# ## Exercises
+#
+# Each exercise is followed by a collapsed cell with a solution that checks
+# itself: click it (or the "show" toggle on the documentation site) to reveal it.
+# They need only adkit.
+
+# %% [markdown]
+# ### Exercise 1: translate a PyTorch snippet
+#
+# Write this in adkit, once imperatively with `adkit.Var` and once with `adkit.grad`, and check
+# the gradient, $(2x_0 + \cos x_0,\; 2x_1)$:
+#
+# ```python
+# x = torch.tensor([1.0, 2.0], requires_grad=True)
+# loss = (x ** 2).sum() + torch.sin(x[0])
+# loss.backward()
+# x.grad
+# ```
+
+# %% jupyter={"source_hidden": true} tags=["solution", "hide-input"]
+def loss_fn(x):
+    return np.sum(x**2) + np.sin(x[0])
+
+
+x_var = adkit.Var(np.array([1.0, 2.0]))
+loss_fn(x_var).backward()
+expected = np.array([2 + np.cos(1.0), 4.0])
+assert np.allclose(x_var.grad, expected, rtol=1e-15)
+assert np.allclose(adkit.grad(loss_fn)(np.array([1.0, 2.0])), expected, rtol=1e-15)
+print("x.grad =", x_var.grad)
+
+# %% [markdown]
+# ### Exercise 2: compose the Hessian yourself
+#
+# `torch.func.hessian(f)` is `jacfwd(jacrev(f))`. Build the same composition from adkit's parts,
+# a forward-mode Jacobian of the reverse-mode gradient, for `rosenbrock` at $x$, and compare it
+# with `adkit.hessian(rosenbrock)(x)` and with the reverse-over-reverse composition.
+
+# %% jupyter={"source_hidden": true} tags=["solution", "hide-input"]
+forward_over_reverse = adkit.jacobian(adkit.grad(rosenbrock), mode="forward")(x)
+reverse_over_reverse = adkit.jacobian(adkit.grad(rosenbrock), mode="reverse")(x)
+assert np.allclose(forward_over_reverse, adkit.hessian(rosenbrock)(x), rtol=1e-14)
+assert np.allclose(reverse_over_reverse, forward_over_reverse, rtol=1e-14)
+print(forward_over_reverse)
+
+# %% [markdown]
+# ### Exercise 3: accumulate on purpose
+#
+# PyTorch users accumulate the gradients of several losses by calling `backward()` once per loss
+# before a step. Do it with one `adkit.Var`, for $L_1 = \sum x_i^2$ and $L_2 = \sum \sin x_i$
+# at $x = (0.5, -1)$, and check that the accumulated `.grad` is the gradient of $L_1 + L_2$.
+
+# %% jupyter={"source_hidden": true} tags=["solution", "hide-input"]
+point = np.array([0.5, -1.0])
+x_var = adkit.Var(point)
+np.sum(x_var**2).backward()
+np.sum(np.sin(x_var)).backward()  # adds to x_var.grad
+total = adkit.grad(lambda x: np.sum(x**2) + np.sum(np.sin(x)))(point)
+assert np.allclose(x_var.grad, total, rtol=1e-15)
+print("accumulated:", x_var.grad, " gradient of the sum:", total)

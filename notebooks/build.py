@@ -38,7 +38,7 @@ TIMEOUT = 600  # seconds per cell
 def sources(names: list[str]) -> list[Path]:
     """The tutorial scripts to build (all ``NN_*.py`` when no names are given)."""
     if not names:
-        return sorted(HERE.glob("[0-9][0-9]_*.py"))
+        return sorted(HERE.glob("[0-9][0-9]*_*.py"))
     paths = []
     for name in names:
         path = HERE / (Path(name).stem + ".py")
@@ -316,7 +316,7 @@ def demo(out_dir: Path, run: bool = True) -> Path:
     shutil.copytree(MATHJAX, out_dir / "_static" / "mathjax", dirs_exist_ok=True)
     exporter = _exporter()
     rows = []
-    for path in sorted(HERE.glob("[0-9][0-9]_*.ipynb")):
+    for path in sorted(HERE.glob("[0-9][0-9]*_*.ipynb")):
         start = time.perf_counter()
         missing = _missing(path.stem) if run else None
         if missing:

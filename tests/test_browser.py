@@ -124,7 +124,7 @@ def jupyterlab(tmp_path: Path, root: Path, *options: str) -> Iterator[tuple[obje
             )  # fmt: skip
             try:
                 page = context.new_page()
-                page.set_default_timeout(60_000)
+                page.set_default_timeout(180_000)  # a kernel starts slowly on a busy machine
                 yield page, f"http://127.0.0.1:{port}", token
             finally:
                 context.close()
@@ -138,7 +138,7 @@ def jupyterlab(tmp_path: Path, root: Path, *options: str) -> Iterator[tuple[obje
 
 
 @pytest.mark.slow
-@pytest.mark.timeout(150)
+@pytest.mark.timeout(400)
 def test_moving_a_slider_redraws_the_explorer_in_a_real_browser(tmp_path):
     _require_browser()
     root = tmp_path / "root"
@@ -172,7 +172,7 @@ OPENED = ["00_tour", "05_graphs", "02_dual_numbers"]
 
 
 @pytest.mark.slow
-@pytest.mark.timeout(240)
+@pytest.mark.timeout(600)
 def test_opening_and_saving_a_tutorial_in_jupyterlab_changes_no_file(tmp_path):
     """Under make lab's settings: each tutorial listed once, opened unmodified, saved without a change."""
     _require_browser()

@@ -213,14 +213,6 @@ def test_no_arguments_prints_help_and_exits_2(capsys):
     assert "diff" in err
 
 
-def test_trace_without_adkit_trace_exits_2(monkeypatch, capsys):
-    monkeypatch.delattr(adkit, "trace", raising=False)
-    status, out, err = run([*RUNNING, "--trace"], capsys)
-    assert (status, out) == (2, "")
-    assert err == "adkit: error: the trace view is not available in this version of adkit " \
-                  "(no adkit.trace); run without --trace\n"  # fmt: skip
-
-
 def test_trace_prints_what_adkit_trace_returns(monkeypatch, capsys):
     calls = []
 

@@ -216,3 +216,115 @@ def test_remainder_at_a_jump_takes_the_piece_that_starts_there(mode):
     assert d(-6.0, 3.0) == (1.0, 2.0)
     d = adkit.diff(np.fmod, mode=mode, argnums=(0, 1))
     assert d(-6.0, 3.0) == (1.0, 2.0)  # fmod(x, 3) = x + 6 on (-9, -6]
+
+
+# -- order statistics at ties: each sorted position takes one element's tangent, in stable order -----------
+
+TIES = {  # f, x with ties, the Jacobian the stable order gives
+    "sort": (lambda x: np.sort(x), [1.0, 0.0, 1.0], [[0, 1, 0], [1, 0, 0], [0, 0, 1]]),
+    "median, odd": (np.median, [2.0, 2.0, 2.0], [0.0, 1.0, 0.0]),
+    "median, even": (np.median, [2.0, 2.0, 1.0, 2.0], [0.5, 0.5, 0.0, 0.0]),
+    "partition": (lambda x: np.partition(x, 1)[1], [3.0, 1.0, 1.0], [0.0, 0.0, 1.0]),
+    "quantile": (lambda x: np.quantile(x, 0.5, method="lower"), [5.0, 5.0, 5.0, 5.0], [0.0, 1.0, 0.0, 0.0]),
+    "max at the same tie": (np.max, [1.0, 0.0, 1.0], [0.5, 0.0, 0.5]),
+}
+
+
+@pytest.mark.parametrize("name", TIES)
+@pytest.mark.parametrize("mode", MODES)
+def test_order_statistics_at_ties_take_the_stable_order(name, mode):
+    f, x, want = TIES[name]
+    np.testing.assert_array_equal(adkit.jacobian(f, mode=mode)(np.array(x)), want)
+
+
+@pytest.mark.parametrize("name", ["sort", "median, odd", "median, even", "quantile"])
+def test_order_statistics_at_ties_agree_with_jax(name):
+    jax = pytest.importorskip("jax")
+    jax.config.update("jax_enable_x64", True)
+    jnp = jax.numpy
+    programs = {"sort": lambda xp: xp.sort, "median, odd": lambda xp: xp.median,
+                "median, even": lambda xp: xp.median,
+                "quantile": lambda xp: lambda x: xp.quantile(x, 0.5, method="lower")}  # fmt: skip
+    x = np.array(TIES[name][1])
+    want = jax.jacfwd(programs[name](jnp))(x)
+    for mode in MODES:
+        np.testing.assert_array_equal(adkit.jacobian(programs[name](np), mode=mode)(x), want)
+
+
+ZEROS = np.array([2.0, 0.0, 3.0, 0.0, -1.5])  # two zeros: second derivatives between them are not 0
+
+
+@pytest.mark.parametrize("name", ["cumprod", "prod"])
+def test_products_are_exact_where_entries_are_zero_at_every_order(name):
+    f = {"cumprod": lambda x: np.cumprod(x), "prod": lambda x: np.prod(x)}[name]
+    jac = adkit.jacobian(f, mode="reverse")(ZEROS)
+    hess = adkit.jacobian(adkit.jacobian(f, mode="forward"), mode="reverse")(ZEROS)
+    others = np.array([np.prod(np.delete(ZEROS, i)) for i in range(5)])
+    pairs = np.array([[0.0 if i == j else np.prod(np.delete(ZEROS, [i, j])) for j in range(5)]
+                      for i in range(5)])  # fmt: skip
+    if name == "prod":
+        np.testing.assert_array_equal(jac, others)
+        np.testing.assert_array_equal(hess, pairs)  # d²/dx1 dx3 = 2 * 3 * -1.5: both zeros left out
+    else:
+        np.testing.assert_array_equal(jac[-1], others)
+        np.testing.assert_array_equal(hess[-1], pairs)
+        np.testing.assert_array_equal(jac[2], [0.0, 6.0, 0.0, 0.0, 0.0])  # d(2 x1 3)/dx1 = 6, exactly
+
+
+def test_products_at_zeros_agree_with_jax():
+    jax = pytest.importorskip("jax")
+    jax.config.update("jax_enable_x64", True)
+    for f in (lambda xp: xp.cumprod, lambda xp: xp.prod):
+        want = jax.hessian(lambda x, f=f: jax.numpy.sum(f(jax.numpy)(x) ** 2))(ZEROS)
+        got = adkit.hessian(lambda x, f=f: np.sum(f(np)(x) ** 2))(ZEROS)
+        np.testing.assert_allclose(got, want, rtol=1e-14, atol=0)
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_nan_skipping_reductions_give_nan_elements_derivative_zero(mode):
+    x = np.array([1.0, np.nan, 3.0, 2.0])
+    for f in (np.nansum, np.nanmean, np.nanmax, np.nanmin, np.nanvar, np.nanstd, np.nanprod, np.nanmedian,
+              lambda x: np.nanquantile(x, 0.3), lambda x: np.nancumsum(x)[-1],
+              lambda x: np.nancumprod(x)[-1]):
+        d = adkit.jacobian(f, mode=mode)(x)
+        assert d[1] == 0.0 and np.all(np.isfinite(d))
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_logaddexp_reduce_gives_softmax_weights_and_zero_at_minus_inf(mode):
+    x = np.array([0.0, np.log(3.0), -np.inf])
+    d = adkit.jacobian(np.logaddexp.reduce, mode=mode)(x)
+    np.testing.assert_allclose(d, [0.25, 0.75, 0.0], rtol=1e-15)
+# -- issue 13: sinc at 0 and the Heaviside step --------------------------------------------------
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_sinc_derivatives_at_zero_are_exact_to_every_order(mode):
+    """sin(pi x)/(pi x) is 0/0 at 0; its k-th derivative there is pi^k (-1)^(k/2)/(k + 1) (odd k: 0)."""
+    d = np.sinc
+    for k in range(5):
+        got = d(0.0)
+        d = adkit.diff(d, mode=mode)
+        want = 0.0 if k % 2 else math.pi**k * (-1) ** (k // 2) / (k + 1)
+        assert got == pytest.approx(want, rel=1e-12, abs=1e-12), k
+
+
+def test_sinc_derivatives_near_zero_agree_with_sympy():
+    """The series below |pi x| = 4 and the recurrence above it meet without a seam (sympy, 80 digits)."""
+    sympy = pytest.importorskip("sympy")
+    s = sympy.Symbol("x")
+    for k in range(1, 5):
+        dk = sympy.diff(sympy.sin(sympy.pi * s) / (sympy.pi * s), s, k)
+        for x in (1e-8, 0.01, 4 / math.pi - 1e-9, 4 / math.pi + 1e-9, -2.7):
+            want = float(dk.subs(s, sympy.Float(x, 80)).evalf(80))
+            got = adkit.rules.sinc_derivative_p(x, order=k)
+            assert got == pytest.approx(want, rel=1e-11, abs=1e-12), (k, x)
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_heaviside_passes_the_derivative_to_its_value_at_the_step(mode):
+    """heaviside(x, h) is 0, h, 1: d/dx = 0 wherever it exists, d/dh = 1 exactly where x = 0."""
+    step = adkit.diff(lambda x, h: np.heaviside(x, h), mode=mode, argnums=(0, 1))
+    dx, dh = step(np.array([-1.0, 0.0, 2.0]), np.full(3, 0.5))
+    np.testing.assert_array_equal(dx, np.zeros((3, 3)))
+    np.testing.assert_array_equal(dh, np.diag([0.0, 1.0, 0.0]))

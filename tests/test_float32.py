@@ -96,3 +96,10 @@ def test_float32_gradient_of_a_small_network():
     v = adkit.Var(w)
     loss(v).backward()
     assert v.grad.dtype == np.float32
+
+
+def test_float32_tangents_of_joined_arrays_with_constant_parts():
+    for join in (np.concatenate, np.stack):
+        _, tangent = adkit.jvp(lambda x, join=join: join([x, np.zeros(2, np.float32)]),
+                               (np.ones(2, np.float32),), (np.ones(2, np.float32),))  # fmt: skip
+        assert tangent.dtype == np.float32, join.__name__

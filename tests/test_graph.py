@@ -26,8 +26,8 @@ from PIL import Image
 
 import adkit
 from adkit.views import Graph, graph, trace
-from adkit.views.graph import FLOW_OFFSET, SHOW, _grouped_scene, _scene, geometry
 from adkit.views.layout import Layout, LayoutBox, edges_through_boxes, layered_layout, wrapped_layout
+from adkit.views.scene import FLOW_OFFSET, SHOW, geometry, grouped_scene, variable_scene
 
 BASELINE = Path(__file__).parent / "baseline"
 TOL = 4.0  # RMS difference on a 0-255 scale: survives antialiasing noise, not a moved box or a changed label
@@ -170,7 +170,7 @@ def test_order_is_deterministic():
     assert list(first.nx.nodes) == list(second.nx.nodes)
     assert list(first.nx.edges) == list(second.nx.edges)
     assert first.to_dot() == second.to_dot()
-    a, b = (geometry(_scene(g.computation, ("value",), 4)) for g in (first, second))
+    a, b = (geometry(variable_scene(g.computation, ("value",), 4)) for g in (first, second))
     assert a.layout.centers == b.layout.centers and a.layout.paths == b.layout.paths
 
 
@@ -264,7 +264,7 @@ def test_drawn_graphs_up_to_50_nodes_keep_edges_out_of_boxes(seed):
     f, args = random_program(np.random.default_rng(seed), 10 + 40 * seed // 11)
     g = graph(f, *args)
     assert len(g) <= 50
-    scene = _scene(g.computation, ("value", "tangent", "adjoint", "partial"), 4)
+    scene = variable_scene(g.computation, ("value", "tangent", "adjoint", "partial"), 4)
     geo = geometry(scene)
     links = [(e.source, e.target) for e in scene.edges]
     assert edges_through_boxes(geo.layout, links) == []
@@ -330,7 +330,7 @@ def test_large_graph_is_grouped_with_a_message():
     assert len(boxes) <= 60
     message = next(t for t in texts if "too many" in t)
     assert f"{len(g):,} nodes" in message and "max_nodes" in message
-    scene = _grouped_scene(g.computation, 60)
+    scene = grouped_scene(g.computation, 60)
     assert scene.nodes[0].lines[0][0] == "3 inputs"
     assert sum(int(n.lines[0][0].split()[0]) for n in scene.nodes[1:]) == len(g) - 3
     inside = int(message.split("(")[1].split()[0].replace(",", ""))

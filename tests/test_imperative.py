@@ -133,3 +133,15 @@ def test_a_tape_you_hold_keeps_everything():
         for _ in range(2000):
             x * 2.0
     assert len(tape.nodes) == 2001
+
+
+def test_backward_through_a_piecewise_constant_operation_gives_zero():
+    # np.floor keeps its result traced with derivative 0 (as PyTorch and JAX), so backward() works
+    v = Var(2.5)
+    y = np.floor(v)
+    assert isinstance(y, Var) and y.value == 2.0
+    y.backward()
+    assert v.grad == 0.0
+    w = Var(np.array([0.4, 1.6]))
+    (np.round(w * 3.0).sum() + w.sum()).backward()
+    np.testing.assert_array_equal(w.grad, [1.0, 1.0])

@@ -11,9 +11,15 @@ For every ``notebooks/NN_name.ipynb``:
 - nbval's markers are cell tags (``nbval-ignore-output`` ...), never comment lines a learner
   reads first, and every cell that measures time carries ``nbval-ignore-output``;
 - only adkit's public API is used (no ``adkit._x``, no imports from the
-  engines' modules), random numbers come from ``np.random.default_rng``, no
-  cell ends in ``;`` (nbval does not honour it), no SVG is stored, and each
-  widget has a static picture in its cell or the next code cell.
+  engines' modules) and no AD machinery of the notebook's own (operator
+  overloading), except in the notebook that builds a toy one on purpose;
+  random numbers come from ``np.random.default_rng``, no cell ends in ``;``
+  (nbval does not honour it), no SVG is stored, and each widget has a
+  static picture in its cell or the next code cell;
+- each tutorial states its learning objectives before its first code cell
+  and ends with two to four exercises, each followed by a solution the
+  learner can reveal (a collapsed cell) that asserts its answer, so a wrong
+  solution fails nbval.
 
 Each check is a function returning the problems it finds, so the last tests
 can show that every check fails on a notebook that breaks its rule. The
@@ -24,9 +30,11 @@ as doctests too, so the first thing a reader copies works.
 from __future__ import annotations
 
 import doctest
+import os
 import re
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import jupytext
@@ -36,8 +44,9 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = ROOT / "notebooks"
 DOCS_EXAMPLES = [ROOT / "docs" / "getting-started.md"]
-STORED = sorted(NOTEBOOKS.glob("[0-9][0-9]_*.ipynb"))
-SCRIPTS = sorted(NOTEBOOKS.glob("[0-9][0-9]_*.py"))
+# NN_name, and NNb_name for a tutorial between NN and NN + 1 (03b_build_it_yourself)
+STORED = sorted(NOTEBOOKS.glob("[0-9][0-9]*_*.ipynb"))
+SCRIPTS = sorted(NOTEBOOKS.glob("[0-9][0-9]*_*.py"))
 
 WIDGET = "application/vnd.jupyter.widget-view+json"
 # nbval's cell tags (its comment markers, "# NBVAL_IGNORE_OUTPUT" ..., would be a cell's first line)
@@ -60,6 +69,22 @@ FORBIDDEN = [
     (re.compile(rf"\badkit\.({'|'.join(INTERNAL_MODULES)})\."), "adkit's internals"),
 ]
 LEGACY_RANDOM = re.compile(r"\bnp\.random\.(?!default_rng\b)\w+")
+
+# Notebooks teach adkit and define no AD of their own: no class with arithmetic operators or NumPy's
+# protocols. The exceptions, each with its reason:
+OWN_MACHINERY = re.compile(
+    r"\bdef\s+__(r?(add|sub|mul|truediv|pow)|neg|array_ufunc|array_function)__\s*\("
+)
+BUILDS_ITS_OWN_AD = {
+    "03b_build_it_yourself": "the learner builds a toy dual-number class and a toy tape, to see that "
+    "adkit is the same idea (that is the point of the notebook); the rest of it uses the public API",
+}
+
+# Learning objectives before the first code cell; exercises at the end, each with a solution.
+OBJECTIVES = re.compile(r"^#+\s*Learning objectives\b", re.MULTILINE)
+EXERCISES = re.compile(r"^##\s*Exercises\b", re.MULTILINE)
+EXERCISE = re.compile(r"^###\s*Exercise\s+(\d+)\b", re.MULTILINE)
+SOLUTION_TAG = "hide-input"  # myst-nb (the docs) folds such a cell's source; JupyterLab uses source_hidden
 
 # The running example of the tour, f(x1, x2) = ln x1 + x1 x2 - sin x2 at (2, 5).
 TOUR_NUMBERS = {"y": "11.652", "dy/dx1": "5.5", "dy/dx2": "1.716"}
@@ -174,8 +199,11 @@ def convention_problems(notebook: nbformat.NotebookNode) -> list[str]:
     return problems
 
 
-def api_problems(notebook: nbformat.NotebookNode) -> list[str]:
-    """Uses of adkit's private names or internal modules."""
+def api_problems(notebook: nbformat.NotebookNode, own_machinery: bool = False) -> list[str]:
+    """Uses of adkit's private names or internal modules, and AD machinery of the notebook's own.
+
+    ``own_machinery=True`` allows operator overloading (the notebooks of ``BUILDS_ITS_OWN_AD``).
+    """
     problems = []
     for i, cell in enumerate(notebook.cells):
         if cell.cell_type != "code":
@@ -183,6 +211,50 @@ def api_problems(notebook: nbformat.NotebookNode) -> list[str]:
         for pattern, what in FORBIDDEN:
             for match in pattern.finditer(cell.source):
                 problems.append(f"cell {i} uses {what}: {match.group()!r}")
+        if not own_machinery:
+            for match in OWN_MACHINERY.finditer(cell.source):
+                problems.append(f"cell {i} defines AD machinery of its own ({match.group()!r}): "
+                                f"teach with adkit's public API")  # fmt: skip
+    return problems
+
+
+def _is_solution(cell: nbformat.NotebookNode) -> bool:
+    hidden = cell.metadata.get("jupyter", {}).get("source_hidden", False)
+    return cell.cell_type == "code" and hidden and SOLUTION_TAG in cell.metadata.get("tags", [])
+
+
+def exercise_problems(notebook: nbformat.NotebookNode) -> list[str]:
+    """Learning objectives at the top; 2 to 4 numbered exercises, each followed by an asserting solution.
+
+    A solution is the first code cell after its exercise's heading (before the next exercise): it must
+    be collapsed (``jupyter.source_hidden`` and the tag ``hide-input``) and ``assert`` its answer.
+    """
+    problems = []
+    cells = notebook.cells
+    first_code = next((i for i, c in enumerate(cells) if c.cell_type == "code"), len(cells))
+    if not any(c.cell_type == "markdown" and OBJECTIVES.search(c.source) for c in cells[:first_code]):
+        problems.append("no 'Learning objectives' heading before the first code cell")
+    start = next((i for i, c in enumerate(cells) if c.cell_type == "markdown" and EXERCISES.search(c.source)),
+                 None)  # fmt: skip
+    if start is None:
+        return [*problems, "no '## Exercises' section"]
+    headings = [(i, int(m.group(1))) for i, c in enumerate(cells) if i >= start and c.cell_type == "markdown"
+                for m in EXERCISE.finditer(c.source)]  # fmt: skip
+    numbers = [n for _, n in headings]
+    if not 2 <= len(numbers) <= 4:
+        problems.append(f"{len(numbers)} exercises (### Exercise N) after '## Exercises': want 2 to 4")
+    if numbers != list(range(1, len(numbers) + 1)):
+        problems.append(f"the exercises are numbered {numbers}, not 1, 2, ...")
+    for k, (i, n) in enumerate(headings):
+        end = headings[k + 1][0] if k + 1 < len(headings) else len(cells)
+        code = [c for c in cells[i + 1 : end] if c.cell_type == "code"]
+        if not code:
+            problems.append(f"exercise {n} has no solution cell")
+        elif not _is_solution(code[0]):
+            problems.append(f"exercise {n}'s solution is not collapsed (jupyter.source_hidden and the tag "
+                            f"{SOLUTION_TAG!r})")  # fmt: skip
+        elif not re.search(r"^\s*assert\b", code[0].source, re.MULTILINE):
+            problems.append(f"exercise {n}'s solution asserts nothing (a wrong solution must fail nbval)")
     return problems
 
 
@@ -229,7 +301,21 @@ def test_notebook_marks_cells_for_nbval_with_tags(path):
 
 @pytest.mark.parametrize("path", STORED, ids=_ids(STORED))
 def test_notebook_uses_only_the_public_api(path):
-    problems = api_problems(read(path))
+    problems = api_problems(read(path), own_machinery=path.stem in BUILDS_ITS_OWN_AD)
+    assert not problems, f"{path.name}:\n  " + "\n  ".join(problems)
+
+
+@pytest.mark.parametrize("name", sorted(BUILDS_ITS_OWN_AD))
+def test_the_notebooks_allowed_their_own_machinery_do_build_it(name):
+    # an exception nobody needs any more must go: the notebook exists and would fail the check without it
+    path = NOTEBOOKS / f"{name}.ipynb"
+    assert path in STORED, f"{name} is allowed its own AD machinery but is not a stored tutorial"
+    assert api_problems(read(path)), f"{name} defines no AD machinery: remove it from BUILDS_ITS_OWN_AD"
+
+
+@pytest.mark.parametrize("path", STORED, ids=_ids(STORED))
+def test_notebook_has_objectives_and_exercises_with_solutions(path):
+    problems = exercise_problems(read(path))
     assert not problems, f"{path.name}:\n  " + "\n  ".join(problems)
 
 
@@ -264,10 +350,33 @@ GOOD = _notebook(
 )
 
 
+def _markdown(source: str) -> nbformat.NotebookNode:
+    return nbformat.v4.new_markdown_cell(source)
+
+
+def _solution(source: str) -> nbformat.NotebookNode:
+    cell = _code(source)
+    cell.metadata.update({"tags": [SOLUTION_TAG], "jupyter": {"source_hidden": True}})
+    return cell
+
+
+WITH_EXERCISES = _notebook(
+    _markdown("# A tutorial"),
+    _markdown("## Learning objectives\n\n* one\n* two"),
+    _code("%matplotlib inline\nimport adkit"),
+    _markdown("## Exercises"),
+    _markdown("### Exercise 1: a gradient\n\nFind it."),
+    _solution("answer = adkit.grad(f)(1.0)\nassert answer == 5.5"),
+    _markdown("### Exercise 2: a trace"),
+    _solution("assert True"),
+)
+
+
 def test_a_good_notebook_passes_every_check():
     assert execution_problems(GOOD) == []
     assert convention_problems(GOOD) == []
     assert api_problems(GOOD) == []
+    assert exercise_problems(WITH_EXERCISES) == []
     assert pairing_problems(GOOD, GOOD) == []
     assert "5.5" in checked_text(GOOD)
 
@@ -304,6 +413,37 @@ PUBLIC = [
 @pytest.mark.parametrize("source", PUBLIC)
 def test_public_api_is_allowed(source):
     assert api_problems(_notebook(_code(source))) == [], source
+
+
+@pytest.mark.parametrize("source", ["class D:\n    def __mul__(self, other):\n        pass",
+                                    "    def __rtruediv__ (self, o): ...", "def __array_ufunc__(self, *a):"])
+def test_own_machinery_is_caught_unless_allowed(source):
+    assert api_problems(_notebook(_code(source))), source
+    assert api_problems(_notebook(_code(source)), own_machinery=True) == [], source
+
+
+def _without(notebook: nbformat.NotebookNode, index: int) -> nbformat.NotebookNode:
+    return _notebook(*(c for i, c in enumerate(notebook.cells) if i != index))
+
+
+def test_missing_objectives_exercises_and_solutions_are_caught():
+    cells = WITH_EXERCISES.cells
+    visible = _code("assert True")
+    no_assert = _solution("print(adkit.grad(f)(1.0))")
+    five = [c for k in range(1, 6) for c in (_markdown(f"### Exercise {k}"), cells[5])]
+    cases = {
+        "no 'Learning objectives'": _without(WITH_EXERCISES, 1),
+        "no '## Exercises'": _without(WITH_EXERCISES, 3),
+        "1 exercises": _notebook(*cells[:6]),
+        "numbered [1, 3]": _notebook(*cells[:6], _markdown("### Exercise 3"), cells[7]),
+        "exercise 2 has no solution cell": _notebook(*cells[:7]),
+        "exercise 2's solution is not collapsed": _notebook(*cells[:7], visible),
+        "exercise 2's solution asserts nothing": _notebook(*cells[:7], no_assert),
+        "5 exercises": _notebook(*cells[:4], *five),
+    }
+    for expected, notebook in cases.items():
+        problems = "\n".join(exercise_problems(notebook))
+        assert expected in problems, (expected, problems)
 
 
 def test_unexecuted_cells_errors_and_stderr_are_caught():
@@ -453,10 +593,17 @@ def _python3_kernelspec() -> dict:
 
 @pytest.mark.parametrize("suffix", [".ipynb", ".py"])
 @pytest.mark.parametrize("path", STORED, ids=_ids(STORED))
-def test_saving_a_tutorial_unchanged_changes_no_file(path, suffix, tmp_path):
-    """Opening the notebook (or its script, as a notebook) and saving it leaves both files as stored."""
+@pytest.mark.parametrize("newer", [".ipynb", ".py"])
+def test_saving_a_tutorial_unchanged_changes_no_file(path, suffix, newer, tmp_path):
+    """Opening the notebook (or its script, as a notebook) and saving it leaves both files as stored.
+
+    Either file may be the newer one (a checkout writes them in any order); jupytext refuses to open
+    a pair whose newer file differs from the other, and JupyterLab then starts no kernel.
+    """
     for pair in (path, path.with_suffix(".py")):
         (tmp_path / pair.name).write_bytes(pair.read_bytes())
+    later = time.time() + 5
+    os.utime(tmp_path / (path.stem + newer), (later, later))
     _resave_through_jupytext(tmp_path, path.stem + suffix, _python3_kernelspec())
     changed = [
         p.name for p in (path, path.with_suffix(".py")) if (tmp_path / p.name).read_bytes() != p.read_bytes()

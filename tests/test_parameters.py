@@ -22,6 +22,8 @@ from __future__ import annotations
 import ast
 import contextlib
 import inspect
+import subprocess
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -32,7 +34,7 @@ import pytest
 import adkit
 from adkit import numpy_bridge, reverse
 from adkit.core import Box
-from adkit.numpy_bridge import FUNCTIONS, UFUNC_METHODS, ArrayOps, UnsupportedParameterError
+from adkit.numpy_bridge import FUNCTIONS, UFUNC_METHODS, ArrayOps, MissingAttribute, UnsupportedParameterError
 
 rng = np.random.default_rng(20241)
 X = rng.normal(size=(3, 4))
@@ -217,7 +219,7 @@ IMPLEMENTED += [
 ]  # fmt: skip
 
 # ufunc methods: np.add.reduce, np.maximum.reduce, ... with the ufunc's default axis=0
-_REDUCE_INITIAL = {np.add: 1.5, np.multiply: -2.0, np.maximum: 0.3, np.minimum: -0.3}
+_REDUCE_INITIAL = {np.add: 1.5, np.multiply: -2.0, np.maximum: 0.3, np.minimum: -0.3, np.logaddexp: 0.5}
 for (_method, _ufunc), _ in UFUNC_METHODS.items():
     if _method == "reduce":
         _init = _REDUCE_INITIAL[_ufunc]
@@ -305,6 +307,440 @@ AS_NUMPY_ERRORS = [
     ex(np.transpose, "axes", lambda a: np.transpose(a, (0, 2)), X),
 ]  # fmt: skip
 
+# -- contractions (issue 13, item 2): einsum and the products written with it -------------------------
+BOX = rng.normal(size=(4, 3, 2))
+VEC3 = rng.normal(size=(4, 3))
+IMPLEMENTED += [
+    ex(np.einsum, "operands", lambda a, b: np.einsum("ij,kj->ik", a, b), X, Y),
+    ex(np.einsum, "operands", lambda a: np.einsum("...ii->...i", a), CUBE[:, :, :3]),
+    ex(np.einsum, "operands", lambda a, b: np.einsum(a, [0, ...], b, [1, ...], [1, ..., 0]), X, Y),
+    ex(np.einsum, "optimize", lambda a, b: np.einsum("ij,kj,kl->li", a, b, a, optimize="optimal"), X, Y),
+    ex(np.einsum, "optimize",
+       lambda a, b: np.einsum("ij,jk,kl", a, b.T, a, optimize=["einsum_path", (0, 2), (0, 1)]), X, Y),
+    ex(np.einsum, "kwargs:dtype kwargs:order kwargs:casting",
+       lambda a: np.einsum("ij->j", a, dtype=np.float64, order="F", casting="same_kind"), X),
+    ex(np.tensordot, "a b axes", lambda a, b: np.tensordot(a, b, axes=([2, 0], [0, 2])), CUBE, BOX),
+    ex(np.tensordot, "axes", lambda a, b: np.tensordot(a, b, axes=1), X, BOX),
+    ex(np.dot, "a b", lambda a, b: np.dot(a, b), CUBE, BOX.transpose(1, 0, 2)),
+    ex(np.kron, "a b", lambda a, b: np.kron(a, b), X[:2, :3], W),
+    ex(np.cross, "a b axisa axisb axisc", lambda a, b: np.cross(a, b, axisa=0, axisb=-1, axisc=0),
+       X[:, :3], VEC3[1:]),
+    ex(np.cross, "axis", lambda a, b: np.cross(a, b, axis=0), VEC3[:3], X[:, 1:]),
+    ex(np.linalg.multi_dot, "arrays", lambda a, b, v: np.linalg.multi_dot([v, a, b.T, a, V]), X, Y, W),
+    ex(np.linalg.tensordot, "x1 x2 axes", lambda a, b: np.linalg.tensordot(a, b, axes=([1], [0])), X, BOX),
+    ex(np.linalg.outer, "x1 x2", lambda a, b: np.linalg.outer(a, b), V, W),
+    ex(np.linalg.cross, "x1 x2 axis", lambda a, b: np.linalg.cross(a, b, axis=0), VEC3[:3], X[:, :3]),
+    ex(np.linalg.matmul, "x1 x2", lambda a, b: np.linalg.matmul(a, b), CUBE, X.T),
+]  # fmt: skip
+REFUSED += [
+    ex(np.einsum, "out", lambda a: np.einsum("ij->ji", a, out=np.empty((4, 3))), X),
+    ex(np.einsum, "kwargs:dtype", lambda a: np.einsum("ij->j", a, dtype=np.float32, casting="unsafe"), X),
+    ex(np.linalg.multi_dot, "out", lambda a, b: np.linalg.multi_dot([a, b.T, a], out=np.empty((3, 4))), X, Y),
+]  # fmt: skip
+AS_NUMPY_ERRORS += [
+    ex(np.einsum, "operands", lambda a: np.einsum("ij,jk", a), X),
+    ex(np.einsum, "operands", lambda a: np.einsum("ii", a), X),
+    ex(np.einsum, "operands", lambda a: np.einsum("ij...->ij", a), CUBE),
+    ex(np.einsum, "operands", lambda a: np.einsum("ij->ii", a), X),
+    ex(np.einsum, "operands", lambda a: np.einsum("ij->k", a), X),
+    ex(np.einsum, "operands", lambda a: np.einsum("i$", a), X),
+    ex(np.einsum, "operands", lambda a, b: np.einsum("ij,ij", a, b), X, S),
+    ex(np.einsum, "kwargs:casting", lambda a: np.einsum("ij->j", a, dtype=np.float32, casting="no"), X),
+    ex(np.einsum, "optimize", lambda a, b: np.einsum("ij,jk,kl", a, b.T, a, optimize=["einsum_path", (0, 5)]),
+       X, Y),
+    ex(np.tensordot, "axes", lambda a, b: np.tensordot(a, b, axes=2), X, BOX),
+    ex(np.tensordot, "axes", lambda a, b: np.tensordot(a, b, axes=3), X, BOX),
+    ex(np.dot, "b", lambda a, b: np.dot(a, b), CUBE, X),
+    ex(np.cross, "a", lambda a, b: np.cross(a, b), X, X),
+    ex(np.linalg.multi_dot, "arrays", lambda a: np.linalg.multi_dot([a]), X),
+    ex(np.linalg.multi_dot, "arrays", lambda a, b: np.linalg.multi_dot([a, b, a]), CUBE, X),
+    ex(np.linalg.outer, "x1", lambda a, b: np.linalg.outer(a, b), X, V),
+    ex(np.linalg.cross, "x1", lambda a, b: np.linalg.cross(a, b), X, Y),
+]  # fmt: skip
+
+# -- order statistics and reductions (issue 13, item 4) -------------------------------------------------
+def _with_nan(a):
+    """``a`` with a nan where MASK is False (inside the examples, so NumPy's own function sees the same)."""
+    return np.where(MASK, a, np.nan)
+
+
+_QUANTILES = (np.quantile, 0.3, [0.0, 0.45, 1.0]), (np.percentile, 30.0, [0.0, 45.0, 100.0])
+_METHODS = ("linear", "lower", "higher", "midpoint", "nearest", "hazen", "weibull", "median_unbiased",
+            "normal_unbiased", "inverted_cdf", "averaged_inverted_cdf", "closest_observation",
+            "interpolated_inverted_cdf")
+IMPLEMENTED += [
+    ex(np.sort, "a axis", lambda a: np.sort(a, axis=0), X),
+    ex(np.sort, "axis kind", lambda a: np.sort(a, axis=None, kind="mergesort"), X),
+    ex(np.sort, "stable", lambda a: np.sort(a, stable=True), X),
+    ex(np.partition, "a kth axis", lambda a: np.partition(a, [0, 2], axis=0), X),
+    ex(np.partition, "kind", lambda a: np.partition(a, 1, axis=None, kind="introselect") + 0.0, X),
+    *[ex(f, "a axis keepdims", lambda a, f=f: f(a, axis=1, keepdims=True), X)
+      for f in (np.median, np.nanmedian)],
+    *[ex(f, "overwrite_input", lambda a, f=f: f(a * 1.0, axis=(0, 2), overwrite_input=True), CUBE)
+      for f in (np.median, np.nanmedian)],
+    ex(np.nanmedian, "a axis", lambda a: np.nanmedian(_with_nan(a), axis=0), X),
+    *[ex(f, "a q axis keepdims", lambda a, f=f, q=q: f(a, q, axis=1, keepdims=True), X)
+      for f, q, _ in _QUANTILES],
+    *[ex(f, "q method", lambda a, f=f, qs=qs, m=m: f(a, qs, axis=0, method=m), X)
+      for f, _, qs in _QUANTILES for m in _METHODS],
+    *[ex(f, "q", lambda a, q, f=f: f(a, q, axis=1), X, 0.37 * (99 if f is np.percentile else 1))
+      for f, _, _ in _QUANTILES],
+    *[ex(f, "overwrite_input", lambda a, f=f, q=q: f(a * 1.0, q, overwrite_input=True), X)
+      for f, q, _ in _QUANTILES],
+    *[ex(f, "weights", lambda a, f=f, q=q: f(a, q, axis=1, method="inverted_cdf", weights=V ** 2), X)
+      for f, q, _ in _QUANTILES],
+    *[ex(f, "a q axis keepdims method",
+         lambda a, f=f, q=q: f(_with_nan(a), q, axis=1, keepdims=True, method="hazen"), X)
+      for f, q in ((np.nanquantile, [0.2, 0.8]), (np.nanpercentile, [20.0, 80.0]))],
+    *[ex(f, "overwrite_input weights", lambda a, f=f, q=q: f(_with_nan(a), q, axis=0, overwrite_input=True,
+                                                         method="inverted_cdf", weights=X ** 2), X)
+      for f, q in ((np.nanquantile, 0.6), (np.nanpercentile, 60.0))],
+    ex(np.ptp, "a axis keepdims", lambda a: np.ptp(a, axis=0, keepdims=True), X),
+    ex(np.average, "a axis weights", lambda a, w: np.average(a, axis=(1, 0), weights=w), CUBE, X[:, :2]),
+    ex(np.average, "returned keepdims",
+       lambda a, w: np.average(a, 1, w, returned=True, keepdims=True)[1] * np.average(a, returned=True)[0],
+       X, V),
+    ex(np.average, "returned", lambda a: np.average(a, axis=0, returned=True)[1] + a[0], X),
+    ex(np.cumprod, "a axis dtype", lambda a: np.cumprod(a, axis=1, dtype=np.float64), X),
+    ex("ndarray.cumprod", "axis dtype", lambda a: a.cumprod(0, np.float64), X),
+    ex(("accumulate", np.multiply), "array axis dtype",
+       lambda a: np.multiply.accumulate(a, axis=1, dtype=np.float64), X),
+    *[ex(f, "x axis dtype include_initial",
+         lambda a, f=f: f(a, axis=1, dtype=np.float64, include_initial=True), X)
+      for f in (np.cumulative_sum, np.cumulative_prod) if f in FUNCTIONS],
+    ex(np.nansum, "a axis dtype keepdims", lambda a: np.nansum(_with_nan(a), 1, np.float64, keepdims=True),
+       X),
+    ex(np.nansum, "initial where", lambda a: np.nansum(_with_nan(a), 0, initial=0.5, where=ROWS[:, None]), X),
+    ex(np.nanprod, "a axis dtype keepdims", lambda a: np.nanprod(_with_nan(a), 0, np.float64, keepdims=True),
+       X),
+    ex(np.nanprod, "initial where",
+       lambda a: np.nanprod(_with_nan(a), 1, initial=2.0, where=ROWS[:, None] | MASK), X),
+    *[ex(f, "a axis dtype", lambda a, f=f: f(_with_nan(a), axis=1, dtype=np.float64), X)
+      for f in (np.nancumsum, np.nancumprod)],
+    ex(np.nanmean, "a axis dtype keepdims", lambda a: np.nanmean(_with_nan(a), 0, np.float64, keepdims=True),
+       X),
+    ex(np.nanmean, "where", lambda a: np.nanmean(_with_nan(a), axis=1, where=ROWS[:, None] | MASK), X),
+    *[ex(f, "a axis keepdims", lambda a, f=f: f(_with_nan(a), axis=1, keepdims=True), X)
+      for f in (np.nanmax, np.nanmin)],
+    *[ex(f, "initial where", lambda a, f=f, v=v: f(_with_nan(a), axis=0, initial=v, where=ROWS[:, None]), X)
+      for f, v in ((np.nanmax, -5.0), (np.nanmin, 5.0))],
+    *[ex(f, "a axis dtype ddof keepdims", lambda a, f=f: f(_with_nan(a), axis=1, dtype=np.float64, ddof=1,
+                                                          keepdims=True), X)
+      for f in (np.nanvar, np.nanstd)],
+    *[ex(f, "where mean", lambda a, f=f: f(_with_nan(a), axis=1, where=ROWS[:, None] | MASK,
+                                           mean=np.nanmean(_with_nan(a), axis=1, keepdims=True)), X)
+      for f in (np.nanvar, np.nanstd)],
+    *[ex(f, "correction", lambda a, f=f: f(_with_nan(a), axis=0, correction=1), X)
+      for f in (np.nanvar, np.nanstd)],
+]  # fmt: skip
+_NAN_FUNCTIONS = (np.nansum, np.nanprod, np.nancumsum, np.nancumprod, np.nanmean, np.nanvar, np.nanstd)
+_NO_OUT_ORDER = (np.median, np.nanmedian, np.ptp, np.cumprod, np.nanmax, np.nanmin, *_NAN_FUNCTIONS)
+REFUSED += [
+    ex(np.sort, "order", lambda a: np.sort(a, order="x"), X),
+    ex(np.partition, "order", lambda a: np.partition(a, 1, order=["x"]), X),
+    *[ex(f, "out", lambda a, f=f: f(a, out=np.empty(())), X) for f in _NO_OUT_ORDER],
+    *[ex(f, "out", lambda a, f=f: f(a, 0.5, out=np.empty(())), X)
+      for f in (np.quantile, np.percentile, np.nanquantile, np.nanpercentile)],
+    *[ex(f, "dtype", lambda a, f=f: f(a, dtype=np.float32), X)
+      for f in (np.cumprod, *_NAN_FUNCTIONS)],
+    ex("ndarray.cumprod", "out", lambda a: a.cumprod(out=np.empty(12)), X),
+    ex("ndarray.cumprod", "dtype", lambda a: a.cumprod(dtype=np.float32), X),
+    *[ex(f, p, lambda a, f=f, kw=kw: f(a, axis=0, **kw), X)
+      for f in (np.cumulative_sum, np.cumulative_prod) if f in FUNCTIONS
+      for p, kw in (("out", {"out": np.empty((3, 4))}), ("dtype", {"dtype": np.float32}))],
+]  # fmt: skip
+AS_NUMPY_ERRORS += [
+    ex(np.sort, "kind", lambda a: np.sort(a, kind="bogus"), X),
+    ex(np.sort, "stable", lambda a: np.sort(a, kind="stable", stable=True), X),
+    ex(np.sort, "axis", lambda a: np.sort(a, axis=2), X),
+    ex(np.partition, "kth", lambda a: np.partition(a, 4, axis=0), X),
+    ex(np.partition, "kind", lambda a: np.partition(a, 1, kind="bogus"), X),
+    ex(np.quantile, "q", lambda a: np.quantile(a, 1.5), X),
+    ex(np.quantile, "q", lambda a: np.quantile(a, np.full((2, 2, 2), 0.5)), X),
+    ex(np.percentile, "q", lambda a: np.percentile(a, -1.0), X),
+    ex(np.quantile, "method", lambda a: np.quantile(a, 0.5, method="bogus"), X),
+    ex(np.quantile, "weights", lambda a: np.quantile(a, 0.5, weights=np.ones((3, 4))), X),
+    ex(np.quantile, "weights", lambda a: np.quantile(a, 0.5, method="inverted_cdf", weights=V), X),
+    ex(np.quantile, "weights", lambda a: np.quantile(a, 0.5, axis=1, method="inverted_cdf", weights=W), X),
+    *[ex(np.quantile, "weights", lambda a, w=w: np.quantile(a, 0.5, method="inverted_cdf", weights=w), X)
+      for w in (-np.ones((3, 4)), np.zeros((3, 4)))],
+    ex(np.average, "weights", lambda a: np.average(a, weights=V), X),
+    ex(np.average, "weights", lambda a: np.average(a, axis=1, weights=W), X),
+    ex(np.average, "weights", lambda a: np.average(a, axis=1, weights=np.zeros(4)), X),
+    ex(np.average, "axis", lambda a: np.average(a, axis=(1, 1), weights=V), X),
+    *[ex(f, "axis", lambda a, f=f: f(a), X)
+      for f in (np.cumulative_sum, np.cumulative_prod) if f in FUNCTIONS],
+    ex(np.median, "axis", lambda a: np.median(a, axis=3), X),
+]  # fmt: skip
+# -- issue 13: arrays from traced values, shape and structure, elementwise --------------------------
+# (np.array and friends reach adkit through like=; adkit.array is the same handler)
+INFS = np.array([[1.5, np.nan, np.inf], [-np.inf, 0.5, -2.0]])
+COORDINATES = np.array([0.0, 0.4, 1.1, 1.3])
+IMPLEMENTED += [
+    ex(np.array, "object", lambda a, b: np.array([[a[0, 0] * b[1], 2.0], [np.sin(a[1, 2]), b[0]]], like=a),
+       X, V),
+    ex(np.array, "object", lambda a: np.array(([a[0], a[1] * 2], [a[2], 1.0 + a[0]]), like=a), X),
+    ex(np.array, "dtype ndmin", lambda a: np.array([a[0], a[1] * 2], dtype=np.float64, ndmin=4, like=a), X),
+    ex(np.array, "dtype", lambda a: np.array([a[0], a[1]], dtype=np.int64, like=a) + a[0], X),
+    ex(np.array, "copy order subok",
+       lambda a: np.array(a, copy=False, order="A", subok=True, like=a) * 2.0, X),
+    ex(np.array, "ndmax", lambda a: np.array([a[0], a[1]], ndmax=2, like=a), X),
+    *[ex(f, "a dtype order device copy",
+         lambda a, f=f: f([a[0], a[1]], np.float64, "F", device="cpu", copy=True, like=a), X)
+      for f in (np.asarray, np.asanyarray)],
+    ex(np.ascontiguousarray, "a dtype", lambda a: np.ascontiguousarray(a[0, 0], dtype=np.float64, like=a), X),
+    ex(np.asfortranarray, "a dtype", lambda a: np.asfortranarray([a[0, 0], a[1, 1]], np.float64, like=a), X),
+    # shape and structure
+    ex(np.diag, "v k", lambda a: np.diag(a, k=-2), V),
+    ex(np.diag, "v k", lambda a: np.diag(a, 1), X),
+    ex(np.diagflat, "v k", lambda a: np.diagflat(a[:2, :2], k=1), X),
+    ex(np.tril, "m k", lambda a: np.tril(a, k=1), X),
+    ex(np.tril, "m", lambda a: np.tril(a), CUBE),
+    ex(np.triu, "m k", lambda a: np.triu(a, -1), CUBE),
+    ex(np.tile, "A reps", lambda a: np.tile(a, (2, 1, 2)), X),
+    ex(np.roll, "a shift axis", lambda a: np.roll(a, (1, -2), axis=(0, 1)), X),
+    ex(np.roll, "shift", lambda a: np.roll(a, 5), X),
+    ex(np.rot90, "m k axes", lambda a: np.rot90(a, k=-1, axes=(2, 0)), CUBE),
+    ex(np.flip, "m axis", lambda a: np.flip(a, axis=(0, -1)), CUBE),
+    ex(np.flip, "m", lambda a: np.flip(a), X),
+    ex(np.fliplr, "m", lambda a: np.fliplr(a), X),
+    ex(np.flipud, "m", lambda a: np.flipud(a), V),
+    ex(np.rollaxis, "a axis start", lambda a: np.rollaxis(a, 2, start=1), CUBE),
+    ex(np.split, "ary indices_or_sections axis", lambda a: np.split(a, [1, 3], axis=1)[1], X),
+    ex(np.split, "indices_or_sections", lambda a: np.stack(np.split(a, 3)), X),
+    ex(np.array_split, "ary indices_or_sections axis", lambda a: np.array_split(a, 3, axis=1)[0], X),
+    ex(np.hsplit, "ary indices_or_sections", lambda a: np.hsplit(a, 2)[1], X),
+    ex(np.vsplit, "ary indices_or_sections", lambda a: np.vsplit(a, [2])[0], X),
+    ex(np.dsplit, "ary indices_or_sections", lambda a: np.dsplit(a, [1, 3])[1], CUBE),
+    ex(np.unstack, "x axis", lambda a: np.unstack(a, axis=1)[2], CUBE),
+    ex(np.insert, "arr obj values axis", lambda a, b: np.insert(a, [1, 3], b[:, :2], axis=1), X, Y),
+    ex(np.insert, "obj values", lambda a, v: np.insert(a, 2, v), X, W),
+    ex(np.delete, "arr obj axis", lambda a: np.delete(a, [0, 2], axis=1), X),
+    ex(np.delete, "obj", lambda a: np.delete(a, slice(1, 8, 3)), X),
+    ex(np.append, "arr values axis", lambda a, b: np.append(a, b[:1], axis=0), X, Y),
+    ex(np.append, "values", lambda a, v: np.append(a, v), X, V),
+    ex(np.take, "a indices axis mode", lambda a: np.take(a, [[0, 5], [-1, 2]], axis=1, mode="wrap"), X),
+    ex(np.take, "indices mode", lambda a: np.take(a, [0, 15, 3], mode="clip"), X),
+    ex(np.take_along_axis, "arr indices axis",
+       lambda a: np.take_along_axis(a, np.argsort(a, axis=0), axis=0), X),
+    ex(np.take_along_axis, "axis", lambda a: np.take_along_axis(a, np.array([5, 0, 11]), axis=None), X),
+    ex(np.block, "arrays", lambda a, b: np.block([[a, b[:, :1]], [b[:1], 2.0]]), X, Y),
+    ex(np.pad, "array pad_width mode kwargs:constant_values",
+       lambda a, c: np.pad(a, ((1, 2), (0, 1)), mode="constant", constant_values=((c, 2.0), (-1.0, c * 3))),
+       X, 0.5),
+    ex(np.pad, "pad_width", lambda a: np.pad(a, 1), X),
+    *[ex(np.pad, "mode", lambda a, m=m: np.pad(a, ((2, 0), (3, 5)), mode=m), X)
+      for m in ("edge", "reflect", "symmetric", "wrap")],
+    ex(np.pad, "kwargs:reflect_type", lambda a: np.pad(a, (3, 1), mode="symmetric", reflect_type="even"), X),
+    ex(np.column_stack, "tup", lambda a, v: np.column_stack((v, a.T)), X, V),
+    ex(np.dstack, "tup", lambda a, b: np.dstack([a, b]), X, Y),
+    ex(np.atleast_2d, "arys", lambda a, v: np.atleast_2d(a, v)[1] * 2 + np.atleast_2d(a[0, 0]), X, V),
+    ex(np.atleast_3d, "arys", lambda a, v: np.atleast_3d(a, v)[0] + np.atleast_3d(v).sum(), X, V),
+    ex(np.broadcast_arrays, "args subok", lambda a, v: np.broadcast_arrays(a, v, subok=True)[1] * 2, X, V),
+    ex(np.select, "condlist choicelist default",
+       lambda a, b: np.select([MASK, a > 0.5], [a, b ** 2], default=b[0]), X, Y),
+    ex(np.diff, "a n axis prepend append",
+       lambda a, b: np.diff(a, n=2, axis=0, prepend=b[0, 0], append=b[:1]), X, Y),
+    ex(np.gradient, "f varargs axis edge_order", lambda a, c: np.gradient(a, c, axis=1, edge_order=2),
+       X, COORDINATES),
+    ex(np.gradient, "varargs", lambda a: np.stack(np.gradient(a, 0.5, COORDINATES)), X),
+    ex(np.gradient, "f", lambda a: np.gradient(a), V),
+    ex(np.linspace, "start stop num endpoint retstep dtype axis device",
+       lambda a, b: (lambda r: r[0] * r[1][..., None])(
+           np.linspace(a, b, 5, endpoint=False, retstep=True, dtype=np.float64, axis=-1, device="cpu")),
+       V, Y),
+    ex(np.linspace, "dtype", lambda a, b: np.linspace(a, b, 4, dtype=np.int64) + a, W, W + 3.0),
+    # elementwise
+    ex(np.sinc, "x", lambda a: np.sinc(a), X),
+    ex(np.nan_to_num, "x nan posinf neginf",
+       lambda a, r: np.nan_to_num(a[:2, :3] + INFS, nan=r, posinf=2.0, neginf=-r * 3), X, 0.25),
+    ex(np.real_if_close, "a tol", lambda a: np.real_if_close(a, tol=1000) * 2, X),
+    ex("ndarray.take", "indices axis mode", lambda a: a.take([3, -1], axis=1, mode="clip"), X),
+]  # fmt: skip
+REFUSED += [
+    ex(np.array, "dtype", lambda a: np.array([a[0]], dtype=np.complex128, like=a), X),
+    ex(np.array, "dtype", lambda a: np.array([a[0], 1.0], dtype=object, like=a), X),
+    ex(np.pad, "mode", lambda a: np.pad(a, 1, mode="mean"), X),
+    ex(np.pad, "kwargs:stat_length", lambda a: np.pad(a, 1, mode="maximum", stat_length=2), X),
+    ex(np.pad, "kwargs:end_values", lambda a: np.pad(a, 1, mode="linear_ramp", end_values=1.0), X),
+    ex(np.pad, "kwargs:reflect_type", lambda a: np.pad(a, 1, mode="reflect", reflect_type="odd"), X),
+    ex(np.take, "out", lambda a: np.take(a, [0, 1], out=np.empty(2)), X),
+    ex("ndarray.take", "out", lambda a: a.take([0, 1], out=np.empty(2)), X),
+    ex(np.nan_to_num, "copy", lambda a: np.nan_to_num(a, copy=False), X),
+]  # fmt: skip
+AS_NUMPY_ERRORS += [
+    ex(np.array, "copy", lambda a: np.array([a[0], a[1]], copy=False, like=a), X),
+    ex(np.array, "ndmax", lambda a: np.array([a[0], a[1]], ndmax=1, like=a), X),
+    ex(np.array, "object", lambda a: np.array([a[0], a[1, :2]], like=a), X),
+    ex(np.pad, "kwargs:constant_values", lambda a: np.pad(a, 1, mode="edge", constant_values=1.0), X),
+    ex(np.split, "indices_or_sections", lambda a: np.split(a, 5, axis=1), X),
+    ex(np.diag, "v", lambda a: np.diag(a), CUBE),
+    ex(np.take, "mode", lambda a: np.take(a, [0], mode="nearest"), X),
+    ex(np.take, "indices", lambda a: np.take(a, [12]), X),
+    ex(np.linspace, "num", lambda a: np.linspace(a, a + 1, -1), V),
+    ex(np.gradient, "edge_order", lambda a: np.gradient(a, edge_order=3), V),
+    ex(np.gradient, "varargs", lambda a: np.gradient(a, np.ones(3)), V),
+    ex(np.rot90, "axes", lambda a: np.rot90(a, axes=(0, 0)), X),
+    ex(np.block, "arrays", lambda a: np.block((a, a)), X),
+    ex(np.fliplr, "m", lambda a: np.fliplr(a), V),
+    ex(np.diff, "n", lambda a: np.diff(a, -1), V),
+    ex(np.select, "condlist", lambda a: np.select([a], [a]), X),
+    ex(np.insert, "values", lambda a: np.insert(a, [0, 1], a[:3], axis=1), X),
+]  # fmt: skip
+# -- linear algebra (issue 13, item 6): decompositions on inputs where their derivatives exist ------
+_la = np.random.default_rng(1313)
+_Q3, _Q4 = np.linalg.qr(_la.normal(size=(3, 3)))[0], np.linalg.qr(_la.normal(size=(4, 4)))[0]
+SYM = _Q3 @ np.diag([-2.1, 0.6, 1.4]) @ _Q3.T  # distinct eigenvalues, and distinct |eigenvalues|
+SKEWED = SYM + np.triu(_la.normal(size=(3, 3)), 1)  # eigh and cholesky read the lower triangle only
+SPD = SYM + 3.0 * np.eye(3)
+TALL = _Q4[:, :3] @ np.diag([3.0, 1.9, 0.7]) @ _Q3  # distinct singular values
+WIDE = TALL.T
+B4 = _la.normal(size=4)
+CUBE_SQUARE = _la.normal(size=(2, 3, 3)) + 3.0 * np.eye(3)
+
+
+def _svd_invariants(a, **kw):
+    """What the decomposition determines: the reconstruction, and u uᵀ of the leading singular vector."""
+    u, s, vh = np.linalg.svd(a, **kw)
+    k = s.shape[-1]
+    return np.concatenate([np.ravel((u[..., :k] * s[..., None, :]) @ vh[..., :k, :]),
+                           np.ravel(u[..., :1] @ np.swapaxes(u[..., :1], -1, -2)), np.ravel(s)])
+
+
+def _null_projectors(a):
+    """The full decomposition's extra columns and rows, as projectors (all they determine)."""
+    u, _, vh = np.linalg.svd(a)
+    k = min(a.shape[-2:])
+    v = np.swapaxes(vh, -1, -2)
+    return np.concatenate([np.ravel(u[..., k:] @ np.swapaxes(u[..., k:], -1, -2)),
+                           np.ravel(v[..., k:] @ np.swapaxes(v[..., k:], -1, -2)), np.ravel(u[..., :k])])
+
+
+def _eigh_invariants(a, **kw):
+    w, v = np.linalg.eigh(a, **kw)
+    return np.concatenate([w, np.ravel((v * w) @ v.T), np.ravel(np.outer(v[:, 0], v[:, 0]))])
+
+
+def _qr_pieces(a, mode):
+    q, r = np.linalg.qr(a, mode=mode)
+    k = min(a.shape)
+    return np.concatenate([np.ravel(q[:, :k]), np.ravel(q[:, k:] @ q[:, k:].T), np.ravel(r)])
+
+
+def _lstsq_all(a, b, **kw):
+    x, residuals, _, s = np.linalg.lstsq(a, b, **kw)
+    return np.concatenate([np.ravel(x), residuals, s])
+
+
+IMPLEMENTED += [
+    ex(np.linalg.svd, "a full_matrices", lambda a: _svd_invariants(a, full_matrices=False), TALL),
+    ex(np.linalg.svd, "a", _null_projectors, TALL),
+    ex(np.linalg.svd, "a", _null_projectors, WIDE),
+    ex(np.linalg.svd, "a", lambda a: _svd_invariants(a), CUBE_SQUARE),
+    ex(np.linalg.svd, "compute_uv", lambda a: np.linalg.svd(a, compute_uv=False), WIDE),
+    ex(np.linalg.svd, "hermitian", lambda a: _svd_invariants(a, hermitian=True), SKEWED),
+    ex(np.linalg.svd, "compute_uv hermitian", lambda a: np.linalg.svd(a, compute_uv=False, hermitian=True),
+       SKEWED),
+    ex(np.linalg.eigh, "a", _eigh_invariants, SKEWED),
+    ex(np.linalg.eigh, "UPLO", lambda a: _eigh_invariants(a, UPLO="U"), SKEWED.T),
+    ex(np.linalg.eigvalsh, "a UPLO", lambda a: np.linalg.eigvalsh(a, UPLO="U"), SKEWED.T),
+    ex(np.linalg.eigvalsh, "a", lambda a: np.linalg.eigvalsh(a), SKEWED),
+    ex(np.linalg.cholesky, "a", lambda a: np.linalg.cholesky(a), SPD + np.triu(SKEWED, 1)),
+    ex(np.linalg.cholesky, "upper", lambda a: np.linalg.cholesky(a, upper=True), SPD + np.tril(SKEWED, -1)),
+    ex(np.linalg.qr, "a", lambda a: _qr_pieces(a, "reduced"), TALL),
+    ex(np.linalg.qr, "mode", lambda a: _qr_pieces(a, "complete"), TALL),
+    ex(np.linalg.qr, "mode", lambda a: _qr_pieces(a, "reduced"), X),
+    ex(np.linalg.qr, "mode", lambda a: np.linalg.qr(a, mode="r"), TALL),
+    ex(np.linalg.matrix_power, "a n", lambda a: np.linalg.matrix_power(a, 5), S),
+    ex(np.linalg.matrix_power, "n", lambda a: np.linalg.matrix_power(a, -3), CUBE_SQUARE),
+    ex(np.linalg.matrix_power, "n", lambda a: np.linalg.matrix_power(a, 0) + a, S),
+    ex(np.linalg.lstsq, "a b", lambda a, b: _lstsq_all(a, b), TALL, B4),
+    ex(np.linalg.lstsq, "rcond", lambda a, b: _lstsq_all(a, b, rcond=1e-8), TALL, np.c_[B4, B4 + 1.0]),
+    ex(np.linalg.lstsq, "rcond", lambda a, b: _lstsq_all(a, b, rcond=0.5), TALL, B4),  # drops 0.7 < 0.5 * 3
+    ex(np.linalg.lstsq, "a b", lambda a, b: _lstsq_all(a, b), WIDE, W),
+    ex(np.linalg.cond, "x", lambda a: np.linalg.cond(a), TALL),
+    *[ex(np.linalg.cond, "p", lambda a, p=p: np.linalg.cond(a, p), CUBE_SQUARE)
+      for p in (2, -2, "fro", "nuc", 1, -1, np.inf, -np.inf)],
+    ex(np.linalg.pinv, "a", lambda a: np.linalg.pinv(a), WIDE),
+    ex(np.linalg.pinv, "rcond", lambda a: np.linalg.pinv(a, rcond=0.5), TALL),  # rank 2: 0.7 dropped
+    ex(np.linalg.pinv, "hermitian", lambda a: np.linalg.pinv(a, hermitian=True), SKEWED),
+    ex(np.linalg.pinv, "rtol", lambda a: np.linalg.pinv(a, rtol=None), CUBE_SQUARE),
+    ex(np.linalg.pinv, "rtol", lambda a: np.linalg.pinv(a, rtol=0.3), TALL),
+    ex(np.linalg.svdvals, "x", lambda a: np.linalg.svdvals(a), CUBE),
+    ex(np.linalg.vector_norm, "x axis keepdims ord",
+       lambda a: np.linalg.vector_norm(a, axis=(0, 2), keepdims=True, ord=3), CUBE),
+    *[ex(np.linalg.vector_norm, "ord", lambda a, p=p: np.linalg.vector_norm(a, axis=-1, ord=p), X)
+      for p in (1, -1, -2.5, 0, np.inf, -np.inf, 0.5)],
+    ex(np.linalg.vector_norm, "axis", lambda a: np.linalg.vector_norm(a, axis=1), CUBE),
+    ex(np.linalg.matrix_norm, "x keepdims ord", lambda a: np.linalg.matrix_norm(a, keepdims=True, ord="nuc"),
+       CUBE),
+    *[ex(np.linalg.matrix_norm, "ord", lambda a, p=p: np.linalg.matrix_norm(a, ord=p), CUBE)
+      for p in (2, -2, 1, -1, np.inf, -np.inf, "fro")],
+    *[ex(np.linalg.norm, "x ord axis keepdims", lambda a, p=p: np.linalg.norm(a, p, (2, 0), True), CUBE)
+      for p in ("nuc", 2, -2, 1, -1, np.inf, -np.inf, "fro", "f")],
+    *[ex(np.linalg.norm, "ord axis", lambda a, p=p: np.linalg.norm(a, p, axis=-1), X)
+      for p in (0, -1, -np.inf, -2.5, np.inf, 1, 2, 0.5)],
+    ex(np.linalg.norm, "ord", lambda a: np.linalg.norm(a, "nuc"), X),
+    ex(np.linalg.norm, "ord", lambda a: np.linalg.norm(a, -np.inf), V),
+    ex(np.linalg.trace, "x offset dtype", lambda a: np.linalg.trace(a, offset=1, dtype=np.float64), CUBE),
+    ex(np.linalg.diagonal, "x offset", lambda a: np.linalg.diagonal(a, offset=-1), CUBE),
+    ex(np.linalg.vecdot, "x1 x2 axis", lambda a, b: np.linalg.vecdot(a, b, axis=0), X, Y),
+    ex(np.linalg.vecdot, "x1 x2", lambda a, b: np.linalg.vecdot(a, b), CUBE, V),
+    ex(np.linalg.matmul, "x1 x2", lambda a, b: np.linalg.matmul(a, b), CUBE, X.T),
+    ex(np.linalg.matrix_transpose, "x", lambda a: np.linalg.matrix_transpose(a) * 2.0, CUBE),
+    *[ex(np.matrix_transpose, "x", lambda a: np.matrix_transpose(a) * a[..., ::-1, :].mT, CUBE)
+      for _ in range(hasattr(np, "matrix_transpose"))],
+    ex(np.linalg.outer, "x1 x2", lambda a, b: np.linalg.outer(a, b), V, W),
+    ex(np.linalg.tensorinv, "a ind", lambda a: np.linalg.tensorinv(a, ind=1), S),
+    ex(np.linalg.tensorinv, "a", lambda a: np.linalg.tensorinv(a), np.reshape(_la.normal(size=(6, 6)) + 4.0
+                                                                              * np.eye(6), (2, 3, 6))),
+    ex(np.linalg.tensorsolve, "a b axes", lambda a, b: np.linalg.tensorsolve(a, b, axes=(0,)),
+       np.transpose(np.reshape(_la.normal(size=(6, 6)) + 4.0 * np.eye(6), (6, 2, 3)), (2, 0, 1)),
+       X.ravel()[:6]),
+    ex(np.linalg.tensorsolve, "a b", lambda a, b: np.linalg.tensorsolve(a, b),
+       np.reshape(_la.normal(size=(6, 6)) + 4.0 * np.eye(6), (2, 3, 2, 3)), X[:2, :3]),
+]  # fmt: skip
+REFUSED += [
+    ex(np.linalg.qr, "mode", lambda a: np.linalg.qr(a, mode="raw")[0], TALL),
+    ex(np.linalg.qr, "mode", lambda a: np.linalg.qr(a, mode="economic"), TALL),  # (deprecated by NumPy)
+]
+AS_NUMPY_ERRORS += [
+    ex(np.linalg.eigh, "UPLO", lambda a: np.linalg.eigh(a, UPLO="X"), SYM),
+    ex(np.linalg.eigvalsh, "UPLO", lambda a: np.linalg.eigvalsh(a, UPLO="lower"), SYM),
+    ex(np.linalg.qr, "mode", lambda a: np.linalg.qr(a, mode="full"), TALL),  # a DeprecationWarning
+    ex(np.linalg.qr, "mode", lambda a: np.linalg.qr(a, mode="wrong"), TALL),
+    ex(np.linalg.pinv, "rtol", lambda a: np.linalg.pinv(a, rcond=0.1, rtol=0.1), TALL),
+    ex(np.linalg.matrix_power, "n", lambda a: np.linalg.matrix_power(a, 1.5), S),
+    ex(np.linalg.matrix_power, "a", lambda a: np.linalg.matrix_power(a, 2), X),
+    ex(np.linalg.norm, "ord", lambda a: np.linalg.norm(a, "nuc", axis=0), X),
+    ex(np.linalg.norm, "ord", lambda a: np.linalg.norm(a, 3, axis=(0, 1)), X),
+    ex(np.linalg.norm, "axis", lambda a: np.linalg.norm(a, axis=(0, 1, 2)), CUBE),
+    ex(np.linalg.norm, "axis", lambda a: np.linalg.norm(a, axis=(1, 1)), X),
+    ex(np.linalg.norm, "axis", lambda a: np.linalg.norm(a, axis=[0]), X),
+    ex(np.linalg.lstsq, "b", lambda a, b: np.linalg.lstsq(a, b), TALL, W),
+    ex(np.linalg.cond, "p", lambda a: np.linalg.cond(a, 1), X),
+    ex(np.linalg.tensorinv, "ind", lambda a: np.linalg.tensorinv(a, ind=0), S),
+    ex(np.linalg.outer, "x1", lambda a, b: np.linalg.outer(a, b), X, V),
+]  # fmt: skip
+
+# -- scipy.special (issue 13, item 7): its ufuncs take the ufunc keywords, checked as NumPy's --------
+try:
+    import scipy.special as special
+except ImportError:  # SciPy is optional: without it, its functions are neither reachable nor tested
+    special = None
+
+if special is not None:
+    IMPLEMENTED += [
+        ex(UFUNC_CALL, "x1 x2", lambda a, b: special.xlogy(a, np.abs(b) + 0.5), X, Y),
+        ex(UFUNC_CALL, "dtype order", lambda a: special.erf(a, dtype=np.float64, order="F"), X),
+        ex(UFUNC_CALL, "casting", lambda a: special.gammaln(np.abs(a) + 0.5, casting="no"), X),
+    ]
+    REFUSED += [
+        ex(UFUNC_CALL, "where", lambda a: special.expit(a, where=MASK), X),
+        ex(UFUNC_CALL, "out", lambda a: special.erfc(a, out=np.empty((3, 4))), X),
+        ex(UFUNC_CALL, "dtype", lambda a: special.log_ndtr(a, dtype=np.float32), X),
+    ]
+
 #: methods that refuse every call (they would lose the derivative), whatever the parameters
 ALWAYS_REFUSED = {"item", "tolist"}
 
@@ -351,22 +787,31 @@ def ufunc_call_keywords() -> list[str]:
 CALL_KEYWORDS = [n for n in docstring_parameters(np.add.__doc__) if n not in ("x1", "x2", "out")]
 
 
-def _expand_kwargs(names: list[str]) -> list[str]:
+#: the keywords other functions' ``**kwargs`` stand for, as NumPy documents them
+KWARGS_OF = {np.einsum: ["dtype", "order", "casting"],
+             np.pad: ["stat_length", "constant_values", "end_values", "reflect_type"]}
+
+#: NumPy's dispatch consumes ``like=`` (NEP 35): it picks the implementation and never reaches a handler
+CONSUMED_BY_DISPATCH = {"like"}
+
+
+def _expand_kwargs(names: list[str], keywords: list[str] = CALL_KEYWORDS) -> list[str]:
     """``**kwargs`` of clip / outer: the ufunc keywords, written ``kwargs:<name>`` (outer: the names)."""
     result = []
     for name in names:
         if name.startswith("**"):
-            result += [f"{name[2:]}:{k}" for k in CALL_KEYWORDS]
-        else:
+            result += [f"{name[2:]}:{k}" for k in keywords]
+        elif name not in CONSUMED_BY_DISPATCH:
             result.append(name)
     return result
 
 
 def ndarray_methods() -> list[str]:
-    """The ndarray methods ``ArrayOps`` defines (properties such as ``T`` have no parameters)."""
+    """The ndarray methods ``ArrayOps`` defines (properties such as ``T`` have no parameters, and the
+    attributes it marks missing none either)."""
     return sorted(name for name in numpy_bridge.NDARRAY_NAMES
                   if name in vars(ArrayOps) and callable(getattr(np.ndarray, name))
-                  and not isinstance(vars(ArrayOps)[name], property))  # fmt: skip
+                  and not isinstance(vars(ArrayOps)[name], (property, MissingAttribute)))  # fmt: skip
 
 
 def targets() -> dict[Any, list[str]]:
@@ -375,7 +820,7 @@ def targets() -> dict[Any, list[str]]:
     for func, handler in FUNCTIONS.items():
         if getattr(handler, "__wrapped__", None) is func:
             continue  # passed to NumPy itself on the primal values: audited by the test below
-        result[func] = _expand_kwargs(numpy_function_parameters(func))
+        result[func] = _expand_kwargs(numpy_function_parameters(func), KWARGS_OF.get(func, CALL_KEYWORDS))
     for name in ndarray_methods():
         if name in ALWAYS_REFUSED or getattr(vars(ArrayOps)[name], "__wrapped__", None) is not None:
             continue
@@ -636,6 +1081,22 @@ PASSED_THROUGH = [
     ("ndarray.all", lambda a: a.all(axis=0, keepdims=True, where=MASK), X),
     ("ndarray.any", lambda a: a.any(1, keepdims=True, where=MASK), X),
 ]  # fmt: skip
+PASSED_THROUGH += [  # issue 13: the order of a contraction, positions by rank
+    (np.einsum_path, lambda a, b: str(np.einsum_path("ij,kj,kl", a, b, a, optimize="optimal")[0]), X, Y),
+    (np.argpartition, lambda a: np.argpartition(a, 2, axis=1, kind="introselect"), X),
+    ("ndarray.argpartition", lambda a: a.argpartition([0, 1], axis=0), X),
+    (np.nanargmax, lambda a: np.nanargmax(np.where(MASK, a, np.nan), axis=1, keepdims=True), X),
+    (np.nanargmin, lambda a: np.nanargmin(np.where(MASK, a, np.nan), 0), X),
+    (np.searchsorted, lambda a, v: np.searchsorted(a, v, side="right", sorter=np.argsort(a)), V, W),
+    ("ndarray.searchsorted", lambda a, v: np.sort(a).searchsorted(v, "right"), V, W),
+]  # fmt: skip
+PASSED_THROUGH += [  # issue 13: of real values, constants
+    (np.iscomplex, lambda a: np.iscomplex(a), X), (np.isreal, lambda a: np.isreal(a), X),
+    (np.angle, lambda a: np.angle(a, deg=True), X),
+]  # fmt: skip
+PASSED_THROUGH += [
+    (np.linalg.matrix_rank, lambda a: np.linalg.matrix_rank(a, tol=0.5, hermitian=False, rtol=None), TALL),
+]
 
 
 def test_every_pass_through_is_to_numpy_itself_and_has_an_example():
@@ -715,9 +1176,8 @@ def _outputs(result: Any) -> tuple[Any, ...]:
 @pytest.mark.parametrize("ufunc", ALL_UFUNCS, ids=lambda u: u.__name__)
 def test_every_numpy_ufunc_has_a_rule_is_piecewise_constant_or_is_refused(ufunc):
     """A ufunc NumPy adds later lands in one of the three, never silently in none."""
-    if ufunc is np.matmul:
-        a, b = rng.normal(size=(3, 3)), rng.normal(size=3)
-        np.testing.assert_allclose(adkit.primal(np.matmul(adkit.Var(a), b)), a @ b)
+    if ufunc.signature is not None:  # matmul, vecdot, matvec, vecmat: test_generalized_ufuncs
+        assert ufunc in numpy_bridge.UFUNCS
         return
     operands = _sample(ufunc, seed=len(ufunc.__name__))
     duals = [adkit.Dual(x, np.zeros_like(x)) for x in operands]
@@ -754,5 +1214,77 @@ def test_a_ufunc_in_place_or_by_segments_is_refused():
         np.add.at(x, [0], 1.0)
     with pytest.raises(NotImplementedError, match=r"no derivative rule for numpy\.add\.reduceat"):
         np.add.reduceat(x, [0, 2])
-    with pytest.raises(NotImplementedError, match=r"no derivative rule for numpy\.multiply\.accumulate"):
-        np.multiply.accumulate(x)
+    with pytest.raises(NotImplementedError, match=r"no derivative rule for numpy\.subtract\.accumulate"):
+        np.subtract.accumulate(x)
+
+
+
+#: the generalized ufuncs (signatures over vectors and matrices), with operands of stacked shapes
+GUFUNC_OPERANDS = {"matmul": ((2, 3, 4), (4, 2)), "vecdot": ((2, 3, 4), (3, 4)), "matvec": ((2, 3, 4), (4,)),
+                   "vecmat": ((3,), (2, 3, 4))}  # fmt: skip
+#: each one's core axes, as its axes= keyword names them (adkit refuses axes=)
+GUFUNC_AXES = {"matmul": [(-2, -1)] * 3, "vecdot": [(-1,), (-1,), ()], "matvec": [(-2, -1), (-1,), (-1,)],
+               "vecmat": [(-1,), (-2, -1), (-1,)]}  # fmt: skip
+
+
+@pytest.mark.parametrize("ufunc", [u for u in ALL_UFUNCS if u.signature], ids=lambda u: u.__name__)
+def test_generalized_ufuncs_give_numpys_values_and_derivatives(ufunc):
+    local = np.random.default_rng(3)
+    operands = tuple(local.normal(size=shape) for shape in GUFUNC_OPERANDS[ufunc.__name__])
+    for mode in ("forward", "reverse"):
+        value = adkit.primal(ufunc(*(adkit.Var(x) for x in operands)))
+        np.testing.assert_allclose(value, ufunc(*operands), rtol=1e-13)
+        jacobians = adkit.jacobian(ufunc, mode=mode, argnums=(0, 1))(*operands)
+        for k in (0, 1):
+            want = central_jacobian(ufunc, operands, k)
+            np.testing.assert_allclose(jacobians[k], want, rtol=1e-6, atol=1e-8)
+    ufunc(*operands, axes=GUFUNC_AXES[ufunc.__name__])  # NumPy takes these axes ...
+    with pytest.raises(UnsupportedParameterError, match="axes="):  # ... and adkit refuses them by name
+        ufunc(*(adkit.Var(x) for x in operands), axes=GUFUNC_AXES[ufunc.__name__])
+
+
+# -- every ufunc of scipy.special: a rule, or refused ---------------------------------------------
+
+SPECIAL_UFUNCS = sorted({f for f in vars(special).values() if isinstance(f, np.ufunc)},
+                        key=lambda u: u.__name__) if special is not None else []  # fmt: skip
+
+
+@pytest.mark.parametrize("ufunc", SPECIAL_UFUNCS, ids=lambda u: u.__name__)
+def test_every_scipy_special_ufunc_has_a_rule_or_is_refused(ufunc):
+    """scipy.special's ufuncs reach adkit by NumPy's protocol: each has a rule or names itself refused."""
+    op = numpy_bridge.special_rule(ufunc)
+    if op is None:
+        duals = [adkit.Dual(np.full(3, 0.5), np.ones(3)) for _ in range(ufunc.nin)]
+        refused = rf"no derivative rule for scipy\.special\.{ufunc.__name__}\b"
+        with pytest.raises(NotImplementedError, match=refused):
+            ufunc(*duals)
+        return
+    local = np.random.default_rng(len(ufunc.__name__))
+    operands = []
+    for intervals in op.domain:
+        lows, highs = np.array(intervals)[local.integers(len(intervals), size=40)].T
+        operands.append(lows + (highs - lows) * local.random(40))
+    for box in (lambda x: adkit.Dual(x, np.zeros_like(x)), adkit.Var):
+        np.testing.assert_array_equal(adkit.primal(ufunc(*(box(x) for x in operands))), ufunc(*operands))
+    for k in range(ufunc.nin):  # elementwise: the diagonal of the Jacobian, against central differences
+        step = 1e-6 * np.maximum(1.0, np.abs(operands[k]))
+        hi, lo = list(operands), list(operands)
+        hi[k], lo[k] = operands[k] + step, operands[k] - step
+        tangents = tuple(np.ones_like(x) if i == k else np.zeros_like(x) for i, x in enumerate(operands))
+        _, tangent = adkit.jvp(ufunc, tuple(operands), tangents)
+        np.testing.assert_allclose(tangent, (ufunc(*hi) - ufunc(*lo)) / (2 * step), rtol=1e-6, atol=1e-8,
+                                   err_msg=f"scipy.special.{ufunc.__name__}, operand {k}")  # fmt: skip
+
+
+@pytest.mark.skipif(special is None, reason="SciPy is not installed")
+def test_the_special_functions_issue_13_asks_for_have_rules():
+    for name in ("erf", "erfc", "expit", "logit", "gammaln", "digamma", "xlogy", "log_ndtr"):
+        assert numpy_bridge.special_rule(getattr(special, name)) is numpy_bridge.SPECIAL_UFUNCS[name], name
+
+
+def test_adkit_never_imports_scipy_itself():
+    """Without scipy.special in sys.modules no rule is looked up: a user's own import brings it."""
+    code = ("import sys, adkit, numpy as np; adkit.grad(lambda x: np.linalg.norm(x, 'nuc'))(np.eye(2)); "
+            "print(*sys.modules)")
+    modules = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert not [name for name in modules.split() if name == "scipy" or name.startswith("scipy.")]

@@ -46,7 +46,7 @@ def test_the_tape_lists_nodes_in_evaluation_order():
         x = Var(2.0)
         y = Var(5.0)
         z = x * x + x * y + 2
-    assert [n.label for n in tape.nodes] == ["input", "input", "v0 * v0", "v0 * v1", "v2 + v3", "v4 + 2"]
+    assert [n.label for n in tape.nodes] == ["input", "input", "t0 * t0", "t0 * t1", "t2 + t3", "t4 + 2"]
     assert [n.inputs for n in tape.nodes] == [(), (), (0, 0), (0, 1), (2, 3), (4, None)]
     assert [float(n.value) for n in tape.nodes] == [2.0, 5.0, 4.0, 10.0, 14.0, 16.0]
     assert tape.nodes[2].primitive is adkit.multiply and z.index == 5

@@ -21,7 +21,7 @@ from matplotlib.figure import Figure
 from matplotlib.testing.compare import compare_images
 
 from adkit.views import SweepWidget, graph
-from adkit.views.graph import FONT_SIZE, _scene, _text_width, render
+from adkit.views.scene import FONT_SIZE, geometry, render, step_scene, text_width, variable_scene
 
 X1, X2 = 2.0, 5.0
 BASELINE = Path(__file__).parent / "baseline"
@@ -172,16 +172,13 @@ def test_widget_label_is_not_cut_and_the_table_keeps_its_width(g):
 @pytest.mark.parametrize("mode", ["forward", "reverse"])
 def test_the_boxes_keep_their_places_through_the_steps(g, mode):
     """Every box is sized for every text it shows in any step ("v̄ = 1.716 so far" ...): nothing moves."""
-    from adkit.views.graph import geometry
-    from adkit.views.sweep import _step_scene
-
-    layouts = [geometry(_step_scene(g, step)).layout for step in g.sweep_steps(mode)]
+    layouts = [geometry(step_scene(g.computation, step)).layout for step in g.sweep_steps(mode)]
     assert all(lay.centers == layouts[0].centers and lay.sizes == layouts[0].sizes for lay in layouts)
     assert len(layouts[0].centers) == 7  # the running example fits a page: no tags of a folded drawing
     for step in g.sweep_steps(mode):
-        for node in _step_scene(g, step).nodes:
+        for node in step_scene(g.computation, step).nodes:
             width, _ = layouts[0].sizes[node.key]
-            assert all(_text_width(text, FONT_SIZE) < width for text, _ in node.lines if text)
+            assert all(text_width(text, FONT_SIZE) < width for text, _ in node.lines if text)
 
 
 @pytest.mark.parametrize("mode", ["forward", "reverse"])
@@ -193,8 +190,8 @@ def test_widget_picture_text_is_readable(g, mode):
     for number in (1, 4, 7):
         w.slider.value = number
         pixels, _ = Image.open(io.BytesIO(picture(w))).size
-        dpi = pixels / w._figure.get_size_inches()[0]
-        sizes = [t.get_fontsize() for t in w._figure.findobj(matplotlib.text.Text) if t.get_text()]
+        dpi = pixels / w.figure.get_size_inches()[0]
+        sizes = [t.get_fontsize() for t in w.figure.findobj(matplotlib.text.Text) if t.get_text()]
         assert pixels <= 720 and min(sizes) * dpi / 96 >= 7.0
 
 
@@ -254,7 +251,7 @@ def test_image_reverse_step(g, tmp_path):
     step = g.sweep_steps("reverse")[3]
     with matplotlib.style.context("default"), matplotlib.rc_context(STYLE):
         fig = Figure()
-        render(_scene(g.computation, ("value", "adjoint", "partial"), 4, step), figure=fig)
+        render(variable_scene(g.computation, ("value", "adjoint", "partial"), 4, step), figure=fig)
         actual = tmp_path / "sweep_reverse_step4.png"
         fig.savefig(actual, dpi=60, metadata={"Software": None})
     expected = BASELINE / "sweep_reverse_step4.png"

@@ -68,11 +68,11 @@ def test_running_example_reverse_mode_and_its_tape():
     assert round(x2.grad, 3) == 1.716
     values = {n.label: float(n.value) for n in tape.nodes if not n.is_input}
     assert values == {
-        "ln(v0)": pytest.approx(math.log(2)),
-        "v0 * v1": pytest.approx(10.0),
-        "v2 + v3": pytest.approx(math.log(2) + 10),
-        "sin(v1)": pytest.approx(math.sin(5)),
-        "v4 - v5": pytest.approx(math.log(2) + 10 - math.sin(5)),
+        "ln(t0)": pytest.approx(math.log(2)),
+        "t0 * t1": pytest.approx(10.0),
+        "t2 + t3": pytest.approx(math.log(2) + 10),
+        "sin(t1)": pytest.approx(math.sin(5)),
+        "t4 - t5": pytest.approx(math.log(2) + 10 - math.sin(5)),
     }
 
 

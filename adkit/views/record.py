@@ -38,8 +38,10 @@ from typing import Any
 
 import numpy as np
 
-from adkit.core import Box, Primitive, primal, shape_of
+from adkit.core import Box, Primitive, as_real, primal, shape_of
+from adkit.formatting import constant, number
 from adkit.reverse import Tape, Var, sweep
+from adkit.rules import apply_jvp, apply_vjp
 
 __all__ = ["Computation", "Edge", "Variable", "format_value", "record"]
 
@@ -179,13 +181,13 @@ def record(f: Callable, args: Sequence[Any], seed: Any, cotangent: Any, api: str
     tangents = _forward_tangents(nodes, seeds)
     seeded: dict[int, Any] = {}
     for y, ct in zip(outs, cotangents):
-        seeded[y._index] = ct if y._index not in seeded else seeded[y._index] + ct
+        seeded[y.index] = ct if y.index not in seeded else seeded[y.index] + ct
     adjoints = sweep(tape, seeded)
     adjoints += [None] * (len(nodes) - len(adjoints))
 
     names_of_output: dict[int, list[str]] = {}
     for y, name in zip(outs, output_names):
-        names_of_output.setdefault(y._index, []).append(name)
+        names_of_output.setdefault(y.index, []).append(name)
 
     def make(i: int) -> Variable:
         node = nodes[i]
@@ -214,7 +216,7 @@ def record(f: Callable, args: Sequence[Any], seed: Any, cotangent: Any, api: str
         output_names=output_names,
         variables=variables,
         edges=edges,
-        outputs=tuple(number_of[y._index] for y in outs),
+        outputs=tuple(number_of[y.index] for y in outs),
         seed=tuple(seeds),
         cotangent=tuple(cotangents),
         default_seed=default_seed,
@@ -229,25 +231,8 @@ def _as_input(x: Any, k: int, fname: str, api: str) -> Any:
             f"{where} is a traced value ({type(x).__name__}); adkit.{api} evaluates f at plain "
             "numbers or arrays. Pass the primal value (adkit.primal(x))."
         )
-    if isinstance(x, (bool, np.bool_)):
-        raise TypeError(f"{where} is a bool; adkit.{api} traces functions of real numbers")
-    if isinstance(x, complex) or (isinstance(x, (np.ndarray, np.generic)) and np.iscomplexobj(x)):
-        raise TypeError(f"{where} is complex; adkit differentiates real functions of real inputs")
-    if isinstance(x, numbers.Real) and not isinstance(x, np.generic):
-        return float(x)
-    if isinstance(x, (np.ndarray, np.generic, list, tuple)):
-        try:
-            arr = np.asarray(x, dtype=np.float64)
-        except (TypeError, ValueError):
-            raise TypeError(
-                f"{where} is a {type(x).__name__} that is not an array of real numbers; adkit.{api} "
-                "needs each argument to be a number or a NumPy array"
-            ) from None
-        return float(arr) if arr.ndim == 0 else arr
-    raise TypeError(
-        f"{where} is a {type(x).__name__}; adkit.{api} needs each argument to be a number or a "
-        f"NumPy array (one argument per input of {fname})"
-    )
+    value = as_real(x, where)  # the one check of values to differentiate, as the functional API's
+    return float(value) if np.ndim(value) == 0 else np.asarray(value, dtype=np.float64)
 
 
 def _input_names(f: Callable, n: int) -> list[str]:
@@ -292,7 +277,7 @@ def _traced_outputs(out: Any, tape: Tape, fname: str, api: str) -> list[Var]:
     traced = []
     for k, y in enumerate(items):
         which = f"output {k} of {fname}" if many else f"the output of {fname}"
-        if isinstance(y, Var) and y._tape is tape:
+        if isinstance(y, Var) and y.tape is tape:
             traced.append(y)
         elif isinstance(y, Box):
             raise ValueError(
@@ -390,7 +375,7 @@ def _forward_tangents(nodes: list, seeds: list[Any]) -> list[Any] | None:
     for node in nodes[len(seeds):]:
         ts = [None if i is None else tangents[i] for i in node.inputs]
         try:
-            tangents[node.index] = node.primitive.jvp(ts, node.value, node.operands, node.params)
+            tangents[node.index] = apply_jvp(node.primitive, ts, node.value, node.operands, node.params)
         except NotImplementedError:
             return None
     return tangents
@@ -408,9 +393,9 @@ def _edges_into(node: Any, number_of: dict[int, int], tangents: list[Any] | None
         tangent = None
         if tangents is not None:
             ts = [tangents[j] if p in positions else None for p, j in enumerate(node.inputs)]
-            tangent = _zero_if_none(prim.jvp(ts, node.value, node.operands, node.params), node.value)
+            tangent = _zero_if_none(apply_jvp(prim, ts, node.value, node.operands, node.params), node.value)
         g = adjoints[node.index]
-        adjoint = _sum(None if g is None else prim.vjp(p, g, node.value, node.operands, node.params)
+        adjoint = _sum(None if g is None else apply_vjp(prim, p, g, node.value, node.operands, node.params)
                        for p in positions)  # fmt: skip
         edges.append(Edge(
             source=number_of[i],
@@ -435,7 +420,7 @@ def _local_partial(node: Any, positions: list[int]) -> Any:
     """``∂ out / ∂ operand`` summed over ``positions``; ``None`` for a full Jacobian."""
     prim, out = node.primitive, node.value
     if shape_of(out) == ():
-        d = _sum(prim.vjp(p, 1.0, out, node.operands, node.params) for p in positions)
+        d = _sum(apply_vjp(prim, p, 1.0, out, node.operands, node.params) for p in positions)
         return _zero_if_none(d, node.operands[positions[0]])
     if prim.partials is not None:
         terms = []
@@ -447,10 +432,7 @@ def _local_partial(node: Any, positions: list[int]) -> Any:
     return None
 
 
-
 # -- how variables, values and definitions are written ------------------------------------
-
-STYLES = ("text", "html", "latex", "mathtext")
 
 
 def variable_name(number: int, style: str) -> str:
@@ -476,16 +458,6 @@ def symbol_name(name: str, style: str) -> str:
     return body if style == "latex" else f"${body}$"
 
 
-def format_number(x: float, precision: int = 5) -> str:
-    """A number with ``precision`` significant digits, without a minus on zero."""
-    x = float(x)
-    if x == 0:
-        return "0"
-    if not np.isfinite(x):
-        return str(x)
-    return f"{x:.{precision}g}"
-
-
 def format_value(x: Any, precision: int = 5) -> str:
     """A scalar as a number; an array as its shape and a short summary.
 
@@ -496,24 +468,17 @@ def format_value(x: Any, precision: int = 5) -> str:
     """
     x = primal(x)
     if np.ndim(x) == 0:
-        return format_number(x, precision)
+        return number(x, precision)
     arr = np.asarray(x, dtype=float)
     shape = str(arr.shape)
     if arr.size == 0:
         return f"{shape} empty"
     if arr.ndim == 1 and arr.size <= 4:
-        return f"{shape} [{' '.join(format_number(v, min(precision, 3)) for v in arr)}]"
+        return f"{shape} [{' '.join(number(v, min(precision, 3)) for v in arr)}]"
     lo, hi = float(np.min(arr)), float(np.max(arr))
     if lo == hi:
-        return f"{shape} all {format_number(lo, 3)}"
-    return f"{shape} range [{format_number(lo, 3)}, {format_number(hi, 3)}]"
-
-
-def _constant_text(x: Any) -> str:
-    x = primal(x)
-    if np.ndim(x) == 0:
-        return format_number(x, 6)
-    return f"array{np.shape(x)}"
+        return f"{shape} all {number(lo, 3)}"
+    return f"{shape} range [{number(lo, 3)}, {number(hi, 3)}]"
 
 
 def _index_text(index: Any) -> str:
@@ -549,19 +514,8 @@ def _extra_params(var: Variable) -> str:
         if key == "axes" and isinstance(value, tuple) and value == tuple(range(ndim))[::-1]:
             continue  # the plain transpose
         v = value[0] if isinstance(value, tuple) and len(value) == 1 and key == "axis" else value
-        extras.append(f"{key}={_constant_text(v) if isinstance(v, (np.ndarray, float)) else v!r}")
+        extras.append(f"{key}={constant(v) if isinstance(v, (np.ndarray, float)) else v!r}")
     return ", ".join(extras)
-
-
-# LaTeX for the operations the survey writes: v1 = ln v_{-1}, v2 = v_{-1} × v_0.
-LATEX = {
-    "add": "{0} + {1}", "subtract": "{0} - {1}", "multiply": r"{0} \times {1}", "divide": "{0} / {1}",
-    "power": "{0}^{{{1}}}", "negative": "-{0}", "abs": "|{0}|", "square": "{0}^{{2}}",
-    "reciprocal": "1 / {0}", "exp": r"\exp {0}", "log": r"\ln {0}", "sqrt": r"\sqrt{{{0}}}",
-    "sin": r"\sin {0}", "cos": r"\cos {0}", "tan": r"\tan {0}", "sinh": r"\sinh {0}",
-    "cosh": r"\cosh {0}", "tanh": r"\tanh {0}", "arctan": r"\arctan {0}", "arcsin": r"\arcsin {0}",
-    "arccos": r"\arccos {0}", "matmul": r"{0}\,{1}", "sum": r"\sum {0}", "transpose": r"{0}^{{\top}}",
-}  # fmt: skip
 
 
 def definition(var: Variable, style: str, input_name: str | None = None) -> str:
@@ -570,12 +524,12 @@ def definition(var: Variable, style: str, input_name: str | None = None) -> str:
         return symbol_name(input_name or var.input_name or "x", style)
     names = [
         (variable_name(p, "latex" if style == "mathtext" else style) if p is not None
-         else _constant_text(c))
+         else constant(c))
         for p, c in zip(var.parents, var.operands)
     ]  # fmt: skip
     prim = var.primitive
-    if style in ("latex", "mathtext") and prim.name in LATEX and not _extra_params(var):
-        body = LATEX[prim.name].format(*names)
+    if style in ("latex", "mathtext") and prim.latex and not _extra_params(var):
+        body = prim.latex.format(*names)
         return body if style == "latex" else f"${body}$"
     # the plain form, with literal text escaped and the operand names put in afterwards
     holders = [f"\x00{k}\x00" for k in range(len(names))]

@@ -13,8 +13,8 @@ from typing import Any
 
 import networkx as nx
 
-from adkit.staging import Equation, Program, Ref, _show
-from adkit.views.graph import AUTO_MAX_NODES, PAGE_WIDTH, Scene, SceneEdge, SceneNode, render
+from adkit.staging import Equation, Program, Ref, show_value
+from adkit.views.scene import AUTO_MAX_NODES, PAGE_WIDTH, Scene, SceneEdge, SceneNode, render
 
 
 class ProgramGraph:
@@ -107,8 +107,8 @@ def _plain(text: str) -> str:
 
 def _definition(eq: Equation) -> str:
     if eq.kind == "guard":
-        return f"{'' if eq.params['expect'] else 'not '}{_show(eq.args[0])}"
-    return f"{eq.name}({', '.join(_show(a) for a in eq.args)})"
+        return f"{'' if eq.params['expect'] else 'not '}{show_value(eq.args[0])}"
+    return f"{eq.name}({', '.join(show_value(a) for a in eq.args)})"
 
 
 def program_graph(program: Program) -> ProgramGraph:

@@ -25,19 +25,15 @@ from adkit.views.record import (
     symbol_name,
     variable_name,
 )
+from adkit.views.scene import ACTIVE_COLOR, INPUT_COLOR, OUTPUT_COLOR
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
 
-    from adkit.views.graph import Graph
-    from adkit.views.sweep import SweepStep
+    from adkit.views.steps import SweepStep
 
 __all__ = ["Trace", "TraceRow", "trace"]
 
-#: Row colours shared with the graph drawing: inputs green, outputs orange.
-INPUT_COLOR = "#e5f5e0"
-OUTPUT_COLOR = "#fee6ce"
-ACTIVE_COLOR = "#fff3a0"
 HEADER = ("variable", "definition", "primal", "tangent", "adjoint")
 PARTIAL_NOTE = "a partial sum: the sweep has not reached this variable yet"
 
@@ -102,7 +98,7 @@ class Trace:
 
     @property
     def computation(self) -> Computation:
-        """The recorded evaluation the trace shows (shared with :class:`adkit.Graph`)."""
+        """The recorded evaluation the trace shows; ``adkit.Graph(trace.computation)`` is its graph."""
         return self._computation
 
     @property
@@ -129,12 +125,6 @@ class Trace:
                 return row
         names = ", ".join(row.name for row in self._rows)
         raise KeyError(f"no row {key!r} in this trace; its rows are {names}")
-
-    def graph(self) -> Graph:
-        """The computational graph of the same evaluation."""
-        from adkit.views.graph import Graph
-
-        return Graph(self._computation)
 
     # -- the table, cell by cell -----------------------------------------------------------
 
