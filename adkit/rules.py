@@ -3339,13 +3339,16 @@ def _require_distinct(values: Any, what: str, instead: str, nonzero: bool = Fals
 
     ``nonzero`` also refuses a zero value (a non-square matrix's singular vectors need full rank).
     """
-    v = np.asarray(primal(values))
+    # The test reads the values with NumPy operations only, so that adkit.compile stages it as a guard;
+    # the message below converts them (a staged program that meets a tie runs eagerly, to raise this).
+    v = primal(values)
     tol = _tolerance(v)
-    tied = np.any(np.abs(np.diff(v, axis=-1)) <= tol[..., None], axis=-1)
-    zero = np.min(np.abs(v), axis=-1, initial=np.inf) <= tol if nonzero else np.zeros_like(tied)
-    if not (np.any(tied) or np.any(zero)):
+    bad = np.any(np.abs(v[..., 1:] - v[..., :-1]) <= tol[..., None], axis=-1)  # np.diff, by slices
+    if nonzero:
+        bad = bad | (np.min(np.abs(v), axis=-1, initial=np.inf) <= tol)
+    if not np.any(bad):
         return
-    bad = tied | zero
+    v, bad = np.asarray(v), np.asarray(bad)
     shown = np.array2string(_first(v, bad), precision=6)
     condition = "distinct and nonzero" if nonzero else "distinct"
     raise NotDifferentiableError(
@@ -3862,9 +3865,10 @@ def _qr_parts(packed: Any, m: int) -> tuple[Any, Any]:
 
 
 def _require_full_rank(r: Any, m: int, n: int) -> None:
-    diagonal = np.abs(np.diagonal(np.asarray(primal(r)), axis1=-2, axis2=-1))
+    diagonal = np.abs(np.diagonal(primal(r), axis1=-2, axis2=-1))  # NumPy operations: a guard when staged
     small = np.min(diagonal, axis=-1, initial=np.inf) <= _tolerance(diagonal)
     if np.any(small):
+        diagonal, small = np.asarray(diagonal), np.asarray(small)
         rank = "full column rank" if m >= n else f"its first {m} columns independent"
         raise NotDifferentiableError(
             f"np.linalg.qr has a derivative only for a matrix with {rank}; this one{_where_in_stack(small)} "
