@@ -616,6 +616,15 @@ class _Values(Symbolic):
 
     __hash__ = object.__hash__
 
+    @property  # type: ignore[misc]
+    def __class__(self) -> type:
+        """The example's class: ``isinstance(x, np.ndarray)`` (or ``float``) answers as for the plain value.
+
+        ``type(x)`` is still the staged value's own class. Without this, a branch on
+        ``isinstance`` would take the other way than eager code, silently.
+        """
+        return type(self._example)
+
     @property
     def _shape(self) -> tuple[int, ...]:
         return self._ref.shape

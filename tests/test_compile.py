@@ -388,6 +388,16 @@ def test_compiled_random_programs_equal_eager_on_new_values(pid):
             raise AssertionError(f"{name}: {err}\n{program.source()}") from None
 
 
+def test_an_isinstance_test_takes_the_branch_of_the_plain_value():
+    """``isinstance(x, np.ndarray)`` on a staged array is True, as for the array (no silent other branch)."""
+    def f(x):
+        return x.sum() if isinstance(x, np.ndarray) else x * 2.0
+
+    check_compiled(f, [(np.ones(3),), (np.arange(4.0),)])
+    check_compiled(f, [(1.5,), (2.5,)])
+    check_compiled(adkit.grad(lambda x: np.sum(x**2) if isinstance(x, float) else x * 3.0), [(1.5,), (2.0,)])
+
+
 def test_the_fast_check_of_the_last_structure_misses_what_the_key_tells_apart():
     """A call is checked against the last structure's generated check first; every difference misses it."""
     from collections import namedtuple
