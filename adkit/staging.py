@@ -530,6 +530,18 @@ FUNCTIONS = frozenset({
     np.take, np.nan_to_num, np.full_like, np.may_share_memory, np.shares_memory, np.cross, np.real, np.imag,
     np.linalg.norm, np.linalg.det, np.linalg.slogdet, np.linalg.inv, np.linalg.solve, np.linalg.cond,
     np.linalg.svd, np.linalg.eigh, np.linalg.qr, np.linalg.cholesky, np.floor_divide,
+    # issue 13's coverage: contractions, order statistics, shape and structure, each with a result whose
+    # shape follows from its arguments' shapes and its constant arguments
+    np.einsum, np.kron, np.linalg.multi_dot, np.diff, np.ediff1d, np.gradient, np.pad, np.rot90, np.fliplr,
+    np.flipud, np.rollaxis, np.diagflat, np.column_stack, np.dstack, np.block, np.append, np.insert,
+    np.delete, np.split, np.array_split, np.hsplit, np.vsplit, np.dsplit, np.broadcast_arrays, np.select,
+    np.take_along_axis, np.linspace, np.sinc, np.isposinf, np.isneginf, np.ptp, np.average, np.median,
+    np.quantile, np.percentile, np.nanmedian, np.nanquantile, np.nanpercentile, np.nansum, np.nanprod,
+    np.nanmean, np.nanvar, np.nanstd, np.nanmax, np.nanmin, np.nancumsum, np.nancumprod, np.partition,
+    np.linalg.svdvals, np.linalg.eigvalsh, np.linalg.pinv, np.linalg.matrix_power,
+    np.linalg.matrix_norm, np.linalg.vector_norm, np.linalg.matrix_transpose, np.matvec, np.vecmat,
+    np.vecdot, np.linalg.vecdot, np.linalg.outer, np.linalg.cross, np.linalg.tensordot, np.linalg.trace,
+    np.linalg.diagonal, np.unstack, np.cumulative_sum, np.cumulative_prod,
 })  # fmt: skip
 
 #: ndarray methods recorded on staged values (the others are refused: ``sort`` writes in place,

@@ -9,8 +9,10 @@ result, not as a coincidence.
 
 from __future__ import annotations
 
+import functools
 import gc
 import math
+import warnings
 import weakref
 
 import numpy as np
@@ -386,6 +388,82 @@ def test_compiled_random_programs_equal_eager_on_new_values(pid):
             check_compiled(fn, samples)
         except AssertionError as err:
             raise AssertionError(f"{name}: {err}\n{program.source()}") from None
+
+
+# -- issue 13's NumPy coverage: contractions, order statistics, shape and structure ----------------
+
+
+def _coverage_programs():
+    """The programs of the coverage tests (test_contractions, test_order_statistics, test_structure)."""
+    import test_contractions
+    import test_order_statistics
+    import test_structure
+
+    for name, (program, args) in test_contractions.PROGRAMS.items():
+        yield f"contractions: {name}", program(np), args
+    for name, (program, args, _) in test_order_statistics.PROGRAMS.items():
+        yield f"order statistics: {name}", program(np), args
+    for case in test_structure.CASES:
+        yield f"structure: {case.name}", functools.partial(case.fn, test_structure.NP), case.operands
+
+
+COVERAGE = list(_coverage_programs())
+
+
+@pytest.mark.parametrize(("name", "fn", "args"), COVERAGE, ids=[c[0] for c in COVERAGE])
+def test_numpy_coverage_compiled_equals_eager_or_runs_eagerly_and_says_why(name, fn, args):
+    """Staged on one sample, run on two more: eager's result to the last bit, staged or not.
+
+    What the staging cannot record (a value read with ``np.asarray`` by a rule, an index computed from
+    values, as the sort's) runs eagerly, with its reason in ``explain()``: never a wrong result.
+    """
+    argnums = tuple(range(len(args)))
+    rng = np.random.default_rng(14)
+    moved = [tuple(a * (1.0 + 0.01 * rng.normal(size=np.shape(a))) if np.asarray(a).dtype.kind == "f" else a
+                   for a in args) for _ in range(2)]  # fmt: skip
+    samples = [args, *moved]
+    transformations = {"f": fn, "jacobian forward": adkit.jacobian(fn, mode="forward", argnums=argnums),
+                       "jacobian reverse": adkit.jacobian(fn, mode="reverse", argnums=argnums),
+                       "hessian": adkit.hessian(lambda *xs: adkit.sum(adkit.sin(fn(*xs))), argnums=argnums)}
+    for label, g in transformations.items():
+        try:
+            with np.errstate(all="ignore"), warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                g(*args)
+        except (NotImplementedError, TypeError, ValueError):  # refused eagerly
+            continue
+        compiled = adkit.compile(g)
+        for sample in samples:
+            with np.errstate(all="ignore"), warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                want = g(*sample)
+                got = compiled(*sample)
+            try:
+                assert_same(got, want)
+            except AssertionError as err:
+                raise AssertionError(f"{label}: {err}") from None
+        explained = compiled.explain()
+        assert "compiled" in explained or "runs eagerly: " in explained, explained
+
+
+def test_numpy_coverage_is_mostly_staged():
+    """Most of the coverage programs' transformations are staged, not run eagerly (pins the coverage)."""
+    staged = eager = 0
+    for _, fn, args in COVERAGE[::3]:
+        for g in (fn, adkit.jacobian(fn, mode="reverse", argnums=tuple(range(len(args))))):
+            with np.errstate(all="ignore"), warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                try:
+                    g(*args)
+                except (NotImplementedError, TypeError, ValueError):
+                    continue
+                compiled = adkit.compile(g)
+                compiled(*args)
+            if "runs eagerly" in compiled.explain():
+                eager += 1
+            else:
+                staged += 1
+    assert staged >= 3 * eager, (staged, eager)
 
 
 def test_an_isinstance_test_takes_the_branch_of_the_plain_value():
