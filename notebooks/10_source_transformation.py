@@ -35,6 +35,19 @@
 # 3. measures **eager against compiled** on a long scalar chain and a small
 #    neural network.
 
+# %% [markdown]
+# ## Learning objectives
+#
+# After this notebook you can
+#
+# * read a compiled derivative's source and find in it the evaluation
+#   trace's primal, tangent ($\dot v_i$) and adjoint ($\bar v_i$) columns;
+# * say what a guard is, when a compiled function is staged again, and why
+#   a value read as a Python number (`float(x)`) makes it run eagerly;
+# * measure eager against compiled code and explain where the time goes:
+#   Python per operation for operator overloading, NumPy's own time on
+#   large arrays.
+
 # %%
 # %matplotlib inline
 import time
@@ -249,11 +262,72 @@ print("network:", all(np.array_equal(c, e) for c, e in pairs))
 #
 # ## Exercises
 #
-# 1. Print the source of `adkit.compile(adkit.hessian(lambda x: np.sum(x ** 3)))`
-#    at `np.ones(2)`. Which lines are the forward sweep over the reverse sweep?
-# 2. Write a function with a `while` loop on a value (Newton's method for
-#    $\sqrt a$, say) and compile its derivative. How many guards does one call
-#    record? What happens when a new input needs more iterations?
-# 3. `compile(f).program(*args)` is the program before it is written out. Count
-#    its equations for `adkit.grad(chain)` and compare with the number of lines
-#    of the source: what did the optimizations remove?
+# Each exercise is followed by a collapsed cell with a solution that checks
+# itself: click it (or the "show" toggle on the documentation site) to reveal it.
+
+# %% [markdown]
+# ### Exercise 1: a Hessian as code
+#
+# Print the source of `adkit.compile(adkit.hessian(lambda x: np.sum(x ** 3)))`
+# at `np.ones(2)`. Which lines carry tangents (the forward sweep run over the
+# reverse one)? Check the compiled Hessian against eager adkit and against
+# $\operatorname{diag}(6 x)$ at another point.
+
+# %% jupyter={"source_hidden": true} tags=["solution", "hide-input"]
+def cubes(x):
+    return np.sum(x**3)
+
+
+cube_hessian = adkit.compile(adkit.hessian(cubes))
+source = cube_hessian.source(np.ones(2))
+print(source)
+assert "v̇" in source  # the tangents: forward mode over the reverse sweep's steps
+x = np.array([0.5, -2.0])
+assert np.array_equal(cube_hessian(x), adkit.hessian(cubes)(x))
+assert np.allclose(cube_hessian(x), np.diag(6 * x), rtol=1e-15)
+
+# %% [markdown]
+# ### Exercise 2: a loop on a value
+#
+# Write Newton's method for $\sqrt a$ with a `while` loop that stops when
+# $|x^2 - a| \le 10^{-12} a$, and compile its derivative. How many guards does
+# the program for $a = 2$ record? What happens at $a = 10^6$, which needs more
+# iterations? Compare both derivatives with eager adkit and with
+# $\frac{1}{2\sqrt a}$.
+
+# %% jupyter={"source_hidden": true} tags=["solution", "hide-input"]
+def newton_sqrt(a):
+    x = a
+    while abs(x * x - a) > 1e-12 * a:  # a decision on a value: one guard per test
+        x = 0.5 * (x + a / x)
+    return x
+
+
+d_sqrt = adkit.compile(adkit.grad(newton_sqrt))
+guards = len(d_sqrt.program(2.0).guards)
+for a in (2.0, 1e6):  # 10^6 fails a guard (more iterations): staged again, a second variant
+    assert d_sqrt(a) == adkit.grad(newton_sqrt)(a)
+    assert abs(d_sqrt(a) - 0.5 / np.sqrt(a)) < 1e-12 / np.sqrt(a)
+assert "2 variant(s)" in d_sqrt.explain()
+print(f"{guards} guards at a = 2 (one per loop test)")
+print(d_sqrt.explain())
+
+# %% [markdown]
+# ### Exercise 3: what runs eagerly
+#
+# Compile the gradient of `lambda x: np.sum(np.sin(x)) * float(np.max(adkit.primal(x)))`
+# (the largest element read as a Python number, held constant). Does the
+# compiled function give eager's gradient at two different points? What does
+# `explain()` say, and why can the program not keep that number?
+
+# %% jupyter={"source_hidden": true} tags=["solution", "hide-input"]
+def scaled_by_max(x):
+    return np.sum(np.sin(x)) * float(np.max(adkit.primal(x)))
+
+
+scaled = adkit.compile(adkit.grad(scaled_by_max))
+for x in (np.array([0.1, 0.7]), np.array([2.0, -1.0])):
+    assert np.array_equal(scaled(x), adkit.grad(scaled_by_max)(x))
+    assert np.allclose(scaled(x), np.cos(x) * x.max(), rtol=1e-15)
+assert "runs eagerly" in scaled.explain()
+print(scaled.explain())  # float() would fix the first call's maximum in the program
