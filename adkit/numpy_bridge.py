@@ -2207,7 +2207,10 @@ _ARRAY_REFUSAL = (
     "(nested lists mixing traced values and numbers, with np.array's parameters), np.stack([x, y]), or "
     "np.array([x, y], like=x); x itself is already an array (leave np.asarray(x) out). A plain array "
     "cannot hold a traced value either (a = np.zeros(3); a[0] = x): build the array functionally "
-    "(adkit.array, np.where(mask, x, a), np.concatenate). To read the number itself, use adkit.primal(x)."
+    "(adkit.array, np.where(mask, x, a), np.concatenate). SciPy's functions that are not ufuncs convert "
+    "their inputs this way too: for scipy.special.logsumexp use adkit.logsumexp, for scipy.linalg use "
+    "np.linalg. "
+    "To read the number itself, use adkit.primal(x)."
 )
 
 
