@@ -10,6 +10,7 @@ Where things are:
 * ``api.py``: the friendly front end (``diff``, ``grad``, ``jacobian``, ...);
 * ``modes.py``: how ``mode="auto"`` chooses, and why;
 * ``custom.py``: a user's own primitives; ``check.py``: ``check_grads``;
+* ``staging.py`` and ``codegen.py``: ``compile``, staged programs as generated NumPy code;
 * ``views/``: ``trace`` and ``graph``; ``compare.py``: ``compare_modes``;
   ``widgets.py``, ``numerical.py``, ``symbolic.py``: Jupyter views and the baselines;
 * ``sparse.py`` (``jacobian(f, sparse=True)``), ``elimination.py`` (vertex
@@ -48,6 +49,7 @@ from adkit.api import (
 )
 from adkit.check import GradientCheckError, check_grads
 from adkit.checkpointing import checkpoint
+from adkit.codegen import Compiled, compile  # staged programs: generated NumPy code (NumPy only)
 from adkit.core import EscapedTracerError, Primitive, primal
 from adkit.custom import UserPrimitive, defjvp, defvjp, primitive
 from adkit.forward import Dual
@@ -187,8 +189,10 @@ from adkit.rules import (
     xlog1py,
     xlogy,
 )
+from adkit.staging import Program, StagingError
 
 __all__ = [
+    "Compiled",
     "Derivative",
     "Dual",
     "EscapedTracerError",
@@ -198,6 +202,8 @@ __all__ = [
     "ModeChoice",
     "NotDifferentiableError",
     "Primitive",
+    "Program",
+    "StagingError",
     "Tape",
     "Trace",
     "UserPrimitive",
@@ -223,6 +229,7 @@ __all__ = [
     "cholesky",
     "clip",
     "compare_modes",
+    "compile",
     "concatenate",
     "cond",
     "copysign",

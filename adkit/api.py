@@ -18,7 +18,19 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from adkit import rules
-from adkit.core import Box, Level, as_real, check_fits, escaped, new_level, primal, shape_of, size_of
+from adkit.core import (
+    Box,
+    Level,
+    Symbolic,
+    as_real,
+    carries_derivative,
+    check_fits,
+    escaped,
+    new_level,
+    primal,
+    shape_of,
+    size_of,
+)
 from adkit.forward import Dual
 from adkit.modes import ModeChoice, probe
 from adkit.pytree import TreeDef, flatten, unflatten
@@ -97,7 +109,7 @@ class _Inputs:
     requested: tuple[int, ...] = ()  # argnums as asked for (JAX allows repeats: argnums=(0, 0))
     kwargs: dict[str, Any] = field(default_factory=dict)  # passed through, never differentiated
     levels: frozenset = frozenset()  # levels of the traced values passed in
-    caller: tuple = ()  # the caller's arrays among the arguments (results must not alias them: _finish)
+    caller: tuple = ()  # the caller's arrays among the arguments (results must not alias them: finish)
     origin: str = "adkit"  # the differentiation, as errors name it ("adkit.grad(loss)")
 
     @classmethod
@@ -165,7 +177,7 @@ class _Inputs:
             if not isinstance(leaf, Box):
                 continue
             for box, level in _box_levels(leaf):
-                if level in self.levels or (level.kind == "transform" and not level.retired):
+                if level in self.levels or (level.kind in ("transform", "staging") and not level.retired):
                     continue
                 if level.retired:
                     raise escaped(box)
@@ -241,7 +253,7 @@ def _output_leaves(out: Any, fname: str) -> tuple[list[Any], TreeDef]:
         t = type(p)
         if t is float or ((t is np.ndarray or t is np.float64) and p.dtype.kind == "f"):
             continue  # the common cases, without the general check below
-        if not isinstance(p, (numbers.Number, np.ndarray, np.generic)):
+        if not isinstance(p, (numbers.Number, np.ndarray, np.generic, Symbolic)):
             raise TypeError(
                 f"{fname} returned a {type(p).__name__}; adkit needs numbers or arrays as outputs"
             )
@@ -285,7 +297,7 @@ def _zeros(shape: tuple[int, ...], x: Any) -> np.ndarray:
     return np.zeros(shape, _dtype(x))
 
 
-def _finish(x: Any, caller: Sequence[np.ndarray] = ()) -> Any:
+def finish(x: Any, caller: Sequence[np.ndarray] = ()) -> Any:
     """A result as the caller gets it: 0-d values become Python floats, arrays are the caller's own.
 
     (A float32 0-d value stays float32, a NumPy scalar.)
@@ -299,6 +311,8 @@ def _finish(x: Any, caller: Sequence[np.ndarray] = ()) -> Any:
         if not x.flags.writeable or (caller and _aliases(x, caller)):
             return x.copy()
         return x
+    if isinstance(x, Symbolic):  # a staged value (adkit.compile) records the step
+        return x.returned(caller)
     if isinstance(x, Box):
         return x
     if np.ndim(x) == 0:  # (+ 0 turns IEEE -0.0, from a zero seed times a negative partial, into 0.0)
@@ -400,7 +414,7 @@ def _forward_jacobian(f: Callable, inputs: _Inputs, chunk: int | None) -> tuple[
             block = _reshape(_transpose(part), shape_of(y) + shape)
             # a contiguous copy instead of a transposed view, and zero seeds times
             # negative partials leave -0.0, which reads wrong: IEEE -0 + 0 = +0
-            row.append(block if isinstance(block, Box) else block + 0.0)
+            row.append(block if carries_derivative(block) else block + 0.0)
             offset += size
         blocks.append(row)
     return unflatten(out_tree, out_value), blocks, out_tree
@@ -465,7 +479,7 @@ def _assemble(blocks: list[list[Any]], out_tree: TreeDef, inputs: _Inputs, singl
     per_output = []
     caller = inputs.caller
     for row in blocks:
-        per_arg = inputs.regroup([_finish(b, caller) for b in row])
+        per_arg = inputs.regroup([finish(b, caller) for b in row])
         per_output.append(per_arg[0] if single else per_arg)
     result = unflatten(out_tree, per_output)
     inputs.check_results(result, inputs.origin)
@@ -529,10 +543,10 @@ def jvp(f: Callable, primals: Sequence[Any], tangents: Sequence[Any]) -> tuple[A
     out_leaves, out_tree = _output_leaves(inputs.trace(f, boxed, level), _name(f))
     bshape = next(iter(batch)) if batch else ()
     caller = list(inputs.caller) + [t for t in tangent_leaves if type(t) is np.ndarray]
-    values = [_finish(_strip(y, level), caller) for y in out_leaves]
+    values = [finish(_strip(y, level), caller) for y in out_leaves]
     tans = [y.tangent if isinstance(y, Dual) and y.level == level else _zeros(bshape + shape_of(y), y)
             for y in out_leaves]  # fmt: skip
-    tans = [_finish(t, caller) for t in tans]
+    tans = [finish(t, caller) for t in tans]
     result = unflatten(out_tree, values), unflatten(out_tree, tans)
     inputs.check_results(result, inputs.origin)
     return result
@@ -568,7 +582,7 @@ def vjp(f: Callable, *primals: Any) -> tuple[Any, Callable[[Any], tuple]]:
     tape, out = _on_tape(f, inputs)
     level = tape.level
     out_leaves, out_tree = _output_leaves(out, _name(f))
-    out_value = unflatten(out_tree, [_finish(_strip(y, level), inputs.caller) for y in out_leaves])
+    out_value = unflatten(out_tree, [finish(_strip(y, level), inputs.caller) for y in out_leaves])
     inputs.check_results(out_value, inputs.origin)
     shapes = [shape_of(y) for y in out_leaves]
 
@@ -594,7 +608,7 @@ def vjp(f: Callable, *primals: Any) -> tuple[Any, Callable[[Any], tuple]]:
         per_leaf = []
         for i, x in enumerate(inputs.leaves):
             g = adjoints[i] if adjoints is not None and i < len(adjoints) else None
-            per_leaf.append(_finish(_zeros(batch + shape_of(x), x) if g is None else g, caller))
+            per_leaf.append(finish(_zeros(batch + shape_of(x), x) if g is None else g, caller))
         cotangents = inputs.regroup(per_leaf)
         inputs.check_results(cotangents, inputs.origin)
         return cotangents
@@ -639,9 +653,9 @@ def value_and_grad(f: Callable, argnums: int | Sequence[int] = 0) -> Callable[..
         per_leaf = []
         for i, x in enumerate(inputs.leaves):
             g = adjoints[i] if i < len(adjoints) else None
-            per_leaf.append(_finish(_zeros(shape_of(x), x) if g is None else g, caller))
+            per_leaf.append(finish(_zeros(shape_of(x), x) if g is None else g, caller))
         grads = inputs.regroup(per_leaf)
-        result = _finish(_strip(out, level), caller), grads[0] if single else grads
+        result = finish(_strip(out, level), caller), grads[0] if single else grads
         inputs.check_results(result, origin)
         return result
 
@@ -792,7 +806,7 @@ def _scalar_derivative(f: Callable) -> Callable[[Any], Any]:
                     "points: its derivative is a matrix. Use adkit.jacobian(f)."
                 )
             tangent = d
-        result = _finish(tangent)
+        result = finish(tangent)
         inputs.check_results(result, inputs.origin)
         return result
 

@@ -41,8 +41,9 @@ class Level(int):
     """A level of differentiation: an int (inner differentiations are higher) that knows its origin.
 
     ``kind`` is ``"transform"`` for a call of the functional API (``grad``,
-    ``jvp``, a Jacobian's pass ...), ``"tape"`` for an imperative ``Tape``
-    and ``"user"`` for hand-made duals; ``origin`` names it in error
+    ``jvp``, a Jacobian's pass ...), ``"tape"`` for an imperative ``Tape``,
+    ``"user"`` for hand-made duals and ``"staging"`` for ``adkit.compile``
+    recording a program (no derivative: see :class:`Symbolic`); ``origin`` names it in error
     messages. A transform's level is *retired* when its call returns: a box
     of a retired level has escaped the differentiation that made it (kept in
     a list or a global), and using it again raises :class:`EscapedTracerError`
@@ -104,6 +105,41 @@ class Box:
         return bind(prim, (self,), params)
 
 
+class Symbolic:
+    """Base of the values that stand for a plain number or array while ``adkit.compile`` stages a function.
+
+    A staged value (``adkit.staging``) holds the example it is traced with in
+    ``_example``. Where a rule takes its path by the type of a plain value
+    (``type(x) is np.ndarray``), it asks :func:`is_array` or :func:`is_float`,
+    so that a staged value takes the path its value would; and it asks
+    :func:`carries_derivative` rather than ``isinstance(x, Box)`` where a plain
+    value takes a shortcut that a traced one must not.
+    """
+
+    __slots__ = ()
+    _example: Any
+    _shape: tuple[int, ...]
+
+    def returned(self, caller: Sequence[Any]) -> Any:
+        """What a transformation hands back for this value (``api.finish``), the step recorded."""
+        raise NotImplementedError
+
+
+def is_array(x: Any) -> bool:
+    """``x`` is an ndarray, or a staged value standing for one."""
+    return type(x) is np.ndarray or (isinstance(x, Symbolic) and type(x._example) is np.ndarray)
+
+
+def is_float(x: Any) -> bool:
+    """``x`` is a Python float, or a staged value standing for one."""
+    return type(x) is float or (isinstance(x, Symbolic) and type(x._example) is float)
+
+
+def carries_derivative(x: Any) -> bool:
+    """``x`` is traced by a differentiation (a staged value stands for a plain one: it carries none)."""
+    return isinstance(x, Box) and x._level.kind != "staging"
+
+
 _level_counter = itertools.count(1)
 
 
@@ -154,6 +190,8 @@ def shape_of(x: Any) -> tuple[int, ...]:
         return ()
     if isinstance(x, Box):
         return shape_of(primal(x))
+    if isinstance(x, Symbolic):  # a staged value (adkit.compile): the shape it is staged with
+        return x._shape
     return np.shape(x)
 
 

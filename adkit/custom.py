@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from adkit import rules
-from adkit.core import Primitive, bind, ndim_of, primal, shape_of
+from adkit.core import Primitive, Symbolic, bind, ndim_of, primal, shape_of
 from adkit.rules import batch_ndim
 
 
@@ -151,7 +151,7 @@ def _check(result: Any, t: Any, out: Any, args: tuple, name: str, position: int,
     reference = out if kind == "JVP" else args[position]
     want_shape, got_shape = shape_of(reference), shape_of(result)
     value = primal(result)
-    got_dtype = np.result_type(value) if isinstance(value, (np.ndarray, np.generic, numbers.Number)) else None
+    got_dtype = np.result_type(value) if isinstance(value, _VALUES) else None
     want_dtype = np.result_type(_float_dtype(reference), _float_dtype(t))
     what = f"the {kind} rule of the primitive {name!r} for argument {position}"
     if kind == "JVP":
@@ -184,10 +184,14 @@ def _check(result: Any, t: Any, out: Any, args: tuple, name: str, position: int,
     return result
 
 
+#: what a rule's result may hold: numbers and arrays (or staged values standing for them, in adkit.compile)
+_VALUES = (np.ndarray, np.generic, numbers.Number, Symbolic)
+
+
 def _float_dtype(x: Any) -> np.dtype:
     """The floating dtype a derivative of ``x`` has: ``x``'s own when it is a float, float64 otherwise."""
     value = primal(x)
-    dtype = np.result_type(value) if isinstance(value, (np.ndarray, np.generic, numbers.Number)) else None
+    dtype = np.result_type(value) if isinstance(value, _VALUES) else None
     return dtype if dtype is not None and dtype.kind == "f" else np.dtype(np.float64)
 
 

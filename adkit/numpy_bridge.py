@@ -1147,9 +1147,9 @@ def _sort_checks(what: str, a: Any, kind: Any, order: Any, **more: Any) -> None:
     if order is not None:
         _refuse(what, "order", "it sorts by the fields of a structured array, and traced values have none. "
                                "Sort by the values (leave order out).")  # fmt: skip
-    value = np.asarray(primal(a))
+    dtype = np.result_type(primal(a))  # (the dtype only: a staged value's numbers are not read)
     function = np.sort if what == "sort" else lambda v, **kw: np.partition(v, 0, **kw)
-    function(np.zeros(1, value.dtype), kind=kind, **more)
+    function(np.zeros(1, dtype), kind=kind, **more)
 
 
 @implements(np.sort)
@@ -1324,7 +1324,7 @@ if hasattr(np, "cumulative_sum"):  # NumPy 2.1
 
 
 def _not_nan(a: Any) -> np.ndarray:
-    return ~np.isnan(np.asarray(primal(a)))
+    return ~np.isnan(primal(a))  # (NumPy operations: adkit.compile stages them)
 
 
 def _nan_filled(a: Any, fill: float) -> Any:
@@ -1448,15 +1448,16 @@ def _logaddexp_reduce(array: Any, axis: Any = 0, dtype: Any = None, out: Any = N
     _check_dtype("logaddexp.reduce", dtype, array)
     kept = bool(keepdims)
     x = _masked(array, _where_mask(where, array), -math.inf)
-    value = np.asarray(primal(x))
-    axes = rules.normalize_axes(axis, value.ndim)
+    value = primal(x)  # read with NumPy operations only (adkit.compile stages them)
+    shape = shape_of(x)
+    axes = rules.normalize_axes(axis, len(shape))
     with np.errstate(invalid="ignore"):
         peak = np.max(value, axis=axes, keepdims=True, initial=-math.inf)
     peak = np.where(np.isfinite(peak), peak, 0.0)  # all -inf (or an inf): no shift
     with np.errstate(divide="ignore"):
         total = rules.log(rules.sum(rules.exp(x - peak), axes, True)) + peak
-    result = rules.reshape(total, rules.keepdims_shape(value.shape, axes) if kept else tuple(
-        n for k, n in enumerate(value.shape) if k - value.ndim not in axes))  # fmt: skip
+    result = rules.reshape(total, rules.keepdims_shape(shape, axes) if kept else tuple(
+        n for k, n in enumerate(shape) if k - len(shape) not in axes))  # fmt: skip
     return result if initial is _NoValue else rules.logaddexp(result, initial)
 
 

@@ -729,13 +729,13 @@ def sweep(tape: Tape, seeds: dict[int, Any], keep: int | None = None, consume: b
     page faults.
     """
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        adjoints = _sweep(tape._entries, seeds, len(tape._entries) if keep is None else keep, consume)
+        adjoints = sweep_entries(tape._entries, seeds, len(tape._entries) if keep is None else keep, consume)
     if consume:
         free(tape)
     return adjoints
 
 
-def _sweep(entries: list[tuple], seeds: dict[int, Any], keep: int, consume: bool) -> list[Any]:
+def sweep_entries(entries: list[tuple], seeds: dict[int, Any], keep: int, consume: bool) -> list[Any]:
     root = max(seeds)
     adjoints: list[Any] = [None] * (root + 1)
     for index, cotangent in seeds.items():

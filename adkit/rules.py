@@ -82,7 +82,18 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from adkit.core import Box, Case, Primitive, ndim_of, primal, shape_of, size_of
+from adkit.core import (
+    Box,
+    Case,
+    Primitive,
+    carries_derivative,
+    is_array,
+    is_float,
+    ndim_of,
+    primal,
+    shape_of,
+    size_of,
+)
 
 # -- applying a rule: how the engines turn the declarations below into tangents and cotangents ------
 # The engines know no derivative: forward mode calls ``apply_jvp``, reverse
@@ -196,7 +207,7 @@ def scale_keeping_zeros(t: Any, d: Any) -> Any:
     entries of ``jacobian(np.sqrt)(zeros)`` zero and the gradient through
     ``np.where(x > 0, np.sqrt(x), 0)`` at 0 finite.
     """
-    if type(t) is float and type(d) is float:
+    if is_float(t) and is_float(d):
         return 0.0 if t == 0.0 else t * d
     with np.errstate(invalid="ignore"):
         product = t * d
@@ -217,11 +228,11 @@ def select(t: Any, weight: Any) -> Any:
     number, computed from primal values).
     """
     weight = primal(weight)
-    if type(weight) is np.ndarray:
+    if is_array(weight):
         kind = np.result_type(primal(t))
         if weight.dtype.kind == "f" and kind.kind == "f" and weight.dtype != kind:
             weight = weight.astype(kind)  # a float32 tangent stays float32
-        if type(t) is np.ndarray:  # plain values (first order): the product, mended only if needed
+        if is_array(t):  # plain values (first order): the product, mended only if needed
             product = t * weight
             if np.isnan(product).any():  # 0 * inf or a nan: keep it only where selected
                 product = np.where(weight != 0, product, 0.0)
@@ -231,7 +242,7 @@ def select(t: Any, weight: Any) -> Any:
         return where_p(weight != 0, t, 0.0) * weight
     if weight == 0:  # a constant zero of t's shape (Dual(5, 1) clipped to [0, 1] is Dual(1, 0))
         p = primal(t)
-        return 0.0 if type(p) is float else np.zeros(np.shape(p), np.result_type(p))
+        return 0.0 if is_float(p) else np.zeros(np.shape(p), np.result_type(p))
     return t if weight == 1 else t * weight
 
 
@@ -529,7 +540,7 @@ def _power_dx(out: Any, x: Any, y: Any) -> Any:
             return 2.0 * x
         if type(x) is float:  # a Python float: the same value without a dispatch
             return y * _float_power(x, y - 1)
-    elif not isinstance(y, Box) and not np.any(y):
+    elif not carries_derivative(y) and not np.any(y):
         return ZERO
     return y * power(x, y - 1)
 
@@ -1142,7 +1153,7 @@ def _count(x: Any, axes: tuple[int, ...]) -> int:
 def _float_type(x: Any) -> np.dtype:
     """The floating-point type of an operand (a Python float is float64)."""
     p = primal(x)
-    return p.dtype if type(p) is np.ndarray and p.dtype.kind == "f" else np.dtype(np.float64)
+    return p.dtype if is_array(p) and p.dtype.kind == "f" else np.dtype(np.float64)
 
 
 def _mean_vjp(ct: Any, out: Any, x: Any, *, axis: tuple, keepdims: bool) -> Any:
@@ -1335,7 +1346,7 @@ def memory_order(x: Any, order: Any, allowed: str, what: str) -> str:
     if order in ("C", "F"):
         return order
     value = primal(x)
-    if type(value) is not np.ndarray or value.flags.c_contiguous:
+    if not is_array(value) or value.flags.c_contiguous:
         return "C"
     if value.flags.f_contiguous:
         return "F"
@@ -1841,6 +1852,8 @@ def _as_matrices(a: Any, b: Any) -> tuple[bool, bool]:
 
 def _matmul_jvp_a(t: Any, out: Any, a: Any, b: Any) -> Any:
     a_vec, b_vec = _as_matrices(a, b)
+    if a_vec and ndim_of(b) == 2 and ndim_of(t) == 2:  # k directions of a vector: one matrix product
+        return matmul(t, b)
     a2_ndim = builtins.max(ndim_of(a), 2)
     b2_ndim = builtins.max(ndim_of(b), 2)
     t2 = expand_dims_p(t, shape=shape_of(t)[:-1] + (1,) + shape_of(t)[-1:]) if a_vec else t
@@ -1851,6 +1864,8 @@ def _matmul_jvp_a(t: Any, out: Any, a: Any, b: Any) -> Any:
 
 def _matmul_jvp_b(t: Any, out: Any, a: Any, b: Any) -> Any:
     a_vec, b_vec = _as_matrices(a, b)
+    if b_vec and ndim_of(a) == 2 and ndim_of(t) == 2:  # k directions of a vector: (A t_i)_i = T Aᵀ
+        return matmul(t, transpose_p(a, axes=(1, 0)))
     a2_ndim = builtins.max(ndim_of(a), 2)
     b2_ndim = builtins.max(ndim_of(b), 2)
     a2 = reshape_p(a, shape=(1,) + shape_of(a)) if a_vec else a
@@ -1885,6 +1900,8 @@ def _matmul_vjp_a(ct: Any, out: Any, a: Any, b: Any) -> Any:
     a_ndim, b_ndim, ct_ndim = ndim_of(a), ndim_of(b), ndim_of(ct)
     if a_ndim == b_ndim == ct_ndim == 2:  # matrices, one cotangent: the common case, directly
         return matmul(ct, transpose_p(b, axes=(1, 0)))
+    if a_ndim == 1 and b_ndim == 2 and ct_ndim <= 2:  # a vector times a matrix: ct bᵀ, k cotangents at once
+        return matmul(ct, transpose_p(b, axes=(1, 0)))
     a_vec, b_vec = a_ndim == 1, b_ndim == 1
     nb = ct_ndim - ndim_of(out)
     b2 = reshape_p(b, shape=shape_of(b) + (1,)) if b_vec else b
@@ -1898,6 +1915,8 @@ def _matmul_vjp_b(ct: Any, out: Any, a: Any, b: Any) -> Any:
     a_ndim, b_ndim, ct_ndim = ndim_of(a), ndim_of(b), ndim_of(ct)
     if a_ndim == b_ndim == ct_ndim == 2:  # matrices, one cotangent: the common case, directly
         return matmul(transpose_p(a, axes=(1, 0)), ct)
+    if a_ndim == 2 and b_ndim == 1 and ct_ndim <= 2:  # a matrix times a vector: aᵀ ct = ct a, k at once
+        return matmul(ct, a)
     a_vec, b_vec = a_ndim == 1, b_ndim == 1
     nb = ct_ndim - ndim_of(out)
     a2 = reshape_p(a, shape=(1,) + shape_of(a)) if a_vec else a
@@ -3320,13 +3339,16 @@ def _require_distinct(values: Any, what: str, instead: str, nonzero: bool = Fals
 
     ``nonzero`` also refuses a zero value (a non-square matrix's singular vectors need full rank).
     """
-    v = np.asarray(primal(values))
+    # The test reads the values with NumPy operations only, so that adkit.compile stages it as a guard;
+    # the message below converts them (a staged program that meets a tie runs eagerly, to raise this).
+    v = primal(values)
     tol = _tolerance(v)
-    tied = np.any(np.abs(np.diff(v, axis=-1)) <= tol[..., None], axis=-1)
-    zero = np.min(np.abs(v), axis=-1, initial=np.inf) <= tol if nonzero else np.zeros_like(tied)
-    if not (np.any(tied) or np.any(zero)):
+    bad = np.any(np.abs(v[..., 1:] - v[..., :-1]) <= tol[..., None], axis=-1)  # np.diff, by slices
+    if nonzero:
+        bad = bad | (np.min(np.abs(v), axis=-1, initial=np.inf) <= tol)
+    if not np.any(bad):
         return
-    bad = tied | zero
+    v, bad = np.asarray(v), np.asarray(bad)
     shown = np.array2string(_first(v, bad), precision=6)
     condition = "distinct and nonzero" if nonzero else "distinct"
     raise NotDifferentiableError(
@@ -3850,9 +3872,10 @@ def _qr_parts(packed: Any, m: int) -> tuple[Any, Any]:
 
 
 def _require_full_rank(r: Any, m: int, n: int) -> None:
-    diagonal = np.abs(np.diagonal(np.asarray(primal(r)), axis1=-2, axis2=-1))
+    diagonal = np.abs(np.diagonal(primal(r), axis1=-2, axis2=-1))  # NumPy operations: a guard when staged
     small = np.min(diagonal, axis=-1, initial=np.inf) <= _tolerance(diagonal)
     if np.any(small):
+        diagonal, small = np.asarray(diagonal), np.asarray(small)
         rank = "full column rank" if m >= n else f"its first {m} columns independent"
         raise NotDifferentiableError(
             f"np.linalg.qr has a derivative only for a matrix with {rank}; this one{_where_in_stack(small)} "

@@ -11,8 +11,14 @@ micrograd's (sin / exp / tanh added the way a micrograd user would: a function
 making a ``Value`` with its ``_backward`` closure; micrograd's recursive
 topological sort needs a raised recursion limit), PyTorch's on 0-d float64
 tensors (eager, ``.backward()``), and ``math``'s on floats for the value alone
-(the floor: what the arithmetic costs without derivatives). Times are per
-operation: median time of one value-and-gradient call divided by N.
+(the floor: what the arithmetic costs without derivatives). Beside them:
+``adkit.compile`` of adkit's value and gradient (generated Python floats
+code; its first call, staging and code generation included, is timed
+apart), ``jax.jit`` of JAX's ``value_and_grad`` at N = 10^3 only (its
+compilation of the unrolled chain takes seconds there and minutes above),
+tangent-ad (source transformation of ``tangent_workloads.chain``) and the
+derivative written by hand (forward mode in floats, the reference). Times are
+per operation: median time of one value-and-gradient call divided by N.
 Memory is the peak that tracemalloc sees during one call, per operation
 (PyTorch allocates its graph in C++, out of tracemalloc's sight).
 """
@@ -21,6 +27,7 @@ from __future__ import annotations
 
 import math
 import sys
+import time
 
 import autograd
 import autograd.numpy as anp
@@ -29,6 +36,7 @@ import torch
 from micrograd.engine import Value
 
 import adkit
+import tangent_workloads
 
 import harness
 
@@ -112,21 +120,59 @@ def candidates(n):
         y.backward()
         return y.item(), x.grad.item()
 
-    return {
+    compiled_vg = adkit.compile(adkit_vg)
+    tangent_vg = _tangent_chain()
+
+    def tangent_call():
+        dx, y = tangent_vg(X0, n // BLOCK)
+        return float(y), float(dx)
+
+    cands = {
         "adkit (adkit.sin ...)": lambda: adkit_vg(X0),
         "adkit (np.sin ... via __array_ufunc__)": lambda: adkit_np_vg(X0),
+        COMPILED: lambda: compiled_vg(X0),
         "HIPS autograd": lambda: autograd_vg(X0),
         "micrograd": micrograd_vg,
         "PyTorch eager": torch_vg,
-        "floats, value only (floor)": lambda: (chain(X0, math.sin, math.exp, math.tanh, n), None),
+        TANGENT: tangent_call,
     }
+    if n <= JAX_MAX_N:
+        import jax
+        import jax.numpy as jnp
+
+        jax.config.update("jax_enable_x64", True)  # float64, as every other candidate
+        jax_vg = jax.jit(jax.value_and_grad(lambda x: chain(x, jnp.sin, jnp.exp, jnp.tanh, n)))
+        cands[JAX] = lambda: tuple(float(v) for v in jax_vg(X0))
+    cands[HAND] = lambda: chain_derivative(X0, n)
+    cands[FLOOR] = lambda: (chain(X0, math.sin, math.exp, math.tanh, n), None)
+    return cands
 
 
+def _tangent_chain():
+    """tangent-ad's value and gradient of the chain (made once: it transforms the source)."""
+    global _TANGENT
+    if _TANGENT is None:
+        import tangent
+
+        _TANGENT = tangent.grad(tangent_workloads.chain, preserve_result=True)
+    return _TANGENT
+
+
+_TANGENT = None
+
+
+COMPILED = "adkit.compile(value_and_grad)"
+JAX = "jax.jit(value_and_grad)"
+TANGENT = "tangent-ad"
+HAND = "derivative by hand (floats)"
+FLOOR = "floats, value only (floor)"
+JAX_MAX_N = 10**3  # jax.jit compiles the unrolled chain: seconds at 10^3, minutes at 10^4
 NAMES = list(candidates(8))
 ADKIT = "adkit (adkit.sin ...)"
 PEERS = ("HIPS autograd", "micrograd", "PyTorch eager")
-FLOOR = "floats, value only (floor)"
-NO_TRACEMALLOC = ("PyTorch eager",)  # its graph lives in C++ memory
+#: timed only where a call is fast enough, as the peers
+SLOW = PEERS + (TANGENT,)
+NO_TRACEMALLOC = ("PyTorch eager", JAX)  # their graphs live in C++ memory
 
 
 def run(quick: bool) -> harness.Report:
@@ -135,21 +181,29 @@ def run(quick: bool) -> harness.Report:
     limit = sys.getrecursionlimit()
     sys.setrecursionlimit(max(limit, 4 * sizes[-1]))  # micrograd's recursive topological sort
     try:
-        cands, repeats, memory, errors = {}, {}, {}, {}
+        cands, repeats, memory, errors, first = {}, {}, {}, {}, {}
         for n in sizes:
             cands_n = candidates(n)
             if quick and n > 10**4:  # the peers take seconds per call there
-                cands_n = {k: v for k, v in cands_n.items() if k not in PEERS}
+                cands_n = {k: v for k, v in cands_n.items() if k not in SLOW}
             want = chain_derivative(X0, n)
-            got = {name: fn() for name, fn in cands_n.items()}
+            got = {}
+            for name, fn in cands_n.items():  # the correctness calls; the first ones stage and compile
+                start = time.perf_counter()
+                got[name] = fn()
+                if name in (COMPILED, JAX):
+                    first[key(name, n)] = time.perf_counter() - start
             got = {name: v if v[1] is not None else (v[0], want[1]) for name, v in got.items()}
             errors[n] = harness.check_agree({**got, "reference": want}, "reference", rtol=1e-10)
+            # (not the compiled chain at 10^5: tracemalloc looks up the line of every allocation, a
+            # linear scan of the line table of a generated function of 10^5 lines: hours)
             memory[n] = {k: harness.peak_memory(fn) / n for k, fn in cands_n.items()
-                         if k not in NO_TRACEMALLOC and k != FLOOR}  # fmt: skip
+                         if k not in NO_TRACEMALLOC and k not in (FLOOR, HAND)
+                         and not (k == COMPILED and n > 10**4)}  # fmt: skip
             for name, fn in cands_n.items():
                 cands[key(name, n)] = fn
                 # at least 3 samples a round where a call is cheap (not the peers at 10^5)
-                repeats[key(name, n)] = max(1 if name in PEERS else 3, 10**4 // n * (1 if quick else 3))
+                repeats[key(name, n)] = max(1 if name in SLOW else 3, 10**4 // n * (1 if quick else 3))
         # Every size in the same rounds, so that a change of load on the machine cannot pass for a
         # change of time per operation with N. The correctness calls above were the warm-up.
         times = harness.measure(cands, repeats, rounds=3 if quick else 5, warmup=0)
@@ -158,14 +212,14 @@ def run(quick: bool) -> harness.Report:
     ran = {n: [name for name in NAMES if key(name, n) in times] for n in sizes}
     per_op = {n: {name: harness.median(times[key(name, n)]) / n for name in ran[n]} for n in sizes}
     spread = {n: {name: harness.iqr(times[key(name, n)]) / n for name in ran[n]} for n in sizes}
-    return report(sizes, per_op, spread, memory, errors, times)
+    return report(sizes, per_op, spread, memory, errors, times, first)
 
 
 def key(name: str, n: int) -> str:
     return f"{name}, N = {n}"
 
 
-def report(sizes, per_op, spread, memory, errors, samples) -> harness.Report:
+def report(sizes, per_op, spread, memory, errors, samples, first) -> harness.Report:
     names = NAMES
     time_rows = [[k] + [f"{per_op[n][k] * 1e9:.0f} ± {spread[n][k] * 1e9 / 2:.0f}" if k in per_op[n] else "—"
                         for n in sizes] for k in names]  # fmt: skip
@@ -175,13 +229,20 @@ def report(sizes, per_op, spread, memory, errors, samples) -> harness.Report:
                        for n in sizes] for k in names if k != FLOOR]  # fmt: skip
     cols = [f"N = 10^{round(math.log10(n))}" for n in sizes]
     headers = ["candidate"] + cols
-    mem_note = ("n/a: PyTorch's autograd graph is allocated in C++, unseen by tracemalloc; "
-                "—: not run (a --quick run skips the peers at N = 10^5).")  # fmt: skip
+    mem_note = ("n/a: PyTorch's autograd graph and JAX's buffers are allocated in C++, unseen by "
+                "tracemalloc; —: not run (a --quick run skips the peers and tangent-ad at N = 10^5, jax.jit "
+                "runs at N = 10^3 only; adkit.compile's memory is not measured at N = 10^5, where "
+                "tracemalloc's line lookups in its generated function of 10^5 lines take hours)."
+                )  # fmt: skip
+    first_rows = [[name] + [f"{first[key(name, n)]:.3g} s" if key(name, n) in first else "—" for n in sizes]
+                  for name in (COMPILED, JAX)]  # fmt: skip
     tables = [
         harness.Table("Time per operation (ns): median ± half the IQR", headers, time_rows),
         harness.Table("Time relative to adkit (median / adkit's median; > 1 is slower)", headers, ratio_rows),
         harness.Table("Peak memory per operation during one call (bytes, tracemalloc)", headers, mem_rows,
                       [mem_note]),
+        harness.Table("First call: staging or tracing, code generation, compilation and one run", headers,
+                      first_rows, ["Wall-clock time of one call of a fresh compiled function, once."]),
     ]
     mid, small, big = 10**4, sizes[0], sizes[-1]
     fastest = min(PEERS, key=lambda k: per_op[mid][k])
@@ -197,7 +258,22 @@ def report(sizes, per_op, spread, memory, errors, samples) -> harness.Report:
                        f"{growth:.2f} ({floor_growth:.2f} relative to the floor's)", "<= 1.3", growth <= 1.3),
         harness.Target("adkit peak memory per op (largest over N)", f"{tape:.0f} B", "< 250 B", tape < 250),
     ]
+    for n in sizes:
+        if COMPILED in per_op[n]:
+            vs_hand = per_op[n][COMPILED] / per_op[n][HAND]
+            size = f"N = 10^{round(math.log10(n))}"
+            targets.append(harness.Target(f"adkit.compile / derivative by hand, per op, {size}",
+                                          f"{vs_hand:.2f}", "<= 3", vs_hand <= 3))  # fmt: skip
+    if JAX in per_op[small] and COMPILED in per_op[small]:
+        vs_jax = per_op[small][JAX] / per_op[small][COMPILED]
+        targets.append(harness.Target("jax.jit / adkit.compile per op (steady state), N = 10^3",
+                                      f"{vs_jax:.2f}", "> 1", vs_jax > 1))  # fmt: skip
+    if key(COMPILED, mid) in first:
+        staging = first[key(COMPILED, mid)]
+        targets.append(harness.Target("adkit.compile first call (staging + code generation), N = 10^4",
+                                      f"{staging:.2f} s", "< 1 s", staging < 1))  # fmt: skip
     data = {"per_op_seconds": per_op, "iqr_per_op_seconds": spread, "peak_bytes_per_op": memory,
-            "relative_errors": errors, "times": samples}  # fmt: skip
+            "relative_errors": errors, "times": samples,
+            "first_call_seconds": {k: v for k, v in first.items()}}  # fmt: skip
     return harness.Report("w1_chain", "W1: scalar chain of N operations, value and gradient (issue 3)",
                           __doc__.split("\n\n", 1)[1].strip(), tables, targets, data)  # fmt: skip

@@ -6,8 +6,11 @@ vector-mode pass with n directions; reverse: one vectorized sweep with m
 cotangents; auto: picks one from a probe on its first call and remembers
 the choice), HIPS autograd's ``jacobian`` (m reverse sweeps), and
 ``torch.func.jacfwd`` / ``jacrev`` (vmapped forward / reverse mode, eager,
-float64). Every candidate's Jacobian is checked against the closed form
-first.
+float64). Beside them: ``adkit.compile`` of the auto-mode Jacobian (generated
+NumPy code, staged on the correctness call), ``jax.jit`` of ``jax.jacfwd`` and
+``jax.jacrev`` (float64), and the closed form ``diag(1 - y²) W2 diag(1 - h²) W1``
+computed in NumPy (the analytic Jacobian, the bar for adkit.compile). Every
+candidate's Jacobian is checked against the closed form first.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ import adkit
 import harness
 from models import TanhNet
 
+COMPILED, ANALYTIC = "adkit.compile(jacobian auto)", "analytic Jacobian (NumPy)"
 SHAPES = ((1, 100), (10, 100), (100, 100), (100, 10), (100, 1), (1000, 1), (1, 1000))
 MODES = ("forward", "reverse", "auto")
 
@@ -31,7 +35,19 @@ def candidates(net):
     autograd_jac = autograd.jacobian(net.autograd_f())
     tf, tx = net.torch_f(), torch.from_numpy(net.x)
     jacfwd, jacrev = torch.func.jacfwd(tf), torch.func.jacrev(tf)
+    compiled = adkit.compile(adkit.jacobian(f, mode="auto"))
+    import jax
+    import jax.numpy as jnp
+
+    jax.config.update("jax_enable_x64", True)  # float64, as every other candidate
+    jW1, jW2, jx = jnp.asarray(net.W1), jnp.asarray(net.W2), jnp.asarray(x)
+    jf = lambda x: jnp.tanh(jW2 @ jnp.tanh(jW1 @ x))
+    jax_fwd, jax_rev = jax.jit(jax.jacfwd(jf)), jax.jit(jax.jacrev(jf))
     return {
+        COMPILED: lambda: compiled(x),
+        ANALYTIC: net.jacobian,
+        "jax.jit(jacfwd)": lambda: jax.block_until_ready(jax_fwd(jx)),
+        "jax.jit(jacrev)": lambda: jax.block_until_ready(jax_rev(jx)),
         "adkit forward": lambda: adkit_jac["forward"](x),
         "adkit reverse": lambda: adkit_jac["reverse"](x),
         "adkit auto": lambda: adkit_jac["auto"](x),  # remembers its choice after the first call
@@ -44,7 +60,7 @@ def candidates(net):
 
 def run(quick: bool) -> harness.Report:
     harness.torch_single_thread(torch)
-    rows, ratios, data = [], {}, {}
+    rows, ratios, data, compiled_ratios = [], {}, {}, {}
     for n, m in SHAPES:
         net = TanhNet.make(n, m, seed=4)
         cands = candidates(net)
@@ -62,6 +78,7 @@ def run(quick: bool) -> harness.Report:
         ratio_cells = [f"{r:.2f}" for r in (auto_ratio, first_ratio, torch_ratio)]
         rows.append([f"({n}, {m})", *medians, best, picked, *ratio_cells])
         ratios[(n, m)] = (auto_ratio, torch_ratio, first_ratio)
+        compiled_ratios[(n, m)] = t[COMPILED] / t[ANALYTIC]
         data[f"{n}x{m}"] = {"errors": errors, "auto_picked": picked, "summary": harness.summary(times),
                             "times": times}  # fmt: skip
     table = harness.Table(
@@ -93,5 +110,11 @@ def run(quick: bool) -> harness.Report:
         harness.Target(f"torch.func faster mode / adkit faster mode, worst shape {worst_torch}",
                        f"{torch_ratio:.2f} ({torch_ok} of {len(ratios)} shapes met)", "> 1", torch_ratio > 1),
     ]  # fmt: skip
+    worst_compiled = max(compiled_ratios, key=compiled_ratios.get)
+    compiled_ok = sum(r <= 2 for r in compiled_ratios.values())
+    targets.append(harness.Target(
+        f"adkit.compile(jacobian auto) / analytic Jacobian, worst shape {worst_compiled}",
+        f"{compiled_ratios[worst_compiled]:.2f} ({compiled_ok} of {len(compiled_ratios)} shapes met)", "<= 2",
+        compiled_ratios[worst_compiled] <= 2))  # fmt: skip
     return harness.Report("w3_jacobian_modes", "W3: Jacobian modes across shapes (issue 4)",
                           __doc__.split("\n\n", 1)[1].strip(), [table], targets, data)  # fmt: skip

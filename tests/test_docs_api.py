@@ -16,7 +16,7 @@ import pytest
 import adkit
 
 DOCS = Path(__file__).resolve().parents[1] / "docs"
-TOPICS = ["differentiation", "engines", "views", "measuring", "extending", "functions", "cli"]
+TOPICS = ["differentiation", "engines", "compile", "views", "measuring", "extending", "functions", "cli"]
 
 
 def _conf():

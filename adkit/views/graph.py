@@ -243,7 +243,9 @@ def graph(f: Callable[..., Any], *args: Any, seed: Any = None, cotangent: Any = 
     One node per variable ``v_i`` of :func:`adkit.trace` (inputs, then one per
     elementary operation); an edge ``v_i → v_j`` for every operand, with the
     local partial ``∂v_j/∂v_i``. ``seed`` and ``cotangent`` are as in
-    :func:`adkit.trace` (defaults ``e_1`` and ones).
+    :func:`adkit.trace` (defaults ``e_1`` and ones). Given a staged program
+    (``adkit.compile(f).program(*args)``) instead of ``f``, it draws the
+    program's steps (:class:`adkit.views.staged.ProgramGraph`).
 
     Raises:
         TypeError, ValueError: as :func:`adkit.trace`.
@@ -255,6 +257,12 @@ def graph(f: Callable[..., Any], *args: Any, seed: Any = None, cotangent: Any = 
     >>> [g.nx.nodes[i]["definition"] for i in g.nx]
     ['x1', 'x2', 'ln(v-1)', 'v-1 * v0', 'sin(v0)', 'v1 + v2', 'v4 - v3']
     """
+    from adkit.staging import Program
+
+    if isinstance(f, Program):  # a staged program (adkit.compile(f).program(*args)): its steps
+        from adkit.views.staged import program_graph
+
+        return program_graph(f)  # type: ignore[return-value]
     return Graph(record(f, args, seed, cotangent, "graph"))
 
 
