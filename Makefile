@@ -5,7 +5,7 @@
 #   make lab     set up .venv, open the notebooks in JupyterLab
 #   make docs    build the documentation into docs/_build/html (once docs/conf.py exists)
 #   make bench   run the benchmarks, pinned to one core and one BLAS thread
-#   make lint    ruff
+#   make lint    ruff check and ruff format --check (ruff format . lays the code out)
 #   make clean   remove build and test leftovers (make distclean also removes .venv)
 #
 # Each target creates .venv with $(PYTHON) when it is missing and installs into
@@ -98,6 +98,7 @@ $(VENV)/.stamp-dev: pyproject.toml | $(PY)
 test: $(VENV)/.stamp-test $(if $(DOCS_CONF),$(VENV)/.stamp-docs)
 	rm -rf $(TEST_HOME) && mkdir -p $(TEST_HOME)
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
 	$(TEST_ENV) $(PY) -m pytest $(PYTEST_ARGS)
 # -- notebooks: nbval over $(NOTEBOOKS) (skipped while there are none) --
 	$(if $(NOTEBOOKS),$(TEST_ENV) $(PY) -m pytest $(NBVAL_ARGS) $(NOTEBOOKS),@echo "make test: no notebooks/*.ipynb yet: nbval skipped")
@@ -145,6 +146,7 @@ bench: $(VENV)/.stamp-bench
 
 lint: $(VENV)/.stamp-dev
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
 
 clean:
 	rm -rf .pytest_cache .ruff_cache .hypothesis out build dist *.egg-info \

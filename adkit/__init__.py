@@ -365,7 +365,7 @@ __all__ = [
     "widgets",
     "xlog1py",
     "xlogy",
-]  # fmt: skip
+]
 
 #: The public names imported when first used, and the module each lives in (adkit.numerical,
 #: adkit.symbolic and adkit.widgets are modules of their own). Importing them here would load

@@ -113,8 +113,9 @@ class _Inputs:
     origin: str = "adkit"  # the differentiation, as errors name it ("adkit.grad(loss)")
 
     @classmethod
-    def of(cls, args: tuple, argnums: tuple[int, ...], fname: str,
-           kwargs: dict[str, Any] | None = None) -> _Inputs:  # fmt: skip
+    def of(
+        cls, args: tuple, argnums: tuple[int, ...], fname: str, kwargs: dict[str, Any] | None = None
+    ) -> _Inputs:
         unique = tuple(dict.fromkeys(argnums))
         flat = [flatten(x) if type(x) is not np.ndarray else ([x], None) for x in args]
         treedefs, leaves, counts, levels, caller = [], [], [], set(), []
@@ -134,8 +135,17 @@ class _Inputs:
                         if level.retired:
                             raise escaped(box)
                         levels.add(level)
-        return cls(tuple(args), unique, treedefs, leaves, counts, tuple(argnums), kwargs or {},
-                   frozenset(levels), tuple(caller))  # fmt: skip
+        return cls(
+            tuple(args),
+            unique,
+            treedefs,
+            leaves,
+            counts,
+            tuple(argnums),
+            kwargs or {},
+            frozenset(levels),
+            tuple(caller),
+        )
 
     def call(self, f: Callable, new_leaves: Sequence[Any]) -> Any:
         args = list(self.args)
@@ -192,8 +202,13 @@ class _Inputs:
     @property
     def signature(self) -> tuple:
         """What the mode choice depends on: argument positions, structures and shapes."""
-        return (self.argnums, tuple(self.treedefs), tuple(shape_of(x) for x in self.leaves), len(self.args),
-                tuple(sorted(self.kwargs)))  # fmt: skip
+        return (
+            self.argnums,
+            tuple(self.treedefs),
+            tuple(shape_of(x) for x in self.leaves),
+            len(self.args),
+            tuple(sorted(self.kwargs)),
+        )
 
     @property
     def sizes(self) -> list[int]:
@@ -420,8 +435,9 @@ def _forward_jacobian(f: Callable, inputs: _Inputs, chunk: int | None) -> tuple[
     return unflatten(out_tree, out_value), blocks, out_tree
 
 
-def _reverse_jacobian(f: Callable, inputs: _Inputs, chunk: int | None,
-                      recorded: tuple[Tape, Any] | None = None) -> tuple[Any, Blocks, TreeDef]:  # fmt: skip
+def _reverse_jacobian(
+    f: Callable, inputs: _Inputs, chunk: int | None, recorded: tuple[Tape, Any] | None = None
+) -> tuple[Any, Blocks, TreeDef]:
     """Jacobian blocks ``J[o][l]`` by vectorized reverse sweeps of ``chunk`` cotangents."""
     tape, out = recorded if recorded is not None else _on_tape(f, inputs)
     level = tape.level
@@ -446,8 +462,12 @@ def _reverse_jacobian(f: Callable, inputs: _Inputs, chunk: int | None,
     blocks = []
     offset = 0
     for out_shape, m_o in zip(out_shapes, out_sizes):
-        blocks.append([_reshape(full if m_o == m else full[offset : offset + m_o], out_shape + shape)
-                       for full, shape in zip(full_rows, shapes)])  # fmt: skip
+        blocks.append(
+            [
+                _reshape(full if m_o == m else full[offset : offset + m_o], out_shape + shape)
+                for full, shape in zip(full_rows, shapes)
+            ]
+        )
         offset += m_o
     return unflatten(out_tree, [_strip(y, level) for y in out_leaves]), blocks, out_tree
 
@@ -462,8 +482,14 @@ def _on_tape(f: Callable, inputs: _Inputs) -> tuple[Tape, Any]:
     return tape, inputs.trace(f, tape.leaves(inputs.leaves), tape.level, tape)
 
 
-def _sweep_outputs(tape: Tape, out_leaves: list[Any], seeds: list[Any], level: int,
-                   keep: int | None = None, consume: bool = False) -> list[Any] | None:  # fmt: skip
+def _sweep_outputs(
+    tape: Tape,
+    out_leaves: list[Any],
+    seeds: list[Any],
+    level: int,
+    keep: int | None = None,
+    consume: bool = False,
+) -> list[Any] | None:
     """One (possibly vectorized) sweep from several outputs at once."""
     roots = [(y.index, s) for y, s in zip(out_leaves, seeds) if isinstance(y, Var) and y.level == level]
     if not roots:
@@ -501,7 +527,6 @@ def stop_gradient(x: Any) -> Any:
     """
     leaves, treedef = flatten(x)
     return unflatten(treedef, [primal(leaf) for leaf in leaves])
-
 
 
 def jvp(f: Callable, primals: Sequence[Any], tangents: Sequence[Any]) -> tuple[Any, Any]:
@@ -544,8 +569,10 @@ def jvp(f: Callable, primals: Sequence[Any], tangents: Sequence[Any]) -> tuple[A
     bshape = next(iter(batch)) if batch else ()
     caller = list(inputs.caller) + [t for t in tangent_leaves if type(t) is np.ndarray]
     values = [finish(_strip(y, level), caller) for y in out_leaves]
-    tans = [y.tangent if isinstance(y, Dual) and y.level == level else _zeros(bshape + shape_of(y), y)
-            for y in out_leaves]  # fmt: skip
+    tans = [
+        y.tangent if isinstance(y, Dual) and y.level == level else _zeros(bshape + shape_of(y), y)
+        for y in out_leaves
+    ]
     tans = [finish(t, caller) for t in tans]
     result = unflatten(out_tree, values), unflatten(out_tree, tans)
     inputs.check_results(result, inputs.origin)
@@ -686,8 +713,13 @@ def grad(f: Callable, argnums: int | Sequence[int] = 0) -> Callable[..., Any]:
     return grad_f
 
 
-def jacobian(f: Callable, mode: str = "auto", argnums: int | Sequence[int] = 0,
-             chunk: int | None = None, sparse: bool = False) -> Callable[..., Any]:  # fmt: skip
+def jacobian(
+    f: Callable,
+    mode: str = "auto",
+    argnums: int | Sequence[int] = 0,
+    chunk: int | None = None,
+    sparse: bool = False,
+) -> Callable[..., Any]:
     """The Jacobian of ``f``, of shape ``f(x).shape + x.shape``.
 
     ``mode="forward"`` pushes all ``n`` input directions through one
@@ -795,8 +827,13 @@ def _scalar_derivative(f: Callable) -> Callable[[Any], Any]:
                 f"point of an array); {_name(f)} maps shape {shape} to shape {shape_of(out)}. Use "
                 "adkit.jacobian(f) for vector functions (adkit.grad for a scalar output)."
             )
-        tangent = out.tangent if isinstance(out, Dual) and out.level == level else _zeros(seed.shape, x) \
-            if shape else 0.0  # fmt: skip
+        tangent = (
+            out.tangent
+            if isinstance(out, Dual) and out.level == level
+            else _zeros(seed.shape, x)
+            if shape
+            else 0.0
+        )
         if shape:
             d, probed = tangent[0], tangent[1]
             if not np.allclose(primal(probed), primal(d) * seed[1], rtol=1e-9, atol=0.0, equal_nan=True):
@@ -814,8 +851,13 @@ def _scalar_derivative(f: Callable) -> Callable[[Any], Any]:
     return df
 
 
-def diff(f: Callable, mode: str = "auto", argnums: int | Sequence[int] = 0,
-         chunk: int | None = None, sparse: bool = False) -> Derivative | SparseJacobian:  # fmt: skip
+def diff(
+    f: Callable,
+    mode: str = "auto",
+    argnums: int | Sequence[int] = 0,
+    chunk: int | None = None,
+    sparse: bool = False,
+) -> Derivative | SparseJacobian:
     """The derivative of ``f`` as a callable :class:`Derivative` object.
 
     ``diff(f)(x)`` is the Jacobian of ``f`` at ``x``, of shape
@@ -924,4 +966,4 @@ __all__ = [
     "stop_gradient",
     "value_and_grad",
     "vjp",
-]  # fmt: skip
+]

@@ -42,8 +42,9 @@ def _vector(tree: Any) -> np.ndarray:
 
 def _random_like(tree: Any, rng: np.random.Generator) -> Any:
     leaves, treedef = flatten(tree)
-    return unflatten(treedef, [rng.normal(size=shape_of(x)) if np.ndim(primal(x)) else float(rng.normal())
-                               for x in leaves])  # fmt: skip
+    return unflatten(
+        treedef, [rng.normal(size=shape_of(x)) if np.ndim(primal(x)) else float(rng.normal()) for x in leaves]
+    )
 
 
 def _axpy(a: float, x: Any, y: Any) -> Any:
@@ -97,8 +98,15 @@ def _central_difference(f: Callable, args: tuple, v: tuple, eps: float) -> _Fini
     return min(estimates, key=lambda e: e.error if np.isfinite(e.error) else np.inf)
 
 
-def _compare(name: str, got: np.ndarray, want: np.ndarray, rtol: float, atol: float,
-             scale: float = 0.0, fd_error: float = 0.0) -> None:  # fmt: skip
+def _compare(
+    name: str,
+    got: np.ndarray,
+    want: np.ndarray,
+    rtol: float,
+    atol: float,
+    scale: float = 0.0,
+    fd_error: float = 0.0,
+) -> None:
     """Raise unless ``|got - want| <= rtol * max(|got|, |want|, scale) + FD_SAFETY * fd_error + atol``.
 
     Norms are 2-norms over all entries; ``scale`` is a size the values are
@@ -194,8 +202,17 @@ def check_grads(
     _check(f, args, tuple(dict.fromkeys(modes)), (), order, eps, rtol, atol, seed)
 
 
-def _check(f: Callable, args: tuple, modes: tuple, chain: tuple[str, ...], order: int, eps: float,
-           rtol: float, atol: float, seed: int) -> None:  # fmt: skip
+def _check(
+    f: Callable,
+    args: tuple,
+    modes: tuple,
+    chain: tuple[str, ...],
+    order: int,
+    eps: float,
+    rtol: float,
+    atol: float,
+    seed: int,
+) -> None:
     """The checks on ``f``, which is the derivative function of the modes in ``chain`` (innermost last)."""
     from adkit.api import jvp, vjp
 
@@ -216,25 +233,38 @@ def _check(f: Callable, args: tuple, modes: tuple, chain: tuple[str, ...], order
     jv = None
     if "forward" in modes:
         jv = _vector(jvp(f, args, v)[1])
-        _compare(where("forward", "J v against finite differences"), jv, fd.value, rtol, atol,
-                 fd_error=fd.error)  # fmt: skip
+        _compare(
+            where("forward", "J v against finite differences"), jv, fd.value, rtol, atol, fd_error=fd.error
+        )
         derivatives["forward"] = lambda *xs: jvp(f, xs, v)[1]
     if "reverse" in modes:
         jtu = vjp(f, *args)[1](u)
         jtu_v = float(sum(np.vdot(_vector(a), _vector(b)) for a, b in zip(jtu, v)))
-        _compare(where("reverse", "<Jᵀu, v> against finite differences"), np.array(jtu_v),
-                 np.array(float(np.vdot(u_vec, fd.value))), rtol, atol, scale=u_norm * _norm(fd.value),
-                 fd_error=u_norm * fd.error)  # fmt: skip
+        _compare(
+            where("reverse", "<Jᵀu, v> against finite differences"),
+            np.array(jtu_v),
+            np.array(float(np.vdot(u_vec, fd.value))),
+            rtol,
+            atol,
+            scale=u_norm * _norm(fd.value),
+            fd_error=u_norm * fd.error,
+        )
         if jv is not None:
-            _compare(where("forward", "dot-product test: <u, J v> forward = <Jᵀu, v> reverse"),
-                     np.array(float(np.vdot(u_vec, jv))), np.array(jtu_v), rtol, atol,
-                     scale=u_norm * _norm(jv))  # fmt: skip
+            _compare(
+                where("forward", "dot-product test: <u, J v> forward = <Jᵀu, v> reverse"),
+                np.array(float(np.vdot(u_vec, jv))),
+                np.array(jtu_v),
+                rtol,
+                atol,
+                scale=u_norm * _norm(jv),
+            )
         derivatives["reverse"] = lambda *xs: vjp(f, *xs)[1](u)
     if "auto" in modes:
         shapes = [shape_of(y) for y in out_leaves]
         auto_jv = _vector(_auto_jv(f, args, v, out_tree, shapes))
-        _compare(where("auto", "J v against finite differences"), auto_jv, fd.value, rtol, atol,
-                 fd_error=fd.error)  # fmt: skip
+        _compare(
+            where("auto", "J v against finite differences"), auto_jv, fd.value, rtol, atol, fd_error=fd.error
+        )
         if jv is not None:
             _compare(where("auto", "J v against forward mode's"), auto_jv, jv, rtol, atol)
         derivatives["auto"] = lambda *xs: _auto_jv(f, xs, v, out_tree, shapes)

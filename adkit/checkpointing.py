@@ -107,8 +107,14 @@ def _ignore(count: int) -> None:
     pass
 
 
-def _run(steps: int, snapshots: int, states: dict[int, Any], advance: Callable[[Any, int], Any],
-         taped: Callable[[int, Any], None], live: Callable[[int], None] = _ignore) -> None:  # fmt: skip
+def _run(
+    steps: int,
+    snapshots: int,
+    states: dict[int, Any],
+    advance: Callable[[Any, int], Any],
+    taped: Callable[[int, Any], None],
+    live: Callable[[int], None] = _ignore,
+) -> None:
     """Reverse ``steps`` steps with ``snapshots`` slots; ``states``: ``x_0`` and what the forward pass kept.
 
     ``advance(x, k)`` runs ``k`` plain steps from ``x``; ``taped(t, x_t)``
@@ -193,8 +199,10 @@ def schedule(steps: int, snapshots: int) -> Schedule:
 def _check_counts(steps: Any, snapshots: Any) -> tuple[int, int]:
     for name, value, least in (("steps", steps, 0), ("snapshots", snapshots, 1)):
         if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < least:
-            raise ValueError(f"{name} must be an integer >= {least}, got {value!r}: "
-                             "checkpoint(step, steps=T, snapshots=s) with whole numbers T >= 0, s >= 1")
+            raise ValueError(
+                f"{name} must be an integer >= {least}, got {value!r}: "
+                "checkpoint(step, steps=T, snapshots=s) with whole numbers T >= 0, s >= 1"
+            )
     return int(steps), int(snapshots)
 
 
@@ -213,8 +221,10 @@ class Tradeoff:
 
     def __repr__(self) -> str:
         rows = [f"{'snapshots':>10} {'peak states':>12} {'recomputed steps':>17} {'per step':>9}"]
-        rows += [f"{s.snapshots:>10} {s.peak_states:>12} {s.recomputed:>17} {s.recomputed / s.steps:>9.2f}"
-                 for s in self.schedules]  # fmt: skip
+        rows += [
+            f"{s.snapshots:>10} {s.peak_states:>12} {s.recomputed:>17} {s.recomputed / s.steps:>9.2f}"
+            for s in self.schedules
+        ]
         return "\n".join(rows)
 
     def plot(self, ax: Axes | None = None, measured: dict[int, tuple[float, float]] | None = None) -> Axes:
@@ -240,8 +250,15 @@ class Tradeoff:
         for s, xi, yi in zip(self.schedules, x, y):
             ax.annotate(f"s = {s.snapshots}", (xi, yi), textcoords="offset points", xytext=(6, 5), fontsize=8)
         if measured:
-            ax.plot([r / steps for _, r in measured.values()], [p for p, _ in measured.values()], "x",
-                    color="#D55E00", ms=9, mew=2, label="measured peak (tracemalloc), in states")  # fmt: skip
+            ax.plot(
+                [r / steps for _, r in measured.values()],
+                [p for p, _ in measured.values()],
+                "x",
+                color="#D55E00",
+                ms=9,
+                mew=2,
+                label="measured peak (tracemalloc), in states",
+            )
         ax.set_yscale("log")
         ax.set_xlabel("steps recomputed per step of the loop")
         ax.set_ylabel("states held at once")
@@ -266,8 +283,10 @@ def tradeoff(steps: int, snapshots: Iterable[int]) -> Tradeoff:
 def _check_output(out: Any, name: str) -> Any:
     value = primal(out)
     if not isinstance(value, (float, int, np.ndarray, np.generic)):
-        raise TypeError(f"checkpoint({name}): {name} must return one number or array, got a "
-                        f"{type(value).__name__}; stack several results into one array")  # fmt: skip
+        raise TypeError(
+            f"checkpoint({name}): {name} must return one number or array, got a "
+            f"{type(value).__name__}; stack several results into one array"
+        )
     return out
 
 
@@ -303,9 +322,15 @@ class Checkpointed(Primitive):
 
     def __init__(self, g: Callable, name: str):
         self.g = g
-        super().__init__(f"checkpoint({name})", self._evaluate, jvps=self._jvp, vjps=self._vjp,
-                         fast_vjp=self._vjp_all, label=f"checkpoint({name})" + "({args})",
-                         doc=f"{name}, recomputed in the backward sweep (adkit.checkpoint).")  # fmt: skip
+        super().__init__(
+            f"checkpoint({name})",
+            self._evaluate,
+            jvps=self._jvp,
+            vjps=self._vjp,
+            fast_vjp=self._vjp_all,
+            label=f"checkpoint({name})" + "({args})",
+            doc=f"{name}, recomputed in the backward sweep (adkit.checkpoint).",
+        )
         self.function_name = name
 
     def __call__(self, *args: Any, **params: Any) -> Any:
@@ -380,11 +405,15 @@ class CheckpointedLoop(Primitive):
 
     def __init__(self, step: Callable, steps: int, snapshots: int, name: str):
         self.step, self.steps, self.snapshots, self.function_name = step, steps, snapshots, name
-        super().__init__(f"checkpoint({name}, steps={steps}, snapshots={snapshots})", self._evaluate,
-                         jvps=self._jvp, vjps=self._vjp, fast_vjp=self._vjp_all,
-                         label=f"{name}^{steps}" + "({args})",
-                         doc=f"{steps} steps of {name}, reversed with {snapshots} snapshots "
-                             "(adkit.checkpoint).")  # fmt: skip
+        super().__init__(
+            f"checkpoint({name}, steps={steps}, snapshots={snapshots})",
+            self._evaluate,
+            jvps=self._jvp,
+            vjps=self._vjp,
+            fast_vjp=self._vjp_all,
+            label=f"{name}^{steps}" + "({args})",
+            doc=f"{steps} steps of {name}, reversed with {snapshots} snapshots (adkit.checkpoint).",
+        )
         #: the plain steps the last backward sweep evaluated again
         self.recomputed = 0
 
@@ -430,8 +459,9 @@ class CheckpointedLoop(Primitive):
         filled = _fill(tangents, (x0, *params))
         return jvp(lambda x, *p: self.plain(x, *p, **kwargs), (x0, *params), filled)[1]
 
-    def _reverse(self, ct: Any, x0: Any, params: tuple, kwargs: dict, store: _Snapshots,
-                 positions: list[int]) -> list[Any]:  # fmt: skip
+    def _reverse(
+        self, ct: Any, x0: Any, params: tuple, kwargs: dict, store: _Snapshots, positions: list[int]
+    ) -> list[Any]:
         """Cotangents of the arguments at ``positions`` (0: x0, k: params[k - 1]) by the binomial schedule."""
         if self.steps == 0:
             return [ct if k == 0 else None for k in positions]
@@ -471,8 +501,9 @@ class CheckpointedLoop(Primitive):
 
     def _vjp_all(self, ct: Any, out: Any, primals: tuple, params: dict, parents: tuple) -> list[Any]:
         positions = [k for k, p in enumerate(parents) if p is not None]
-        cts = iter(self._reverse(ct, primals[0], tuple(primals[1:]), params["kwargs"], params["store"],
-                                 positions))  # fmt: skip
+        cts = iter(
+            self._reverse(ct, primals[0], tuple(primals[1:]), params["kwargs"], params["store"], positions)
+        )
         return [next(cts) if p is not None else None for p in parents]
 
 
@@ -512,8 +543,9 @@ def checkpoint(g: Callable, *, steps: int | None = None, snapshots: int | None =
         wrapped = Checkpointed(g, _name(g))
     else:
         steps, _ = _check_counts(steps, 1)
-        steps, snapshots = _check_counts(steps, max(1, math.isqrt(max(steps, 1) - 1) + 1)
-                                         if snapshots is None else snapshots)  # fmt: skip
+        steps, snapshots = _check_counts(
+            steps, max(1, math.isqrt(max(steps, 1) - 1) + 1) if snapshots is None else snapshots
+        )
         wrapped = CheckpointedLoop(g, steps, snapshots, _name(g))
     wrapped.__wrapped__ = g
     return wrapped

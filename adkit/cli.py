@@ -191,11 +191,17 @@ def diff_command(args: argparse.Namespace) -> int:
     print("\n".join(lines))
     if undefined:
         where = _first_undefined(formula, point)
-        print(f"adkit: note: the point is outside the domain of f{where}: its value is nan, and so are "
-              "its derivatives", file=sys.stderr)  # fmt: skip
+        print(
+            f"adkit: note: the point is outside the domain of f{where}: its value is nan, and so are "
+            "its derivatives",
+            file=sys.stderr,
+        )
     elif not all(math.isfinite(x) for x in (value, *gradient)):
-        print("adkit: note: a result is inf or nan: the point is at the edge of the domain of a function "
-              "in the formula, or a number overflows", file=sys.stderr)  # fmt: skip
+        print(
+            "adkit: note: a result is inf or nan: the point is at the edge of the domain of a function "
+            "in the formula, or a number overflows",
+            file=sys.stderr,
+        )
     return 0
 
 
@@ -208,8 +214,12 @@ def _first_undefined(formula: Expression, point: tuple[float, ...]) -> str:
         return ""
     for v in computation.variables:
         operands = [float(x) for x in v.operands if np.ndim(x) == 0]
-        if not v.is_input and np.isnan(v.value) and len(operands) == len(v.operands) and all(
-                math.isfinite(x) for x in operands):  # fmt: skip
+        if (
+            not v.is_input
+            and np.isnan(v.value)
+            and len(operands) == len(v.operands)
+            and all(math.isfinite(x) for x in operands)
+        ):
             return f" ({v.primitive.name}({', '.join(number(x) for x in operands)}) is nan)"
     return ""
 
@@ -229,8 +239,10 @@ def _function_list() -> str:
         groups.setdefault(function, []).append(name)
     one = " ".join("/".join(names) for names in groups.values() if FUNCTIONS[names[0]][1] == 1)
     two = " ".join("/".join(names) for names in groups.values() if FUNCTIONS[names[0]][1] == 2)
-    return "\n".join(textwrap.wrap(one, 76, initial_indent="    ", subsequent_indent="    ")
-                     + [f"  and of two arguments: {two}"])  # fmt: skip
+    return "\n".join(
+        textwrap.wrap(one, 76, initial_indent="    ", subsequent_indent="    ")
+        + [f"  and of two arguments: {two}"]
+    )
 
 
 DIFF_HELP = f"""\
@@ -303,14 +315,19 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
     )
     diff.add_argument("formula", metavar="FORMULA", help='the function, e.g. "ln(x1) + x1*x2 - sin(x2)"')
     diff.add_argument(
-        "--at", action="append", required=True, metavar="NAME=VALUE,...",
+        "--at",
+        action="append",
+        required=True,
+        metavar="NAME=VALUE,...",
         help="the point: a value for every variable, e.g. x1=2,x2=5 (values may be constant "
         "formulas such as pi/4; --at may be repeated)",
-    )  # fmt: skip
+    )
     diff.add_argument(
-        "--mode", choices=("auto", "forward", "reverse"), default="auto",
+        "--mode",
+        choices=("auto", "forward", "reverse"),
+        default="auto",
         help="forward mode (dual numbers), reverse mode (a tape), or auto: the cheaper (default)",
-    )  # fmt: skip
+    )
     diff.add_argument("--trace", action="store_true", help="also print the evaluation trace table")
     diff.set_defaults(run=diff_command)
     return parser

@@ -113,8 +113,17 @@ def optimize(program: Program) -> Program:
     outputs = [sub(o) for o in program.outputs]
     equations = _live(_fused_sums(equations, outputs), outputs)
     replaced = {o.id for o in program.outputs if type(o) is Ref and o.id in subst}
-    result = Program(program.name, program.in_tree, program.inputs, program.statics, equations, outputs,
-                     program.out_tree, program.arg_names, program.ambient)  # fmt: skip
+    result = Program(
+        program.name,
+        program.in_tree,
+        program.inputs,
+        program.statics,
+        equations,
+        outputs,
+        program.out_tree,
+        program.arg_names,
+        program.ambient,
+    )
     result.replaced_outputs = replaced  # type: ignore[attr-defined]
     return result
 
@@ -125,8 +134,14 @@ def _fused_sums(equations: list[Equation], outputs: list[Any]) -> list[Equation]
     for eq in equations:
         for r in eq.reads:
             uses[r.id] = uses.get(r.id, 0) + 1
-    sums = {eq.out.id: k for k, eq in enumerate(equations) if eq.kind == "primitive" and eq.op.name == "sum"
-            and eq.params.get("keepdims") is True and uses.get(eq.out.id) == 1}  # fmt: skip
+    sums = {
+        eq.out.id: k
+        for k, eq in enumerate(equations)
+        if eq.kind == "primitive"
+        and eq.op.name == "sum"
+        and eq.params.get("keepdims") is True
+        and uses.get(eq.out.id) == 1
+    }
     if not sums:
         return equations
     result = list(equations)
@@ -264,6 +279,7 @@ def generate(program: Program, safe: bool = False) -> Generated:
 
 staging.generator = generate  # Program.source() writes with it
 
+
 class _Emitter:
     def __init__(self, program: Program, safe: bool) -> None:
         self.program = program
@@ -316,8 +332,11 @@ class _Emitter:
         self.survey: dict[int, str] = {r.id: f"v{_subscript(i - n_in + 1)}" for i, r in enumerate(p.inputs)}
         self.comments: dict[int, str] = {}
         # a group's result: its last step read outside the group (by a later step, a sum or the output)
-        group_of = {eq.out.id: eq.out.role[1] for eq in p.equations if eq.out is not None
-                    and eq.out.role is not None and eq.out.role[0] in ("adjoint", "tangent")}  # fmt: skip
+        group_of = {
+            eq.out.id: eq.out.role[1]
+            for eq in p.equations
+            if eq.out is not None and eq.out.role is not None and eq.out.role[0] in ("adjoint", "tangent")
+        }
         used_outside = {o.id for o in p.outputs if type(o) is Ref}
         for eq in p.equations:
             if eq.kind == "guard":
@@ -339,8 +358,15 @@ class _Emitter:
                 values.append((generation[eq.out.id], i, eq.out.id))
         number_of = {ref_id: k + 1 for k, (_, _, ref_id) in enumerate(sorted(values))}
         # a contribution added to an adjoint's running sum (the c of a + c) is a temporary: the sum is named
-        added = {eq.args[1].id for eq in p.equations if eq.out is not None and eq.out.role is not None
-                 and eq.out.role[0] == "sum" and len(eq.args) == 2 and type(eq.args[1]) is Ref}  # fmt: skip
+        added = {
+            eq.args[1].id
+            for eq in p.equations
+            if eq.out is not None
+            and eq.out.role is not None
+            and eq.out.role[0] == "sum"
+            and len(eq.args) == 2
+            and type(eq.args[1]) is Ref
+        }
         holders: dict[str, Ref] = {}  # name -> the variable holding it now
         temporaries = 0
         for i, eq in enumerate(p.equations):
@@ -359,8 +385,9 @@ class _Emitter:
                 wanted = f"v{number}"
                 self.survey[out.id] = f"v{_subscript(number)}"
                 if eq.kind == "primitive":
-                    shown = [self.survey.get(a.id, "?") if type(a) is Ref else _short_literal(a)
-                             for a in eq.args]  # fmt: skip
+                    shown = [
+                        self.survey.get(a.id, "?") if type(a) is Ref else _short_literal(a) for a in eq.args
+                    ]
                     self.comments[i] = f"{self.survey[out.id]} = {eq.op.format(shown, eq.params)}"
             elif role[0] == "sum" or (last_of_group.get(role[1]) == i and out.id not in added):
                 of = role[2] if role[0] != "sum" else role[1]
@@ -438,8 +465,13 @@ class _Emitter:
                 if expression == name:  # returned as it is (a result no one else holds)
                     continue
                 following = p.equations[i + 1] if i + 1 < len(p.equations) else None
-                if (following is not None and following.kind == "guard" and following.args[0] is eq.out
-                        and readers.get(eq.out.id) == 1 and eq.out.id not in outputs):  # fmt: skip
+                if (
+                    following is not None
+                    and following.kind == "guard"
+                    and following.args[0] is eq.out
+                    and readers.get(eq.out.id) == 1
+                    and eq.out.id not in outputs
+                ):
                     tested[eq.out.id] = expression  # (its operands die after the guard's test)
                 else:
                     line = f"{indent}{name} = {expression}"
@@ -449,9 +481,15 @@ class _Emitter:
                         line += f"  # {comment if len(comment) <= 80 else comment[:77] + '...'}"
                     out.append(line)
             reassigned = self.names[eq.out.id] if eq.out is not None else None
-            dead = [r for r in _unique(eq.reads) if r.kind is np.ndarray and last_use.get(r.id) == i
-                    and r.id not in outputs and r.id not in inputs
-                    and self.names[r.id] != reassigned]  # fmt: skip
+            dead = [
+                r
+                for r in _unique(eq.reads)
+                if r.kind is np.ndarray
+                and last_use.get(r.id) == i
+                and r.id not in outputs
+                and r.id not in inputs
+                and self.names[r.id] != reassigned
+            ]
             if eq.out is not None and eq.out.id in tested:
                 waiting = dead
                 continue
@@ -547,8 +585,10 @@ class _Emitter:
         symbol = OPERATOR_SYMBOLS.get(op)
         if symbol is not None and not eq.params:
             if target is not None and op in _UFUNC_OF_OPERATOR:
-                return f"np.{_UFUNC_OF_OPERATOR[op].__name__}({', '.join(self._arg(a) for a in args)}, " \
-                       f"out={self.names[target.id]})"  # fmt: skip
+                return (
+                    f"np.{_UFUNC_OF_OPERATOR[op].__name__}({', '.join(self._arg(a) for a in args)}, "
+                    f"out={self.names[target.id]})"
+                )
             if op is operator.getitem:
                 return f"{self._arg(args[0])}[{self._index(args[1])}]"
             if op is operator.contains:
@@ -673,8 +713,15 @@ class _Emitter:
         return self._function(op, name or "f")
 
     # -- in place: an elementwise result written into a temporary that dies here
-    def _in_place_target(self, eq: Equation, i: int, last_use: dict[int, int], roots: dict[int, frozenset],
-                         owned: set[int], outputs: set[int]) -> Ref | None:  # fmt: skip
+    def _in_place_target(
+        self,
+        eq: Equation,
+        i: int,
+        last_use: dict[int, int],
+        roots: dict[int, frozenset],
+        owned: set[int],
+        outputs: set[int],
+    ) -> Ref | None:
         out = eq.out
         if out is None or out.kind is not np.ndarray or eq.params:
             return None
@@ -724,8 +771,13 @@ class _Raw:
         self.text = text
 
 
-_UFUNC_OF_OPERATOR = {operator.add: np.add, operator.sub: np.subtract, operator.mul: np.multiply,
-                      operator.truediv: np.divide, operator.pow: np.power}  # fmt: skip
+_UFUNC_OF_OPERATOR = {
+    operator.add: np.add,
+    operator.sub: np.subtract,
+    operator.mul: np.multiply,
+    operator.truediv: np.divide,
+    operator.pow: np.power,
+}
 
 
 def _simple(x: Any) -> bool:
@@ -958,8 +1010,10 @@ class Compiled:
     def _stage(self, entry: _Entry, args: tuple, kwargs: dict) -> Variant | None:
         """Stage for these arguments and add the variant; on failure mark the entry eager and say why."""
         if len(entry.variants) >= self.max_variants:
-            entry.eager = (f"its guards failed for each of the {self.max_variants} variants staged; runs "
-                           "eagerly for this input structure")  # fmt: skip
+            entry.eager = (
+                f"its guards failed for each of the {self.max_variants} variants staged; runs "
+                "eagerly for this input structure"
+            )
             return None
         # Staging makes many objects that live until the code is generated: the cyclic garbage
         # collector would walk them again and again (40 % of the time of a 10^4-step program).
@@ -1037,8 +1091,7 @@ class Compiled:
             if entry.eager is not None:
                 lines.append(f"  {entry.signature}: runs eagerly: {entry.eager}")
                 continue
-            sizes = "; ".join(f"{v.equations} equations, {v.guards} guards"
-                              for v in entry.variants)  # fmt: skip
+            sizes = "; ".join(f"{v.equations} equations, {v.guards} guards" for v in entry.variants)
             again = f", staged again {entry.retraces} time(s) where a guard failed" if entry.retraces else ""
             lines.append(f"  {entry.signature}: compiled, {len(entry.variants)} variant(s) ({sizes}){again}")
         return "\n".join(lines)
@@ -1087,8 +1140,11 @@ def _entry_check(args: tuple, kwargs: dict) -> Callable[[tuple, dict], Any] | No
     dicts and named tuples (those calls take the general way).
     """
     ns: dict[str, Any] = {"ndarray": np.ndarray, "float": float}
-    lines = ["def check(args, kwargs):", f"    if len(args) != {len(args)} or len(kwargs) != {len(kwargs)}:",
-             "        return None"]  # fmt: skip
+    lines = [
+        "def check(args, kwargs):",
+        f"    if len(args) != {len(args)} or len(kwargs) != {len(kwargs)}:",
+        "        return None",
+    ]
     leaves: list[str] = []
     counter = [0]
 
@@ -1125,14 +1181,18 @@ def _entry_check(args: tuple, kwargs: dict) -> Callable[[tuple, dict], Any] | No
             leaves.append(name)
             if t is np.ndarray:
                 dtype, shape, strides = const(value.dtype), value.shape, value.strides
-                lines.append(f"    if type({name}) is not ndarray or ({name}.dtype is not {dtype} and "
-                             f"{name}.dtype != {dtype}) or {name}.shape != {shape!r} or "
-                             f"{name}.strides != {strides!r}:")  # fmt: skip
+                lines.append(
+                    f"    if type({name}) is not ndarray or ({name}.dtype is not {dtype} and "
+                    f"{name}.dtype != {dtype}) or {name}.shape != {shape!r} or "
+                    f"{name}.strides != {strides!r}:"
+                )
             else:
                 lines.append(f"    if type({name}) is not {const(t)}:")
         elif t is np.ndarray:
-            lines.append(f"    if type({expr}) is not ndarray or {expr}.dtype != {const(value.dtype)} or "
-                         f"{expr}.shape != {value.shape!r} or {expr}.tobytes() != {const(value.tobytes())}:")
+            lines.append(
+                f"    if type({expr}) is not ndarray or {expr}.dtype != {const(value.dtype)} or "
+                f"{expr}.shape != {value.shape!r} or {expr}.tobytes() != {const(value.tobytes())}:"
+            )
         elif t in (int, bool, str, bytes, complex):
             lines.append(f"    if type({expr}) is not {const(t)} or {expr} != {const(value)}:")
         else:

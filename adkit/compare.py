@@ -90,9 +90,22 @@ COLORS = {
 
 #: The fields of every record, in table order.
 RECORD_FIELDS = (
-    "family", "n", "m", "method", "time", "eval_time", "repeats", "ops", "passes", "flops", "memory",
-    "error", "chosen", "estimate", "workload",
-)  # fmt: skip
+    "family",
+    "n",
+    "m",
+    "method",
+    "time",
+    "eval_time",
+    "repeats",
+    "ops",
+    "passes",
+    "flops",
+    "memory",
+    "error",
+    "chosen",
+    "estimate",
+    "workload",
+)
 
 DEFAULT_SIZES = (2, 8, 32, 128)
 
@@ -266,6 +279,7 @@ def get_family(family: str | Family | Callable[..., Any]) -> Family:
 
 # -- counting operations -----------------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class OperationCount:
     """One evaluation of ``f`` on a tape: its primitive operations and flop-equivalents."""
@@ -396,8 +410,9 @@ def _sizes(values: Any, name: str) -> tuple[int, ...]:
         sizes = tuple(values)
     except TypeError:
         raise TypeError(f"{name} must be a sequence of positive integers, got {values!r}") from None
-    if not sizes or not all(isinstance(s, (int, np.integer)) and not isinstance(s, bool) and s >= 1
-                            for s in sizes):  # fmt: skip
+    if not sizes or not all(
+        isinstance(s, (int, np.integer)) and not isinstance(s, bool) and s >= 1 for s in sizes
+    ):
         raise ValueError(f"{name} must be a non-empty sequence of positive integers, got {values!r}")
     return tuple(int(s) for s in sizes)
 
@@ -490,15 +505,25 @@ def compare_modes(
             chosen = diff(f).explain(x).mode if method == "auto" else None
             counted = chosen or method
             model = dict(zip(("forward", "reverse"), estimate(n, m, count.workload)))
-            records.append({
-                "family": family.name, "n": n, "m": m, "method": method,
-                "time": _median_time(call, int(repeats)), "eval_time": eval_time, "repeats": int(repeats),
-                "ops": count.ops * _passes(counted, n, m), "passes": _passes(counted, n, m),
-                "flops": _flops(counted, count.flops, n, m), "memory": peak,
-                "error": float(np.max(np.abs(jac - reference))) if jac.size else 0.0, "chosen": chosen,
-                "estimate": model.get(counted) if method in ("forward", "reverse", "auto") else None,
-                "workload": dataclasses.asdict(count.workload),
-            })  # fmt: skip
+            records.append(
+                {
+                    "family": family.name,
+                    "n": n,
+                    "m": m,
+                    "method": method,
+                    "time": _median_time(call, int(repeats)),
+                    "eval_time": eval_time,
+                    "repeats": int(repeats),
+                    "ops": count.ops * _passes(counted, n, m),
+                    "passes": _passes(counted, n, m),
+                    "flops": _flops(counted, count.flops, n, m),
+                    "memory": peak,
+                    "error": float(np.max(np.abs(jac - reference))) if jac.size else 0.0,
+                    "chosen": chosen,
+                    "estimate": model.get(counted) if method in ("forward", "reverse", "auto") else None,
+                    "workload": dataclasses.asdict(count.workload),
+                }
+            )
             done += 1
             if progress is not None:
                 progress(done, total)
@@ -607,8 +632,10 @@ class ModeComparison:
     def to_markdown(self) -> str:
         """The records as a Markdown table (times as medians, memory as the peak of one run)."""
         head = [name for name, _ in _COLUMNS]
-        lines = ["| " + " | ".join(head) + " |", "|" + "|".join("---:" if h not in ("method",) else ":---"
-                                                               for h in head) + "|"]  # fmt: skip
+        lines = [
+            "| " + " | ".join(head) + " |",
+            "|" + "|".join("---:" if h not in ("method",) else ":---" for h in head) + "|",
+        ]
         for r in self._sorted():
             lines.append("| " + " | ".join(cell(r) for _, cell in _COLUMNS) + " |")
         return "\n".join(lines)
@@ -657,8 +684,11 @@ class ModeComparison:
           and auto's decision boundary (where :func:`adkit.modes.estimate`
           gives equal costs).
         """
-        kinds = {"curves": self._plot_curves, "heatmap": self._plot_heatmap,
-                 "crossover": self._plot_crossover}  # fmt: skip
+        kinds = {
+            "curves": self._plot_curves,
+            "heatmap": self._plot_heatmap,
+            "crossover": self._plot_crossover,
+        }
         if kind not in kinds:
             raise ValueError(f"kind must be one of {', '.join(map(repr, kinds))}, got {kind!r}")
         from matplotlib.figure import Figure
@@ -668,8 +698,14 @@ class ModeComparison:
             ax = fig.add_subplot()
         return kinds[kind](ax, **options)
 
-    def _plot_curves(self, ax: Any, m: int | None = None, n: int | None = None, against: str | None = None,
-                     quantity: str = "time") -> Any:  # fmt: skip
+    def _plot_curves(
+        self,
+        ax: Any,
+        m: int | None = None,
+        n: int | None = None,
+        against: str | None = None,
+        quantity: str = "time",
+    ) -> Any:
         if quantity not in ("time", "flops", "ops", "memory"):
             raise ValueError(f"quantity must be 'time', 'flops', 'ops' or 'memory', got {quantity!r}")
         ns = sorted({r["n"] for r in self._records})
@@ -689,23 +725,39 @@ class ModeComparison:
                 values = sorted({r[other] for r in self._records})
                 raise ValueError(f"no records with {other} = {fixed}; measured {other} = {values}")
         for method in self.methods:
-            pts = sorted((r[against], r[quantity]) for r in rows
-                         if r["method"] == method and r[quantity] is not None)  # fmt: skip
+            pts = sorted(
+                (r[against], r[quantity]) for r in rows if r["method"] == method and r[quantity] is not None
+            )
             if not pts:
                 continue
             xs, ys = zip(*pts)
-            style = dict(color=COLORS.get(method), marker="o", ms=4,
-                         lw=1.6 if method in ("forward", "reverse") else 1.1,
-                         ls="--" if method == "auto" else "-", label=LABELS.get(method, method))  # fmt: skip
+            style = dict(
+                color=COLORS.get(method),
+                marker="o",
+                ms=4,
+                lw=1.6 if method in ("forward", "reverse") else 1.1,
+                ls="--" if method == "auto" else "-",
+                label=LABELS.get(method, method),
+            )
             ax.loglog(xs, ys, **style)
             if method == "auto":
                 for r in rows:
                     if r["method"] == "auto" and r["chosen"]:
-                        ax.annotate(r["chosen"][0].upper(), (r[against], r[quantity]), fontsize=7, color="C2",
-                                    xytext=(3, 3), textcoords="offset points")  # fmt: skip
+                        ax.annotate(
+                            r["chosen"][0].upper(),
+                            (r[against], r[quantity]),
+                            fontsize=7,
+                            color="C2",
+                            xytext=(3, 3),
+                            textcoords="offset points",
+                        )
         self._slopes(ax, rows, against, quantity)
-        what = {"time": "median time (s)", "flops": "estimated flops", "ops": "primitive operations",
-                "memory": "peak memory (bytes)"}[quantity]  # fmt: skip
+        what = {
+            "time": "median time (s)",
+            "flops": "estimated flops",
+            "ops": "primitive operations",
+            "memory": "peak memory (bytes)",
+        }[quantity]
         ax.set_xlabel(f"{against} ({'inputs' if against == 'n' else 'outputs'})")
         ax.set_ylabel(what)
         where = f", {other} = {fixed}" if fixed is not None else (", m = n" if self._moves_together() else "")
@@ -724,8 +776,10 @@ class ModeComparison:
         if len(xs) < 2:
             return
         lo, hi = xs[0], xs[-1]
-        anchors = (("n", ("forward_passes", "forward"), dict(color="C0")),
-                   ("m", ("reverse_sweeps", "reverse"), dict(color="C3")))  # fmt: skip
+        anchors = (
+            ("n", ("forward_passes", "forward"), dict(color="C0")),
+            ("m", ("reverse_sweeps", "reverse"), dict(color="C3")),
+        )
         for size, anchor_methods, style in anchors:
             anchor = next((meth for meth in anchor_methods if any(r["method"] == meth for r in rows)), None)
             if anchor is None:
@@ -766,8 +820,10 @@ class ModeComparison:
         bar.ax.set_yticklabels([f"{10.0**t:g}" for t in ticks])
         bar.set_label(f"time {LABELS[methods[0]]} / {LABELS[methods[1]]}", fontsize=8)
         auto = self._auto_choices()
-        short = {methods[0]: "F" if "forward" in methods[0] else methods[0][:1].upper(),
-                 methods[1]: "R" if "reverse" in methods[1] else methods[1][:1].upper()}  # fmt: skip
+        short = {
+            methods[0]: "F" if "forward" in methods[0] else methods[0][:1].upper(),
+            methods[1]: "R" if "reverse" in methods[1] else methods[1][:1].upper(),
+        }
         from matplotlib.patches import Rectangle
 
         for i, mm in enumerate(ms):
@@ -828,8 +884,9 @@ class ModeComparison:
             margin[index] = fwd - rev
         return margin
 
-    def _plot_crossover(self, ax: Any, methods: tuple[str, str] = ("forward", "reverse"),
-                        resolution: int = 200) -> Any:  # fmt: skip
+    def _plot_crossover(
+        self, ax: Any, methods: tuple[str, str] = ("forward", "reverse"), resolution: int = 200
+    ) -> Any:
         from matplotlib.lines import Line2D
 
         ns, ms, ratio = self._ratio_grid(tuple(methods))
@@ -842,11 +899,13 @@ class ModeComparison:
         ax.contourf(gn, gm, margin, levels=[-np.inf, 0, np.inf], colors=["#dbe9f6", "#f9dede"], alpha=0.8)
         if np.nanmin(margin) < 0 < np.nanmax(margin):
             ax.contour(gn, gm, margin, levels=[0], colors="C2", linewidths=2, linestyles="--")
-            handles.append(Line2D([], [], color="C2", lw=2, ls="--",
-                                  label="auto's boundary: estimate(n, m) equal"))  # fmt: skip
+            handles.append(
+                Line2D([], [], color="C2", lw=2, ls="--", label="auto's boundary: estimate(n, m) equal")
+            )
         ax.plot([lo, hi], [lo, hi], color="0.6", lw=0.8)
-        ax.annotate("n = m", (lo * 2.5, lo * 2.5), fontsize=7, color="0.4", rotation=45, ha="center",
-                    va="bottom")  # fmt: skip
+        ax.annotate(
+            "n = m", (lo * 2.5, lo * 2.5), fontsize=7, color="0.4", rotation=45, ha="center", va="bottom"
+        )
         nn, mm = np.meshgrid(ns, ms)
         finite = np.isfinite(ratio)
         logr = np.log10(np.where(finite, ratio, 1.0))
@@ -857,8 +916,16 @@ class ModeComparison:
             sel = finite & ((ratio <= 1) == win)
             if np.any(sel):
                 sizes = 20 + 60 * np.minimum(np.abs(logr[sel]), 1.5)
-                ax.scatter(nn[sel], mm[sel], s=sizes, c=color, marker=marker, edgecolors="k", linewidths=0.5,
-                           zorder=3)  # fmt: skip
+                ax.scatter(
+                    nn[sel],
+                    mm[sel],
+                    s=sizes,
+                    c=color,
+                    marker=marker,
+                    edgecolors="k",
+                    linewidths=0.5,
+                    zorder=3,
+                )
                 label = f"measured: {LABELS[methods[0] if win else methods[1]]} faster"
                 handles.append(Line2D([], [], color=color, marker=marker, ls="", mec="k", label=label))
         ax.set_xscale("log")
@@ -867,8 +934,11 @@ class ModeComparison:
         ax.set_ylim(lo, hi)
         ax.set_xlabel("n (inputs)")
         ax.set_ylabel("m (outputs)")
-        ax.set_title(f"{self.family}: where forward and reverse cost the same\n"
-                     "(shaded: auto picks forward in blue, reverse in red)", fontsize=10)  # fmt: skip
+        ax.set_title(
+            f"{self.family}: where forward and reverse cost the same\n"
+            "(shaded: auto picks forward in blue, reverse in red)",
+            fontsize=10,
+        )
         ax.legend(handles=handles, fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=2)
         return ax.figure
 

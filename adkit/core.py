@@ -37,6 +37,7 @@ def _dispatcher(name: str) -> Dispatcher:
     NAMESPACE[name] = Dispatcher(name)
     return NAMESPACE[name]
 
+
 class Level(int):
     """A level of differentiation: an int (inner differentiations are higher) that knows its origin.
 
@@ -181,6 +182,7 @@ _engines: dict[type, Callable[..., Any]] = {}
 
 # -- shapes of raw and boxed values ------------------------------------------
 
+
 def shape_of(x: Any) -> tuple[int, ...]:
     """The shape of a raw value or a box (of any level)."""
     t = type(x)
@@ -201,8 +203,9 @@ def check_fits(what: str, given: tuple[int, ...], shape: tuple[int, ...], batche
     if given == shape or (batched and given[1:] == shape and len(given) == len(shape) + 1):
         return
     also = f", or (k,) + {shape} for k at once" if batched else ""
-    raise ValueError(f"{what} of shape {given} does not fit a value of shape {shape}: give shape "
-                     f"{shape}{also}")
+    raise ValueError(
+        f"{what} of shape {given} does not fit a value of shape {shape}: give shape {shape}{also}"
+    )
 
 
 def size_of(x: Any) -> int:
@@ -402,8 +405,10 @@ class Primitive:
         #: ``None`` (a constant)
         self.fast_vjp = fast_vjp
         if example is not None:
-            doc = (f"{doc}\n\nWorks on Python numbers, NumPy arrays, ``Dual`` and ``Var`` values alike.\n\n"
-                   f">>> {example[0]}\n{example[1]}\n")  # fmt: skip
+            doc = (
+                f"{doc}\n\nWorks on Python numbers, NumPy arrays, ``Dual`` and ``Var`` values alike.\n\n"
+                f">>> {example[0]}\n{example[1]}\n"
+            )
         self.__doc__ = doc
         self.__name__ = name
         self.__qualname__ = name

@@ -54,8 +54,10 @@ class UserPrimitive(Primitive):
         at each call: a wrong shape or dtype raises an error naming the rule).
         Returns the primitive.
         """
-        per_argument = tuple(None if r is None else _checked_rule(self.name, r, i, "JVP")
-                             for i, r in enumerate(rules_per_argument))  # fmt: skip
+        per_argument = tuple(
+            None if r is None else _checked_rule(self.name, r, i, "JVP")
+            for i, r in enumerate(rules_per_argument)
+        )
         name = self.name
 
         def jvps(tangents: Any, out: Any, *args: Any, **params: Any) -> Any:
@@ -91,8 +93,10 @@ class UserPrimitive(Primitive):
         ...
         ValueError: the VJP rule of the primitive 'halve' for argument 0 returned shape (), expected (3,): ...
         """
-        per_argument = tuple(None if r is None else _checked_rule(self.name, r, i, "VJP")
-                             for i, r in enumerate(rules_per_argument))  # fmt: skip
+        per_argument = tuple(
+            None if r is None else _checked_rule(self.name, r, i, "VJP")
+            for i, r in enumerate(rules_per_argument)
+        )
         name = self.name
 
         def vjps(i: int, cotangent: Any, out: Any, *args: Any, **params: Any) -> Any:
@@ -143,8 +147,9 @@ def _checked_rule(name: str, rule: Callable, position: int, kind: str) -> Callab
     return batched_rule
 
 
-def _check(result: Any, t: Any, out: Any, args: tuple, name: str, position: int, kind: str,
-           batch: tuple[int, ...]) -> Any:  # fmt: skip
+def _check(
+    result: Any, t: Any, out: Any, args: tuple, name: str, position: int, kind: str, batch: tuple[int, ...]
+) -> Any:
     """``result`` if it has the shape and dtype the rule must return, else an error naming the rule."""
     if result is None:  # "no contribution", as adkit's own rules may say
         return result
@@ -164,8 +169,10 @@ def _check(result: Any, t: Any, out: Any, args: tuple, name: str, position: int,
         if batch
         else ""
     )
-    if got_dtype is None or got_dtype.kind not in "fiu" or (
-        got_dtype.kind == "f" and got_dtype.itemsize < want_dtype.itemsize
+    if (
+        got_dtype is None
+        or got_dtype.kind not in "fiu"
+        or (got_dtype.kind == "f" and got_dtype.itemsize < want_dtype.itemsize)
     ):
         got = type(value).__name__ if got_dtype is None else str(got_dtype)
         raise TypeError(f"{what} returned a value of dtype {got}, expected {want_dtype}: {meaning}")

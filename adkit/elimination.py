@@ -56,8 +56,16 @@ if TYPE_CHECKING:
 
     from adkit.views.frames import FramePlayer
 
-__all__ = ["ORDERS", "Comparison", "Elimination", "EliminationStep", "LinearizedGraph", "compare",
-           "eliminate", "linearize"]  # fmt: skip
+__all__ = [
+    "ORDERS",
+    "Comparison",
+    "Elimination",
+    "EliminationStep",
+    "LinearizedGraph",
+    "compare",
+    "eliminate",
+    "linearize",
+]
 
 #: The orders :func:`compare` tries.
 ORDERS = ("forward", "reverse", "markowitz")
@@ -115,8 +123,10 @@ class LinearizedGraph:
         return len(self.outputs)
 
     def __repr__(self) -> str:
-        return (f"<LinearizedGraph of {self.function_name}: {self.n} inputs, {len(self.intermediates)} "
-                f"intermediate vertices, {self.m} outputs, {len(self.edges)} edges>")  # fmt: skip
+        return (
+            f"<LinearizedGraph of {self.function_name}: {self.n} inputs, {len(self.intermediates)} "
+            f"intermediate vertices, {self.m} outputs, {len(self.edges)} edges>"
+        )
 
 
 def linearize(f: Callable[..., Any], *args: float) -> LinearizedGraph:
@@ -151,8 +161,11 @@ def _from_computation(comp: Computation) -> LinearizedGraph:
     returned: dict[int, int] = {}
     for number_ in comp.outputs:
         returned[number_] = returned.get(number_, 0) + 1
-    own_vertex = {k for k, y in enumerate(comp.outputs)
-                  if readers.get(y, 0) or returned[y] > 1 or comp.variable(y).is_input}  # fmt: skip
+    own_vertex = {
+        k
+        for k, y in enumerate(comp.outputs)
+        if readers.get(y, 0) or returned[y] > 1 or comp.variable(y).is_input
+    }
     kept_as_output = {y for k, y in enumerate(comp.outputs) if k not in own_vertex}
     names_of: dict[int, list[str]] = {}
     for k, (y, name) in enumerate(zip(comp.outputs, comp.output_names)):
@@ -183,8 +196,16 @@ def _from_computation(comp: Computation) -> LinearizedGraph:
             outputs.append(key)
         else:
             outputs.append(y)
-    return LinearizedGraph(vertices, edges, tuple(inputs), tuple(intermediates), tuple(outputs),
-                           comp.function_name, comp.input_names, comp.output_names)  # fmt: skip
+    return LinearizedGraph(
+        vertices,
+        edges,
+        tuple(inputs),
+        tuple(intermediates),
+        tuple(outputs),
+        comp.function_name,
+        comp.input_names,
+        comp.output_names,
+    )
 
 
 # -- elimination ----------------------------------------------------------------------------------------
@@ -298,8 +319,11 @@ def eliminate(graph: LinearizedGraph, order: str | Sequence[Any] = "markowitz") 
             del preds[j][v]
         preds[v], succs[v] = {}, {}
         edges = {(i, j): c for j in preds for i, c in preds[j].items()}
-        steps.append(EliminationStep(k + 1, v, step_preds, step_succs, mults, total, tuple(created),
-                                     tuple(updated), edges))  # fmt: skip
+        steps.append(
+            EliminationStep(
+                k + 1, v, step_preds, step_succs, mults, total, tuple(created), tuple(updated), edges
+            )
+        )
     index_in = {x: a for a, x in enumerate(graph.inputs)}
     jacobian = np.zeros((graph.m, graph.n))
     for row, y in enumerate(graph.outputs):
@@ -362,21 +386,29 @@ class Comparison:
 
     def __repr__(self) -> str:
         g = self.graph
-        lines = [f"Vertex elimination on the linearized graph of {g.function_name}: n = {g.n} inputs, "
-                 f"{len(g.intermediates)} intermediate vertices, m = {g.m} outputs, {len(g.edges)} edges"]
-        lines += [f"  {name:<10} {e.multiplications:>5} multiplications, {e.fill_in:>3} fill-in edges"
-                  for name, e in self.results.items()]  # fmt: skip
+        lines = [
+            f"Vertex elimination on the linearized graph of {g.function_name}: n = {g.n} inputs, "
+            f"{len(g.intermediates)} intermediate vertices, m = {g.m} outputs, {len(g.edges)} edges"
+        ]
+        lines += [
+            f"  {name:<10} {e.multiplications:>5} multiplications, {e.fill_in:>3} fill-in edges"
+            for name, e in self.results.items()
+        ]
         return "\n".join(lines)
 
     def _repr_html_(self) -> str:
-        rows = "".join(f"<tr><td>{html.escape(name)}</td><td>{e.multiplications}</td><td>{e.fill_in}</td>"
-                       "</tr>" for name, e in self.results.items())  # fmt: skip
+        rows = "".join(
+            f"<tr><td>{html.escape(name)}</td><td>{e.multiplications}</td><td>{e.fill_in}</td></tr>"
+            for name, e in self.results.items()
+        )
         g = self.graph
-        return (f"<p>Vertex elimination on the linearized graph of {html.escape(g.function_name)}: "
-                f"n = {g.n}, {len(g.intermediates)} intermediate vertices, m = {g.m}, "
-                f"{len(g.edges)} edges</p>"
-                "<table><tr><th>order</th><th>multiplications</th><th>fill-in edges</th></tr>"
-                f"{rows}</table>")  # fmt: skip
+        return (
+            f"<p>Vertex elimination on the linearized graph of {html.escape(g.function_name)}: "
+            f"n = {g.n}, {len(g.intermediates)} intermediate vertices, m = {g.m}, "
+            f"{len(g.edges)} edges</p>"
+            "<table><tr><th>order</th><th>multiplications</th><th>fill-in edges</th></tr>"
+            f"{rows}</table>"
+        )
 
     def plot(self, ax: Axes | None = None) -> Axes:
         """A bar chart of the multiplications of each order; returns the Axes.
@@ -396,8 +428,11 @@ class Comparison:
         ax.bar_label(bars, [str(c) for c in counts], padding=2, fontsize=9)
         g = self.graph
         ax.set_ylabel("multiplications")
-        ax.set_title(f"Jacobian of {g.function_name} by vertex elimination\n"
-                     f"n = {g.n}, m = {g.m}, {len(g.intermediates)} intermediate vertices", fontsize=10)
+        ax.set_title(
+            f"Jacobian of {g.function_name} by vertex elimination\n"
+            f"n = {g.n}, m = {g.m}, {len(g.intermediates)} intermediate vertices",
+            fontsize=10,
+        )
         ax.set_ylim(0, max(counts) * 1.18 + 1)
         ax.spines[["top", "right"]].set_visible(False)
         return ax
@@ -417,8 +452,9 @@ class Comparison:
         """
         return caption(self._result(order), step)
 
-    def draw(self, order: str = "markowitz", step: int = 0, ax: Axes | None = None,
-             precision: int = 3) -> Axes:  # fmt: skip
+    def draw(
+        self, order: str = "markowitz", step: int = 0, ax: Axes | None = None, precision: int = 3
+    ) -> Axes:
         """The linearized graph after ``step`` eliminations in ``order``: what is left, with its partials.
 
         The vertex eliminated next is highlighted, and so are the edges the
@@ -445,10 +481,16 @@ class Comparison:
         from adkit.views.frames import FramePlayer
 
         result = self._result(order)
-        return FramePlayer(len(result.steps) + 1, lambda k, figure: _draw_into(result, k, figure),
-                           lambda k: caption(result, k), lambda k: steps_table(result, k), interval=interval,
-                           description=f"{order} step", start=0,
-                           title=f"{order} elimination of {self.graph.function_name}")  # fmt: skip
+        return FramePlayer(
+            len(result.steps) + 1,
+            lambda k, figure: _draw_into(result, k, figure),
+            lambda k: caption(result, k),
+            lambda k: steps_table(result, k),
+            interval=interval,
+            description=f"{order} step",
+            start=0,
+            title=f"{order} elimination of {self.graph.function_name}",
+        )
 
     def animate(self, order: str = "markowitz", interval: int = 1200) -> FuncAnimation:
         """The elimination in ``order`` as a ``matplotlib.animation.FuncAnimation``, a frame per step.
@@ -462,8 +504,10 @@ class Comparison:
         from adkit.views.scene import geometry, render
 
         result = self._result(order)
-        widest = max((geometry(step_scene(result, k)) for k in range(len(result.steps) + 1)),
-                     key=lambda geo: geo.width * geo.height)  # fmt: skip
+        widest = max(
+            (geometry(step_scene(result, k)) for k in range(len(result.steps) + 1)),
+            key=lambda geo: geo.width * geo.height,
+        )
         figure = Figure(figsize=(widest.width, widest.height))
 
         def frame(k: int) -> list:
@@ -511,13 +555,17 @@ def caption(result: Elimination, step: int) -> str:
     name = graph.vertices
     if step == 0:
         first = f"; first: {name[steps[0].vertex].name}" if steps else ""
-        return (f"{result.order} order: {len(steps)} intermediate vertices to eliminate{first}. Each edge "
-                "holds its local partial ∂v_j/∂v_i.")  # fmt: skip
+        return (
+            f"{result.order} order: {len(steps)} intermediate vertices to eliminate{first}. Each edge "
+            "holds its local partial ∂v_j/∂v_i."
+        )
     s = steps[step - 1]
     p, q = len(s.predecessors), len(s.successors)
     mults = s.multiplications
-    text = (f"step {step}/{len(steps)}: eliminated {name[s.vertex].name}: {p} predecessor{'s' * (p != 1)} × "
-            f"{q} successor{'s' * (q != 1)} = {mults} multiplication{'s' * (mults != 1)} (total {s.total})")
+    text = (
+        f"step {step}/{len(steps)}: eliminated {name[s.vertex].name}: {p} predecessor{'s' * (p != 1)} × "
+        f"{q} successor{'s' * (q != 1)} = {mults} multiplication{'s' * (mults != 1)} (total {s.total})"
+    )
     if s.created:
         text += "; new edges " + ", ".join(f"{name[i].name}→{name[j].name}" for i, j in s.created)
     if step < len(steps):
@@ -538,11 +586,16 @@ def steps_table(result: Elimination, step: int) -> str:
     for s in result.steps:
         style = ' style="background:#fff3a0"' if s.index == step else ""
         faded = ' style="color:#999999"' if s.index > step else style
-        rows.append(f"<tr{faded}><td>{s.index}</td><td>{html.escape(name[s.vertex].name)}</td>"
-                    f"<td>{len(s.predecessors)} × {len(s.successors)}</td><td>{s.multiplications}</td>"
-                    f"<td>{s.total}</td></tr>")  # fmt: skip
-    return ("<table><tr><th>step</th><th>vertex</th><th>|P| × |S|</th><th>mults</th><th>total</th></tr>"
-            + "".join(rows) + "</table>")
+        rows.append(
+            f"<tr{faded}><td>{s.index}</td><td>{html.escape(name[s.vertex].name)}</td>"
+            f"<td>{len(s.predecessors)} × {len(s.successors)}</td><td>{s.multiplications}</td>"
+            f"<td>{s.total}</td></tr>"
+        )
+    return (
+        "<table><tr><th>step</th><th>vertex</th><th>|P| × |S|</th><th>mults</th><th>total</th></tr>"
+        + "".join(rows)
+        + "</table>"
+    )
 
 
 def step_scene(result: Elimination, step: int, precision: int = 3) -> Any:
@@ -568,10 +621,22 @@ def step_scene(result: Elimination, step: int, precision: int = 3) -> Any:
     for v in alive:
         vertex = graph.vertices[v]
         status = "active" if v == following else "normal"
-        nodes.append(SceneNode(v, layer[v], kinds[vertex.kind], [(vertex.title, "title")], [vertex.title],
-                               status, vertex.output_names, vertex.name))  # fmt: skip
-    lines = [SceneEdge(i, j, number(c, precision), "active" if (i, j) in changed else "normal")
-             for (i, j), c in edges.items()]  # fmt: skip
+        nodes.append(
+            SceneNode(
+                v,
+                layer[v],
+                kinds[vertex.kind],
+                [(vertex.title, "title")],
+                [vertex.title],
+                status,
+                vertex.output_names,
+                vertex.name,
+            )
+        )
+    lines = [
+        SceneEdge(i, j, number(c, precision), "active" if (i, j) in changed else "normal")
+        for (i, j), c in edges.items()
+    ]
     return Scene(nodes, lines, tangent=False, adjoint=False, partial=True, message=caption(result, step))
 
 

@@ -67,23 +67,44 @@ MAX_EXPONENT = 1000.0
 #: Several names share a function (``ln`` and ``log``, ``asin`` and ``arcsin``).
 #: ``min`` and ``max`` take two arguments (adkit's ``minimum`` / ``maximum``).
 FUNCTIONS: dict[str, tuple[Callable[..., Any], int]] = {
-    "sin": (rules.sin, 1), "cos": (rules.cos, 1), "tan": (rules.tan, 1),
-    "asin": (rules.arcsin, 1), "arcsin": (rules.arcsin, 1),
-    "acos": (rules.arccos, 1), "arccos": (rules.arccos, 1),
-    "atan": (rules.arctan, 1), "arctan": (rules.arctan, 1),
-    "sinh": (rules.sinh, 1), "cosh": (rules.cosh, 1), "tanh": (rules.tanh, 1),
-    "asinh": (rules.arcsinh, 1), "arcsinh": (rules.arcsinh, 1),
-    "acosh": (rules.arccosh, 1), "arccosh": (rules.arccosh, 1),
-    "atanh": (rules.arctanh, 1), "arctanh": (rules.arctanh, 1),
-    "exp": (rules.exp, 1), "expm1": (rules.expm1, 1),
-    "log": (rules.log, 1), "ln": (rules.log, 1), "log1p": (rules.log1p, 1),
-    "log2": (rules.log2, 1), "log10": (rules.log10, 1),
-    "sqrt": (rules.sqrt, 1), "cbrt": (rules.cbrt, 1), "abs": (rules.absolute, 1),
-    "sigmoid": (rules.sigmoid, 1), "softplus": (rules.softplus, 1),
-    "atan2": (rules.arctan2, 2), "arctan2": (rules.arctan2, 2), "hypot": (rules.hypot, 2),
-    "min": (rules.minimum, 2), "minimum": (rules.minimum, 2),
-    "max": (rules.maximum, 2), "maximum": (rules.maximum, 2),
-}  # fmt: skip
+    "sin": (rules.sin, 1),
+    "cos": (rules.cos, 1),
+    "tan": (rules.tan, 1),
+    "asin": (rules.arcsin, 1),
+    "arcsin": (rules.arcsin, 1),
+    "acos": (rules.arccos, 1),
+    "arccos": (rules.arccos, 1),
+    "atan": (rules.arctan, 1),
+    "arctan": (rules.arctan, 1),
+    "sinh": (rules.sinh, 1),
+    "cosh": (rules.cosh, 1),
+    "tanh": (rules.tanh, 1),
+    "asinh": (rules.arcsinh, 1),
+    "arcsinh": (rules.arcsinh, 1),
+    "acosh": (rules.arccosh, 1),
+    "arccosh": (rules.arccosh, 1),
+    "atanh": (rules.arctanh, 1),
+    "arctanh": (rules.arctanh, 1),
+    "exp": (rules.exp, 1),
+    "expm1": (rules.expm1, 1),
+    "log": (rules.log, 1),
+    "ln": (rules.log, 1),
+    "log1p": (rules.log1p, 1),
+    "log2": (rules.log2, 1),
+    "log10": (rules.log10, 1),
+    "sqrt": (rules.sqrt, 1),
+    "cbrt": (rules.cbrt, 1),
+    "abs": (rules.absolute, 1),
+    "sigmoid": (rules.sigmoid, 1),
+    "softplus": (rules.softplus, 1),
+    "atan2": (rules.arctan2, 2),
+    "arctan2": (rules.arctan2, 2),
+    "hypot": (rules.hypot, 2),
+    "min": (rules.minimum, 2),
+    "minimum": (rules.minimum, 2),
+    "max": (rules.maximum, 2),
+    "maximum": (rules.maximum, 2),
+}
 
 #: Names that stand for numbers, not variables.
 CONSTANTS: dict[str, float] = {"pi": math.pi, "e": math.e}
@@ -128,10 +149,17 @@ _BINARY: dict[type, tuple[Callable[..., Any], str, int]] = {
 }
 
 _OPERATOR_NAMES: dict[type, str] = {
-    ast.FloorDiv: "//", ast.Mod: "%", ast.MatMult: "@", ast.BitXor: "^ (for powers write **)",
-    ast.BitAnd: "&", ast.BitOr: "|", ast.LShift: "<<", ast.RShift: ">>",
-    ast.Not: "not", ast.Invert: "~",
-}  # fmt: skip
+    ast.FloorDiv: "//",
+    ast.Mod: "%",
+    ast.MatMult: "@",
+    ast.BitXor: "^ (for powers write **)",
+    ast.BitAnd: "&",
+    ast.BitOr: "|",
+    ast.LShift: "<<",
+    ast.RShift: ">>",
+    ast.Not: "not",
+    ast.Invert: "~",
+}
 
 
 class ExpressionError(ValueError):
@@ -261,9 +289,7 @@ def parse(text: str) -> Expression:
     if not isinstance(text, str):
         raise ExpressionError(f"the formula must be a string, got {type(text).__name__}")
     if len(text) > MAX_LENGTH:
-        raise ExpressionError(
-            f"the formula is {len(text):,} characters long; the limit is {MAX_LENGTH:,}"
-        )
+        raise ExpressionError(f"the formula is {len(text):,} characters long; the limit is {MAX_LENGTH:,}")
     text = text.strip()
     if not text:
         raise ExpressionError("the formula is empty; write one, e.g. 'x**2 + sin(y)'")
@@ -295,8 +321,10 @@ def parse(text: str) -> Expression:
 _NUMBER = r"(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?"
 _NAME = r"[A-Za-z_]\w*"
 # what mathematics writes side by side and Python does not read: 2x, 2 x, 2.5e3y, x y, x 2
-_SIDE_BY_SIDE = (re.compile(rf"(?<![\w.])({_NUMBER})(\s*)({_NAME})"),
-                 re.compile(rf"(?<![\w.])({_NAME}|{_NUMBER})(\s+)({_NAME}|{_NUMBER})"))  # fmt: skip
+_SIDE_BY_SIDE = (
+    re.compile(rf"(?<![\w.])({_NUMBER})(\s*)({_NAME})"),
+    re.compile(rf"(?<![\w.])({_NAME}|{_NUMBER})(\s+)({_NAME}|{_NUMBER})"),
+)
 
 
 def _implicit_product(text: str) -> tuple[str, str] | None:
@@ -378,8 +406,11 @@ def _refuse(what: str, node: ast.expr, text: str) -> ExpressionError:
 
 
 def _check_call(node: ast.Call, text: str) -> list[ast.expr]:
-    if isinstance(node.func, (ast.Constant, ast.BinOp, ast.UnaryOp, ast.Call)) and len(node.args) == 1 and (
-            not node.keywords):  # fmt: skip
+    if (
+        isinstance(node.func, (ast.Constant, ast.BinOp, ast.UnaryOp, ast.Call))
+        and len(node.args) == 1
+        and (not node.keywords)
+    ):
         # 2(x + 1), (x + 1)(x - 1): a product written as in mathematics
         factor, argument = _source(node.func, text), _source(node.args[0], text)
         if isinstance(node.func, (ast.BinOp, ast.UnaryOp)):
@@ -388,9 +419,7 @@ def _check_call(node: ast.Call, text: str) -> list[ast.expr]:
             f"'{_source(node, text)}' is not a formula: a product needs '*' (write {factor}*({argument}))"
         )
     if not isinstance(node.func, ast.Name):
-        raise ExpressionError(
-            f"call functions by their bare name, as in sin(x), not '{_source(node, text)}'"
-        )
+        raise ExpressionError(f"call functions by their bare name, as in sin(x), not '{_source(node, text)}'")
     name = node.func.id
     # x(y + 1) may be a product written as in mathematics (not __import__('os'))
     product = None
@@ -413,8 +442,7 @@ def _check_call(node: ast.Call, text: str) -> list[ast.expr]:
     arity = FUNCTIONS[name][1]
     if len(node.args) != arity:
         raise ExpressionError(
-            f"{name} takes {arity} argument{'s' * (arity > 1)}, got {len(node.args)}: "
-            f"'{_source(node, text)}'"
+            f"{name} takes {arity} argument{'s' * (arity > 1)}, got {len(node.args)}: '{_source(node, text)}'"
         )
     return list(node.args)
 
@@ -434,8 +462,9 @@ def _number(node: ast.Constant, text: str) -> float:
     return value
 
 
-def _emit(node: ast.expr, text: str, variables: dict[str, int],
-          constants: list[float | None]) -> _Step | None:  # fmt: skip
+def _emit(
+    node: ast.expr, text: str, variables: dict[str, int], constants: list[float | None]
+) -> _Step | None:
     """The step for a checked node whose children are already emitted (``None``: no step)."""
     if isinstance(node, ast.Constant):
         value = _number(node, text)
@@ -466,8 +495,9 @@ def _emit(node: ast.expr, text: str, variables: dict[str, int],
     return _apply(function, arity, node.func.id, _ATOM, constants)
 
 
-def _apply(function: Callable[..., Any], arity: int, symbol: str, strength: int,
-           constants: list[float | None]) -> _Step:  # fmt: skip
+def _apply(
+    function: Callable[..., Any], arity: int, symbol: str, strength: int, constants: list[float | None]
+) -> _Step:
     operands = constants[len(constants) - arity :]
     del constants[len(constants) - arity :]
     value = None
@@ -482,5 +512,13 @@ def _apply(function: Callable[..., Any], arity: int, symbol: str, strength: int,
     return _Step("apply", symbol, function=function, arity=arity, strength=strength)
 
 
-__all__ = ["CONSTANTS", "FUNCTIONS", "MAX_DEPTH", "MAX_EXPONENT", "MAX_LENGTH", "Expression",
-           "ExpressionError", "parse"]  # fmt: skip
+__all__ = [
+    "CONSTANTS",
+    "FUNCTIONS",
+    "MAX_DEPTH",
+    "MAX_EXPONENT",
+    "MAX_LENGTH",
+    "Expression",
+    "ExpressionError",
+    "parse",
+]

@@ -66,6 +66,7 @@ def snippet(text: str, limit: int = 40) -> str:
     ('ln(x) +\\\\x00 y', 'xxxxxxx...')
     """
     text = " ".join(text.split())
-    text = "".join(c if c.isprintable() else c.encode("unicode_escape", "backslashreplace").decode("ascii")
-                   for c in text)  # fmt: skip
+    text = "".join(
+        c if c.isprintable() else c.encode("unicode_escape", "backslashreplace").decode("ascii") for c in text
+    )
     return text if len(text) <= limit else text[: limit - 3] + "..."

@@ -49,10 +49,22 @@ class Costs:
 # Fitted by benchmarks/calibrate_modes.py on 2026-11-22 (Intel Xeon, x86_64, Python 3.11.7,
 # NumPy 2.4.6 with OpenBLAS, one thread, pinned to one CPU): median relative error of the
 # fit 15%; on the calibration grid the model's choice was never slower than 1.13x the faster mode.
-FORWARD = Costs(per_call=6.9e-05, per_op=4.33e-06, per_flop=3.3e-10, per_direction_flop=5.31e-11,
-                per_seed_entry=2.93e-09, per_jacobian_entry=9.08e-09)  # fmt: skip
-REVERSE = Costs(per_call=8.85e-05, per_op=4.27e-06, per_flop=1.28e-10, per_direction_flop=7.18e-11,
-                per_seed_entry=3.89e-09, per_jacobian_entry=4.7e-09)  # fmt: skip
+FORWARD = Costs(
+    per_call=6.9e-05,
+    per_op=4.33e-06,
+    per_flop=3.3e-10,
+    per_direction_flop=5.31e-11,
+    per_seed_entry=2.93e-09,
+    per_jacobian_entry=9.08e-09,
+)
+REVERSE = Costs(
+    per_call=8.85e-05,
+    per_op=4.27e-06,
+    per_flop=1.28e-10,
+    per_direction_flop=7.18e-11,
+    per_seed_entry=3.89e-09,
+    per_jacobian_entry=4.7e-09,
+)
 
 
 @dataclass(frozen=True)
@@ -112,9 +124,14 @@ def estimate(n: int, m: int, work: Workload = TYPICAL) -> tuple[float, float]:
     """
 
     def cost(c: Costs, directions: int) -> float:
-        return (c.per_call + c.per_op * work.ops + c.per_flop * work.flops
-                + c.per_direction_flop * directions * work.linear
-                + c.per_seed_entry * directions**2 + c.per_jacobian_entry * n * m)  # fmt: skip
+        return (
+            c.per_call
+            + c.per_op * work.ops
+            + c.per_flop * work.flops
+            + c.per_direction_flop * directions * work.linear
+            + c.per_seed_entry * directions**2
+            + c.per_jacobian_entry * n * m
+        )
 
     return cost(FORWARD, n), cost(REVERSE, m)
 
@@ -197,8 +214,14 @@ class ModeChoice:
 
     def _repr_html_(self) -> str:
         crossover = "never" if self.reverse_from is None else f"n = {self.reverse_from}"
-        cells = (self.mode, self.n, self.m, duration(self.cost_forward), duration(self.cost_reverse),
-                 crossover)  # fmt: skip
+        cells = (
+            self.mode,
+            self.n,
+            self.m,
+            duration(self.cost_forward),
+            duration(self.cost_reverse),
+            crossover,
+        )
         row = "".join(f"<td>{html.escape(str(c))}</td>" for c in cells)
         return (
             "<table><tr><th>mode</th><th>n (inputs)</th><th>m (outputs)</th>"
@@ -239,32 +262,44 @@ def decide(n: int, m: int, work: Workload, requested: str = "auto") -> ModeChoic
     mode = "forward" if fwd <= rev else "reverse"
     ratio = max(fwd, rev) / max(min(fwd, rev), 1e-12)
     other = "reverse" if mode == "forward" else "forward"
-    head = (f"{mode} mode, about {ratio:.2g}x cheaper (estimated {duration(min(fwd, rev))} against "
-            f"{duration(max(fwd, rev))} for {other} mode). f has n = {_count(n, 'input')} and "
-            f"m = {_count(m, 'output')}: ")  # fmt: skip
+    head = (
+        f"{mode} mode, about {ratio:.2g}x cheaper (estimated {duration(min(fwd, rev))} against "
+        f"{duration(max(fwd, rev))} for {other} mode). f has n = {_count(n, 'input')} and "
+        f"m = {_count(m, 'output')}: "
+    )
     operations = _count(work.ops, "operation")
     size = f"{operations}, {work.flops:.3g} flops per evaluation"
     if mode == "reverse":
         directions = _count(n, "tangent direction")
-        body = (f"reverse mode records the {operations} on a tape and sweeps it back with "
-                f"{_count(m, 'cotangent')}, where forward mode would carry {directions}.")  # fmt: skip
+        body = (
+            f"reverse mode records the {operations} on a tape and sweeps it back with "
+            f"{_count(m, 'cotangent')}, where forward mode would carry {directions}."
+        )
     elif n == 1:
         back = "" if m == 1 else f" and sweep {m} cotangents back"
-        body = (f"one forward pass with one tangent direction gives every derivative, where reverse mode "
-                f"would first record a tape{back}.")  # fmt: skip
+        body = (
+            f"one forward pass with one tangent direction gives every derivative, where reverse mode "
+            f"would first record a tape{back}."
+        )
     elif m < n:
         what = "the gradient in one sweep" if m == 1 else f"the Jacobian in {m} sweeps"
-        body = (f"reverse mode would get {what}, but it first records the {operations} on a tape and "
-                f"then sweeps it back, and for a function this small ({size}) that costs more than "
-                f"carrying {n} tangent directions through one forward pass.")  # fmt: skip
+        body = (
+            f"reverse mode would get {what}, but it first records the {operations} on a tape and "
+            f"then sweeps it back, and for a function this small ({size}) that costs more than "
+            f"carrying {n} tangent directions through one forward pass."
+        )
     else:
-        body = (f"forward mode carries {_count(n, 'tangent direction')} through one pass, where reverse mode "
-                f"would record a tape and sweep back {_count(m, 'cotangent')}.")  # fmt: skip
+        body = (
+            f"forward mode carries {_count(n, 'tangent direction')} through one pass, where reverse mode "
+            f"would record a tape and sweep back {_count(m, 'cotangent')}."
+        )
     if crossover is None:
         tail = f" With this much work per evaluation and m = {m}, forward mode stays cheaper at any n."
     else:
-        tail = (f" With this much work per evaluation and m = {m}, reverse mode is cheaper from "
-                f"n = {_count(crossover, 'input')} on.")  # fmt: skip
+        tail = (
+            f" With this much work per evaluation and m = {m}, reverse mode is cheaper from "
+            f"n = {_count(crossover, 'input')} on."
+        )
     return ModeChoice(mode, n, m, fwd, rev, head + body + tail, work.ops, work.flops, crossover)
 
 

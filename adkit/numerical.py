@@ -176,8 +176,9 @@ class StepErrors:
         exact: the reference derivative (from adkit, unless given).
     """
 
-    def __init__(self, x: float, steps: np.ndarray, errors: dict[str, np.ndarray],
-                 exact: float, name: str = "f"):  # fmt: skip
+    def __init__(
+        self, x: float, steps: np.ndarray, errors: dict[str, np.ndarray], exact: float, name: str = "f"
+    ):
         self.x = float(x)
         self.steps = np.asarray(steps, dtype=float)
         self.errors = {k: np.asarray(v, dtype=float) for k, v in errors.items()}
@@ -212,26 +213,43 @@ class StepErrors:
         names = {"forward": "forward difference", "central": "central difference", "complex": "complex step"}
         for method, err in self.errors.items():
             c = colors.get(method)
-            ax.loglog(self.steps, np.maximum(err, tiny), ".-", ms=3, lw=1, color=c,
-                      label=names.get(method, method))  # fmt: skip
+            ax.loglog(
+                self.steps, np.maximum(err, tiny), ".-", ms=3, lw=1, color=c, label=names.get(method, method)
+            )
             h = self.optimal_step[method]
             ax.plot([h], [max(self.min_error(method), tiny)], "o", ms=8, mfc="none", color=c)
-            ax.annotate(f"h* = {h:.1e}", (h, max(self.min_error(method), tiny)), textcoords="offset points",
-                        xytext=(6, -12), fontsize=8, color=c)  # fmt: skip
+            ax.annotate(
+                f"h* = {h:.1e}",
+                (h, max(self.min_error(method), tiny)),
+                textcoords="offset points",
+                xytext=(6, -12),
+                fontsize=8,
+                color=c,
+            )
         if guides:
             h = self.steps
             scale = max(abs(self.exact), 1.0)
             lo = max(np.min([np.min(e[e > 0]) for e in self.errors.values() if np.any(e > 0)]), tiny)
             hi = np.max([np.max(e) for e in self.errors.values()])
-            guide_lines = ((EPS * scale / h, "ε/h: round-off", 1e-13), (scale * h / 2, "h: truncation", 1e-3),
-                           (scale * h**2 / 6, "h²: truncation", 1e-2))  # fmt: skip
+            guide_lines = (
+                (EPS * scale / h, "ε/h: round-off", 1e-13),
+                (scale * h / 2, "h: truncation", 1e-3),
+                (scale * h**2 / 6, "h²: truncation", 1e-2),
+            )
             for y, label, at in guide_lines:
                 keep = (y >= lo) & (y <= hi * 10)
                 ax.loglog(h[keep], y[keep], ":", color="0.5", lw=1)
                 i = int(np.argmin(np.abs(np.log10(h) - np.log10(at))))
                 if keep[i]:
-                    ax.annotate(label, (h[i], y[i]), fontsize=8, color="0.35", xytext=(4, 4),
-                                textcoords="offset points", ha="left" if at < 1e-6 else "right")  # fmt: skip
+                    ax.annotate(
+                        label,
+                        (h[i], y[i]),
+                        fontsize=8,
+                        color="0.35",
+                        xytext=(4, 4),
+                        textcoords="offset points",
+                        ha="left" if at < 1e-6 else "right",
+                    )
             ax.axvline(math.sqrt(EPS), color="C0", lw=0.6, alpha=0.4)
             ax.axvline(EPS ** (1 / 3), color="C1", lw=0.6, alpha=0.4)
         ax.set_xlabel("step h")

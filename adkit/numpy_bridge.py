@@ -59,7 +59,7 @@ def _no_out(what: str, out: Any) -> None:
     if out is None or (type(out) is tuple and all(o is None for o in out)):
         return
     _refuse(what, "out", "it writes into an existing array, which cannot hold a traced value. "
-                         "Use the returned value instead.")  # fmt: skip
+                         "Use the returned value instead.")
 
 
 def _check_dtype(what: str, dtype: Any, *values: Any) -> None:
@@ -70,7 +70,7 @@ def _check_dtype(what: str, dtype: Any, *values: Any) -> None:
     have = np.result_type(*(primal(v) for v in values))
     if want != have:
         _refuse(what, "dtype", f"the values are {have} and adkit computes in their own type; it does "
-                               f"not cast to {want}. Leave dtype out, or cast the inputs first.")  # fmt: skip
+                               f"not cast to {want}. Leave dtype out, or cast the inputs first.")
 
 
 def _same_as_numpy(what: str, numpy_call: Callable[..., Any], natural: Any, **checked: Any) -> None:
@@ -86,7 +86,7 @@ def _same_as_numpy(what: str, numpy_call: Callable[..., Any], natural: Any, **ch
     if np.result_type(asked) != np.result_type(natural):
         have, want = np.result_type(natural), np.result_type(asked)
         _refuse(what, "dtype", f"the result would be {want} instead of {have}; adkit computes in the "
-                               "values' own type.")  # fmt: skip
+                               "values' own type.")
 
 
 def _keepdims(keepdims: Any) -> bool:
@@ -215,10 +215,10 @@ CONSTANT_UFUNCS = frozenset(
         np.logical_and, np.logical_or, np.logical_xor, np.logical_not,
         np.isnan, np.isinf, np.isfinite, np.signbit, np.spacing,
     }
-)  # fmt: skip
+)
 
 _UFUNC_CALL_DEFAULTS = {"where": True, "subok": True, "signature": None, "sig": None,
-                        "axes": None, "axis": None, "keepdims": False}  # fmt: skip
+                        "axes": None, "axis": None, "keepdims": False}
 _UFUNC_REFUSALS = {
     "where": "np.sin(x, where=mask) leaves the masked-out elements uninitialised; "
              "write np.where(mask, np.sin(x), fill) instead.",
@@ -229,7 +229,7 @@ _UFUNC_REFUSALS = {
     "axis": "matmul (vecdot, matvec, vecmat) over other axes: move them with np.moveaxis first "
             "(np.linalg.vecdot takes axis=).",
     "keepdims": "matmul with kept axes: reshape the result instead.",
-}  # fmt: skip
+}
 
 
 def _ufunc_keywords(what: str, numpy_call: Callable[..., Any], kwargs: dict[str, Any]) -> None:
@@ -264,26 +264,26 @@ def _outer_operands(a: Any, b: Any) -> tuple[Any, Any]:
 
 
 def _add_reduce(array: Any, axis: Any = 0, dtype: Any = None, out: Any = None, keepdims: Any = False,
-                initial: Any = _NoValue, where: Any = True) -> Any:  # fmt: skip
+                initial: Any = _NoValue, where: Any = True) -> Any:
     """``np.add.reduce``: :func:`_sum` with the ufunc's default ``axis=0``."""
     return _sum(array, axis, dtype, out, keepdims, initial, where)
 
 
 def _multiply_reduce(array: Any, axis: Any = 0, dtype: Any = None, out: Any = None, keepdims: Any = False,
-                     initial: Any = _NoValue, where: Any = True) -> Any:  # fmt: skip
+                     initial: Any = _NoValue, where: Any = True) -> Any:
     """``np.multiply.reduce``: :func:`_prod` with the ufunc's default ``axis=0``."""
     return _prod(array, axis, dtype, out, keepdims, initial, where)
 
 
 def _maximum_reduce(array: Any, axis: Any = 0, dtype: Any = None, out: Any = None, keepdims: Any = False,
-                    initial: Any = _NoValue, where: Any = True) -> Any:  # fmt: skip
+                    initial: Any = _NoValue, where: Any = True) -> Any:
     """``np.maximum.reduce``: :func:`_max` with the ufunc's default ``axis=0``."""
     _check_dtype("maximum.reduce", dtype, array)
     return _max(array, axis, out, keepdims, initial, where)
 
 
 def _minimum_reduce(array: Any, axis: Any = 0, dtype: Any = None, out: Any = None, keepdims: Any = False,
-                    initial: Any = _NoValue, where: Any = True) -> Any:  # fmt: skip
+                    initial: Any = _NoValue, where: Any = True) -> Any:
     """``np.minimum.reduce``: :func:`_min` with the ufunc's default ``axis=0``."""
     _check_dtype("minimum.reduce", dtype, array)
     return _min(array, axis, out, keepdims, initial, where)
@@ -346,7 +346,7 @@ SPECIAL_UFUNCS: dict[str, Callable[..., Any]] = {
     "log_ndtr": rules.log_ndtr, "expit": rules.expit, "log_expit": rules.log_expit, "logit": rules.logit,
     "digamma": rules.digamma, "psi": rules.digamma, "gammaln": rules.gammaln, "gamma": rules.gamma,
     "xlogy": rules.xlogy, "xlog1py": rules.xlog1py,
-}  # fmt: skip
+}
 
 
 def special_rule(ufunc: np.ufunc) -> Callable[..., Any] | None:
@@ -415,7 +415,7 @@ def _constant(func: Callable) -> Callable:
 
 for _func in (np.shape, np.ndim, np.size, np.result_type, np.zeros_like, np.ones_like, np.empty_like,
               np.isclose, np.allclose, np.array_equal, np.argmax, np.argmin, np.argsort,
-              np.iscomplexobj, np.isrealobj):  # fmt: skip
+              np.iscomplexobj, np.isrealobj):
     FUNCTIONS[_func] = _constant(_func)
 
 
@@ -424,7 +424,7 @@ for _func in (np.shape, np.ndim, np.size, np.result_type, np.zeros_like, np.ones
 
 @implements(np.sum)
 def _sum(a: Any, axis: Any = None, dtype: Any = None, out: Any = None, keepdims: Any = _NoValue,
-         initial: Any = _NoValue, where: Any = _NoValue) -> Any:  # fmt: skip
+         initial: Any = _NoValue, where: Any = _NoValue) -> Any:
     """``np.sum``: ``where=`` sums ``where(mask, a, 0)``; ``initial=`` is added."""
     if dtype is None and out is None and initial is _NoValue and where is _NoValue:  # the common case, first
         return rules.sum(a, axis, False if keepdims is _NoValue else bool(keepdims))
@@ -436,7 +436,7 @@ def _sum(a: Any, axis: Any = None, dtype: Any = None, out: Any = None, keepdims:
 
 @implements(np.prod)
 def _prod(a: Any, axis: Any = None, dtype: Any = None, out: Any = None, keepdims: Any = _NoValue,
-          initial: Any = _NoValue, where: Any = _NoValue) -> Any:  # fmt: skip
+          initial: Any = _NoValue, where: Any = _NoValue) -> Any:
     """``np.prod``: ``where=`` multiplies ``where(mask, a, 1)``; ``initial=`` multiplies the result."""
     _no_out("prod", out)
     _check_dtype("prod", dtype, a)
@@ -446,7 +446,7 @@ def _prod(a: Any, axis: Any = None, dtype: Any = None, out: Any = None, keepdims
 
 @implements(np.mean)
 def _mean(a: Any, axis: Any = None, dtype: Any = None, out: Any = None, keepdims: Any = _NoValue, *,
-          where: Any = _NoValue) -> Any:  # fmt: skip
+          where: Any = _NoValue) -> Any:
     """``np.mean``: ``where=`` divides the masked sum by the number of selected elements."""
     if dtype is None and out is None and where is _NoValue:  # the common case, first
         return rules.mean(a, axis, False if keepdims is _NoValue else bool(keepdims))
@@ -461,7 +461,7 @@ def _mean(a: Any, axis: Any = None, dtype: Any = None, out: Any = None, keepdims
 
 
 def _extremum(what: str, reduce: Callable, pick: Callable, fill: float, a: Any, axis: Any, out: Any,
-              keepdims: Any, initial: Any, where: Any) -> Any:  # fmt: skip
+              keepdims: Any, initial: Any, where: Any) -> Any:
     """``max``/``min``: ``where=`` fills with -inf/inf; ``initial=`` takes part as one more element."""
     if out is None and initial is _NoValue and where is _NoValue:  # the common case, first
         return reduce(a, axis, False if keepdims is _NoValue else bool(keepdims))
@@ -469,14 +469,14 @@ def _extremum(what: str, reduce: Callable, pick: Callable, fill: float, a: Any, 
     mask = _where_mask(where, a)
     if mask is not None and initial is _NoValue:
         raise ValueError(f"reduction operation '{pick.__name__}' does not have an identity, so to use a "
-                         "where mask one has to specify 'initial'")  # fmt: skip
+                         "where mask one has to specify 'initial'")
     kept = _keepdims(keepdims)
     if initial is not _NoValue:
         axes = rules.normalize_axes(axis, ndim_of(a))
         shape = shape_of(a)
         if math.prod(shape[i] for i in axes) == 0:  # nothing to reduce: initial everywhere
             result_shape = rules.keepdims_shape(shape, axes) if kept else tuple(
-                n for i, n in enumerate(shape) if i - len(shape) not in axes)  # fmt: skip
+                n for i, n in enumerate(shape) if i - len(shape) not in axes)
             if isinstance(initial, Box):
                 return rules.broadcast_to(initial, result_shape)
             return np.full(result_shape, initial, dtype=np.result_type(primal(a)))
@@ -486,20 +486,20 @@ def _extremum(what: str, reduce: Callable, pick: Callable, fill: float, a: Any, 
 
 @implements(np.max, np.amax)
 def _max(a: Any, axis: Any = None, out: Any = None, keepdims: Any = _NoValue, initial: Any = _NoValue,
-         where: Any = _NoValue) -> Any:  # fmt: skip
+         where: Any = _NoValue) -> Any:
     """``np.max``: ``max(x, initial=v)`` is ``maximum(max(x), v)``; ``where=`` leaves elements out."""
     return _extremum("max", rules.max, rules.maximum, -math.inf, a, axis, out, keepdims, initial, where)
 
 
 @implements(np.min, np.amin)
 def _min(a: Any, axis: Any = None, out: Any = None, keepdims: Any = _NoValue, initial: Any = _NoValue,
-         where: Any = _NoValue) -> Any:  # fmt: skip
+         where: Any = _NoValue) -> Any:
     """``np.min``: ``min(x, initial=v)`` is ``minimum(min(x), v)``; ``where=`` leaves elements out."""
     return _extremum("min", rules.min, rules.minimum, math.inf, a, axis, out, keepdims, initial, where)
 
 
 def _variance(what: str, a: Any, axis: Any, dtype: Any, out: Any, ddof: Any, keepdims: Any, where: Any,
-              mean: Any, correction: Any) -> Any:  # fmt: skip
+              mean: Any, correction: Any) -> Any:
     """``var``: the mean of squared deviations (from ``mean=`` when given), over ``count - ddof``."""
     _no_out(what, out)
     _check_dtype(what, dtype, a)
@@ -531,7 +531,7 @@ def _variance(what: str, a: Any, axis: Any, dtype: Any, out: Any, ddof: Any, kee
 @implements(np.var)
 def _var(a: Any, axis: Any = None, dtype: Any = None, out: Any = None, ddof: Any = 0,
          keepdims: Any = _NoValue, *, where: Any = _NoValue, mean: Any = _NoValue,
-         correction: Any = _NoValue) -> Any:  # fmt: skip
+         correction: Any = _NoValue) -> Any:
     """``np.var``: ``where=`` selects elements, ``mean=`` is the centre, ``correction`` is ``ddof``."""
     return _variance("var", a, axis, dtype, out, ddof, keepdims, where, mean, correction)
 
@@ -539,7 +539,7 @@ def _var(a: Any, axis: Any = None, dtype: Any = None, out: Any = None, ddof: Any
 @implements(np.std)
 def _std(a: Any, axis: Any = None, dtype: Any = None, out: Any = None, ddof: Any = 0,
          keepdims: Any = _NoValue, *, where: Any = _NoValue, mean: Any = _NoValue,
-         correction: Any = _NoValue) -> Any:  # fmt: skip
+         correction: Any = _NoValue) -> Any:
     """``np.std``: the square root of :func:`_var`, with the same parameters."""
     return rules.sqrt(_variance("std", a, axis, dtype, out, ddof, keepdims, where, mean, correction))
 
@@ -554,7 +554,7 @@ def _cumsum(a: Any, axis: Any = None, dtype: Any = None, out: Any = None) -> Any
 
 @implements(np.trace)
 def _trace(a: Any, offset: Any = 0, axis1: Any = 0, axis2: Any = 1, dtype: Any = None,
-           out: Any = None) -> Any:  # fmt: skip
+           out: Any = None) -> Any:
     """``np.trace``: the sum of :func:`rules.diagonal` with the same ``offset``, ``axis1``, ``axis2``."""
     _no_out("trace", out)
     _check_dtype("trace", dtype, a)
@@ -635,7 +635,7 @@ def _repeat(a: Any, repeats: Any, axis: Any = None) -> Any:
 def _copy_flag(what: str, copy: Any) -> None:
     if copy is False:
         _refuse(what, "copy", "copy=False asks for a view of the same memory, and a traced value has none "
-                              "to share (its values cannot change anyway). Leave copy out.")  # fmt: skip
+                              "to share (its values cannot change anyway). Leave copy out.")
 
 
 @implements(np.reshape)
@@ -667,19 +667,19 @@ def _broadcast_to(array: Any, shape: Any, subok: Any = False) -> Any:
 
 
 def _stacking_checks(what: str, numpy_function: Callable, arrays: Sequence[Any], dtype: Any, casting: Any,
-                     **params: Any) -> None:  # fmt: skip
+                     **params: Any) -> None:
     """``dtype``/``casting`` of ``concatenate`` and friends: NumPy checks them; a cast is refused."""
     checked = {k: v for k, v in (("dtype", dtype), ("casting", casting)) if v is not None and
-               not (k == "casting" and v == "same_kind")}  # fmt: skip
+               not (k == "casting" and v == "same_kind")}
     if checked:
         primals = [primal(x) for x in arrays]
         _same_as_numpy(what, lambda **kw: numpy_function(primals, **params, **kw),
-                       np.result_type(*primals), **checked)  # fmt: skip
+                       np.result_type(*primals), **checked)
 
 
 @implements(np.concatenate)
 def _concatenate(arrays: Any, /, axis: Any = 0, out: Any = None, *, dtype: Any = None,
-                 casting: Any = "same_kind") -> Any:  # fmt: skip
+                 casting: Any = "same_kind") -> Any:
     """``np.concatenate``; ``axis=None`` joins the flattened arrays."""
     _no_out("concatenate", out)
     arrays = [_array_like(x) for x in arrays]  # (lists holding traced values too)
@@ -691,7 +691,7 @@ def _concatenate(arrays: Any, /, axis: Any = 0, out: Any = None, *, dtype: Any =
 
 @implements(np.stack)
 def _stack(arrays: Any, axis: Any = 0, out: Any = None, *, dtype: Any = None,
-           casting: Any = "same_kind") -> Any:  # fmt: skip
+           casting: Any = "same_kind") -> Any:
     _no_out("stack", out)
     arrays = [_array_like(x) for x in arrays]
     _stacking_checks("stack", np.stack, arrays, dtype, casting, axis=axis)
@@ -743,7 +743,7 @@ def _clip_values(what: str, a: Any, lower: Any, upper: Any, out: Any, kwargs: di
 
 @implements(np.clip)
 def _clip(a: Any, a_min: Any = _NoValue, a_max: Any = _NoValue, out: Any = None, *, min: Any = _NoValue,
-          max: Any = _NoValue, **kwargs: Any) -> Any:  # fmt: skip
+          max: Any = _NoValue, **kwargs: Any) -> Any:
     """``np.clip``: bounds as ``a_min``/``a_max`` or ``min``/``max``; ``**kwargs`` are ufunc keywords."""
     if a_min is _NoValue and a_max is _NoValue:
         a_min = None if min is _NoValue else min
@@ -753,7 +753,7 @@ def _clip(a: Any, a_min: Any = _NoValue, a_max: Any = _NoValue, out: Any = None,
         raise TypeError(f"clip() missing 1 required positional argument: '{missing}'")
     elif min is not _NoValue or max is not _NoValue:
         raise ValueError("Passing `min` or `max` keyword argument when `a_min` and `a_max` are provided is "
-                         "forbidden.")  # fmt: skip
+                         "forbidden.")
     return _clip_values("clip", a, a_min, a_max, out, kwargs)
 
 
@@ -814,7 +814,7 @@ def _qr(a: Any, mode: Any = "reduced") -> Any:
     if mode in ("raw", "e", "economic"):
         _refuse("linalg.qr", "mode", f"mode={mode!r} gives LAPACK's Householder reflectors, an internal "
                                      "form with no derivative to speak of. Use mode='reduced' or "
-                                     "'complete'.")  # fmt: skip
+                                     "'complete'.")
     return rules.qr(a, mode)
 
 
@@ -902,7 +902,7 @@ if hasattr(np.linalg, "vector_norm"):  # NumPy 2: the array API's names
         """``np.linalg.outer`` of two vectors."""
         if ndim_of(x1) != 1 or ndim_of(x2) != 1:
             raise ValueError(f"Input arrays must be one-dimensional, but they are x1.ndim={ndim_of(x1)} and "
-                             f"x2.ndim={ndim_of(x2)}.")  # fmt: skip
+                             f"x2.ndim={ndim_of(x2)}.")
         return rules.outer(x1, x2)
 
 
@@ -930,7 +930,7 @@ def _tensorsolve(a: Any, b: Any, axes: Any = None) -> Any:
     size = math.prod(shape)
     if math.prod(shape_of(a)) != size**2:
         raise np.linalg.LinAlgError("Input arrays must satisfy the requirement prod(a.shape[b.ndim:]) == "
-                                    "prod(a.shape[:b.ndim])")  # fmt: skip
+                                    "prod(a.shape[:b.ndim])")
     return rules.reshape(rules.solve(rules.reshape(a, (size, size)), rules.ravel(b)), shape)
 
 
@@ -950,15 +950,15 @@ ORDER_LIMITS: dict[Callable, str] = {
     np.linalg.qr: "any at full rank (NotDifferentiableError elsewhere)",
     np.linalg.pinv: "any where the rank does not change",
     np.linalg.lstsq: "any where the rank does not change",
-}  # fmt: skip
+}
 if hasattr(np.linalg, "svdvals"):
     ORDER_LIMITS[np.linalg.svdvals] = _VALUES
     ORDER_LIMITS[np.linalg.matrix_norm] = ORDER_LIMITS[np.linalg.norm]
 
 _CONSTANT = ("its result is integers or booleans, which carry no derivative: call it on the plain values, "
-             "adkit.primal(x)")  # fmt: skip
+             "adkit.primal(x)")
 _IN_PLACE = ("it writes into an existing array, which cannot hold a traced value (adkit's values are "
-             "immutable): build the result with np.where, np.concatenate or indexing")  # fmt: skip
+             "immutable): build the result with np.where, np.concatenate or indexing")
 _COMPLEX = "its values are complex, and adkit differentiates real functions"
 _TEXT = "it writes text or files, not numbers: use adkit.primal(x)"
 _DATES = "it works on dates, not real numbers"
@@ -982,7 +982,7 @@ REFUSALS: dict[Callable, str] = {
     **{f: _TEXT for f in (np.save, np.savez, np.savez_compressed, np.savetxt, np.array2string, np.array_repr,
                           np.array_str)},
     **{f: _DATES for f in (np.busday_count, np.busday_offset, np.is_busday, np.datetime_as_string)},
-}  # fmt: skip
+}
 
 
 # values that are the argument itself
@@ -997,14 +997,14 @@ def _copy(a: Any, order: Any = "K", subok: Any = False) -> Any:
 
 @implements(np.full_like)
 def _full_like(a: Any, fill_value: Any, dtype: Any = None, order: Any = "K", subok: Any = True,
-               shape: Any = None, *, device: Any = None) -> Any:  # fmt: skip
+               shape: Any = None, *, device: Any = None) -> Any:
     """``np.full_like``: a traced ``fill_value`` is broadcast (its derivative flows); ``a`` gives a shape."""
     filled = np.full_like(primal(a), primal(fill_value), dtype, order, subok, shape, device=device)
     if not isinstance(fill_value, Box):
         return filled
     if filled.dtype != np.result_type(primal(fill_value)):
         _refuse("full_like", "dtype", f"the result would be {filled.dtype}, which cannot carry the "
-                                      "derivative of a traced fill_value; leave dtype out.")  # fmt: skip
+                                      "derivative of a traced fill_value; leave dtype out.")
     return rules.broadcast_to(fill_value, filled.shape)
 
 
@@ -1064,7 +1064,7 @@ def _einsum(*operands: Any, out: Any = None, optimize: Any = False, **kwargs: An
         primals = [primal(x) for x in arrays]
         natural = np.einsum(subscripts, *primals, optimize=optimize)
         _same_as_numpy("einsum", lambda **kw: np.einsum(subscripts, *primals, optimize=optimize, **kw),
-                       natural, **kwargs)  # fmt: skip
+                       natural, **kwargs)
     return rules.einsum(subscripts, *arrays, optimize=optimize)
 
 
@@ -1106,7 +1106,7 @@ if hasattr(np.linalg, "tensordot"):  # NumPy 2's array-API spellings
         """``np.linalg.outer``: of vectors only."""
         if ndim_of(x1) != 1 or ndim_of(x2) != 1:
             raise ValueError(f"Input arrays must be one-dimensional, but they are x1.ndim={ndim_of(x1)} and "
-                             f"x2.ndim={ndim_of(x2)}.")  # fmt: skip
+                             f"x2.ndim={ndim_of(x2)}.")
         return rules.outer(x1, x2)
 
     @implements(np.linalg.cross)
@@ -1115,7 +1115,7 @@ if hasattr(np.linalg, "tensordot"):  # NumPy 2's array-API spellings
         n1, n2 = shape_of(x1)[axis], shape_of(x2)[axis]
         if n1 != 3 or n2 != 3:
             raise ValueError(f"Both input arrays must be (arrays of) 3-dimensional vectors, but they are "
-                             f"{n1} and {n2} dimensional instead.")  # fmt: skip
+                             f"{n1} and {n2} dimensional instead.")
         return rules.cross(x1, x2, axis=axis)
 
     @implements(np.linalg.matmul)
@@ -1146,7 +1146,7 @@ def _sort_checks(what: str, a: Any, kind: Any, order: Any, **more: Any) -> None:
     derivative follows the stable order at ties. ``order`` names fields, which traced values lack."""
     if order is not None:
         _refuse(what, "order", "it sorts by the fields of a structured array, and traced values have none. "
-                               "Sort by the values (leave order out).")  # fmt: skip
+                               "Sort by the values (leave order out).")
     dtype = np.result_type(primal(a))  # (the dtype only: a staged value's numbers are not read)
     function = np.sort if what == "sort" else lambda v, **kw: np.partition(v, 0, **kw)
     function(np.zeros(1, dtype), kind=kind, **more)
@@ -1168,7 +1168,7 @@ def _partition(a: Any, kth: Any, axis: Any = -1, kind: Any = "introselect", orde
 
 @implements(np.median)
 def _median(a: Any, axis: Any = None, out: Any = None, overwrite_input: Any = False,
-            keepdims: Any = False) -> Any:  # fmt: skip
+            keepdims: Any = False) -> Any:
     """``np.median``; ``overwrite_input`` lets NumPy scramble its input, which a traced value never is."""
     _no_out("median", out)
     return rules.median(a, axis, bool(keepdims))
@@ -1176,33 +1176,33 @@ def _median(a: Any, axis: Any = None, out: Any = None, overwrite_input: Any = Fa
 
 @implements(np.nanmedian)
 def _nanmedian(a: Any, axis: Any = None, out: Any = None, overwrite_input: Any = False,
-               keepdims: Any = _NoValue) -> Any:  # fmt: skip
+               keepdims: Any = _NoValue) -> Any:
     """``np.nanmedian``: the median of the values that are not nan."""
     _no_out("nanmedian", out)
     return rules.median(a, axis, _keepdims(keepdims), skip_nan=True)
 
 
 def _quantiles(what: str, a: Any, q: Any, axis: Any, out: Any, method: Any, keepdims: Any, weights: Any,
-               skip_nan: bool, percent: bool) -> Any:  # fmt: skip
+               skip_nan: bool, percent: bool) -> Any:
     _no_out(what, out)
     if percent:
         if not (np.all(np.asarray(primal(q)) >= 0) and np.all(np.asarray(primal(q)) <= 100)):
             raise ValueError("Percentiles must be in the range [0, 100]")
         q = rules.divide(q, 100) if isinstance(q, Box) else np.true_divide(q, 100) if np.ndim(q) else q / 100
     return rules.quantile(a, q, axis, method, _keepdims(keepdims), skip_nan=skip_nan,
-                          weights=None if weights is None else primal(weights))  # fmt: skip
+                          weights=None if weights is None else primal(weights))
 
 
 @implements(np.quantile)
 def _quantile(a: Any, q: Any, axis: Any = None, out: Any = None, overwrite_input: Any = False,
-              method: Any = "linear", keepdims: Any = False, *, weights: Any = None) -> Any:  # fmt: skip
+              method: Any = "linear", keepdims: Any = False, *, weights: Any = None) -> Any:
     """``np.quantile`` by any of NumPy's methods; ``weights`` (with ``inverted_cdf``) are constants."""
     return _quantiles("quantile", a, q, axis, out, method, keepdims, weights, False, False)
 
 
 @implements(np.percentile)
 def _percentile(a: Any, q: Any, axis: Any = None, out: Any = None, overwrite_input: Any = False,
-                method: Any = "linear", keepdims: Any = False, *, weights: Any = None) -> Any:  # fmt: skip
+                method: Any = "linear", keepdims: Any = False, *, weights: Any = None) -> Any:
     """``np.percentile``: :func:`_quantile` of ``q / 100``."""
     return _quantiles("percentile", a, q, axis, out, method, keepdims, weights, False, True)
 
@@ -1210,7 +1210,7 @@ def _percentile(a: Any, q: Any, axis: Any = None, out: Any = None, overwrite_inp
 @implements(np.nanquantile)
 def _nanquantile(a: Any, q: Any, axis: Any = None, out: Any = None, overwrite_input: Any = False,
                  method: Any = "linear", keepdims: Any = _NoValue, *,
-                 weights: Any = None) -> Any:  # fmt: skip
+                 weights: Any = None) -> Any:
     """``np.nanquantile``: the quantiles of the values that are not nan."""
     return _quantiles("nanquantile", a, q, axis, out, method, keepdims, weights, True, False)
 
@@ -1218,7 +1218,7 @@ def _nanquantile(a: Any, q: Any, axis: Any = None, out: Any = None, overwrite_in
 @implements(np.nanpercentile)
 def _nanpercentile(a: Any, q: Any, axis: Any = None, out: Any = None, overwrite_input: Any = False,
                    method: Any = "linear", keepdims: Any = _NoValue, *,
-                   weights: Any = None) -> Any:  # fmt: skip
+                   weights: Any = None) -> Any:
     """``np.nanpercentile``: the percentiles of the values that are not nan."""
     return _quantiles("nanpercentile", a, q, axis, out, method, keepdims, weights, True, True)
 
@@ -1245,7 +1245,7 @@ def _axes_in_order(axis: Any, ndim: int) -> tuple[int, ...]:
 
 @implements(np.average)
 def _average(a: Any, axis: Any = None, weights: Any = None, returned: Any = False, *,
-             keepdims: Any = _NoValue) -> Any:  # fmt: skip
+             keepdims: Any = _NoValue) -> Any:
     """``np.average``: ``sum(a w) / sum(w)`` over ``axis``, differentiated in ``a`` and in ``w``;
     ``returned`` adds ``sum(w)`` (the count without weights), broadcast to the average's shape."""
     kept = _keepdims(keepdims)
@@ -1271,7 +1271,7 @@ def _average(a: Any, axis: Any = None, weights: Any = None, returned: Any = Fals
         return avg
     if shape_of(scale) != shape_of(avg):
         scale = rules.broadcast_to(scale, shape_of(avg)) if isinstance(scale, Box) else np.full(
-            shape_of(avg), scale)  # fmt: skip
+            shape_of(avg), scale)
     return avg, scale
 
 
@@ -1284,7 +1284,7 @@ def _cumprod(a: Any, axis: Any = None, dtype: Any = None, out: Any = None) -> An
 
 
 def _cumulative(what: str, running: Callable, identity: float, x: Any, axis: Any, dtype: Any, out: Any,
-                include_initial: Any) -> Any:  # fmt: skip
+                include_initial: Any) -> Any:
     """NumPy 2's ``cumulative_sum``/``cumulative_prod``: ``axis`` needed above one axis; ``include_initial``
     puts the identity first."""
     _no_out(what, out)
@@ -1314,12 +1314,12 @@ if hasattr(np, "cumulative_sum"):  # NumPy 2.1
 
     @implements(np.cumulative_sum)
     def _cumulative_sum(x: Any, /, *, axis: Any = None, dtype: Any = None, out: Any = None,
-                        include_initial: Any = False) -> Any:  # fmt: skip
+                        include_initial: Any = False) -> Any:
         return _cumulative("cumulative_sum", rules.cumsum, 0.0, x, axis, dtype, out, include_initial)
 
     @implements(np.cumulative_prod)
     def _cumulative_prod(x: Any, /, *, axis: Any = None, dtype: Any = None, out: Any = None,
-                         include_initial: Any = False) -> Any:  # fmt: skip
+                         include_initial: Any = False) -> Any:
         return _cumulative("cumulative_prod", rules.cumprod, 1.0, x, axis, dtype, out, include_initial)
 
 
@@ -1342,14 +1342,14 @@ def _combined_mask(a: Any, where: Any) -> np.ndarray:
 
 @implements(np.nansum)
 def _nansum(a: Any, axis: Any = None, dtype: Any = None, out: Any = None, keepdims: Any = _NoValue,
-            initial: Any = _NoValue, where: Any = _NoValue) -> Any:  # fmt: skip
+            initial: Any = _NoValue, where: Any = _NoValue) -> Any:
     """``np.nansum``: nan counts as zero."""
     return _sum(_nan_filled(a, 0.0), axis, dtype, out, keepdims, initial, where)
 
 
 @implements(np.nanprod)
 def _nanprod(a: Any, axis: Any = None, dtype: Any = None, out: Any = None, keepdims: Any = _NoValue,
-             initial: Any = _NoValue, where: Any = _NoValue) -> Any:  # fmt: skip
+             initial: Any = _NoValue, where: Any = _NoValue) -> Any:
     """``np.nanprod``: nan counts as one."""
     return _prod(_nan_filled(a, 1.0), axis, dtype, out, keepdims, initial, where)
 
@@ -1366,7 +1366,7 @@ def _nancumprod(a: Any, axis: Any = None, dtype: Any = None, out: Any = None) ->
 
 @implements(np.nanmean)
 def _nanmean(a: Any, axis: Any = None, dtype: Any = None, out: Any = None, keepdims: Any = _NoValue, *,
-             where: Any = _NoValue) -> Any:  # fmt: skip
+             where: Any = _NoValue) -> Any:
     """``np.nanmean``: the mean of the values that are not nan (nan, with NumPy's warning, if none)."""
     _no_out("nanmean", out)
     _check_dtype("nanmean", dtype, a)
@@ -1381,7 +1381,7 @@ def _nanmean(a: Any, axis: Any = None, dtype: Any = None, out: Any = None, keepd
 
 
 def _nan_extremum(what: str, reduce: Callable, fill: float, a: Any, axis: Any, out: Any, keepdims: Any,
-                  initial: Any, where: Any) -> Any:  # fmt: skip
+                  initial: Any, where: Any) -> Any:
     """``nanmax``/``nanmin``: the extremum of the values that are not nan; an all-nan slice gives nan
     (with NumPy's warning) unless ``initial`` is given."""
     result = reduce(_nan_filled(a, fill), axis, out, keepdims, initial, where)
@@ -1397,18 +1397,18 @@ def _nan_extremum(what: str, reduce: Callable, fill: float, a: Any, axis: Any, o
 
 @implements(np.nanmax)
 def _nanmax(a: Any, axis: Any = None, out: Any = None, keepdims: Any = _NoValue, initial: Any = _NoValue,
-            where: Any = _NoValue) -> Any:  # fmt: skip
+            where: Any = _NoValue) -> Any:
     return _nan_extremum("nanmax", _max, -math.inf, a, axis, out, keepdims, initial, where)
 
 
 @implements(np.nanmin)
 def _nanmin(a: Any, axis: Any = None, out: Any = None, keepdims: Any = _NoValue, initial: Any = _NoValue,
-            where: Any = _NoValue) -> Any:  # fmt: skip
+            where: Any = _NoValue) -> Any:
     return _nan_extremum("nanmin", _min, math.inf, a, axis, out, keepdims, initial, where)
 
 
 def _nan_variance(what: str, a: Any, axis: Any, dtype: Any, out: Any, ddof: Any, keepdims: Any, where: Any,
-                  mean: Any, correction: Any) -> Any:  # fmt: skip
+                  mean: Any, correction: Any) -> Any:
     """``nanvar``/``nanstd``: :func:`_variance` over the values that are not nan (and ``where=``)."""
     mask = _combined_mask(a, where)
     with warnings.catch_warnings():  # NumPy's nanvar says it with a full stop: below
@@ -1423,14 +1423,14 @@ def _nan_variance(what: str, a: Any, axis: Any, dtype: Any, out: Any, ddof: Any,
 @implements(np.nanvar)
 def _nanvar(a: Any, axis: Any = None, dtype: Any = None, out: Any = None, ddof: Any = 0,
             keepdims: Any = _NoValue, *, where: Any = _NoValue, mean: Any = _NoValue,
-            correction: Any = _NoValue) -> Any:  # fmt: skip
+            correction: Any = _NoValue) -> Any:
     return _nan_variance("nanvar", a, axis, dtype, out, ddof, keepdims, where, mean, correction)
 
 
 @implements(np.nanstd)
 def _nanstd(a: Any, axis: Any = None, dtype: Any = None, out: Any = None, ddof: Any = 0,
             keepdims: Any = _NoValue, *, where: Any = _NoValue, mean: Any = _NoValue,
-            correction: Any = _NoValue) -> Any:  # fmt: skip
+            correction: Any = _NoValue) -> Any:
     return rules.sqrt(_nan_variance("nanstd", a, axis, dtype, out, ddof, keepdims, where, mean, correction))
 
 
@@ -1440,7 +1440,7 @@ def _multiply_accumulate(array: Any, axis: Any = 0, dtype: Any = None, out: Any 
 
 
 def _logaddexp_reduce(array: Any, axis: Any = 0, dtype: Any = None, out: Any = None, keepdims: Any = False,
-                      initial: Any = _NoValue, where: Any = True) -> Any:  # fmt: skip
+                      initial: Any = _NoValue, where: Any = True) -> Any:
     """``np.logaddexp.reduce``: ``log(sum(exp(x)))`` over ``axis``, shifted by the (constant) maximum so
     that nothing overflows; its derivative is the softmax. ``where=`` leaves elements out (as ``-inf``,
     the identity); ``initial`` takes part as one more element."""
@@ -1457,7 +1457,7 @@ def _logaddexp_reduce(array: Any, axis: Any = 0, dtype: Any = None, out: Any = N
     with np.errstate(divide="ignore"):
         total = rules.log(rules.sum(rules.exp(x - peak), axes, True)) + peak
     result = rules.reshape(total, rules.keepdims_shape(shape, axes) if kept else tuple(
-        n for k, n in enumerate(shape) if k - len(shape) not in axes))  # fmt: skip
+        n for k, n in enumerate(shape) if k - len(shape) not in axes))
     return result if initial is _NoValue else rules.logaddexp(result, initial)
 
 
@@ -1517,7 +1517,7 @@ def _assemble(obj: Any, dtype: np.dtype | None = None) -> Any:
     shapes = {shape_of(p) for p in parts}
     if len(shapes) > 1:
         raise ValueError(f"setting an array element with a sequence. The requested array has an "
-                         f"inhomogeneous shape: its elements have the shapes {sorted(shapes)}")  # fmt: skip
+                         f"inhomogeneous shape: its elements have the shapes {sorted(shapes)}")
     return rules.stack(parts)
 
 
@@ -1548,7 +1548,7 @@ def _as_numpy_gives(what: str, result: Any, plain: np.ndarray) -> Any:
     if kind != "f":
         _refuse(what, "dtype", f"the result would be {plain.dtype}; adkit differentiates real-valued "
                                "functions (floating types carry the derivative, integer types give "
-                               "constants).")  # fmt: skip
+                               "constants).")
     if np.result_type(primal(result)) != plain.dtype:
         return rules.astype(result, plain.dtype)
     return result
@@ -1556,7 +1556,7 @@ def _as_numpy_gives(what: str, result: Any, plain: np.ndarray) -> Any:
 
 @implements(np.array)
 def array(object: Any, dtype: Any = None, *, copy: Any = True, order: Any = "K", subok: Any = False,
-          ndmin: Any = 0, ndmax: Any = 0, like: Any = None) -> Any:  # fmt: skip
+          ndmin: Any = 0, ndmax: Any = 0, like: Any = None) -> Any:
     """``np.array`` for values that may be traced: nested lists and tuples mixing traced values and numbers.
 
     The parts are stacked level by level, so the result is traced and its
@@ -1583,7 +1583,7 @@ def array(object: Any, dtype: Any = None, *, copy: Any = True, order: Any = "K",
     if plain.dtype.kind == "O":  # (``object`` is NumPy's parameter here, not the builtin)
         _refuse("array", "dtype", "the result would be an object array of traced values, which NumPy "
                                   "computes with outside adkit, one element at a time. Leave dtype "
-                                  "out.")  # fmt: skip
+                                  "out.")
     result = _assemble(object, plain.dtype if dtype is not None and plain.dtype.kind == "f" else None)
     result = _as_numpy_gives("array", result, plain)
     if isinstance(result, Box) and shape_of(result) != plain.shape:  # ndmin's leading unit axes
@@ -1593,7 +1593,7 @@ def array(object: Any, dtype: Any = None, *, copy: Any = True, order: Any = "K",
 
 @implements(np.asarray)
 def _asarray(a: Any, dtype: Any = None, order: Any = None, *, device: Any = None, copy: Any = None,
-             like: Any = None) -> Any:  # fmt: skip
+             like: Any = None) -> Any:
     """``np.asarray(..., like=x)``: :func:`array` without a copy (``device`` is checked by NumPy)."""
     np.asarray(_primals(a), dtype, order, device=device, copy=copy)  # NumPy's checks
     return array(a, dtype, copy=copy, order="K" if order is None else order)
@@ -1601,7 +1601,7 @@ def _asarray(a: Any, dtype: Any = None, order: Any = None, *, device: Any = None
 
 @implements(np.asanyarray)
 def _asanyarray(a: Any, dtype: Any = None, order: Any = None, *, device: Any = None, copy: Any = None,
-                like: Any = None) -> Any:  # fmt: skip
+                like: Any = None) -> Any:
     """``np.asanyarray(..., like=x)``: traced values are no ndarray subclass, so :func:`_asarray`."""
     return _asarray(a, dtype, order, device=device, copy=copy)
 
@@ -1669,7 +1669,7 @@ def _permuted(place: Callable[[np.ndarray], np.ndarray], a: Any) -> Any:
 def _constant_indices(what: str, indices: Any) -> Any:
     if _holds_box(indices):
         raise TypeError(f"{what}: the indices must be constants (integers or integer arrays), not traced "
-                        "values; select by a traced condition with np.where.")  # fmt: skip
+                        "values; select by a traced condition with np.where.")
     return indices
 
 
@@ -1866,7 +1866,7 @@ def _pad(array: Any, pad_width: Any, mode: Any = "constant", **kwargs: Any) -> A
     if kwargs.get("reflect_type", "even") != "even":
         _refuse("pad", "reflect_type", "reflect_type='odd' pads with 2 * edge - mirrored values; adkit pads "
                                        "with copies (reflect_type='even'). Write the odd reflection with "
-                                       "np.concatenate.")  # fmt: skip
+                                       "np.concatenate.")
     array = _array_like(array)
     if mode != "constant":
         return _rearranged(lambda p: np.pad(p, pad_width, mode, **kwargs), array)
@@ -1897,7 +1897,7 @@ def _dstack(tup: Any) -> Any:
 
 
 def _at_least(x: Any, shape_for: Callable[[tuple[int, ...]], tuple[int, ...]], numpy_function: Callable
-              ) -> Any:  # fmt: skip
+              ) -> Any:
     if not isinstance(x, Box) and not _holds_box(x):
         return numpy_function(x)
     x = _array_like(x)
@@ -1909,7 +1909,7 @@ def _at_least(x: Any, shape_for: Callable[[tuple[int, ...]], tuple[int, ...]], n
 def _atleast_2d(*arys: Any) -> Any:
     """``np.atleast_2d``: a number becomes (1, 1), a vector a row (1, n)."""
     return _one_or_tuple([_at_least(x, lambda s: (1,) * (2 - len(s)) + s if len(s) < 2 else s, np.atleast_2d)
-                          for x in arys])  # fmt: skip
+                          for x in arys])
 
 
 def _three_axes(shape: tuple[int, ...]) -> tuple[int, ...]:
@@ -1928,7 +1928,7 @@ def _broadcast_arrays(*args: Any, subok: Any = False) -> Any:
     arrays = [_array_like(a) for a in args]
     shape = np.broadcast_shapes(*(shape_of(a) for a in arrays))
     return tuple(a if shape_of(a) == shape else rules.broadcast_to(a, shape) if isinstance(a, Box)
-                 else np.broadcast_to(a, shape) for a in arrays)  # fmt: skip
+                 else np.broadcast_to(a, shape) for a in arrays)
 
 
 @implements(np.select)
@@ -1970,7 +1970,7 @@ def _diff(a: Any, n: Any = 1, axis: Any = -1, prepend: Any = _NoValue, append: A
                 shape = list(shape_of(a))
                 shape[axis] = 1
                 extra = rules.broadcast_to(extra, tuple(shape)) if isinstance(extra, Box) else \
-                    np.broadcast_to(extra, tuple(shape))  # fmt: skip
+                    np.broadcast_to(extra, tuple(shape))
             combined.append(extra)
     if len(combined) > 1:
         a = rules.concatenate(combined, axis)
@@ -2066,7 +2066,7 @@ def _gradient_along(f: Any, axis: int, dx: Any, edge_order: int) -> Any:
 
 @implements(np.linspace)
 def _linspace(start: Any, stop: Any, num: Any = 50, endpoint: Any = True, retstep: Any = False,
-              dtype: Any = None, axis: Any = 0, *, device: Any = None) -> Any:  # fmt: skip
+              dtype: Any = None, axis: Any = 0, *, device: Any = None) -> Any:
     """``np.linspace`` with traced endpoints: start + i (stop - start) / div, the last one ``stop`` itself
     (with ``endpoint``), computed as NumPy computes it."""
     start, stop = _array_like(start), _array_like(stop)
@@ -2102,7 +2102,7 @@ UFUNCS.update({
     np.exp2: rules.exp2, np.logaddexp2: rules.logaddexp2, np.heaviside: rules.heaviside,
     np.deg2rad: rules.deg2rad, np.radians: rules.deg2rad,
     np.rad2deg: rules.rad2deg, np.degrees: rules.rad2deg,
-})  # fmt: skip
+})
 
 
 def _modf(x: Any) -> tuple[Any, Any]:
@@ -2131,7 +2131,7 @@ def _nan_to_num(x: Any, copy: Any = True, nan: Any = 0.0, posinf: Any = None, ne
     """``np.nan_to_num``: nan, inf and -inf replaced (selections; traced replacements carry derivatives)."""
     if not copy:
         _refuse("nan_to_num", "copy", "copy=False replaces the values in place, and a traced value cannot "
-                                      "change. Use the returned value (leave copy out).")  # fmt: skip
+                                      "change. Use the returned value (leave copy out).")
     value = primal(x)
     dtype = np.result_type(value)
     if dtype.kind != "f":
@@ -2141,7 +2141,7 @@ def _nan_to_num(x: Any, copy: Any = True, nan: Any = 0.0, posinf: Any = None, ne
     neginf = info.min if neginf is None else neginf
     result = x
     for mask, replacement in ((np.isnan(value), nan), (np.isposinf(value), posinf),
-                              (np.isneginf(value), neginf)):  # fmt: skip
+                              (np.isneginf(value), neginf)):
         if mask.any() or isinstance(replacement, Box):
             result = rules.where(mask, replacement, result)
     if isinstance(result, Box) and np.result_type(primal(result)) != dtype:
@@ -2241,9 +2241,9 @@ def primal_out(out: Any) -> Any:
 NDARRAY_NAMES = frozenset(name for name in dir(np.ndarray) if not name.startswith("_"))
 
 _IN_PLACE = frozenset({"fill", "put", "resize", "setfield", "setflags", "sort", "partition", "byteswap",
-                       "itemset"})  # fmt: skip
+                       "itemset"})
 _MEMORY = frozenset({"base", "ctypes", "data", "flags", "strides", "itemsize", "nbytes", "dump", "dumps",
-                     "tobytes", "tofile", "view", "getfield", "device", "to_device", "flat"})  # fmt: skip
+                     "tobytes", "tofile", "view", "getfield", "device", "to_device", "flat"})
 
 
 def _missing_attribute(kind: str, name: str) -> str:
@@ -2251,17 +2251,17 @@ def _missing_attribute(kind: str, name: str) -> str:
     if name in ("sort", "partition"):
         why = (f"x.{name}(...) {name}s an array in place, which a traced value cannot do: adkit values are "
                f"immutable. Use y = np.{name}(x{', kth' if name == 'partition' else ''}, ...) instead, which "
-               "returns a new array and is differentiated.")  # fmt: skip
+               "returns a new array and is differentiated.")
     elif name in _IN_PLACE:
         why = (f"x.{name}(...) changes an array in place, which a traced value cannot do: adkit values are "
-               "immutable. Compute a new array instead (np.where, np.concatenate, indexing).")  # fmt: skip
+               "immutable. Compute a new array instead (np.where, np.concatenate, indexing).")
     elif name in _MEMORY:
         why = (f"ndarray.{name} is about the memory of a NumPy array, and a traced value has none. For the "
-               f"plain values (no derivative), use adkit.primal(x).{name}.")  # fmt: skip
+               f"plain values (no derivative), use adkit.primal(x).{name}.")
     else:
         why = (f"adkit has no rule for ndarray.{name}. Write it with supported operations, register a "
                f"rule with @adkit.primitive, or use adkit.primal(x).{name} for the plain values (no "
-               f"derivative). What adkit supports: {SUPPORTED}.")  # fmt: skip
+               f"derivative). What adkit supports: {SUPPORTED}.")
     return f"{kind} has no attribute {name!r}: {why}"
 
 
@@ -2523,31 +2523,31 @@ class ArrayOps:
         return _take(self, indices, axis, out, mode)
 
     def sum(self, axis: Any = None, dtype: Any = None, out: Any = None, keepdims: Any = _NoValue,
-            initial: Any = _NoValue, where: Any = _NoValue) -> Any:  # fmt: skip
+            initial: Any = _NoValue, where: Any = _NoValue) -> Any:
         return _sum(self, axis, dtype, out, keepdims, initial, where)
 
     def mean(self, axis: Any = None, dtype: Any = None, out: Any = None, keepdims: Any = _NoValue, *,
-             where: Any = _NoValue) -> Any:  # fmt: skip
+             where: Any = _NoValue) -> Any:
         return _mean(self, axis, dtype, out, keepdims, where=where)
 
     def prod(self, axis: Any = None, dtype: Any = None, out: Any = None, keepdims: Any = _NoValue,
-             initial: Any = _NoValue, where: Any = _NoValue) -> Any:  # fmt: skip
+             initial: Any = _NoValue, where: Any = _NoValue) -> Any:
         return _prod(self, axis, dtype, out, keepdims, initial, where)
 
     def max(self, axis: Any = None, out: Any = None, keepdims: Any = _NoValue, initial: Any = _NoValue,
-            where: Any = _NoValue) -> Any:  # fmt: skip
+            where: Any = _NoValue) -> Any:
         return _max(self, axis, out, keepdims, initial, where)
 
     def min(self, axis: Any = None, out: Any = None, keepdims: Any = _NoValue, initial: Any = _NoValue,
-            where: Any = _NoValue) -> Any:  # fmt: skip
+            where: Any = _NoValue) -> Any:
         return _min(self, axis, out, keepdims, initial, where)
 
     def var(self, axis: Any = None, dtype: Any = None, out: Any = None, ddof: Any = 0,
-            keepdims: Any = _NoValue, *, where: Any = _NoValue, mean: Any = _NoValue) -> Any:  # fmt: skip
+            keepdims: Any = _NoValue, *, where: Any = _NoValue, mean: Any = _NoValue) -> Any:
         return _variance("var", self, axis, dtype, out, ddof, keepdims, where, mean, _NoValue)
 
     def std(self, axis: Any = None, dtype: Any = None, out: Any = None, ddof: Any = 0,
-            keepdims: Any = _NoValue, *, where: Any = _NoValue, mean: Any = _NoValue) -> Any:  # fmt: skip
+            keepdims: Any = _NoValue, *, where: Any = _NoValue, mean: Any = _NoValue) -> Any:
         return rules.sqrt(_variance("std", self, axis, dtype, out, ddof, keepdims, where, mean, _NoValue))
 
     def cumsum(self, axis: Any = None, dtype: Any = None, out: Any = None) -> Any:
@@ -2557,7 +2557,7 @@ class ArrayOps:
         return _cumprod(self, axis, dtype, out)
 
     def trace(self, offset: Any = 0, axis1: Any = 0, axis2: Any = 1, dtype: Any = None,
-              out: Any = None) -> Any:  # fmt: skip
+              out: Any = None) -> Any:
         return _trace(self, offset, axis1, axis2, dtype, out)
 
     def dot(self, other: Any, /, out: Any = None) -> Any:
@@ -2601,7 +2601,7 @@ class ArrayOps:
     any = _on_primal(np.ndarray.any)
 
     def astype(self, dtype: Any, order: Any = "K", casting: Any = "unsafe", subok: Any = True,
-               copy: Any = True) -> Any:  # fmt: skip
+               copy: Any = True) -> Any:
         """``x.astype(dtype)``: to a floating type the derivative follows (cast too); to an integer or
         bool type the result is piecewise constant, a plain array (derivative 0, as JAX's float0).
 
@@ -2612,7 +2612,7 @@ class ArrayOps:
         target = np.dtype(dtype)
         if not np.can_cast(np.result_type(value), target, casting):
             raise TypeError(f"Cannot cast array data from {np.result_type(value)!r} to {target!r} according "
-                            f"to the rule {casting!r}")  # fmt: skip
+                            f"to the rule {casting!r}")
         rules.memory_order(self, order, "CFAK", "astype")
         if target.kind == "f":
             return rules.astype(self, target)
@@ -2620,8 +2620,8 @@ class ArrayOps:
             return np.asarray(value).astype(target, order=order, copy=True)
         _refuse("astype", "dtype", f"a traced value cannot become {target}: adkit differentiates real "
                                    "functions (floating-point types carry the derivative; integer and bool "
-                                   "types give constants).")  # fmt: skip
+                                   "types give constants).")
 
 
 __all__ = ["CONSTANT_UFUNCS", "FUNCTIONS", "NDARRAY_NAMES", "UFUNCS", "UFUNC_METHODS", "ArrayOps",
-           "UnsupportedParameterError", "array_function", "array_ufunc", "implements"]  # fmt: skip
+           "UnsupportedParameterError", "array_function", "array_ufunc", "implements"]

@@ -72,8 +72,12 @@ LEAF = _treedef(TreeDef, (_LEAF,))
 def flatten(tree: Any) -> tuple[list[Any], TreeDef]:
     """The leaves of ``tree`` in order, and its structure."""
     t = type(tree)
-    if t is np.ndarray or t is float or not (  # a single array or number: the most common case
-        t is tuple or t is list or tree is None or isinstance(tree, (tuple, list, dict))
+    if (
+        t is np.ndarray
+        or t is float
+        or not (  # a single array or number: the most common case
+            t is tuple or t is list or tree is None or isinstance(tree, (tuple, list, dict))
+        )
     ):
         return [tree], LEAF
     # A loop over a stack, not recursion. Children are pushed in order, so the last

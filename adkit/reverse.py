@@ -151,8 +151,19 @@ class Tape:
     so that you can inspect it.
     """
 
-    __slots__ = ("__weakref__", "_budget", "_entries", "_leaves", "_outputs", "_tokens", "_watched",
-                 "imperative", "lean", "level", "outer")  # fmt: skip
+    __slots__ = (
+        "__weakref__",
+        "_budget",
+        "_entries",
+        "_leaves",
+        "_outputs",
+        "_tokens",
+        "_watched",
+        "imperative",
+        "lean",
+        "level",
+        "outer",
+    )
 
     def __init__(self, lean: bool = False, origin: str | None = None) -> None:
         #: keep only what the reverse rules need (see :func:`_record`);
@@ -239,8 +250,9 @@ def _node(index: int, entry: tuple, values: list[Any]) -> Node:
     prim = primitive_by_id(prim)
     i, di, j, dj = entry[2:]
     inputs = (i,) if len(prim.partials) == 1 else (i, j)
-    operands = (values[i] if i is not None else di,) + (() if len(inputs) == 1 else
-                (values[j] if j is not None else dj,))  # fmt: skip
+    operands = (values[i] if i is not None else di,) + (
+        () if len(inputs) == 1 else (values[j] if j is not None else dj,)
+    )
     return Node(index, prim, inputs, operands, {}, out)
 
 
@@ -603,9 +615,13 @@ def _general(prim: Primitive, x: Any, y: Any) -> Any:
 
 #: ufuncs that ``ndarray op Var`` sends to the routes
 _BINARY_UFUNCS: dict[np.ufunc, Primitive] = {
-    np.add: rules.add, np.subtract: rules.subtract, np.multiply: rules.multiply, np.divide: rules.divide,
-    np.power: rules.power, np.matmul: rules.matmul,
-}  # fmt: skip
+    np.add: rules.add,
+    np.subtract: rules.subtract,
+    np.multiply: rules.multiply,
+    np.divide: rules.divide,
+    np.power: rules.power,
+    np.matmul: rules.matmul,
+}
 
 
 #: ufuncs of one operand that are a primitive of the table, for ``np.tanh(x)``
@@ -664,8 +680,16 @@ def _adopt(tape: Tape, leaf: Var) -> None:
     leaf._tape, leaf._index, leaf._level = tape, new._index, tape.level
 
 
-def _record(prim: Primitive, tape: Tape, level: Level, out: Any, parents: tuple[int | None, ...],
-            primals: tuple[Any, ...], params: dict, plain: bool) -> Var:  # fmt: skip
+def _record(
+    prim: Primitive,
+    tape: Tape,
+    level: Level,
+    out: Any,
+    parents: tuple[int | None, ...],
+    primals: tuple[Any, ...],
+    params: dict,
+    plain: bool,
+) -> Var:
     """Build the general entry of an operation and push it.
 
     ``plain``: the operands hold no boxes (plain NumPy values), so a

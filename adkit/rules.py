@@ -109,7 +109,7 @@ ZERO = 0
 
 
 def apply_jvp(prim: Primitive, tangents: Sequence[Any], out: Any, primals: Sequence[Any],
-              params: dict) -> Any:  # fmt: skip
+              params: dict) -> Any:
     """The output tangent of ``prim`` from its operands' tangents (``None`` means zero), by its rules.
 
     Returns ``None`` when the output does not depend on any tangent.
@@ -157,7 +157,7 @@ def apply_jvp(prim: Primitive, tangents: Sequence[Any], out: Any, primals: Seque
 
 
 def apply_vjp(prim: Primitive, i: int, cotangent: Any, out: Any, primals: Sequence[Any],
-              params: dict) -> Any:  # fmt: skip
+              params: dict) -> Any:
     """The cotangent of operand ``i`` of ``prim`` (``None`` for zero) from the output's, by its rules."""
     if prim.partials is not None:
         rule = prim.partials[i]
@@ -321,17 +321,17 @@ def batch_ndim(t: Any, x: Any) -> int:
 
 
 def _each_operand(prim: Primitive, ct: Any, out: Any, primals: Sequence[Any], params: dict,
-                  parents: Sequence[int | None]) -> list[Any]:  # fmt: skip
+                  parents: Sequence[int | None]) -> list[Any]:
     """The general rules, operand by operand (``None`` for constants)."""
     return [None if p is None else apply_vjp(prim, i, ct, out, primals, params)
-            for i, p in enumerate(parents)]  # fmt: skip
+            for i, p in enumerate(parents)]
 
 
 def _partials_fast_vjp(partials: tuple, singular: bool, selects: bool) -> Callable[..., list[Any]]:
     """An elementwise operation's rule: each traced operand's partial, one call each."""
 
     def fast_vjp(ct: Any, out: Any, primals: Sequence[Any], params: dict,
-                 parents: Sequence[int | None]) -> list[Any]:  # fmt: skip
+                 parents: Sequence[int | None]) -> list[Any]:
         cts = []
         for i, parent in enumerate(parents):
             rule = partials[i]
@@ -345,7 +345,7 @@ def _partials_fast_vjp(partials: tuple, singular: bool, selects: bool) -> Callab
 
 
 def _power_fast_vjp(ct: Any, out: Any, primals: Sequence[Any], params: dict,
-                    parents: Sequence[int | None]) -> list[Any]:  # fmt: skip
+                    parents: Sequence[int | None]) -> list[Any]:
     """``x ** c`` for a constant ``c`` (a square, most often): ``ct c x^(c-1)``."""
     x, y = primals
     if parents[1] is None and type(ct) is np.ndarray and type(x) is np.ndarray and ct.shape == x.shape:
@@ -356,7 +356,7 @@ def _power_fast_vjp(ct: Any, out: Any, primals: Sequence[Any], params: dict,
 
 
 def _tanh_fast_vjp(ct: Any, out: Any, primals: Sequence[Any], params: dict,
-                   parents: Sequence[int | None]) -> list[Any]:  # fmt: skip
+                   parents: Sequence[int | None]) -> list[Any]:
     """``ct (1 - out²)`` in one buffer: what a hand-written backprop computes, without its temporaries."""
     if type(ct) is np.ndarray and type(out) is np.ndarray and ct.shape == out.shape:
         d = np.multiply(out, out)
@@ -366,13 +366,13 @@ def _tanh_fast_vjp(ct: Any, out: Any, primals: Sequence[Any], params: dict,
 
 
 def _matmul_fast_vjp(ct: Any, out: Any, primals: Sequence[Any], params: dict,
-                     parents: Sequence[int | None]) -> list[Any]:  # fmt: skip
+                     parents: Sequence[int | None]) -> list[Any]:
     """Matrices: ``ct bᵀ`` and ``aᵀ ct``; anything else (vectors, stacks, batches) by the general rule."""
     a, b = primals
     if type(ct) is np.ndarray and ct.ndim == 2 and type(a) is np.ndarray and a.ndim == 2 \
-            and type(b) is np.ndarray and b.ndim == 2:  # fmt: skip
+            and type(b) is np.ndarray and b.ndim == 2:
         return [None if parents[0] is None else np.matmul(ct, b.T),
-                None if parents[1] is None else np.matmul(a.T, ct)]  # fmt: skip
+                None if parents[1] is None else np.matmul(a.T, ct)]
     return _each_operand(matmul, ct, out, primals, params, parents)
 
 
@@ -461,7 +461,7 @@ def quietly(rule: Callable) -> Callable:
 
 
 def elementwise(ufunc: Callable, scalar_impl: Callable | None, partials: Sequence[Callable | None], *,
-                name: str | None = None, **declaration: Any) -> Primitive:  # fmt: skip
+                name: str | None = None, **declaration: Any) -> Primitive:
     """Declare an elementwise operation by its partial derivatives (the DiffRules.jl form).
 
     ``ufunc`` is the NumPy implementation (and names the primitive unless
@@ -479,7 +479,7 @@ def elementwise(ufunc: Callable, scalar_impl: Callable | None, partials: Sequenc
         name or ufunc.__name__, ufunc, scalar_impl=scalar_impl, partials=partials,
         fast_vjp=fast or _partials_fast_vjp(tuple(partials), singular, selects),
         numpy_name=getattr(ufunc, "__name__", name), **declaration,
-    )  # fmt: skip
+    )
 
 
 def _doc(maths: str, example: str, result: str) -> str:
@@ -916,7 +916,7 @@ sinc_derivative_p = Primitive(
     flops=40.0, residuals=(0,), symbol="sinc'", label="sinc^({order})({0})",
     doc="The order-th derivative of sinc(x) = sin(pi x)/(pi x) (order >= 1); its derivative is the next "
         "order's, exact at every x, 0 included, and every order.",
-)  # fmt: skip
+)
 sinc = elementwise(np.sinc, _on_floats(np.sinc), (lambda out, x: sinc_derivative_p(x, order=1),),
                    domain=(REAL,), flops=20.0, residuals=(0,),
                    doc="Normalized sinc sin(pi x)/(pi x), 1 at 0; d/dx = (cos(pi x) - sinc x)/x, 0 at 0. "
@@ -1321,7 +1321,7 @@ def _reshape_impl(x: Any, *, shape: tuple) -> Any:
 
 
 _RESHAPE_CASES = (Case(((2, 3),), {"shape": (6,)}), Case(((6,),), {"shape": (3, 2)}),
-                  Case(((),), {"shape": (1, 1)}))  # fmt: skip
+                  Case(((),), {"shape": (1, 1)}))
 
 reshape_p = Primitive("reshape", _reshape_impl, cases=_RESHAPE_CASES, flops=0.0, residuals=(),
                       jvps=(_reshape_jvp,), vjps=(_reshape_vjp,), doc="Same elements, new shape; linear.")
@@ -1636,9 +1636,9 @@ def _zeros_for(tangents: Sequence[Any], operands: Sequence[Any]) -> list[Any]:
     """Tangents with explicit zeros for constants, of the right batch shape and of the type the constant
     and a tangent make (a float32 tangent beside a float32 constant stays float32)."""
     batch, kind = next((shape_of(t)[: batch_ndim(t, x)], primal(t))
-                       for t, x in zip(tangents, operands) if t is not None)  # fmt: skip
+                       for t, x in zip(tangents, operands) if t is not None)
     return [np.zeros(batch + shape_of(x), np.result_type(kind, primal(x))) if t is None else t
-            for t, x in zip(tangents, operands)]  # fmt: skip
+            for t, x in zip(tangents, operands)]
 
 
 def _concatenate_jvp(tangents: Sequence[Any], out: Any, *xs: Any, axis: int) -> Any:
@@ -1954,7 +1954,7 @@ def dot(a: Any, b: Any) -> Any:
     k = -2 if len(b_shape) > 1 else -1
     if a_shape[-1] != b_shape[k]:
         raise ValueError(f"shapes {a_shape} and {b_shape} not aligned: {a_shape[-1]} (dim "
-                         f"{len(a_shape) - 1}) != {b_shape[k]} (dim {len(b_shape) + k})")  # fmt: skip
+                         f"{len(a_shape) - 1}) != {b_shape[k]} (dim {len(b_shape) + k})")
     return tensordot(a, b, axes=([-1], [k]))
 
 
@@ -2019,7 +2019,7 @@ def _well_conditioned(rng: np.random.Generator, n: int = 3, stack: tuple[int, ..
 
 #: square matrices, one and a stack of two (linear algebra broadcasts over leading axes)
 _SQUARE_CASES = (Case(((3, 3),), make=lambda rng: (_well_conditioned(rng),)),
-                 Case(((2, 3, 3),), make=lambda rng: (_well_conditioned(rng, stack=(2,)),)))  # fmt: skip
+                 Case(((2, 3, 3),), make=lambda rng: (_well_conditioned(rng, stack=(2,)),)))
 
 
 inv = Primitive("inv", np.linalg.inv, cases=_SQUARE_CASES, flops=_cubic, residuals=("out",), label="inv({0})",
@@ -2124,7 +2124,7 @@ def _cofactor_jvp_jvp_x(t: Any, out: Any, x: Any, e: Any) -> Any:
     return (_trace_of_product(w, t) * out
             - d * _trace_of_product(wt, we) * _swap_last(w)
             - d * _trace_of_product(w, e) * _swap_last(matmul(wt, w))
-            + d * _swap_last(matmul(wt, wew) + matmul(wew, matmul(t, w))))  # fmt: skip
+            + d * _swap_last(matmul(wt, wew) + matmul(wew, matmul(t, w))))
 
 
 def _cofactor_jvp_vjp_x(ct: Any, out: Any, x: Any, e: Any) -> Any:
@@ -2136,7 +2136,7 @@ def _cofactor_jvp_vjp_x(ct: Any, out: Any, x: Any, e: Any) -> Any:
     ct_x = (sum_p(ct * out, axis=(-2, -1), keepdims=True) * w_t
             - d * sum_p(ct * w_t, axis=(-2, -1), keepdims=True) * wew_t
             - d * _trace_of_product(w, e) * matmul(matmul(w_t, ct_t), w_t)
-            + d * (matmul(matmul(w_t, ct_t), wew_t) + matmul(matmul(wew_t, ct_t), w_t)))  # fmt: skip
+            + d * (matmul(matmul(w_t, ct_t), wew_t) + matmul(matmul(wew_t, ct_t), w_t)))
     return unbroadcast(ct_x, shape_of(x), batch_ndim(ct, out))
 
 
@@ -2461,7 +2461,7 @@ def vector_norm(x: Any, axis: Any = None, keepdims: bool = False, ord: Any = 2) 
         chosen = _axis_list(axis, n)
         rest = [i for i in range(n) if i not in chosen]
         flat = reshape(transpose(x, chosen + rest), (math.prod(shape[i] for i in chosen),) + tuple(
-            shape[i] for i in rest))  # fmt: skip
+            shape[i] for i in rest))
         over = 0
     else:
         flat, over = x, axis
@@ -2591,11 +2591,11 @@ def _check_normal_form(subscripts: str) -> None:
     for term in terms:
         if len(set(term)) != len(term):
             raise ValueError(f"einsum_p takes no letter twice in one operand: {subscripts!r}; use "
-                             "adkit.einsum")  # fmt: skip
+                             "adkit.einsum")
         for c in term:
             if c not in output and builtins.sum(c in t for t in terms) < 2:
                 raise ValueError(f"einsum_p: the letter {c!r} of {subscripts!r} is in one operand only; "
-                                 "sum it first, or use adkit.einsum")  # fmt: skip
+                                 "sum it first, or use adkit.einsum")
 
 
 def _einsum_impl(*operands: Any, subscripts: str, optimize: bool) -> Any:
@@ -2646,7 +2646,7 @@ einsum_p = Primitive(
     jvps=_einsum_jvp, vjps=_einsum_vjp,
     doc="Contraction of operands named by subscripts in normal form (see adkit.einsum); multilinear: "
         "each operand's tangent and cotangent is an einsum of the same shape.",
-)  # fmt: skip
+)
 
 
 def _letter_sizes(terms: Sequence[str], shapes: Sequence[tuple[int, ...]]) -> dict[str, int]:
@@ -2658,12 +2658,12 @@ def _letter_sizes(terms: Sequence[str], shapes: Sequence[tuple[int, ...]]) -> di
                 sizes[c] = n
             elif n not in (1, sizes[c]):
                 raise ValueError(f"einsum: the subscript {c!r} has length {sizes[c]} in one operand and {n} "
-                                 f"in operand {k}; lengths must agree (or be 1, to broadcast)")  # fmt: skip
+                                 f"in operand {k}; lengths must agree (or be 1, to broadcast)")
     return sizes
 
 
 def _parse_einsum(subscripts: str, shapes: Sequence[tuple[int, ...]],
-                 sum_ellipsis: bool = False) -> tuple[list[str], str]:  # fmt: skip
+                 sum_ellipsis: bool = False) -> tuple[list[str], str]:
     """NumPy's einsum subscripts as explicit terms without ellipsis: ``("i...,i", [(2, 3), (2,)])`` gives
     ``(["iA", "i"], "A")``.
 
@@ -2683,7 +2683,7 @@ def _parse_einsum(subscripts: str, shapes: Sequence[tuple[int, ...]],
     terms = lhs.split(",")
     if len(terms) != len(shapes):
         raise ValueError(f"einsum: the subscripts {subscripts!r} name {len(terms)} operands, but "
-                         f"{len(shapes)} were given")  # fmt: skip
+                         f"{len(shapes)} were given")
     for term in [*terms, output or ""]:
         if "." in term and (term.count(".") != 3 or "..." not in term):
             raise ValueError("Invalid Ellipses.")
@@ -2693,7 +2693,7 @@ def _parse_einsum(subscripts: str, shapes: Sequence[tuple[int, ...]],
         extra = len(shape) - named if "..." in term else 0
         if extra < 0 or ("..." not in term and named != len(shape)):
             raise ValueError(f"einsum: operand {k} has {len(shape)} axes, but its subscripts {term!r} name "
-                             f"{named}")  # fmt: skip
+                             f"{named}")
         broadcast.append(extra)
     width = builtins.max(broadcast, default=0)
     ellipsis = _fresh_letters(spec, width)
@@ -2706,13 +2706,13 @@ def _parse_einsum(subscripts: str, shapes: Sequence[tuple[int, ...]],
         output = output.replace("...", ellipsis)
     elif width and not sum_ellipsis:
         raise ValueError("output has more dimensions than subscripts given in einstein sum, but no '...' "
-                         "ellipsis provided to broadcast the extra dimensions.")  # fmt: skip
+                         "ellipsis provided to broadcast the extra dimensions.")
     for c in output:
         if output.count(c) > 1:
             raise ValueError(f"einstein sum subscripts string includes output subscript '{c}' multiple times")
         if c not in letters:
             raise ValueError(f"einstein sum subscripts string included output subscript '{c}' which never "
-                             "appeared in an input")  # fmt: skip
+                             "appeared in an input")
     return terms, output
 
 
@@ -2727,13 +2727,13 @@ def _take_diagonals(x: Any, term: str) -> tuple[Any, str]:
         n1, n2 = shape_of(x)[first], shape_of(x)[second]
         if n1 != n2:
             raise ValueError(f"dimensions in operand for collapsing index '{repeated}' don't match "
-                             f"({n1} != {n2})")  # fmt: skip
+                             f"({n1} != {n2})")
         x = diagonal(x, 0, first, second)  # the two axes go, their diagonal comes last
         term = "".join(c for k, c in enumerate(term) if k not in (first, second)) + repeated
 
 
 def _contract(operands: Sequence[Any], terms: Sequence[str], output: str, optimize: Any = False,
-              path: Sequence[tuple[int, ...]] | None = None) -> Any:  # fmt: skip
+              path: Sequence[tuple[int, ...]] | None = None) -> Any:
     """The contraction ``terms -> output`` of explicit terms (no ellipsis), as :func:`einsum` computes it.
 
     Brings the terms to the primitive's normal form (diagonals, broadcasting, letters of one operand
@@ -2817,7 +2817,7 @@ def tensordot(a: Any, b: Any, axes: Any = 2) -> Any:
     axes_a = [axes_a] if isinstance(axes_a, (int, np.integer)) else list(axes_a)
     axes_b = [axes_b] if isinstance(axes_b, (int, np.integer)) else list(axes_b)
     if len(axes_a) != len(axes_b) or any(
-            a_shape[i] != b_shape[j] for i, j in zip(axes_a, axes_b)):  # fmt: skip
+            a_shape[i] != b_shape[j] for i, j in zip(axes_a, axes_b)):
         raise ValueError("shape-mismatch for sum")
     letters = EINSUM_LETTERS[: len(a_shape) + len(b_shape)]
     term_a = list(letters[: len(a_shape)])
@@ -2868,7 +2868,7 @@ def cross(a: Any, b: Any, axisa: int = -1, axisb: int = -1, axisc: int = -1, axi
         raise ValueError("incompatible dimensions for cross product\n(dimension must be 2 or 3)")
     if na == 2 or nb == 2:
         warnings.warn("Arrays of 2-dimensional vectors are deprecated. Use arrays of 3-dimensional vectors "
-                      "instead. (deprecated in NumPy 2.0)", DeprecationWarning, stacklevel=3)  # fmt: skip
+                      "instead. (deprecated in NumPy 2.0)", DeprecationWarning, stacklevel=3)
     a0, a1, b0, b1 = (getitem(v, (Ellipsis, k)) for v, k in ((a, 0), (a, 1), (b, 0), (b, 1)))
     z = a0 * b1 - a1 * b0
     if na == 2 and nb == 2:
@@ -2924,7 +2924,7 @@ def multi_dot(arrays: Sequence[Any]) -> Any:
     for x in arrays:
         if ndim_of(x) != 2:
             raise np.linalg.LinAlgError(f"{ndim_of(x)}-dimensional array given. Array must be "
-                                        "two-dimensional")  # fmt: skip
+                                        "two-dimensional")
     if len(arrays) == 3:
         (m, k), (_, n), (_, p) = (shape_of(x) for x in arrays)
         left_first = m * n * (k + p) < k * p * (m + n)  # (AB)C against A(BC)
@@ -2966,7 +2966,7 @@ def _take_by_index(x: Any, picked: np.ndarray, axis: int = -1) -> Any:
     n = len(shape)
     axis = _axis_list(axis, n)[0]
     index = tuple(picked if k == axis else np.arange(shape[k]).reshape((-1,) + (1,) * (n - 1 - k))
-                  for k in range(n))  # fmt: skip
+                  for k in range(n))
     return getitem_p(x, index=index)
 
 
@@ -3014,7 +3014,7 @@ def _to_last_axis(x: Any, axis: Any) -> tuple[Any, tuple[int, ...], tuple[int, .
 
 def _reduced_shape(shape: tuple[int, ...], axes: tuple[int, ...], keepdims: bool) -> tuple[int, ...]:
     return keepdims_shape(shape, axes) if keepdims else tuple(
-        n for k, n in enumerate(shape) if k - len(shape) not in axes)  # fmt: skip
+        n for k, n in enumerate(shape) if k - len(shape) not in axes)
 
 
 def _nan_slices(y: np.ndarray, counts: Any) -> Any:
@@ -3082,10 +3082,10 @@ QUANTILE_METHODS: dict[str, tuple[Callable[[Any, Any], Any], Callable | None]] =
     "midpoint": (lambda n, q: 0.5 * (np.floor((n - 1) * q) + np.ceil((n - 1) * q)),
                  lambda g, i: np.where(i % 1 == 0, 0.0, 0.5)),
     "nearest": (lambda n, q: np.around((n - 1) * q).astype(np.intp), None),
-}  # fmt: skip
+}
 #: methods whose interpolation weight is the fractional part of the position: it varies with q
 _CONTINUOUS = frozenset({"interpolated_inverted_cdf", "hazen", "weibull", "linear", "median_unbiased",
-                         "normal_unbiased"})  # fmt: skip
+                         "normal_unbiased"})
 
 
 def _lerp(a: Any, b: Any, t: Any) -> Any:
@@ -3095,7 +3095,7 @@ def _lerp(a: Any, b: Any, t: Any) -> Any:
 
 
 def quantile(x: Any, q: Any, axis: Any = None, method: str = "linear", keepdims: bool = False, *,
-             skip_nan: bool = False, weights: Any = None) -> Any:  # fmt: skip
+             skip_nan: bool = False, weights: Any = None) -> Any:
     """The ``q``-quantiles over ``axis`` by one of NumPy's methods (``np.quantile``; ``np.nanquantile``
     with ``skip_nan``): the sorted values at the method's position, interpolated linearly between the two
     around it. d/dx goes to those two elements (weights 1 - g and g; ties in stable sorted order), d/dq is
@@ -3162,7 +3162,7 @@ def quantile(x: Any, q: Any, axis: Any = None, method: str = "linear", keepdims:
 
 
 def _weighted_position(weights: Any, x: Any, axis: Any, value: np.ndarray, counts: Any, q: np.ndarray,
-                       method: str) -> np.ndarray:  # fmt: skip
+                       method: str) -> np.ndarray:
     """NumPy's weighted ``inverted_cdf``: per slice, the first sorted position whose share of the total
     weight reaches q (``value`` is ``x`` with the reduced axes last, merged)."""
     if method != "inverted_cdf":
@@ -3274,7 +3274,7 @@ cumprod_p = Primitive("cumprod", _cumprod_impl,
                       domain=(NONZERO,), flops=_input_size, residuals=("out", 0), symbol="cumprod",
                       jvps=(_cumprod_jvp,), vjps=(_cumprod_vjp,),
                       doc="Running product along an axis; d out_i = sum_{j <= i} dx_j prod_{k <= i, k != j} "
-                          "x_k, computed without dividing (exact where entries are zero).")  # fmt: skip
+                          "x_k, computed without dividing (exact where entries are zero).")
 
 
 def cumprod(x: Any, axis: int | None = None) -> Any:
@@ -3448,7 +3448,7 @@ def _with_singular_values(rng: np.random.Generator, m: int, n: int, stack: tuple
 # svd -----------------------------------------------------------------------------------------------
 
 _SVD_INSTEAD = ("Functions of the singular values alone (np.linalg.svd(a, compute_uv=False), "
-                "np.linalg.norm(a, 'nuc')) have first derivatives there.")  # fmt: skip
+                "np.linalg.norm(a, 'nuc')) have first derivatives there.")
 
 
 def _svd_impl(a: Any, *, full_matrices: bool) -> np.ndarray:
@@ -3510,7 +3510,7 @@ _SVD_CASES = (Case(((3, 3),), {"full_matrices": False}, make=lambda rng: _with_s
               Case(((4, 3),), {"full_matrices": False}, make=lambda rng: _with_singular_values(rng, 4, 3)),
               Case(((3, 4),), {"full_matrices": True}, make=lambda rng: _with_singular_values(rng, 3, 4)),
               Case(((2, 4, 2),), {"full_matrices": False},
-                   make=lambda rng: _with_singular_values(rng, 4, 2, (2,))))  # fmt: skip
+                   make=lambda rng: _with_singular_values(rng, 4, 2, (2,))))
 
 svd_p = Primitive("svd", _svd_impl, cases=_SVD_CASES, flops=_decomposition_flops(12.0), residuals=("out",),
                   label="svd({0})", jvps=(_svd_jvp,), vjps=(_svd_vjp,),
@@ -3659,7 +3659,7 @@ def svdvals(x: Any) -> Any:
 # eigh ----------------------------------------------------------------------------------------------
 
 _EIGH_INSTEAD = ("Functions of the eigenvalues alone (np.linalg.eigvalsh, np.trace) have first "
-                 "derivatives there.")  # fmt: skip
+                 "derivatives there.")
 
 
 def _eigh_impl(a: Any, *, lower: bool) -> np.ndarray:
@@ -3708,7 +3708,7 @@ def _eigenvalues_off_zero(rng: np.random.Generator, n: int = 3) -> tuple:
 _EIGH_CASES = (Case(((3, 3),), {"lower": True}, make=_with_eigenvalues),
                Case(((3, 3),), {"lower": False}, make=_with_eigenvalues),
                Case(((2, 3, 3),), {"lower": True},
-                    make=lambda rng: _with_eigenvalues(rng, 3, (2,))))  # fmt: skip
+                    make=lambda rng: _with_eigenvalues(rng, 3, (2,))))
 
 eigh_p = Primitive("eigh", _eigh_impl, cases=_EIGH_CASES, flops=_decomposition_flops(9.0), residuals=("out",),
                    label="eigh({0})", jvps=(_eigh_jvp,), vjps=(_eigh_vjp,),
@@ -3868,7 +3868,7 @@ def _qr_impl(a: Any, *, complete: bool) -> np.ndarray:
 def _qr_parts(packed: Any, m: int) -> tuple[Any, Any]:
     """``Q (..., m, k)`` and ``R (..., k, n)`` from the packed ``[Qᵀ | R]``."""
     return (_swap_last(getitem_p(packed, index=(Ellipsis, slice(0, m)))),
-            getitem_p(packed, index=(Ellipsis, slice(m, None))))  # fmt: skip
+            getitem_p(packed, index=(Ellipsis, slice(m, None))))
 
 
 def _require_full_rank(r: Any, m: int, n: int) -> None:
@@ -4017,14 +4017,14 @@ def _pinv_jvp(t: Any, out: Any, a: Any, *, rcond: Any, hermitian: bool) -> Any:
     tt = _swap_last(t)
     return (-matmul(matmul(p, t), p)
             + matmul(matmul(p, _swap_last(p)), tt - matmul(matmul(tt, a), p))
-            + matmul(tt - matmul(p, matmul(a, tt)), matmul(_swap_last(p), p)))  # fmt: skip
+            + matmul(tt - matmul(p, matmul(a, tt)), matmul(_swap_last(p), p)))
 
 
 def _pinv_vjp(ct: Any, out: Any, a: Any, *, rcond: Any, hermitian: bool) -> Any:
     p, a, ctt = out, _read(a, hermitian), _swap_last(ct)
     ca = (-matmul(matmul(_swap_last(p), ct), _swap_last(p))
           + matmul(ctt - matmul(a, matmul(p, ctt)), matmul(p, _swap_last(p)))
-          + matmul(matmul(_swap_last(p), p), ctt - matmul(matmul(ctt, p), a)))  # fmt: skip
+          + matmul(matmul(_swap_last(p), p), ctt - matmul(matmul(ctt, p), a)))
     return _symmetric_from_transpose(ca, lower=True) if hermitian else ca
 
 
@@ -4108,7 +4108,7 @@ def _lstsq_jvp_a(t: Any, out: Any, a: Any, b: Any, *, rcond: Any) -> Any:
     tt = _swap_last(t)
     y = matmul(tt, matmul(_swap_last(p), x))
     dx = (-matmul(p, matmul(t, x)) + matmul(matmul(p, _swap_last(p)), matmul(tt, r))
-          + y - matmul(p, matmul(a, y)))  # fmt: skip
+          + y - matmul(p, matmul(a, y)))
     return _uncolumn(dx, vector)
 
 
@@ -4123,7 +4123,7 @@ def _lstsq_vjp_a(ct: Any, out: Any, a: Any, b: Any, *, rcond: Any) -> Any:
     ct_t = _swap_last(c)
     return (-matmul(matmul(_swap_last(p), c), _swap_last(x))
             + matmul(matmul(r, ct_t), matmul(p, _swap_last(p)))
-            + matmul(matmul(_swap_last(p), x), ct_t - matmul(matmul(ct_t, p), a)))  # fmt: skip
+            + matmul(matmul(_swap_last(p), x), ct_t - matmul(matmul(ct_t, p), a)))
 
 
 def _lstsq_vjp_b(ct: Any, out: Any, a: Any, b: Any, *, rcond: Any) -> Any:
@@ -4161,7 +4161,7 @@ def lstsq(a: Any, b: Any, rcond: Any = None) -> tuple[Any, Any, int, Any]:
     """
     if ndim_of(a) != 2 or ndim_of(b) not in (1, 2):
         raise np.linalg.LinAlgError(f"{ndim_of(a) if ndim_of(a) != 2 else ndim_of(b)}-dimensional array "
-                                    "given. Array must be two-dimensional")  # fmt: skip
+                                    "given. Array must be two-dimensional")
     x_np, residuals_np, rank, _ = np.linalg.lstsq(primal(a), primal(b), rcond=rcond)
     m, n = shape_of(a)
     cutoff = _eps(a) * builtins.max(m, n) if rcond is None else rcond
@@ -4376,7 +4376,7 @@ psi = digamma
 
 
 def logsumexp(a: Any, axis: Any = None, b: Any = None, keepdims: bool = False,
-              return_sign: bool = False) -> Any:  # fmt: skip
+              return_sign: bool = False) -> Any:
     """``log Σ b e^a`` as ``scipy.special.logsumexp`` (which is not a ufunc, so NumPy's protocol cannot bring
     it here: call this one): d/da_i = b_i e^(a_i - out), the softmax.
 
@@ -4444,14 +4444,14 @@ PRIMITIVES: dict[str, Primitive] = {
         einsum_p, cumprod_p,
         exp2, logaddexp2, deg2rad, rad2deg, heaviside, sinc, sinc_derivative_p,
     )
-}  # fmt: skip
+}
 PRIMITIVES.update((p.name, p) for p in (svd_p, svdvals_p, eigh_p, eigvalsh_p, cholesky_p, qr_p, pinv_p,
-                                         lstsq_p))  # fmt: skip
+                                         lstsq_p))
 #: the special functions, computed by scipy.special (SciPy is optional)
 SPECIAL: dict[str, Primitive] = {
     p.name: p for p in (erf, erfc, erfinv, ndtr, ndtri, log_ndtr, expit, log_expit, logit, polygamma, digamma,
                         gammaln, gamma, xlogy, xlog1py)
-}  # fmt: skip
+}
 PRIMITIVES.update(SPECIAL)
 
 #: Docstrings of the primitives, collected so that doctest runs their examples.

@@ -68,12 +68,25 @@ from adkit.reverse import Tape, Var, sweep
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
-__all__ = ["DENSE_FALLBACK", "SparseJacobian", "SparsityInfo", "color_columns", "color_rows", "sparsity",
-           "structure_rule"]
+__all__ = [
+    "DENSE_FALLBACK",
+    "SparseJacobian",
+    "SparsityInfo",
+    "color_columns",
+    "color_rows",
+    "sparsity",
+    "structure_rule",
+]
 
 #: Colouring strategies of ``networkx.coloring.greedy_color`` that need no random state.
-STRATEGIES = ("largest_first", "smallest_last", "independent_set", "connected_sequential_bfs",
-              "connected_sequential_dfs", "saturation_largest_first")  # fmt: skip
+STRATEGIES = (
+    "largest_first",
+    "smallest_last",
+    "independent_set",
+    "connected_sequential_bfs",
+    "connected_sequential_dfs",
+    "saturation_largest_first",
+)
 #: A conflict graph with more edges than this is not handed to networkx (it would take minutes and
 #: gigabytes); its columns get a colour each, and the info says so.
 MAX_CONFLICT_EDGES = 20_000_000
@@ -154,8 +167,9 @@ def _by_indices(node: Any, operands: list[Any], n: int) -> Any:
     """Reshapes, transposes, broadcasts, indexing, concatenation: the primitive applied to element numbers."""
     sizes = [size_of(x) for x in node.operands]
     offsets = np.cumsum([0] + sizes)
-    numbers = [np.arange(offsets[k], offsets[k + 1]).reshape(shape_of(x))
-               for k, x in enumerate(node.operands)]  # fmt: skip
+    numbers = [
+        np.arange(offsets[k], offsets[k + 1]).reshape(shape_of(x)) for k, x in enumerate(node.operands)
+    ]
     index = np.asarray(node.primitive.impl(*numbers, **node.params))
     blocks = [_empty(size, n) if p is None else p for p, size in zip(operands, sizes)]
     stacked = _scipy_sparse().vstack(blocks, format="csr")
@@ -254,11 +268,24 @@ def _everything(node: Any, operands: list[Any], n: int) -> Any:
     return _scipy_sparse().csr_array((data, np.tile(columns, rows), indptr), shape=(rows, n))
 
 
-_BY_INDICES = (rules.reshape_p, rules.squeeze_p, rules.expand_dims_p, rules.transpose_p, rules.broadcast_to_p,
-               rules.getitem_p, rules.concatenate_p, rules.stack_p)  # fmt: skip
+_BY_INDICES = (
+    rules.reshape_p,
+    rules.squeeze_p,
+    rules.expand_dims_p,
+    rules.transpose_p,
+    rules.broadcast_to_p,
+    rules.getitem_p,
+    rules.concatenate_p,
+    rules.stack_p,
+)
 _REDUCTIONS = (rules.sum_p, rules.mean_p, rules.prod_p, rules.max_p, rules.min_p, rules.norm_p)
-_OTHERS = {rules.cumsum_p: _running, rules.cumprod_p: _running, rules.index_add_p: _index_add,
-           rules.matmul: _matmul, rules.einsum_p: _einsum}  # fmt: skip
+_OTHERS = {
+    rules.cumsum_p: _running,
+    rules.cumprod_p: _running,
+    rules.index_add_p: _index_add,
+    rules.matmul: _matmul,
+    rules.einsum_p: _einsum,
+}
 
 #: The primitives of the rule table without a structure rule, on purpose, and why: each output element
 #: is taken to depend on every element of every traced operand (a superset, never a missed nonzero),
@@ -398,13 +425,16 @@ def _output(out: Any, f: Callable, level: Any) -> Any:
         )
     value = primal(out)
     if not isinstance(value, (float, int, np.ndarray, np.generic)) or np.result_type(value).kind not in "fiu":
-        raise TypeError(f"{_name(f)} returned a {type(value).__name__}; sparse=True needs a number or an "
-                        "array of real numbers: return a NumPy array of floats")
+        raise TypeError(
+            f"{_name(f)} returned a {type(value).__name__}; sparse=True needs a number or an "
+            "array of real numbers: return a NumPy array of floats"
+        )
     return out
 
 
-def _record(f: Callable, args: tuple, argnums: int, x: Any, kwargs: dict[str, Any], origin: str,
-            lean: bool) -> tuple[Tape, Any]:  # fmt: skip
+def _record(
+    f: Callable, args: tuple, argnums: int, x: Any, kwargs: dict[str, Any], origin: str, lean: bool
+) -> tuple[Tape, Any]:
     tape = Tape(lean=lean, origin=origin)
     leaf = tape.leaf(x)
     try:
@@ -432,8 +462,9 @@ def sparsity(f: Callable, *args: Any, argnums: int = 0, **kwargs: Any) -> Any:
     return _detect(f, args, argnums, kwargs, f"adkit.sparse.sparsity({_name(f)})")[0].matrix
 
 
-def _detect(f: Callable, args: tuple, argnums: Any, kwargs: dict[str, Any],
-            origin: str) -> tuple[_Pattern, Tape, Any]:  # fmt: skip
+def _detect(
+    f: Callable, args: tuple, argnums: Any, kwargs: dict[str, Any], origin: str
+) -> tuple[_Pattern, Tape, Any]:
     _scipy_sparse()
     position, x = _argument(f, args, argnums)
     tape, out = _record(f, args, position, x, kwargs, origin, lean=False)
@@ -510,8 +541,16 @@ def _float_type(x: Any) -> Any:
     return x.dtype if isinstance(x, np.ndarray) and x.dtype.kind == "f" else np.dtype(np.float64)
 
 
-def _forward_compressed(f: Callable, args: tuple, argnums: int, x: Any, kwargs: dict[str, Any],
-                        seeds: np.ndarray, chunk: int, origin: str) -> tuple[Any, np.ndarray]:  # fmt: skip
+def _forward_compressed(
+    f: Callable,
+    args: tuple,
+    argnums: int,
+    x: Any,
+    kwargs: dict[str, Any],
+    seeds: np.ndarray,
+    chunk: int,
+    origin: str,
+) -> tuple[Any, np.ndarray]:
     """``(f(x), J Sᵀ)`` for the rows of ``seeds`` as tangent directions, ``chunk`` per vector-mode pass."""
     shape = shape_of(x)
     blocks, out_value = [], None
@@ -546,8 +585,16 @@ def _reverse_compressed(tape: Tape, out: Any, in_size: int, seeds: np.ndarray, c
     return np.concatenate(blocks)
 
 
-def _verify(rows: np.ndarray, cols: np.ndarray, data: np.ndarray, direction: np.ndarray,
-            product: np.ndarray, transposed: bool, f: Callable, given: bool) -> None:  # fmt: skip
+def _verify(
+    rows: np.ndarray,
+    cols: np.ndarray,
+    data: np.ndarray,
+    direction: np.ndarray,
+    product: np.ndarray,
+    transposed: bool,
+    f: Callable,
+    given: bool,
+) -> None:
     """Refuse a Jacobian read back through a pattern that does not hold here.
 
     ``product`` is ``J v`` (or ``uᵀ J``, ``transposed``) for a random
@@ -598,26 +645,40 @@ def _plan(info: SparsityInfo) -> _Plan:
 
 def _cost(costs: Costs, directions: int, seed_size: int, work: Workload) -> float:
     """The mode cost model of :mod:`adkit.modes`, with ``directions`` compressed seeds of ``seed_size``."""
-    return (costs.per_call + costs.per_op * work.ops + costs.per_flop * work.flops
-            + costs.per_direction_flop * directions * work.linear
-            + costs.per_seed_entry * directions * seed_size)  # fmt: skip
+    return (
+        costs.per_call
+        + costs.per_op * work.ops
+        + costs.per_flop * work.flops
+        + costs.per_direction_flop * directions * work.linear
+        + costs.per_seed_entry * directions * seed_size
+    )
 
 
-def _choose(requested: str, p_forward: int | None, p_reverse: int | None, n: int, m: int,
-            work: Workload) -> tuple[str, str, float | None, float | None]:  # fmt: skip
+def _choose(
+    requested: str, p_forward: int | None, p_reverse: int | None, n: int, m: int, work: Workload
+) -> tuple[str, str, float | None, float | None]:
     fwd = None if p_forward is None else _cost(FORWARD, p_forward, n, work)
     rev = None if p_reverse is None else _cost(REVERSE, p_reverse, m, work)
     if requested != "auto":
         count = p_forward if requested == "forward" else p_reverse
         what = "columns" if requested == "forward" else "rows"
-        return requested, (f"mode={requested!r} was requested: {count} colours of the {what}, so "
-                           f"{count} {'tangent directions' if requested == 'forward' else 'cotangents'} "
-                           f"instead of {n if requested == 'forward' else m}"), fwd, rev  # fmt: skip
+        return (
+            requested,
+            (
+                f"mode={requested!r} was requested: {count} colours of the {what}, so "
+                f"{count} {'tangent directions' if requested == 'forward' else 'cotangents'} "
+                f"instead of {n if requested == 'forward' else m}"
+            ),
+            fwd,
+            rev,
+        )
     mode = "forward" if fwd <= rev else "reverse"
-    reason = (f"{mode} mode: the columns need {p_forward} colours (tangent directions, instead of "
-              f"n = {n}) and the rows {p_reverse} (cotangents, instead of m = {m}); with the cost model of "
-              f"mode='auto' that is about {duration(fwd)} forward against {duration(rev)} "
-              "reverse.")  # fmt: skip
+    reason = (
+        f"{mode} mode: the columns need {p_forward} colours (tangent directions, instead of "
+        f"n = {n}) and the rows {p_reverse} (cotangents, instead of m = {m}); with the cost model of "
+        f"mode='auto' that is about {duration(fwd)} forward against {duration(rev)} "
+        "reverse."
+    )
     return mode, reason, fwd, rev
 
 
@@ -694,16 +755,20 @@ class SparsityInfo:
 
     def __repr__(self) -> str:
         conservative = f"; conservative through {', '.join(self.conservative)}" if self.conservative else ""
-        return (f"SparsityInfo(m={self.m}, n={self.n}, nnz={self.nnz}, mode={self.mode!r}, "
-                f"passes={self.passes}, p_forward={self.p_forward}, p_reverse={self.p_reverse}"
-                f"{conservative})\n  {self.reason}")  # fmt: skip
+        return (
+            f"SparsityInfo(m={self.m}, n={self.n}, nnz={self.nnz}, mode={self.mode!r}, "
+            f"passes={self.passes}, p_forward={self.p_forward}, p_reverse={self.p_reverse}"
+            f"{conservative})\n  {self.reason}"
+        )
 
     def _repr_html_(self) -> str:
         cells = (self.m, self.n, self.nnz, self.p_forward, self.p_reverse, self.mode, self.passes)
         row = "".join(f"<td>{html.escape(str(c))}</td>" for c in cells)
-        return ("<table><tr><th>m</th><th>n</th><th>nonzeros</th><th>colours (columns)</th>"
-                "<th>colours (rows)</th><th>mode</th><th>passes</th></tr>"
-                f"<tr>{row}</tr></table><p>{html.escape(self.reason)}</p>")  # fmt: skip
+        return (
+            "<table><tr><th>m</th><th>n</th><th>nonzeros</th><th>colours (columns)</th>"
+            "<th>colours (rows)</th><th>mode</th><th>passes</th></tr>"
+            f"<tr>{row}</tr></table><p>{html.escape(self.reason)}</p>"
+        )
 
     def spy(self, ax: Any = None, mode: str | None = None, compressed: bool = True) -> Figure:
         """Draw the pattern with each nonzero in its group's colour, and the compressed matrix beside it.
@@ -738,16 +803,29 @@ def _palette(p: int) -> list[Any]:
     import matplotlib as mpl
 
     if p <= 10:
-        return list(mpl.colormaps["tab10"].colors[:max(p, 1)])
+        return list(mpl.colormaps["tab10"].colors[: max(p, 1)])
     if p <= 20:
         return list(mpl.colormaps["tab20"].colors[:p])
     return [mpl.colormaps["turbo"](k / (p - 1)) for k in range(p)]
 
 
-def _spy_axes(ax: Any, rows: np.ndarray, cols: np.ndarray, groups: np.ndarray, shape: tuple[int, int],
-              palette: list[Any], title: str) -> None:  # fmt: skip
-    ax.scatter(cols, rows, c=[palette[g] for g in groups] if groups.size else "k", marker="s",
-               s=_marker_size(ax, *shape), linewidths=0)  # fmt: skip
+def _spy_axes(
+    ax: Any,
+    rows: np.ndarray,
+    cols: np.ndarray,
+    groups: np.ndarray,
+    shape: tuple[int, int],
+    palette: list[Any],
+    title: str,
+) -> None:
+    ax.scatter(
+        cols,
+        rows,
+        c=[palette[g] for g in groups] if groups.size else "k",
+        marker="s",
+        s=_marker_size(ax, *shape),
+        linewidths=0,
+    )
     ax.set_xlim(-0.5, shape[1] - 0.5)
     ax.set_ylim(shape[0] - 0.5, -0.5)
     ax.set_aspect("equal" if max(shape) / max(min(shape), 1) < 8 else "auto")
@@ -766,9 +844,11 @@ def _draw_spy(info: SparsityInfo, ax: Any, mode: str, compressed: bool) -> Figur
         raise ValueError(f"mode must be 'forward' or 'reverse', got {mode!r}")
     colors = info.column_colors if mode == "forward" else info.row_colors
     if colors is None:
-        raise ValueError(f"the {mode} colouring was not computed: mode={info.mode!r} was requested. "
-                         "Ask for both with adkit.jacobian(f, sparse=True) (mode='auto'), or for this one "
-                         f"with mode={mode!r}")
+        raise ValueError(
+            f"the {mode} colouring was not computed: mode={info.mode!r} was requested. "
+            "Ask for both with adkit.jacobian(f, sparse=True) (mode='auto'), or for this one "
+            f"with mode={mode!r}"
+        )
     coo = info.pattern.tocoo()
     rows, cols = np.asarray(coo.row), np.asarray(coo.col)
     groups = colors[cols] if mode == "forward" else colors[rows]
@@ -778,8 +858,7 @@ def _draw_spy(info: SparsityInfo, ax: Any, mode: str, compressed: bool) -> Figur
         import matplotlib.pyplot as plt
 
         if compressed:
-            figure, (ax, right) = plt.subplots(1, 2, figsize=(7.0, 3.6),
-                                               gridspec_kw={"width_ratios": (3, 2)})  # fmt: skip
+            figure, (ax, right) = plt.subplots(1, 2, figsize=(7.0, 3.6), gridspec_kw={"width_ratios": (3, 2)})
         else:
             figure, ax = plt.subplots(figsize=(4.5, 4.0))
             right = None
@@ -791,12 +870,26 @@ def _draw_spy(info: SparsityInfo, ax: Any, mode: str, compressed: bool) -> Figur
     if right is not None:
         if mode == "forward":  # J S: entry (i, colour of j)
             key = np.unique(np.stack([rows, groups]), axis=1)
-            _spy_axes(right, key[0], key[1], key[1], (info.m, p), palette,
-                      f"J S ({info.m} × {p}): one column\nper colour, no collisions")
+            _spy_axes(
+                right,
+                key[0],
+                key[1],
+                key[1],
+                (info.m, p),
+                palette,
+                f"J S ({info.m} × {p}): one column\nper colour, no collisions",
+            )
         else:  # Wᵀ J: entry (colour of i, j)
             key = np.unique(np.stack([groups, cols]), axis=1)
-            _spy_axes(right, key[0], key[1], key[0], (p, info.n), palette,
-                      f"Wᵀ J ({p} × {info.n}): one row\nper colour, no collisions")
+            _spy_axes(
+                right,
+                key[0],
+                key[1],
+                key[0],
+                (p, info.n),
+                palette,
+                f"Wᵀ J ({p} × {info.n}): one row\nper colour, no collisions",
+            )
     figure.tight_layout()
     return figure
 
@@ -832,8 +925,17 @@ class SparseJacobian:
            [ 0., -1.,  6.]])
     """
 
-    def __init__(self, f: Callable, mode: str = "auto", argnums: int = 0, chunk: int | None = None, *,
-                 pattern: Any = None, strategy: str = "largest_first", check: bool = True):  # fmt: skip
+    def __init__(
+        self,
+        f: Callable,
+        mode: str = "auto",
+        argnums: int = 0,
+        chunk: int | None = None,
+        *,
+        pattern: Any = None,
+        strategy: str = "largest_first",
+        check: bool = True,
+    ):
         if not callable(f):
             raise TypeError(f"adkit.jacobian needs a function to differentiate, got {type(f).__name__}")
         if mode not in ("forward", "reverse", "auto"):
@@ -862,8 +964,12 @@ class SparseJacobian:
 
     def _key(self, args: tuple, kwargs: dict[str, Any]) -> tuple:
         numbers = (float, int, np.ndarray, np.generic)
-        shapes = tuple((type(a).__name__, np.shape(a), str(np.result_type(a))) if isinstance(a, numbers)
-                       else type(a).__name__ for a in args)  # fmt: skip
+        shapes = tuple(
+            (type(a).__name__, np.shape(a), str(np.result_type(a)))
+            if isinstance(a, numbers)
+            else type(a).__name__
+            for a in args
+        )
         return self.argnums, shapes, tuple(sorted(kwargs))
 
     def explain(self, *args: Any, **kwargs: Any) -> SparsityInfo:
@@ -876,8 +982,9 @@ class SparseJacobian:
         """
         return self._info(args, kwargs)[0]
 
-    def _info(self, args: tuple,
-              kwargs: dict[str, Any]) -> tuple[SparsityInfo, _Plan, tuple[Tape, Any] | None]:  # fmt: skip
+    def _info(
+        self, args: tuple, kwargs: dict[str, Any]
+    ) -> tuple[SparsityInfo, _Plan, tuple[Tape, Any] | None]:
         key = self._key(args, kwargs)
         known = self._infos.get(key)
         if known is not None:
@@ -898,16 +1005,35 @@ class SparseJacobian:
         m, n = matrix.shape
         columns = color_columns(matrix, self.strategy) if self.mode in ("forward", "auto") else None
         rows = color_rows(matrix, self.strategy) if self.mode in ("reverse", "auto") else None
-        mode, reason, fwd, rev = _choose(self.mode, _count(columns) if columns is not None else None,
-                                         _count(rows) if rows is not None else None, n, m, pattern.workload)
+        mode, reason, fwd, rev = _choose(
+            self.mode,
+            _count(columns) if columns is not None else None,
+            _count(rows) if rows is not None else None,
+            n,
+            m,
+            pattern.workload,
+        )
         if pattern.conservative:
             own = "a primitive of its own, with no structure rule"
             why = "; ".join(f"{name}: {DENSE_FALLBACK.get(name, own)}" for name in pattern.conservative)
-            reason += (f" The pattern is a superset where it went through {', '.join(pattern.conservative)}, "
-                       "each output element of which is counted as depending on every element of its "
-                       f"operands ({why}).")  # fmt: skip
-        info = SparsityInfo(matrix, pattern.in_shape, pattern.out_shape, mode, reason, columns, rows,
-                            pattern.conservative, self.strategy, fwd, rev)  # fmt: skip
+            reason += (
+                f" The pattern is a superset where it went through {', '.join(pattern.conservative)}, "
+                "each output element of which is counted as depending on every element of its "
+                f"operands ({why})."
+            )
+        info = SparsityInfo(
+            matrix,
+            pattern.in_shape,
+            pattern.out_shape,
+            mode,
+            reason,
+            columns,
+            rows,
+            pattern.conservative,
+            self.strategy,
+            fwd,
+            rev,
+        )
         plan = _plan(info)
         if len(self._infos) >= 64:
             self._infos.clear()
@@ -935,13 +1061,17 @@ class SparseJacobian:
             dtype = _float_type(x)
             chunk = max(1, seeds.shape[0] if self.chunk is None else int(self.chunk))
             directions = seeds.astype(dtype, copy=False)
-            out, compressed = _forward_compressed(self.f, args, position, x, kwargs, directions, chunk,
-                                                  self.origin)  # fmt: skip
+            out, compressed = _forward_compressed(
+                self.f, args, position, x, kwargs, directions, chunk, self.origin
+            )
             self._check_size(size_of(out), info)
             data = compressed[rows, colors[cols]]
         else:
-            tape, out = recorded if recorded is not None else _record(self.f, args, position, x, kwargs,
-                                                                      self.origin, lean=True)  # fmt: skip
+            tape, out = (
+                recorded
+                if recorded is not None
+                else _record(self.f, args, position, x, kwargs, self.origin, lean=True)
+            )
             self._check_size(size_of(out), info)
             dtype = _float_type(primal(out))
             chunk = max(1, seeds.shape[0] if self.chunk is None else int(self.chunk))
@@ -949,8 +1079,9 @@ class SparseJacobian:
             data = compressed[colors[rows], cols]
         if checked:
             product = compressed[:, p] if info.mode == "forward" else compressed[p]
-            _verify(rows, cols, data, plan.check, product, info.mode == "reverse", self.f,
-                    self._given is not None)  # fmt: skip
+            _verify(
+                rows, cols, data, plan.check, product, info.mode == "reverse", self.f, self._given is not None
+            )
         dtype = np.result_type(data.dtype, _float_type(x)) if data.size else _float_type(x)
         # the caller's own index arrays: eliminate_zeros() and friends change them in place
         entries = (data.astype(dtype, copy=False), plan.indices.copy(), plan.indptr.copy())

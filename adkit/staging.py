@@ -76,8 +76,13 @@ class Ref:
     def __init__(self, id: int, example: Any) -> None:
         self.id = id
         self.kind = type(example)
-        self.shape = example.shape if isinstance(example, (np.ndarray, np.generic)) else \
-            () if isinstance(example, (float, int)) else np.shape(example)  # fmt: skip
+        self.shape = (
+            example.shape
+            if isinstance(example, (np.ndarray, np.generic))
+            else ()
+            if isinstance(example, (float, int))
+            else np.shape(example)
+        )
         self.dtype = example.dtype if isinstance(example, (np.ndarray, np.generic)) else None
         #: the name the generated code gives it (set by the code generator)
         self.name = ""
@@ -254,8 +259,13 @@ def show_value(x: Any) -> str:
         return repr(x)
     if type(x) in (tuple, list):
         inner = ", ".join(show_value(v) for v in x)
-        return f"({inner},)" if type(x) is tuple and len(x) == 1 else f"({inner})" if type(x) is tuple \
-            else f"[{inner}]"  # fmt: skip
+        return (
+            f"({inner},)"
+            if type(x) is tuple and len(x) == 1
+            else f"({inner})"
+            if type(x) is tuple
+            else f"[{inner}]"
+        )
     return _short(x)
 
 
@@ -271,12 +281,30 @@ def _short(x: Any) -> str:
 
 #: Python operators as a listing writes them
 OPERATOR_SYMBOLS: dict[Any, str] = {
-    operator.add: "+", operator.sub: "-", operator.mul: "*", operator.truediv: "/", operator.floordiv: "//",
-    operator.mod: "%", operator.pow: "**", operator.matmul: "@", operator.neg: "neg", operator.pos: "pos",
-    operator.abs: "abs", operator.invert: "~", operator.lt: "<", operator.le: "<=", operator.gt: ">",
-    operator.ge: ">=", operator.eq: "==", operator.ne: "!=", operator.and_: "&", operator.or_: "|",
-    operator.xor: "^", operator.getitem: "[]", operator.contains: "in",
-}  # fmt: skip
+    operator.add: "+",
+    operator.sub: "-",
+    operator.mul: "*",
+    operator.truediv: "/",
+    operator.floordiv: "//",
+    operator.mod: "%",
+    operator.pow: "**",
+    operator.matmul: "@",
+    operator.neg: "neg",
+    operator.pos: "pos",
+    operator.abs: "abs",
+    operator.invert: "~",
+    operator.lt: "<",
+    operator.le: "<=",
+    operator.gt: ">",
+    operator.ge: ">=",
+    operator.eq: "==",
+    operator.ne: "!=",
+    operator.and_: "&",
+    operator.or_: "|",
+    operator.xor: "^",
+    operator.getitem: "[]",
+    operator.contains: "in",
+}
 
 
 class Method:
@@ -358,8 +386,16 @@ class Builder:
             self.refused = f"{reason} ({_site()})"
         return StagingError(reason)
 
-    def _push(self, op: Any, kind: str, args: tuple, params: dict, example: Any, boxed: bool,
-              raw: Sequence[Any] = ()) -> Any:  # fmt: skip
+    def _push(
+        self,
+        op: Any,
+        kind: str,
+        args: tuple,
+        params: dict,
+        example: Any,
+        boxed: bool,
+        raw: Sequence[Any] = (),
+    ) -> Any:
         state: Any = "any"  # Python numbers: NumPy's error state does not apply
         t = type(example)
         if t is not float and t is not bool and t is not int:
@@ -373,8 +409,9 @@ class Builder:
         self.equations.append(Equation(op, kind, args, params, ref, state))
         return Staged(ref, example, self)
 
-    def primitive(self, prim: Primitive, args: tuple, params: dict, example: Any,
-                  raw: Sequence[Any]) -> Staged:  # fmt: skip
+    def primitive(
+        self, prim: Primitive, args: tuple, params: dict, example: Any, raw: Sequence[Any]
+    ) -> Staged:
         return self._push(prim, "primitive", args, params, example, True, raw)
 
     def call(self, op: Callable, args: tuple, kwargs: dict) -> Any:
@@ -512,45 +549,200 @@ def _site() -> str:
 STRUCTURAL = frozenset({"shape", "ndim", "size", "dtype", "itemsize", "nbytes", "flags", "strides"})
 
 #: NumPy functions whose answer is the structure of their arguments (shapes, dtypes), not their numbers
-STRUCTURAL_FUNCTIONS = frozenset({np.shape, np.ndim, np.size, np.result_type, np.iscomplexobj, np.isrealobj,
-                                  np.min_scalar_type})  # fmt: skip
+STRUCTURAL_FUNCTIONS = frozenset(
+    {np.shape, np.ndim, np.size, np.result_type, np.iscomplexobj, np.isrealobj, np.min_scalar_type}
+)
 
 #: NumPy functions making a fresh array of an argument's shape: plain values, made now
 LIKE_FUNCTIONS = frozenset({np.zeros_like, np.ones_like, np.empty_like})
 
 #: NumPy functions recorded on staged values: each has a result whose shape follows from its arguments'
 #: shapes and its other (constant) arguments, never from the numbers (which ``np.nonzero`` has)
-FUNCTIONS = frozenset({
-    np.where, np.sum, np.prod, np.mean, np.std, np.var, np.max, np.min, np.amax, np.amin, np.any, np.all,
-    np.argmax, np.argmin, np.cumsum, np.cumprod, np.sort, np.argsort, np.clip, np.reshape, np.ravel,
-    np.transpose, np.swapaxes, np.moveaxis, np.squeeze, np.expand_dims, np.broadcast_to, np.concatenate,
-    np.stack, np.hstack, np.vstack, np.atleast_1d, np.atleast_2d, np.atleast_3d, np.copy, np.round,
-    np.around, np.isclose, np.allclose, np.array_equal, np.count_nonzero, np.dot, np.vdot, np.outer, np.inner,
-    np.tensordot, np.diag, np.diagonal, np.trace, np.tril, np.triu, np.flip, np.roll, np.tile, np.repeat,
-    np.take, np.nan_to_num, np.full_like, np.may_share_memory, np.shares_memory, np.cross, np.real, np.imag,
-    np.linalg.norm, np.linalg.det, np.linalg.slogdet, np.linalg.inv, np.linalg.solve, np.linalg.cond,
-    np.linalg.svd, np.linalg.eigh, np.linalg.qr, np.linalg.cholesky, np.floor_divide,
-    # issue 13's coverage: contractions, order statistics, shape and structure, each with a result whose
-    # shape follows from its arguments' shapes and its constant arguments
-    np.einsum, np.kron, np.linalg.multi_dot, np.diff, np.ediff1d, np.gradient, np.pad, np.rot90, np.fliplr,
-    np.flipud, np.rollaxis, np.diagflat, np.column_stack, np.dstack, np.block, np.append, np.insert,
-    np.delete, np.split, np.array_split, np.hsplit, np.vsplit, np.dsplit, np.broadcast_arrays, np.select,
-    np.take_along_axis, np.linspace, np.sinc, np.isposinf, np.isneginf, np.ptp, np.average, np.median,
-    np.quantile, np.percentile, np.nanmedian, np.nanquantile, np.nanpercentile, np.nansum, np.nanprod,
-    np.nanmean, np.nanvar, np.nanstd, np.nanmax, np.nanmin, np.nancumsum, np.nancumprod, np.partition,
-    np.linalg.svdvals, np.linalg.eigvalsh, np.linalg.pinv, np.linalg.matrix_power,
-    np.linalg.matrix_norm, np.linalg.vector_norm, np.linalg.matrix_transpose, np.matvec, np.vecmat,
-    np.vecdot, np.linalg.vecdot, np.linalg.outer, np.linalg.cross, np.linalg.tensordot, np.linalg.trace,
-    np.linalg.diagonal, np.unstack, np.cumulative_sum, np.cumulative_prod,
-})  # fmt: skip
+FUNCTIONS = frozenset(
+    {
+        np.where,
+        np.sum,
+        np.prod,
+        np.mean,
+        np.std,
+        np.var,
+        np.max,
+        np.min,
+        np.amax,
+        np.amin,
+        np.any,
+        np.all,
+        np.argmax,
+        np.argmin,
+        np.cumsum,
+        np.cumprod,
+        np.sort,
+        np.argsort,
+        np.clip,
+        np.reshape,
+        np.ravel,
+        np.transpose,
+        np.swapaxes,
+        np.moveaxis,
+        np.squeeze,
+        np.expand_dims,
+        np.broadcast_to,
+        np.concatenate,
+        np.stack,
+        np.hstack,
+        np.vstack,
+        np.atleast_1d,
+        np.atleast_2d,
+        np.atleast_3d,
+        np.copy,
+        np.round,
+        np.around,
+        np.isclose,
+        np.allclose,
+        np.array_equal,
+        np.count_nonzero,
+        np.dot,
+        np.vdot,
+        np.outer,
+        np.inner,
+        np.tensordot,
+        np.diag,
+        np.diagonal,
+        np.trace,
+        np.tril,
+        np.triu,
+        np.flip,
+        np.roll,
+        np.tile,
+        np.repeat,
+        np.take,
+        np.nan_to_num,
+        np.full_like,
+        np.may_share_memory,
+        np.shares_memory,
+        np.cross,
+        np.real,
+        np.imag,
+        np.linalg.norm,
+        np.linalg.det,
+        np.linalg.slogdet,
+        np.linalg.inv,
+        np.linalg.solve,
+        np.linalg.cond,
+        np.linalg.svd,
+        np.linalg.eigh,
+        np.linalg.qr,
+        np.linalg.cholesky,
+        np.floor_divide,
+        # issue 13's coverage: contractions, order statistics, shape and structure, each with a result whose
+        # shape follows from its arguments' shapes and its constant arguments
+        np.einsum,
+        np.kron,
+        np.linalg.multi_dot,
+        np.diff,
+        np.ediff1d,
+        np.gradient,
+        np.pad,
+        np.rot90,
+        np.fliplr,
+        np.flipud,
+        np.rollaxis,
+        np.diagflat,
+        np.column_stack,
+        np.dstack,
+        np.block,
+        np.append,
+        np.insert,
+        np.delete,
+        np.split,
+        np.array_split,
+        np.hsplit,
+        np.vsplit,
+        np.dsplit,
+        np.broadcast_arrays,
+        np.select,
+        np.take_along_axis,
+        np.linspace,
+        np.sinc,
+        np.isposinf,
+        np.isneginf,
+        np.ptp,
+        np.average,
+        np.median,
+        np.quantile,
+        np.percentile,
+        np.nanmedian,
+        np.nanquantile,
+        np.nanpercentile,
+        np.nansum,
+        np.nanprod,
+        np.nanmean,
+        np.nanvar,
+        np.nanstd,
+        np.nanmax,
+        np.nanmin,
+        np.nancumsum,
+        np.nancumprod,
+        np.partition,
+        np.linalg.svdvals,
+        np.linalg.eigvalsh,
+        np.linalg.pinv,
+        np.linalg.matrix_power,
+        np.linalg.matrix_norm,
+        np.linalg.vector_norm,
+        np.linalg.matrix_transpose,
+        np.matvec,
+        np.vecmat,
+        np.vecdot,
+        np.linalg.vecdot,
+        np.linalg.outer,
+        np.linalg.cross,
+        np.linalg.tensordot,
+        np.linalg.trace,
+        np.linalg.diagonal,
+        np.unstack,
+        np.cumulative_sum,
+        np.cumulative_prod,
+    }
+)
 
 #: ndarray methods recorded on staged values (the others are refused: ``sort`` writes in place,
 #: ``nonzero`` has a shape that depends on the numbers, ``tolist`` reads them)
-METHODS = frozenset({
-    "all", "any", "sum", "prod", "mean", "std", "var", "max", "min", "argmax", "argmin", "cumsum", "cumprod",
-    "reshape", "ravel", "flatten", "transpose", "swapaxes", "squeeze", "astype", "copy", "clip", "round",
-    "dot", "diagonal", "trace", "conj", "conjugate", "repeat", "take", "is_integer",
-})  # fmt: skip
+METHODS = frozenset(
+    {
+        "all",
+        "any",
+        "sum",
+        "prod",
+        "mean",
+        "std",
+        "var",
+        "max",
+        "min",
+        "argmax",
+        "argmin",
+        "cumsum",
+        "cumprod",
+        "reshape",
+        "ravel",
+        "flatten",
+        "transpose",
+        "swapaxes",
+        "squeeze",
+        "astype",
+        "copy",
+        "clip",
+        "round",
+        "dot",
+        "diagonal",
+        "trace",
+        "conj",
+        "conjugate",
+        "repeat",
+        "take",
+        "is_integer",
+    }
+)
 #: attributes that are values of their own: recorded
 VALUE_ATTRIBUTES = frozenset({"T", "mT", "real", "imag"})
 
@@ -672,8 +864,9 @@ class _Values(Symbolic):
 
     def __getitem__(self, index: Any) -> Any:
         if _holds_staged(index):
-            raise self._builder.refuse("indexing with a staged index (the result's shape or elements would "
-                                       "depend on the numbers)")  # fmt: skip
+            raise self._builder.refuse(
+                "indexing with a staged index (the result's shape or elements would depend on the numbers)"
+            )
         return self._builder.call(operator.getitem, (self, index), {})
 
     def __contains__(self, item: Any) -> bool:
@@ -703,8 +896,10 @@ class _Values(Symbolic):
             return func(*_examples(args), **_examples(kwargs))
         name = op_name(func)
         if func not in FUNCTIONS:
-            raise self._builder.refuse(f"{name} of a staged value (adkit.compile stages the NumPy functions "
-                                       "whose result's shape is known in advance)")  # fmt: skip
+            raise self._builder.refuse(
+                f"{name} of a staged value (adkit.compile stages the NumPy functions "
+                "whose result's shape is known in advance)"
+            )
         if func is np.where and len(args) + len(kwargs) < 3:
             raise self._builder.refuse("np.where(condition) of a staged value (its shape depends on numbers)")
         if kwargs.get("out") is not None:
@@ -715,39 +910,104 @@ class _Values(Symbolic):
         return self._builder.call(func, args, kwargs)
 
     # arithmetic and comparisons: the operator on the plain values
-    def __add__(self, o: Any) -> Any: return self._binary(operator.add, self, o)
-    def __radd__(self, o: Any) -> Any: return self._binary(operator.add, o, self)
-    def __sub__(self, o: Any) -> Any: return self._binary(operator.sub, self, o)
-    def __rsub__(self, o: Any) -> Any: return self._binary(operator.sub, o, self)
-    def __mul__(self, o: Any) -> Any: return self._binary(operator.mul, self, o)
-    def __rmul__(self, o: Any) -> Any: return self._binary(operator.mul, o, self)
-    def __truediv__(self, o: Any) -> Any: return self._binary(operator.truediv, self, o)
-    def __rtruediv__(self, o: Any) -> Any: return self._binary(operator.truediv, o, self)
-    def __floordiv__(self, o: Any) -> Any: return self._binary(operator.floordiv, self, o)
-    def __rfloordiv__(self, o: Any) -> Any: return self._binary(operator.floordiv, o, self)
-    def __mod__(self, o: Any) -> Any: return self._binary(operator.mod, self, o)
-    def __rmod__(self, o: Any) -> Any: return self._binary(operator.mod, o, self)
-    def __pow__(self, o: Any) -> Any: return self._binary(operator.pow, self, o)
-    def __rpow__(self, o: Any) -> Any: return self._binary(operator.pow, o, self)
-    def __matmul__(self, o: Any) -> Any: return self._binary(operator.matmul, self, o)
-    def __rmatmul__(self, o: Any) -> Any: return self._binary(operator.matmul, o, self)
-    def __and__(self, o: Any) -> Any: return self._binary(operator.and_, self, o)
-    def __rand__(self, o: Any) -> Any: return self._binary(operator.and_, o, self)
-    def __or__(self, o: Any) -> Any: return self._binary(operator.or_, self, o)
-    def __ror__(self, o: Any) -> Any: return self._binary(operator.or_, o, self)
-    def __xor__(self, o: Any) -> Any: return self._binary(operator.xor, self, o)
-    def __rxor__(self, o: Any) -> Any: return self._binary(operator.xor, o, self)
-    def __lt__(self, o: Any) -> Any: return self._binary(operator.lt, self, o)
-    def __le__(self, o: Any) -> Any: return self._binary(operator.le, self, o)
-    def __gt__(self, o: Any) -> Any: return self._binary(operator.gt, self, o)
-    def __ge__(self, o: Any) -> Any: return self._binary(operator.ge, self, o)
-    def __eq__(self, o: Any) -> Any: return self._binary(operator.eq, self, o)  # type: ignore[override]
-    def __ne__(self, o: Any) -> Any: return self._binary(operator.ne, self, o)  # type: ignore[override]
-    def __iadd__(self, o: Any) -> Any: return self._in_place(operator.add, o)
-    def __isub__(self, o: Any) -> Any: return self._in_place(operator.sub, o)
-    def __imul__(self, o: Any) -> Any: return self._in_place(operator.mul, o)
-    def __itruediv__(self, o: Any) -> Any: return self._in_place(operator.truediv, o)
-    def __ipow__(self, o: Any) -> Any: return self._in_place(operator.pow, o)
+    def __add__(self, o: Any) -> Any:
+        return self._binary(operator.add, self, o)
+
+    def __radd__(self, o: Any) -> Any:
+        return self._binary(operator.add, o, self)
+
+    def __sub__(self, o: Any) -> Any:
+        return self._binary(operator.sub, self, o)
+
+    def __rsub__(self, o: Any) -> Any:
+        return self._binary(operator.sub, o, self)
+
+    def __mul__(self, o: Any) -> Any:
+        return self._binary(operator.mul, self, o)
+
+    def __rmul__(self, o: Any) -> Any:
+        return self._binary(operator.mul, o, self)
+
+    def __truediv__(self, o: Any) -> Any:
+        return self._binary(operator.truediv, self, o)
+
+    def __rtruediv__(self, o: Any) -> Any:
+        return self._binary(operator.truediv, o, self)
+
+    def __floordiv__(self, o: Any) -> Any:
+        return self._binary(operator.floordiv, self, o)
+
+    def __rfloordiv__(self, o: Any) -> Any:
+        return self._binary(operator.floordiv, o, self)
+
+    def __mod__(self, o: Any) -> Any:
+        return self._binary(operator.mod, self, o)
+
+    def __rmod__(self, o: Any) -> Any:
+        return self._binary(operator.mod, o, self)
+
+    def __pow__(self, o: Any) -> Any:
+        return self._binary(operator.pow, self, o)
+
+    def __rpow__(self, o: Any) -> Any:
+        return self._binary(operator.pow, o, self)
+
+    def __matmul__(self, o: Any) -> Any:
+        return self._binary(operator.matmul, self, o)
+
+    def __rmatmul__(self, o: Any) -> Any:
+        return self._binary(operator.matmul, o, self)
+
+    def __and__(self, o: Any) -> Any:
+        return self._binary(operator.and_, self, o)
+
+    def __rand__(self, o: Any) -> Any:
+        return self._binary(operator.and_, o, self)
+
+    def __or__(self, o: Any) -> Any:
+        return self._binary(operator.or_, self, o)
+
+    def __ror__(self, o: Any) -> Any:
+        return self._binary(operator.or_, o, self)
+
+    def __xor__(self, o: Any) -> Any:
+        return self._binary(operator.xor, self, o)
+
+    def __rxor__(self, o: Any) -> Any:
+        return self._binary(operator.xor, o, self)
+
+    def __lt__(self, o: Any) -> Any:
+        return self._binary(operator.lt, self, o)
+
+    def __le__(self, o: Any) -> Any:
+        return self._binary(operator.le, self, o)
+
+    def __gt__(self, o: Any) -> Any:
+        return self._binary(operator.gt, self, o)
+
+    def __ge__(self, o: Any) -> Any:
+        return self._binary(operator.ge, self, o)
+
+    def __eq__(self, o: Any) -> Any:
+        return self._binary(operator.eq, self, o)  # type: ignore[override]
+
+    def __ne__(self, o: Any) -> Any:
+        return self._binary(operator.ne, self, o)  # type: ignore[override]
+
+    def __iadd__(self, o: Any) -> Any:
+        return self._in_place(operator.add, o)
+
+    def __isub__(self, o: Any) -> Any:
+        return self._in_place(operator.sub, o)
+
+    def __imul__(self, o: Any) -> Any:
+        return self._in_place(operator.mul, o)
+
+    def __itruediv__(self, o: Any) -> Any:
+        return self._in_place(operator.truediv, o)
+
+    def __ipow__(self, o: Any) -> Any:
+        return self._in_place(operator.pow, o)
 
     def __neg__(self) -> Any:
         return self._builder.call(operator.neg, (self,), {})
@@ -948,8 +1208,17 @@ def stage(fn: Callable, args: tuple, kwargs: dict, name: str = "") -> Program:
             raise StagingError(f"{name} returned a traced value ({type(y).__name__}) of a differentiation")
         else:
             outputs.append(y)
-    return Program(name, in_tree, builder.inputs, statics, builder.equations, outputs, out_tree,
-                   _arg_names(fn, args, kwargs, leaves, in_tree), builder.ambient)  # fmt: skip
+    return Program(
+        name,
+        in_tree,
+        builder.inputs,
+        statics,
+        builder.equations,
+        outputs,
+        out_tree,
+        _arg_names(fn, args, kwargs, leaves, in_tree),
+        builder.ambient,
+    )
 
 
 def _arg_names(fn: Callable, args: tuple, kwargs: dict, leaves: list, in_tree: TreeDef) -> list[str]:

@@ -90,8 +90,12 @@ def ufunc_entries() -> Iterator[Entry]:
         if ufunc in UFUNCS:
             yield Entry(name, True, _summary(UFUNCS[ufunc]), "any")
         elif ufunc in CONSTANT_UFUNCS:
-            yield Entry(name, True, "piecewise constant, boolean or integer-valued: computed on the values, "
-                                    "derivative 0", "any")  # fmt: skip
+            yield Entry(
+                name,
+                True,
+                "piecewise constant, boolean or integer-valued: computed on the values, derivative 0",
+                "any",
+            )
         elif not any(set(loop.split("->")[0]) & set("efdg") for loop in ufunc.types):  # no real loop
             yield Entry(name, False, "it works on integers, booleans or dates only, not on real numbers")
         else:
@@ -107,8 +111,12 @@ def function_entries() -> Iterator[Entry]:
         if handler is None:
             yield Entry(f"numpy.{name}", False, REFUSALS.get(function, "no rule yet"))
         elif getattr(handler, "__wrapped__", None) is function:
-            yield Entry(f"numpy.{name}", True, "constant (integers, booleans or shapes): NumPy's own, on the "
-                                               "values", "any")  # fmt: skip
+            yield Entry(
+                f"numpy.{name}",
+                True,
+                "constant (integers, booleans or shapes): NumPy's own, on the values",
+                "any",
+            )
         else:
             yield Entry(f"numpy.{name}", True, _handler_summary(handler), ORDER_LIMITS.get(function, "any"))
 
@@ -125,8 +133,11 @@ def method_entries() -> Iterator[Entry]:
             except AttributeError as error:
                 yield Entry(f"ndarray.{name}", False, str(error).split(": ", 1)[1].replace("|", "\\|"))
         elif name in ("item", "tolist"):
-            yield Entry(f"ndarray.{name}", False, "a Python number or list would lose the derivative: use "
-                                                  "adkit.primal(x) for the plain values")  # fmt: skip
+            yield Entry(
+                f"ndarray.{name}",
+                False,
+                "a Python number or list would lose the derivative: use adkit.primal(x) for the plain values",
+            )
         else:
             function = getattr(np, name, None)
             text = _summary(attribute) or (_summary(FUNCTIONS[function]) if function in FUNCTIONS else "")
@@ -146,8 +157,11 @@ def special_entries() -> Iterator[Entry]:
             yield Entry(f"scipy.special.{name}", True, _summary(op), "any")
         else:
             yield Entry(f"scipy.special.{name}", False, "no rule yet")
-    yield Entry("scipy.special.logsumexp", False, "not a ufunc, so NumPy cannot hand it a traced value: call "
-                                                  "adkit.logsumexp, with the same parameters")  # fmt: skip
+    yield Entry(
+        "scipy.special.logsumexp",
+        False,
+        "not a ufunc, so NumPy cannot hand it a traced value: call adkit.logsumexp, with the same parameters",
+    )
 
 
 def _scipy_special() -> Any:
@@ -166,9 +180,12 @@ def entries() -> list[Entry]:
 
 def counts() -> dict[str, int]:
     """How many of each kind adkit supports (constants included) and refuses."""
-    groups = {"numpy ufuncs": list(ufunc_entries()), "numpy functions": list(function_entries()),
-              "ndarray methods": list(method_entries()),
-              "scipy.special": list(special_entries())}  # fmt: skip
+    groups = {
+        "numpy ufuncs": list(ufunc_entries()),
+        "numpy functions": list(function_entries()),
+        "ndarray methods": list(method_entries()),
+        "scipy.special": list(special_entries()),
+    }
     result = {}
     for group, rows in groups.items():
         result[group] = sum(row.supported for row in rows)
@@ -181,8 +198,10 @@ def counts() -> dict[str, int]:
 
 def _table(rows: list[Entry], supported: bool) -> list[str]:
     if supported:
-        lines = ["| function | modes | order | derivative, conventions, conditions |",
-                 "| --- | --- | --- | --- |"]
+        lines = [
+            "| function | modes | order | derivative, conventions, conditions |",
+            "| --- | --- | --- | --- |",
+        ]
         lines += [f"| `{row.name}` | {MODES} | {row.order} | {row.what} |" for row in rows]
     else:
         lines = ["| function | why |", "| --- | --- |"]
@@ -225,10 +244,14 @@ error rather than give a wrong answer:
   vectors are not determined (repeated singular values or eigenvalues).
 """
 
-_ARRAY_SUPPORTED = ("`np.array` and `np.asarray` of (nested) lists that mix traced values and numbers "
-                    "give traced arrays; `np.stack` and `np.concatenate` work too.")  # fmt: skip
-_ARRAY_REFUSED = ("`np.array([x, y])` of traced values is refused (NumPy would convert each to a "
-                  "float); write `np.stack([x, y])` (or `np.concatenate`) instead.")  # fmt: skip
+_ARRAY_SUPPORTED = (
+    "`np.array` and `np.asarray` of (nested) lists that mix traced values and numbers "
+    "give traced arrays; `np.stack` and `np.concatenate` work too."
+)
+_ARRAY_REFUSED = (
+    "`np.array([x, y])` of traced values is refused (NumPy would convert each to a "
+    "float); write `np.stack([x, y])` (or `np.concatenate`) instead."
+)
 
 
 def gotchas() -> str:
@@ -257,21 +280,36 @@ def page() -> str:
         "refusals.",
         "",
     ]
-    groups = [("NumPy ufuncs", list(ufunc_entries())), ("NumPy functions", list(function_entries())),
-              ("ndarray methods and attributes", list(method_entries())),
-              ("scipy.special", list(special_entries()))]  # fmt: skip
+    groups = [
+        ("NumPy ufuncs", list(ufunc_entries())),
+        ("NumPy functions", list(function_entries())),
+        ("ndarray methods and attributes", list(method_entries())),
+        ("scipy.special", list(special_entries())),
+    ]
     for title, rows in groups:
         lines += [f"## {title}", "", *_table([r for r in rows if r.supported], True), ""]
-    lines += ["## Refused, and why", "",
-              "What adkit does not differentiate (yet). A call with a traced argument raises an error that "
-              "names the function and says what to do.", ""]  # fmt: skip
+    lines += [
+        "## Refused, and why",
+        "",
+        "What adkit does not differentiate (yet). A call with a traced argument raises an error that "
+        "names the function and says what to do.",
+        "",
+    ]
     refused = [r for _, rows in groups for r in rows if not r.supported]
-    other_special = [r.name.removeprefix("scipy.special.") for r in refused
-                     if r.name.startswith("scipy.special.") and r.what == "no rule yet"]  # fmt: skip
+    other_special = [
+        r.name.removeprefix("scipy.special.")
+        for r in refused
+        if r.name.startswith("scipy.special.") and r.what == "no rule yet"
+    ]
     refused = [r for r in refused if r.what != "no rule yet" or not r.name.startswith("scipy.special.")]
     if other_special:
-        refused.append(Entry(f"scipy.special (the other {len(other_special)} ufuncs)", False,
-                             "no rule yet: " + ", ".join(other_special)))  # fmt: skip
+        refused.append(
+            Entry(
+                f"scipy.special (the other {len(other_special)} ufuncs)",
+                False,
+                "no rule yet: " + ", ".join(other_special),
+            )
+        )
     lines += [*_table(refused, False), "", gotchas()]
     return "\n".join(lines)
 
@@ -281,8 +319,9 @@ def main(argv: list[str] | None = None) -> None:
     argv = sys.argv[1:] if argv is None else argv
     text = page()
     if argv:
-        text = "\n".join(line for line in text.splitlines()
-                         if line.startswith("|") and argv[0].lower() in line.lower())  # fmt: skip
+        text = "\n".join(
+            line for line in text.splitlines() if line.startswith("|") and argv[0].lower() in line.lower()
+        )
     print(text)
 
 

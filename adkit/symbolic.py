@@ -169,8 +169,9 @@ def _variables(f: Callable[..., Any]) -> list[str]:
         params = list(inspect.signature(f).parameters.values())
     except (TypeError, ValueError):  # NumPy ufuncs and builtins: one argument
         return ["x"]
-    positional = [p for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
-                  and p.default is p.empty]  # fmt: skip
+    positional = [
+        p for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) and p.default is p.empty
+    ]
     if not positional:
         raise TypeError("symbolic differentiation needs a function of at least one positional argument")
     return [p.name for p in positional]
@@ -296,10 +297,13 @@ class SwellStudy:
 
     def to_markdown(self) -> str:
         """The sizes as a Markdown table."""
-        lines = ["| k | expression | derivative | printed length | derivative after cse | AD operations |",
-                 "|---:|---:|---:|---:|---:|---:|"]  # fmt: skip
-        for row in zip(self.ks, self.expression, self.derivative, self.derivative_chars,
-                       self.derivative_cse, self.ad_ops):  # fmt: skip
+        lines = [
+            "| k | expression | derivative | printed length | derivative after cse | AD operations |",
+            "|---:|---:|---:|---:|---:|---:|",
+        ]
+        for row in zip(
+            self.ks, self.expression, self.derivative, self.derivative_chars, self.derivative_cse, self.ad_ops
+        ):
             lines.append("| " + " | ".join(str(v) for v in row) + " |")
         return "\n".join(lines)
 
@@ -321,8 +325,9 @@ class SwellStudy:
         return fig
 
 
-def expression_swell(f_k: Callable[[int], Callable[[Any], Any]] = logistic_map,
-                     ks: Iterable[int] = range(1, 8)) -> SwellStudy:  # fmt: skip
+def expression_swell(
+    f_k: Callable[[int], Callable[[Any], Any]] = logistic_map, ks: Iterable[int] = range(1, 8)
+) -> SwellStudy:
     """Size of the symbolic derivative of ``f_k`` against the operations AD records, as k grows.
 
     ``f_k(k)`` returns a scalar function of a scalar (by default the k-th

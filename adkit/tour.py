@@ -50,21 +50,26 @@ def tour() -> list[str]:
     table = adkit.trace(running_example, 2.0, 5.0)
     for v in sorted(table.computation.variables, key=lambda v: v.tape_index):
         row = table[v.name]
-        lines.append(f"  t{v.tape_index}  {v.name:>3} = {row.definition:9}  value {row.value:7.3f}   "
-                     f"adjoint {row.adjoint:6.3f}")  # fmt: skip
+        lines.append(
+            f"  t{v.tape_index}  {v.name:>3} = {row.definition:9}  value {row.value:7.3f}   "
+            f"adjoint {row.adjoint:6.3f}"
+        )
     with adkit.Tape():
         x1, x2 = adkit.Var(2.0), adkit.Var(5.0)
         out = running_example(x1, x2)
     out.backward()
-    lines.append(f"  x1.grad = {x1.grad:.3f}, x2.grad = {x2.grad:.3f}: the adjoints of v-1 and v0 "
-                 "(5.5 and 2 - cos 5)")  # fmt: skip
+    lines.append(
+        f"  x1.grad = {x1.grad:.3f}, x2.grad = {x2.grad:.3f}: the adjoints of v-1 and v0 (5.5 and 2 - cos 5)"
+    )
     lines.append("4. Matrices: the gradient of a least-squares loss, and a Hessian:")
     rng = np.random.default_rng(0)
     a, b = rng.normal(size=(5, 3)), rng.normal(size=5)
     w = np.zeros(3)
     g = adkit.grad(lambda w: np.sum((a @ w - b) ** 2))(w)
-    lines.append(f"  grad at 0 = {np.array2string(g, precision=3)}  (= -2 Aᵀb = "
-                 f"{np.array2string(-2 * a.T @ b, precision=3)})")  # fmt: skip
+    lines.append(
+        f"  grad at 0 = {np.array2string(g, precision=3)}  (= -2 Aᵀb = "
+        f"{np.array2string(-2 * a.T @ b, precision=3)})"
+    )
     h = adkit.hessian(lambda w: np.sum((a @ w - b) ** 2))(w)
     lines.append(f"  Hessian equals 2 AᵀA: {np.allclose(h, 2 * a.T @ a)}")
     return lines

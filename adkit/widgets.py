@@ -78,8 +78,16 @@ class ModeExplorer:
     [(8, 2)]
     """
 
-    def __init__(self, family: str = "dense", n: int = 16, m: int = 4, methods: Sequence[str] = METHODS,
-                 repeats: int = 3, debounce: float = 0.25, max_exponent: int = 10):  # fmt: skip
+    def __init__(
+        self,
+        family: str = "dense",
+        n: int = 16,
+        m: int = 4,
+        methods: Sequence[str] = METHODS,
+        repeats: int = 3,
+        debounce: float = 0.25,
+        max_exponent: int = 10,
+    ):
         widgets = _ipywidgets()
         if not isinstance(max_exponent, (int, np.integer)) or not 1 <= max_exponent <= 14:
             raise ValueError(f"max_exponent must be an integer from 1 to 14, got {max_exponent!r}")
@@ -108,26 +116,40 @@ class ModeExplorer:
         self._chosen = {"n": 2**n_exp, "m": 2**m_exp}
         self._syncing = False
 
-        slider = dict(base=2, min=0, max=self.max_exponent, step=1, continuous_update=False,
-                      readout_format=".0f", style={"description_width": "initial"})  # fmt: skip
+        slider = dict(
+            base=2,
+            min=0,
+            max=self.max_exponent,
+            step=1,
+            continuous_update=False,
+            readout_format=".0f",
+            style={"description_width": "initial"},
+        )
         self.n_slider = widgets.FloatLogSlider(value=2**n_exp, description="n (inputs)", **slider)
         self.m_slider = widgets.FloatLogSlider(value=2**m_exp, description="m (outputs)", **slider)
         self.family_dropdown = widgets.Dropdown(options=list(FAMILIES), value=fam.name, description="family")
         self.checkboxes = {
-            meth: widgets.Checkbox(value=meth in methods, description=LABELS[meth], indent=False,
-                                   layout=widgets.Layout(width="auto"))
+            meth: widgets.Checkbox(
+                value=meth in methods,
+                description=LABELS[meth],
+                indent=False,
+                layout=widgets.Layout(width="auto"),
+            )
             for meth in METHODS
         }
-        self.progress = widgets.IntProgress(value=0, min=0, max=1, description="measuring",
-                                            layout=widgets.Layout(width="40%"))  # fmt: skip
+        self.progress = widgets.IntProgress(
+            value=0, min=0, max=1, description="measuring", layout=widgets.Layout(width="40%")
+        )
         self.status = widgets.Label(value="")
         self.output = widgets.Output()
-        self.widget = widgets.VBox([
-            widgets.HBox([self.family_dropdown, self.n_slider, self.m_slider]),
-            widgets.HBox(list(self.checkboxes.values())),
-            widgets.HBox([self.progress, self.status]),
-            self.output,
-        ])  # fmt: skip
+        self.widget = widgets.VBox(
+            [
+                widgets.HBox([self.family_dropdown, self.n_slider, self.m_slider]),
+                widgets.HBox(list(self.checkboxes.values())),
+                widgets.HBox([self.progress, self.status]),
+                self.output,
+            ]
+        )
         self._sync_sliders()
         self.refresh()
         for control in (self.n_slider, self.m_slider, self.family_dropdown, *self.checkboxes.values()):
@@ -229,8 +251,14 @@ class ModeExplorer:
         self.status.value = f"measuring {self.family} at n = {self.n}, m = {self.m}..."
         self.progress.bar_style = "info"
         self._tick(0, len(methods))
-        comparison = compare_modes(family, **{s + "s": sizes[s] for s in family.sizes}, repeats=self.repeats,
-                                   methods=methods, memory=False, progress=self._tick)  # fmt: skip
+        comparison = compare_modes(
+            family,
+            **{s + "s": sizes[s] for s in family.sizes},
+            repeats=self.repeats,
+            methods=methods,
+            memory=False,
+            progress=self._tick,
+        )
         self.measurements += 1
         self.comparison = comparison
         n, m = comparison.shapes[0]
@@ -277,8 +305,14 @@ class ModeExplorer:
                 ax.plot([r["estimate"] * 1e3], [row], "k|", ms=14, mew=2)
                 end = max(end, r["estimate"] * 1e3)
             # the time is written after the bar and after the estimate's tick, so the tick never crosses it
-            ax.annotate(f"{r['time'] * 1e3:.3g} ms", (end, row), xytext=(6, 0), textcoords="offset points",
-                        va="center", fontsize=8)  # fmt: skip
+            ax.annotate(
+                f"{r['time'] * 1e3:.3g} ms",
+                (end, row),
+                xytext=(6, 0),
+                textcoords="offset points",
+                va="center",
+                fontsize=8,
+            )
             ends.append(end)
         ax.set_yticks(rows, names, fontsize=8)
         ax.invert_yaxis()
@@ -304,8 +338,11 @@ class ModeExplorer:
                 for j, ne in enumerate(exps):
                     n, m = 2**ne, 2**me
                     sizes = {"n": n, "m": m}
-                    if (name == "elementwise" and n != m) or (name == "reduction" and m != 1) or (
-                            name == "broadcast" and n != 1):  # fmt: skip
+                    if (
+                        (name == "elementwise" and n != m)
+                        or (name == "reduction" and m != 1)
+                        or (name == "broadcast" and n != 1)
+                    ):
                         continue
                     f, x = family(*(sizes[s] for s in family.sizes))
                     count = operation_count(f, x)
@@ -323,12 +360,26 @@ class ModeExplorer:
             if margin.min() < 0 < margin.max():
                 ax.contour(gn, gm, margin, levels=[0], colors="C2", linewidths=2, linestyles="--")
         else:  # a family of one free size: the model's pick along the shapes it has
-            ax.scatter(gn[defined], gm[defined], c=np.where(margin[defined] <= 0, "#9ec5e8", "#f2a7a7"), s=60,
-                       marker="s", zorder=1)  # fmt: skip
+            ax.scatter(
+                gn[defined],
+                gm[defined],
+                c=np.where(margin[defined] <= 0, "#9ec5e8", "#f2a7a7"),
+                s=60,
+                marker="s",
+                zorder=1,
+            )
         for (n, m), win in self.history.get(self.family, {}).items():
             forward = win == "forward"
-            ax.scatter([n], [m], c="C0" if forward else "C3", marker="o" if forward else "s", edgecolors="k",
-                       linewidths=0.5, s=40, zorder=3)  # fmt: skip
+            ax.scatter(
+                [n],
+                [m],
+                c="C0" if forward else "C3",
+                marker="o" if forward else "s",
+                edgecolors="k",
+                linewidths=0.5,
+                s=40,
+                zorder=3,
+            )
         ax.scatter([self.n], [self.m], s=220, facecolors="none", edgecolors="k", linewidths=1.5, zorder=4)
         from matplotlib.ticker import FixedLocator, NullLocator
 
@@ -344,8 +395,11 @@ class ModeExplorer:
         ax.set_ylim(lim)
         ax.set_xlabel("n (inputs)")
         ax.set_ylabel("m (outputs)")
-        ax.set_title("measured: ● forward faster, ■ reverse faster\n"
-                     "shaded: auto's pick (blue forward); dashed: its boundary", fontsize=9)  # fmt: skip
+        ax.set_title(
+            "measured: ● forward faster, ■ reverse faster\n"
+            "shaded: auto's pick (blue forward); dashed: its boundary",
+            fontsize=9,
+        )
 
 
 __all__ = ["ModeExplorer"]

@@ -50,33 +50,73 @@ def run(quick: bool) -> harness.Report:
     times = harness.measure(candidates, repeats=1, rounds=2 if quick else 3, warmup=0)
     state = x0.nbytes
     base = harness.median(times["no checkpointing"])
-    rows = [["no checkpointing", "-", f"{peaks['no checkpointing'] / 2**20:.1f}",
-             f"{peaks['no checkpointing'] / state:.0f}", "0", "0",
-             harness.fmt_time(base), "1.00"]]  # fmt: skip
+    rows = [
+        [
+            "no checkpointing",
+            "-",
+            f"{peaks['no checkpointing'] / 2**20:.1f}",
+            f"{peaks['no checkpointing'] / state:.0f}",
+            "0",
+            "0",
+            harness.fmt_time(base),
+            "1.00",
+        ]
+    ]
     for s in loops:
         name = f"checkpoint, s = {s}"
         plan = schedule(steps, s)
         t = harness.median(times[name])
-        rows.append([name, plan.peak_states, f"{peaks[name] / 2**20:.1f}", f"{peaks[name] / state:.0f}",
-                     plan.recomputed, recomputed[name], harness.fmt_time(t), f"{t / base:.2f}"])  # fmt: skip
+        rows.append(
+            [
+                name,
+                plan.peak_states,
+                f"{peaks[name] / 2**20:.1f}",
+                f"{peaks[name] / state:.0f}",
+                plan.recomputed,
+                recomputed[name],
+                harness.fmt_time(t),
+                f"{t / base:.2f}",
+            ]
+        )
     table = harness.Table(
         f"Gradient through a loop of T = {steps:,} steps (a state of {SIZE:,} floats, {state // 1024} KB)",
-        ["", "states held (schedule)", "peak memory (MiB)", "peak / state", "steps recomputed (schedule)",
-         "steps recomputed (measured)", "time", "time / no checkpointing"],
+        [
+            "",
+            "states held (schedule)",
+            "peak memory (MiB)",
+            "peak / state",
+            "steps recomputed (schedule)",
+            "steps recomputed (measured)",
+            "time",
+            "time / no checkpointing",
+        ],
         rows,
-        ["states held: snapshots and the working state, besides one step's tape and the sweep's own "
-         "arrays. Steps recomputed: plain steps evaluated again in the backward sweep (the forward pass "
-         "and the taped steps not counted)."],
+        [
+            "states held: snapshots and the working state, besides one step's tape and the sweep's own "
+            "arrays. Steps recomputed: plain steps evaluated again in the backward sweep (the forward pass "
+            "and the taped steps not counted)."
+        ],
     )
     smallest = peaks["checkpoint, s = 10"]
     as_scheduled = all(recomputed[f"checkpoint, s = {s}"] == schedule(steps, s).recomputed for s in loops)
-    targets = [harness.Target("peak memory, no checkpointing / checkpoint s = 10",
-                              f"{peaks['no checkpointing'] / smallest:.0f}x", "> 1 (lower memory)",
-                              peaks["no checkpointing"] > smallest),
-               harness.Target("steps recomputed = the schedule's count", "yes" if as_scheduled else "no",
-                              "equal", as_scheduled)]  # fmt: skip
-    data = {"errors": errors, "peaks": peaks, "recomputed": recomputed, "summary": harness.summary(times),
-            "times": times}  # fmt: skip
+    targets = [
+        harness.Target(
+            "peak memory, no checkpointing / checkpoint s = 10",
+            f"{peaks['no checkpointing'] / smallest:.0f}x",
+            "> 1 (lower memory)",
+            peaks["no checkpointing"] > smallest,
+        ),
+        harness.Target(
+            "steps recomputed = the schedule's count", "yes" if as_scheduled else "no", "equal", as_scheduled
+        ),
+    ]
+    data = {
+        "errors": errors,
+        "peaks": peaks,
+        "recomputed": recomputed,
+        "summary": harness.summary(times),
+        "times": times,
+    }
     description = __doc__.split("\n\n", 1)[1].strip()
     title = "Checkpointing a loop (issue 15)"
     return harness.Report("checkpoint", title, description, [table], targets, data)

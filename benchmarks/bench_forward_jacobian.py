@@ -57,8 +57,12 @@ def run(quick: bool) -> harness.Report:
     results = {name: fn() for name, fn in candidates.items()}
     results["exact (closed form)"] = net.jacobian()
     fd_tol = 1e-7  # finite differences are approximations: ~h² + eps / h
-    errors = harness.check_agree(results, "exact (closed form)", rtol=1e-12,
-                                 tolerances={k: fd_tol for k in results if "differences" in k})  # fmt: skip
+    errors = harness.check_agree(
+        results,
+        "exact (closed form)",
+        rtol=1e-12,
+        tolerances={k: fd_tol for k in results if "differences" in k},
+    )
 
     times = harness.measure(candidates, repeats=3 if quick else 10, rounds=3 if quick else 7)
     rows = harness.ratio_rows(times, reference)

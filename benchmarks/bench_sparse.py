@@ -96,7 +96,8 @@ def candidates(f, x, jax, jnp) -> tuple[dict, object]:
         "adkit dense reverse": lambda: dense_reverse(x),
         "jax.jit(jax.jacfwd) (dense)": lambda: jax_jacobian(jx).block_until_ready(),
         "central differences, same colouring (2p calls)": lambda: grouped_central_differences(
-            f, x, info.pattern, info.colors),
+            f, x, info.pattern, info.colors
+        ),
     }, info
 
 
@@ -136,27 +137,58 @@ def run(quick: bool) -> harness.Report:
             dense_best = min(t["adkit dense forward"], t["adkit dense reverse"])
             speedup = dense_best / t["adkit sparse (p + 1 directions)"]
             first = dense_best / t["adkit sparse, first call"]
-            rows.append([name, n, info.nnz, info.passes, info.mode, *[harness.fmt_time(t[c]) for c in cands],
-                         f"{speedup:.0f}", f"{first:.1f}"])  # fmt: skip
-            data[f"{name} {n}"] = {"errors": errors, "colours": info.passes, "p_forward": info.p_forward,
-                                   "p_reverse": info.p_reverse, "summary": harness.summary(times),
-                                   "times": times}  # fmt: skip
+            rows.append(
+                [
+                    name,
+                    n,
+                    info.nnz,
+                    info.passes,
+                    info.mode,
+                    *[harness.fmt_time(t[c]) for c in cands],
+                    f"{speedup:.0f}",
+                    f"{first:.1f}",
+                ]
+            )
+            data[f"{name} {n}"] = {
+                "errors": errors,
+                "colours": info.passes,
+                "p_forward": info.p_forward,
+                "p_reverse": info.p_reverse,
+                "summary": harness.summary(times),
+                "times": times,
+            }
             if n == max(sizes):
                 width = 3 if name == "tridiagonal" else 2 * BAND + 1
                 targets += [
-                    harness.Target(f"{name}, n = {n}: adkit's faster dense Jacobian / sparse",
-                                   f"{speedup:.0f}x (first call {first:.1f}x)", ">= 100x", speedup >= 100),
-                    harness.Target(f"{name}, n = {n}: directions per call = colours",
-                                   f"{info.passes} (+1 check)", f"= bandwidth {width}", info.passes == width),
-                ]  # fmt: skip
+                    harness.Target(
+                        f"{name}, n = {n}: adkit's faster dense Jacobian / sparse",
+                        f"{speedup:.0f}x (first call {first:.1f}x)",
+                        ">= 100x",
+                        speedup >= 100,
+                    ),
+                    harness.Target(
+                        f"{name}, n = {n}: directions per call = colours",
+                        f"{info.passes} (+1 check)",
+                        f"= bandwidth {width}",
+                        info.passes == width,
+                    ),
+                ]
     table = harness.Table(
         "Full Jacobian, median time per call",
         ["map", "n", "nonzeros", "colours p", "mode", *cands, "dense / sparse", "dense / first call"],
         rows,
-        ["p + 1 directions: the colours and one random direction that checks the reused pattern "
-         "(check=False drops it). first call: recording f, propagating the index sets, colouring with "
-         "networkx, the pass. Dense at n = 10^4 in chunks of 1,000 directions (800 MB a block otherwise). "
-         "dense / sparse: adkit's faster dense mode over the sparse call."],
+        [
+            "p + 1 directions: the colours and one random direction that checks the reused pattern "
+            "(check=False drops it). first call: recording f, propagating the index sets, colouring with "
+            "networkx, the pass. Dense at n = 10^4 in chunks of 1,000 directions (800 MB a block otherwise). "
+            "dense / sparse: adkit's faster dense mode over the sparse call."
+        ],
     )
-    return harness.Report("sparse", "Sparse Jacobians by colouring (issue 15)",
-                          __doc__.split("\n\n", 1)[1].strip(), [table], targets, data)  # fmt: skip
+    return harness.Report(
+        "sparse",
+        "Sparse Jacobians by colouring (issue 15)",
+        __doc__.split("\n\n", 1)[1].strip(),
+        [table],
+        targets,
+        data,
+    )

@@ -197,9 +197,11 @@ def run(quick: bool) -> harness.Report:
             errors[n] = harness.check_agree({**got, "reference": want}, "reference", rtol=1e-10)
             # (not the compiled chain at 10^5: tracemalloc looks up the line of every allocation, a
             # linear scan of the line table of a generated function of 10^5 lines: hours)
-            memory[n] = {k: harness.peak_memory(fn) / n for k, fn in cands_n.items()
-                         if k not in NO_TRACEMALLOC and k not in (FLOOR, HAND)
-                         and not (k == COMPILED and n > 10**4)}  # fmt: skip
+            memory[n] = {
+                k: harness.peak_memory(fn) / n
+                for k, fn in cands_n.items()
+                if k not in NO_TRACEMALLOC and k not in (FLOOR, HAND) and not (k == COMPILED and n > 10**4)
+            }
             for name, fn in cands_n.items():
                 cands[key(name, n)] = fn
                 # at least 3 samples a round where a call is cheap (not the peers at 10^5)
@@ -221,28 +223,48 @@ def key(name: str, n: int) -> str:
 
 def report(sizes, per_op, spread, memory, errors, samples, first) -> harness.Report:
     names = NAMES
-    time_rows = [[k] + [f"{per_op[n][k] * 1e9:.0f} ± {spread[n][k] * 1e9 / 2:.0f}" if k in per_op[n] else "—"
-                        for n in sizes] for k in names]  # fmt: skip
-    ratio_rows = [[k] + [f"{per_op[n][k] / per_op[n][ADKIT]:.2f}" if k in per_op[n] else "—" for n in sizes]
-                  for k in names]  # fmt: skip
-    mem_rows = [[k] + [f"{memory[n][k]:.0f}" if k in memory[n] else "n/a" if k in NO_TRACEMALLOC else "—"
-                       for n in sizes] for k in names if k != FLOOR]  # fmt: skip
+    time_rows = [
+        [k]
+        + [
+            f"{per_op[n][k] * 1e9:.0f} ± {spread[n][k] * 1e9 / 2:.0f}" if k in per_op[n] else "—"
+            for n in sizes
+        ]
+        for k in names
+    ]
+    ratio_rows = [
+        [k] + [f"{per_op[n][k] / per_op[n][ADKIT]:.2f}" if k in per_op[n] else "—" for n in sizes]
+        for k in names
+    ]
+    mem_rows = [
+        [k]
+        + [f"{memory[n][k]:.0f}" if k in memory[n] else "n/a" if k in NO_TRACEMALLOC else "—" for n in sizes]
+        for k in names
+        if k != FLOOR
+    ]
     cols = [f"N = 10^{round(math.log10(n))}" for n in sizes]
     headers = ["candidate"] + cols
-    mem_note = ("n/a: PyTorch's autograd graph and JAX's buffers are allocated in C++, unseen by "
-                "tracemalloc; —: not run (a --quick run skips the peers and tangent-ad at N = 10^5, jax.jit "
-                "runs at N = 10^3 only; adkit.compile's memory is not measured at N = 10^5, where "
-                "tracemalloc's line lookups in its generated function of 10^5 lines take hours)."
-                )  # fmt: skip
-    first_rows = [[name] + [f"{first[key(name, n)]:.3g} s" if key(name, n) in first else "—" for n in sizes]
-                  for name in (COMPILED, JAX)]  # fmt: skip
+    mem_note = (
+        "n/a: PyTorch's autograd graph and JAX's buffers are allocated in C++, unseen by "
+        "tracemalloc; —: not run (a --quick run skips the peers and tangent-ad at N = 10^5, jax.jit "
+        "runs at N = 10^3 only; adkit.compile's memory is not measured at N = 10^5, where "
+        "tracemalloc's line lookups in its generated function of 10^5 lines take hours)."
+    )
+    first_rows = [
+        [name] + [f"{first[key(name, n)]:.3g} s" if key(name, n) in first else "—" for n in sizes]
+        for name in (COMPILED, JAX)
+    ]
     tables = [
         harness.Table("Time per operation (ns): median ± half the IQR", headers, time_rows),
         harness.Table("Time relative to adkit (median / adkit's median; > 1 is slower)", headers, ratio_rows),
-        harness.Table("Peak memory per operation during one call (bytes, tracemalloc)", headers, mem_rows,
-                      [mem_note]),
-        harness.Table("First call: staging or tracing, code generation, compilation and one run", headers,
-                      first_rows, ["Wall-clock time of one call of a fresh compiled function, once."]),
+        harness.Table(
+            "Peak memory per operation during one call (bytes, tracemalloc)", headers, mem_rows, [mem_note]
+        ),
+        harness.Table(
+            "First call: staging or tracing, code generation, compilation and one run",
+            headers,
+            first_rows,
+            ["Wall-clock time of one call of a fresh compiled function, once."],
+        ),
     ]
     mid, small, big = 10**4, sizes[0], sizes[-1]
     fastest = min(PEERS, key=lambda k: per_op[mid][k])
@@ -252,28 +274,59 @@ def report(sizes, per_op, spread, memory, errors, samples, first) -> harness.Rep
     floor_growth = growth / (per_op[big][FLOOR] / per_op[small][FLOOR])
     tape = max(memory[n][ADKIT] for n in sizes)
     targets = [
-        harness.Target(f"fastest peer ({fastest}) / adkit at N = 10^4", f"{speedup:.1f}x", ">= 3x",
-                       speedup >= 3),
-        harness.Target("adkit time per op, N = 10^5 over N = 10^3",
-                       f"{growth:.2f} ({floor_growth:.2f} relative to the floor's)", "<= 1.3", growth <= 1.3),
+        harness.Target(
+            f"fastest peer ({fastest}) / adkit at N = 10^4", f"{speedup:.1f}x", ">= 3x", speedup >= 3
+        ),
+        harness.Target(
+            "adkit time per op, N = 10^5 over N = 10^3",
+            f"{growth:.2f} ({floor_growth:.2f} relative to the floor's)",
+            "<= 1.3",
+            growth <= 1.3,
+        ),
         harness.Target("adkit peak memory per op (largest over N)", f"{tape:.0f} B", "< 250 B", tape < 250),
     ]
     for n in sizes:
         if COMPILED in per_op[n]:
             vs_hand = per_op[n][COMPILED] / per_op[n][HAND]
             size = f"N = 10^{round(math.log10(n))}"
-            targets.append(harness.Target(f"adkit.compile / derivative by hand, per op, {size}",
-                                          f"{vs_hand:.2f}", "<= 3", vs_hand <= 3))  # fmt: skip
+            targets.append(
+                harness.Target(
+                    f"adkit.compile / derivative by hand, per op, {size}",
+                    f"{vs_hand:.2f}",
+                    "<= 3",
+                    vs_hand <= 3,
+                )
+            )
     if JAX in per_op[small] and COMPILED in per_op[small]:
         vs_jax = per_op[small][JAX] / per_op[small][COMPILED]
-        targets.append(harness.Target("jax.jit / adkit.compile per op (steady state), N = 10^3",
-                                      f"{vs_jax:.2f}", "> 1", vs_jax > 1))  # fmt: skip
+        targets.append(
+            harness.Target(
+                "jax.jit / adkit.compile per op (steady state), N = 10^3", f"{vs_jax:.2f}", "> 1", vs_jax > 1
+            )
+        )
     if key(COMPILED, mid) in first:
         staging = first[key(COMPILED, mid)]
-        targets.append(harness.Target("adkit.compile first call (staging + code generation), N = 10^4",
-                                      f"{staging:.2f} s", "< 1 s", staging < 1))  # fmt: skip
-    data = {"per_op_seconds": per_op, "iqr_per_op_seconds": spread, "peak_bytes_per_op": memory,
-            "relative_errors": errors, "times": samples,
-            "first_call_seconds": {k: v for k, v in first.items()}}  # fmt: skip
-    return harness.Report("w1_chain", "W1: scalar chain of N operations, value and gradient (issue 3)",
-                          __doc__.split("\n\n", 1)[1].strip(), tables, targets, data)  # fmt: skip
+        targets.append(
+            harness.Target(
+                "adkit.compile first call (staging + code generation), N = 10^4",
+                f"{staging:.2f} s",
+                "< 1 s",
+                staging < 1,
+            )
+        )
+    data = {
+        "per_op_seconds": per_op,
+        "iqr_per_op_seconds": spread,
+        "peak_bytes_per_op": memory,
+        "relative_errors": errors,
+        "times": samples,
+        "first_call_seconds": {k: v for k, v in first.items()},
+    }
+    return harness.Report(
+        "w1_chain",
+        "W1: scalar chain of N operations, value and gradient (issue 3)",
+        __doc__.split("\n\n", 1)[1].strip(),
+        tables,
+        targets,
+        data,
+    )

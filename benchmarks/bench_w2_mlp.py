@@ -55,8 +55,10 @@ def backprop(params, X, Y):
 def problem(batch, width, seed=3):
     rng = np.random.default_rng(seed)
     dims = [width, width, width, OUTPUTS]
-    params = [(rng.standard_normal((a, b)) / np.sqrt(a), 0.1 * rng.standard_normal(b))
-              for a, b in itertools.pairwise(dims)]  # fmt: skip
+    params = [
+        (rng.standard_normal((a, b)) / np.sqrt(a), 0.1 * rng.standard_normal(b))
+        for a, b in itertools.pairwise(dims)
+    ]
     return params, rng.standard_normal((batch, width)), rng.standard_normal((batch, OUTPUTS))
 
 
@@ -106,8 +108,11 @@ def cache_hit(params, X, Y, rounds: int) -> tuple[float, float]:
     (entry,) = compiled._entries.values()
     generated = entry.variants[-1].function
     leaves = [a for layer in params for a in layer] + [X, Y]
-    times = harness.measure({"compiled": lambda: compiled(params, X, Y),
-                             "generated": lambda: generated(*leaves)}, repeats=20, rounds=rounds)  # fmt: skip
+    times = harness.measure(
+        {"compiled": lambda: compiled(params, X, Y), "generated": lambda: generated(*leaves)},
+        repeats=20,
+        rounds=rounds,
+    )
     return harness.median(times["compiled"]), harness.median(times["generated"])
 
 
@@ -133,29 +138,53 @@ def run(quick: bool) -> harness.Report:
         for row in rows:
             row.append(f"{harness.median(times[row[0]]) / harness.median(times[ADKIT]):.2f}")
             row.append(f"{errors[row[0]]:.1e}" if row[0] in errors else "—")
-        tables.append(harness.Table(
-            f"batch {batch}, width {width}",
-            ["candidate", "median", "IQR", "× hand-written", "× adkit", "rel. error vs hand-written"], rows,
-        ))  # fmt: skip
+        tables.append(
+            harness.Table(
+                f"batch {batch}, width {width}",
+                ["candidate", "median", "IQR", "× hand-written", "× adkit", "rel. error vs hand-written"],
+                rows,
+            )
+        )
         size = f"batch {batch} width {width}"
         if width > 32:  # issue 3's targets, at its sizes
             vs_hand = harness.median(times[ADKIT]) / harness.median(times[HAND])
-            targets.append(harness.Target(f"adkit / hand-written backprop, {size}", f"{vs_hand:.2f}",
-                                          "<= 1.15", vs_hand <= 1.15))  # fmt: skip
+            targets.append(
+                harness.Target(
+                    f"adkit / hand-written backprop, {size}", f"{vs_hand:.2f}", "<= 1.15", vs_hand <= 1.15
+                )
+            )
             for peer in ("HIPS autograd", "PyTorch eager"):
                 vs_peer = harness.median(times[peer]) / harness.median(times[ADKIT])
                 name = f"{peer} / adkit, {size}"
                 targets.append(harness.Target(name, f"{vs_peer:.2f}", "> 1", vs_peer > 1))
         goal = COMPILED_GOAL[(batch, width)]
         vs_hand = harness.median(times[COMPILED]) / harness.median(times[HAND])
-        targets.append(harness.Target(f"adkit.compile / hand-written backprop, {size}", f"{vs_hand:.3f}",
-                                      f"<= {goal}", vs_hand <= goal))  # fmt: skip
+        targets.append(
+            harness.Target(
+                f"adkit.compile / hand-written backprop, {size}",
+                f"{vs_hand:.3f}",
+                f"<= {goal}",
+                vs_hand <= goal,
+            )
+        )
         if width <= 32:
             hit, generated = cache_hit(params, X, Y, rounds=2 if quick else 5)
             overhead = (hit - generated) * 1e6
-            targets.append(harness.Target(f"adkit.compile cache hit over its generated code, {size}",
-                                          f"{overhead:.2f} µs", "< 3 µs", overhead < 3))  # fmt: skip
+            targets.append(
+                harness.Target(
+                    f"adkit.compile cache hit over its generated code, {size}",
+                    f"{overhead:.2f} µs",
+                    "< 3 µs",
+                    overhead < 3,
+                )
+            )
             data["cache_hit_seconds"] = {"compiled": hit, "generated": generated}
         data[f"{batch}x{width}"] = {"errors": errors, "summary": harness.summary(times), "times": times}
-    return harness.Report("w2_mlp", "W2: gradient of a 3-layer tanh MLP loss (issue 3)",
-                          __doc__.split("\n\n", 1)[1].strip(), tables, targets, data)  # fmt: skip
+    return harness.Report(
+        "w2_mlp",
+        "W2: gradient of a 3-layer tanh MLP loss (issue 3)",
+        __doc__.split("\n\n", 1)[1].strip(),
+        tables,
+        targets,
+        data,
+    )

@@ -79,19 +79,32 @@ def run(quick: bool) -> harness.Report:
         rows.append([f"({n}, {m})", *medians, best, picked, *ratio_cells])
         ratios[(n, m)] = (auto_ratio, torch_ratio, first_ratio)
         compiled_ratios[(n, m)] = t[COMPILED] / t[ANALYTIC]
-        data[f"{n}x{m}"] = {"errors": errors, "auto_picked": picked, "summary": harness.summary(times),
-                            "times": times}  # fmt: skip
+        data[f"{n}x{m}"] = {
+            "errors": errors,
+            "auto_picked": picked,
+            "summary": harness.summary(times),
+            "times": times,
+        }
     table = harness.Table(
         "Median time of the full Jacobian, by (n, m) = (inputs, outputs)",
-        ["(n, m)", *cands, "adkit faster mode", "auto picked", "auto / faster", "first call / faster",
-         "torch best / adkit best"],
+        [
+            "(n, m)",
+            *cands,
+            "adkit faster mode",
+            "auto picked",
+            "auto / faster",
+            "first call / faster",
+            "torch best / adkit best",
+        ],
         rows,
-        ["auto / faster: adkit auto over adkit's faster fixed mode (target <= 1.25); auto is one "
-         "`adkit.jacobian(f, mode=\"auto\")` called again and again, which remembers its choice per input "
-         "structure. first call / faster: a new `jacobian` for every call, which pays for the probe that "
-         "decides. torch best / adkit best: the faster of jacfwd and jacrev over adkit's faster mode "
-         "(target > 1)."],
-    )  # fmt: skip
+        [
+            "auto / faster: adkit auto over adkit's faster fixed mode (target <= 1.25); auto is one "
+            '`adkit.jacobian(f, mode="auto")` called again and again, which remembers its choice per input '
+            "structure. first call / faster: a new `jacobian` for every call, which pays for the probe that "
+            "decides. torch best / adkit best: the faster of jacfwd and jacrev over adkit's faster mode "
+            "(target > 1)."
+        ],
+    )
     worst_auto = max(ratios, key=lambda shape: ratios[shape][0])
     worst_torch = min(ratios, key=lambda shape: ratios[shape][1])
     auto_ratio, torch_ratio = ratios[worst_auto][0], ratios[worst_torch][1]
@@ -101,20 +114,40 @@ def run(quick: bool) -> harness.Report:
     torch_ok = sum(r[1] > 1 for r in ratios.values())
     first_ok = sum(r[2] <= 1.25 for r in ratios.values())
     targets = [
-        harness.Target(f"adkit auto / faster fixed mode, worst shape {worst_auto}",
-                       f"{auto_ratio:.2f} ({auto_ok} of {len(ratios)} shapes met)", "<= 1.25",
-                       auto_ratio <= 1.25),
-        harness.Target(f"adkit auto's first call (probe included) / faster mode, worst shape {worst_first}",
-                       f"{first_ratio:.2f} ({first_ok} of {len(ratios)} shapes met)", "<= 1.25",
-                       first_ratio <= 1.25),
-        harness.Target(f"torch.func faster mode / adkit faster mode, worst shape {worst_torch}",
-                       f"{torch_ratio:.2f} ({torch_ok} of {len(ratios)} shapes met)", "> 1", torch_ratio > 1),
-    ]  # fmt: skip
+        harness.Target(
+            f"adkit auto / faster fixed mode, worst shape {worst_auto}",
+            f"{auto_ratio:.2f} ({auto_ok} of {len(ratios)} shapes met)",
+            "<= 1.25",
+            auto_ratio <= 1.25,
+        ),
+        harness.Target(
+            f"adkit auto's first call (probe included) / faster mode, worst shape {worst_first}",
+            f"{first_ratio:.2f} ({first_ok} of {len(ratios)} shapes met)",
+            "<= 1.25",
+            first_ratio <= 1.25,
+        ),
+        harness.Target(
+            f"torch.func faster mode / adkit faster mode, worst shape {worst_torch}",
+            f"{torch_ratio:.2f} ({torch_ok} of {len(ratios)} shapes met)",
+            "> 1",
+            torch_ratio > 1,
+        ),
+    ]
     worst_compiled = max(compiled_ratios, key=compiled_ratios.get)
     compiled_ok = sum(r <= 2 for r in compiled_ratios.values())
-    targets.append(harness.Target(
-        f"adkit.compile(jacobian auto) / analytic Jacobian, worst shape {worst_compiled}",
-        f"{compiled_ratios[worst_compiled]:.2f} ({compiled_ok} of {len(compiled_ratios)} shapes met)", "<= 2",
-        compiled_ratios[worst_compiled] <= 2))  # fmt: skip
-    return harness.Report("w3_jacobian_modes", "W3: Jacobian modes across shapes (issue 4)",
-                          __doc__.split("\n\n", 1)[1].strip(), [table], targets, data)  # fmt: skip
+    targets.append(
+        harness.Target(
+            f"adkit.compile(jacobian auto) / analytic Jacobian, worst shape {worst_compiled}",
+            f"{compiled_ratios[worst_compiled]:.2f} ({compiled_ok} of {len(compiled_ratios)} shapes met)",
+            "<= 2",
+            compiled_ratios[worst_compiled] <= 2,
+        )
+    )
+    return harness.Report(
+        "w3_jacobian_modes",
+        "W3: Jacobian modes across shapes (issue 4)",
+        __doc__.split("\n\n", 1)[1].strip(),
+        [table],
+        targets,
+        data,
+    )

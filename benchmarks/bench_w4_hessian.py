@@ -61,8 +61,9 @@ def run(quick: bool) -> harness.Report:
         rng = np.random.default_rng(5)
         A, x = rng.standard_normal((n, n)) / np.sqrt(n), rng.standard_normal(n)
         cands = candidates(A, x)
-        errors = harness.check_agree({name: fn() for name, fn in cands.items()}, "closed form, NumPy (floor)",
-                                     rtol=1e-12)  # fmt: skip
+        errors = harness.check_agree(
+            {name: fn() for name, fn in cands.items()}, "closed form, NumPy (floor)", rtol=1e-12
+        )
         times = harness.measure(cands, repeats=3 if quick else 10, rounds=2 if quick else 5)
         rows = harness.ratio_rows(times, "adkit.hessian")
         for row in rows:
@@ -73,8 +74,17 @@ def run(quick: bool) -> harness.Report:
             ratio = harness.median(times["torch.func.hessian"]) / harness.median(times["adkit.hessian"])
             targets.append(harness.Target("torch.func / adkit, n = 100", f"{ratio:.2f}", "> 1", ratio > 1))
             closed = harness.median(times[COMPILED]) / harness.median(times[FLOOR])
-            targets.append(harness.Target("adkit.compile(hessian) / closed form, n = 100", f"{closed:.2f}",
-                                          "<= 3", closed <= 3))  # fmt: skip
+            targets.append(
+                harness.Target(
+                    "adkit.compile(hessian) / closed form, n = 100", f"{closed:.2f}", "<= 3", closed <= 3
+                )
+            )
         data[f"n={n}"] = {"errors": errors, "summary": harness.summary(times), "times": times}
-    return harness.Report("w4_hessian", "W4: Hessian of sum(tanh(A x)²) (issue 4)",
-                          __doc__.split("\n\n", 1)[1].strip(), tables, targets, data)  # fmt: skip
+    return harness.Report(
+        "w4_hessian",
+        "W4: Hessian of sum(tanh(A x)²) (issue 4)",
+        __doc__.split("\n\n", 1)[1].strip(),
+        tables,
+        targets,
+        data,
+    )

@@ -71,12 +71,27 @@ def best_time(fun, x, repeats: int = 7) -> float:
 
 def grid():
     for family, shapes in (
-        (dense, [(n, m, h) for h in (16, 64, 256) for n, m in
-                 [(1, 100), (10, 100), (100, 100), (100, 10), (100, 1), (1000, 1), (1, 1000), (30, 30)]]),
+        (
+            dense,
+            [
+                (n, m, h)
+                for h in (16, 64, 256)
+                for n, m in [
+                    (1, 100),
+                    (10, 100),
+                    (100, 100),
+                    (100, 10),
+                    (100, 1),
+                    (1000, 1),
+                    (1, 1000),
+                    (30, 30),
+                ]
+            ],
+        ),
         (elementwise, [(n, n, 0) for n in (1, 10, 100, 1000)]),
         (reduction, [(n, 1, 0) for n in (1, 10, 100, 1000, 10000)]),
         (chain, [(n, m, 0) for n, m in [(10, 10), (100, 10), (10, 100), (100, 100)]]),
-    ):  # fmt: skip
+    ):
         for n, m, h in shapes:
             yield family.__name__, n, m, family(n, m, h)
 
@@ -91,13 +106,22 @@ def measure():
         t_f = best_time(adkit.jacobian(f, mode="forward"), x)
         t_r = best_time(adkit.jacobian(f, mode="reverse"), x)
         rows.append((name, n, m, work.ops, work.flops, work.linear, t_f, t_r))
-        print(f"{name:12} n={n:5} m={m:5} ops={work.ops:4} flops={work.flops:10.0f} "
-              f"forward {t_f * 1e6:9.1f} us  reverse {t_r * 1e6:9.1f} us", flush=True)  # fmt: skip
+        print(
+            f"{name:12} n={n:5} m={m:5} ops={work.ops:4} flops={work.flops:10.0f} "
+            f"forward {t_f * 1e6:9.1f} us  reverse {t_r * 1e6:9.1f} us",
+            flush=True,
+        )
     return rows
 
 
-FEATURES = ("per call", "per op", "per primal flop", "per direction flop", "per seed entry",
-            "per Jacobian entry")  # fmt: skip
+FEATURES = (
+    "per call",
+    "per op",
+    "per primal flop",
+    "per direction flop",
+    "per seed entry",
+    "per Jacobian entry",
+)
 
 
 def fit(rows):
@@ -119,8 +143,10 @@ def fit(rows):
 def main() -> None:
     if hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, {0})
-    print(f"# {time.strftime('%Y-%m-%d')}, {platform.processor() or platform.machine()}, "
-          f"Python {sys.version.split()[0]}, NumPy {np.__version__}")  # fmt: skip
+    print(
+        f"# {time.strftime('%Y-%m-%d')}, {platform.processor() or platform.machine()}, "
+        f"Python {sys.version.split()[0]}, NumPy {np.__version__}"
+    )
     rows = measure()
     fitted = fit(rows)
     for mode, (coef, med, worst) in fitted.items():
@@ -129,9 +155,11 @@ def main() -> None:
     # Paste-ready constants for adkit/modes.py
     for mode, (coef, *_) in fitted.items():
         call, op, flop, direction, seed, entry = coef
-        print(f"{mode.upper()} = Costs(per_call={call:.3g}, per_op={op:.3g}, per_flop={flop:.3g}, "
-              f"per_direction_flop={direction:.3g}, per_seed_entry={seed:.3g}, "
-              f"per_jacobian_entry={entry:.3g})")  # fmt: skip
+        print(
+            f"{mode.upper()} = Costs(per_call={call:.3g}, per_op={op:.3g}, per_flop={flop:.3g}, "
+            f"per_direction_flop={direction:.3g}, per_seed_entry={seed:.3g}, "
+            f"per_jacobian_entry={entry:.3g})"
+        )
     # How good are the decisions of the fitted model on the measured grid?
     f_coef, r_coef = fitted["forward"][0], fitted["reverse"][0]
     worst = 1.0
@@ -142,8 +170,10 @@ def main() -> None:
         loss = chosen / min(t_f, t_r)
         worst = max(worst, loss)
         if loss > 1.1:
-            print(f"  model picks {'forward' if pred_f <= pred_r else 'reverse'} for {name} n={n} m={m}: "
-                  f"{loss:.2f}x the faster mode")
+            print(
+                f"  model picks {'forward' if pred_f <= pred_r else 'reverse'} for {name} n={n} m={m}: "
+                f"{loss:.2f}x the faster mode"
+            )
     print(f"worst chosen/fastest on the grid: {worst:.2f}")
 
 

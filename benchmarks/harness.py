@@ -89,8 +89,12 @@ def torch_single_thread(torch: Any) -> None:
 # -- timing and memory -------------------------------------------------------------------
 
 
-def measure(candidates: Mapping[str, Callable[[], Any]], repeats: int | Mapping[str, int] = 5,
-            rounds: int = 5, warmup: int = 1) -> dict[str, list[float]]:  # fmt: skip
+def measure(
+    candidates: Mapping[str, Callable[[], Any]],
+    repeats: int | Mapping[str, int] = 5,
+    rounds: int = 5,
+    warmup: int = 1,
+) -> dict[str, list[float]]:
     """Seconds per call of each candidate: ``rounds * repeats`` samples each, interleaved.
 
     In each round every candidate runs ``repeats`` times in a row (a number,
@@ -197,8 +201,12 @@ def relative_error(got: Any, want: Any) -> float:
     return worst
 
 
-def check_agree(results: Mapping[str, Any], reference: str, rtol: float = 1e-10,
-                tolerances: Mapping[str, float] | None = None) -> dict[str, float]:  # fmt: skip
+def check_agree(
+    results: Mapping[str, Any],
+    reference: str,
+    rtol: float = 1e-10,
+    tolerances: Mapping[str, float] | None = None,
+) -> dict[str, float]:
     """Raise :class:`MismatchError` unless every result matches ``results[reference]``.
 
     The error of each candidate is normwise relative: max |got - want| over
@@ -258,10 +266,13 @@ class Report:
         parts = [f"### {self.title}", "", self.description, ""]
         parts += [t.markdown() for t in self.tables]
         if self.targets:
-            parts.append(Table(
-                "Targets", ["target", "measured", "goal", "met"],
-                [[t.name, t.measured, t.goal, "yes" if t.met else "**no**"] for t in self.targets],
-            ).markdown())  # fmt: skip
+            parts.append(
+                Table(
+                    "Targets",
+                    ["target", "measured", "goal", "met"],
+                    [[t.name, t.measured, t.goal, "yes" if t.met else "**no**"] for t in self.targets],
+                ).markdown()
+            )
         return "\n".join(parts)
 
 
@@ -279,8 +290,9 @@ def fmt_time(seconds: float) -> str:
     return f"{seconds * 1e9:.3g} ns"
 
 
-def ratio_rows(times: Mapping[str, Sequence[float]], reference: str,
-               fmt: Callable[[float], str] = fmt_time) -> list[list[Any]]:  # fmt: skip
+def ratio_rows(
+    times: Mapping[str, Sequence[float]], reference: str, fmt: Callable[[float], str] = fmt_time
+) -> list[list[Any]]:
     """Rows ``[candidate, median, IQR, median / reference median]``."""
     ref = median(times[reference])
     return [[name, fmt(median(t)), fmt(iqr(t)), f"{median(t) / ref:.2f}"] for name, t in times.items()]
@@ -345,10 +357,21 @@ def _cpu_model() -> str:
 
 def _git_commit() -> str | None:
     try:
-        out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True,
-                             text=True, check=True, timeout=10)  # fmt: skip
-        dirty = subprocess.run(["git", "status", "--porcelain", "--", "adkit"], cwd=REPO,
-                               capture_output=True, text=True, timeout=10).stdout.strip()  # fmt: skip
+        out = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"],
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=10,
+        )
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--", "adkit"],
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            timeout=10,
+        ).stdout.strip()
         return out.stdout.strip() + ("+dirty" if dirty else "")
     except (OSError, subprocess.SubprocessError):
         return None
@@ -360,15 +383,17 @@ def header(meta: Mapping[str, Any], quick: bool) -> str:
     load = f"load average {meta['loadavg_at_start'][0]:.2f} at start" if meta.get("loadavg_at_start") else ""
     if meta.get("loadavg_at_end"):
         load += f", {meta['loadavg_at_end'][0]:.2f} at end"
-    return "\n".join([
-        f"Measured {meta['date']} ({kind}), adkit {meta['adkit']} at {meta['adkit_commit']}.  ",
-        f"{meta['cpu_model']}, pinned to CPU {meta['pinned_cpu']} of {meta['cpus_online']}, one BLAS "
-        f"thread ({meta.get('numpy_blas')}); {load}.  ",
-        f"Python {meta['python']}, NumPy {meta['numpy']}, PyTorch {meta['torch']}, "
-        f"autograd {meta['autograd']}, micrograd {meta['micrograd']}."
-        + ("" if meta.get("gc_heap_frozen", True) else " Heap not frozen (--no-freeze)."),
-        "",
-    ])  # fmt: skip
+    return "\n".join(
+        [
+            f"Measured {meta['date']} ({kind}), adkit {meta['adkit']} at {meta['adkit_commit']}.  ",
+            f"{meta['cpu_model']}, pinned to CPU {meta['pinned_cpu']} of {meta['cpus_online']}, one BLAS "
+            f"thread ({meta.get('numpy_blas')}); {load}.  ",
+            f"Python {meta['python']}, NumPy {meta['numpy']}, PyTorch {meta['torch']}, "
+            f"autograd {meta['autograd']}, micrograd {meta['micrograd']}."
+            + ("" if meta.get("gc_heap_frozen", True) else " Heap not frozen (--no-freeze)."),
+            "",
+        ]
+    )
 
 
 def save(report: Report, meta: Mapping[str, Any], quick: bool) -> tuple[Path, Path]:

@@ -49,8 +49,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="a short smoke run: few sizes and samples")
     parser.add_argument("--cpu", type=int, default=None, help="CPU to pin to (default: the lowest allowed)")
     parser.add_argument("--no-save", action="store_true", help="print the tables, write no files")
-    parser.add_argument("--no-freeze", action="store_true",
-                        help="do not gc.freeze() the imported heap before timing (see harness.py)")
+    parser.add_argument(
+        "--no-freeze",
+        action="store_true",
+        help="do not gc.freeze() the imported heap before timing (see harness.py)",
+    )
     parser.add_argument("--list", action="store_true", help="list the workloads and exit")
     args = parser.parse_args(argv)
     if args.list:

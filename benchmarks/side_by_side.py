@@ -35,8 +35,9 @@ from bench_w2_mlp import loss, problem  # noqa: E402
 def export_old(rev: str) -> str:
     """``git archive`` of adkit/ at ``rev`` into a temporary folder, renamed ``adkit_old``."""
     root = pathlib.Path(tempfile.mkdtemp(prefix="adkit_old_"))
-    archive = subprocess.run(["git", "archive", rev, "adkit"], cwd=HERE.parent, check=True,
-                             capture_output=True).stdout  # fmt: skip
+    archive = subprocess.run(
+        ["git", "archive", rev, "adkit"], cwd=HERE.parent, check=True, capture_output=True
+    ).stdout
     subprocess.run(["tar", "-x", "-C", str(root)], input=archive, check=True)
     (root / "adkit").rename(root / "adkit_old")
     for path in (root / "adkit_old").rglob("*.py"):
@@ -91,9 +92,11 @@ def main() -> None:
     print("| --- | ---: | ---: | ---: | --- |")
     for name, rs in ratios.items():
         q = np.percentile(rs, [25, 75])
-        print(f"| {name} | {statistics.median(times[name][0]) * 1e3:.3f} ms | "
-              f"{statistics.median(times[name][1]) * 1e3:.3f} ms | {statistics.median(rs):.3f} | "
-              f"{q[0]:.3f}-{q[1]:.3f} |")  # fmt: skip
+        print(
+            f"| {name} | {statistics.median(times[name][0]) * 1e3:.3f} ms | "
+            f"{statistics.median(times[name][1]) * 1e3:.3f} ms | {statistics.median(rs):.3f} | "
+            f"{q[0]:.3f}-{q[1]:.3f} |"
+        )
 
 
 if __name__ == "__main__":

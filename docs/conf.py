@@ -160,8 +160,11 @@ def primitives_page(elementwise: bool, special: bool = False) -> str:
     lines = []
     for name in adkit.__all__:
         prim = getattr(adkit, name)
-        if (isinstance(prim, adkit.Primitive) and (prim.partials is not None) == elementwise
-                and (prim.name in SPECIAL) == special):  # fmt: skip
+        if (
+            isinstance(prim, adkit.Primitive)
+            and (prim.partials is not None) == elementwise
+            and (prim.name in SPECIAL) == special
+        ):
             lines += [f".. autofunction:: adkit.{name}({_arguments(prim)})", ""]
     return "\n".join(lines)
 

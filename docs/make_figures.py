@@ -38,8 +38,9 @@ def running_example(x1, x2):
 
 def save(fig: plt.Figure, name: str) -> Path:
     path = STATIC / name
-    fig.savefig(path, dpi=DPI, metadata={"Software": None}, facecolor="white", bbox_inches="tight",
-                pad_inches=0.1)  # fmt: skip
+    fig.savefig(
+        path, dpi=DPI, metadata={"Software": None}, facecolor="white", bbox_inches="tight", pad_inches=0.1
+    )
     plt.close(fig)
     return path
 

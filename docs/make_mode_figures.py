@@ -31,8 +31,9 @@ SIZES = (1, 4, 16, 64, 256, 1024)
 
 def main() -> None:
     STATIC.mkdir(exist_ok=True)
-    comparison = compare_modes("dense", ns=SIZES, ms=SIZES, repeats=5, methods=("forward", "reverse", "auto"),
-                               memory=False)  # fmt: skip
+    comparison = compare_modes(
+        "dense", ns=SIZES, ms=SIZES, repeats=5, methods=("forward", "reverse", "auto"), memory=False
+    )
     comparison.plot("heatmap").savefig(STATIC / "mode_heatmap.png", dpi=110)
     print(comparison.to_markdown())
     error_vs_step(np.exp, 1.0).plot().savefig(STATIC / "error_vs_step.png", dpi=110)

@@ -188,7 +188,7 @@ print("J from two passes:\n", J)
 r, theta = x0
 J_hand = np.array([[np.cos(theta), -r * np.sin(theta)],
                    [np.sin(theta), r * np.cos(theta)],
-                   [2 * r, 0.0]])  # fmt: skip
+                   [2 * r, 0.0]])
 J_adkit = adkit.jacobian(F, mode="forward")(x0)
 print(J_adkit)
 print("agrees with the columns:", np.allclose(J_adkit, J))
@@ -207,12 +207,12 @@ rr, tt = np.meshgrid(np.linspace(0, 2, 21), np.linspace(0, 2 * np.pi, 41))
 ax.plot_wireframe(rr * np.cos(tt), rr * np.sin(tt), rr**2, color="0.8", lw=0.5)
 rs, ts = np.linspace(0, 2, 50), np.linspace(0, 2 * np.pi, 100)
 ax.plot(rs * np.cos(theta), rs * np.sin(theta), rs**2, color="C0", lw=1.5,
-        label=r"$r$ varies ($\theta = 0.5$)")  # fmt: skip
+        label=r"$r$ varies ($\theta = 0.5$)")
 ax.plot(r * np.cos(ts), r * np.sin(ts), np.full_like(ts, r**2), color="C1", lw=1.5,
-        label=r"$\theta$ varies ($r = 1.5$)")  # fmt: skip
+        label=r"$\theta$ varies ($r = 1.5$)")
 for j, color in enumerate(["C0", "C1"]):
     ax.quiver(*P, *(0.8 * J[:, j]), color=color, lw=2.5, arrow_length_ratio=0.2,
-              label=f"column {j + 1} of $J$ (scaled by 0.8)")  # fmt: skip
+              label=f"column {j + 1} of $J$ (scaled by 0.8)")
 ax.scatter(*P, color="k", s=20)
 ax.set(xlabel="$F_1$", ylabel="$F_2$", zlabel="$F_3$", xticks=[-2, 0, 2], yticks=[-2, 0, 2], zticks=[0, 2, 4])
 ax.view_init(elev=22, azim=-30)
@@ -279,7 +279,7 @@ def timings(n):
             best_time(lambda: adkit.jvp(g, (x,), (E[0],))),
             best_time(lambda: [adkit.jvp(g, (x,), (e,)) for e in E]),
             best_time(lambda: adkit.jvp(g, (x,), (E,))),
-            best_time(lambda: adkit.jacobian(g, mode="forward")(x))]  # fmt: skip
+            best_time(lambda: adkit.jacobian(g, mode="forward")(x))]
 
 
 lines = ["    n   evaluate g   one jvp   n jvps in a loop   one pass, n directions   adkit.jacobian"]

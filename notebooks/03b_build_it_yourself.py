@@ -448,7 +448,7 @@ assert np.allclose(gradient, adkit.grad(f, argnums=(0, 1))(2.0, 5.0), rtol=1e-15
 def dual_truediv(self, other):
     other = lift(other)
     return Dual(self.value / other.value,
-                (self.tangent * other.value - self.value * other.tangent) / other.value**2)  # fmt: skip
+                (self.tangent * other.value - self.value * other.tangent) / other.value**2)
 
 
 Dual.__truediv__ = dual_truediv

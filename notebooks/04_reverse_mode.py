@@ -537,7 +537,7 @@ fig, ax = plt.subplots(figsize=(7, 4), layout="constrained")
 for (name, peaks), style in zip(memory.items(), ("s-", "d-", "^--")):
     ax.plot(depths, peaks, style, label=name)
 ax.set(xlabel="depth (number of sines)", ylabel="peak memory, in arrays the size of x",
-       title="Memory of a gradient grows with depth; of a jvp, it does not")  # fmt: skip
+       title="Memory of a gradient grows with depth; of a jvp, it does not")
 ax.legend()
 plt.show()
 

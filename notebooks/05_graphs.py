@@ -112,7 +112,7 @@ for j in G.nodes:
         continue
     pushed = sum(G.edges[i, j]["partial"] * G.nodes[i]["tangent"] for i in G.predecessors(j))
     print(f"{G.nodes[j]['name']:>3} = {G.nodes[j]['definition']:<9}  "
-          f"sum over incoming edges {pushed:7.4g}   tangent {G.nodes[j]['tangent']:7.4g}")  # fmt: skip
+          f"sum over incoming edges {pushed:7.4g}   tangent {G.nodes[j]['tangent']:7.4g}")
 
 # %% [markdown]
 # ## 3. Reverse mode on the graph
@@ -134,7 +134,7 @@ for i in reversed(list(G.nodes)):
         continue
     pulled = sum(G.edges[i, j]["partial"] * G.nodes[j]["adjoint"] for j in G.successors(i))
     print(f"{G.nodes[i]['name']:>3} = {G.nodes[i]['definition']:<9}  "
-          f"sum over outgoing edges {pulled:7.4g}   adjoint {G.nodes[i]['adjoint']:7.4g}")  # fmt: skip
+          f"sum over outgoing edges {pulled:7.4g}   adjoint {G.nodes[i]['adjoint']:7.4g}")
 
 # %% [markdown]
 # Without `show`, `.draw()` shows all four at once (values, tangents, adjoints
@@ -217,7 +217,7 @@ def make_network(W, b, w):
 
 
 small = make_network(W=np.array([[1.2, -2.0], [0.5, 1.5], [-1.0, 0.5]]), b=np.array([0.5, 0.2, 0.8]),
-                     w=np.array([1.0, -0.5, 2.0]))  # fmt: skip
+                     w=np.array([1.0, -0.5, 2.0]))
 g_small = adkit.graph(small, 0.5, -1.0)
 print(g_small)
 g_small.draw(show=("value",))
@@ -263,7 +263,7 @@ print(g_vec)
 g_vec.draw(show=("value",))
 plt.show()
 print(f"same output: {float(g_vec.nx.nodes[max(g_vec.nx.nodes)]['value']):.6g} and "
-      f"{g_large.nx.nodes[max(g_large.nx.nodes)]['value']:.6g}")  # fmt: skip
+      f"{g_large.nx.nodes[max(g_large.nx.nodes)]['value']:.6g}")
 
 # %% [markdown]
 # ## 7. Stepping through the sweeps

@@ -399,7 +399,7 @@ display(explorer.figure)  # the same picture, as a static figure
 # %% tags=["nbval-ignore-output"]
 sizes = (1, 4, 16, 64, 256, 1024)
 comparison = adkit.compare_modes("dense", ns=sizes, ms=sizes, repeats=5,
-                                 methods=("forward", "reverse", "auto"), memory=False)  # fmt: skip
+                                 methods=("forward", "reverse", "auto"), memory=False)
 print(comparison)
 for shape in ((1024, 1), (1, 1024), (1024, 1024), (4, 4)):
     mode, factor = comparison.winner(*shape)
@@ -467,9 +467,9 @@ plt.show()
 
 # %% tags=["nbval-ignore-output"]
 with_one_output = adkit.compare_modes("dense", ns=sizes, ms=(1,), repeats=1,
-                                      methods=("forward", "reverse"), memory=True)  # fmt: skip
+                                      methods=("forward", "reverse"), memory=True)
 with_one_input = adkit.compare_modes("dense", ns=(1,), ms=sizes, repeats=1,
-                                     methods=("forward", "reverse"), memory=True)  # fmt: skip
+                                     methods=("forward", "reverse"), memory=True)
 fig, (left, right) = plt.subplots(1, 2, figsize=(10, 4), layout="constrained")
 with_one_output.plot("curves", ax=left, m=1, quantity="memory")
 with_one_input.plot("curves", ax=right, n=1, against="m", quantity="memory")
@@ -487,7 +487,7 @@ plt.show()
 
 # %%
 memory = {(r["n"], r["m"], r["method"]): r["memory"]
-          for r in with_one_output.records + with_one_input.records}  # fmt: skip
+          for r in with_one_output.records + with_one_input.records}
 for n, m in ((1024, 1), (1, 1024)):
     forward, reverse = memory[n, m, "forward"], memory[n, m, "reverse"]
     more, less = ("forward", "reverse") if forward > reverse else ("reverse", "forward")

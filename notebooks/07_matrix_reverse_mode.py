@@ -177,7 +177,7 @@ print("x xᵀ:\n", np.outer(x, x))
 print("∇²x q:\n", hess_x)
 checks = [np.allclose(grad_x, (M + M.T) @ x, rtol=1e-12, atol=1e-12),
           np.allclose(grad_M, np.outer(x, x), rtol=1e-12, atol=1e-12),
-          np.allclose(hess_x, M + M.T, rtol=1e-12, atol=1e-12)]  # fmt: skip
+          np.allclose(hess_x, M + M.T, rtol=1e-12, atol=1e-12)]
 print("all three agree to 1e-12:", all(checks))
 
 # %% [markdown]
@@ -237,7 +237,7 @@ plt.show()
 # %%
 def init_params(sizes, rng):
     return [(rng.normal(size=(n_out, n_in)) / np.sqrt(n_in), np.zeros(n_out))
-            for n_in, n_out in pairwise(sizes)]  # fmt: skip
+            for n_in, n_out in pairwise(sizes)]
 
 
 def logits(params, points):
@@ -306,7 +306,7 @@ def accuracy(params, points, labels):
 
 print(f"final loss {loss(params):.4g}")
 print(f"training accuracy {accuracy(params, X_train, y_train):.3f}, "
-      f"test accuracy {accuracy(params, X_test, y_test):.3f}")  # fmt: skip
+      f"test accuracy {accuracy(params, X_test, y_test):.3f}")
 
 # %% [markdown]
 # The loss falls quickly, then stalls on a plateau near 0.2: the network first

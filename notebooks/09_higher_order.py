@@ -273,7 +273,7 @@ for n in (100, 1000, 100_000):
     x, v = rng.normal(size=n), rng.normal(size=n)
     t_grad = best_of(adkit.grad(layers), x)
     row = [best_of(c, x, v, repeats=1 if c is full_hessian else 5) if c is not full_hessian or n <= 1000
-           else None for c in compositions]  # fmt: skip
+           else None for c in compositions]
     print(f"{n:>7} {t_grad * 1e3:>7.2f} ms" + "".join(
         f"{t * 1e3:>12.2f} ms ({t / t_grad:4.1f}x)" if t else f"{'(n² entries)':>22}" for t in row))
 
@@ -361,7 +361,7 @@ print("\n".join(lines))
 # %%
 third = adkit.diff(adkit.diff(adkit.diff(f, mode="reverse"), mode="forward"), mode="reverse")
 print(f"f'''(0.5) = {third(0.5):.12g}   (2 e^x (cos x - sin x) = "
-      f"{2 * np.exp(0.5) * (np.cos(0.5) - np.sin(0.5)):.12g})")  # fmt: skip
+      f"{2 * np.exp(0.5) * (np.cos(0.5) - np.sin(0.5)):.12g})")
 
 # %% [markdown]
 # ## 4. k-th derivatives
@@ -493,7 +493,7 @@ def naive_derivative(g, x):
 confused = naive_derivative(lambda x: x * naive_derivative(lambda y: x + y, 1.0), 1.0)
 print(f"naive nested dual numbers:  {confused:g}   (wrong)")
 print(f"adkit.diff nested:          "
-      f"{adkit.diff(lambda x: outer_function(x, 'forward'), mode='forward')(1.0):g}")  # fmt: skip
+      f"{adkit.diff(lambda x: outer_function(x, 'forward'), mode='forward')(1.0):g}")
 
 # %% [markdown]
 # **How adkit avoids it: levels (tags).** Each differentiation that

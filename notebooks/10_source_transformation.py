@@ -235,7 +235,7 @@ compiled_chain(0.5)  # the first call stages, generates and compiles
 first = time.perf_counter() - start
 t_eager, t_compiled = best_time(eager_chain, 0.5), best_time(compiled_chain, 0.5)
 print(f"chain of 1000 operations: eager {t_eager * 1e3:.3g} ms, compiled {t_compiled * 1e3:.3g} ms "
-      f"({t_eager / t_compiled:.0f}x faster); first call {first * 1e3:.0f} ms")  # fmt: skip
+      f"({t_eager / t_compiled:.0f}x faster); first call {first * 1e3:.0f} ms")
 
 W1, W2 = rng.normal(size=(64, 32)) / 6, rng.normal(size=(10, 64)) / 8
 X, Y = rng.normal(size=(32, 128)), rng.normal(size=(10, 128))
@@ -243,7 +243,7 @@ eager_net = adkit.grad(loss, argnums=(0, 1))
 compiled_net = adkit.compile(eager_net)
 t_eager, t_compiled = best_time(eager_net, W1, W2, X, Y), best_time(compiled_net, W1, W2, X, Y)
 print(f"network gradient: eager {t_eager * 1e6:.0f} µs, compiled {t_compiled * 1e6:.0f} µs "
-      f"({t_eager / t_compiled:.1f}x faster)")  # fmt: skip
+      f"({t_eager / t_compiled:.1f}x faster)")
 
 # %% [markdown]
 # The results are eager adkit's, bit for bit:

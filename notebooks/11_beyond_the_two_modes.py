@@ -180,7 +180,7 @@ for name, fn in (("dense forward", dense_jac), ("sparse", sparse_jac)):
 
 # %%
 print(f"n = {big.size}: the dense Jacobian pushes {big.size} directions, the sparse one "
-      f"{sparse_jac.explain(big).passes} (+1 that checks the reused pattern)")  # fmt: skip
+      f"{sparse_jac.explain(big).passes} (+1 that checks the reused pattern)")
 
 # %% [markdown]
 # With `mode="auto"` (the default), adkit prices both colourings with the
@@ -270,7 +270,7 @@ plt.show()
 # %%
 better = adkit.elimination.eliminate(funnel.graph, [3, 4, 5, 2, 1, 6])
 print(f"v3, v4, v5, v2, v1, v6: {better.multiplications} multiplications, same Jacobian: "
-      f"{np.allclose(better.jacobian, funnel.jacobian)}")  # fmt: skip
+      f"{np.allclose(better.jacobian, funnel.jacobian)}")
 
 # %% [markdown]
 # Finding the cheapest order is NP-hard (Naumann 2008). Tools such as

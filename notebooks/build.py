@@ -173,7 +173,7 @@ MATHJAX_CONFIG = (
     '<script defer src="URL"></script>'
 )
 DATA_PRIORITY = ["text/html", "text/markdown", "image/svg+xml", "text/latex", "image/png", "image/jpeg",
-                 "text/plain"]  # fmt: skip
+                 "text/plain"]
 
 
 def _exporter():
@@ -221,7 +221,7 @@ def _stored_on(path: Path) -> str:
 
     try:
         date = subprocess.run(["git", "log", "-1", "--format=%cs", "--", path.name], cwd=HERE,
-                              capture_output=True, text=True, check=True).stdout.strip()  # fmt: skip
+                              capture_output=True, text=True, check=True).stdout.strip()
     except (OSError, subprocess.CalledProcessError):
         date = ""
     return date or datetime.date.fromtimestamp(path.stat().st_mtime).isoformat()

@@ -15,10 +15,12 @@ FUNCTIONS = [
     ("vector to scalar", lambda x: np.sum(np.tanh(x) ** 2), RNG.normal(size=40)),
     ("scalar to vector", lambda t: np.sin(t * np.arange(1.0, 30.0)), 0.7),
     ("dense", lambda x: np.tanh(W @ x), RNG.normal(size=5)),
-    ("matrix in, matrix out", lambda a: a @ a.T + np.linalg.inv(a + 5 * np.eye(3)),
-     RNG.normal(size=(3, 3))),
-    ("pytree", lambda p: {"y": p[0] @ p[1], "z": np.sum(p[1])},
-     (RNG.normal(size=(2, 3)), RNG.normal(size=3))),
+    ("matrix in, matrix out", lambda a: a @ a.T + np.linalg.inv(a + 5 * np.eye(3)), RNG.normal(size=(3, 3))),
+    (
+        "pytree",
+        lambda p: {"y": p[0] @ p[1], "z": np.sum(p[1])},
+        (RNG.normal(size=(2, 3)), RNG.normal(size=3)),
+    ),
     ("elementwise", lambda x: np.sqrt(x) * np.log1p(x), RNG.random(12) + 0.5),
 ]
 
@@ -34,10 +36,12 @@ def test_auto_agrees_with_forward_and_reverse(name, f, x):
 
 @pytest.mark.parametrize(
     ("f", "args", "n", "m"),
-    [(lambda x: np.sum(x**2), (np.ones(1000),), 1000, 1),
-     (lambda t: t * np.ones(50), (2.0,), 1, 50),
-     (lambda a, b: (a @ b, np.sum(a)), (np.ones((2, 3)), np.ones((3, 4))), 6, 9)],
-)  # fmt: skip
+    [
+        (lambda x: np.sum(x**2), (np.ones(1000),), 1000, 1),
+        (lambda t: t * np.ones(50), (2.0,), 1, 50),
+        (lambda a, b: (a @ b, np.sum(a)), (np.ones((2, 3)), np.ones((3, 4))), 6, 9),
+    ],
+)
 def test_explain_reports_n_and_m(f, args, n, m):
     choice = adkit.diff(f).explain(*args)
     assert (choice.n, choice.m) == (n, m)

@@ -246,8 +246,9 @@ def test_real_and_imag_of_real_traced_values(mode):
     f = lambda x: np.sum((2 * x).real * np.sin(x) + x.imag + np.conj(x) + np.real(x))
     x0 = np.array([0.3, -1.2, 2.0])
     got = adkit.diff(f, mode=mode)(x0)
-    want = np.array([central_difference(lambda t, i=i: f(np.where(np.arange(3) == i, t, x0)), x0[i])
-                     for i in range(3)])  # fmt: skip
+    want = np.array(
+        [central_difference(lambda t, i=i: f(np.where(np.arange(3) == i, t, x0)), x0[i]) for i in range(3)]
+    )
     np.testing.assert_allclose(got, want, rtol=1e-7)
 
 

@@ -35,9 +35,15 @@ NOTEBOOK_CELLS = [
     "explorer",
 ]
 CHROMIUM_ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-]  # fmt: skip
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 
 
 def _require_browser() -> None:
@@ -59,8 +65,17 @@ def _free_port() -> int:
 
 
 def _write_notebook(path: Path) -> None:
-    cells = [{"cell_type": "code", "execution_count": None, "id": f"cell{i}", "metadata": {}, "outputs": [],
-              "source": source} for i, source in enumerate(NOTEBOOK_CELLS)]  # fmt: skip
+    cells = [
+        {
+            "cell_type": "code",
+            "execution_count": None,
+            "id": f"cell{i}",
+            "metadata": {},
+            "outputs": [],
+            "source": source,
+        }
+        for i, source in enumerate(NOTEBOOK_CELLS)
+    ]
     notebook = {
         "cells": cells,
         "metadata": {"kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"}},
@@ -110,18 +125,31 @@ def jupyterlab(tmp_path: Path, root: Path, *options: str) -> Iterator[tuple[obje
     env["JUPYTER_PLATFORM_DIRS"] = "1"
     env.pop("MPLBACKEND", None)
     log = tmp_path / "jupyter.log"
-    command = [sys.executable, "-m", "jupyterlab", "--no-browser", "--ip=127.0.0.1", f"--port={port}",
-               f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={root}",
-               "--LabApp.expose_app_in_browser=True", "--ServerApp.allow_root=True", *options]  # fmt: skip
+    command = [
+        sys.executable,
+        "-m",
+        "jupyterlab",
+        "--no-browser",
+        "--ip=127.0.0.1",
+        f"--port={port}",
+        f"--IdentityProvider.token={token}",
+        f"--ServerApp.root_dir={root}",
+        "--LabApp.expose_app_in_browser=True",
+        "--ServerApp.allow_root=True",
+        *options,
+    ]
     with log.open("w") as log_file:
         server = subprocess.Popen(command, env=env, stdout=log_file, stderr=subprocess.STDOUT)
     try:
         _wait_for_server(f"http://127.0.0.1:{port}/api/status?token={token}", server, log)
         with sync_playwright() as playwright:
             context = playwright.chromium.launch_persistent_context(
-                str(tmp_path / "chromium-profile"), executable_path=shutil.which("chromium"), headless=True,
-                args=CHROMIUM_ARGS, viewport={"width": 1280, "height": 800},
-            )  # fmt: skip
+                str(tmp_path / "chromium-profile"),
+                executable_path=shutil.which("chromium"),
+                headless=True,
+                args=CHROMIUM_ARGS,
+                viewport={"width": 1280, "height": 800},
+            )
             try:
                 page = context.new_page()
                 page.set_default_timeout(180_000)  # a kernel starts slowly on a busy machine
@@ -159,8 +187,9 @@ def test_moving_a_slider_redraws_the_explorer_in_a_real_browser(tmp_path):
         page.wait_for_function(
             "(old) => { const img = document.querySelector('.widget-output img');"
             " return img && img.getAttribute('src') !== old; }",
-            arg=first, polling=250,
-        )  # fmt: skip
+            arg=first,
+            polling=250,
+        )
         status = page.locator(".widget-label").filter(has_text="n = 8, m = 2").first
         status.wait_for(state="visible")  # the kernel measured the new n
     assert time.monotonic() - started < 120
@@ -189,8 +218,9 @@ def test_opening_and_saving_a_tutorial_in_jupyterlab_changes_no_file(tmp_path):
         assert not {f"{stem}.py" for stem in tutorials} & names, f"the scripts are listed too: {names}"
         for stem in OPENED:
             if stem != OPENED[0]:
-                page.evaluate(f"() => window.jupyterapp.commands.execute('docmanager:open', "
-                              f"{{path: '{stem}.ipynb'}})")  # fmt: skip
+                page.evaluate(
+                    f"() => window.jupyterapp.commands.execute('docmanager:open', {{path: '{stem}.ipynb'}})"
+                )
                 page.wait_for_function(
                     f"() => window.jupyterapp.shell.currentWidget.context.path === '{stem}.ipynb'"
                 )
@@ -201,7 +231,7 @@ def test_opening_and_saving_a_tutorial_in_jupyterlab_changes_no_file(tmp_path):
             page.wait_for_function(
                 "() => { const c = window.jupyterapp.shell.currentWidget.context;"
                 " return !c.model.dirty && c.contentsModel && c.contentsModel.last_modified; }"
-            )  # fmt: skip
+            )
             time.sleep(1)  # the paired script is written in the same request; leave it time to land
     changed = sorted(name for name, data in stored.items() if (root / name).read_bytes() != data)
     assert not changed, f"opening and saving {OPENED} in JupyterLab changed {changed}"

@@ -26,8 +26,12 @@ def test_the_stored_pytorch_tutorial_shows_pytorch_numbers_and_its_versions():
     notebook = nbformat.read(ROOT / "notebooks" / f"{PYTORCH}.ipynb", as_version=4)
     built = notebook.metadata["adkit"]["built_with"]
     assert built["torch"].startswith("2.13.0")
-    text = "".join(out.get("text", "") for cell in notebook.cells if cell.cell_type == "code"
-                   for out in cell.get("outputs", []))  # fmt: skip
+    text = "".join(
+        out.get("text", "")
+        for cell in notebook.cells
+        if cell.cell_type == "code"
+        for out in cell.get("outputs", [])
+    )
     assert "torch.autograd.grad: (5.5, 1.71633781454)" in text
     assert "is not installed" not in text
 

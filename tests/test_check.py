@@ -16,8 +16,9 @@ import adkit
 SCALES = [1e-7, 1.0, 1e7]
 
 
-def scaled_sine(out_scale: float, in_scale: float, jvp_bug: str = "", vjp_bug: str = "",
-                traced_by: type = object) -> adkit.UserPrimitive:  # fmt: skip
+def scaled_sine(
+    out_scale: float, in_scale: float, jvp_bug: str = "", vjp_bug: str = "", traced_by: type = object
+) -> adkit.UserPrimitive:
     """``x ↦ a sin(x / b)`` with ``a = out_scale``, ``b = in_scale``, and rules that may carry a bug.
 
     A bug is ``"first"`` (the rule is 1.5 times the derivative) or ``"second"``

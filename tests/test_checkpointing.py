@@ -131,8 +131,11 @@ def test_a_checkpointed_loop_nests_and_sweeps_twice():
     x = RNG.normal(size=3) * 0.5
     f, plain = (lambda x: loop(x, 0.2).sum()), (lambda x: loop.plain(x, 0.2).sum())
     np.testing.assert_allclose(adkit.hessian(f)(x), adkit.hessian(plain)(x), rtol=1e-12)
-    np.testing.assert_allclose(adkit.jacobian(lambda x: loop(x, 0.2), mode="reverse")(x),
-                               adkit.jacobian(lambda x: loop.plain(x, 0.2), mode="forward")(x), rtol=1e-12)
+    np.testing.assert_allclose(
+        adkit.jacobian(lambda x: loop(x, 0.2), mode="reverse")(x),
+        adkit.jacobian(lambda x: loop.plain(x, 0.2), mode="forward")(x),
+        rtol=1e-12,
+    )
     np.testing.assert_allclose(adkit.grad(f)(x), numerical.jacobian(plain, x), rtol=1e-6)
     _, pullback = adkit.vjp(lambda x: loop(x, 0.2), x)
     first = pullback(np.ones(3))[0]

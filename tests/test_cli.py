@@ -128,9 +128,18 @@ def test_inside_the_domain_nothing_is_marked(capsys):
 
 
 @pytest.mark.parametrize(
-    ("x", "shown"), [(11.652071455, "11.6521"), (5.5, "5.5"), (1.7163378145, "1.71634"), (-0.0, "0"),
-                     (1234567.0, "1.23457e+06"), (1e-12, "1e-12"), (math.inf, "inf"), (math.nan, "nan")]
-)  # fmt: skip
+    ("x", "shown"),
+    [
+        (11.652071455, "11.6521"),
+        (5.5, "5.5"),
+        (1.7163378145, "1.71634"),
+        (-0.0, "0"),
+        (1234567.0, "1.23457e+06"),
+        (1e-12, "1e-12"),
+        (math.inf, "inf"),
+        (math.nan, "nan"),
+    ],
+)
 def test_number_format(x, shown):
     assert number(x) == shown
 
@@ -240,8 +249,10 @@ def test_a_trace_that_fails_prints_only_the_error(monkeypatch, capsys):
     monkeypatch.setattr(adkit, "trace", refusing_trace, raising=False)
     status, out, err = run([*RUNNING, "--trace"], capsys)
     assert (status, out) == (2, "")
-    assert err == "adkit: error: the trace view cannot show this formula: the output does not depend on " \
-                  "the arguments\n"  # fmt: skip
+    assert (
+        err == "adkit: error: the trace view cannot show this formula: the output does not depend on "
+        "the arguments\n"
+    )
 
 
 @pytest.mark.skipif(not hasattr(adkit, "trace"), reason="adkit.trace (the trace view) does not exist yet")
@@ -258,8 +269,18 @@ def test_help(capsys):
     assert "diff" in out and "Exit status" in out
     status, out, _ = run(["diff", "--help"], capsys)
     assert status == 0
-    for expected in ["--at", "--mode", "--trace", "asin/arcsin", "atan2/arctan2", "10,000 characters",
-                     "100 levels", "±1000", "6 significant digits", "adkit diff \"ln(x1)"]:  # fmt: skip
+    for expected in [
+        "--at",
+        "--mode",
+        "--trace",
+        "asin/arcsin",
+        "atan2/arctan2",
+        "10,000 characters",
+        "100 levels",
+        "±1000",
+        "6 significant digits",
+        'adkit diff "ln(x1)',
+    ]:
         assert expected in out
 
 
@@ -272,8 +293,9 @@ def test_version(capsys):
 
 
 def python_m_adkit(*argv: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "adkit", *argv], capture_output=True, text=True,
-                          timeout=60, check=False)  # fmt: skip
+    return subprocess.run(
+        [sys.executable, "-m", "adkit", *argv], capture_output=True, text=True, timeout=60, check=False
+    )
 
 
 def test_python_m_adkit_running_example():
@@ -285,11 +307,16 @@ def test_python_m_adkit_running_example():
 
 @pytest.mark.parametrize(
     ("formula", "reason"),
-    [("__import__('os').system('echo hacked')", "bare name"), ("9**9**9", "exponent"),
-     ("(" * 3000 + "x" + ")" * 3000, "nested too deeply"), ("-" * 9000 + "x", "nested too deeply"),
-     ("x" * 100_000, "limit is 10,000"), ("x.__class__", "attribute access")],
+    [
+        ("__import__('os').system('echo hacked')", "bare name"),
+        ("9**9**9", "exponent"),
+        ("(" * 3000 + "x" + ")" * 3000, "nested too deeply"),
+        ("-" * 9000 + "x", "nested too deeply"),
+        ("x" * 100_000, "limit is 10,000"),
+        ("x.__class__", "attribute access"),
+    ],
     ids=["import", "power tower", "parentheses", "minus signs", "long", "attribute"],
-)  # fmt: skip
+)
 def test_python_m_adkit_refuses_with_one_line(formula, reason):
     done = python_m_adkit("diff", "--at", "x=1", "--", formula)
     assert done.returncode == 2
@@ -310,11 +337,17 @@ def test_console_script():
     script = Path(sys.executable).with_name("adkit")
     if not script.exists():
         pytest.skip(f"no console script next to {sys.executable} (adkit is not installed there)")
-    done = subprocess.run([script, *RUNNING, "--mode", "reverse"], capture_output=True, text=True,
-                          timeout=60, check=False)  # fmt: skip
+    done = subprocess.run(
+        [script, *RUNNING, "--mode", "reverse"], capture_output=True, text=True, timeout=60, check=False
+    )
     assert done.returncode == 0, done.stderr
     assert fields(done.stdout)["df/dx2"] == format(GRADIENT[1], ".6g")
-    done = subprocess.run([script, "diff", "x.__class__", "--at", "x=1"], capture_output=True, text=True,
-                          timeout=60, check=False)  # fmt: skip
+    done = subprocess.run(
+        [script, "diff", "x.__class__", "--at", "x=1"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
     assert done.returncode == 2
     assert done.stderr.startswith("adkit: error: attribute access")

@@ -56,11 +56,20 @@ def test_records_are_complete_for_every_shape_and_method():
         assert (r["chosen"] in ("forward", "reverse")) == (r["method"] == "auto")
         assert (r["estimate"] is not None) == (r["method"] in ("forward", "reverse", "auto"))
     passes = {r["method"]: r["passes"] for r in records if r["n"] == 5}
-    assert passes | {"auto": None} == {"forward": 1, "forward_passes": 5, "reverse": 2, "reverse_sweeps": 4,
-                                       "central": 10, "auto": None}  # fmt: skip
+    assert passes | {"auto": None} == {
+        "forward": 1,
+        "forward_passes": 5,
+        "reverse": 2,
+        "reverse_sweeps": 4,
+        "central": 10,
+        "auto": None,
+    }
     plain = (int, float, str, type(None))
-    assert all(isinstance(v, plain) or (isinstance(v, dict) and all(isinstance(w, plain) for w in v.values()))
-               for r in records for v in r.values())  # fmt: skip
+    assert all(
+        isinstance(v, plain) or (isinstance(v, dict) and all(isinstance(w, plain) for w in v.values()))
+        for r in records
+        for v in r.values()
+    )
 
 
 @pytest.mark.parametrize(
@@ -100,8 +109,9 @@ def test_a_family_of_two_sizes():
 
 def test_progress_is_reported():
     seen = []
-    compare_modes("reduction", ns=[2, 3], repeats=1, methods=("forward", "reverse"),
-                  progress=lambda *a: seen.append(a))
+    compare_modes(
+        "reduction", ns=[2, 3], repeats=1, methods=("forward", "reverse"), progress=lambda *a: seen.append(a)
+    )
     assert seen == [(1, 4), (2, 4), (3, 4), (4, 4)]
 
 
@@ -120,8 +130,9 @@ def test_operation_count():
 def tall_and_wide():
     """Dense layers with a wide hidden layer, so that NumPy work dominates Python overhead."""
     methods = ("forward", "forward_passes", "reverse", "reverse_sweeps", "auto")
-    return compare_modes(compare.dense(hidden=256), ns=[2, 200], ms=[2, 200], repeats=5, memory=False,
-                         methods=methods)
+    return compare_modes(
+        compare.dense(hidden=256), ns=[2, 200], ms=[2, 200], repeats=5, memory=False, methods=methods
+    )
 
 
 def test_forward_cost_grows_with_n_and_reverse_cost_with_m(tall_and_wide):
@@ -209,17 +220,34 @@ def synthetic_records() -> list[dict]:
     for m in (2, 8, 32, 128):
         for n in (2, 8, 32, 128):
             times = {
-                "forward": 1e-4 * (1 + 0.05 * n), "forward_passes": 1e-4 * n,
-                "reverse": 1.6e-4 * (1 + 0.05 * m), "reverse_sweeps": 1.2e-4 * m + 6e-5,
+                "forward": 1e-4 * (1 + 0.05 * n),
+                "forward_passes": 1e-4 * n,
+                "reverse": 1.6e-4 * (1 + 0.05 * m),
+                "reverse_sweeps": 1.2e-4 * m + 6e-5,
                 "central": 2e-5 * n,
-            }  # fmt: skip
+            }
             chosen = "forward" if n <= 1.1 * m else "reverse"
             times["auto"] = times[chosen] * 1.05
             for method, t in times.items():
-                out.append(dict(family="synthetic", n=n, m=m, method=method, time=t, eval_time=1e-5,
-                                repeats=3, ops=4, passes=1, flops=1000 * n, memory=1000 * n, error=0.0,
-                                chosen=chosen if method == "auto" else None, estimate=None,
-                                workload=None))  # fmt: skip
+                out.append(
+                    dict(
+                        family="synthetic",
+                        n=n,
+                        m=m,
+                        method=method,
+                        time=t,
+                        eval_time=1e-5,
+                        repeats=3,
+                        ops=4,
+                        passes=1,
+                        flops=1000 * n,
+                        memory=1000 * n,
+                        error=0.0,
+                        chosen=chosen if method == "auto" else None,
+                        estimate=None,
+                        workload=None,
+                    )
+                )
     return out
 
 

@@ -69,15 +69,29 @@ def _transformations(argnums):
     yield "jacobian forward", lambda f: adkit.jacobian(f, mode="forward", argnums=argnums)
     yield "jacobian reverse", lambda f: adkit.jacobian(f, mode="reverse", argnums=argnums)
     yield "jacobian auto", lambda f: adkit.jacobian(f, argnums=argnums)
-    yield "forward over reverse", lambda f: adkit.jacobian(adkit.jacobian(f, mode="reverse", argnums=argnums),
-                                                           mode="forward", argnums=argnums)  # fmt: skip
-    yield "reverse over reverse", lambda f: adkit.jacobian(adkit.jacobian(f, mode="reverse", argnums=argnums),
-                                                           mode="reverse", argnums=argnums)  # fmt: skip
-    yield "forward over forward", lambda f: adkit.jacobian(adkit.jacobian(f, mode="forward", argnums=argnums),
-                                                           mode="forward", argnums=argnums)  # fmt: skip
+    yield (
+        "forward over reverse",
+        lambda f: adkit.jacobian(
+            adkit.jacobian(f, mode="reverse", argnums=argnums), mode="forward", argnums=argnums
+        ),
+    )
+    yield (
+        "reverse over reverse",
+        lambda f: adkit.jacobian(
+            adkit.jacobian(f, mode="reverse", argnums=argnums), mode="reverse", argnums=argnums
+        ),
+    )
+    yield (
+        "forward over forward",
+        lambda f: adkit.jacobian(
+            adkit.jacobian(f, mode="forward", argnums=argnums), mode="forward", argnums=argnums
+        ),
+    )
     yield "grad", lambda f: adkit.grad(lambda *xs: adkit.sum(f(*xs) * 1.3), argnums=argnums)
-    yield "value_and_grad", lambda f: adkit.value_and_grad(lambda *xs: adkit.sum(adkit.sin(f(*xs))),
-                                                           argnums=argnums)  # fmt: skip
+    yield (
+        "value_and_grad",
+        lambda f: adkit.value_and_grad(lambda *xs: adkit.sum(adkit.sin(f(*xs))), argnums=argnums),
+    )
     yield "hessian", lambda f: adkit.hessian(lambda *xs: adkit.sum(adkit.sin(f(*xs))), argnums=argnums)
 
 
@@ -200,9 +214,11 @@ def test_variants_are_bounded_then_it_runs_eagerly():
 def test_guards_of_the_rules_follow_the_values():
     """maximum's mask, scale_keeping_zeros's finiteness test, power's zero exponent: staged or guarded."""
     f = adkit.grad(lambda x, y: np.sum(np.maximum(x, y) * np.sqrt(x) ** y), argnums=(0, 1))
-    samples = [(np.array([1.0, 0.0, 2.0]), np.array([0.5, 1.0, 3.0])),
-               (np.array([0.0, 4.0, 2.0]), np.array([0.0, 0.0, 0.0])),  # sqrt'(0) = inf meets a zero
-               (np.array([3.0, 1.0, 1.0]), np.array([3.0, 1.0, 2.0]))]  # fmt: skip
+    samples = [
+        (np.array([1.0, 0.0, 2.0]), np.array([0.5, 1.0, 3.0])),
+        (np.array([0.0, 4.0, 2.0]), np.array([0.0, 0.0, 0.0])),  # sqrt'(0) = inf meets a zero
+        (np.array([3.0, 1.0, 1.0]), np.array([3.0, 1.0, 2.0])),
+    ]
     check_compiled(f, samples)
 
 
@@ -362,8 +378,10 @@ def _random_program_checks(program):
     yield "jvp", lambda *xs: adkit.jvp(f, xs, vs)
     yield "vjp", lambda *xs: adkit.vjp(f, *xs)[1](u)
     for outer, inner in [("forward", "reverse"), ("reverse", "forward"), ("auto", "auto")]:
-        yield f"{outer} over {inner}", adkit.jacobian(adkit.jacobian(f, mode=inner, argnums=argnums),
-                                                      mode=outer, argnums=argnums)  # fmt: skip
+        yield (
+            f"{outer} over {inner}",
+            adkit.jacobian(adkit.jacobian(f, mode=inner, argnums=argnums), mode=outer, argnums=argnums),
+        )
     if out_shape == ():
         yield "grad", adkit.grad(f, argnums=argnums)
         yield "hessian", adkit.hessian(f, argnums=argnums)
@@ -376,8 +394,9 @@ def test_compiled_random_programs_equal_eager_on_new_values(pid):
 
     program = test_differential.build(pid)
     rng = np.random.default_rng(pid)
-    samples = [program.inputs] + [tuple(x * (1.0 + 0.02 * rng.normal(size=x.shape)) for x in program.inputs)
-                                  for _ in range(2)]  # fmt: skip
+    samples = [program.inputs] + [
+        tuple(x * (1.0 + 0.02 * rng.normal(size=x.shape)) for x in program.inputs) for _ in range(2)
+    ]
     for name, fn in _random_program_checks(program):
         try:
             with np.errstate(all="ignore"):
@@ -419,12 +438,20 @@ def test_numpy_coverage_compiled_equals_eager_or_runs_eagerly_and_says_why(name,
     """
     argnums = tuple(range(len(args)))
     rng = np.random.default_rng(14)
-    moved = [tuple(a * (1.0 + 0.01 * rng.normal(size=np.shape(a))) if np.asarray(a).dtype.kind == "f" else a
-                   for a in args) for _ in range(2)]  # fmt: skip
+    moved = [
+        tuple(
+            a * (1.0 + 0.01 * rng.normal(size=np.shape(a))) if np.asarray(a).dtype.kind == "f" else a
+            for a in args
+        )
+        for _ in range(2)
+    ]
     samples = [args, *moved]
-    transformations = {"f": fn, "jacobian forward": adkit.jacobian(fn, mode="forward", argnums=argnums),
-                       "jacobian reverse": adkit.jacobian(fn, mode="reverse", argnums=argnums),
-                       "hessian": adkit.hessian(lambda *xs: adkit.sum(adkit.sin(fn(*xs))), argnums=argnums)}
+    transformations = {
+        "f": fn,
+        "jacobian forward": adkit.jacobian(fn, mode="forward", argnums=argnums),
+        "jacobian reverse": adkit.jacobian(fn, mode="reverse", argnums=argnums),
+        "hessian": adkit.hessian(lambda *xs: adkit.sum(adkit.sin(fn(*xs))), argnums=argnums),
+    }
     for label, g in transformations.items():
         try:
             with np.errstate(all="ignore"), warnings.catch_warnings():
@@ -468,6 +495,7 @@ def test_numpy_coverage_is_mostly_staged():
 
 def test_an_isinstance_test_takes_the_branch_of_the_plain_value():
     """``isinstance(x, np.ndarray)`` on a staged array is True, as for the array (no silent other branch)."""
+
     def f(x):
         return x.sum() if isinstance(x, np.ndarray) else x * 2.0
 
@@ -496,12 +524,15 @@ def test_the_fast_check_of_the_last_structure_misses_what_the_key_tells_apart():
         (params, rng.normal(size=(3, 2)), {"scale": 2.0}),  # another shape of x
         (params, np.asfortranarray(rng.normal(size=(3, 2))), {"scale": 2.0}),  # another layout
         (params, rng.normal(size=3), {"scale": 2.0, "mode": "b"}),  # another constant
-        ({"layer": Pair(params["layer"].w.astype(np.float32), params["layer"].b)}, rng.normal(size=3),
-         {"scale": 2.0}),  # another dtype
+        (
+            {"layer": Pair(params["layer"].w.astype(np.float32), params["layer"].b)},
+            rng.normal(size=3),
+            {"scale": 2.0},
+        ),  # another dtype
         ({"layer": (params["layer"].w, params["layer"].b)}, rng.normal(size=3), {"scale": 2.0}),  # a tuple
         (params, rng.normal(size=3), {"scale": np.float64(2.0)}),  # a NumPy scalar
         (params, rng.normal(size=3), {"scale": 2.0}),  # the first structure again
-    ]  # fmt: skip
+    ]
     for params_, x, kwargs in calls:
         if type(params_["layer"]) is tuple:
             with pytest.raises(AttributeError):
@@ -624,22 +655,32 @@ def _tutorial_examples():
     yield "least squares", adkit.grad(least_squares), [(rng.normal(size=(3, 2)),) for _ in range(3)]
     yield "slogdet", adkit.grad(lambda X: np.linalg.slogdet(X)[1]), [(matrices(),) for _ in range(3)]
     yield "logdet", adkit.grad(lambda X: np.log(np.linalg.det(X))), [(matrices(),) for _ in range(3)]
-    yield "quadratic form", adkit.grad(quadratic_form, argnums=(0, 1)), \
-        [(rng.normal(size=3), rng.normal(size=(3, 3))) for _ in range(3)]  # fmt: skip
-    yield "quadratic hessian", adkit.hessian(quadratic_form), \
-        [(rng.normal(size=3), rng.normal(size=(3, 3))) for _ in range(3)]  # fmt: skip
+    yield (
+        "quadratic form",
+        adkit.grad(quadratic_form, argnums=(0, 1)),
+        [(rng.normal(size=3), rng.normal(size=(3, 3))) for _ in range(3)],
+    )
+    yield (
+        "quadratic hessian",
+        adkit.hessian(quadratic_form),
+        [(rng.normal(size=3), rng.normal(size=(3, 3))) for _ in range(3)],
+    )
     yield "two moons", adkit.value_and_grad(mlp_loss), [(params_like(1.0),), (params_like(0.3),)]
     yield "rosenbrock hessian", adkit.hessian(rosenbrock), [(np.array([1.0, 1.0]),), (np.array([-0.5, 2.0]),)]
-    yield "rosenbrock_nd hvp", lambda x, v: adkit.hvp(rosenbrock_nd)(x, v), \
-        [(rng.normal(size=20), rng.normal(size=20)) for _ in range(3)]  # fmt: skip
+    yield (
+        "rosenbrock_nd hvp",
+        lambda x, v: adkit.hvp(rosenbrock_nd)(x, v),
+        [(rng.normal(size=20), rng.normal(size=20)) for _ in range(3)],
+    )
     yield "rosenbrock_nd hessian", adkit.hessian(rosenbrock_nd), vec(12)
     yield "sin exp orders", adkit.derivative(sin_exp, order=4), [(0.5,), (-1.0,)]
     for mode in ("forward", "reverse", "auto"):
         yield f"sin exp {mode}", adkit.diff(sin_exp, mode=mode), [(0.5,), (2.0,)]
 
 
-@pytest.mark.parametrize(("name", "fn", "samples"), list(_tutorial_examples()), ids=lambda v: v if
-                         isinstance(v, str) else "")  # fmt: skip
+@pytest.mark.parametrize(
+    ("name", "fn", "samples"), list(_tutorial_examples()), ids=lambda v: v if isinstance(v, str) else ""
+)
 def test_compiled_tutorial_examples_equal_eager(name, fn, samples):
     check_compiled(fn, samples)
 
@@ -654,12 +695,18 @@ def running_example(x1, x2):
 def test_the_source_is_named_as_in_the_survey():
     """Values v1..v5 numbered as the trace numbers them (Baydin et al.'s), adjoints x̄1, x̄2."""
     source = adkit.compile(adkit.value_and_grad(running_example, argnums=(0, 1))).source(2.0, 5.0)
-    for line in ("cos, log, sin = math.cos, math.log, math.sin  # on Python floats",
-                 "v1 = log(x1)  # v₁ = ln(v₋₁)", "v2 = x1 * x2  # v₂ = v₋₁ * v₀",
-                 "v3 = sin(x2)  # v₃ = sin(v₀)", "v4 = v1 + v2  # v₄ = v₁ + v₂",
-                 "v5 = v4 - v3  # v₅ = v₄ - v₃", "x̄2 = (-1.0) * t1  # v̄₀ = v̄₃ ∂v₃/∂v₀",
-                 "x̄2 = x̄2 + x1  # v̄₀ += v̄₂ ∂v₂/∂v₀", "x̄1 = x2 + t2  # v̄₋₁ += v̄₁ ∂v₁/∂v₋₁",
-                 "return (v5, (x̄1, x̄2))"):  # fmt: skip
+    for line in (
+        "cos, log, sin = math.cos, math.log, math.sin  # on Python floats",
+        "v1 = log(x1)  # v₁ = ln(v₋₁)",
+        "v2 = x1 * x2  # v₂ = v₋₁ * v₀",
+        "v3 = sin(x2)  # v₃ = sin(v₀)",
+        "v4 = v1 + v2  # v₄ = v₁ + v₂",
+        "v5 = v4 - v3  # v₅ = v₄ - v₃",
+        "x̄2 = (-1.0) * t1  # v̄₀ = v̄₃ ∂v₃/∂v₀",
+        "x̄2 = x̄2 + x1  # v̄₀ += v̄₂ ∂v₂/∂v₀",
+        "x̄1 = x2 + t2  # v̄₋₁ += v̄₁ ∂v₁/∂v₋₁",
+        "return (v5, (x̄1, x̄2))",
+    ):
         assert f"    {line}" in source, line
     trace_names = [v.name for v in adkit.trace(running_example, 2.0, 5.0).computation.variables]
     assert trace_names[2:] == ["v1", "v2", "v3", "v4", "v5"]

@@ -35,18 +35,24 @@ PROGRAMS: dict[str, tuple[Callable[[Any], Callable], tuple]] = {
     "implicit output": (lambda xp: lambda a, b: xp.einsum("ij,jk", a, b), (A, B)),
     "trace": (lambda xp: lambda d: xp.einsum("ii", d), (D,)),
     "diagonal": (lambda xp: lambda d: xp.einsum("ii->i", d) * xp.einsum("jj->j", d.T * d), (D,)),
-    "diagonal and a product": (lambda xp: lambda d, a: xp.einsum("iij,ik->kj", d[:, :, None] * a[:, None, :2],
-                                                                  a[:, 1:]), (D, A)),
+    "diagonal and a product": (
+        lambda xp: lambda d, a: xp.einsum("iij,ik->kj", d[:, :, None] * a[:, None, :2], a[:, 1:]),
+        (D, A),
+    ),
     "sum over one operand": (lambda xp: lambda a, b: xp.einsum("ij,kl->ik", a, b), (A, B)),
     "transpose": (lambda xp: lambda c: xp.einsum("ijk->kij", c), (C,)),
     "ellipsis": (lambda xp: lambda c, a: xp.einsum("...ij,jk->...ki", c, a.T), (C, A)),
     "ellipsis, implicit": (lambda xp: lambda c, v: xp.einsum("...j,j", c, v), (C, V)),
     "broadcast ellipsis": (lambda xp: lambda c, t: xp.einsum("i...,i...->...i", c, t[:, :, None]), (C, T3)),
     "three operands": (lambda xp: lambda a, b, d: xp.einsum("ij,jk,il->lk", a, b, d), (A, B, D)),
-    "three, greedy": (lambda xp: lambda a, b, d: xp.einsum("ij,jk,il->lk", a, b, d, optimize=True),
-                      (A, B, D)),
-    "four, optimal": (lambda xp: lambda a, b, d, v: xp.einsum("ij,jk,il,j->lk", a, b, d, v,
-                                                              optimize="optimal"), (A, B, D, V)),
+    "three, greedy": (
+        lambda xp: lambda a, b, d: xp.einsum("ij,jk,il->lk", a, b, d, optimize=True),
+        (A, B, D),
+    ),
+    "four, optimal": (
+        lambda xp: lambda a, b, d, v: xp.einsum("ij,jk,il,j->lk", a, b, d, v, optimize="optimal"),
+        (A, B, D, V),
+    ),
     "outer and repeated": (lambda xp: lambda v, a: xp.einsum("i,i,ji->j", v, v, a), (V, A)),
     "scalar operand": (lambda xp: lambda a, s: xp.einsum(",ij->ji", s, a), (A, 1.7)),
     "sublists": (lambda xp: lambda a, b: xp.einsum(a, [0, 1], b, [1, 2], [2, 0]), (A, B)),
@@ -61,8 +67,10 @@ PROGRAMS: dict[str, tuple[Callable[[Any], Callable], tuple]] = {
     "cross, axes": (lambda xp: lambda a, d: xp.cross(a[:, :3], d, axisa=0, axisb=1, axisc=0), (A, D)),
     "multi_dot": (lambda xp: lambda a, b, d, v: xp.linalg.multi_dot([v[:3], d, a, b, b.T, v]), (A, B, D, V)),
     "multi_dot of three": (lambda xp: lambda a, b, d: xp.linalg.multi_dot([d, a, b]), (A, B, D)),
-    "inner, vdot, outer": (lambda xp: lambda a, c: xp.inner(c, a).sum() * xp.vdot(a, a) + xp.outer(a, c[0]),
-                           (A, C)),
+    "inner, vdot, outer": (
+        lambda xp: lambda a, c: xp.inner(c, a).sum() * xp.vdot(a, a) + xp.outer(a, c[0]),
+        (A, C),
+    ),
     "matmul of stacks": (lambda xp: lambda c, a: xp.matmul(c[:, None], xp.stack([a.T, a.T, a.T])), (C, A)),
 }
 
@@ -122,14 +130,19 @@ def assert_second_derivatives_batched(f: Callable, args: tuple, seed: int = 0) -
         checks = {
             "forward": (adkit.jacobian(jac, mode="forward", chunk=_chunk(n))(z), expected),
             "reverse": (adkit.jacobian(jac, mode="reverse", chunk=_chunk(m * n))(z), expected),
-            "batched jvp": (adkit.jvp(jac, (z,), (directions,))[1],
-                            np.moveaxis(expected @ directions.T, -1, 0)),
-            "batched vjp": (adkit.vjp(jac, z)[1](cotangents)[0],
-                            np.tensordot(cotangents, expected, axes=expected.ndim - 1)),
-        }  # fmt: skip
+            "batched jvp": (
+                adkit.jvp(jac, (z,), (directions,))[1],
+                np.moveaxis(expected @ directions.T, -1, 0),
+            ),
+            "batched vjp": (
+                adkit.vjp(jac, z)[1](cotangents)[0],
+                np.tensordot(cotangents, expected, axes=expected.ndim - 1),
+            ),
+        }
         for outer, (got, want) in checks.items():
-            np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-6 * scale,
-                                       err_msg=f"{outer} over {inner}")  # fmt: skip
+            np.testing.assert_allclose(
+                got, want, rtol=1e-6, atol=1e-6 * scale, err_msg=f"{outer} over {inner}"
+            )
 
 
 def jax_numpy() -> Any:
@@ -138,8 +151,9 @@ def jax_numpy() -> Any:
     return jax
 
 
-def assert_derivatives_are_jaxs(program: Callable, args: tuple,
-                                argnums: tuple[int, ...] | None = None) -> None:  # fmt: skip
+def assert_derivatives_are_jaxs(
+    program: Callable, args: tuple, argnums: tuple[int, ...] | None = None
+) -> None:
     """The Jacobian in both modes and the Hessian of the sum of squares, against JAX in float64."""
     jax = jax_numpy()
     args = _numpy_values(args)
@@ -189,8 +203,11 @@ def _einsum_steps(f: Callable, *args: Any) -> list[str]:
     tape = adkit.Tape()
     with tape:
         f(*(adkit.Var(a) for a in args))
-    return [node.params["subscripts"] for node in tape.nodes
-            if not node.is_input and node.primitive.name == "einsum"]  # fmt: skip
+    return [
+        node.params["subscripts"]
+        for node in tape.nodes
+        if not node.is_input and node.primitive.name == "einsum"
+    ]
 
 
 def test_optimize_contracts_pairwise_in_numpys_order():
@@ -216,8 +233,11 @@ def test_gradient_of_an_optimized_contraction():
     loss = lambda a, b, c: np.einsum("ij,jk,kl->", a, b, c, optimize=True)
     grads = adkit.grad(loss, argnums=(0, 1, 2))(*big)
     row = np.einsum("jk,kl->j", big[1], big[2])
-    want = (np.broadcast_to(row, (6, 5)), np.einsum("ij,kl->jk", big[0], big[2]),
-            np.broadcast_to(np.einsum("ij,jk->k", big[0], big[1])[:, None], (4, 3)))
+    want = (
+        np.broadcast_to(row, (6, 5)),
+        np.einsum("ij,kl->jk", big[0], big[2]),
+        np.broadcast_to(np.einsum("ij,jk->k", big[0], big[1])[:, None], (4, 3)),
+    )
     for got, w in zip(grads, want):
         np.testing.assert_allclose(got, w, rtol=1e-12)
 
@@ -237,9 +257,12 @@ def test_einsum_rules_give_batch_axes_letters_of_their_own_and_say_when_they_run
 
 def test_float32_contractions_stay_float32():
     a, b = A.astype(np.float32), B.astype(np.float32)
-    for f in (lambda a, b: np.einsum("ij,jk,kl->il", a, b, b.T, optimize=True),
-              lambda a, b: np.tensordot(a, b, 1), lambda a, b: np.kron(a, b),
-              lambda a, b: np.linalg.multi_dot([a, b, b.T])):
+    for f in (
+        lambda a, b: np.einsum("ij,jk,kl->il", a, b, b.T, optimize=True),
+        lambda a, b: np.tensordot(a, b, 1),
+        lambda a, b: np.kron(a, b),
+        lambda a, b: np.linalg.multi_dot([a, b, b.T]),
+    ):
         jac = adkit.jacobian(f, mode="reverse")(a, b)
         assert jac.dtype == np.float32 and adkit.jacobian(f)(a, b).dtype == np.float32
 

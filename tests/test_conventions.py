@@ -92,20 +92,44 @@ def test_power_with_zero_exponent_and_zero_base():
 
 INF, NAN = math.inf, math.nan
 SELECTIONS = {
-    "max reduction": (lambda x: np.max(x, axis=0), ([[1.057], [1.043], [0.0]],),
-                      ([[1.0], [INF], [NAN]],), [1.0]),
+    "max reduction": (
+        lambda x: np.max(x, axis=0),
+        ([[1.057], [1.043], [0.0]],),
+        ([[1.0], [INF], [NAN]],),
+        [1.0],
+    ),
     "max reduction, tie": (lambda x: np.max(x), ([3.0, 1.0, 3.0],), ([2.0, NAN, 4.0],), 3.0),
-    "min reduction": (lambda x: np.min(x, axis=-1), ([[0.0, 2.0], [5.0, -1.0]],),
-                      ([[1.0, -INF], [NAN, 2.0]],), [1.0, 2.0]),
-    "maximum": (np.maximum, ([2.0, 0.0, 1.0], [1.0, 3.0, 1.0]),
-                ([1.0, INF, 2.0], [NAN, 5.0, 4.0]), [1.0, 5.0, 3.0]),
+    "min reduction": (
+        lambda x: np.min(x, axis=-1),
+        ([[0.0, 2.0], [5.0, -1.0]],),
+        ([[1.0, -INF], [NAN, 2.0]],),
+        [1.0, 2.0],
+    ),
+    "maximum": (
+        np.maximum,
+        ([2.0, 0.0, 1.0], [1.0, 3.0, 1.0]),
+        ([1.0, INF, 2.0], [NAN, 5.0, 4.0]),
+        [1.0, 5.0, 3.0],
+    ),
     "minimum": (np.minimum, ([2.0, 0.0], 1.0), ([INF, 2.0], 3.0), [3.0, 2.0]),
-    "clip": (lambda x: np.clip(x, 0.0, 1.0), ([-2.0, 0.5, 3.0, 1.0, 0.0],),
-             ([INF, 2.0, NAN, 3.0, 4.0],), [0.0, 2.0, 0.0, 3.0, 4.0]),
-    "clip, traced bounds": (np.clip, ([-2.0, 0.5, 3.0], -1.0, 1.0), ([INF, 1.0, NAN], INF, NAN),
-                            [INF, 1.0, NAN]),
-    "where": (lambda x, y: np.where(np.array([True, False]), x, y), ([1.0, 2.0], [3.0, 4.0]),
-              ([1.0, INF], [NAN, 2.0]), [1.0, 2.0]),
+    "clip": (
+        lambda x: np.clip(x, 0.0, 1.0),
+        ([-2.0, 0.5, 3.0, 1.0, 0.0],),
+        ([INF, 2.0, NAN, 3.0, 4.0],),
+        [0.0, 2.0, 0.0, 3.0, 4.0],
+    ),
+    "clip, traced bounds": (
+        np.clip,
+        ([-2.0, 0.5, 3.0], -1.0, 1.0),
+        ([INF, 1.0, NAN], INF, NAN),
+        [INF, 1.0, NAN],
+    ),
+    "where": (
+        lambda x, y: np.where(np.array([True, False]), x, y),
+        ([1.0, 2.0], [3.0, 4.0]),
+        ([1.0, INF], [NAN, 2.0]),
+        [1.0, 2.0],
+    ),
     "indexing": (lambda x: x[np.array([0, 2])], ([1.0, 2.0, 3.0],), ([1.0, NAN, 2.0],), [1.0, 2.0]),
 }
 
@@ -180,13 +204,17 @@ def test_an_infinite_cotangent_reaches_only_the_selected_element(mode):
 
 
 SAME_AS_JAX = {  # where JAX's convention is adkit's (ties split evenly, the interior of clip)
-    "max reduction with ties": (lambda np_: lambda x: np_.max(x, axis=0),
-                                np.array([[1.0, 2.0, 0.5], [1.0, -1.0, 0.5], [0.2, 2.0, 0.5]])),
-    "maximum with ties": (lambda np_: lambda x: np_.maximum(x[0], x[1] ** 2),
-                          np.array([[1.0, 4.0], [1.0, 2.0]])),
+    "max reduction with ties": (
+        lambda np_: lambda x: np_.max(x, axis=0),
+        np.array([[1.0, 2.0, 0.5], [1.0, -1.0, 0.5], [0.2, 2.0, 0.5]]),
+    ),
+    "maximum with ties": (
+        lambda np_: lambda x: np_.maximum(x[0], x[1] ** 2),
+        np.array([[1.0, 4.0], [1.0, 2.0]]),
+    ),
     "minimum": (lambda np_: lambda x: np_.minimum(x, 0.3), np.array([0.1, 0.7, -2.0])),
-    "clip": (lambda np_: lambda x: np_.clip(x ** 3, -1.0, 1.0), np.array([0.5, -2.0, 0.9, 2.0])),
-    "where": (lambda np_: lambda x: np_.where(x > 0, np_.sqrt(np_.abs(x)), x ** 2), np.array([4.0, -1.0])),
+    "clip": (lambda np_: lambda x: np_.clip(x**3, -1.0, 1.0), np.array([0.5, -2.0, 0.9, 2.0])),
+    "where": (lambda np_: lambda x: np_.where(x > 0, np_.sqrt(np_.abs(x)), x**2), np.array([4.0, -1.0])),
 }
 
 
@@ -201,6 +229,8 @@ def test_selections_agree_with_jax_where_the_conventions_agree(name):
     for mode in ("forward", "reverse"):
         np.testing.assert_allclose(adkit.jacobian(f, mode=mode)(x), want, rtol=1e-14, err_msg=mode)
     np.testing.assert_allclose(adkit.hessian(lambda x: np.sum(f(x) ** 2))(x), want_h, rtol=1e-13)
+
+
 @pytest.mark.parametrize("mode", MODES)
 def test_copysign_has_derivative_zero_at_zero_and_none_in_the_sign(mode):
     d = adkit.diff(np.copysign, mode=mode, argnums=(0, 1))
@@ -242,9 +272,12 @@ def test_order_statistics_at_ties_agree_with_jax(name):
     jax = pytest.importorskip("jax")
     jax.config.update("jax_enable_x64", True)
     jnp = jax.numpy
-    programs = {"sort": lambda xp: xp.sort, "median, odd": lambda xp: xp.median,
-                "median, even": lambda xp: xp.median,
-                "quantile": lambda xp: lambda x: xp.quantile(x, 0.5, method="lower")}  # fmt: skip
+    programs = {
+        "sort": lambda xp: xp.sort,
+        "median, odd": lambda xp: xp.median,
+        "median, even": lambda xp: xp.median,
+        "quantile": lambda xp: lambda x: xp.quantile(x, 0.5, method="lower"),
+    }
     x = np.array(TIES[name][1])
     want = jax.jacfwd(programs[name](jnp))(x)
     for mode in MODES:
@@ -260,8 +293,9 @@ def test_products_are_exact_where_entries_are_zero_at_every_order(name):
     jac = adkit.jacobian(f, mode="reverse")(ZEROS)
     hess = adkit.jacobian(adkit.jacobian(f, mode="forward"), mode="reverse")(ZEROS)
     others = np.array([np.prod(np.delete(ZEROS, i)) for i in range(5)])
-    pairs = np.array([[0.0 if i == j else np.prod(np.delete(ZEROS, [i, j])) for j in range(5)]
-                      for i in range(5)])  # fmt: skip
+    pairs = np.array(
+        [[0.0 if i == j else np.prod(np.delete(ZEROS, [i, j])) for j in range(5)] for i in range(5)]
+    )
     if name == "prod":
         np.testing.assert_array_equal(jac, others)
         np.testing.assert_array_equal(hess, pairs)  # d²/dx1 dx3 = 2 * 3 * -1.5: both zeros left out
@@ -283,9 +317,19 @@ def test_products_at_zeros_agree_with_jax():
 @pytest.mark.parametrize("mode", MODES)
 def test_nan_skipping_reductions_give_nan_elements_derivative_zero(mode):
     x = np.array([1.0, np.nan, 3.0, 2.0])
-    for f in (np.nansum, np.nanmean, np.nanmax, np.nanmin, np.nanvar, np.nanstd, np.nanprod, np.nanmedian,
-              lambda x: np.nanquantile(x, 0.3), lambda x: np.nancumsum(x)[-1],
-              lambda x: np.nancumprod(x)[-1]):
+    for f in (
+        np.nansum,
+        np.nanmean,
+        np.nanmax,
+        np.nanmin,
+        np.nanvar,
+        np.nanstd,
+        np.nanprod,
+        np.nanmedian,
+        lambda x: np.nanquantile(x, 0.3),
+        lambda x: np.nancumsum(x)[-1],
+        lambda x: np.nancumprod(x)[-1],
+    ):
         d = adkit.jacobian(f, mode=mode)(x)
         assert d[1] == 0.0 and np.all(np.isfinite(d))
 
@@ -295,6 +339,8 @@ def test_logaddexp_reduce_gives_softmax_weights_and_zero_at_minus_inf(mode):
     x = np.array([0.0, np.log(3.0), -np.inf])
     d = adkit.jacobian(np.logaddexp.reduce, mode=mode)(x)
     np.testing.assert_allclose(d, [0.25, 0.75, 0.0], rtol=1e-15)
+
+
 # -- issue 13: sinc at 0 and the Heaviside step --------------------------------------------------
 
 

@@ -131,8 +131,11 @@ def test_a_jvp_of_the_wrong_shape_is_refused(derivative, rule, got):
 
 def test_a_jvp_for_a_scalar_argument_must_still_have_the_outputs_shape():
     q = scale_by((RIGHT_SCALE_JVPS[0], lambda t, out, x, y: t), RIGHT_SCALE_VJPS)  # should be t * x
-    with pytest.raises(ValueError, match=r"JVP rule .*'user_scale' for argument 1 returned shape \(\), "
-                                         r"expected \(3,\).*np\.broadcast_to"):  # fmt: skip
+    with pytest.raises(
+        ValueError,
+        match=r"JVP rule .*'user_scale' for argument 1 returned shape \(\), "
+        r"expected \(3,\).*np\.broadcast_to",
+    ):
         adkit.diff(lambda y: q(X, y), mode="forward")(2.0)
 
 
@@ -148,8 +151,11 @@ def test_a_jvp_for_a_scalar_argument_must_still_have_the_outputs_shape():
 )
 def test_a_vjp_of_the_wrong_dtype_is_refused(make, dtype):
     p = sine(vjp=lambda ct, out, x: make(ct, x))
-    with pytest.raises(TypeError, match=rf"VJP rule .*'user_sine' for argument 0 returned a value of dtype "
-                                        rf"{dtype}, expected float64"):  # fmt: skip
+    with pytest.raises(
+        TypeError,
+        match=rf"VJP rule .*'user_sine' for argument 0 returned a value of dtype "
+        rf"{dtype}, expected float64",
+    ):
         adkit.grad(lambda x: np.sum(p(x)))(X)
 
 

@@ -79,12 +79,17 @@ def test_singular_values_gradient_is_u_v_transposed():
 def test_nuclear_and_spectral_norm_gradients(a):
     """∂‖A‖_* = U Vᵀ (full rank); ∂‖A‖₂ = u₁ v₁ᵀ; ∂‖A‖_F = A / ‖A‖_F; ∂‖A‖₋₂ = u_k v_kᵀ."""
     u, _, vh = np.linalg.svd(a, full_matrices=False)
-    cases = {"nuc": u @ vh, 2: np.outer(u[:, 0], vh[0]), -2: np.outer(u[:, -1], vh[-1]),
-             "fro": a / np.linalg.norm(a)}  # fmt: skip
+    cases = {
+        "nuc": u @ vh,
+        2: np.outer(u[:, 0], vh[0]),
+        -2: np.outer(u[:, -1], vh[-1]),
+        "fro": a / np.linalg.norm(a),
+    }
     for ord, want in cases.items():
         np.testing.assert_allclose(all_modes(lambda x, o=ord: np.linalg.norm(x, o), a), want, atol=1e-12)
-        np.testing.assert_allclose(adkit.grad(lambda x, o=ord: np.linalg.matrix_norm(x, ord=o))(a), want,
-                                   atol=1e-12)  # fmt: skip
+        np.testing.assert_allclose(
+            adkit.grad(lambda x, o=ord: np.linalg.matrix_norm(x, ord=o))(a), want, atol=1e-12
+        )
 
 
 def test_eigenvalue_gradient_is_v_v_transposed():
@@ -98,8 +103,13 @@ def test_eigenvector_derivative_is_the_perturbation_series():
     """dv_i = Σ_{j≠i} v_j (v_jᵀ dA v_i) / (λ_i - λ_j), for a symmetric direction."""
     w, v = np.linalg.eigh(SYM)
     direction = E + E.T
-    want = np.stack([sum(v[:, j] * (v[:, j] @ direction @ v[:, i]) / (w[i] - w[j])
-                         for j in range(3) if j != i) for i in range(3)], axis=1)  # fmt: skip
+    want = np.stack(
+        [
+            sum(v[:, j] * (v[:, j] @ direction @ v[:, i]) / (w[i] - w[j]) for j in range(3) if j != i)
+            for i in range(3)
+        ],
+        axis=1,
+    )
     _, tangent = adkit.jvp(lambda a: np.linalg.eigh(a)[1], (SYM,), (direction,))
     np.testing.assert_allclose(tangent, want, atol=1e-12)
 
@@ -108,18 +118,34 @@ def test_inverse_trace_and_power_closed_forms():
     """∂ tr(B X⁻¹ C) = -(X⁻¹ C B X⁻¹)ᵀ, ∂ tr(Xⁿ) = n (Xⁿ⁻¹)ᵀ, ∂ ln|det X| = X⁻ᵀ, on a stack too."""
     b, c = RNG.normal(size=(3, 3)), RNG.normal(size=(3, 3))
     inv = np.linalg.inv(A)
-    np.testing.assert_allclose(all_modes(lambda x: np.trace(b @ np.linalg.inv(x) @ c), A),
-                               -(inv @ c @ b @ inv).T, atol=1e-12)  # fmt: skip
+    np.testing.assert_allclose(
+        all_modes(lambda x: np.trace(b @ np.linalg.inv(x) @ c), A), -(inv @ c @ b @ inv).T, atol=1e-12
+    )
     for n in (2, 3, 5, 6):
-        np.testing.assert_allclose(all_modes(lambda x, n=n: np.trace(np.linalg.matrix_power(x, n)), A),
-                                   n * np.linalg.matrix_power(A, n - 1).T, rtol=1e-12)  # fmt: skip
-    np.testing.assert_allclose(all_modes(lambda x: np.trace(np.linalg.matrix_power(x, -2)), A),
-                               -2 * np.linalg.matrix_power(A, -3).T, rtol=1e-11)  # fmt: skip
-    np.testing.assert_allclose(all_modes(lambda x: np.linalg.slogdet(x)[1].sum(), STACK),
-                               np.linalg.inv(STACK).transpose(0, 2, 1), rtol=1e-12)  # fmt: skip
-    np.testing.assert_allclose(all_modes(lambda x: np.linalg.det(x), STACK),
-                               np.einsum("ab,bij->abij", np.eye(2), np.linalg.det(STACK)[:, None, None]
-                                         * np.linalg.inv(STACK).transpose(0, 2, 1)), rtol=1e-12)  # fmt: skip
+        np.testing.assert_allclose(
+            all_modes(lambda x, n=n: np.trace(np.linalg.matrix_power(x, n)), A),
+            n * np.linalg.matrix_power(A, n - 1).T,
+            rtol=1e-12,
+        )
+    np.testing.assert_allclose(
+        all_modes(lambda x: np.trace(np.linalg.matrix_power(x, -2)), A),
+        -2 * np.linalg.matrix_power(A, -3).T,
+        rtol=1e-11,
+    )
+    np.testing.assert_allclose(
+        all_modes(lambda x: np.linalg.slogdet(x)[1].sum(), STACK),
+        np.linalg.inv(STACK).transpose(0, 2, 1),
+        rtol=1e-12,
+    )
+    np.testing.assert_allclose(
+        all_modes(lambda x: np.linalg.det(x), STACK),
+        np.einsum(
+            "ab,bij->abij",
+            np.eye(2),
+            np.linalg.det(STACK)[:, None, None] * np.linalg.inv(STACK).transpose(0, 2, 1),
+        ),
+        rtol=1e-12,
+    )
 
 
 def test_pseudo_inverse_of_full_rank_is_the_normal_equations():
@@ -131,8 +157,11 @@ def test_pseudo_inverse_of_full_rank_is_the_normal_equations():
     b = RNG.normal(size=5)
     normal = adkit.jacobian(lambda a: np.linalg.solve(a.T @ a, a.T @ b))(TALL)
     np.testing.assert_allclose(all_modes(lambda a: np.linalg.lstsq(a, b)[0], TALL), normal, rtol=1e-10)
-    np.testing.assert_allclose(adkit.grad(lambda b: np.linalg.lstsq(TALL, b)[1][0])(b),
-                               2 * (b - TALL @ np.linalg.pinv(TALL) @ b), rtol=1e-10)  # fmt: skip
+    np.testing.assert_allclose(
+        adkit.grad(lambda b: np.linalg.lstsq(TALL, b)[1][0])(b),
+        2 * (b - TALL @ np.linalg.pinv(TALL) @ b),
+        rtol=1e-10,
+    )
 
 
 def test_pseudo_inverse_at_a_rank_deficient_matrix_along_its_rank():
@@ -182,8 +211,11 @@ def projectors(a, **kw):
     return np.concatenate([np.ravel(p) for p in pieces])
 
 
-@pytest.mark.parametrize("a", [A, TALL, WIDE, STACK, with_singular_values(4, 2, [2.0, 1.0])],
-                         ids=["square", "tall", "wide", "stack", "narrow"])
+@pytest.mark.parametrize(
+    "a",
+    [A, TALL, WIDE, STACK, with_singular_values(4, 2, [2.0, 1.0])],
+    ids=["square", "tall", "wide", "stack", "narrow"],
+)
 @pytest.mark.parametrize("full", [False, True])
 def test_svd_values_and_invariant_derivatives_to_second_order(a, full):
     for f in (lambda x: reconstruction(x, full_matrices=full), lambda x: projectors(x, full_matrices=full)):
@@ -210,8 +242,9 @@ def test_svd_signs_are_numpys_and_their_derivative_follows_them():
 @pytest.mark.parametrize("uplo", ["L", "U"])
 def test_eigh_reads_one_triangle_as_numpy(uplo):
     skewed = SYM + (np.triu if uplo == "L" else np.tril)(E, 1 if uplo == "L" else -1)
-    f = lambda a: np.concatenate([np.linalg.eigh(a, UPLO=uplo)[0],
-                                  np.ravel(np.abs(np.linalg.eigh(a, UPLO=uplo)[1]))])  # fmt: skip
+    f = lambda a: np.concatenate(
+        [np.linalg.eigh(a, UPLO=uplo)[0], np.ravel(np.abs(np.linalg.eigh(a, UPLO=uplo)[1]))]
+    )
     jac = all_modes(f, skewed)
     np.testing.assert_allclose(jac, central(f, skewed), rtol=1e-6, atol=1e-8)
     unread = np.triu(np.ones((3, 3), bool), 1) if uplo == "L" else np.tril(np.ones((3, 3), bool), -1)
@@ -220,10 +253,14 @@ def test_eigh_reads_one_triangle_as_numpy(uplo):
 
 def test_decompositions_of_stacks_are_those_of_each_matrix():
     spd = STACK @ STACK.transpose(0, 2, 1)
-    for f, x in [(lambda a: np.linalg.cholesky(a), spd), (lambda a: np.linalg.eigvalsh(a), spd),
-                 (lambda a: np.linalg.qr(a)[1], STACK), (lambda a: np.linalg.pinv(a), STACK),
-                 (lambda a: reconstruction(a), STACK),
-                 (lambda a: np.linalg.norm(a, "nuc", axis=(-2, -1)), STACK)]:
+    for f, x in [
+        (lambda a: np.linalg.cholesky(a), spd),
+        (lambda a: np.linalg.eigvalsh(a), spd),
+        (lambda a: np.linalg.qr(a)[1], STACK),
+        (lambda a: np.linalg.pinv(a), STACK),
+        (lambda a: reconstruction(a), STACK),
+        (lambda a: np.linalg.norm(a, "nuc", axis=(-2, -1)), STACK),
+    ]:
         jac = all_modes(f, x)
         for i in range(2):
             np.testing.assert_allclose(jac[i, ..., i, :, :], adkit.jacobian(f)(x[i]), atol=1e-12)
@@ -232,9 +269,11 @@ def test_decompositions_of_stacks_are_those_of_each_matrix():
 @pytest.mark.parametrize("hermitian", [False, True])
 def test_pinv_and_svd_with_hermitian_read_the_lower_triangle(hermitian):
     skewed = SYM + np.triu(E, 1)
-    for f in (lambda a: np.linalg.pinv(a, hermitian=hermitian),
-              lambda a: reconstruction(a, hermitian=hermitian),
-              lambda a: np.linalg.svd(a, compute_uv=False, hermitian=hermitian)):
+    for f in (
+        lambda a: np.linalg.pinv(a, hermitian=hermitian),
+        lambda a: reconstruction(a, hermitian=hermitian),
+        lambda a: np.linalg.svd(a, compute_uv=False, hermitian=hermitian),
+    ):
         np.testing.assert_array_equal(adkit.primal(f(adkit.Dual(skewed, E))), f(skewed))
         np.testing.assert_allclose(all_modes(f, skewed), central(f, skewed), rtol=1e-6, atol=1e-8)
 
@@ -374,7 +413,7 @@ def _programs(xp):
         "eigh": (eigh_projector, SYM / 2 + np.eye(3) * 0.1),
         "qr": (qr_product, TALL),
         "cholesky": (lambda a: xp.sum(la.cholesky(a @ a.T + 3 * xp.eye(3)) ** 3), A),
-        "pinv": (lambda a: xp.sum(la.pinv(a) * a.T ** 2), WIDE),
+        "pinv": (lambda a: xp.sum(la.pinv(a) * a.T**2), WIDE),
         "lstsq": (lambda a: xp.sum(la.lstsq(a, xp.arange(5.0), rcond=None)[0] ** 3), TALL),
         "matrix_power": (lambda a: xp.sum(la.matrix_power(a, 5) ** 2) * 1e-4, A / 3),
         "slogdet": (lambda a: xp.sum(la.slogdet(a)[1] * a[..., 0, 0]), STACK),

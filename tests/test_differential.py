@@ -48,8 +48,9 @@ import adkit
 from adkit.pytree import flatten
 
 if "jax" not in sys.modules:  # compile the oracle's small programs quickly: it runs each once
-    os.environ.setdefault("XLA_FLAGS", "--xla_backend_optimization_level=0 "
-                                       "--xla_llvm_disable_expensive_passes=true")  # fmt: skip
+    os.environ.setdefault(
+        "XLA_FLAGS", "--xla_backend_optimization_level=0 --xla_llvm_disable_expensive_passes=true"
+    )
 try:  # the independent oracle, when installed (the test extra has it)
     import jax
 
@@ -105,9 +106,31 @@ def _reduction(name: str, method: bool) -> tuple[Callable[..., Any], str]:
     return (as_method, f"{{0}}.{name}({{kw}})") if method else (function, f"xp.{name}({{0}}, {{kw}})")
 
 
-UFUNCS = ("sin", "cos", "tanh", "arctan", "arcsinh", "exp", "expm1", "sinh", "cosh", "log", "log1p", "sqrt",
-          "cbrt", "reciprocal", "square", "negative", "abs", "arcsin", "arccos", "arctanh", "log2", "log10",
-          "tan")
+UFUNCS = (
+    "sin",
+    "cos",
+    "tanh",
+    "arctan",
+    "arcsinh",
+    "exp",
+    "expm1",
+    "sinh",
+    "cosh",
+    "log",
+    "log1p",
+    "sqrt",
+    "cbrt",
+    "reciprocal",
+    "square",
+    "negative",
+    "abs",
+    "arcsin",
+    "arccos",
+    "arctanh",
+    "log2",
+    "log10",
+    "tan",
+)
 REDUCTIONS = ("sum", "mean", "prod", "max", "min", "var", "std")
 
 #: name -> (function of xp, the operands and the params; the source it stands for, a format of both)
@@ -147,8 +170,10 @@ OPS: dict[str, tuple[Callable[..., Any], str]] = {
     "outer": (lambda xp, a, b: xp.outer(a, b), "xp.outer({0}, {1})"),
     "inner": (lambda xp, a, b: xp.inner(a, b), "xp.inner({0}, {1})"),
     "gram": (lambda xp, a: a @ a.T, "{0} @ {0}.T"),
-    "trace": (lambda xp, a, offset, axis1, axis2: xp.trace(a, offset=offset, axis1=axis1, axis2=axis2),
-              "xp.trace({0}, offset={offset}, axis1={axis1}, axis2={axis2})"),
+    "trace": (
+        lambda xp, a, offset, axis1, axis2: xp.trace(a, offset=offset, axis1=axis1, axis2=axis2),
+        "xp.trace({0}, offset={offset}, axis1={axis1}, axis2={axis2})",
+    ),
     # reductions, as functions and as methods
     **{f"{name}_f": _reduction(name, method=False) for name in REDUCTIONS},
     **{f"{name}_m": _reduction(name, method=True) for name in REDUCTIONS},
@@ -156,34 +181,50 @@ OPS: dict[str, tuple[Callable[..., Any], str]] = {
     "norm": (lambda xp, a, axis: xp.linalg.norm(a, axis=axis), "xp.linalg.norm({0}, axis={axis})"),
     # indexing and shapes
     "index": (lambda xp, a, index: a[index], "{0}[{index}]"),
-    "reshape": (lambda xp, a, shape, order: xp.reshape(a, shape, order=order),
-                "xp.reshape({0}, {shape}, order={order})"),
+    "reshape": (
+        lambda xp, a, shape, order: xp.reshape(a, shape, order=order),
+        "xp.reshape({0}, {shape}, order={order})",
+    ),
     "reshape_m": (lambda xp, a, shape: a.reshape(shape), "{0}.reshape({shape})"),
     "ravel": (lambda xp, a: xp.ravel(a), "xp.ravel({0})"),
     "transpose": (lambda xp, a, axes: xp.transpose(a, axes), "xp.transpose({0}, {axes})"),
     "T": (lambda xp, a: a.T, "{0}.T"),
-    "swapaxes": (lambda xp, a, axis1, axis2: xp.swapaxes(a, axis1, axis2),
-                 "xp.swapaxes({0}, {axis1}, {axis2})"),
-    "moveaxis": (lambda xp, a, source, destination: xp.moveaxis(a, source, destination),
-                 "xp.moveaxis({0}, {source}, {destination})"),
+    "swapaxes": (
+        lambda xp, a, axis1, axis2: xp.swapaxes(a, axis1, axis2),
+        "xp.swapaxes({0}, {axis1}, {axis2})",
+    ),
+    "moveaxis": (
+        lambda xp, a, source, destination: xp.moveaxis(a, source, destination),
+        "xp.moveaxis({0}, {source}, {destination})",
+    ),
     "expand_dims": (lambda xp, a, axis: xp.expand_dims(a, axis), "xp.expand_dims({0}, {axis})"),
     "squeeze": (lambda xp, a: xp.squeeze(a), "xp.squeeze({0})"),
     "broadcast_to": (lambda xp, a, shape: xp.broadcast_to(a, shape), "xp.broadcast_to({0}, {shape})"),
     # joining
-    "concatenate": (lambda xp, a, b, axis: xp.concatenate([a, b], axis=axis),
-                    "xp.concatenate([{0}, {1}], axis={axis})"),
+    "concatenate": (
+        lambda xp, a, b, axis: xp.concatenate([a, b], axis=axis),
+        "xp.concatenate([{0}, {1}], axis={axis})",
+    ),
     "stack": (lambda xp, a, b, axis: xp.stack([a, b], axis=axis), "xp.stack([{0}, {1}], axis={axis})"),
     "hstack": (lambda xp, a, b: xp.hstack([a, b]), "xp.hstack([{0}, {1}])"),
     "vstack": (lambda xp, a, b: xp.vstack([a, b]), "xp.vstack([{0}, {1}])"),
     # linear algebra on well-conditioned matrices made from the operands
-    "solve": (lambda xp, a, b, k, columns: xp.linalg.solve(_matrix(xp, a, k), _column(xp, b, k, columns)),
-              "xp.linalg.solve(_matrix(xp, {0}, {k}), _column(xp, {1}, {k}, {columns}))"),
-    "inv": (lambda xp, a, k, batch: xp.linalg.inv(_matrix(xp, a, k, batch)),
-            "xp.linalg.inv(_matrix(xp, {0}, {k}, {batch}))"),
-    "det": (lambda xp, a, k, batch: xp.linalg.det(_matrix(xp, a, k, batch)),
-            "xp.linalg.det(_matrix(xp, {0}, {k}, {batch}))"),
-    "logabsdet": (lambda xp, a, k: xp.linalg.slogdet(_matrix(xp, a, k))[1],
-                  "xp.linalg.slogdet(_matrix(xp, {0}, {k}))[1]"),
+    "solve": (
+        lambda xp, a, b, k, columns: xp.linalg.solve(_matrix(xp, a, k), _column(xp, b, k, columns)),
+        "xp.linalg.solve(_matrix(xp, {0}, {k}), _column(xp, {1}, {k}, {columns}))",
+    ),
+    "inv": (
+        lambda xp, a, k, batch: xp.linalg.inv(_matrix(xp, a, k, batch)),
+        "xp.linalg.inv(_matrix(xp, {0}, {k}, {batch}))",
+    ),
+    "det": (
+        lambda xp, a, k, batch: xp.linalg.det(_matrix(xp, a, k, batch)),
+        "xp.linalg.det(_matrix(xp, {0}, {k}, {batch}))",
+    ),
+    "logabsdet": (
+        lambda xp, a, k: xp.linalg.slogdet(_matrix(xp, a, k))[1],
+        "xp.linalg.slogdet(_matrix(xp, {0}, {k}))[1]",
+    ),
 }
 
 
@@ -304,16 +345,31 @@ def _inside(bound: float) -> Callable[[np.ndarray], None]:
 
 
 UNARY_DOMAIN: dict[str, Callable[[np.ndarray], None]] = {
-    "sin": lambda a: None, "cos": lambda a: None, "tanh": lambda a: None, "arctan": lambda a: None,
-    "arcsinh": lambda a: None, "square": lambda a: None, "negative": lambda a: None, "neg_op": lambda a: None,
-    "exp": lambda a: _require(np.all(a < 3)), "expm1": lambda a: _require(np.all(a < 3)),
-    "sinh": _inside(3), "cosh": _inside(3), "arcsin": _inside(0.9), "arccos": _inside(0.9),
-    "arctanh": _inside(0.9), "tan": _inside(1.2),
-    "log": lambda a: _require(np.all(a > 0.1)), "log2": lambda a: _require(np.all(a > 0.1)),
-    "log10": lambda a: _require(np.all(a > 0.1)), "log1p": lambda a: _require(np.all(a > -0.9)),
-    "sqrt": lambda a: _require(np.all(a > 0.1)), "cbrt": lambda a: _margin(a, 0.0, 0.1),
-    "reciprocal": lambda a: _margin(a, 0.0, 0.3), "abs": lambda a: _margin(a, 0.0),
-}  # fmt: skip
+    "sin": lambda a: None,
+    "cos": lambda a: None,
+    "tanh": lambda a: None,
+    "arctan": lambda a: None,
+    "arcsinh": lambda a: None,
+    "square": lambda a: None,
+    "negative": lambda a: None,
+    "neg_op": lambda a: None,
+    "exp": lambda a: _require(np.all(a < 3)),
+    "expm1": lambda a: _require(np.all(a < 3)),
+    "sinh": _inside(3),
+    "cosh": _inside(3),
+    "arcsin": _inside(0.9),
+    "arccos": _inside(0.9),
+    "arctanh": _inside(0.9),
+    "tan": _inside(1.2),
+    "log": lambda a: _require(np.all(a > 0.1)),
+    "log2": lambda a: _require(np.all(a > 0.1)),
+    "log10": lambda a: _require(np.all(a > 0.1)),
+    "log1p": lambda a: _require(np.all(a > -0.9)),
+    "sqrt": lambda a: _require(np.all(a > 0.1)),
+    "cbrt": lambda a: _margin(a, 0.0, 0.1),
+    "reciprocal": lambda a: _margin(a, 0.0, 0.3),
+    "abs": lambda a: _margin(a, 0.0),
+}
 
 
 def _require(ok: Any) -> None:
@@ -353,8 +409,21 @@ def _power(rng, a, i, b, j):
 def _binary(rng, a, i, b, j):
     if not _broadcastable(a.shape, b.shape):
         raise Rejected("shapes do not broadcast")
-    name = _pick(rng, ["add", "subtract", "multiply", "divide", "power", "maximum", "minimum", "arctan2",
-                       "hypot", "logaddexp"])  # fmt: skip
+    name = _pick(
+        rng,
+        [
+            "add",
+            "subtract",
+            "multiply",
+            "divide",
+            "power",
+            "maximum",
+            "minimum",
+            "arctan2",
+            "hypot",
+            "logaddexp",
+        ],
+    )
     if name == "divide":
         _margin(b, 0.0, 0.3)
     if name == "power":
@@ -501,13 +570,32 @@ def _indexing(rng, a, i, b, j):
 
 
 def _shapes(rng, a, i, b, j):
-    kind = _pick(rng, ["reshape", "reshape_m", "ravel", "transpose", "T", "swapaxes", "moveaxis",
-                       "expand_dims", "squeeze", "broadcast_to"])  # fmt: skip
+    kind = _pick(
+        rng,
+        [
+            "reshape",
+            "reshape_m",
+            "ravel",
+            "transpose",
+            "T",
+            "swapaxes",
+            "moveaxis",
+            "expand_dims",
+            "squeeze",
+            "broadcast_to",
+        ],
+    )
     if kind in ("reshape", "reshape_m"):
         size = a.size
-        shape = _pick(rng, [s for s in [(size,), (-1,), (1, size), (size, 1)] + [
-            (d, size // d) for d in range(2, size) if size % d == 0] + [
-            (d, -1) for d in range(2, size) if size % d == 0]])  # fmt: skip
+        shape = _pick(
+            rng,
+            [
+                s
+                for s in [(size,), (-1,), (1, size), (size, 1)]
+                + [(d, size // d) for d in range(2, size) if size % d == 0]
+                + [(d, -1) for d in range(2, size) if size % d == 0]
+            ],
+        )
         if kind == "reshape_m":
             return Step(kind, (i,), {"shape": shape})
         return Step(kind, (i,), {"shape": shape, "order": "F" if rng.random() < 0.3 else "C"})
@@ -566,9 +654,24 @@ def _linalg(rng, a, i, b, j):
     return Step(kind, (i,), {"k": k, "batch": batch})
 
 
-FAMILIES = [_unary] * 4 + [_power, _binary, _binary, _with_constant, _with_constant, _selection,
-                           _products, _products, _reduction, _reduction, _indexing, _indexing, _shapes,
-                           _shapes, _joining, _linalg]  # fmt: skip
+FAMILIES = [_unary] * 4 + [
+    _power,
+    _binary,
+    _binary,
+    _with_constant,
+    _with_constant,
+    _selection,
+    _products,
+    _products,
+    _reduction,
+    _reduction,
+    _indexing,
+    _indexing,
+    _shapes,
+    _shapes,
+    _joining,
+    _linalg,
+]
 
 
 def build(pid: int) -> Program:
@@ -602,8 +705,14 @@ def build(pid: int) -> Program:
     if rng.random() < 0.4:  # a scalar output: grad and hessian too
         last = values[-1]
         output = len(values) - 1
-        closing = _pick(rng, [Step("sum_f", (output,), {"axis": None}), Step("mean_m", (output,)),
-                              Step("norm", (output,), {"axis": None})])  # fmt: skip
+        closing = _pick(
+            rng,
+            [
+                Step("sum_f", (output,), {"axis": None}),
+                Step("mean_m", (output,)),
+                Step("norm", (output,), {"axis": None}),
+            ],
+        )
         if closing.op != "norm" or (last.ndim <= 2 and np.linalg.norm(last) > 0.1):
             steps.append(closing)
     return Program(pid, tuple(inputs), tuple(steps))
@@ -747,11 +856,18 @@ def checks(program: Program) -> dict[str, Check]:
         for mode in ("forward", "reverse", "auto")
     }
     out["jvp"] = lambda e: (np.ravel(adkit.jvp(f, xs, vs)[1]), e.jacobian @ v)
-    out["vjp"] = lambda e: (np.concatenate([np.ravel(c) for c in adkit.vjp(f, *xs)[1](u)]),
-                            np.ravel(u) @ e.jacobian)  # fmt: skip
+    out["vjp"] = lambda e: (
+        np.concatenate([np.ravel(c) for c in adkit.vjp(f, *xs)[1](u)]),
+        np.ravel(u) @ e.jacobian,
+    )
     out["value"] = lambda e: (np.ravel(adkit.jvp(f, xs, vs)[0]), e.value)
-    for outer, inner in [("forward", "forward"), ("forward", "reverse"), ("reverse", "forward"),
-                         ("reverse", "reverse"), ("auto", "auto")]:  # fmt: skip
+    for outer, inner in [
+        ("forward", "forward"),
+        ("forward", "reverse"),
+        ("reverse", "forward"),
+        ("reverse", "reverse"),
+        ("auto", "auto"),
+    ]:
         inside = adkit.jacobian(f, mode=inner, argnums=argnums)
         out[f"jacobian(jacobian(mode={inner!r}), mode={outer!r})"] = second(
             adkit.jacobian(inside, mode=outer, argnums=argnums)
@@ -782,8 +898,10 @@ def disagreements(program: Program, expected: Expected) -> list[str]:
         bad = ~(error <= expected.atol * scale + expected.rtol * np.abs(want))  # nan is bad too
         if bad.any():
             k = tuple(int(i) for i in np.unravel_index(int(np.argmax(np.where(bad, error, -1.0))), got.shape))
-            problems.append(f"{name}: {int(bad.sum())} of {got.size} entries wrong, e.g. at {k}: "
-                            f"{got[k]:.6g} instead of {want[k]:.6g}")  # fmt: skip
+            problems.append(
+                f"{name}: {int(bad.sum())} of {got.size} entries wrong, e.g. at {k}: "
+                f"{got[k]:.6g} instead of {want[k]:.6g}"
+            )
     return problems
 
 
@@ -821,8 +939,13 @@ def test_program_agrees_with_the_oracle(pid, oracle_cache):
     expected = oracle(program, oracle_cache)
     with np.errstate(all="ignore"):
         plain = np.ravel(program(np, *program.inputs))
-    np.testing.assert_allclose(plain, expected.value, rtol=1e-12, atol=1e-12,
-                               err_msg="the program differs between numpy and the oracle's xp")  # fmt: skip
+    np.testing.assert_allclose(
+        plain,
+        expected.value,
+        rtol=1e-12,
+        atol=1e-12,
+        err_msg="the program differs between numpy and the oracle's xp",
+    )
     problems = disagreements(program, expected)
     assert not problems, f"against {ORACLE}:\n" + "\n".join(problems) + "\n" + program.source()
 
@@ -850,8 +973,11 @@ def test_a_planted_bug_is_found(monkeypatch, oracle_cache):
     monkeypatch.setattr(adkit.rules.sin, "partials", off)
     monkeypatch.setattr(adkit.rules.sin, "float_partials", off)
     monkeypatch.setattr(adkit.rules.sin, "fast_vjp", None)  # the first-order rule made from the partials
-    using_sine = [p for p in map(build, range(N_PROGRAMS))
-                  if p.pid not in KNOWN_FAILURES and any(step.op == "sin" for step in p.steps)]  # fmt: skip
+    using_sine = [
+        p
+        for p in map(build, range(N_PROGRAMS))
+        if p.pid not in KNOWN_FAILURES and any(step.op == "sin" for step in p.steps)
+    ]
     assert len(using_sine) >= 5
     for program in using_sine[:5]:
         problems = disagreements(program, oracle(program, oracle_cache))

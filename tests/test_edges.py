@@ -61,8 +61,11 @@ def innermost(tree):
     return tree
 
 
-@pytest.mark.parametrize("wrap", [lambda t: [t], lambda t: (t, None), lambda t: {"x": t, "y": 1.0}],
-                         ids=["lists", "tuples with None", "dicts"])  # fmt: skip
+@pytest.mark.parametrize(
+    "wrap",
+    [lambda t: [t], lambda t: (t, None), lambda t: {"x": t, "y": 1.0}],
+    ids=["lists", "tuples with None", "dicts"],
+)
 def test_a_pytree_nested_thousands_deep(wrap):
     """Issue 11: a pytree nested about 1000 deep raised RecursionError."""
     tree = nested(DEPTH, np.array([1.0, 2.0]), wrap)
@@ -82,8 +85,18 @@ def test_a_pytree_nested_thousands_deep(wrap):
 
 def test_pytree_structures_tell_containers_apart():
     Point = collections.namedtuple("Point", "x y")
-    trees = [(1.0,), [1.0], {"a": 1.0}, {"b": 1.0}, Point(1.0, 2.0), (1.0, 2.0), None, 1.0,
-             ((1.0,),), ([], ())]  # fmt: skip
+    trees = [
+        (1.0,),
+        [1.0],
+        {"a": 1.0},
+        {"b": 1.0},
+        Point(1.0, 2.0),
+        (1.0, 2.0),
+        None,
+        1.0,
+        ((1.0,),),
+        ([], ()),
+    ]
     structures = [adkit.pytree.flatten(t)[1] for t in trees]
     assert len(set(structures)) == len(trees)
     for tree, structure in zip(trees, structures):

@@ -65,8 +65,13 @@ def central(f, args):
 def test_the_hand_checked_survey_graph():
     comparison = compare(survey, 2.0, 5.0)
     assert comparison.counts == {"forward": 6, "reverse": 6, "markowitz": 6}
-    steps = {order: [(s.vertex, len(s.predecessors), len(s.successors), s.multiplications)
-                     for s in comparison.results[order].steps] for order in ORDERS}  # fmt: skip
+    steps = {
+        order: [
+            (s.vertex, len(s.predecessors), len(s.successors), s.multiplications)
+            for s in comparison.results[order].steps
+        ]
+        for order in ORDERS
+    }
     assert steps["forward"] == [(1, 1, 1, 1), (2, 2, 1, 2), (3, 1, 1, 1), (4, 2, 1, 2)]
     assert steps["reverse"] == [(4, 2, 1, 2), (3, 1, 1, 1), (2, 2, 1, 2), (1, 1, 1, 1)]
     assert steps["markowitz"] == [(1, 1, 1, 1), (3, 1, 1, 1), (2, 2, 1, 2), (4, 2, 1, 2)]

@@ -18,9 +18,13 @@ def test_math_sin_on_a_dual_points_to_numpy():
 
 @pytest.mark.parametrize(
     ("fun", "name"),
-    [(lambda x: np.convolve(x, x), "convolve"), (lambda x: np.fft.fft(x), "fft"),
-     (lambda x: np.interp(0.5, x, x), "interp"), (lambda x: np.frexp(x)[0], "frexp")],
-)  # fmt: skip
+    [
+        (lambda x: np.convolve(x, x), "convolve"),
+        (lambda x: np.fft.fft(x), "fft"),
+        (lambda x: np.interp(0.5, x, x), "interp"),
+        (lambda x: np.frexp(x)[0], "frexp"),
+    ],
+)
 def test_a_numpy_function_without_a_rule_is_named(fun, name):
     for mode in ("forward", "reverse"):
         with pytest.raises(NotImplementedError, match=rf"numpy\.{name}.*adkit\.primitive"):
@@ -31,8 +35,10 @@ def test_wrong_types_given_to_diff_name_the_argument():
     with pytest.raises(TypeError, match="argument 0 of <lambda> is a str"):
         adkit.diff(lambda x: x)("abc")
     with pytest.raises(TypeError, match="argument 1 of f is a"):
+
         def f(x, y):
             return x * y
+
         adkit.diff(f, argnums=1)(1.0, object())
     with pytest.raises(TypeError, match="first argument"):
         adkit.diff(3.0)

@@ -25,12 +25,15 @@ def _dtypes(tree):
     return {np.asarray(x).dtype for x in leaves}
 
 
-@pytest.mark.parametrize(("prim", "shapes", "params", "make"),
-                         [c for c in CASES if c.values[0].name != "astype"])  # (astype changes the type)
+@pytest.mark.parametrize(
+    ("prim", "shapes", "params", "make"), [c for c in CASES if c.values[0].name != "astype"]
+)  # (astype changes the type)
 def test_float32_in_float32_out(prim, shapes, params, make):
     rng = np.random.default_rng(1)
-    operands64 = [np.asarray(x) if np.asarray(x).dtype.kind != "f" else np.asarray(x, dtype=float)
-                  for x in operands_for(prim, shapes, make, rng)]  # fmt: skip
+    operands64 = [
+        np.asarray(x) if np.asarray(x).dtype.kind != "f" else np.asarray(x, dtype=float)
+        for x in operands_for(prim, shapes, make, rng)
+    ]
     operands = [_as32(x) for x in operands64]
     argnums = differentiable(operands)
 
@@ -100,6 +103,9 @@ def test_float32_gradient_of_a_small_network():
 
 def test_float32_tangents_of_joined_arrays_with_constant_parts():
     for join in (np.concatenate, np.stack):
-        _, tangent = adkit.jvp(lambda x, join=join: join([x, np.zeros(2, np.float32)]),
-                               (np.ones(2, np.float32),), (np.ones(2, np.float32),))  # fmt: skip
+        _, tangent = adkit.jvp(
+            lambda x, join=join: join([x, np.zeros(2, np.float32)]),
+            (np.ones(2, np.float32),),
+            (np.ones(2, np.float32),),
+        )
         assert tangent.dtype == np.float32, join.__name__

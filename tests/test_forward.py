@@ -21,8 +21,10 @@ def test_dual_repr_and_latex():
 
 def test_reflected_operators_and_comparisons_on_the_primal():
     x = Dual(2.0, 1.0)
-    assert (3.0 - x).tangent == -1.0 and (1.0 / x).tangent == -0.25 and (2.0**x).tangent == pytest.approx(
-        4 * np.log(2)
+    assert (
+        (3.0 - x).tangent == -1.0
+        and (1.0 / x).tangent == -0.25
+        and (2.0**x).tangent == pytest.approx(4 * np.log(2))
     )
     assert x > 1.5 and x <= 2.0 and x == Dual(2.0, 7.0) and not x < 2
     arr = Dual(np.array([1.0, 3.0]), np.ones(2))
@@ -53,17 +55,23 @@ def test_vector_mode_equals_n_single_direction_passes():
 def test_forward_chunks_give_the_same_jacobian(chunk):
     f = lambda x: np.cumsum(np.sin(x)) * x[::-1]
     x = np.linspace(0.1, 1.0, 6)
-    np.testing.assert_allclose(adkit.jacobian(f, mode="forward", chunk=chunk)(x),
-                               adkit.jacobian(f, mode="forward")(x), rtol=1e-14)  # fmt: skip
+    np.testing.assert_allclose(
+        adkit.jacobian(f, mode="forward", chunk=chunk)(x), adkit.jacobian(f, mode="forward")(x), rtol=1e-14
+    )
 
 
 @pytest.mark.parametrize("mode", ["forward", "reverse", "auto"])
 @pytest.mark.parametrize(
     ("in_shape", "out_fn"),
-    [((), lambda x: x * 2), ((3,), lambda x: x.sum()), ((2, 3), lambda x: x.T @ x),
-     ((), lambda x: x * np.ones(4)),
-     ((3,), lambda x: np.outer(x, x)), ((2, 2), lambda x: np.linalg.det(x))],
-)  # fmt: skip
+    [
+        ((), lambda x: x * 2),
+        ((3,), lambda x: x.sum()),
+        ((2, 3), lambda x: x.T @ x),
+        ((), lambda x: x * np.ones(4)),
+        ((3,), lambda x: np.outer(x, x)),
+        ((2, 2), lambda x: np.linalg.det(x)),
+    ],
+)
 def test_the_derivative_has_shape_out_shape_plus_in_shape(mode, in_shape, out_fn):
     x = np.random.default_rng(2).normal(size=in_shape) if in_shape else 0.7
     jac = adkit.diff(out_fn, mode=mode)(x)

@@ -89,8 +89,13 @@ def random_program(rng: np.random.Generator, size: int):
         op = ["add", "sub", "mul", "sin", "tanh"][int(rng.integers(5))]
         plan.append((op, int(rng.integers(n_inputs + k)), int(rng.integers(n_inputs + k))))
 
-    ops = {"add": lambda a, b: a + b, "sub": lambda a, b: a - b, "mul": lambda a, b: a * b,
-           "sin": lambda a, b: np.sin(a), "tanh": lambda a, b: np.tanh(a)}  # fmt: skip
+    ops = {
+        "add": lambda a, b: a + b,
+        "sub": lambda a, b: a - b,
+        "mul": lambda a, b: a * b,
+        "sin": lambda a, b: np.sin(a),
+        "tanh": lambda a, b: np.tanh(a),
+    }
 
     def f(*xs):
         vs = list(xs)
@@ -125,15 +130,26 @@ def test_running_example_structure():
 def test_running_example_edge_partials_against_closed_forms():
     x1, x2 = 2.0, 5.0
     g = graph(running_example, x1, x2).nx
-    expected = {(-1, 1): 1 / x1, (-1, 2): x2, (0, 2): x1, (0, 3): math.cos(x2), (1, 4): 1.0, (2, 4): 1.0,
-                (4, 5): 1.0, (3, 5): -1.0}  # fmt: skip
+    expected = {
+        (-1, 1): 1 / x1,
+        (-1, 2): x2,
+        (0, 2): x1,
+        (0, 3): math.cos(x2),
+        (1, 4): 1.0,
+        (2, 4): 1.0,
+        (4, 5): 1.0,
+        (3, 5): -1.0,
+    }
     for (u, v), partial in expected.items():
         assert g.edges[u, v]["partial"] == pytest.approx(partial, rel=1e-12)
 
 
 def test_flows_along_edges_add_up_to_the_tangents_and_adjoints():
-    for f, args in [(running_example, (2.0, 5.0)), (lambda x, y: x * x + x * y + 2, (3.0, 2.0)),
-                    (lambda x: np.sum(np.sin(x) * x), (np.array([0.5, 1.0, 2.0]),))]:  # fmt: skip
+    for f, args in [
+        (running_example, (2.0, 5.0)),
+        (lambda x, y: x * x + x * y + 2, (3.0, 2.0)),
+        (lambda x: np.sum(np.sin(x) * x), (np.array([0.5, 1.0, 2.0]),)),
+    ]:
         g = graph(f, *args).nx
         for n, data in g.nodes(data=True):
             incoming = [g.edges[u, n]["tangent"] for u in g.predecessors(n)]
@@ -148,10 +164,15 @@ def test_flows_along_edges_add_up_to_the_tangents_and_adjoints():
     ("f", "args", "nodes", "edges", "definitions"),
     [
         (lambda x, y: (x + y) * (x - y), (3.0, 2.0), 5, 6, ["x", "y", "v-1 + v0", "v-1 - v0", "v1 * v2"]),
-        (lambda x, y: x * x + x * y + 2, (3.0, 2.0), 6, 6,
-         ["x", "y", "v-1 * v-1", "v-1 * v0", "v1 + v2", "v3 + 2"]),
+        (
+            lambda x, y: x * x + x * y + 2,
+            (3.0, 2.0),
+            6,
+            6,
+            ["x", "y", "v-1 * v-1", "v-1 * v0", "v1 + v2", "v3 + 2"],
+        ),
     ],
-)  # fmt: skip
+)
 def test_small_graphs(f, args, nodes, edges, definitions):
     g = graph(f, *args).nx
     assert (g.number_of_nodes(), g.number_of_edges()) == (nodes, edges)
@@ -191,9 +212,14 @@ def test_repr_and_len():
 
 
 def test_the_through_box_check_can_fail():
-    lay = Layout(centers={"a": (0.5, 1.0), "b": (2.0, 1.0), "c": (3.5, 1.0)},
-                 sizes={k: (1.0, 0.5) for k in "abc"}, paths=[[(1.0, 1.0), (3.0, 1.0)]],
-                 label_points=[(2.0, 1.0)], width=4.0, height=2.0)  # fmt: skip
+    lay = Layout(
+        centers={"a": (0.5, 1.0), "b": (2.0, 1.0), "c": (3.5, 1.0)},
+        sizes={k: (1.0, 0.5) for k in "abc"},
+        paths=[[(1.0, 1.0), (3.0, 1.0)]],
+        label_points=[(2.0, 1.0)],
+        width=4.0,
+        height=2.0,
+    )
     assert edges_through_boxes(lay, [("a", "c")]) == [(0, "b")]
 
 
@@ -203,8 +229,11 @@ def test_layered_layout_keeps_edges_out_of_boxes_on_random_dags():
         n = int(rng.integers(2, 51))
         layer, boxes, edges = {}, [], []
         for i in range(n):
-            parents = [] if i < 2 or rng.random() < 0.1 else sorted(
-                {int(p) for p in rng.integers(0, i, size=int(rng.integers(1, 4)))})  # fmt: skip
+            parents = (
+                []
+                if i < 2 or rng.random() < 0.1
+                else sorted({int(p) for p in rng.integers(0, i, size=int(rng.integers(1, 4)))})
+            )
             layer[i] = 1 + max((layer[p] for p in parents), default=-1)
             edges += [(p, i) for p in parents]
             boxes.append(LayoutBox(i, layer[i], float(rng.uniform(0.5, 2.5)), float(rng.uniform(0.3, 1.2))))
@@ -237,7 +266,8 @@ def test_folded_layouts_fit_the_width_and_keep_edges_out_of_boxes_on_random_dags
         assert edges_through_boxes(lay, folded.links) == []
         # every edge is drawn: within a row, or to an "out" tag and on from an "in" tag in the target's row
         assert sorted(k for carried in folded.carries for k in carried) == sorted(
-            k for k, (u, v) in enumerate(edges) for _ in range(1 if _same_row(folded, layer, u, v) else 2))
+            k for k, (u, v) in enumerate(edges) for _ in range(1 if _same_row(folded, layer, u, v) else 2)
+        )
         ports = {p.key: p for p in folded.ports}
         for (a, b), carried in zip(folded.links, folded.carries):
             for k in carried:
@@ -269,8 +299,9 @@ def test_drawn_graphs_up_to_50_nodes_keep_edges_out_of_boxes(seed):
     links = [(e.source, e.target) for e in scene.edges]
     assert edges_through_boxes(geo.layout, links) == []
     # the dashed adjoint arrows run FLOW_OFFSET below the edges: clear of the boxes too
-    below = dataclasses.replace(geo.layout, paths=[[(x, y - FLOW_OFFSET) for x, y in path]
-                                                   for path in geo.layout.paths])  # fmt: skip
+    below = dataclasses.replace(
+        geo.layout, paths=[[(x, y - FLOW_OFFSET) for x, y in path] for path in geo.layout.paths]
+    )
     assert edges_through_boxes(below, links) == []
 
 
@@ -405,8 +436,9 @@ def drawings():
     yield "running example", running_example, (2.0, 5.0), {}
 
 
-@pytest.mark.parametrize(("name", "f", "args", "kwargs"), list(drawings()),
-                         ids=lambda x: x if isinstance(x, str) else "")  # fmt: skip
+@pytest.mark.parametrize(
+    ("name", "f", "args", "kwargs"), list(drawings()), ids=lambda x: x if isinstance(x, str) else ""
+)
 def test_drawings_are_readable_at_every_size(name, f, args, kwargs):
     fig = graph(f, *args).draw(**kwargs).figure
     assert fig.get_size_inches()[0] <= PAGE_PIXELS / DPI - 0.2 + 1e-9  # with Jupyter's margins: the page

@@ -90,9 +90,14 @@ def test_every_public_name_is_in_dir_and_an_unknown_one_is_refused():
 def test_the_lazy_names_are_declared_for_type_checkers_too():
     """Each name of adkit.LAZY is imported under ``if TYPE_CHECKING:`` in adkit/__init__.py: IDEs read it."""
     tree = ast.parse(MODULES["adkit"].read_text(encoding="utf-8"))
-    declared = {alias.asname or alias.name for block in ast.walk(tree) if isinstance(block, ast.If)
-                and _is_type_checking(block) for node in block.body if isinstance(node, ast.ImportFrom)
-                for alias in node.names}  # fmt: skip
+    declared = {
+        alias.asname or alias.name
+        for block in ast.walk(tree)
+        if isinstance(block, ast.If) and _is_type_checking(block)
+        for node in block.body
+        if isinstance(node, ast.ImportFrom)
+        for alias in node.names
+    }
     assert declared == set(adkit.LAZY)
 
 
@@ -113,7 +118,8 @@ KNOWN_CYCLE_EDGES: set[tuple[str, str]] = set()
 def _is_type_checking(node: ast.If) -> bool:
     test = node.test
     return (isinstance(test, ast.Name) and test.id == "TYPE_CHECKING") or (
-        isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING")  # fmt: skip
+        isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING"
+    )
 
 
 def _imports(tree: ast.AST) -> Iterator[ast.Import | ast.ImportFrom]:
@@ -232,8 +238,9 @@ def _own_private_names(tree: ast.AST) -> set[str]:
             names.add(node.attr)
         elif isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
             names.add(node.id)
-        elif isinstance(node, ast.Assign) and any(isinstance(t, ast.Name) and t.id == "__slots__"
-                                                  for t in node.targets):  # fmt: skip
+        elif isinstance(node, ast.Assign) and any(
+            isinstance(t, ast.Name) and t.id == "__slots__" for t in node.targets
+        ):
             names |= {e.value for e in ast.walk(node.value) if isinstance(e, ast.Constant)}
     return {name for name in names if isinstance(name, str) and _private(name)}
 
@@ -272,20 +279,28 @@ def reach_ins(path: Path, own: set[str], defined_elsewhere: set[str]) -> set[str
         target = module_of(node.value)
         if target is not None:
             found.add(f"{target}.{node.attr}")
-        elif node.attr not in own and node.attr in defined_elsewhere and not (
-                isinstance(node.value, ast.Name) and node.value.id in ("self", "cls")):  # fmt: skip
+        elif (
+            node.attr not in own
+            and node.attr in defined_elsewhere
+            and not (isinstance(node.value, ast.Name) and node.value.id in ("self", "cls"))
+        ):
             found.add(f".{node.attr}")
     return found
 
 
 def all_reach_ins() -> set[tuple[str, str]]:
-    own = {name: _own_private_names(ast.parse(path.read_text(encoding="utf-8")))
-           for name, path in MODULES.items()}  # fmt: skip
+    own = {
+        name: _own_private_names(ast.parse(path.read_text(encoding="utf-8")))
+        for name, path in MODULES.items()
+    }
     found = set()
     for name, path in MODULES.items():
         elsewhere = set().union(*(names for other, names in own.items() if other != name))
-        found |= {(name, where) for where in reach_ins(path, own[name], elsewhere)
-                  if not where.startswith(f"{name}.") or where.count(".") > name.count(".") + 1}  # fmt: skip
+        found |= {
+            (name, where)
+            for where in reach_ins(path, own[name], elsewhere)
+            if not where.startswith(f"{name}.") or where.count(".") > name.count(".") + 1
+        }
     return found
 
 
@@ -306,10 +321,17 @@ def test_no_test_imports_a_private_name():
 
 def test_the_private_name_check_can_fail(tmp_path):
     source = tmp_path / "reach.py"
-    source.write_text("from adkit.views.scene import _box_size\nfrom adkit import rules\n"
-                      "rules._axes(1)\nimport adkit.views.record\nadkit.views.record._index_text(0)\n"
-                      "def f(var, self):\n    return var._tape, self._tape, var._mine\n"
-                      "_mine = 1\n", encoding="utf-8")  # fmt: skip
+    source.write_text(
+        "from adkit.views.scene import _box_size\nfrom adkit import rules\n"
+        "rules._axes(1)\nimport adkit.views.record\nadkit.views.record._index_text(0)\n"
+        "def f(var, self):\n    return var._tape, self._tape, var._mine\n"
+        "_mine = 1\n",
+        encoding="utf-8",
+    )
     found = reach_ins(source, {"_mine"}, {"_tape", "_mine"})
-    assert found == {"adkit.views.scene._box_size", "adkit.rules._axes", "adkit.views.record._index_text",
-                     "._tape"}  # fmt: skip
+    assert found == {
+        "adkit.views.scene._box_size",
+        "adkit.rules._axes",
+        "adkit.views.record._index_text",
+        "._tape",
+    }

@@ -60,12 +60,18 @@ def test_solve_second_derivatives_agree_with_jax():
     f = lambda a, b: np.linalg.solve(a, b)[0]
     for outer in ("forward", "reverse"):
         for inner in ("forward", "reverse"):
-            got = adkit.jacobian(adkit.jacobian(f, mode=inner, argnums=(0, 1), chunk=2),
-                                 mode=outer, argnums=(0, 1), chunk=3)(A, B)  # fmt: skip
+            got = adkit.jacobian(
+                adkit.jacobian(f, mode=inner, argnums=(0, 1), chunk=2), mode=outer, argnums=(0, 1), chunk=3
+            )(A, B)
             for i in range(2):
                 for j in range(2):
-                    np.testing.assert_allclose(got[i][j], want[i][j], rtol=1e-10, atol=1e-12,
-                                               err_msg=f"{outer} over {inner}, d{i} d{j}")  # fmt: skip
+                    np.testing.assert_allclose(
+                        got[i][j],
+                        want[i][j],
+                        rtol=1e-10,
+                        atol=1e-12,
+                        err_msg=f"{outer} over {inner}, d{i} d{j}",
+                    )
 
 
 STACKS = [((2, 3, 3), (3,)), ((2, 3, 3), (2, 3, 2)), ((3, 3), (4, 3, 1)), ((2, 1, 3, 3), (4, 3, 2))]
@@ -102,8 +108,12 @@ DIRECTION = RNG.normal(size=(3, 3))
 
 def cofactors_by_minors(a):
     n = a.shape[0]
-    return np.array([[(-1) ** (i + j) * np.linalg.det(np.delete(np.delete(a, i, 0), j, 1)) for j in range(n)]
-                     for i in range(n)])  # fmt: skip
+    return np.array(
+        [
+            [(-1) ** (i + j) * np.linalg.det(np.delete(np.delete(a, i, 0), j, 1)) for j in range(n)]
+            for i in range(n)
+        ]
+    )
 
 
 def det_along(a, e):

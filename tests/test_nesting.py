@@ -36,7 +36,7 @@ def test_third_derivative_in_every_combination(modes):
     for mode in modes:
         f = d(f, mode)
     x = 0.4
-    expected = 2 ** 1.5 * math.exp(x) * math.sin(x + 3 * math.pi / 4)
+    expected = 2**1.5 * math.exp(x) * math.sin(x + 3 * math.pi / 4)
     assert f(x) == pytest.approx(expected, rel=1e-12)
 
 
@@ -67,5 +67,13 @@ def test_hand_built_nested_duals():
 
 def test_check_grads_reaches_third_order_on_a_composite_function():
     f = lambda x, y: np.sum(np.exp(-x * y) * np.log1p(x**2)) / (1 + y @ y)
-    adkit.check_grads(f, np.array([0.3, 0.9]), np.array([1.2, -0.4]), modes=("forward", "reverse", "auto"),
-                      order=3, eps=1e-4, rtol=1e-4, atol=1e-6)  # fmt: skip
+    adkit.check_grads(
+        f,
+        np.array([0.3, 0.9]),
+        np.array([1.2, -0.4]),
+        modes=("forward", "reverse", "auto"),
+        order=3,
+        eps=1e-4,
+        rtol=1e-4,
+        atol=1e-6,
+    )

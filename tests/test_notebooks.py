@@ -72,9 +72,7 @@ LEGACY_RANDOM = re.compile(r"\bnp\.random\.(?!default_rng\b)\w+")
 
 # Notebooks teach adkit and define no AD of their own: no class with arithmetic operators or NumPy's
 # protocols. The exceptions, each with its reason:
-OWN_MACHINERY = re.compile(
-    r"\bdef\s+__(r?(add|sub|mul|truediv|pow)|neg|array_ufunc|array_function)__\s*\("
-)
+OWN_MACHINERY = re.compile(r"\bdef\s+__(r?(add|sub|mul|truediv|pow)|neg|array_ufunc|array_function)__\s*\(")
 BUILDS_ITS_OWN_AD = {
     "03b_build_it_yourself": "the learner builds a toy dual-number class and a toy tape, to see that "
     "adkit is the same idea (that is the point of the notebook); the rest of it uses the public API",
@@ -192,8 +190,12 @@ def convention_problems(notebook: nbformat.NotebookNode) -> list[str]:
             problems.append(f"cell {i} stores SVG (it embeds a date: nbval cannot compare it)")
         if any(WIDGET in out.get("data", {}) for out in outputs):
             later = [c for c in notebook.cells[i + 1 :] if c.cell_type == "code"][:1]
-            pictures = [out for c in [cell, *later] for out in c.get("outputs", [])
-                        if "image/png" in out.get("data", {})]  # fmt: skip
+            pictures = [
+                out
+                for c in [cell, *later]
+                for out in c.get("outputs", [])
+                if "image/png" in out.get("data", {})
+            ]
             if not pictures:
                 problems.append(f"cell {i} shows a widget with no static picture in it or the next code cell")
     return problems
@@ -213,8 +215,10 @@ def api_problems(notebook: nbformat.NotebookNode, own_machinery: bool = False) -
                 problems.append(f"cell {i} uses {what}: {match.group()!r}")
         if not own_machinery:
             for match in OWN_MACHINERY.finditer(cell.source):
-                problems.append(f"cell {i} defines AD machinery of its own ({match.group()!r}): "
-                                f"teach with adkit's public API")  # fmt: skip
+                problems.append(
+                    f"cell {i} defines AD machinery of its own ({match.group()!r}): "
+                    f"teach with adkit's public API"
+                )
     return problems
 
 
@@ -234,12 +238,17 @@ def exercise_problems(notebook: nbformat.NotebookNode) -> list[str]:
     first_code = next((i for i, c in enumerate(cells) if c.cell_type == "code"), len(cells))
     if not any(c.cell_type == "markdown" and OBJECTIVES.search(c.source) for c in cells[:first_code]):
         problems.append("no 'Learning objectives' heading before the first code cell")
-    start = next((i for i, c in enumerate(cells) if c.cell_type == "markdown" and EXERCISES.search(c.source)),
-                 None)  # fmt: skip
+    start = next(
+        (i for i, c in enumerate(cells) if c.cell_type == "markdown" and EXERCISES.search(c.source)), None
+    )
     if start is None:
         return [*problems, "no '## Exercises' section"]
-    headings = [(i, int(m.group(1))) for i, c in enumerate(cells) if i >= start and c.cell_type == "markdown"
-                for m in EXERCISE.finditer(c.source)]  # fmt: skip
+    headings = [
+        (i, int(m.group(1)))
+        for i, c in enumerate(cells)
+        if i >= start and c.cell_type == "markdown"
+        for m in EXERCISE.finditer(c.source)
+    ]
     numbers = [n for _, n in headings]
     if not 2 <= len(numbers) <= 4:
         problems.append(f"{len(numbers)} exercises (### Exercise N) after '## Exercises': want 2 to 4")
@@ -251,8 +260,10 @@ def exercise_problems(notebook: nbformat.NotebookNode) -> list[str]:
         if not code:
             problems.append(f"exercise {n} has no solution cell")
         elif not _is_solution(code[0]):
-            problems.append(f"exercise {n}'s solution is not collapsed (jupyter.source_hidden and the tag "
-                            f"{SOLUTION_TAG!r})")  # fmt: skip
+            problems.append(
+                f"exercise {n}'s solution is not collapsed (jupyter.source_hidden and the tag "
+                f"{SOLUTION_TAG!r})"
+            )
         elif not re.search(r"^\s*assert\b", code[0].source, re.MULTILINE):
             problems.append(f"exercise {n}'s solution asserts nothing (a wrong solution must fail nbval)")
     return problems
@@ -415,8 +426,14 @@ def test_public_api_is_allowed(source):
     assert api_problems(_notebook(_code(source))) == [], source
 
 
-@pytest.mark.parametrize("source", ["class D:\n    def __mul__(self, other):\n        pass",
-                                    "    def __rtruediv__ (self, o): ...", "def __array_ufunc__(self, *a):"])
+@pytest.mark.parametrize(
+    "source",
+    [
+        "class D:\n    def __mul__(self, other):\n        pass",
+        "    def __rtruediv__ (self, o): ...",
+        "def __array_ufunc__(self, *a):",
+    ],
+)
 def test_own_machinery_is_caught_unless_allowed(source):
     assert api_problems(_notebook(_code(source))), source
     assert api_problems(_notebook(_code(source)), own_machinery=True) == [], source
@@ -467,8 +484,15 @@ def test_broken_conventions_are_caught():
         _code("print(1)"),
     )
     problems = "\n".join(convention_problems(nb))
-    expected_problems = ["'# Title'", "%matplotlib inline", "ends in ';'", "np.random.seed", "np.random.rand",
-                         "SVG", "no static picture"]  # fmt: skip
+    expected_problems = [
+        "'# Title'",
+        "%matplotlib inline",
+        "ends in ';'",
+        "np.random.seed",
+        "np.random.rand",
+        "SVG",
+        "no static picture",
+    ]
     for expected in expected_problems:
         assert expected in problems, expected
 
@@ -518,16 +542,35 @@ def test_a_tag_lost_between_script_and_notebook_is_caught():
 def test_nbval_honours_the_ignore_output_tag(tmp_path):
     """A cell whose stored output differs from what it prints passes nbval only when it carries the tag."""
     stale = nbformat.v4.new_output("stream", name="stdout", text="stored\n")
-    for name, cell in [("tagged", _tagged(_code("print('fresh')", stale), IGNORE_OUTPUT)),
-                       ("untagged", _code("print('fresh')", stale))]:  # fmt: skip
+    for name, cell in [
+        ("tagged", _tagged(_code("print('fresh')", stale), IGNORE_OUTPUT)),
+        ("untagged", _code("print('fresh')", stale)),
+    ]:
         nb = _notebook(cell)
         nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
         nbformat.write(nb, tmp_path / f"{name}.ipynb")
     run = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--nbval", "--nbval-current-env",
-         "-o", "addopts=", "-o", "filterwarnings=", "tagged.ipynb", "untagged.ipynb"],
-        cwd=tmp_path, capture_output=True, text=True, timeout=300,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            "--nbval",
+            "--nbval-current-env",
+            "-o",
+            "addopts=",
+            "-o",
+            "filterwarnings=",
+            "tagged.ipynb",
+            "untagged.ipynb",
+        ],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert "1 failed, 1 passed" in run.stdout, run.stdout[-2000:]
     assert "untagged.ipynb::Cell 0 FAILED" in run.stdout or "FAILED untagged.ipynb::Cell 0" in run.stdout
 
@@ -615,7 +658,8 @@ def test_a_notebook_saved_with_other_metadata_is_caught(tmp_path):
     path = NOTEBOOKS / "01_why_ad.ipynb"
     for pair in (path, path.with_suffix(".py")):
         (tmp_path / pair.name).write_bytes(pair.read_bytes())
-    _resave_through_jupytext(tmp_path, path.name, {"display_name": "Python 3", "language": "python",
-                                                   "name": "python3"})  # fmt: skip
+    _resave_through_jupytext(
+        tmp_path, path.name, {"display_name": "Python 3", "language": "python", "name": "python3"}
+    )
     assert (tmp_path / path.name).read_bytes() != path.read_bytes()
     assert "display_name: Python 3\n" in (tmp_path / "01_why_ad.py").read_text(encoding="utf-8")

@@ -28,15 +28,21 @@ def test_trace_takes_its_offset_and_axes(mode):
     want = np.zeros((2, 2, 3, 3))
     want[0, 0], want[1, 1] = np.eye(3), np.eye(3)
     np.testing.assert_array_equal(got, want)
-    np.testing.assert_allclose(adkit.primal(np.trace(adkit.Var(cube), axis1=1, axis2=2)),
-                               np.trace(cube, axis1=1, axis2=2))  # fmt: skip
+    np.testing.assert_allclose(
+        adkit.primal(np.trace(adkit.Var(cube), axis1=1, axis2=2)), np.trace(cube, axis1=1, axis2=2)
+    )
 
 
 @pytest.mark.parametrize("mode", MODES)
-@pytest.mark.parametrize("fn", [lambda x: x.reshape((2, 3), order="F"),
-                                lambda x: np.reshape(x, (3, 2), order="F"),
-                                lambda x: np.ravel(x.reshape(2, 3), order="F"),
-                                lambda x: x.reshape(2, 3).flatten("F")])  # fmt: skip
+@pytest.mark.parametrize(
+    "fn",
+    [
+        lambda x: x.reshape((2, 3), order="F"),
+        lambda x: np.reshape(x, (3, 2), order="F"),
+        lambda x: np.ravel(x.reshape(2, 3), order="F"),
+        lambda x: x.reshape(2, 3).flatten("F"),
+    ],
+)
 def test_fortran_order_reads_and_writes_first_index_fastest(mode, fn):
     x = np.arange(6.0)
     jac = adkit.jacobian(fn, mode=mode)(x)
@@ -48,9 +54,14 @@ def test_fortran_order_reads_and_writes_first_index_fastest(mode, fn):
 def test_reduction_methods_take_initial_and_where(mode):
     x = np.array([1.0, 5.0, 3.0])
     mask = np.array([True, False, True])
-    cases = [(lambda v: v.sum(initial=10.0), [1, 1, 1]), (lambda v: v.sum(where=mask), [1, 0, 1]),
-             (lambda v: v.max(initial=10.0), [0, 0, 0]), (lambda v: v.mean(where=mask), [0.5, 0, 0.5]),
-             (lambda v: v.max(where=mask, initial=0.0), [0, 0, 1]), (lambda v: v.var(where=mask), [-1, 0, 1])]
+    cases = [
+        (lambda v: v.sum(initial=10.0), [1, 1, 1]),
+        (lambda v: v.sum(where=mask), [1, 0, 1]),
+        (lambda v: v.max(initial=10.0), [0, 0, 0]),
+        (lambda v: v.mean(where=mask), [0.5, 0, 0.5]),
+        (lambda v: v.max(where=mask, initial=0.0), [0, 0, 1]),
+        (lambda v: v.var(where=mask), [-1, 0, 1]),
+    ]
     for fn, grad in cases:
         value, g = adkit.value_and_grad(fn)(x) if mode == "reverse" else (fn(x), adkit.diff(fn, mode=mode)(x))
         assert value == fn(x)
@@ -68,6 +79,7 @@ def test_concatenate_with_axis_none_and_inner_of_nd_arrays():
 
 
 # -- item 2: remainders are not constants ----------------------------------------------------------
+
 
 def _jax():
     """JAX in float64, the independent oracle, when it is installed."""
@@ -129,14 +141,22 @@ def test_fmax_and_fmin_ignore_a_nan_operand_and_pass_the_derivative_to_the_other
 def test_the_methods_that_were_missing(box):
     a = np.random.default_rng(3).normal(size=(2, 3, 4))
     x = box(a)
-    for got, want in [(np.moveaxis(x, (0, 1), (1, 0)), np.moveaxis(a, (0, 1), (1, 0))),
-                      (x.flatten("F"), a.flatten("F")), (x.diagonal(), a.diagonal()),
-                      (x.diagonal(1, 1, 2), a.diagonal(1, 1, 2)), (x.trace(), a.trace()),
-                      (x.trace(-1, 2, 0), a.trace(-1, 2, 0)), (x.round(2), a.round(2)),
-                      (x.repeat(2), a.repeat(2)), (x.repeat([1, 0, 2], axis=1), a.repeat([1, 0, 2], axis=1)),
-                      (x.swapaxes(0, 2), a.swapaxes(0, 2)), (np.swapaxes(x, 1, -1), np.swapaxes(a, 1, -1)),
-                      (np.diagonal(x, -1), np.diagonal(a, -1)), (np.round(x, 1), np.round(a, 1)),
-                      (np.around(x, 1), np.around(a, 1))]:  # fmt: skip
+    for got, want in [
+        (np.moveaxis(x, (0, 1), (1, 0)), np.moveaxis(a, (0, 1), (1, 0))),
+        (x.flatten("F"), a.flatten("F")),
+        (x.diagonal(), a.diagonal()),
+        (x.diagonal(1, 1, 2), a.diagonal(1, 1, 2)),
+        (x.trace(), a.trace()),
+        (x.trace(-1, 2, 0), a.trace(-1, 2, 0)),
+        (x.round(2), a.round(2)),
+        (x.repeat(2), a.repeat(2)),
+        (x.repeat([1, 0, 2], axis=1), a.repeat([1, 0, 2], axis=1)),
+        (x.swapaxes(0, 2), a.swapaxes(0, 2)),
+        (np.swapaxes(x, 1, -1), np.swapaxes(a, 1, -1)),
+        (np.diagonal(x, -1), np.diagonal(a, -1)),
+        (np.round(x, 1), np.round(a, 1)),
+        (np.around(x, 1), np.around(a, 1)),
+    ]:
         np.testing.assert_array_equal(adkit.primal(got), want)
 
 

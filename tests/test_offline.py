@@ -33,9 +33,15 @@ sys.path.insert(0, str(ROOT / "notebooks"))
 import build  # noqa: E402  (notebooks/build.py: make demo's pages)
 
 CHROMIUM_ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-]  # fmt: skip
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 
 # Run in the page once MathJax has typeset it: the formulas typeset, and the TeX left as text outside code.
 INSPECT = r"""async () => {
@@ -93,9 +99,13 @@ def inspect_offline(pages: list[Path], profile: Path, screenshots: dict[str, Pat
     found = {}
     with sync_playwright() as playwright:
         context = playwright.chromium.launch_persistent_context(
-            str(profile), executable_path=shutil.which("chromium"), headless=True, args=CHROMIUM_ARGS,
-            viewport={"width": 1280, "height": 900}, offline=True,
-        )  # fmt: skip
+            str(profile),
+            executable_path=shutil.which("chromium"),
+            headless=True,
+            args=CHROMIUM_ARGS,
+            viewport={"width": 1280, "height": 900},
+            offline=True,
+        )
         try:
             context.route("**/*", refuse_network)
             page = context.new_page()
@@ -157,13 +167,29 @@ def test_docs_pages_render_their_formulas_offline(tmp_path):
         pytest.skip("the docs extra is not installed (pip install -e '.[docs]')")
     html = tmp_path / "html"
     run = subprocess.run(
-        [sys.executable, "-m", "sphinx", "-q", "-b", "html", "-d", str(tmp_path / "doctrees"),
-         str(ROOT / "docs"), str(html)],
-        capture_output=True, text=True, timeout=280,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "sphinx",
+            "-q",
+            "-b",
+            "html",
+            "-d",
+            str(tmp_path / "doctrees"),
+            str(ROOT / "docs"),
+            str(html),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=280,
+    )
     assert run.returncode == 0, run.stderr[-3000:]
-    pages = sorted(p for p in html.rglob("*.html") if not {"_static", "_modules"} & set(p.parts)
-                   and p.name not in {"genindex.html", "search.html", "py-modindex.html"})  # fmt: skip
+    pages = sorted(
+        p
+        for p in html.rglob("*.html")
+        if not {"_static", "_modules"} & set(p.parts)
+        and p.name not in {"genindex.html", "search.html", "py-modindex.html"}
+    )
     assert {"index.html", "differentiation.html", "01_why_ad.html"} <= {p.name for p in pages}
     with_math = {p.name for p in pages if 'class="math' in p.read_text(encoding="utf-8")}
     assert {"01_why_ad.html", "getting-started.html", "measuring.html"} <= with_math
@@ -183,6 +209,11 @@ def test_the_checks_see_raw_tex_and_the_network(tmp_path):
     )
     found = inspect_offline([page], tmp_path / "profile")
     problems = "\n".join(_problems(found, {"cdn.html"}))
-    for expected in ["a request left the machine: https://cdn.example.org", "MathJax did not load",
-                     "TeX left as text", "no formula typeset", "1 empty widget boxes"]:  # fmt: skip
+    for expected in [
+        "a request left the machine: https://cdn.example.org",
+        "MathJax did not load",
+        "TeX left as text",
+        "no formula typeset",
+        "1 empty widget boxes",
+    ]:
         assert expected in problems, problems

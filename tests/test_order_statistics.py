@@ -58,30 +58,55 @@ PROGRAMS: dict[str, tuple[Any, tuple, bool]] = {
     "quantile, nearest": (lambda xp: lambda a: xp.quantile(a, Q, axis=0, method="nearest"), (X,), True),
     "quantile, midpoint": (lambda xp: lambda a: xp.quantile(a, 0.4, axis=1, method="midpoint"), (X,), True),
     "quantile, hazen": (lambda xp: lambda a, q: xp.quantile(a, q, axis=1, method="hazen"), (X, Q), False),
-    "quantile, weibull": (lambda xp: lambda a: xp.quantile(a, Q, method="weibull", keepdims=True), (X,),
-                          False),
-    "quantile, median_unbiased": (lambda xp: lambda c: xp.quantile(c, Q[:2], axis=(1, 2),
-                                                                     method="median_unbiased"), (C,), False),
-    "quantile, inverted_cdf": (lambda xp: lambda a: xp.quantile(a, Q, axis=0, method="inverted_cdf"), (X,),
-                               False),
-    "quantile, weighted": (lambda xp: lambda a: xp.quantile(a, Q, axis=1, method="inverted_cdf", weights=W),
-                           (X,), False),
-    "quantile of a matrix of q": (lambda xp: lambda a: xp.quantile(a, Q.reshape(3, 1) * [1, 0.5], axis=1),
-                                  (X,), False),  # (JAX takes q of one axis at most)
+    "quantile, weibull": (
+        lambda xp: lambda a: xp.quantile(a, Q, method="weibull", keepdims=True),
+        (X,),
+        False,
+    ),
+    "quantile, median_unbiased": (
+        lambda xp: lambda c: xp.quantile(c, Q[:2], axis=(1, 2), method="median_unbiased"),
+        (C,),
+        False,
+    ),
+    "quantile, inverted_cdf": (
+        lambda xp: lambda a: xp.quantile(a, Q, axis=0, method="inverted_cdf"),
+        (X,),
+        False,
+    ),
+    "quantile, weighted": (
+        lambda xp: lambda a: xp.quantile(a, Q, axis=1, method="inverted_cdf", weights=W),
+        (X,),
+        False,
+    ),
+    "quantile of a matrix of q": (
+        lambda xp: lambda a: xp.quantile(a, Q.reshape(3, 1) * [1, 0.5], axis=1),
+        (X,),
+        False,
+    ),  # (JAX takes q of one axis at most)
     "percentile": (lambda xp: lambda a, q: xp.percentile(a, q, axis=1), (X, 100 * Q), True),
     "nanquantile": (lambda xp: lambda a: xp.nanquantile(with_nan(xp, a), Q, axis=1), (X,), True),
     "nanpercentile": (lambda xp: lambda a: xp.nanpercentile(with_nan(xp, a), 40.0, axis=0), (X,), True),
     "ptp": (lambda xp: lambda a: xp.ptp(a * a, axis=1), (X,), True),
     "average, weights": (lambda xp: lambda a, w: xp.average(a * a, axis=1, weights=w), (X, W), True),
-    "average, returned": (lambda xp: lambda a, w: xp.average(a, axis=1, weights=w * w, returned=True)[1]
-                          * xp.average(a, weights=xp.exp(a)), (X, W), True),
+    "average, returned": (
+        lambda xp: (
+            lambda a, w: (
+                xp.average(a, axis=1, weights=w * w, returned=True)[1] * xp.average(a, weights=xp.exp(a))
+            )
+        ),
+        (X, W),
+        True,
+    ),
     "cumprod": (lambda xp: lambda a: xp.cumprod(a, axis=1), (X,), True),
     "cumprod, zeros": (lambda xp: lambda a: xp.cumprod(a, axis=1) + xp.cumprod(a.T, axis=0).T, (Z,), True),
     "cumprod, long": (lambda xp: lambda v: xp.cumprod(v), (np.concatenate([W, [0.0], -W, W[:3]]),), True),
     "multiply.accumulate": (lambda xp: lambda a: xp.multiply.accumulate(a, axis=0), (Z,), True),
     "cumulative_prod": (lambda xp: lambda a: xp.cumulative_prod(a, axis=0, include_initial=True), (Z,), True),
-    "cumulative_sum": (lambda xp: lambda a: xp.cumulative_sum(a * a, axis=1, include_initial=True), (X,),
-                       True),
+    "cumulative_sum": (
+        lambda xp: lambda a: xp.cumulative_sum(a * a, axis=1, include_initial=True),
+        (X,),
+        True,
+    ),
     "nansum": (lambda xp: lambda a: xp.nansum(with_nan(xp, a * a), axis=0), (X,), True),
     "nanprod": (lambda xp: lambda a: xp.nanprod(with_nan(xp, a), axis=1), (Z,), True),
     "nanmean": (lambda xp: lambda a: xp.nanmean(with_nan(xp, a * a), axis=1), (X,), True),
@@ -91,12 +116,21 @@ PROGRAMS: dict[str, tuple[Any, tuple, bool]] = {
     "nanstd": (lambda xp: lambda a: xp.nanstd(with_nan(xp, a), axis=0, keepdims=True), (X,), True),
     "nancumsum": (lambda xp: lambda a: xp.nancumsum(with_nan(xp, a * a), axis=1), (X,), True),
     "nancumprod": (lambda xp: lambda a: xp.nancumprod(with_nan(xp, a), axis=0), (X,), True),
-    "var, where and correction": (lambda xp: lambda a: xp.var(a, axis=1, where=MASK, correction=1), (X,),
-                                  True),
-    "std, axes, ddof, keepdims": (lambda xp: lambda c: xp.std(c, axis=(0, 2), ddof=2, keepdims=True), (C,),
-                                  True),
-    "var, mean given": (lambda xp: lambda a: xp.var(a, axis=0, mean=xp.mean(a * a, axis=0, keepdims=True)),
-                        (X,), False),
+    "var, where and correction": (
+        lambda xp: lambda a: xp.var(a, axis=1, where=MASK, correction=1),
+        (X,),
+        True,
+    ),
+    "std, axes, ddof, keepdims": (
+        lambda xp: lambda c: xp.std(c, axis=(0, 2), ddof=2, keepdims=True),
+        (C,),
+        True,
+    ),
+    "var, mean given": (
+        lambda xp: lambda a: xp.var(a, axis=0, mean=xp.mean(a * a, axis=0, keepdims=True)),
+        (X,),
+        False,
+    ),
     "logaddexp.reduce": (lambda xp: lambda a: xp.logaddexp.reduce(a, axis=1), (X,), True),
     "logaddexp.reduce, large": (lambda xp: lambda a: xp.logaddexp.reduce(30.0 * a, axis=0), (X,), True),
 }
@@ -175,8 +209,14 @@ def test_every_quantile_method_against_numpy_with_a_traced_q():
 
 def test_quantile_keeps_float32_for_a_python_q():
     a = X.astype(np.float32)
-    for f in (lambda a: np.quantile(a, 0.3), lambda a: np.median(a, axis=0), lambda a: np.sort(a),
-              lambda a: np.cumprod(a, axis=1), lambda a: np.nanmean(a), lambda a: np.ptp(a)):
+    for f in (
+        lambda a: np.quantile(a, 0.3),
+        lambda a: np.median(a, axis=0),
+        lambda a: np.sort(a),
+        lambda a: np.cumprod(a, axis=1),
+        lambda a: np.nanmean(a),
+        lambda a: np.ptp(a),
+    ):
         assert np.asarray(f(a)).dtype == np.float32
         assert adkit.primal(f(adkit.Var(a))).dtype == np.float32
         assert adkit.jacobian(f, mode="reverse")(a).dtype == np.float32
@@ -194,12 +234,14 @@ def warns(message: str) -> Iterator[None]:
 
 def test_all_nan_slices_give_nan_with_numpys_warning_and_no_derivative():
     a = np.array([[np.nan, np.nan, np.nan], [1.0, np.nan, 3.0]])
-    for f, message in ((lambda x: np.nanmax(x, axis=1), "All-NaN slice"),
-                       (lambda x: np.nanmin(x, axis=1), "All-NaN slice"),
-                       (lambda x: np.nanmedian(x, axis=1), "All-NaN slice"),
-                       (lambda x: np.nanquantile(x, 0.3, axis=1), "All-NaN slice"),
-                       (lambda x: np.nanmean(x, axis=1), "Mean of empty slice"),
-                       (lambda x: np.nanvar(x, axis=1), "Degrees of freedom")):  # fmt: skip
+    for f, message in (
+        (lambda x: np.nanmax(x, axis=1), "All-NaN slice"),
+        (lambda x: np.nanmin(x, axis=1), "All-NaN slice"),
+        (lambda x: np.nanmedian(x, axis=1), "All-NaN slice"),
+        (lambda x: np.nanquantile(x, 0.3, axis=1), "All-NaN slice"),
+        (lambda x: np.nanmean(x, axis=1), "Mean of empty slice"),
+        (lambda x: np.nanvar(x, axis=1), "Degrees of freedom"),
+    ):
         with warns(message):
             want = f(a)
         with warns(message):
@@ -215,8 +257,11 @@ def test_all_nan_slices_give_nan_with_numpys_warning_and_no_derivative():
 
 def test_plain_median_and_quantile_of_a_slice_with_nan_are_nan():
     a = np.array([[1.0, np.nan, 2.0], [1.0, 4.0, 2.0]])
-    for f in (lambda x: np.median(x, axis=1), lambda x: np.quantile(x, [0.2, 0.9], axis=1),
-              lambda x: np.percentile(x, 50.0, axis=1, method="lower")):
+    for f in (
+        lambda x: np.median(x, axis=1),
+        lambda x: np.quantile(x, [0.2, 0.9], axis=1),
+        lambda x: np.percentile(x, 50.0, axis=1, method="lower"),
+    ):
         np.testing.assert_array_equal(adkit.primal(f(adkit.Var(a))), f(a))
         assert np.all(adkit.jacobian(f)(a)[..., 0, :] == 0.0)
 
@@ -234,8 +279,9 @@ def test_logaddexp_reduce_does_not_overflow_and_keeps_its_identity():
     np.testing.assert_allclose(adkit.grad(np.logaddexp.reduce)(big), [0.5, 0.5, 0.0])
     assert adkit.primal(np.logaddexp.reduce(adkit.Var(np.full(2, -np.inf)))) == -np.inf
     masked = np.logaddexp.reduce(adkit.Var(X), axis=1, where=MASK, initial=0.3, keepdims=True)
-    np.testing.assert_allclose(adkit.primal(masked), np.logaddexp.reduce(X, axis=1, where=MASK, initial=0.3,
-                                                                         keepdims=True))  # fmt: skip
+    np.testing.assert_allclose(
+        adkit.primal(masked), np.logaddexp.reduce(X, axis=1, where=MASK, initial=0.3, keepdims=True)
+    )
 
 
 def test_sort_and_partition_methods_are_in_place_and_say_what_to_use():

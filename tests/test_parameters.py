@@ -204,11 +204,11 @@ IMPLEMENTED = [
     ex("ndarray.repeat", "repeats axis", lambda a: a.repeat(np.array([2, 0, 1]), axis=0), X),
     ex("ndarray.conj", "", lambda a: a.conj() * 2.0, X),
     ex("ndarray.conjugate", "", lambda a: a.conjugate() * 2.0, X),
-]  # fmt: skip
+]
 
 # ufunc keywords, for a call and for ufunc.outer (which takes the same ones)
 _CALLS = {UFUNC_CALL: lambda a, b, **kw: np.subtract(a, b, **kw),
-          ("outer", np.multiply): lambda a, b, **kw: np.multiply.outer(a, b, **kw)}  # fmt: skip
+          ("outer", np.multiply): lambda a, b, **kw: np.multiply.outer(a, b, **kw)}
 IMPLEMENTED += [
     ex(UFUNC_CALL, "x1 x2", lambda a, b: np.hypot(a, b), X, Y),
     ex(("outer", np.multiply), "A B", lambda a, b: np.multiply.outer(a, b), X, V),
@@ -216,7 +216,7 @@ IMPLEMENTED += [
       for target, call in _CALLS.items()
       for params, kw in (("dtype", {"dtype": np.float64}), ("casting", {"casting": "no"}),
                          ("order", {"order": "F"}))],
-]  # fmt: skip
+]
 
 # ufunc methods: np.add.reduce, np.maximum.reduce, ... with the ufunc's default axis=0
 _REDUCE_INITIAL = {np.add: 1.5, np.multiply: -2.0, np.maximum: 0.3, np.minimum: -0.3, np.logaddexp: 0.5}
@@ -231,9 +231,9 @@ for (_method, _ufunc), _ in UFUNC_METHODS.items():
                lambda a, u=_ufunc, v=_init: u.reduce(a, axis=None, initial=v), X),
             ex((_method, _ufunc), "where initial",
                lambda a, u=_ufunc, v=_init: u.reduce(a, where=MASK, initial=v), X),
-        ]  # fmt: skip
+        ]
 IMPLEMENTED.append(ex(("accumulate", np.add), "array axis dtype",
-                      lambda a: np.add.accumulate(a, axis=1, dtype=np.float64), X))  # fmt: skip
+                      lambda a: np.add.accumulate(a, axis=1, dtype=np.float64), X))
 
 REFUSED = [
     ex("ndarray.astype", "dtype", lambda a: a.astype(np.complex128), X),
@@ -279,12 +279,12 @@ REFUSED = [
                          ("signature", {"signature": (None, None, "d")}))],
     ex(UFUNC_CALL, "axes", lambda a, b: np.matmul(a, b, axes=[(0, 1), (0,), (0,)]), X, W),
     ex(UFUNC_CALL, "axis", lambda a, b: np.matmul(a, b, axis=0), V, V),
-]  # fmt: skip
+]
 for (_method, _ufunc), _ in UFUNC_METHODS.items():
     REFUSED.append(ex((_method, _ufunc), "out",
-                      lambda a, m=_method, u=_ufunc: getattr(u, m)(a, out=np.empty(4)), X))  # fmt: skip
+                      lambda a, m=_method, u=_ufunc: getattr(u, m)(a, out=np.empty(4)), X))
     REFUSED.append(ex((_method, _ufunc), "dtype",
-                      lambda a, m=_method, u=_ufunc: getattr(u, m)(a, dtype=np.float32), X))  # fmt: skip
+                      lambda a, m=_method, u=_ufunc: getattr(u, m)(a, dtype=np.float32), X))
 
 #: parameter values NumPy itself rejects: adkit, implementing the parameter, rejects them the same way
 AS_NUMPY_ERRORS = [
@@ -305,7 +305,7 @@ AS_NUMPY_ERRORS = [
     ex(np.trace, "axis2", lambda a: np.trace(a, axis2=5), X),
     ex(np.repeat, "repeats", lambda a: np.repeat(a, [1, 2]), X),
     ex(np.transpose, "axes", lambda a: np.transpose(a, (0, 2)), X),
-]  # fmt: skip
+]
 
 # -- contractions (issue 13, item 2): einsum and the products written with it -------------------------
 BOX = rng.normal(size=(4, 3, 2))
@@ -331,12 +331,12 @@ IMPLEMENTED += [
     ex(np.linalg.outer, "x1 x2", lambda a, b: np.linalg.outer(a, b), V, W),
     ex(np.linalg.cross, "x1 x2 axis", lambda a, b: np.linalg.cross(a, b, axis=0), VEC3[:3], X[:, :3]),
     ex(np.linalg.matmul, "x1 x2", lambda a, b: np.linalg.matmul(a, b), CUBE, X.T),
-]  # fmt: skip
+]
 REFUSED += [
     ex(np.einsum, "out", lambda a: np.einsum("ij->ji", a, out=np.empty((4, 3))), X),
     ex(np.einsum, "kwargs:dtype", lambda a: np.einsum("ij->j", a, dtype=np.float32, casting="unsafe"), X),
     ex(np.linalg.multi_dot, "out", lambda a, b: np.linalg.multi_dot([a, b.T, a], out=np.empty((3, 4))), X, Y),
-]  # fmt: skip
+]
 AS_NUMPY_ERRORS += [
     ex(np.einsum, "operands", lambda a: np.einsum("ij,jk", a), X),
     ex(np.einsum, "operands", lambda a: np.einsum("ii", a), X),
@@ -356,7 +356,7 @@ AS_NUMPY_ERRORS += [
     ex(np.linalg.multi_dot, "arrays", lambda a, b: np.linalg.multi_dot([a, b, a]), CUBE, X),
     ex(np.linalg.outer, "x1", lambda a, b: np.linalg.outer(a, b), X, V),
     ex(np.linalg.cross, "x1", lambda a, b: np.linalg.cross(a, b), X, Y),
-]  # fmt: skip
+]
 
 # -- order statistics and reductions (issue 13, item 4) -------------------------------------------------
 def _with_nan(a):
@@ -432,7 +432,7 @@ IMPLEMENTED += [
       for f in (np.nanvar, np.nanstd)],
     *[ex(f, "correction", lambda a, f=f: f(_with_nan(a), axis=0, correction=1), X)
       for f in (np.nanvar, np.nanstd)],
-]  # fmt: skip
+]
 _NAN_FUNCTIONS = (np.nansum, np.nanprod, np.nancumsum, np.nancumprod, np.nanmean, np.nanvar, np.nanstd)
 _NO_OUT_ORDER = (np.median, np.nanmedian, np.ptp, np.cumprod, np.nanmax, np.nanmin, *_NAN_FUNCTIONS)
 REFUSED += [
@@ -448,7 +448,7 @@ REFUSED += [
     *[ex(f, p, lambda a, f=f, kw=kw: f(a, axis=0, **kw), X)
       for f in (np.cumulative_sum, np.cumulative_prod) if f in FUNCTIONS
       for p, kw in (("out", {"out": np.empty((3, 4))}), ("dtype", {"dtype": np.float32}))],
-]  # fmt: skip
+]
 AS_NUMPY_ERRORS += [
     ex(np.sort, "kind", lambda a: np.sort(a, kind="bogus"), X),
     ex(np.sort, "stable", lambda a: np.sort(a, kind="stable", stable=True), X),
@@ -471,7 +471,7 @@ AS_NUMPY_ERRORS += [
     *[ex(f, "axis", lambda a, f=f: f(a), X)
       for f in (np.cumulative_sum, np.cumulative_prod) if f in FUNCTIONS],
     ex(np.median, "axis", lambda a: np.median(a, axis=3), X),
-]  # fmt: skip
+]
 # -- issue 13: arrays from traced values, shape and structure, elementwise --------------------------
 # (np.array and friends reach adkit through like=; adkit.array is the same handler)
 INFS = np.array([[1.5, np.nan, np.inf], [-np.inf, 0.5, -2.0]])
@@ -556,7 +556,7 @@ IMPLEMENTED += [
        lambda a, r: np.nan_to_num(a[:2, :3] + INFS, nan=r, posinf=2.0, neginf=-r * 3), X, 0.25),
     ex(np.real_if_close, "a tol", lambda a: np.real_if_close(a, tol=1000) * 2, X),
     ex("ndarray.take", "indices axis mode", lambda a: a.take([3, -1], axis=1, mode="clip"), X),
-]  # fmt: skip
+]
 REFUSED += [
     ex(np.array, "dtype", lambda a: np.array([a[0]], dtype=np.complex128, like=a), X),
     ex(np.array, "dtype", lambda a: np.array([a[0], 1.0], dtype=object, like=a), X),
@@ -567,7 +567,7 @@ REFUSED += [
     ex(np.take, "out", lambda a: np.take(a, [0, 1], out=np.empty(2)), X),
     ex("ndarray.take", "out", lambda a: a.take([0, 1], out=np.empty(2)), X),
     ex(np.nan_to_num, "copy", lambda a: np.nan_to_num(a, copy=False), X),
-]  # fmt: skip
+]
 AS_NUMPY_ERRORS += [
     ex(np.array, "copy", lambda a: np.array([a[0], a[1]], copy=False, like=a), X),
     ex(np.array, "ndmax", lambda a: np.array([a[0], a[1]], ndmax=1, like=a), X),
@@ -586,7 +586,7 @@ AS_NUMPY_ERRORS += [
     ex(np.diff, "n", lambda a: np.diff(a, -1), V),
     ex(np.select, "condlist", lambda a: np.select([a], [a]), X),
     ex(np.insert, "values", lambda a: np.insert(a, [0, 1], a[:3], axis=1), X),
-]  # fmt: skip
+]
 # -- linear algebra (issue 13, item 6): decompositions on inputs where their derivatives exist ------
 _la = np.random.default_rng(1313)
 _Q3, _Q4 = np.linalg.qr(_la.normal(size=(3, 3)))[0], np.linalg.qr(_la.normal(size=(4, 4)))[0]
@@ -699,7 +699,7 @@ IMPLEMENTED += [
        X.ravel()[:6]),
     ex(np.linalg.tensorsolve, "a b", lambda a, b: np.linalg.tensorsolve(a, b),
        np.reshape(_la.normal(size=(6, 6)) + 4.0 * np.eye(6), (2, 3, 2, 3)), X[:2, :3]),
-]  # fmt: skip
+]
 REFUSED += [
     ex(np.linalg.qr, "mode", lambda a: np.linalg.qr(a, mode="raw")[0], TALL),
     ex(np.linalg.qr, "mode", lambda a: np.linalg.qr(a, mode="economic"), TALL),  # (deprecated by NumPy)
@@ -721,7 +721,7 @@ AS_NUMPY_ERRORS += [
     ex(np.linalg.cond, "p", lambda a: np.linalg.cond(a, 1), X),
     ex(np.linalg.tensorinv, "ind", lambda a: np.linalg.tensorinv(a, ind=0), S),
     ex(np.linalg.outer, "x1", lambda a, b: np.linalg.outer(a, b), X, V),
-]  # fmt: skip
+]
 
 # -- scipy.special (issue 13, item 7): its ufuncs take the ufunc keywords, checked as NumPy's --------
 try:
@@ -811,7 +811,7 @@ def ndarray_methods() -> list[str]:
     attributes it marks missing none either)."""
     return sorted(name for name in numpy_bridge.NDARRAY_NAMES
                   if name in vars(ArrayOps) and callable(getattr(np.ndarray, name))
-                  and not isinstance(vars(ArrayOps)[name], (property, MissingAttribute)))  # fmt: skip
+                  and not isinstance(vars(ArrayOps)[name], (property, MissingAttribute)))
 
 
 def targets() -> dict[Any, list[str]]:
@@ -867,9 +867,9 @@ def _required(target: Any) -> set[str]:
     if isinstance(target, (str, tuple)):
         return set()
     positional = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD,
-                  inspect.Parameter.VAR_POSITIONAL)  # fmt: skip
+                  inspect.Parameter.VAR_POSITIONAL)
     return {p.name for p in inspect.signature(target).parameters.values()
-            if p.default is p.empty and p.kind in positional}  # fmt: skip
+            if p.default is p.empty and p.kind in positional}
 
 
 def _handler_for(target: Any) -> Callable:
@@ -902,7 +902,7 @@ def test_each_method_has_numpys_parameters(name):
     if name in ALWAYS_REFUSED or getattr(method, "__wrapped__", None) is getattr(np.ndarray, name):
         return
     ours = [n for n in _parameters_of_signature(list(inspect.signature(method).parameters.values()))
-            if n != "self"]  # fmt: skip
+            if n != "self"]
     theirs = docstring_parameters(getattr(np.ndarray, name).__doc__)
     if any((f"ndarray.{name}", p) in DEFERRED for p in theirs):
         return
@@ -961,7 +961,7 @@ def run_spied(example: Example, monkeypatch: pytest.MonkeyPatch) -> Spy:
             monkeypatch.setattr(module, "array_ufunc", spy.wrap(numpy_bridge.array_ufunc))
         # every call, keywords or not, through array_ufunc (no short path around the spy)
         monkeypatch.setattr(ArrayOps, "__array_ufunc__",
-                            lambda self, u, m, *i, **k: numpy_bridge.array_ufunc(u, m, *i, **k))  # fmt: skip
+                            lambda self, u, m, *i, **k: numpy_bridge.array_ufunc(u, m, *i, **k))
     elif isinstance(target, str):
         name = target.removeprefix("ndarray.")
         monkeypatch.setattr(ArrayOps, name, spy.wrap(vars(ArrayOps)[name]))
@@ -1024,7 +1024,7 @@ def test_implemented_parameter_gives_numpys_value_and_derivative(example, monkey
         for k in argnums:
             expected = central_jacobian(fn, args, k)
             np.testing.assert_allclose(jacobians[k], expected, rtol=1e-6, atol=1e-7,
-                                       err_msg=f"{example!r}, {mode} mode, d/d argument {k}")  # fmt: skip
+                                       err_msg=f"{example!r}, {mode} mode, d/d argument {k}")
 
 
 @pytest.mark.parametrize("example", REFUSED, ids=repr)
@@ -1080,7 +1080,7 @@ PASSED_THROUGH = [
     ("ndarray.nonzero", lambda a: np.stack(a.nonzero()), X),
     ("ndarray.all", lambda a: a.all(axis=0, keepdims=True, where=MASK), X),
     ("ndarray.any", lambda a: a.any(1, keepdims=True, where=MASK), X),
-]  # fmt: skip
+]
 PASSED_THROUGH += [  # issue 13: the order of a contraction, positions by rank
     (np.einsum_path, lambda a, b: str(np.einsum_path("ij,kj,kl", a, b, a, optimize="optimal")[0]), X, Y),
     (np.argpartition, lambda a: np.argpartition(a, 2, axis=1, kind="introselect"), X),
@@ -1089,11 +1089,11 @@ PASSED_THROUGH += [  # issue 13: the order of a contraction, positions by rank
     (np.nanargmin, lambda a: np.nanargmin(np.where(MASK, a, np.nan), 0), X),
     (np.searchsorted, lambda a, v: np.searchsorted(a, v, side="right", sorter=np.argsort(a)), V, W),
     ("ndarray.searchsorted", lambda a, v: np.sort(a).searchsorted(v, "right"), V, W),
-]  # fmt: skip
+]
 PASSED_THROUGH += [  # issue 13: of real values, constants
     (np.iscomplex, lambda a: np.iscomplex(a), X), (np.isreal, lambda a: np.isreal(a), X),
     (np.angle, lambda a: np.angle(a, deg=True), X),
-]  # fmt: skip
+]
 PASSED_THROUGH += [
     (np.linalg.matrix_rank, lambda a: np.linalg.matrix_rank(a, tol=0.5, hermitian=False, rtol=None), TALL),
 ]
@@ -1102,7 +1102,7 @@ PASSED_THROUGH += [
 def test_every_pass_through_is_to_numpy_itself_and_has_an_example():
     funcs = {f for f, h in FUNCTIONS.items() if getattr(h, "__wrapped__", None) is f}
     methods = {f"ndarray.{n}" for n in ndarray_methods()
-               if getattr(vars(ArrayOps)[n], "__wrapped__", None) is getattr(np.ndarray, n)}  # fmt: skip
+               if getattr(vars(ArrayOps)[n], "__wrapped__", None) is getattr(np.ndarray, n)}
     assert funcs | methods == {entry[0] for entry in PASSED_THROUGH}
 
 
@@ -1192,7 +1192,7 @@ def test_every_numpy_ufunc_has_a_rule_is_piecewise_constant_or_is_refused(ufunc)
             _, tangent = adkit.jvp(lambda *xs: _outputs(ufunc(*xs))[-1], tuple(operands), tuple(tangents))
             central = (_outputs(ufunc(*hi))[-1] - _outputs(ufunc(*lo))[-1]) / (2 * step)
             np.testing.assert_allclose(tangent, central, rtol=1e-6, atol=1e-8,
-                                       err_msg=f"{ufunc.__name__}, operand {k}")  # fmt: skip
+                                       err_msg=f"{ufunc.__name__}, operand {k}")
     elif ufunc in numpy_bridge.CONSTANT_UFUNCS:
         got = ufunc(*duals)
         assert not isinstance(got, Box)
@@ -1221,10 +1221,10 @@ def test_a_ufunc_in_place_or_by_segments_is_refused():
 
 #: the generalized ufuncs (signatures over vectors and matrices), with operands of stacked shapes
 GUFUNC_OPERANDS = {"matmul": ((2, 3, 4), (4, 2)), "vecdot": ((2, 3, 4), (3, 4)), "matvec": ((2, 3, 4), (4,)),
-                   "vecmat": ((3,), (2, 3, 4))}  # fmt: skip
+                   "vecmat": ((3,), (2, 3, 4))}
 #: each one's core axes, as its axes= keyword names them (adkit refuses axes=)
 GUFUNC_AXES = {"matmul": [(-2, -1)] * 3, "vecdot": [(-1,), (-1,), ()], "matvec": [(-2, -1), (-1,), (-1,)],
-               "vecmat": [(-1,), (-2, -1), (-1,)]}  # fmt: skip
+               "vecmat": [(-1,), (-2, -1), (-1,)]}
 
 
 @pytest.mark.parametrize("ufunc", [u for u in ALL_UFUNCS if u.signature], ids=lambda u: u.__name__)
@@ -1246,7 +1246,7 @@ def test_generalized_ufuncs_give_numpys_values_and_derivatives(ufunc):
 # -- every ufunc of scipy.special: a rule, or refused ---------------------------------------------
 
 SPECIAL_UFUNCS = sorted({f for f in vars(special).values() if isinstance(f, np.ufunc)},
-                        key=lambda u: u.__name__) if special is not None else []  # fmt: skip
+                        key=lambda u: u.__name__) if special is not None else []
 
 
 @pytest.mark.parametrize("ufunc", SPECIAL_UFUNCS, ids=lambda u: u.__name__)
@@ -1273,7 +1273,7 @@ def test_every_scipy_special_ufunc_has_a_rule_or_is_refused(ufunc):
         tangents = tuple(np.ones_like(x) if i == k else np.zeros_like(x) for i, x in enumerate(operands))
         _, tangent = adkit.jvp(ufunc, tuple(operands), tangents)
         np.testing.assert_allclose(tangent, (ufunc(*hi) - ufunc(*lo)) / (2 * step), rtol=1e-6, atol=1e-8,
-                                   err_msg=f"scipy.special.{ufunc.__name__}, operand {k}")  # fmt: skip
+                                   err_msg=f"scipy.special.{ufunc.__name__}, operand {k}")
 
 
 @pytest.mark.skipif(special is None, reason="SciPy is not installed")

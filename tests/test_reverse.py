@@ -176,17 +176,20 @@ def test_leaves_and_intermediate_nodes():
 
 @pytest.mark.parametrize(
     "call",
-    [lambda: adkit.grad(lambda p, x: np.sum(np.tanh(x @ p[0][0] + p[0][1])))([(np.ones((3, 3)), np.ones(3))],
-                                                                          np.ones((2, 3))),
-     lambda: adkit.jacobian(np.sin, mode="forward")(np.ones(3)),
-     lambda: adkit.jacobian(np.sin, mode="reverse")(np.ones(3)),
-     lambda: adkit.jacobian(np.sin, mode="auto")(np.ones(3)),
-     lambda: adkit.hessian(lambda x: np.sum(np.sin(x)))(np.ones(3)),
-     lambda: adkit.jvp(np.sin, (1.0,), (1.0,)),
-     lambda: adkit.vjp(np.sin, np.ones(2))[1](np.ones(2)),
-     lambda: adkit.trace(lambda a, b: a * b, 1.0, 2.0)],
+    [
+        lambda: adkit.grad(lambda p, x: np.sum(np.tanh(x @ p[0][0] + p[0][1])))(
+            [(np.ones((3, 3)), np.ones(3))], np.ones((2, 3))
+        ),
+        lambda: adkit.jacobian(np.sin, mode="forward")(np.ones(3)),
+        lambda: adkit.jacobian(np.sin, mode="reverse")(np.ones(3)),
+        lambda: adkit.jacobian(np.sin, mode="auto")(np.ones(3)),
+        lambda: adkit.hessian(lambda x: np.sum(np.sin(x)))(np.ones(3)),
+        lambda: adkit.jvp(np.sin, (1.0,), (1.0,)),
+        lambda: adkit.vjp(np.sin, np.ones(2))[1](np.ones(2)),
+        lambda: adkit.trace(lambda a, b: a * b, 1.0, 2.0),
+    ],
     ids=["grad", "forward jacobian", "reverse jacobian", "auto jacobian", "hessian", "jvp", "vjp", "trace"],
-)  # fmt: skip
+)
 def test_a_differentiation_leaves_no_reference_cycles(call):
     """Garbage that only the collector can free would keep whole tapes alive between collections."""
     gc.collect()

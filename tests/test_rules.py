@@ -28,10 +28,35 @@ ELEMENTWISE_SHAPES = {
 
 # Ufuncs analytic on the real line, where the complex step gives derivatives to
 # machine precision: Im f(x + ih) / h.
-COMPLEX_STEP = {"add", "subtract", "multiply", "divide", "negative", "square", "reciprocal",
-                "exp", "expm1", "log", "log1p", "log2", "log10", "sqrt", "sin", "cos", "tan",
-                "arcsin", "arccos", "arctan", "sinh", "cosh", "tanh", "arcsinh", "arccosh",
-                "arctanh", "power"}  # fmt: skip
+COMPLEX_STEP = {
+    "add",
+    "subtract",
+    "multiply",
+    "divide",
+    "negative",
+    "square",
+    "reciprocal",
+    "exp",
+    "expm1",
+    "log",
+    "log1p",
+    "log2",
+    "log10",
+    "sqrt",
+    "sin",
+    "cos",
+    "tan",
+    "arcsin",
+    "arccos",
+    "arctan",
+    "sinh",
+    "cosh",
+    "tanh",
+    "arcsinh",
+    "arccosh",
+    "arctanh",
+    "power",
+}
 
 
 def _cases():
@@ -118,8 +143,10 @@ def complex_step_jacobian(prim, operands, argnum, h=1e-30):
 def test_rule_reads_only_its_declared_residuals(prim, shapes, params, make, seed):
     """A lean tape keeps only what a rule declares it reads; a wrong declaration changes the result."""
     rng = np.random.default_rng(seed)
-    operands = [np.asarray(x, dtype=float) if np.asarray(x).dtype.kind == "f" else x
-                for x in operands_for(prim, shapes, make, rng)]  # fmt: skip
+    operands = [
+        np.asarray(x, dtype=float) if np.asarray(x).dtype.kind == "f" else x
+        for x in operands_for(prim, shapes, make, rng)
+    ]
     argnums = differentiable(operands)
 
     def fun(*xs):
@@ -175,8 +202,9 @@ def test_fast_vjp_is_the_general_rule_to_the_last_bit(prim, shapes, params, make
     parents = tuple(10 + i if i in chosen else None for i in range(len(primals)))
     with np.errstate(all="ignore"):
         fast = prim.fast_vjp(ct, out, primals, params, parents)
-        general = [None if p is None else apply_vjp(prim, i, ct, out, primals, params)
-                   for i, p in enumerate(parents)]  # fmt: skip
+        general = [
+            None if p is None else apply_vjp(prim, i, ct, out, primals, params) for i, p in enumerate(parents)
+        ]
     assert len(fast) == len(primals)
     for i, (got, want) in enumerate(zip(fast, general)):
         _same(got, want, f"{prim.name}, operand {i}")
@@ -199,14 +227,25 @@ def test_rule_against_finite_differences_and_across_modes(prim, shapes, params, 
     for k, argnum in enumerate(argnums):
         expected = central_jacobian(raw, operands, argnum)
         scale = max(1.0, float(np.max(np.abs(expected), initial=0.0)))
-        np.testing.assert_allclose(fwd[k], expected, rtol=1e-5, atol=1e-6 * scale,
-                                   err_msg=f"forward {prim.name} d/d operand {argnum}")  # fmt: skip
-        np.testing.assert_allclose(rev[k], fwd[k], rtol=1e-12, atol=1e-12 * scale,
-                                   err_msg=f"reverse vs forward {prim.name}, operand {argnum}")  # fmt: skip
+        np.testing.assert_allclose(
+            fwd[k],
+            expected,
+            rtol=1e-5,
+            atol=1e-6 * scale,
+            err_msg=f"forward {prim.name} d/d operand {argnum}",
+        )
+        np.testing.assert_allclose(
+            rev[k],
+            fwd[k],
+            rtol=1e-12,
+            atol=1e-12 * scale,
+            err_msg=f"reverse vs forward {prim.name}, operand {argnum}",
+        )
         if prim.name in COMPLEX_STEP and not params:
             exact = complex_step_jacobian(prim, operands, argnum)
-            np.testing.assert_allclose(fwd[k], exact, rtol=1e-12, atol=1e-12 * scale,
-                                       err_msg=f"complex step {prim.name}")  # fmt: skip
+            np.testing.assert_allclose(
+                fwd[k], exact, rtol=1e-12, atol=1e-12 * scale, err_msg=f"complex step {prim.name}"
+            )
 
 
 @pytest.mark.parametrize(("prim", "shapes", "params", "make"), CASES)
@@ -225,8 +264,9 @@ def test_rule_second_order_in_every_nesting(prim, shapes, params, make, seed):
         return prim(*args, **params)
 
     diff_operands = [operands[i] for i in argnums]
-    adkit.check_grads(fun, *diff_operands, modes=("forward", "reverse"), order=2, eps=1e-5,
-                      rtol=1e-4, atol=1e-5)  # fmt: skip
+    adkit.check_grads(
+        fun, *diff_operands, modes=("forward", "reverse"), order=2, eps=1e-5, rtol=1e-4, atol=1e-5
+    )
 
 
 def _packed(prim, operands, params, argnums):
@@ -284,14 +324,19 @@ def test_rule_second_derivatives_with_batched_tangents_and_cotangents(prim, shap
         checks = {  # what each outer derivative gives, and what it should be
             "forward": (adkit.jacobian(jac, mode="forward", chunk=_chunk(n))(z), expected),
             "reverse": (adkit.jacobian(jac, mode="reverse", chunk=_chunk(m * n))(z), expected),
-            "batched jvp": (adkit.jvp(jac, (z,), (directions,))[1],
-                            np.moveaxis(expected @ directions.T, -1, 0)),
-            "batched vjp": (adkit.vjp(jac, z)[1](cotangents)[0],
-                            np.tensordot(cotangents, expected, axes=expected.ndim - 1)),
-        }  # fmt: skip
+            "batched jvp": (
+                adkit.jvp(jac, (z,), (directions,))[1],
+                np.moveaxis(expected @ directions.T, -1, 0),
+            ),
+            "batched vjp": (
+                adkit.vjp(jac, z)[1](cotangents)[0],
+                np.tensordot(cotangents, expected, axes=expected.ndim - 1),
+            ),
+        }
         for outer, (got, want) in checks.items():
-            np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-6 * scale,
-                                       err_msg=f"{outer} over {inner}: {prim.name}")  # fmt: skip
+            np.testing.assert_allclose(
+                got, want, rtol=1e-6, atol=1e-6 * scale, err_msg=f"{outer} over {inner}: {prim.name}"
+            )
 
 
 def test_every_primitive_has_both_rules_and_a_test_domain():

@@ -202,8 +202,10 @@ def test_colour_counts_of_banded_matrices_equal_the_bandwidth(n, lower, upper):
 def test_no_two_columns_of_one_colour_share_a_row(seed, strategy):
     rng = np.random.default_rng(seed)
     pattern = rng.random((rng.integers(1, 20), rng.integers(1, 20))) < 0.2
-    for colors, matrix in ((color_columns(pattern, strategy), pattern),
-                           (color_rows(pattern, strategy), pattern.T)):  # fmt: skip
+    for colors, matrix in (
+        (color_columns(pattern, strategy), pattern),
+        (color_rows(pattern, strategy), pattern.T),
+    ):
         for c in np.unique(colors):
             assert matrix[:, colors == c].sum(axis=1).max(initial=0) <= 1  # at most one nonzero per row
 
@@ -257,8 +259,10 @@ STRUCTURES = {
     "norm": (lambda x: np.linalg.norm(x.reshape(3, 4), axis=-1), True),
     "cumsum": (lambda x: np.cumsum(x.reshape(3, 4), axis=1), True),
     "cumprod": (lambda x: np.cumprod(x.reshape(3, 4), axis=0), True),
-    "einsum, a contraction": (lambda x: np.einsum("ij,jk->ki", x[:6].reshape(2, 3), x[6:].reshape(3, 2)),
-                              True),
+    "einsum, a contraction": (
+        lambda x: np.einsum("ij,jk->ki", x[:6].reshape(2, 3), x[6:].reshape(3, 2)),
+        True,
+    ),
     "einsum, a broadcast": (lambda x: np.einsum("bi,bi->b", x[:8].reshape(4, 2), x[10:].reshape(1, 2)), True),
     "reshape, transpose": (lambda x: x.reshape(3, 4).T.reshape(-1) ** 2, True),
     "basic indexing": (lambda x: x.reshape(3, 4)[1:, ::2] * 2.0, True),
@@ -432,8 +436,10 @@ def test_a_pattern_that_does_not_hold_at_a_later_input_is_caught(mode):
     def masked(x):
         return x[x > 0] * x[0]
 
-    for f, first, later in ((branches, np.array([1.0, 2.0, 3.0]), np.array([-1.0, 2.0, 3.0])),
-                            (masked, np.array([1.0, 2.0, -3.0]), np.array([1.0, -2.0, 3.0]))):  # fmt: skip
+    for f, first, later in (
+        (branches, np.array([1.0, 2.0, 3.0]), np.array([-1.0, 2.0, 3.0])),
+        (masked, np.array([1.0, 2.0, -3.0]), np.array([1.0, -2.0, 3.0])),
+    ):
         jac = adkit.jacobian(f, mode=mode, sparse=True)
         np.testing.assert_allclose(jac(first).toarray(), adkit.jacobian(f)(first))
         with pytest.raises(ValueError, match="does not hold at this input"):

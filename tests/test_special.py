@@ -18,11 +18,19 @@ special = pytest.importorskip("scipy.special")
 RNG = np.random.default_rng(7)
 #: scipy.special name -> points inside its domain
 POINTS = {
-    "erf": RNG.uniform(-2, 2, 5), "erfc": RNG.uniform(-2, 2, 5), "erfinv": RNG.uniform(-0.9, 0.9, 5),
-    "ndtr": RNG.uniform(-3, 3, 5), "ndtri": RNG.uniform(0.05, 0.95, 5), "log_ndtr": RNG.uniform(-8, 3, 5),
-    "expit": RNG.uniform(-4, 4, 5), "logit": RNG.uniform(0.05, 0.95, 5), "gammaln": RNG.uniform(0.2, 5, 5),
-    "digamma": RNG.uniform(0.3, 5, 5), "gamma": RNG.uniform(0.3, 4, 5), "log_expit": RNG.uniform(-5, 5, 5),
-}  # fmt: skip
+    "erf": RNG.uniform(-2, 2, 5),
+    "erfc": RNG.uniform(-2, 2, 5),
+    "erfinv": RNG.uniform(-0.9, 0.9, 5),
+    "ndtr": RNG.uniform(-3, 3, 5),
+    "ndtri": RNG.uniform(0.05, 0.95, 5),
+    "log_ndtr": RNG.uniform(-8, 3, 5),
+    "expit": RNG.uniform(-4, 4, 5),
+    "logit": RNG.uniform(0.05, 0.95, 5),
+    "gammaln": RNG.uniform(0.2, 5, 5),
+    "digamma": RNG.uniform(0.3, 5, 5),
+    "gamma": RNG.uniform(0.3, 4, 5),
+    "log_expit": RNG.uniform(-5, 5, 5),
+}
 
 
 @pytest.fixture(scope="module")
@@ -74,8 +82,9 @@ def test_polygamma_differentiates_in_x_and_is_the_digamma_ladder():
     for n in range(3):
         d = np.diagonal(adkit.jacobian(lambda v, n=n: adkit.polygamma(n, v))(x))
         np.testing.assert_allclose(d, special.polygamma(n + 1, x), rtol=1e-12)
-    np.testing.assert_allclose(adkit.derivative(special.gammaln, order=3)(1.5), special.polygamma(2, 1.5),
-                               rtol=1e-12)  # fmt: skip
+    np.testing.assert_allclose(
+        adkit.derivative(special.gammaln, order=3)(1.5), special.polygamma(2, 1.5), rtol=1e-12
+    )
 
 
 def test_conventions_at_the_edges():
@@ -109,12 +118,18 @@ def test_other_scipy_ufuncs_and_functions_say_what_to_do():
 
 A = RNG.normal(size=(3, 4))
 LOGSUMEXP_CASES = [
-    ({}, A), ({"axis": 1}, A), ({"axis": (0, 1), "keepdims": True}, A), ({"axis": 0, "b": RNG.random(4)}, A),
-    ({"axis": 1, "b": RNG.normal(size=(3, 4)), "return_sign": True}, A), ({"b": 0.5}, A),
-    ({}, np.array([1.0, 1.0, -np.inf])), ({}, np.array(2.0)), ({"axis": -1}, np.array([[3.0, 3.0, 1.0]])),
+    ({}, A),
+    ({"axis": 1}, A),
+    ({"axis": (0, 1), "keepdims": True}, A),
+    ({"axis": 0, "b": RNG.random(4)}, A),
+    ({"axis": 1, "b": RNG.normal(size=(3, 4)), "return_sign": True}, A),
+    ({"b": 0.5}, A),
+    ({}, np.array([1.0, 1.0, -np.inf])),
+    ({}, np.array(2.0)),
+    ({"axis": -1}, np.array([[3.0, 3.0, 1.0]])),
     ({"b": np.array([1.0, 0.0, 2.0])}, np.array([0.5, np.inf, -1.0])),  # a zero weight drops an infinity
     ({"return_sign": True, "b": np.array([1.0, -1.0])}, np.array([0.0, 0.0])),  # a zero sum: -inf
-]  # fmt: skip
+]
 
 
 @pytest.mark.parametrize(("kw", "a"), LOGSUMEXP_CASES)

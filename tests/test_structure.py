@@ -36,8 +36,9 @@ import pytest
 import adkit
 
 if "jax" not in sys.modules:  # compile the oracle's small programs quickly: it runs each once
-    os.environ.setdefault("XLA_FLAGS", "--xla_backend_optimization_level=0 "
-                                       "--xla_llvm_disable_expensive_passes=true")  # fmt: skip
+    os.environ.setdefault(
+        "XLA_FLAGS", "--xla_backend_optimization_level=0 --xla_llvm_disable_expensive_passes=true"
+    )
 try:
     import jax
 
@@ -108,11 +109,21 @@ CASES = [
     case("fliplr-flipud", lambda xp, a: xp.fliplr(a) * xp.flipud(a), A),
     case("rollaxis", lambda xp, a: xp.rollaxis(a, 2, 1), C3),
     case("split", lambda xp, a: xp.stack(xp.split(a, 2, axis=1)), A),
-    case("array_split", lambda xp, a: xp.concatenate([p.sum(axis=1) * (k + 1) for k, p in
-                                                      enumerate(xp.array_split(a, 3, axis=1))]), A),
-    case("hsplit-vsplit-dsplit",
-         lambda xp, a: xp.hsplit(a[0], 2)[1] * xp.vsplit(a, np.array([1]))[1][0, :, :2]
-         + xp.dsplit(a, np.array([1, 3]))[1][0], C3),
+    case(
+        "array_split",
+        lambda xp, a: xp.concatenate(
+            [p.sum(axis=1) * (k + 1) for k, p in enumerate(xp.array_split(a, 3, axis=1))]
+        ),
+        A,
+    ),
+    case(
+        "hsplit-vsplit-dsplit",
+        lambda xp, a: (
+            xp.hsplit(a[0], 2)[1] * xp.vsplit(a, np.array([1]))[1][0, :, :2]
+            + xp.dsplit(a, np.array([1, 3]))[1][0]
+        ),
+        C3,
+    ),
     case("unstack", lambda xp, a: xp.unstack(a, axis=1)[2] * xp.unstack(a)[1][0], C3),
     case("insert", lambda xp, a, b: xp.insert(a, np.array([1, 3]), b[:, :2], axis=1), A, B),
     case("insert-flat", lambda xp, a, w: xp.insert(a, 2, w), A, W),
@@ -121,14 +132,23 @@ CASES = [
     case("take", lambda xp, a: xp.take(a, np.array([[0, 5], [-1, 2]]), axis=1, mode="wrap"), A),
     case("take-repeated", lambda xp, a: xp.take(a, np.array([0, 15, 3, 3]), mode="clip"), A),
     case("take-method", lambda xp, a: a.take(np.array([3, 0, 3]), axis=0, mode="clip"), A),
-    case("take_along_axis",
-         lambda xp, a: xp.take_along_axis(a, np.array([[2, 0, 1, 1], [0, 0, 2, 1]]), axis=0), A),
+    case(
+        "take_along_axis",
+        lambda xp, a: xp.take_along_axis(a, np.array([[2, 0, 1, 1], [0, 0, 2, 1]]), axis=0),
+        A,
+    ),
     case("block", lambda xp, a, b: xp.block([[a, b[:, :1]], [b[:1], 2.0]]), A, B),
-    case("pad-constant",
-         lambda xp, a, c: xp.pad(a, ((1, 2), (0, 1)), constant_values=((c, 2.0), (-1.0, c * 3))), A, 0.5),
+    case(
+        "pad-constant",
+        lambda xp, a, c: xp.pad(a, ((1, 2), (0, 1)), constant_values=((c, 2.0), (-1.0, c * 3))),
+        A,
+        0.5,
+    ),
     case("pad-zeros", lambda xp, a: xp.pad(a, 1), A),
-    *[case(f"pad-{m}", lambda xp, a, m=m: xp.pad(a, ((2, 0), (5, 6)), mode=m), A)
-      for m in ("edge", "reflect", "symmetric", "wrap")],
+    *[
+        case(f"pad-{m}", lambda xp, a, m=m: xp.pad(a, ((2, 0), (5, 6)), mode=m), A)
+        for m in ("edge", "reflect", "symmetric", "wrap")
+    ],
     case("column_stack", lambda xp, a, v: xp.column_stack((v, a.T)), A, V),
     case("dstack", lambda xp, a, b: xp.dstack([a, b]), A, B),
     case("atleast", lambda xp, a, s: xp.atleast_2d(a)[0] * xp.atleast_3d(s)[0, 0], V, 0.3),
@@ -137,13 +157,18 @@ CASES = [
     case("diff", lambda xp, a, b: xp.diff(a, n=2, axis=0, prepend=b[0, 0], append=b[:1]), A, B),
     case("gradient", lambda xp, a: xp.stack(xp.gradient(a, 0.5, 2.0)), A),
     case("gradient-coordinates", lambda xp, a, c: xp.gradient(a, c, axis=1), A, COORDINATES),
-    case("gradient-edge-order-2", lambda xp, a, c: xp.gradient(a, c, 0.3, edge_order=2)[0], C3[0], W,
-         jax=False),
+    case(
+        "gradient-edge-order-2", lambda xp, a, c: xp.gradient(a, c, 0.3, edge_order=2)[0], C3[0], W, jax=False
+    ),
     case("gradient-uniform-edge-order-2", lambda xp, a: xp.gradient(a, 0.25, edge_order=2), V, jax=False),
     case("linspace", lambda xp, a, b: xp.linspace(a, b, 5), V, V[::-1]),
     case("linspace-numbers", lambda xp, s, t: xp.linspace(s, t, 7, endpoint=False), 0.3, 1.9),
-    case("linspace-retstep", lambda xp, a, b: (lambda r: r[0] * r[1][:, None])(
-        xp.linspace(a, b, 4, retstep=True, axis=-1)), V, V + 1.0),
+    case(
+        "linspace-retstep",
+        lambda xp, a, b: (lambda r: r[0] * r[1][:, None])(xp.linspace(a, b, 4, retstep=True, axis=-1)),
+        V,
+        V + 1.0,
+    ),
     # elementwise
     case("sinc", lambda xp, a: xp.sinc(a), WITH_ZEROS),
     case("exp2", lambda xp, a: xp.exp2(a), A),
@@ -151,11 +176,15 @@ CASES = [
     case("deg2rad-radians", lambda xp, a: xp.deg2rad(a) * xp.radians(a), A),
     case("rad2deg-degrees", lambda xp, a: xp.rad2deg(a) + xp.degrees(a) ** 2, A),
     case("heaviside", lambda xp, a, h: xp.heaviside(a, h) * a, WITH_ZEROS, W),
-    case("nan_to_num", lambda xp, a, r: xp.nan_to_num(a[:2, :3] + INFS, nan=r, posinf=2.0, neginf=-r * 3),
-         A, 0.25),
+    case(
+        "nan_to_num",
+        lambda xp, a, r: xp.nan_to_num(a[:2, :3] + INFS, nan=r, posinf=2.0, neginf=-r * 3),
+        A,
+        0.25,
+    ),
     case("real-imag-conj", lambda xp, a: xp.real(a) * 2 + xp.imag(a) + xp.conj(a) * xp.conjugate(a), A),
     case("fmod-copysign", lambda xp, a, b: xp.fmod(a * 3, b + 2.5) + xp.copysign(a, b), A, B),
-]  # fmt: skip
+]
 
 
 def nonlinear(fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -198,16 +227,23 @@ def oracle(c: Case, cache: Path | None) -> Expected:
     if jax is not None and c.jax:
         path = None
         if cache is not None:
-            what = (c.name, inspect.getsource(c.fn), [np.asarray(x).tobytes() for x in c.operands],
-                    inspect.getsource(nonlinear), inspect.getsource(flat_function),
-                    jax.__version__)  # fmt: skip
+            what = (
+                c.name,
+                inspect.getsource(c.fn),
+                [np.asarray(x).tobytes() for x in c.operands],
+                inspect.getsource(nonlinear),
+                inspect.getsource(flat_function),
+                jax.__version__,
+            )
             path = cache / f"{c.name}-{hashlib.sha256(pickle.dumps(what)).hexdigest()[:16]}.npz"
             if path.exists():
                 with np.load(path) as stored:
                     return Expected(stored["value"], stored["jacobian"], stored["second"], 1e-9, 1e-10)
         f, z = flat_function(c, jnp)
-        value, jac, second = (np.asarray(r) for r in jax.jit(lambda z: (f(z), jax.jacfwd(f)(z),
-                                                                         jax.jacfwd(jax.jacfwd(f))(z)))(z))
+        value, jac, second = (
+            np.asarray(r)
+            for r in jax.jit(lambda z: (f(z), jax.jacfwd(f)(z), jax.jacfwd(jax.jacfwd(f))(z)))(z)
+        )
         if path is not None:
             np.savez(path, value=value, jacobian=jac, second=second)
         return Expected(value, jac, second, 1e-9, 1e-10)
@@ -222,8 +258,9 @@ def oracle(c: Case, cache: Path | None) -> Expected:
         for a in range(n):
             for b in range(a, n):
                 da, db = h2 * eye[a], h2 * eye[b]
-                second[:, a, b] = second[:, b, a] = (f(z + da + db) - f(z + da - db) - f(z - da + db)
-                                                     + f(z - da - db)) / (4 * h2 * h2)  # fmt: skip
+                second[:, a, b] = second[:, b, a] = (
+                    f(z + da + db) - f(z + da - db) - f(z - da + db) + f(z - da - db)
+                ) / (4 * h2 * h2)
     return Expected(value, jac, second, 1e-5, 1e-6)
 
 
@@ -273,11 +310,15 @@ def test_second_derivatives_in_every_nesting_with_batched_directions(c, oracle_c
             checks = {
                 "forward": (adkit.jacobian(jac, mode="forward", chunk=_chunk(n))(z), second),
                 "reverse": (adkit.jacobian(jac, mode="reverse", chunk=_chunk(m * n))(z), second),
-                "batched jvp": (adkit.jvp(jac, (z,), (directions,))[1],
-                                np.moveaxis(second @ directions.T, -1, 0)),
-                "batched vjp": (adkit.vjp(jac, z)[1](cotangents)[0],
-                                np.tensordot(cotangents, second, axes=2)),
-            }  # fmt: skip
+                "batched jvp": (
+                    adkit.jvp(jac, (z,), (directions,))[1],
+                    np.moveaxis(second @ directions.T, -1, 0),
+                ),
+                "batched vjp": (
+                    adkit.vjp(jac, z)[1](cotangents)[0],
+                    np.tensordot(cotangents, second, axes=2),
+                ),
+            }
             for outer, (got, want) in checks.items():
                 _close(got, want, expected, f"{outer} over {inner}")
 
@@ -300,8 +341,14 @@ def test_float32_stays_as_numpy_keeps_it(c):
 # -- np.array of traced values: what works, and what says what to do ------------------------------
 
 
-@pytest.mark.parametrize("build", [lambda x: np.array([x[0] * x[1], np.sin(x[1])]), lambda x: np.asarray(x),
-                                   lambda x: np.array([[x[0], 1.0], [2.0, x[1]]], dtype=float)])
+@pytest.mark.parametrize(
+    "build",
+    [
+        lambda x: np.array([x[0] * x[1], np.sin(x[1])]),
+        lambda x: np.asarray(x),
+        lambda x: np.array([[x[0], 1.0], [2.0, x[1]]], dtype=float),
+    ],
+)
 @pytest.mark.parametrize("mode", ["forward", "reverse"])
 def test_plain_np_array_of_traced_values_says_to_write_adkit_array(build, mode):
     """NumPy builds a plain array from the elements without asking adkit: the error names what works."""
@@ -325,11 +372,13 @@ def test_the_ways_that_work_agree():
     """adkit.array, np.array(..., like=x), np.stack and np.concatenate of lists holding traced values give
     the same values and derivatives; so does a Var."""
     x = np.array([0.3, -1.2])
-    ways = [lambda x: adkit.array([x[0] * x[1], np.sin(x[1]), 2.0]),
-            lambda x: np.array([x[0] * x[1], np.sin(x[1]), 2.0], like=x),
-            lambda x: np.stack([x[0] * x[1], np.sin(x[1]), 2.0]),
-            lambda x: np.concatenate([x[:1] * x[1], [np.sin(x[1]), 2.0]]),
-            lambda x: np.hstack([x[0] * x[1], [np.sin(x[1]), 2.0]])]  # fmt: skip
+    ways = [
+        lambda x: adkit.array([x[0] * x[1], np.sin(x[1]), 2.0]),
+        lambda x: np.array([x[0] * x[1], np.sin(x[1]), 2.0], like=x),
+        lambda x: np.stack([x[0] * x[1], np.sin(x[1]), 2.0]),
+        lambda x: np.concatenate([x[:1] * x[1], [np.sin(x[1]), 2.0]]),
+        lambda x: np.hstack([x[0] * x[1], [np.sin(x[1]), 2.0]]),
+    ]
     want = np.array([[x[1], x[0]], [0.0, np.cos(x[1])], [0.0, 0.0]])
     for way in ways:
         for mode in ("forward", "reverse"):

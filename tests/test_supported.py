@@ -62,8 +62,14 @@ def test_the_counts_add_up():
 
 def test_the_page_is_markdown_tables_and_the_gotchas():
     page = supported.page()
-    for section in ("## NumPy ufuncs", "## NumPy functions", "## ndarray methods and attributes",
-                    "## scipy.special", "## Refused, and why", "## Gotchas"):  # fmt: skip
+    for section in (
+        "## NumPy ufuncs",
+        "## NumPy functions",
+        "## ndarray methods and attributes",
+        "## scipy.special",
+        "## Refused, and why",
+        "## Gotchas",
+    ):
         assert section in page
     for line in page.splitlines():
         if line.startswith("| `"):  # a | inside a cell is escaped, so each row has its table's columns
@@ -79,8 +85,9 @@ def test_the_gotcha_on_np_array_follows_what_the_bridge_does(monkeypatch):
 
 
 def test_python_m_adkit_supported_prints_the_page_or_matching_rows():
-    out = subprocess.run([sys.executable, "-m", "adkit.supported", "svd"], capture_output=True, text=True,
-                         check=True).stdout  # fmt: skip
+    out = subprocess.run(
+        [sys.executable, "-m", "adkit.supported", "svd"], capture_output=True, text=True, check=True
+    ).stdout
     lines = out.splitlines()
     assert lines and all("svd" in line.lower() for line in lines)
     assert any(line.startswith("| `numpy.linalg.svd` |") for line in lines)
@@ -91,8 +98,12 @@ def test_no_rule_errors_point_to_the_page(monkeypatch):
     assert (ROOT / "docs" / "supported.md").exists() and "docs/supported.md" in numpy_bridge.SUPPORTED
     monkeypatch.delitem(numpy_bridge.UFUNCS, np.sin)  # (as if they had no rules)
     monkeypatch.delitem(numpy_bridge.FUNCTIONS, np.trace)
-    for call in (lambda: np.sin(x), lambda: np.trace(x[:, None] * x), lambda: np.linalg.eig(x[:, None] * x),
-                 lambda: np.add.reduceat(x, [0])):  # fmt: skip
+    for call in (
+        lambda: np.sin(x),
+        lambda: np.trace(x[:, None] * x),
+        lambda: np.linalg.eig(x[:, None] * x),
+        lambda: np.add.reduceat(x, [0]),
+    ):
         with pytest.raises(NotImplementedError, match=r"python -m adkit\.supported"):
             call()
     with pytest.raises(AttributeError, match=r"python -m adkit\.supported"):

@@ -163,8 +163,12 @@ def test_widget_label_is_not_cut_and_the_table_keeps_its_width(g):
     for number in range(1, len(w.steps) + 1):
         w.slider.value = number
         (style,) = re.findall(r'<table class="adkit-trace" style="([^"]*)"', w.table.value)
-        widths.add((re.search(r"width:calc\([^)]*\)", style)[0],
-                    tuple(re.findall(r'<col style="([^"]*)"', w.table.value))))  # fmt: skip
+        widths.add(
+            (
+                re.search(r"width:calc\([^)]*\)", style)[0],
+                tuple(re.findall(r'<col style="([^"]*)"', w.table.value)),
+            )
+        )
     assert len(widths) == 1  # one table width and the same column widths at every step
     assert "table-layout:fixed" in style
 
@@ -200,7 +204,7 @@ def test_widget_forward_mode_blanks_what_is_not_computed_yet(g):
     w.slider.value = 3
     assert highlighted_row(w) == "v1"
     cells = [re.sub(r"<[^>]+>", "", c) for c in re.findall(r"<td[^>]*>.*?</td>", w.table.value)]
-    rows = [cells[k:k + 5] for k in range(0, len(cells), 5)]
+    rows = [cells[k : k + 5] for k in range(0, len(cells), 5)]
     assert rows[2][2:4] == ["0.69315", "0.5"]
     assert rows[3][2:] == ["", "", ""]  # v2 is not evaluated yet
     assert all(r[4] == "" for r in rows)  # no adjoints in a forward sweep

@@ -23,7 +23,7 @@ x, y = sympy.symbols("x y", real=True)
 
 FUNCTIONS = [
     (lambda x: np.sin(x) * x, x * sympy.cos(x) + sympy.sin(x)),
-    (lambda x: np.exp(-x**2) / (1 + x), None),
+    (lambda x: np.exp(-(x**2)) / (1 + x), None),
     (lambda x: np.tanh(np.log1p(x * x)) ** 3, None),
     (lambda x: np.sqrt(np.arctan(x) + 2.0) - abs(x), None),
     (logistic_map(3), None),
@@ -95,7 +95,7 @@ def test_expression_swell_of_the_logistic_map():
 
 
 def test_swell_of_a_user_family():
-    study = expression_swell(lambda k: (lambda t: t**k * np.exp(t)), ks=[1, 2])
+    study = expression_swell(lambda k: lambda t: t**k * np.exp(t), ks=[1, 2])
     assert study.ad_ops == [3, 3] and study.name == "<lambda>"
 
 

@@ -136,8 +136,10 @@ def test_two_layer_mlp_with_softmax_cross_entropy_matches_handwritten_backprop()
     rng = np.random.default_rng(0)
     x = rng.normal(size=(16, 5))
     labels = np.eye(3)[rng.integers(3, size=16)]
-    params = [(rng.normal(size=(5, 8)) * 0.5, rng.normal(size=8) * 0.1),
-              (rng.normal(size=(8, 3)) * 0.5, rng.normal(size=3) * 0.1)]  # fmt: skip
+    params = [
+        (rng.normal(size=(5, 8)) * 0.5, rng.normal(size=8) * 0.1),
+        (rng.normal(size=(8, 3)) * 0.5, rng.normal(size=3) * 0.1),
+    ]
     grads = adkit.grad(mlp_loss)(params, x, labels)
     expected = mlp_backprop(params, x, labels)
     assert isinstance(grads, list) and len(grads) == 2 and all(isinstance(g, tuple) for g in grads)

@@ -64,8 +64,16 @@ def test_running_example_matches_the_survey_tables():
 def test_running_example_rounded_as_printed_in_the_survey():
     t = trace(running_example, X1, X2)
     primal = {r.name: round(r.value, 3) for r in t}
-    assert primal == {"v-1": 2, "v0": 5, "v1": 0.693, "v2": 10, "v3": -0.959, "v4": 10.693, "v5": 11.652,
-                      "y": 11.652}  # fmt: skip
+    assert primal == {
+        "v-1": 2,
+        "v0": 5,
+        "v1": 0.693,
+        "v2": 10,
+        "v3": -0.959,
+        "v4": 10.693,
+        "v5": 11.652,
+        "y": 11.652,
+    }
     assert [round(t[f"v{i}"].tangent, 3) for i in range(1, 6)] == [0.5, 5, 0, 5.5, 5.5]
     assert [round(t[f"v{i}"].adjoint, 3) for i in (5, 4, 3, 2, 1, 0, -1)] == [1, 1, -1, 1, 1, 1.716, 5.5]
 
@@ -92,28 +100,34 @@ def test_second_seed_direction_gives_the_other_partial():
 def test_difference_of_squares():
     x, y = 3.0, 2.0
     t = trace(lambda x, y: (x + y) * (x - y), x, y)
-    check_rows(t, [
-        ("v-1", "x", x, 1.0, 2 * x),
-        ("v0", "y", y, 0.0, -2 * y),
-        ("v1", "v-1 + v0", x + y, 1.0, x - y),
-        ("v2", "v-1 - v0", x - y, 1.0, x + y),
-        ("v3", "v1 * v2", x * x - y * y, 2 * x, 1.0),
-        ("out", "v3", x * x - y * y, 2 * x, 1.0),  # "y" is an input: the output is "out"
-    ])  # fmt: skip
+    check_rows(
+        t,
+        [
+            ("v-1", "x", x, 1.0, 2 * x),
+            ("v0", "y", y, 0.0, -2 * y),
+            ("v1", "v-1 + v0", x + y, 1.0, x - y),
+            ("v2", "v-1 - v0", x - y, 1.0, x + y),
+            ("v3", "v1 * v2", x * x - y * y, 2 * x, 1.0),
+            ("out", "v3", x * x - y * y, 2 * x, 1.0),  # "y" is an input: the output is "out"
+        ],
+    )
 
 
 def test_quadratic_with_a_constant():
     x, y = 3.0, 2.0
     t = trace(lambda x, y: x * x + x * y + 2, x, y)
-    check_rows(t, [
-        ("v-1", "x", x, 1.0, 2 * x + y),
-        ("v0", "y", y, 0.0, x),
-        ("v1", "v-1 * v-1", x * x, 2 * x, 1.0),
-        ("v2", "v-1 * v0", x * y, y, 1.0),
-        ("v3", "v1 + v2", x * x + x * y, 2 * x + y, 1.0),
-        ("v4", "v3 + 2", x * x + x * y + 2, 2 * x + y, 1.0),
-        ("out", "v4", x * x + x * y + 2, 2 * x + y, 1.0),
-    ])  # fmt: skip
+    check_rows(
+        t,
+        [
+            ("v-1", "x", x, 1.0, 2 * x + y),
+            ("v0", "y", y, 0.0, x),
+            ("v1", "v-1 * v-1", x * x, 2 * x, 1.0),
+            ("v2", "v-1 * v0", x * y, y, 1.0),
+            ("v3", "v1 + v2", x * x + x * y, 2 * x + y, 1.0),
+            ("v4", "v3 + 2", x * x + x * y + 2, 2 * x + y, 1.0),
+            ("out", "v4", x * x + x * y + 2, 2 * x + y, 1.0),
+        ],
+    )
 
 
 def test_input_names_come_from_the_signature_or_default_to_x1_xn():
@@ -144,7 +158,7 @@ def test_several_outputs_and_an_output_that_is_an_input():
         (lambda y, out, result, output: y * out + result * output, (1.0, 2.0, 3.0, 4.0), ["y_out"]),
         (lambda a, b: a * b, (2.0, 3.0), ["y"]),
     ],
-)  # fmt: skip
+)
 def test_output_names_never_repeat_an_input_name(f, args, outputs):
     t = trace(f, *args)
     inputs = [r.definition for r in t if r.kind == "input"]
@@ -166,7 +180,14 @@ def test_the_tour_numbers_the_tape_as_the_trace_and_graph_do():
     expected = {(str(v.tape_index), v.name, t[v.name].definition) for v in t.computation.variables}
     assert named == expected
     assert [name for _, name, _ in sorted(named, key=lambda n: int(n[0]))] == [
-        "v-1", "v0", "v1", "v2", "v4", "v3", "v5"]  # evaluation order; the survey numbers by generation
+        "v-1",
+        "v0",
+        "v1",
+        "v2",
+        "v4",
+        "v3",
+        "v5",
+    ]  # evaluation order; the survey numbers by generation
     assert not any("input" in line for line in lines)
 
 
@@ -339,17 +360,26 @@ def test_trace_is_the_public_adkit_trace():
         (lambda: trace(lambda x: (x, 2.0), 1.0), ValueError, r"output 1 of .* does not depend"),
         (lambda: trace(lambda x: (), 1.0), TypeError, r"empty tuple"),
         (lambda: trace(lambda x: np.array([x, x]), 1.0), TypeError, r"np.stack"),  # the core's message
-        (lambda: trace(running_example, 2.0, 5.0, seed=(1.0,)), ValueError,
-         r"seed.*does not fit.*one value per input.*x1: \(\), x2: \(\).*seed=\(1.0, 0.0\)"),
-        (lambda: trace(running_example, 2.0, 5.0, seed=(1.0, [0.0, 1.0])), ValueError,
-         r"seed for x2 has shape \(2,\), but x2 has shape \(\)"),
+        (
+            lambda: trace(running_example, 2.0, 5.0, seed=(1.0,)),
+            ValueError,
+            r"seed.*does not fit.*one value per input.*x1: \(\), x2: \(\).*seed=\(1.0, 0.0\)",
+        ),
+        (
+            lambda: trace(running_example, 2.0, 5.0, seed=(1.0, [0.0, 1.0])),
+            ValueError,
+            r"seed for x2 has shape \(2,\), but x2 has shape \(\)",
+        ),
         (lambda: trace(lambda x: x.sum(), np.ones(3), seed=np.ones(2)), ValueError, r"x: \(3,\)"),
         (lambda: trace(running_example, 2.0, 5.0, seed=("a", 1.0)), TypeError, r"seed must be a number"),
-        (lambda: trace(lambda x: x * x, np.ones(2), cotangent=1.0), ValueError,
-         r"cotangent.*one value per output.*y: \(2,\)"),
+        (
+            lambda: trace(lambda x: x * x, np.ones(2), cotangent=1.0),
+            ValueError,
+            r"cotangent.*one value per output.*y: \(2,\)",
+        ),
         (lambda: trace(lambda x: (x, x), 1.0, cotangent=1.0), ValueError, r"y1: \(\), y2: \(\)"),
     ],
-)  # fmt: skip
+)
 def test_bad_input_gets_a_clear_error(call, error, message):
     with pytest.raises(error, match=message):
         call()

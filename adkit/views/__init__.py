@@ -24,8 +24,17 @@ from adkit.views.trace import Trace, TraceRow, trace
 if TYPE_CHECKING:
     from adkit.views.player import SweepWidget, animate
 
-__all__ = ["Graph", "SweepStep", "SweepWidget", "Trace", "TraceRow", "animate", "graph", "sweep_steps",
-           "trace"]  # fmt: skip
+__all__ = [
+    "Graph",
+    "SweepStep",
+    "SweepWidget",
+    "Trace",
+    "TraceRow",
+    "animate",
+    "graph",
+    "sweep_steps",
+    "trace",
+]
 
 _PLAYER = ("SweepWidget", "animate")
 

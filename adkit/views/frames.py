@@ -39,9 +39,18 @@ class FramePlayer(widgets.VBox):
     (2, '<b>frame 2</b>')
     """
 
-    def __init__(self, count: int, draw: Callable[[int, Figure], object], caption: Callable[[int], str],
-                 table: Callable[[int], str] | None = None, interval: int = 1000, dpi: int = 100,
-                 description: str = "step", start: int = 0, title: str = "frames"):  # fmt: skip
+    def __init__(
+        self,
+        count: int,
+        draw: Callable[[int, Figure], object],
+        caption: Callable[[int], str],
+        table: Callable[[int], str] | None = None,
+        interval: int = 1000,
+        dpi: int = 100,
+        description: str = "step",
+        start: int = 0,
+        title: str = "frames",
+    ):
         from matplotlib.figure import Figure
 
         if count < 1:
@@ -50,18 +59,30 @@ class FramePlayer(widgets.VBox):
         self.title, self.count = title, count
         self._draw, self._caption, self._table, self._dpi = draw, caption, table, dpi
         last = start + count - 1
-        self.play = widgets.Play(value=start, min=start, max=last, step=1, interval=interval,
-                                 description="play")  # fmt: skip
-        self.slider = widgets.IntSlider(value=start, min=start, max=last, description=description,
-                                        continuous_update=True, readout=True,
-                                        style={"description_width": "initial"})  # fmt: skip
+        self.play = widgets.Play(
+            value=start, min=start, max=last, step=1, interval=interval, description="play"
+        )
+        self.slider = widgets.IntSlider(
+            value=start,
+            min=start,
+            max=last,
+            description=description,
+            continuous_update=True,
+            readout=True,
+            style={"description_width": "initial"},
+        )
         widgets.jslink((self.play, "value"), (self.slider, "value"))
         self.caption_html = widgets.HTML()
         self.picture = widgets.Output()
         self.table_html = widgets.HTML()
         below_if_narrow = widgets.Layout(flex_flow="row wrap", align_items="flex-start")
-        super().__init__([widgets.HBox([self.play, self.slider]), self.caption_html,
-                          widgets.HBox([self.picture, self.table_html], layout=below_if_narrow)])  # fmt: skip
+        super().__init__(
+            [
+                widgets.HBox([self.play, self.slider]),
+                self.caption_html,
+                widgets.HBox([self.picture, self.table_html], layout=below_if_narrow),
+            ]
+        )
         self.slider.observe(self._on_change, names="value")
         self._show(start)
 

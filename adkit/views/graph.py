@@ -85,13 +85,27 @@ class Graph:
 
             g = nx.DiGraph(function=self._computation.function_name)
             for v in self._computation.variables:
-                g.add_node(v.number, name=v.name, kind=v.kind, outputs=v.output_names,
-                           definition=definition(v, "text"),
-                           symbol=None if v.is_input else v.primitive.symbol,
-                           value=v.value, tangent=v.tangent, adjoint=v.adjoint, layer=v.layer)  # fmt: skip
+                g.add_node(
+                    v.number,
+                    name=v.name,
+                    kind=v.kind,
+                    outputs=v.output_names,
+                    definition=definition(v, "text"),
+                    symbol=None if v.is_input else v.primitive.symbol,
+                    value=v.value,
+                    tangent=v.tangent,
+                    adjoint=v.adjoint,
+                    layer=v.layer,
+                )
             for e in self._computation.edges:
-                g.add_edge(e.source, e.target, positions=e.positions, partial=e.partial,
-                           tangent=e.tangent, adjoint=e.adjoint)  # fmt: skip
+                g.add_edge(
+                    e.source,
+                    e.target,
+                    positions=e.positions,
+                    partial=e.partial,
+                    tangent=e.tangent,
+                    adjoint=e.adjoint,
+                )
             self._nx = g
         return self._nx.copy()
 
@@ -101,14 +115,22 @@ class Graph:
     def __repr__(self) -> str:
         comp = self._computation
         inputs, outputs = ", ".join(comp.input_names), ", ".join(comp.output_names)
-        return (f"<adkit.Graph of {comp.function_name}: {len(comp.variables)} nodes, {len(comp.edges)} "
-                f"edges; inputs {inputs}; outputs {outputs}>")  # fmt: skip
+        return (
+            f"<adkit.Graph of {comp.function_name}: {len(comp.variables)} nodes, {len(comp.edges)} "
+            f"edges; inputs {inputs}; outputs {outputs}>"
+        )
 
     # -- pictures ----------------------------------------------------------------------------
 
-    def draw(self, ax: Axes | None = None, show: Sequence[str] | None = None, layout: str = "layered",
-             max_nodes: int | None = None, precision: int = 4,
-             width: float | None = None) -> Axes:  # fmt: skip
+    def draw(
+        self,
+        ax: Axes | None = None,
+        show: Sequence[str] | None = None,
+        layout: str = "layered",
+        max_nodes: int | None = None,
+        precision: int = 4,
+        width: float | None = None,
+    ) -> Axes:
         """Draw the graph with matplotlib, readable at the width it will be shown at; returns the Axes.
 
         A graph too wide for ``width`` is folded into rows stacked top to
@@ -181,8 +203,11 @@ class Graph:
         """
         show = _check_show(show)
         comp = self._computation
-        lines = [f"digraph {_dot_quote(comp.function_name)} {{", "  rankdir=LR;",
-                 '  node [shape=box, style="rounded,filled", fontname="Helvetica", fontsize=10];']
+        lines = [
+            f"digraph {_dot_quote(comp.function_name)} {{",
+            "  rankdir=LR;",
+            '  node [shape=box, style="rounded,filled", fontname="Helvetica", fontsize=10];',
+        ]
         for layer in sorted({v.layer for v in comp.variables}):
             members = " ".join(f"{_dot_quote(v.name)};" for v in comp.variables if v.layer == layer)
             lines.append(f"  {{ rank=same; {members} }}")
@@ -277,5 +302,3 @@ def _check_show(show: Sequence[str]) -> tuple[str, ...]:
 
 def _dot_quote(s: str) -> str:
     return '"' + s.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
-
-

@@ -25,8 +25,18 @@ import itertools
 from collections.abc import Hashable, Sequence
 from dataclasses import dataclass, field
 
-__all__ = ["Layout", "LayoutBox", "Port", "Wrapped", "edges_through_boxes", "layered_layout", "place_labels",
-           "row_breaks", "spring_layout", "wrapped_layout"]
+__all__ = [
+    "Layout",
+    "LayoutBox",
+    "Port",
+    "Wrapped",
+    "edges_through_boxes",
+    "layered_layout",
+    "place_labels",
+    "row_breaks",
+    "spring_layout",
+    "wrapped_layout",
+]
 
 Point = tuple[float, float]
 ENTRY_INSET = 0.1  # edges enter a box at least this far from its top and bottom (inches)
@@ -59,10 +69,16 @@ class Layout:
     label_segments: list[tuple[Point, Point]] = field(default_factory=list)
 
 
-def layered_layout(boxes: Sequence[LayoutBox], edges: Sequence[tuple[Hashable, Hashable]],
-                   column_gap: float | Sequence[float] = 0.8, row_gap: float = 0.35, track: float = 0.3,
-                   margin: float = 0.15, sweeps: int = 8,
-                   small: frozenset = frozenset()) -> Layout:  # fmt: skip
+def layered_layout(
+    boxes: Sequence[LayoutBox],
+    edges: Sequence[tuple[Hashable, Hashable]],
+    column_gap: float | Sequence[float] = 0.8,
+    row_gap: float = 0.35,
+    track: float = 0.3,
+    margin: float = 0.15,
+    sweeps: int = 8,
+    small: frozenset = frozenset(),
+) -> Layout:
     """Place ``boxes`` in columns by layer and route ``edges`` around them (see the module doc).
 
     ``column_gap`` is the space between columns (one number, or one per gap);
@@ -182,8 +198,9 @@ def _order(layers: list[list[Hashable]], up: dict, down: dict, sweeps: int) -> l
             here = {k: j for j, k in enumerate(current[i])}
             neighbours = up if downward else down
 
-            def barycenter(key: Hashable, neighbours: dict = neighbours, pos: dict = pos,
-                           here: dict = here) -> tuple[float, int]:  # fmt: skip
+            def barycenter(
+                key: Hashable, neighbours: dict = neighbours, pos: dict = pos, here: dict = here
+            ) -> tuple[float, int]:
                 ns = neighbours[key]
                 b = sum(pos[n] for n in ns) / len(ns) if ns else here[key] * len(pos) / max(len(here), 1)
                 return (b, here[key])
@@ -209,10 +226,18 @@ def _crossings(layers: list[list[Hashable]], down: dict) -> int:
     return total
 
 
-def _heights(layers: list[list[Hashable]], up: dict, down: dict, height_of: dict, row_gap: float,
-             track: float, small: frozenset = frozenset(),
-             passes: int = 10) -> dict[Hashable, float]:  # fmt: skip
+def _heights(
+    layers: list[list[Hashable]],
+    up: dict,
+    down: dict,
+    height_of: dict,
+    row_gap: float,
+    track: float,
+    small: frozenset = frozenset(),
+    passes: int = 10,
+) -> dict[Hashable, float]:
     """Vertical centres: near the neighbours' mean, at least the minimum gap apart (y upwards)."""
+
     def gaps(layer: list[Hashable]) -> list[float]:
         out = [0.0]
         for a, b in itertools.pairwise(layer):
@@ -256,8 +281,12 @@ def _isotonic(values: list[float]) -> list[float]:
     return out
 
 
-def spring_layout(boxes: Sequence[LayoutBox], edges: Sequence[tuple[Hashable, Hashable]],
-                  margin: float = 0.15, seed: int = 0) -> Layout:  # fmt: skip
+def spring_layout(
+    boxes: Sequence[LayoutBox],
+    edges: Sequence[tuple[Hashable, Hashable]],
+    margin: float = 0.15,
+    seed: int = 0,
+) -> Layout:
     """A force-directed layout (networkx's ``spring_layout``, seeded); edges are straight lines.
 
     Unlike :func:`layered_layout` it does not keep edges clear of boxes.
@@ -274,8 +303,9 @@ def spring_layout(boxes: Sequence[LayoutBox], edges: Sequence[tuple[Hashable, Ha
     xs = [pos[b.key][0] - b.width / 2 for b in boxes]
     ys = [pos[b.key][1] - b.height / 2 for b in boxes]
     x0, y0 = min(xs, default=0.0) - margin, min(ys, default=0.0) - margin
-    centers = {b.key: (round(float(pos[b.key][0] - x0), 6), round(float(pos[b.key][1] - y0), 6))
-               for b in boxes}  # fmt: skip
+    centers = {
+        b.key: (round(float(pos[b.key][0] - x0), 6), round(float(pos[b.key][1] - y0), 6)) for b in boxes
+    }
     paths, labels = [], []
     for u, v in edges:
         a, b = _clip(centers[u], centers[v], sizes[u]), _clip(centers[v], centers[u], sizes[v])
@@ -294,8 +324,9 @@ def _clip(c: Point, towards: Point, size: tuple[float, float]) -> Point:
     return (c[0] + t * dx, c[1] + t * dy)
 
 
-def edges_through_boxes(layout: Layout, edges: Sequence[tuple[Hashable, Hashable]],
-                        inset: float = 1e-6) -> list[tuple[int, Hashable]]:  # fmt: skip
+def edges_through_boxes(
+    layout: Layout, edges: Sequence[tuple[Hashable, Hashable]], inset: float = 1e-6
+) -> list[tuple[int, Hashable]]:
     """Pairs ``(edge position, box key)`` where an edge crosses the inside of a box.
 
     An edge may touch its own source and target boxes only at their sides.
@@ -368,8 +399,9 @@ class Wrapped:
     rows: list[list[int]]  # the layers in each row
 
 
-def row_breaks(widths: Sequence[float], gaps: Sequence[float], max_width: float, margin: float,
-               port_width: float) -> list[list[int]]:  # fmt: skip
+def row_breaks(
+    widths: Sequence[float], gaps: Sequence[float], max_width: float, margin: float, port_width: float
+) -> list[list[int]]:
     """Layers (columns ``widths`` wide, ``gaps[j]`` before layer ``j``) cut greedily into rows.
 
     Every row but the first starts with a column of ``"in"`` ports
@@ -398,10 +430,16 @@ def row_breaks(widths: Sequence[float], gaps: Sequence[float], max_width: float,
     return rows
 
 
-def wrapped_layout(boxes: Sequence[LayoutBox], edges: Sequence[tuple[Hashable, Hashable]],
-                   max_width: float, port_size: dict[Hashable, tuple[float, float]],
-                   column_gap: float | Sequence[float] = 0.8, row_gap: float = 0.35, band_gap: float = 0.3,
-                   margin: float = 0.15) -> Wrapped:  # fmt: skip
+def wrapped_layout(
+    boxes: Sequence[LayoutBox],
+    edges: Sequence[tuple[Hashable, Hashable]],
+    max_width: float,
+    port_size: dict[Hashable, tuple[float, float]],
+    column_gap: float | Sequence[float] = 0.8,
+    row_gap: float = 0.35,
+    band_gap: float = 0.3,
+    margin: float = 0.15,
+) -> Wrapped:
     """:func:`layered_layout`, folded into rows when it would be wider than ``max_width`` inches.
 
     Consecutive layers are cut into rows (:func:`row_breaks`), each row laid
@@ -456,8 +494,9 @@ def wrapped_layout(boxes: Sequence[LayoutBox], edges: Sequence[tuple[Hashable, H
     row_layouts = []
     for r, row in enumerate(rows):
         first = 1 if r > 0 else 0
-        row_boxes = [LayoutBox(b.key, b.layer - row[0] + first, b.width, b.height)
-                     for b in boxes if row_of[b.key] == r]  # fmt: skip
+        row_boxes = [
+            LayoutBox(b.key, b.layer - row[0] + first, b.width, b.height) for b in boxes if row_of[b.key] == r
+        ]
         last = len(row) + first
         for p in ports.values():
             if p.row == r:
@@ -469,8 +508,14 @@ def wrapped_layout(boxes: Sequence[LayoutBox], edges: Sequence[tuple[Hashable, H
         if n_columns == last + 1:  # a column of "out" ports: no labels before it
             gaps.append(PORT_GAP)
         row_ports = frozenset(p.key for p in ports.values() if p.row == r)
-        row_layouts.append((layered_layout(row_boxes, row_links, column_gap=gaps, row_gap=row_gap,
-                                           margin=margin, small=row_ports), row_links))  # fmt: skip
+        row_layouts.append(
+            (
+                layered_layout(
+                    row_boxes, row_links, column_gap=gaps, row_gap=row_gap, margin=margin, small=row_ports
+                ),
+                row_links,
+            )
+        )
 
     # stack the rows, the first on top (y grows upwards)
     centers: dict[Hashable, Point] = {}
@@ -490,9 +535,16 @@ def wrapped_layout(boxes: Sequence[LayoutBox], edges: Sequence[tuple[Hashable, H
             path_of[ab] = ([up(p) for p in path], up(label), (up(segment[0]), up(segment[1])))
         top = dy - band_gap
     order = list(links)
-    layout = Layout(centers, sizes, [path_of[ab][0] for ab in order], [path_of[ab][1] for ab in order],
-                    max(lay.width for lay, _ in row_layouts), total, [],
-                    [path_of[ab][2] for ab in order])  # fmt: skip
+    layout = Layout(
+        centers,
+        sizes,
+        [path_of[ab][0] for ab in order],
+        [path_of[ab][1] for ab in order],
+        max(lay.width for lay, _ in row_layouts),
+        total,
+        [],
+        [path_of[ab][2] for ab in order],
+    )
     return Wrapped(layout, list(ports.values()), order, [links[ab] for ab in order], rows)
 
 
@@ -503,8 +555,9 @@ def _row(key: Hashable, row_of: dict[Hashable, int]) -> int:
     return row_of[key]
 
 
-def place_labels(layout: Layout, sizes: Sequence[tuple[float, float]], lift: float = 0.0,
-                 gap: float = 0.02) -> list[Point | None]:  # fmt: skip
+def place_labels(
+    layout: Layout, sizes: Sequence[tuple[float, float]], lift: float = 0.0, gap: float = 0.02
+) -> list[Point | None]:
     """A place for each edge's label (``sizes[k]``: width, height) where it overlaps no box or label.
 
     Tried in turn: points along the edge's label segment (mid-way first, then

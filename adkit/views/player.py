@@ -52,8 +52,9 @@ class SweepWidget(widgets.VBox):
     'step 2/3: v̄1 = 1; v̄0 += 0.5403 · v̄1 = 1.3818'
     """
 
-    def __init__(self, graph: Graph, mode: str = "forward", interval: int = 1000, max_nodes: int = 60,
-                 dpi: int = 100):  # fmt: skip
+    def __init__(
+        self, graph: Graph, mode: str = "forward", interval: int = 1000, max_nodes: int = 60, dpi: int = 100
+    ):
         from matplotlib.figure import Figure
 
         check_mode(mode)
@@ -66,17 +67,28 @@ class SweepWidget(widgets.VBox):
         self._dpi = dpi
         total = len(self.steps)
         self.play = widgets.Play(value=1, min=1, max=total, step=1, interval=interval, description="play")
-        self.slider = widgets.IntSlider(value=1, min=1, max=total, description=f"{mode} step",
-                                        continuous_update=True, readout=True,
-                                        style={"description_width": "initial"})  # fmt: skip
+        self.slider = widgets.IntSlider(
+            value=1,
+            min=1,
+            max=total,
+            description=f"{mode} step",
+            continuous_update=True,
+            readout=True,
+            style={"description_width": "initial"},
+        )
         widgets.jslink((self.play, "value"), (self.slider, "value"))
         self.caption = widgets.HTML()
         self.picture = widgets.Output()
         self.table = widgets.HTML()
         # side by side where the page is wide enough, the table below the picture where it is not
         below_if_narrow = widgets.Layout(flex_flow="row wrap", align_items="flex-start")
-        super().__init__([widgets.HBox([self.play, self.slider]), self.caption,
-                          widgets.HBox([self.picture, self.table], layout=below_if_narrow)])  # fmt: skip
+        super().__init__(
+            [
+                widgets.HBox([self.play, self.slider]),
+                self.caption,
+                widgets.HBox([self.picture, self.table], layout=below_if_narrow),
+            ]
+        )
         self.slider.observe(self._on_step, names="value")
         self._show(1)
 
@@ -104,8 +116,10 @@ class SweepWidget(widgets.VBox):
         self.table.value = self._trace.to_html(state=step)
 
     def __repr__(self) -> str:
-        return (f"<adkit sweep widget: {self.mode} sweep of {self.graph.computation.function_name}, "
-                f"{len(self.steps)} steps>")  # fmt: skip
+        return (
+            f"<adkit sweep widget: {self.mode} sweep of {self.graph.computation.function_name}, "
+            f"{len(self.steps)} steps>"
+        )
 
 
 def animate(graph: Graph, mode: str = "forward", interval: int = 1000, max_nodes: int = 60) -> FuncAnimation:

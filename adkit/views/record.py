@@ -305,8 +305,9 @@ def _as_float(x: Any, what: str) -> Any:
     return float(arr) if arr.ndim == 0 else arr
 
 
-def _per_entry(given: Any, shapes: list[tuple[int, ...]], names: Sequence[str], keyword: str,
-               api: str, example: str) -> list[Any]:  # fmt: skip
+def _per_entry(
+    given: Any, shapes: list[tuple[int, ...]], names: Sequence[str], keyword: str, api: str, example: str
+) -> list[Any]:
     """``given`` split into one value per entry of ``shapes`` (a bare value when there is one entry)."""
     expected = ", ".join(f"{name}: {shape}" for name, shape in zip(names, shapes))
     per = "output" if keyword == "cotangent" else "input"
@@ -372,7 +373,7 @@ def _forward_tangents(nodes: list, seeds: list[Any]) -> list[Any] | None:
     tangents: list[Any] = [None] * len(nodes)
     for k, s in enumerate(seeds):
         tangents[k] = s
-    for node in nodes[len(seeds):]:
+    for node in nodes[len(seeds) :]:
         ts = [None if i is None else tangents[i] for i in node.inputs]
         try:
             tangents[node.index] = apply_jvp(node.primitive, ts, node.value, node.operands, node.params)
@@ -381,8 +382,9 @@ def _forward_tangents(nodes: list, seeds: list[Any]) -> list[Any] | None:
     return tangents
 
 
-def _edges_into(node: Any, number_of: dict[int, int], tangents: list[Any] | None,
-                adjoints: list[Any]) -> list[Edge]:  # fmt: skip
+def _edges_into(
+    node: Any, number_of: dict[int, int], tangents: list[Any] | None, adjoints: list[Any]
+) -> list[Edge]:
     prim = node.primitive
     positions_of: dict[int, list[int]] = {}
     for p, i in enumerate(node.inputs):
@@ -395,16 +397,20 @@ def _edges_into(node: Any, number_of: dict[int, int], tangents: list[Any] | None
             ts = [tangents[j] if p in positions else None for p, j in enumerate(node.inputs)]
             tangent = _zero_if_none(apply_jvp(prim, ts, node.value, node.operands, node.params), node.value)
         g = adjoints[node.index]
-        adjoint = _sum(None if g is None else apply_vjp(prim, p, g, node.value, node.operands, node.params)
-                       for p in positions)  # fmt: skip
-        edges.append(Edge(
-            source=number_of[i],
-            target=number_of[node.index],
-            positions=tuple(positions),
-            partial=_local_partial(node, positions),
-            tangent=tangent,
-            adjoint=_zero_if_none(adjoint, node.operands[positions[0]]),
-        ))  # fmt: skip
+        adjoint = _sum(
+            None if g is None else apply_vjp(prim, p, g, node.value, node.operands, node.params)
+            for p in positions
+        )
+        edges.append(
+            Edge(
+                source=number_of[i],
+                target=number_of[node.index],
+                positions=tuple(positions),
+                partial=_local_partial(node, positions),
+                tangent=tangent,
+                adjoint=_zero_if_none(adjoint, node.operands[positions[0]]),
+            )
+        )
     return edges
 
 
@@ -523,10 +529,9 @@ def definition(var: Variable, style: str, input_name: str | None = None) -> str:
     if var.is_input:
         return symbol_name(input_name or var.input_name or "x", style)
     names = [
-        (variable_name(p, "latex" if style == "mathtext" else style) if p is not None
-         else constant(c))
+        (variable_name(p, "latex" if style == "mathtext" else style) if p is not None else constant(c))
         for p, c in zip(var.parents, var.operands)
-    ]  # fmt: skip
+    ]
     prim = var.primitive
     if style in ("latex", "mathtext") and prim.latex and not _extra_params(var):
         body = prim.latex.format(*names)
@@ -554,15 +559,30 @@ def definition(var: Variable, style: str, input_name: str | None = None) -> str:
             merged[-1] = (False, merged[-1][1] + piece)
         else:
             merged.append((is_name, piece))
-    literal = {"html": html.escape, "mathtext": _mathtext_escape, "text": str,
-               "latex": lambda s: r"\texttt{" + _latex_escape(s) + "}"}[style]  # fmt: skip
+    literal = {
+        "html": html.escape,
+        "mathtext": _mathtext_escape,
+        "text": str,
+        "latex": lambda s: r"\texttt{" + _latex_escape(s) + "}",
+    }[style]
     name = (lambda s: f"${s}$") if style == "mathtext" else str
     return "".join(name(piece) if is_name else literal(piece) for is_name, piece in merged)
 
 
 def _latex_escape(s: str) -> str:
-    table = {"\\": r"\textbackslash{}", "{": r"\{", "}": r"\}", "_": r"\_", "^": r"\^{}", "&": r"\&",
-             "%": r"\%", "$": r"\$", "#": r"\#", "~": r"\~{}", " ": r"\ "}  # fmt: skip
+    table = {
+        "\\": r"\textbackslash{}",
+        "{": r"\{",
+        "}": r"\}",
+        "_": r"\_",
+        "^": r"\^{}",
+        "&": r"\&",
+        "%": r"\%",
+        "$": r"\$",
+        "#": r"\#",
+        "~": r"\~{}",
+        " ": r"\ ",
+    }
     return "".join(table.get(ch, ch) for ch in s)
 
 

@@ -42,9 +42,21 @@ if TYPE_CHECKING:
     from adkit.views.steps import SweepStep
 
 __all__ = [
-    "Geometry", "Scene", "SceneEdge", "SceneNode", "axes_width", "choose_scene", "geometry", "grouped_scene",
-    "partial_text", "png", "render", "step_scene", "text_width", "variable_scene",
-]  # fmt: skip
+    "Geometry",
+    "Scene",
+    "SceneEdge",
+    "SceneNode",
+    "axes_width",
+    "choose_scene",
+    "geometry",
+    "grouped_scene",
+    "partial_text",
+    "png",
+    "render",
+    "step_scene",
+    "text_width",
+    "variable_scene",
+]
 
 #: What a box and an edge can show.
 SHOW = ("value", "tangent", "adjoint", "partial")
@@ -142,8 +154,14 @@ class Scene:
     grouped: bool = False  # boxes are groups of variables, edge labels are counts
 
 
-def choose_scene(comp: Computation, show: tuple[str, ...] | None, max_nodes: int | None, precision: int,
-                 width: float, layout: str = "layered") -> Scene:  # fmt: skip
+def choose_scene(
+    comp: Computation,
+    show: tuple[str, ...] | None,
+    max_nodes: int | None,
+    precision: int,
+    width: float,
+    layout: str = "layered",
+) -> Scene:
     """What to draw of ``comp`` at ``width`` inches: every node with ``show``, fewer lines, or groups.
 
     Above ``max_nodes`` (default ``AUTO_MAX_NODES``) nodes: grouped. Otherwise
@@ -170,11 +188,14 @@ def choose_scene(comp: Computation, show: tuple[str, ...] | None, max_nodes: int
         if max_nodes is None:
             reason = f"too many to draw one by one at {width:g} inches wide"
             return grouped_scene(comp, limit, reason=reason)
-    left_out = [name for key, name in zip(SHOW, ("values", "tangents", "adjoints", "edge labels"))
-                if key not in level]  # fmt: skip
+    left_out = [
+        name for key, name in zip(SHOW, ("values", "tangents", "adjoints", "edge labels")) if key not in level
+    ]
     if level != DETAIL[0]:
-        scene.message = (f"{n} nodes: {_join(left_out)} left out so that the text stays readable at this "
-                         "width; draw(show=...) chooses what to show")  # fmt: skip
+        scene.message = (
+            f"{n} nodes: {_join(left_out)} left out so that the text stays readable at this "
+            "width; draw(show=...) chooses what to show"
+        )
     return scene
 
 
@@ -190,8 +211,9 @@ def _title(v: Variable) -> str:
     return f"${name}$ = {defn}"
 
 
-def variable_scene(comp: Computation, show: tuple[str, ...], precision: int,
-                   state: SweepStep | None = None) -> Scene:  # fmt: skip
+def variable_scene(
+    comp: Computation, show: tuple[str, ...], precision: int, state: SweepStep | None = None
+) -> Scene:
     """One box per variable showing ``show``; ``state`` (a sweep step) blanks what is not known yet.
 
     >>> comp = adkit.trace(lambda x1, x2: x1 * x2 + x1, 2.0, 5.0).computation
@@ -233,8 +255,18 @@ def variable_scene(comp: Computation, show: tuple[str, ...], precision: int,
                 sums_so_far = partial_sums(comp)
             sums = sums_so_far.get(v.number, ())
             sizing += [rf"$\bar v$ = {format_value(p, precision)} so far" for p in sums]
-        nodes.append(SceneNode(v.number, v.layer, v.kind, lines, sizing, status, v.output_names,
-                               variable_name(v.number, "mathtext")))  # fmt: skip
+        nodes.append(
+            SceneNode(
+                v.number,
+                v.layer,
+                v.kind,
+                lines,
+                sizing,
+                status,
+                v.output_names,
+                variable_name(v.number, "mathtext"),
+            )
+        )
     edges = []
     for e in comp.edges:
         status = "normal"
@@ -248,8 +280,15 @@ def variable_scene(comp: Computation, show: tuple[str, ...], precision: int,
         label = partial_text(e.partial, precision) if "partial" in show else ""
         edges.append(SceneEdge(e.source, e.target, label, status))
     message = "" if state is None else state.caption
-    return Scene(nodes, edges, tangent="tangent" in show, adjoint="adjoint" in show,
-                 partial="partial" in show, mode=mode, message=message)  # fmt: skip
+    return Scene(
+        nodes,
+        edges,
+        tangent="tangent" in show,
+        adjoint="adjoint" in show,
+        partial="partial" in show,
+        mode=mode,
+        message=message,
+    )
 
 
 def step_scene(comp: Computation, step: SweepStep, precision: int = 4) -> Scene:
@@ -290,9 +329,10 @@ def grouped_scene(comp: Computation, max_nodes: int, reason: str = "too many to 
         vs = members[b]
         outputs = tuple(name for v in vs for name in v.output_names)
         if b == 0:
-            lines = [(f"{len(vs)} input{'s' if len(vs) > 1 else ''}", "title"),
-                     (", ".join(comp.input_names) if len(vs) <= 4 else f"{vs[0].name} … {vs[-1].name}",
-                      "note")]  # fmt: skip
+            lines = [
+                (f"{len(vs)} input{'s' if len(vs) > 1 else ''}", "title"),
+                (", ".join(comp.input_names) if len(vs) <= 4 else f"{vs[0].name} … {vs[-1].name}", "note"),
+            ]
             nodes.append(SceneNode(b, 0, "input", lines, [t for t, _ in lines], "normal", outputs, "inputs"))
             continue
         layers = sorted({v.layer for v in vs})
@@ -415,8 +455,11 @@ def geometry(scene: Scene, layout: str = "layered", width: float = PAGE_WIDTH) -
         drawn, lay = scene, spring_layout(boxes, links)
     label_height = LABEL_FONT_SIZE * 1.2 / 72 + 2 * LABEL_PAD
     sizes = [(text_width(e.label, LABEL_FONT_SIZE) + 2 * LABEL_PAD, label_height) for e in drawn.edges]
-    labels = place_labels(lay, sizes, lift=LABEL_LIFT) if any(e.label for e in drawn.edges) else (
-        [None] * len(drawn.edges))  # fmt: skip
+    labels = (
+        place_labels(lay, sizes, lift=LABEL_LIFT)
+        if any(e.label for e in drawn.edges)
+        else ([None] * len(drawn.edges))
+    )
     content = lay.width + right
     entries = [text_width(text, LEGEND_FONT_SIZE) for text in _legend_labels(drawn, 0)]
     entry = max(entries) + (2.2 + 0.8) * LEGEND_FONT_SIZE / 72  # handle and the space after it
@@ -428,8 +471,18 @@ def geometry(scene: Scene, layout: str = "layered", width: float = PAGE_WIDTH) -
     columns = max(1, min(3, int((fig_width - 0.2 + spacing) // (entry + spacing))))
     rows = -(-len(entries) // columns)
     top = 0.2 + MESSAGE_ROW * len(message) if message else 0.05
-    return Geometry(lay, drawn, labels, right, 0.22 + LEGEND_ROW * rows, top, fig_width, message, columns,
-                    dx=round((fig_width - content) / 2, 6))  # fmt: skip
+    return Geometry(
+        lay,
+        drawn,
+        labels,
+        right,
+        0.22 + LEGEND_ROW * rows,
+        top,
+        fig_width,
+        message,
+        columns,
+        dx=round((fig_width - content) / 2, 6),
+    )
 
 
 def _widest(text: str) -> float:
@@ -503,8 +556,13 @@ def axes_width(ax: Axes) -> float:
 MAX_HEIGHT = 300.0  # inches: a drawing is shrunk rather than drawn taller (matplotlib's limit is near it)
 
 
-def render(scene: Scene, ax: Axes | None = None, layout: str = "layered", figure: Any = None,
-           width: float | None = None) -> Axes:  # fmt: skip
+def render(
+    scene: Scene,
+    ax: Axes | None = None,
+    layout: str = "layered",
+    figure: Any = None,
+    width: float | None = None,
+) -> Axes:
     """Draw a scene into ``ax`` (or a new figure sized to it, on ``figure`` if given); returns the Axes.
 
     Geometry is in inches, for a drawing ``width`` inches wide (default:
@@ -536,9 +594,18 @@ def render(scene: Scene, ax: Axes | None = None, layout: str = "layered", figure
     _draw_edges(ax, geo, scale)
     _draw_boxes(ax, geo, scale)
     if geo.message:
-        ax.text(geo.width / 2, geo.height - 0.08, "\n".join(geo.message), fontsize=FONT_SIZE * scale,
-                ha="center", va="top", color="#222222", weight="bold" if scene.mode else "normal",
-                linespacing=1.3, zorder=4)  # fmt: skip
+        ax.text(
+            geo.width / 2,
+            geo.height - 0.08,
+            "\n".join(geo.message),
+            fontsize=FONT_SIZE * scale,
+            ha="center",
+            va="top",
+            color="#222222",
+            weight="bold" if scene.mode else "normal",
+            linespacing=1.3,
+            zorder=4,
+        )
     _draw_legend(ax, geo, scale)
     return ax
 
@@ -559,24 +626,59 @@ def _draw_edges(ax: Axes, geo: Geometry, scale: float) -> None:
         alpha = 0.25 if e.status == "pending" else 1.0
         color = _sweep_color(scene) if active and scene.mode == "forward" else forward_color
         points = [(x + geo.dx, y + geo.bottom) for x, y in path]
-        ax.add_patch(FancyArrowPatch(path=Path(points), arrowstyle="-|>", mutation_scale=10 * scale,
-                                     color=color, lw=(2.6 if active else 1.2) * scale, alpha=alpha,
-                                     shrinkA=0, shrinkB=0, zorder=1))  # fmt: skip
+        ax.add_patch(
+            FancyArrowPatch(
+                path=Path(points),
+                arrowstyle="-|>",
+                mutation_scale=10 * scale,
+                color=color,
+                lw=(2.6 if active else 1.2) * scale,
+                alpha=alpha,
+                shrinkA=0,
+                shrinkB=0,
+                zorder=1,
+            )
+        )
         if scene.adjoint:
             back = [(x + geo.dx, y + geo.bottom - FLOW_OFFSET) for x, y in reversed(path)]
             width = 2.6 if active and scene.mode == "reverse" else 1.1
-            ax.add_patch(FancyArrowPatch(path=Path(back), arrowstyle="-|>", mutation_scale=9 * scale,
-                                         color=ADJOINT_COLOR, lw=width * scale, alpha=alpha,
-                                         linestyle=(0, (4, 2)), shrinkA=0, shrinkB=0, zorder=1))  # fmt: skip
+            ax.add_patch(
+                FancyArrowPatch(
+                    path=Path(back),
+                    arrowstyle="-|>",
+                    mutation_scale=9 * scale,
+                    color=ADJOINT_COLOR,
+                    lw=width * scale,
+                    alpha=alpha,
+                    linestyle=(0, (4, 2)),
+                    shrinkA=0,
+                    shrinkB=0,
+                    zorder=1,
+                )
+            )
         if e.label and label_at is not None:
             background = {"boxstyle": "round,pad=0.15", "fc": "white", "ec": "none", "alpha": 0.85}
-            ax.text(label_at[0] + geo.dx, label_at[1] + geo.bottom, e.label, fontsize=LABEL_FONT_SIZE * scale,
-                    ha="center", va="center", color="#333333", alpha=alpha, zorder=3,
-                    bbox=background)  # fmt: skip
+            ax.text(
+                label_at[0] + geo.dx,
+                label_at[1] + geo.bottom,
+                e.label,
+                fontsize=LABEL_FONT_SIZE * scale,
+                ha="center",
+                va="center",
+                color="#333333",
+                alpha=alpha,
+                zorder=3,
+                bbox=background,
+            )
 
 
-LINE_COLOR = {"tangent": TANGENT_COLOR, "adjoint": ADJOINT_COLOR, "adjoint-partial": ADJOINT_COLOR,
-              "note": "#555555", "port": "#555555"}  # fmt: skip
+LINE_COLOR = {
+    "tangent": TANGENT_COLOR,
+    "adjoint": ADJOINT_COLOR,
+    "adjoint-partial": ADJOINT_COLOR,
+    "note": "#555555",
+    "port": "#555555",
+}
 
 
 def _draw_boxes(ax: Axes, geo: Geometry, scale: float) -> None:
@@ -595,25 +697,62 @@ def _draw_boxes(ax: Axes, geo: Geometry, scale: float) -> None:
         if node.status == "active":
             face, edge, lw = ACTIVE_COLOR, _sweep_color(scene), 3.0 * scale
         style = (0, (2, 2)) if node.kind == "port" else "solid"
-        ax.add_patch(FancyBboxPatch((x - w / 2, y - h / 2), w, h, boxstyle="round,pad=0,rounding_size=0.06",
-                                    fc=face, ec=edge, lw=lw, ls=style, alpha=alpha, zorder=2))  # fmt: skip
+        ax.add_patch(
+            FancyBboxPatch(
+                (x - w / 2, y - h / 2),
+                w,
+                h,
+                boxstyle="round,pad=0,rounding_size=0.06",
+                fc=face,
+                ec=edge,
+                lw=lw,
+                ls=style,
+                alpha=alpha,
+                zorder=2,
+            )
+        )
         top = y + h / 2 - PAD_Y
         for k, (text, role) in enumerate(node.lines):
             if text:
                 partial = role == "adjoint-partial"
-                ax.text(x, top - (k + 0.5) * LINE_HEIGHT if node.kind != "port" else y, text, fontsize=fs,
-                        ha="center", va="center", color=LINE_COLOR.get(role, "#111111"),
-                        alpha=alpha * (0.6 if partial else 1.0),
-                        weight="bold" if role == "title" else "normal",
-                        style="italic" if partial else "normal", zorder=4)  # fmt: skip
+                ax.text(
+                    x,
+                    top - (k + 0.5) * LINE_HEIGHT if node.kind != "port" else y,
+                    text,
+                    fontsize=fs,
+                    ha="center",
+                    va="center",
+                    color=LINE_COLOR.get(role, "#111111"),
+                    alpha=alpha * (0.6 if partial else 1.0),
+                    weight="bold" if role == "title" else "normal",
+                    style="italic" if partial else "normal",
+                    zorder=4,
+                )
         for k, name in enumerate(node.outputs):
             start = (x + w / 2, y - k * 0.22)
             end = (x + w / 2 + 0.4, start[1])
-            ax.add_patch(FancyArrowPatch(start, end, arrowstyle="-|>", mutation_scale=10 * scale,
-                                         color=KIND_STYLE["output"][1], lw=1.5 * scale, shrinkA=0,
-                                         shrinkB=0, zorder=2))  # fmt: skip
-            ax.text(end[0] + 0.03, end[1], symbol_name(name, "mathtext"), fontsize=fs * 1.1, ha="left",
-                    va="center", zorder=4)  # fmt: skip
+            ax.add_patch(
+                FancyArrowPatch(
+                    start,
+                    end,
+                    arrowstyle="-|>",
+                    mutation_scale=10 * scale,
+                    color=KIND_STYLE["output"][1],
+                    lw=1.5 * scale,
+                    shrinkA=0,
+                    shrinkB=0,
+                    zorder=2,
+                )
+            )
+            ax.text(
+                end[0] + 0.03,
+                end[1],
+                symbol_name(name, "mathtext"),
+                fontsize=fs * 1.1,
+                ha="left",
+                va="center",
+                zorder=4,
+            )
 
 
 def _legend_labels(scene: Scene, hidden: int) -> list[str]:
@@ -640,20 +779,30 @@ def _draw_legend(ax: Axes, geo: Geometry, scale: float) -> None:
     (in_face, in_edge), (out_face, out_edge) = KIND_STYLE["input"], KIND_STYLE["output"]
     op_face, op_edge = KIND_STYLE["group" if scene.grouped else "operation"]
     texts = _legend_labels(scene, geo.hidden_labels)
-    handles = [Patch(fc=in_face, ec=in_edge, label=texts[0]), Patch(fc=op_face, ec=op_edge, label=texts[1]),
-               Patch(fc=out_face, ec=out_edge, lw=2, label=texts[2])]  # fmt: skip
+    handles = [
+        Patch(fc=in_face, ec=in_edge, label=texts[0]),
+        Patch(fc=op_face, ec=op_edge, label=texts[1]),
+        Patch(fc=out_face, ec=out_edge, lw=2, label=texts[2]),
+    ]
     if scene.tangent:
         handles.append(Line2D([], [], color=TANGENT_COLOR, lw=1.5, label=texts[3]))
     else:
         handles.append(Line2D([], [], color=EDGE_COLOR, lw=1.2, label=texts[3]))
     if scene.adjoint:
         handles.append(Line2D([], [], color=ADJOINT_COLOR, lw=1.5, ls=(0, (4, 2)), label=texts[4]))
-    for text in texts[len(handles):]:
+    for text in texts[len(handles) :]:
         if text == "continued in another row":
             face, edge = KIND_STYLE["port"]
             handles.append(Patch(fc=face, ec=edge, ls=(0, (2, 2)), label=text))
         else:
             handles.append(Line2D([], [], color="none", label=text))
-    ax.legend(handles=handles, loc="lower center", bbox_to_anchor=(0.5, 0.0), ncol=geo.legend_columns,
-              frameon=False, fontsize=LEGEND_FONT_SIZE * scale, handlelength=2.2,
-              columnspacing=1.2)  # fmt: skip
+    ax.legend(
+        handles=handles,
+        loc="lower center",
+        bbox_to_anchor=(0.5, 0.0),
+        ncol=geo.legend_columns,
+        frameon=False,
+        fontsize=LEGEND_FONT_SIZE * scale,
+        handlelength=2.2,
+        columnspacing=1.2,
+    )

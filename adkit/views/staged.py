@@ -80,8 +80,13 @@ class ProgramGraph:
         nodes = []
         for key, data in g.nodes(data=True):
             kind, name, definition = data["kind"], data["name"], data["definition"]
-            title = name if kind == "input" else f"guard: {definition}" if kind == "guard" else \
-                f"{name} = {definition}"  # fmt: skip
+            title = (
+                name
+                if kind == "input"
+                else f"guard: {definition}"
+                if kind == "guard"
+                else f"{name} = {definition}"
+            )
             text = _plain(title)
             box = "operation" if kind == "guard" else kind
             nodes.append(SceneNode(key, data["layer"], box, [(text, "title")], [text], tag=_plain(name)))

@@ -109,8 +109,20 @@ def sweep_steps(comp: Computation, mode: str = "forward") -> list[SweepStep]:
             adjoints[e.source] = e.adjoint if e.source not in adjoints else adjoints[e.source] + e.adjoint
             sent.append(e)
         text = f"step {k + 1}/{total}: " + _reverse_text(comp, n, adjoints[n], n in seeded, sent, adjoints)
-        steps.append(SweepStep(mode, k, total, n, everything, frozenset(), dict(adjoints), frozenset(final),
-                               tuple((e.source, e.target) for e in sent), text))  # fmt: skip
+        steps.append(
+            SweepStep(
+                mode,
+                k,
+                total,
+                n,
+                everything,
+                frozenset(),
+                dict(adjoints),
+                frozenset(final),
+                tuple((e.source, e.target) for e in sent),
+                text,
+            )
+        )
     return steps
 
 
@@ -149,8 +161,10 @@ def _reverse_text(comp: Computation, n: int, adjoint: Any, seeded: bool, sent: l
     pushes = []
     for e in sent:
         if e.partial is not None and np.ndim(e.partial) == 0:
-            pushes.append(f"{_name(e.source, BAR)} += {format_value(e.partial)} · {_name(n, BAR)} = "
-                          f"{format_value(adjoints[e.source])}")  # fmt: skip
+            pushes.append(
+                f"{_name(e.source, BAR)} += {format_value(e.partial)} · {_name(n, BAR)} = "
+                f"{format_value(adjoints[e.source])}"
+            )
         else:
             pushes.append(f"{_name(e.source, BAR)} += {format_value(e.adjoint)}")
     return head + ("; " + ", ".join(pushes) if pushes else "")

@@ -82,8 +82,11 @@ class Trace:
         rows = []
         for v in computation.variables:
             kind = "input" if v.is_input else "intermediate"
-            rows.append(TraceRow(v.name, v.number, kind, definition(v, "text"), v.value, v.tangent,
-                                 v.adjoint, v.layer))  # fmt: skip
+            rows.append(
+                TraceRow(
+                    v.name, v.number, kind, definition(v, "text"), v.value, v.tangent, v.adjoint, v.layer
+                )
+            )
         for name, number in zip(computation.output_names, computation.outputs):
             v = computation.variable(number)
             rows.append(TraceRow(name, number, "output", v.name, v.value, v.tangent, v.adjoint, v.layer))
@@ -128,8 +131,9 @@ class Trace:
 
     # -- the table, cell by cell -----------------------------------------------------------
 
-    def _cells(self, style: str, precision: int, state: SweepStep | None = None
-               ) -> list[tuple[TraceRow, list[str], list[str]]]:  # fmt: skip
+    def _cells(
+        self, style: str, precision: int, state: SweepStep | None = None
+    ) -> list[tuple[TraceRow, list[str], list[str]]]:
         """Per row: the cell texts and each cell's status (``""``, ``"partial"``, ``"pending"``)."""
         comp = self._computation
         out = []
@@ -144,8 +148,11 @@ class Trace:
                 name = f"${name}$" if style == "mathtext" else name
                 defn = definition(v, style)
             texts, status = [name, defn], ["", ""]
-            for cell, state_of in ((row.value, _value_state), (row.tangent, _tangent_state),
-                                   (row.adjoint, _adjoint_state)):  # fmt: skip
+            for cell, state_of in (
+                (row.value, _value_state),
+                (row.tangent, _tangent_state),
+                (row.adjoint, _adjoint_state),
+            ):
                 s, shown = state_of(v, state)
                 if cell is None:
                     texts.append("n/a")
@@ -159,8 +166,9 @@ class Trace:
 
     def _caption(self, dot: str = "ẋ", bar: str = "ȳ") -> list[str]:
         comp = self._computation
-        point = ", ".join(f"{name} = {format_value(v.value)}"
-                          for name, v in zip(comp.input_names, comp.inputs))  # fmt: skip
+        point = ", ".join(
+            f"{name} = {format_value(v.value)}" for name, v in zip(comp.input_names, comp.inputs)
+        )
         seed = ", ".join(format_value(s) for s in comp.seed)
         seed = f"({seed})" if len(comp.seed) > 1 else seed
         ct = ", ".join(format_value(c) for c in comp.cotangent)
@@ -195,8 +203,12 @@ class Trace:
         widths = [max(len(r[k]) for r in table) for k in range(len(HEADER))]
         lines = []
         for k, r in enumerate(table):
-            marker = k > 0 and state is not None and cells[k - 1][0].kind != "output" \
-                and cells[k - 1][0].number == state.active  # fmt: skip
+            marker = (
+                k > 0
+                and state is not None
+                and cells[k - 1][0].kind != "output"
+                and cells[k - 1][0].number == state.active
+            )
             parts = [r[0].ljust(widths[0]), r[1].ljust(widths[1])]
             parts += [r[j].rjust(widths[j]) if k else r[j].ljust(widths[j]) for j in range(2, 5)]
             lines.append(("  ".join(parts) + ("  <" if marker else "")).rstrip())
@@ -248,9 +260,12 @@ class Trace:
         \end{tabular}
         """
         lines = [f"% {line}" for line in self._caption(dot="xdot", bar="ybar")]
-        lines += [r"\begin{tabular}{llrrr}", r"\hline",
-                  r"variable & definition & primal & tangent $\dot v$ & adjoint $\bar v$ \\",
-                  r"\hline"]  # fmt: skip
+        lines += [
+            r"\begin{tabular}{llrrr}",
+            r"\hline",
+            r"variable & definition & primal & tangent $\dot v$ & adjoint $\bar v$ \\",
+            r"\hline",
+        ]
         previous = None
         for row, texts, _ in self._cells("latex", precision):
             if previous is not None and row.kind != previous:
@@ -276,8 +291,11 @@ class Trace:
             full = [texts for _, texts, _ in self._cells("text", precision)]
             headers = ("variable", "definition", "primal", "tangent v̇", "adjoint v̄")
             widths = [max(len(h), *(len(texts[k]) for texts in full)) + 2 for k, h in enumerate(headers)]
-            columns = "<colgroup>" + "".join(f'<col style="width:calc({w}ch + 20px)">' for w in widths) + (
-                "</colgroup>")  # fmt: skip
+            columns = (
+                "<colgroup>"
+                + "".join(f'<col style="width:calc({w}ch + 20px)">' for w in widths)
+                + ("</colgroup>")
+            )
             table_style += f";table-layout:fixed;width:calc({sum(widths)}ch + {20 * len(widths)}px)"
         head = "".join(
             f'<th style="{cell_style}text-align:{"left" if k < 2 else "right"}">{h}</th>'
@@ -288,8 +306,11 @@ class Trace:
             active = state is not None and row.kind != "output" and row.number == state.active
             background = {"input": INPUT_COLOR, "output": OUTPUT_COLOR}.get(row.kind)
             background = ACTIVE_COLOR if active else background
-            attrs = f' class="adkit-active" style="background:{background};font-weight:bold"' if active else (
-                f' style="background:{background}"' if background else "")  # fmt: skip
+            attrs = (
+                f' class="adkit-active" style="background:{background};font-weight:bold"'
+                if active
+                else (f' style="background:{background}"' if background else "")
+            )
             tds = []
             for k, (text, s) in enumerate(zip(texts, status)):
                 align = "left" if k < 2 else "right"
@@ -311,8 +332,9 @@ class Trace:
     def _repr_html_(self) -> str:
         return self.to_html()
 
-    def draw(self, ax: Axes | None = None, precision: int = 5, state: SweepStep | None = None,
-             caption: bool = True) -> Axes:  # fmt: skip
+    def draw(
+        self, ax: Axes | None = None, precision: int = 5, state: SweepStep | None = None, caption: bool = True
+    ) -> Axes:
         """Render the table with matplotlib (for pictures and animations); returns the Axes.
 
         ``state`` (a sweep step) highlights the active row and blanks what is
@@ -329,8 +351,10 @@ class Trace:
             fig, ax = plt.subplots(figsize=(6.5, height))
             fig.subplots_adjust(left=0.02, right=0.98, bottom=0.02, top=1 - 0.65 / height)  # the caption
         ax.set_axis_off()
-        text = [[t + (" …" if s == "partial" else "") for t, s in zip(texts, status)]
-                for _, texts, status in cells]  # fmt: skip
+        text = [
+            [t + (" …" if s == "partial" else "") for t, s in zip(texts, status)]
+            for _, texts, status in cells
+        ]
         header = ["variable", "definition", "primal", r"tangent $\dot v$", r"adjoint $\bar v$"]
         table = ax.table(cellText=text, colLabels=header, loc="upper left", cellLoc="right")
         table.auto_set_font_size(False)
