@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from second_order import central_second, every_nesting
 
 import adkit
 from adkit.core import Box
@@ -103,46 +104,15 @@ def _packed(f: Callable, args: tuple) -> tuple[Callable, np.ndarray]:
     return packed, np.concatenate([np.ravel(a) for a in args]).astype(float)
 
 
-def _chunk(count: int) -> int:
-    """A chunk size that does not divide ``count`` (batches of different sizes meet)."""
-    return count // 2 + 1 if count >= 3 else 1
-
-
 def assert_second_derivatives_batched(f: Callable, args: tuple, seed: int = 0) -> None:
     """Every nesting of two vector-mode Jacobians, a batched ``jvp`` and a batched ``vjp`` of the inner
     Jacobian, against central differences of the forward Jacobian (checked first-order elsewhere)."""
     local = np.random.default_rng(seed)
     fun, z = _packed(f, args)
-    n, m = z.size, np.size(fun(z))
-    first = adkit.jacobian(fun, mode="forward")
-    expected = np.zeros(np.shape(first(z)) + (n,))
-    for i in range(n):
-        step = 1e-5 * max(1.0, abs(z[i]))
-        plus, minus = z.copy(), z.copy()
-        plus[i] += step
-        minus[i] -= step
-        expected[..., i] = (first(plus) - first(minus)) / (2 * step)
-    scale = max(1.0, float(np.max(np.abs(expected), initial=0.0)))
-    directions = local.standard_normal((3, n))
-    cotangents = local.standard_normal((2,) + expected.shape[:-1])
-    for inner in ("forward", "reverse"):
-        jac = adkit.jacobian(fun, mode=inner, chunk=_chunk(n if inner == "forward" else m))
-        checks = {
-            "forward": (adkit.jacobian(jac, mode="forward", chunk=_chunk(n))(z), expected),
-            "reverse": (adkit.jacobian(jac, mode="reverse", chunk=_chunk(m * n))(z), expected),
-            "batched jvp": (
-                adkit.jvp(jac, (z,), (directions,))[1],
-                np.moveaxis(expected @ directions.T, -1, 0),
-            ),
-            "batched vjp": (
-                adkit.vjp(jac, z)[1](cotangents)[0],
-                np.tensordot(cotangents, expected, axes=expected.ndim - 1),
-            ),
-        }
-        for outer, (got, want) in checks.items():
-            np.testing.assert_allclose(
-                got, want, rtol=1e-6, atol=1e-6 * scale, err_msg=f"{outer} over {inner}"
-            )
+    second = central_second(fun, z)
+    scale = max(1.0, float(np.max(np.abs(second), initial=0.0)))
+    for label, got, want in every_nesting(fun, z, second, local):
+        np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-6 * scale, err_msg=label)
 
 
 def jax_numpy() -> Any:

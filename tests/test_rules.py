@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from second_order import central_second, every_nesting
 
 import adkit
 from adkit.rules import PRIMITIVES, apply_vjp
@@ -285,11 +286,6 @@ def _packed(prim, operands, params, argnums):
     return fun, z
 
 
-def _chunk(count):
-    """A chunk size that does not divide ``count`` (the last chunk is smaller), when there is one."""
-    return count // 2 + 1 if count >= 3 else 1
-
-
 @pytest.mark.parametrize(("prim", "shapes", "params", "make"), CASES)
 @settings(max_examples=2, deadline=None)
 @given(seed=st.integers(0, 2**32 - 1))
@@ -307,36 +303,10 @@ def test_rule_second_derivatives_with_batched_tangents_and_cotangents(prim, shap
     rng = np.random.default_rng(seed)
     operands = operands_for(prim, shapes, make, rng)
     fun, z = _packed(prim, operands, params, differentiable(operands))
-    n, m = z.size, np.size(prim.impl(*operands, **params))
-    first = adkit.jacobian(fun, mode="forward")
-    expected = np.zeros(np.shape(first(z)) + (n,))
-    for i in range(n):  # central differences of the (first-order, checked above) Jacobian
-        step = 1e-5 * max(1.0, abs(z[i]))
-        plus, minus = z.copy(), z.copy()
-        plus[i] += step
-        minus[i] -= step
-        expected[..., i] = (first(plus) - first(minus)) / (2 * step)
-    scale = max(1.0, float(np.max(np.abs(expected), initial=0.0)))
-    directions = rng.standard_normal((3, n))
-    cotangents = rng.standard_normal((2,) + expected.shape[:-1])
-    for inner in ("forward", "reverse"):
-        jac = adkit.jacobian(fun, mode=inner, chunk=_chunk(n if inner == "forward" else m))
-        checks = {  # what each outer derivative gives, and what it should be
-            "forward": (adkit.jacobian(jac, mode="forward", chunk=_chunk(n))(z), expected),
-            "reverse": (adkit.jacobian(jac, mode="reverse", chunk=_chunk(m * n))(z), expected),
-            "batched jvp": (
-                adkit.jvp(jac, (z,), (directions,))[1],
-                np.moveaxis(expected @ directions.T, -1, 0),
-            ),
-            "batched vjp": (
-                adkit.vjp(jac, z)[1](cotangents)[0],
-                np.tensordot(cotangents, expected, axes=expected.ndim - 1),
-            ),
-        }
-        for outer, (got, want) in checks.items():
-            np.testing.assert_allclose(
-                got, want, rtol=1e-6, atol=1e-6 * scale, err_msg=f"{outer} over {inner}: {prim.name}"
-            )
+    second = central_second(fun, z)  # of the first-order Jacobian, checked above
+    scale = max(1.0, float(np.max(np.abs(second), initial=0.0)))
+    for label, got, want in every_nesting(fun, z, second, rng):
+        np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-6 * scale, err_msg=f"{label}: {prim.name}")
 
 
 def test_every_primitive_has_both_rules_and_a_test_domain():

@@ -32,6 +32,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from second_order import chunk, every_nesting
 
 import adkit
 
@@ -270,11 +271,6 @@ def oracle_cache(request) -> Path | None:
     return None if cache is None or jax is None else cache.mkdir("adkit-structure-oracle")
 
 
-def _chunk(count: int) -> int:
-    """A chunk size that does not divide ``count`` (the last chunk is smaller), when there is one."""
-    return count // 2 + 1 if count >= 3 else 1
-
-
 def _close(got: Any, want: np.ndarray, expected: Expected, what: str) -> None:
     scale = max(1.0, float(np.max(np.abs(want), initial=0.0)))
     np.testing.assert_allclose(got, want, rtol=expected.rtol, atol=expected.atol * scale, err_msg=what)
@@ -290,8 +286,8 @@ def test_value_and_first_derivatives(c, oracle_cache):
         traced = adkit.jvp(f, (z,), (np.zeros_like(z),))[0]
         np.testing.assert_allclose(traced, numpy_value, rtol=1e-14, atol=1e-14, err_msg="traced value")
         n, m = z.size, expected.value.size
-        for mode, chunk in (("forward", _chunk(n)), ("reverse", _chunk(m))):
-            jacobian = adkit.jacobian(f, mode=mode, chunk=chunk)(z)
+        for mode, size in (("forward", chunk(n)), ("reverse", chunk(m))):
+            jacobian = adkit.jacobian(f, mode=mode, chunk=size)(z)
             _close(jacobian, expected.jacobian, expected, f"{mode} Jacobian")
 
 
@@ -299,28 +295,9 @@ def test_value_and_first_derivatives(c, oracle_cache):
 def test_second_derivatives_in_every_nesting_with_batched_directions(c, oracle_cache):
     expected = oracle(c, oracle_cache)
     f, z = flat_function(c, NP)
-    n, m = z.size, expected.value.size
-    rng_ = np.random.default_rng(7)
-    directions = rng_.standard_normal((3, n))
-    cotangents = rng_.standard_normal((2, m, n))
-    second = expected.second
     with np.errstate(invalid="ignore"):
-        for inner in ("forward", "reverse"):
-            jac = adkit.jacobian(f, mode=inner, chunk=_chunk(n if inner == "forward" else m))
-            checks = {
-                "forward": (adkit.jacobian(jac, mode="forward", chunk=_chunk(n))(z), second),
-                "reverse": (adkit.jacobian(jac, mode="reverse", chunk=_chunk(m * n))(z), second),
-                "batched jvp": (
-                    adkit.jvp(jac, (z,), (directions,))[1],
-                    np.moveaxis(second @ directions.T, -1, 0),
-                ),
-                "batched vjp": (
-                    adkit.vjp(jac, z)[1](cotangents)[0],
-                    np.tensordot(cotangents, second, axes=2),
-                ),
-            }
-            for outer, (got, want) in checks.items():
-                _close(got, want, expected, f"{outer} over {inner}")
+        for label, got, want in every_nesting(f, z, expected.second, np.random.default_rng(7)):
+            _close(got, want, expected, label)
 
 
 @pytest.mark.parametrize("c", CASES, ids=repr)
