@@ -34,7 +34,7 @@ from adkit.core import (
 from adkit.forward import Dual
 from adkit.modes import ModeChoice, probe
 from adkit.pytree import TreeDef, flatten, unflatten
-from adkit.reverse import Tape, Var, sweep
+from adkit.reverse import Tape, Var, sweep, unit_cotangent
 
 if TYPE_CHECKING:
     from adkit.sparse import SparseJacobian
@@ -675,7 +675,8 @@ def value_and_grad(f: Callable, argnums: int | Sequence[int] = 0) -> Callable[..
         _output_leaves(out, name)
         traced = isinstance(out, Var) and out.level == level
         # one sweep, then the tape is done with: release it while sweeping
-        adjoints = sweep(tape, {out.index: 1.0}, keep=len(inputs.leaves), consume=True) if traced else []
+        seeds = {out.index: unit_cotangent(out.value)} if traced else {}
+        adjoints = sweep(tape, seeds, keep=len(inputs.leaves), consume=True) if traced else []
         caller = inputs.caller
         per_leaf = []
         for i, x in enumerate(inputs.leaves):

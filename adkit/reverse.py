@@ -464,7 +464,7 @@ class Var(ArrayOps, Box):
                     f"(y.backward(np.ones({shape})) differentiates y.sum()); only scalars "
                     "default to 1"
                 )
-            cotangent = 1.0
+            cotangent = unit_cotangent(self.value)
         else:
             check_fits("backward(): the cotangent", shape_of(cotangent), shape, batched=False)
         adjoints = sweep(tape, {self._index: cotangent})
@@ -736,6 +736,19 @@ def _placeholder(x: np.ndarray) -> Any:
 process.register(Var, object, object, object)(reverse_process)
 
 
+def unit_cotangent(value: Any) -> Any:
+    """The seed 1 of a scalar output's sweep, in the output's precision (float32 stays float32).
+
+    >>> import numpy as np
+    >>> unit_cotangent(2.5), unit_cotangent(np.float32(2.5)).dtype
+    (1.0, dtype('float32'))
+    """
+    dtype = getattr(value, "dtype", None)
+    if dtype is None or dtype == np.float64 or not np.issubdtype(dtype, np.floating):
+        return 1.0
+    return dtype.type(1.0)
+
+
 def sweep(tape: Tape, seeds: dict[int, Any], keep: int | None = None, consume: bool = False) -> list[Any]:
     """The backward sweep: adjoints of every entry up to the last seeded one (``None`` = zero).
 
@@ -822,4 +835,14 @@ def free(tape: Tape) -> None:
         _adopt(target, leaf)
 
 
-__all__ = ["FreedTapeError", "Node", "Tape", "Var", "current_tape", "free", "no_grad", "sweep"]
+__all__ = [
+    "FreedTapeError",
+    "Node",
+    "Tape",
+    "Var",
+    "current_tape",
+    "free",
+    "no_grad",
+    "sweep",
+    "unit_cotangent",
+]

@@ -109,3 +109,29 @@ def test_float32_tangents_of_joined_arrays_with_constant_parts():
             (np.ones(2, np.float32),),
         )
         assert tangent.dtype == np.float32, join.__name__
+
+
+LOSSES = {
+    "np.sum": lambda x: np.sum(np.sin(x)),
+    "x.sum()": lambda x: np.sin(x).sum(),
+    "x @ x": lambda x: x @ x,
+    "np.max": lambda x: np.max(x * x),
+    "indexing": lambda x: np.tanh(x)[1],
+}
+
+
+@pytest.mark.parametrize("name", LOSSES)
+def test_the_seed_of_a_scalar_output_keeps_its_precision(name):
+    """A float32 loss ending in a sum, a product or an index (whose rules broadcast the seed) gives a
+    float32 gradient through grad, value_and_grad, hessian, hvp and Var.backward, as JAX does."""
+    loss = LOSSES[name]
+    x = np.array([0.5, -1.0, 2.0], np.float32)
+    value, g = adkit.value_and_grad(loss)(x)
+    assert (np.asarray(value).dtype, g.dtype) == (np.float32, np.float32)
+    assert adkit.grad(loss)(x).dtype == np.float32
+    assert adkit.hessian(loss)(x).dtype == np.float32
+    assert adkit.hvp(loss)(x, np.ones(3, np.float32)).dtype == np.float32
+    np.testing.assert_allclose(g, adkit.grad(loss)(x.astype(np.float64)), rtol=1e-5, atol=1e-6)
+    v = adkit.Var(x)
+    loss(v).backward()
+    assert v.grad.dtype == np.float32
