@@ -3088,10 +3088,20 @@ _CONTINUOUS = frozenset({"interpolated_inverted_cdf", "hazen", "weibull", "linea
                          "normal_unbiased"})
 
 
-def _lerp(a: Any, b: Any, t: Any) -> Any:
-    """``a + (b - a) t``, as NumPy's quantiles compute it (from ``b`` where ``t >= 0.5``)."""
+def _lerp(a: Any, b: Any, t: Any, same: Any = False) -> Any:
+    """``a + (b - a) t``, as NumPy's quantiles compute it (from ``b`` where ``t >= 0.5``).
+
+    Where the weight is exactly 0 or 1 (and not traced), or ``a`` and ``b`` are the same element
+    (``same``), the result selects one of them instead of blending: the other's derivative must not
+    reach it, even when it is infinite (an unselected ``cbrt`` at 0 would give ``inf * 0 = nan``).
+    """
     step = b - a
-    return where(primal(t) >= 0.5, b - step * (1 - t), a + step * t)
+    blended = where(primal(t) >= 0.5, b - step * (1 - t), a + step * t)
+    low = np.asarray(same) if isinstance(t, Box) else (np.asarray(t) == 0) | np.asarray(same)
+    high = False if isinstance(t, Box) else (np.asarray(t) == 1) & ~low
+    if not (np.any(low) or np.any(high)):
+        return blended
+    return where(low, a, where(high, b, blended))
 
 
 def quantile(x: Any, q: Any, axis: Any = None, method: str = "linear", keepdims: bool = False, *,
@@ -3149,7 +3159,7 @@ def quantile(x: Any, q: Any, axis: Any = None, method: str = "linear", keepdims:
         upper = _take_by_index(y, np.take_along_axis(order, np.broadcast_to(above, rest + width), axis=-1))
         if type(q) in (int, float) and np.size(gamma) == 1:  # a Python number: NumPy's weak promotion
             gamma = float(np.ravel(gamma)[0])
-        result = _lerp(result, upper, gamma)
+        result = _lerp(result, upper, gamma, same=np.broadcast_to(above == below, rest + width))
     missing = _nan_slices(value, counts)
     if np.any(missing):
         if skip_nan:

@@ -183,7 +183,32 @@ SECOND_ORDER = {  # g and the one nonzero second derivative, at x = 1.057 in CBR
     "maximum": lambda x: np.maximum(np.cbrt(x[0, 0]), np.cbrt(x[2, 0])) + 0.0 * x[1, 0],
     "clip": lambda x: np.cbrt(x[0, 0]) + np.sum(np.clip(np.cbrt(x[1:]) + 2.0, 0.0, 1.0)),
     "where": lambda x: np.sum(np.where(x > 0.5, np.cbrt(x), 0.0)) - np.cbrt(x[1, 0]),
+    # order statistics at an exact position: the neighbour (cbrt(0) + 3, infinite slope) has weight 0
+    "sort": lambda x: np.sort(np.cbrt(x), axis=0)[2, 0],
+    "median": lambda x: np.median(np.stack([np.cbrt(x[0, 0]), np.cbrt(x[0, 0]), np.cbrt(x[2, 0]) + 3.0])),
+    "quantile": lambda x: np.quantile(np.stack([np.cbrt(x[0, 0]), np.cbrt(x[2, 0]) + 3.0]), 0.0),
+    "quantile at the top": lambda x: np.quantile(np.stack([np.cbrt(x[0, 0]), np.cbrt(x[2, 0]) - 3.0]), 1.0),
+    "percentile": lambda x: np.percentile(np.stack([np.cbrt(x[0, 0]), np.cbrt(x[2, 0]) + 3.0]), 0.0),
 }
+
+
+@pytest.mark.parametrize("method", adkit.rules.QUANTILE_METHODS)
+@pytest.mark.parametrize("q", [0.0, 0.5, 1.0])
+def test_quantiles_at_an_exact_position_select_and_do_not_blend(method, q):
+    """Where NumPy's interpolation weight is 0 or 1, or both neighbours are one element (q = 1), the
+    quantile selects: an infinite slope next to it (cbrt at 0) does not reach it as inf * 0 = nan."""
+    x = np.array([0.0, -1.0, -2.0])
+    f = lambda x: np.quantile(np.cbrt(x), q, method=method)
+    values, step = np.cbrt(x), 1e-6
+    weights = [  # the quantile's weight on each value (central differences: it is linear between ties)
+        (np.quantile(values + step * e, q, method=method) - np.quantile(values - step * e, q, method=method))
+        / (2 * step)
+        for e in np.eye(3)
+    ]
+    slopes = np.array([INF, 1 / 3, 1 / (3 * 2 ** (2 / 3))])  # cbrt' at 0, -1, -2
+    want = [w * slope if round(w, 6) != 0 else 0.0 for w, slope in zip(weights, slopes)]
+    for mode in MODES:
+        np.testing.assert_allclose(adkit.diff(f, mode=mode)(x), want, rtol=1e-9, err_msg=mode)
 
 
 @pytest.mark.parametrize("name", SECOND_ORDER)
