@@ -1228,7 +1228,16 @@ def _signature(leaves: list[Any]) -> str:
     return "(" + ", ".join(parts) + ")"
 
 
-def compile(fn: Callable[..., Any] | None = None, *, max_variants: int = 8) -> Any:
+#: why ``compile(..., backend=...)`` is refused (docs/architecture.md, "Staged programs", says it in full)
+_NO_BACKEND = (
+    "the generated code is NumPy's own (in-place out= writes, guards that raise on array values, "
+    "math on Python floats, adkit's NumPy implementations called directly), which jax.numpy under "
+    "jax.jit cannot run; see 'Staged programs' in docs/architecture.md. For JAX's devices, write the "
+    "function with jax.numpy and use jax.grad and jax.jit"
+)
+
+
+def compile(fn: Callable[..., Any] | None = None, *, max_variants: int = 8, **unknown: Any) -> Any:
     """Stage ``fn`` (any function, or a transformation such as ``grad(f)``) into generated NumPy code.
 
     The first call for an input structure (types, shapes and dtypes of the
@@ -1243,6 +1252,8 @@ def compile(fn: Callable[..., Any] | None = None, *, max_variants: int = 8) -> A
 
     Values read from outside the arguments (globals, closures) are read when
     the function is staged: arrays by reference, numbers as constants.
+    The code is NumPy's only: another keyword, such as ``backend="jax"``,
+    is refused with the reason (docs/architecture.md, "Staged programs").
 
     >>> import numpy as np
     >>> import adkit
@@ -1251,6 +1262,10 @@ def compile(fn: Callable[..., Any] | None = None, *, max_variants: int = 8) -> A
     >>> grad_f(np.array([0.5, -1.0]))
     array([ 0.72686198, -0.63970001])
     """
+    if unknown:  # named here, not by Python's bare "unexpected keyword argument"
+        name = next(iter(unknown))
+        why = _NO_BACKEND if name == "backend" else "its parameters are fn and max_variants"
+        raise TypeError(f"adkit.compile has no parameter {name!r}: {why}")
     if fn is None:
         return functools.partial(compile, max_variants=max_variants)
     return Compiled(fn, max_variants=max_variants)

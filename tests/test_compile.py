@@ -211,6 +211,15 @@ def test_variants_are_bounded_then_it_runs_eagerly():
     assert "runs eagerly" in explanation and "3 variants" in explanation
 
 
+def test_unknown_keywords_are_refused_by_name():
+    with pytest.raises(TypeError, match=r"no parameter 'backend': .*jax\.numpy.*docs/architecture\.md"):
+        adkit.compile(np.sin, backend="jax")
+    with pytest.raises(TypeError, match="no parameter 'backend'"):
+        adkit.compile(backend="jax")  # the decorator form refuses at once, not when it is applied
+    with pytest.raises(TypeError, match="no parameter 'max_variant': its parameters are fn and max_variants"):
+        adkit.compile(np.sin, max_variant=2)
+
+
 def test_guards_of_the_rules_follow_the_values():
     """maximum's mask, scale_keeping_zeros's finiteness test, power's zero exponent: staged or guarded."""
     f = adkit.grad(lambda x, y: np.sum(np.maximum(x, y) * np.sqrt(x) ** y), argnums=(0, 1))
