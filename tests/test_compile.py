@@ -211,6 +211,67 @@ def test_variants_are_bounded_then_it_runs_eagerly():
     assert "runs eagerly" in explanation and "3 variants" in explanation
 
 
+# -- the decorator, bare and with arguments ---------------------------------------------------------
+
+
+def tanh_squared(x):
+    return np.sum(np.tanh(x) ** 2)
+
+
+def test_the_bare_decorator_compiles_a_function_and_a_derivative():
+    @adkit.compile
+    def f(x):
+        return tanh_squared(x)
+
+    @adkit.compile
+    @adkit.grad
+    def grad_f(x):
+        return tanh_squared(x)
+
+    for x in (np.array([0.5, -1.0]), np.array([2.0, 0.0])):
+        assert_same(f(x), tanh_squared(x))
+        assert_same(grad_f(x), adkit.grad(tanh_squared)(x))
+    for compiled in (f, grad_f):
+        assert type(compiled) is adkit.Compiled and compiled.max_variants == 8
+        assert "(float64[2]): compiled, 1 variant(s)" in compiled.explain(), compiled.explain()
+
+
+def three_ways(x):
+    total = np.sum(x)
+    if total > 1.0:  # two guards: three branches, three variants
+        return np.sum(x**3)
+    if total > 0.0:
+        return np.sum(x**2)
+    return np.sum(np.sin(x))
+
+
+def test_the_decorator_with_arguments_bounds_the_variants_per_structure():
+    """max_variants=2: a third branch makes that input structure run eagerly; a new shape starts afresh."""
+
+    @adkit.compile(max_variants=2)
+    def f(x):
+        return three_ways(x)
+
+    @adkit.compile(max_variants=2)
+    @adkit.grad
+    def grad_f(x):
+        return three_ways(x)
+
+    pairs = np.array([0.2, 0.3]), np.array([1.0, 0.5]), np.array([-1.0, 0.5]), np.array([0.2, 0.3])
+    for compiled, eager in ((f, three_ways), (grad_f, adkit.grad(three_ways))):
+        assert type(compiled) is adkit.Compiled and compiled.max_variants == 2
+        for x in pairs[:2]:
+            assert_same(compiled(x), eager(x))
+        assert "(float64[2]): compiled, 2 variant(s)" in compiled.explain(), compiled.explain()
+        for x in pairs[2:]:  # the third branch, beyond the limit: eager from now on, still eager's values
+            assert_same(compiled(x), eager(x))
+        triple = np.array([0.1, 0.2, 0.3])  # another shape: another structure, with its own variants
+        assert_same(compiled(triple), eager(triple))
+        explanation = compiled.explain()
+        assert "(float64[2]): runs eagerly: its guards failed for each of the 2 variants" in explanation
+        assert "(float64[3]): compiled, 1 variant(s)" in explanation, explanation
+
+
 def test_unknown_keywords_are_refused_by_name():
     with pytest.raises(TypeError, match=r"no parameter 'backend': .*jax\.numpy.*docs/architecture\.md"):
         adkit.compile(np.sin, backend="jax")
