@@ -30,6 +30,7 @@ as doctests too, so the first thing a reader copies works.
 from __future__ import annotations
 
 import doctest
+import json
 import os
 import re
 import subprocess
@@ -279,6 +280,35 @@ def _ids(paths: list[Path]) -> list[str]:
 def test_every_script_has_its_notebook():
     missing = [s.name for s in SCRIPTS if not s.with_suffix(".ipynb").exists()]
     assert not missing, f"build them with `python notebooks/build.py NAME`: {missing}"
+
+
+# make lab's file browser (notebooks/jupyter_lab_config.json): each tutorial once, as its notebook
+LAB_CONFIG = NOTEBOOKS / "jupyter_lab_config.json"
+BUILD_FILES = {"build.py", "nbval-sanitize.cfg", "jupyter_lab_config.json"}
+
+
+def listed_in_jupyterlab(names: list[str], config: Path = LAB_CONFIG) -> list[str]:
+    """The names JupyterLab's file browser lists under ``config``, by jupyter_server's own rule."""
+    from jupyter_server.services.contents.filemanager import FileContentsManager
+
+    hide_globs = json.loads(config.read_text(encoding="utf-8"))["ContentsManager"]["hide_globs"]
+    manager = FileContentsManager(root_dir=str(NOTEBOOKS), hide_globs=hide_globs)
+    return [name for name in names if manager.should_list(name)]
+
+
+def test_jupyterlab_lists_each_tutorial_once():
+    """The scripts and build files are hidden, every notebook and the rest shown: 03b_name included."""
+    names = [p.name for p in NOTEBOOKS.iterdir() if p.is_file() and not p.name.startswith(".")]
+    listed = set(listed_in_jupyterlab(names))
+    scripts = {p.name for p in SCRIPTS}
+    assert "03b_build_it_yourself.py" in scripts  # a tutorial between two numbers, NNb_name
+    assert not scripts & listed, f"listed twice, as notebook and script: {sorted(scripts & listed)}"
+    assert listed == set(names) - scripts - BUILD_FILES, f"hidden: {sorted(set(names) - listed)}"
+    assert {p.name for p in STORED} | {"README.md"} <= listed
+    # tutorials to come, and a learner's own files
+    assert not listed_in_jupyterlab(["12_next.py", "12b_between.py", "99c_last.py"])
+    shown = ["12b_between.ipynb", "notes.py", "my_notes.py", "scratch_1.py", "1_one_digit.py"]
+    assert listed_in_jupyterlab(shown) == shown
 
 
 @pytest.mark.parametrize("path", STORED, ids=_ids(STORED))
