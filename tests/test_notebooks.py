@@ -369,6 +369,28 @@ def test_the_tour_shows_the_worked_numbers_in_checked_cells():
     assert not missing, f"the tour's checked outputs lack the running example's numbers {missing}"
 
 
+def where_next_problems(notebook: nbformat.NotebookNode, tutorials: list[str]) -> list[str]:
+    """The tutorials (numbers such as "4" or "3b") the tour's "Where next" list does not name."""
+    cells = [c for c in notebook.cells if c.cell_type == "markdown" and "## Where next" in c.source]
+    if not cells:
+        return ['no "## Where next" cell']
+    text = cells[0].source
+    named = set(re.findall(r"^\s*(\d+)\.\s", text, re.MULTILINE))  # items "4. Reverse mode"
+    named |= set(re.findall(r"\b(\d+[a-z])\b", text))  # "3b" inside an item
+    return [f"tutorial {number} is not listed" for number in tutorials if number not in named]
+
+
+def _tutorial_numbers() -> list[str]:
+    numbers = (p.stem.split("_")[0].lstrip("0") for p in SCRIPTS if not p.stem.startswith("00_"))
+    return [number for number in numbers if number]
+
+
+def test_the_tour_points_to_every_tutorial():
+    problems = where_next_problems(jupytext.read(NOTEBOOKS / "00_tour.py"), _tutorial_numbers())
+    assert {"3b", "10", "11"} <= set(_tutorial_numbers())
+    assert not problems, "00_tour's Where next: " + ", ".join(problems)
+
+
 # -- the checks can fail -------------------------------------------------------------------------
 
 
