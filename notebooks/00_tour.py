@@ -261,6 +261,8 @@ explorer.draw()  # the widget's current picture, as a static figure
 # 7. Reverse mode on matrices
 # 8. adkit and PyTorch side by side
 # 9. Higher-order derivatives, and where AD goes wrong
+# 10. Source transformation: the derivative as generated code (`adkit.compile`)
+# 11. Beyond the two pure modes: sparse Jacobians, vertex elimination and checkpointing
 #
 # Every tutorial ends with exercises. These are the tour's.
 #

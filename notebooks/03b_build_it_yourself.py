@@ -372,43 +372,26 @@ print("adkit:", nested_test(lambda g, x: adkit.diff(g)(x)))
 #
 # adkit's engines are operator overloading: `Dual` for forward mode, and
 # `Var` recording a tape per call, define-by-run as in PyTorch, for reverse
-# mode. Its staged programs (`adkit.compile`, tutorial 10, coming) trace a
-# function once, as JAX does, and generate NumPy source for its derivative.
+# mode. Its staged programs (`adkit.compile`, tutorial 10, *Source
+# transformation*) trace a function once, as JAX does, and generate NumPy
+# source for its derivative.
 #
 # ### What source transformation produces
 #
 # For the running example a source transformer writes a program like the
-# one below: the forward sweep (the primal trace of notebook 3), then the
-# reverse sweep (the adjoint trace of notebook 4), as straight-line code
-# with one variable per intermediate. `v_1` stands for $v_{-1}$ and `v3b`
-# for $\bar v_3$. No tape and no objects: the "tape" is the set of local
-# variables the reverse sweep reads. (When `adkit.compile` lands, tutorial
-# 10 shows the code adkit generates itself.)
+# one below, which `adkit.compile` generated from `adkit.value_and_grad(f)`:
+# the forward sweep (the primal trace of notebook 3), then the reverse sweep
+# (the adjoint trace of notebook 4), as straight-line code with one variable
+# per intermediate. The comments name the trace's variables: `x1` and `x2`
+# are $v_{-1}$ and $v_0$, `x̄1` and `x̄2` their adjoints, the gradient.
+# (Python evaluates `log(x1) + x1 * x2` before `sin(x2)`, so `v4` comes
+# before `v3`.) No tape and no objects: the "tape" is the set of local
+# variables the reverse sweep reads. Tutorial 10 reads such programs line
+# by line.
 
 # %%
-def f_and_gradient(x1, x2):
-    """f(x1, x2) = ln x1 + x1 x2 - sin x2 and its gradient: an adjoint program written by hand."""
-    # forward sweep
-    v_1 = x1
-    v0 = x2
-    v1 = math.log(v_1)
-    v2 = v_1 * v0
-    v3 = math.sin(v0)
-    v4 = v1 + v2
-    v5 = v4 - v3
-    # reverse sweep, from y-bar = 1
-    v5b = 1.0
-    v4b = v5b
-    v3b = -v5b
-    v1b = v4b
-    v2b = v4b
-    v0b = v3b * math.cos(v0)
-    v_1b = v2b * v0
-    v0b += v2b * v_1
-    v_1b += v1b / v_1
-    return v5, (v_1b, v0b)
-
-
+f_and_gradient = adkit.compile(adkit.value_and_grad(f, argnums=(0, 1)))
+print(f_and_gradient.source(2.0, 5.0))
 y_value, gradient = f_and_gradient(2.0, 5.0)
 print(f"f(2, 5) = {y_value:.6g}, gradient = ({gradient[0]:.6g}, {gradient[1]:.6g})")
 print("adkit.grad: ({:.6g}, {:.6g})".format(*adkit.grad(f, argnums=(0, 1))(2.0, 5.0)))
@@ -426,7 +409,8 @@ assert np.allclose(gradient, adkit.grad(f, argnums=(0, 1))(2.0, 5.0), rtol=1e-15
 # * AD is implemented with elemental libraries, operator overloading,
 #   source transformation, tracing to an intermediate representation (JAX)
 #   or define-by-run (PyTorch); adkit's engines overload operators, and a
-#   source transformer's output is an adjoint program like `f_and_gradient`.
+#   source transformer's output is an adjoint program like the one
+#   `adkit.compile` wrote for `f`.
 #
 # Next: notebook 4 takes reverse mode slowly, with the survey's adjoint trace,
 # its cost in time and in memory, and adkit's APIs for it.

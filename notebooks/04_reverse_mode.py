@@ -331,7 +331,9 @@ print(f"reverse, one sweep: gradient = ({row[0]:.6g}, {row[1]:.6g})")
 # input; from the left, one chain of vector-matrix products per output.
 # That is the whole difference between the modes. (Any other bracketing of
 # the chain is valid too; finding the cheapest is the *optimal Jacobian
-# accumulation* problem, tutorial 11, coming.)
+# accumulation* problem. Tutorial 11, *Beyond the two pure modes*, applies
+# the chain rule in other orders, by vertex elimination, and finds orders
+# that beat both modes.)
 #
 # ### The definition: the dot-product identity
 #
@@ -616,9 +618,12 @@ print(f"s = r = {s}: C({2 * s}, {s}) = {math.comb(2 * s, s):,} steps, "
 
 # %% [markdown]
 # A dozen checkpoints instead of a million states, for at most a dozen
-# forward runs of each step. `adkit.checkpoint(g)` (tutorial 11, coming) marks a
-# function whose inside the backward sweep recomputes, as the loop above
-# does by hand.
+# forward runs of each step. `adkit.checkpoint(g)` marks a function whose
+# inside the backward sweep recomputes, as the loop above does by hand, and
+# `adkit.checkpoint(step, steps=T, snapshots=s)` reverses a loop of `T`
+# steps on the binomial schedule. Tutorial 11, *Beyond the two pure modes*,
+# uses both, and measures the loop's peak memory against the steps it
+# recomputes.
 
 # %% [markdown]
 # ## 6. The PyTorch-style API: `Var`, `backward()`, `.grad`

@@ -213,7 +213,7 @@ def test_opening_and_saving_a_tutorial_in_jupyterlab_changes_no_file(tmp_path):
         listing = page.locator(".jp-DirListing-item .jp-DirListing-itemText")
         listing.first.wait_for(state="visible")
         names = set(listing.all_inner_texts())
-        tutorials = sorted(p.stem for p in NOTEBOOKS.glob("[0-9][0-9]_*.ipynb"))
+        tutorials = sorted(p.stem for p in NOTEBOOKS.glob("[0-9][0-9]*_*.ipynb"))
         assert {f"{stem}.ipynb" for stem in tutorials} <= names, names
         assert not {f"{stem}.py" for stem in tutorials} & names, f"the scripts are listed too: {names}"
         for stem in OPENED:

@@ -30,6 +30,7 @@ as doctests too, so the first thing a reader copies works.
 from __future__ import annotations
 
 import doctest
+import json
 import os
 import re
 import subprocess
@@ -281,6 +282,35 @@ def test_every_script_has_its_notebook():
     assert not missing, f"build them with `python notebooks/build.py NAME`: {missing}"
 
 
+# make lab's file browser (notebooks/jupyter_lab_config.json): each tutorial once, as its notebook
+LAB_CONFIG = NOTEBOOKS / "jupyter_lab_config.json"
+BUILD_FILES = {"build.py", "nbval-sanitize.cfg", "jupyter_lab_config.json"}
+
+
+def listed_in_jupyterlab(names: list[str], config: Path = LAB_CONFIG) -> list[str]:
+    """The names JupyterLab's file browser lists under ``config``, by jupyter_server's own rule."""
+    from jupyter_server.services.contents.filemanager import FileContentsManager
+
+    hide_globs = json.loads(config.read_text(encoding="utf-8"))["ContentsManager"]["hide_globs"]
+    manager = FileContentsManager(root_dir=str(NOTEBOOKS), hide_globs=hide_globs)
+    return [name for name in names if manager.should_list(name)]
+
+
+def test_jupyterlab_lists_each_tutorial_once():
+    """The scripts and build files are hidden, every notebook and the rest shown: 03b_name included."""
+    names = [p.name for p in NOTEBOOKS.iterdir() if p.is_file() and not p.name.startswith(".")]
+    listed = set(listed_in_jupyterlab(names))
+    scripts = {p.name for p in SCRIPTS}
+    assert "03b_build_it_yourself.py" in scripts  # a tutorial between two numbers, NNb_name
+    assert not scripts & listed, f"listed twice, as notebook and script: {sorted(scripts & listed)}"
+    assert listed == set(names) - scripts - BUILD_FILES, f"hidden: {sorted(set(names) - listed)}"
+    assert {p.name for p in STORED} | {"README.md"} <= listed
+    # tutorials to come, and a learner's own files
+    assert not listed_in_jupyterlab(["12_next.py", "12b_between.py", "99c_last.py"])
+    shown = ["12b_between.ipynb", "notes.py", "my_notes.py", "scratch_1.py", "1_one_digit.py"]
+    assert listed_in_jupyterlab(shown) == shown
+
+
 @pytest.mark.parametrize("path", STORED, ids=_ids(STORED))
 def test_notebook_matches_its_script(path):
     script = path.with_suffix(".py")
@@ -337,6 +367,28 @@ def test_the_tour_shows_the_worked_numbers_in_checked_cells():
     text = checked_text(read(path))
     missing = {name: value for name, value in TOUR_NUMBERS.items() if value not in text}
     assert not missing, f"the tour's checked outputs lack the running example's numbers {missing}"
+
+
+def where_next_problems(notebook: nbformat.NotebookNode, tutorials: list[str]) -> list[str]:
+    """The tutorials (numbers such as "4" or "3b") the tour's "Where next" list does not name."""
+    cells = [c for c in notebook.cells if c.cell_type == "markdown" and "## Where next" in c.source]
+    if not cells:
+        return ['no "## Where next" cell']
+    text = cells[0].source
+    named = set(re.findall(r"^\s*(\d+)\.\s", text, re.MULTILINE))  # items "4. Reverse mode"
+    named |= set(re.findall(r"\b(\d+[a-z])\b", text))  # "3b" inside an item
+    return [f"tutorial {number} is not listed" for number in tutorials if number not in named]
+
+
+def _tutorial_numbers() -> list[str]:
+    numbers = (p.stem.split("_")[0].lstrip("0") for p in SCRIPTS if not p.stem.startswith("00_"))
+    return [number for number in numbers if number]
+
+
+def test_the_tour_points_to_every_tutorial():
+    problems = where_next_problems(jupytext.read(NOTEBOOKS / "00_tour.py"), _tutorial_numbers())
+    assert {"3b", "10", "11"} <= set(_tutorial_numbers())
+    assert not problems, "00_tour's Where next: " + ", ".join(problems)
 
 
 # -- the checks can fail -------------------------------------------------------------------------

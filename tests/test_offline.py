@@ -146,8 +146,8 @@ def test_demo_pages_render_their_formulas_offline(tmp_path):
     _require_browser()
     out = tmp_path / "out"
     index = build.demo(out, run=False)
-    pages = [index, *sorted(p for p in out.glob("[0-9][0-9]_*.html"))]
-    assert len(pages) == 1 + len(list(build.HERE.glob("[0-9][0-9]_*.ipynb")))
+    pages = [index, *sorted(p for p in out.glob("[0-9][0-9]*_*.html"))]
+    assert len(pages) == 1 + len(list(build.HERE.glob("[0-9][0-9]*_*.ipynb")))
     remote = re.compile(r"<(?:script|img|link|iframe)\b[^>]*\b(?:src|href)=[\"']?(?:https?:)?//")
     assert not [p.name for p in pages if remote.search(p.read_text(encoding="utf-8"))], "a page loads a URL"
 
