@@ -23,17 +23,21 @@ def chunk(count: int) -> int:
     return count // 2 + 1 if count >= 3 else 1
 
 
-def central_second(fun: Callable, z: np.ndarray) -> np.ndarray:
-    """Central differences of ``fun``'s forward Jacobian at the flat vector ``z`` (shape ``(m, n, n)``)."""
-    first = adkit.jacobian(fun, mode="forward")
-    expected = np.zeros(np.shape(first(z)) + (z.size,))
+def central_differences(fun: Callable, z: np.ndarray) -> np.ndarray:
+    """Central differences of ``fun`` at the flat vector ``z``: shape ``fun(z).shape + (n,)``."""
+    expected = np.zeros(np.shape(fun(z)) + (z.size,))
     for i in range(z.size):
         step = 1e-5 * max(1.0, abs(z[i]))
         plus, minus = z.copy(), z.copy()
         plus[i] += step
         minus[i] -= step
-        expected[..., i] = (first(plus) - first(minus)) / (2 * step)
+        expected[..., i] = (fun(plus) - fun(minus)) / (2 * step)
     return expected
+
+
+def central_second(fun: Callable, z: np.ndarray) -> np.ndarray:
+    """Central differences of ``fun``'s forward Jacobian at the flat vector ``z`` (shape ``(m, n, n)``)."""
+    return central_differences(adkit.jacobian(fun, mode="forward"), z)
 
 
 def every_nesting(

@@ -10,13 +10,14 @@ against each other (the dot-product test). Adding a primitive to
 
 from __future__ import annotations
 
+import itertools
 import math
 
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from second_order import central_second, every_nesting
+from second_order import central_differences, central_second, chunk, every_nesting
 
 import adkit
 from adkit.rules import PRIMITIVES, apply_vjp
@@ -307,6 +308,39 @@ def test_rule_second_derivatives_with_batched_tangents_and_cotangents(prim, shap
     scale = max(1.0, float(np.max(np.abs(second), initial=0.0)))
     for label, got, want in every_nesting(fun, z, second, rng):
         np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-6 * scale, err_msg=f"{label}: {prim.name}")
+
+
+THIRD_ORDER_SIZE = 4000  # m n^3 entries at most: the larger cases would take minutes at depth 3
+
+
+@pytest.mark.parametrize(("prim", "shapes", "params", "make"), CASES)
+def test_rule_third_derivatives_in_every_nesting_with_batched_tangents(prim, shapes, params, make):
+    """The eight nestings of three vector-mode Jacobians (batched tangents or cotangents at each level,
+    chunks that do not divide the count) against central differences of the second derivatives: a rule
+    whose batch axes meet an outer level's stack only at depth 3 fails here. Only det may refuse (its rule
+    says where it has a third derivative), with an error that says so."""
+    rng = np.random.default_rng(3)
+    operands = operands_for(prim, shapes, make, rng)
+    fun, z = _packed(prim, operands, params, differentiable(operands))
+    n, m = z.size, np.size(prim.impl(*operands, **params))
+    if m * n**3 > THIRD_ORDER_SIZE:
+        pytest.skip(f"{m * n**3} third derivatives: over THIRD_ORDER_SIZE")
+    second = adkit.jacobian(adkit.jacobian(fun, mode="forward"), mode="forward")
+    third = central_differences(second, z)
+    scale = max(1.0, float(np.max(np.abs(third), initial=0.0)))
+    for modes in itertools.product(("forward", "reverse"), repeat=3):
+        derivative, size = fun, m
+        for mode in modes:
+            derivative = adkit.jacobian(derivative, mode=mode, chunk=chunk(n if mode == "forward" else size))
+            size *= n
+        try:
+            got = derivative(z)
+        except NotImplementedError as error:  # det, where its rule says it has no third derivative
+            assert prim.name == "det" and "third derivative" in str(error), error
+            continue
+        np.testing.assert_allclose(
+            got, third, rtol=1e-5, atol=1e-5 * scale, err_msg=f"{' over '.join(modes)}: {prim.name}"
+        )
 
 
 def test_every_primitive_has_both_rules_and_a_test_domain():
