@@ -675,8 +675,10 @@ def value_and_grad(f: Callable, argnums: int | Sequence[int] = 0) -> Callable[..
         _output_leaves(out, name)
         traced = isinstance(out, Var) and out.level == level
         # one sweep, then the tape is done with: release it while sweeping
-        seeds = {out.index: unit_cotangent(out.value)} if traced else {}
-        adjoints = sweep(tape, seeds, keep=len(inputs.leaves), consume=True) if traced else []
+        adjoints = []
+        if traced:
+            seeds = {out.index: unit_cotangent(out.value)}
+            adjoints = sweep(tape, seeds, keep=len(inputs.leaves), consume=True)
         caller = inputs.caller
         per_leaf = []
         for i, x in enumerate(inputs.leaves):
